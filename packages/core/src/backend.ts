@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+// The backend contract: the closed set of primitives every backend implements, plus optional
+// fused kernels. Core owns views, broadcasting decisions, dtype rules, autograd and fallbacks;
+// a backend only computes. Invariants for implementers:
+// - Every kernel returns a NEW contiguous (row-major) buffer; inputs are never modified.
+// - Inputs arrive as StridedView: any strides (0 = broadcast, negative never used), any offset.
+// - Binary/where operands arrive already expanded to the output shape (broadcast via 0 strides).
+// - Shapes are validated by core; kernels may assume them valid. Zero-size tensors reach kernels.
+import type { DType, TypedArray } from './dtype.js';
+
+/**
+ * The backend contract version. Core refuses to register a backend built for another version.
+ *
+ * @example
+ * ```ts
+ * const backend = { apiVersion: BACKEND_API_VERSION, ... };
+ * ```
+ */
+export const BACKEND_API_VERSION = 1;
+
+/**
+ * An opaque handle to a backend's buffer. Each backend decides what it holds.
+ *
+ * @example
+ * ```ts
+ * const id: DataId = backend.upload(new Float32Array([1, 2]), 'float32');
+ * ```
+ */
+export type DataId = object;
+
+/**
+ * A strided window onto a buffer: element (i0, i1, ...) lives at
+ * `offset + i0*strides[0] + i1*strides[1] + ...` (in elements, not bytes).
+ *
+ * @example
+ * ```ts
+ * // the transpose of a contiguous 2x3 buffer
+ * const v: StridedView = { data, dtype: 'float32', shape: [3, 2], strides: [1, 3], offset: 0 };
+ * ```
+ */
+export interface StridedView {
+  readonly data: DataId;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/**
+ * Elementwise single-input primitives. `not` is for bool; the rest compute in the output dtype.
+ *
+ * @example
+ * ```ts
+ * UNARY_OPS.includes('exp'); // true
+ * ```
+ */
+export const UNARY_OPS = [
+  'neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'rsqrt', 'square', 'reciprocal',
+  'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'erf', 'floor', 'ceil', 'round', 'not', 'isnan',
+] as const;
+
+/**
+ * One of {@link UNARY_OPS}.
+ *
+ * @example
+ * ```ts
+ * const op: UnaryOp = 'tanh';
+ * ```
+ */
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/**
+ * Elementwise two-input primitives. Comparisons and logical ops produce `bool`.
+ * `mod` follows Python/PyTorch `remainder` (result has the sign of the divisor);
+ * `div` is true division.
+ *
+ * @example
+ * ```ts
+ * BINARY_OPS.includes('maximum'); // true
+ * ```
+ */
+export const BINARY_OPS = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'mod', 'atan2',
+  'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'xor',
+] as const;
+
+/**
+ * One of {@link BINARY_OPS}.
+ *
+ * @example
+ * ```ts
+ * const op: BinaryOp = 'mul';
+ * ```
+ */
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/**
+ * Reduction primitives. `argmax`/`argmin` reduce exactly one axis and return int32 indices
+ * of the first extreme value.
+ *
+ * @example
+ * ```ts
+ * REDUCE_OPS.includes('sum'); // true
+ * ```
+ */
+export const REDUCE_OPS = ['sum', 'prod', 'max', 'min', 'argmax', 'argmin'] as const;
+
+/**
+ * One of {@link REDUCE_OPS}.
+ *
+ * @example
+ * ```ts
+ * const op: ReduceOp = 'max';
+ * ```
+ */
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/**
+ * Distributions the `random` primitive draws from.
+ *
+ * @example
+ * ```ts
+ * const kind: RandomKind = 'normal';
+ * ```
+ */
+export type RandomKind = 'uniform' | 'normal';
+
+/**
+ * The primitives. Every one is required: a backend that lacks one does not type-check.
+ *
+ * @example
+ * ```ts
+ * const kernels: Primitives = { upload, read, free, fill, copy, unary, binary, where, reduce,
+ *   matmul, cast, gather, indexSelect, scatterAdd, concat, random };
+ * ```
+ */
+export interface Primitives {
+  /** Copies host values into a new buffer of `values.length` elements. */
+  upload(values: TypedArray, dtype: DType): DataId;
+  /** Reads `size` elements of a buffer back to the host (resolves after pending work). */
+  read(data: DataId, dtype: DType, size: number): Promise<TypedArray>;
+  /** Releases a buffer. Called exactly once per buffer, when its last tensor is gone. */
+  free(data: DataId): void;
+  /** A new buffer of `size` elements all equal to `value`. */
+  fill(size: number, value: number, dtype: DType): DataId;
+  /** Materialises a strided view into a new contiguous buffer (same dtype). */
+  copy(x: StridedView): DataId;
+  /** `op` applied elementwise; result has `x.shape` and dtype `outDtype`. */
+  unary(op: UnaryOp, x: StridedView, outDtype: DType): DataId;
+  /** `op` applied elementwise to same-shape views (already broadcast); result dtype `outDtype`. */
+  binary(op: BinaryOp, a: StridedView, b: StridedView, outDtype: DType): DataId;
+  /** `cond ? a : b` elementwise over same-shape views; `cond` is bool; result dtype `a.dtype`. */
+  where(cond: StridedView, a: StridedView, b: StridedView): DataId;
+  /**
+   * Reduces over `axes` (sorted, unique, non-empty for arg ops: exactly one). Output shape is
+   * `x.shape` without those axes. `max`/`min` of an empty axis is never requested.
+   */
+  reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId;
+  /**
+   * Batched matrix product of rank-3 views `a: [B, M, K]` and `b: [B, K, N]` (batch broadcast
+   * expressed by stride 0; transposed operands by swapped strides). Result `[B, M, N]`, float32.
+   */
+  matmul(a: StridedView, b: StridedView): DataId;
+  /** Converts to another dtype (float->int truncates toward zero; to bool: value != 0). */
+  cast(x: StridedView, dtype: DType): DataId;
+  /** PyTorch `gather`: `out[..i..] = x[..index[..i..]..]` along `axis`; out shape = index shape. */
+  gather(x: StridedView, axis: number, index: StridedView): DataId;
+  /** Rows of `x` along `axis` picked by 1-D int32 `index`. */
+  indexSelect(x: StridedView, axis: number, index: StridedView): DataId;
+  /**
+   * Zeros of `shape` (dtype `src.dtype`), then `out[..index[..i..]..] += src[..i..]` along `axis`.
+   * `index` and `src` have the same shape.
+   */
+  scatterAdd(shape: readonly number[], axis: number, index: StridedView, src: StridedView): DataId;
+  /** Joins views (same dtype, same shape except along `axis`) along `axis`. */
+  concat(inputs: readonly StridedView[], axis: number): DataId;
+  /**
+   * `size` float32 random values from the counter-based generator in `random-bits.ts`:
+   * element i uses counter `offset + i` under `seed` (so every backend draws identical values).
+   */
+  random(kind: RandomKind, size: number, seed: number, offset: number): DataId;
+}
+
+/**
+ * Optional fused kernels. Core has a fallback (built from primitives) and the gradient for
+ * each; a backend may override any subset for speed. Inputs are contiguous; the reduced axis
+ * is the last one.
+ *
+ * @example
+ * ```ts
+ * const fused: Partial<FusedKernels> = { softmax: (x) => mySoftmaxShader(x) };
+ * ```
+ */
+export interface FusedKernels {
+  /** Softmax over the last axis. */
+  softmax(x: StridedView): DataId;
+  /** Log-softmax over the last axis. */
+  logSoftmax(x: StridedView): DataId;
+  /** GELU, exact (erf) or tanh approximation. */
+  gelu(x: StridedView, approximate: 'none' | 'tanh'): DataId;
+  /** LayerNorm over the last axis with optional affine weight/bias of that length. */
+  layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): DataId;
+  /**
+   * Scaled dot-product attention on `[B, H, L, D]` q and `[B, H, S, D]` k/v (float32), with an
+   * optional additive float mask broadcastable to `[B, H, L, S]` (already expanded by core) and
+   * a causal flag. Returns `[B, H, L, Dv]`. Fully masked rows produce zeros.
+   */
+  attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId;
+}
+
+/**
+ * What a backend can do, declared once at creation.
+ *
+ * @example
+ * ```ts
+ * const caps: BackendCapabilities = { syncRead: true, dtypes: ['float32', 'int32', 'bool'] };
+ * ```
+ */
+export interface BackendCapabilities {
+  /** Whether `readSync` exists (so `dataSync()` works). */
+  readonly syncRead: boolean;
+  /** Dtypes the backend stores. */
+  readonly dtypes: readonly DType[];
+  /** Largest buffer in bytes, if limited (e.g. WebGPU's maxStorageBufferBindingSize). */
+  readonly maxBufferBytes?: number;
+}
+
+/**
+ * A backend: identity, capabilities, all primitives and any fused kernels.
+ *
+ * @example
+ * ```ts
+ * registerBackend({ name: 'toy', priority: 1, create: () => new ToyBackend() });
+ * ```
+ */
+export interface Backend extends Primitives, Partial<FusedKernels> {
+  /** Unique name, e.g. `'cpu'` or `'webgpu'`. */
+  readonly name: string;
+  /** Must equal {@link BACKEND_API_VERSION}. */
+  readonly apiVersion: number;
+  readonly capabilities: BackendCapabilities;
+  /** Synchronous read; present only when `capabilities.syncRead` is true. */
+  readSync?(data: DataId, dtype: DType, size: number): TypedArray;
+  /** Submits any batched work (e.g. a WebGPU command encoder). */
+  flush?(): void;
+  /** Releases everything the backend holds. */
+  dispose?(): void;
+}
+
+/**
+ * Names of the required primitives, for checks at registration time.
+ *
+ * @example
+ * ```ts
+ * PRIMITIVE_NAMES.length; // 16
+ * ```
+ */
+export const PRIMITIVE_NAMES = [
+  'upload', 'read', 'free', 'fill', 'copy', 'unary', 'binary', 'where', 'reduce', 'matmul', 'cast',
+  'gather', 'indexSelect', 'scatterAdd', 'concat', 'random',
+] as const satisfies readonly (keyof Primitives)[];
+
+// Compile-time proof that PRIMITIVE_NAMES lists every primitive.
+type MissingPrimitive = Exclude<keyof Primitives, (typeof PRIMITIVE_NAMES)[number]>;
+const _allPrimitivesListed: MissingPrimitive extends never ? true : never = true;
+void _allPrimitivesListed;

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// One vitest run for the whole monorepo. Packages resolve to their TypeScript sources, so
+// tests need no build; the examples and benches import the built dist instead.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@heed/core': pkg('core'),
+      '@heed/backend-cpu': pkg('backend-cpu'),
+      '@heed/backend-webgpu': pkg('backend-webgpu'),
+      '@heed/backend-conformance': pkg('backend-conformance'),
+      '@heed/nn': pkg('nn'),
+      '@heed/models': pkg('models'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
