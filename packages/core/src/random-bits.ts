@@ -32,8 +32,19 @@ export function uniformAt(seed: number, counter: number): number {
 }
 
 /**
- * The standard-normal value for counter `counter` under `seed` (Box-Muller on two uniforms
- * drawn at counters `2*counter` and `2*counter+1`).
+ * Xor-ed into the seed for the uniforms behind normal draws.
+ *
+ * @example
+ * ```ts
+ * NORMAL_STREAM; // 0x68e31da4
+ * ```
+ */
+export const NORMAL_STREAM = 0x68e31da4;
+
+/**
+ * The standard-normal value for counter `counter` under `seed`: Box-Muller on the two uniforms
+ * at counters `2*counter` and `2*counter+1` of a separate stream (seed xor NORMAL_STREAM), so
+ * normal and uniform draws of one generator never reuse the same bits.
  *
  * @example
  * ```ts
@@ -41,7 +52,8 @@ export function uniformAt(seed: number, counter: number): number {
  * ```
  */
 export function normalAt(seed: number, counter: number): number {
-  const u1 = uniformAt(seed, counter * 2) + 1 / 33554432; // (0, 1]: avoid log(0)
-  const u2 = uniformAt(seed, counter * 2 + 1);
+  const stream = (seed ^ NORMAL_STREAM) >>> 0;
+  const u1 = uniformAt(stream, counter * 2) + 1 / 33554432; // (0, 1]: avoid log(0)
+  const u2 = uniformAt(stream, counter * 2 + 1);
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// Public entry point of @heed/core. Importing it has no side effects beyond installing the
+// Tensor methods; backends are registered explicitly by the user.
+import './tensor-methods.js';
+
+export * from './dtype.js';
+export * from './errors.js';
+export * from './backend.js';
+export * from './random-bits.js';
+export * from './registry.js';
+export { Storage, storageStats } from './storage.js';
+export {
+  type Shape, sizeOf, contiguousStrides, isContiguous, broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes,
+} from './shape.js';
+export { Tensor, type NestedArray } from './tensor.js';
+export {
+  Scope, beginScope, endScope, tidy, tidyAsync, keep, memory, checkLeaks, setWarnOnGC, type MemoryInfo,
+} from './scope.js';
+export { isGradEnabled, noGrad, enableGrad, setGradEnabled } from './autograd/mode.js';
+export { type BackwardOptions } from './autograd/engine.js';
+export { backward, grad, valueAndGrad, detach, customGrad } from './autograd/api.js';
+export { type OpAttrs, type OpName } from './autograd/record.js';
+export { gradRules, type GradRule, type GradContext } from './autograd/rules.js';
+export { type TensorLike } from './ops/dispatch.js';
+export * from './ops/creation.js';
+export * from './ops/unary-math.js';
+export * from './ops/binary-math.js';
+export { where, cast, clamp, clone } from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/views.js';
+export * from './ops/matmul.js';
+export * from './ops/join.js';
+export * from './ops/indexing.js';
+export * from './ops/composites.js';
+export * from './ops/attention.js';
+export * from './ops/move.js';
+export * from './random.js';

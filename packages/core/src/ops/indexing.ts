@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// Index-driven ops: gather (torch.gather), indexSelect, scatterAdd and oneHot. Indices must be
+// int32; out-of-range indices are rejected by the backend with the offending value.
+import { HeedError, fmtShape } from '../errors.js';
+import { normalizeAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { record } from '../autograd/record.js';
+import { commonBackend, fromData } from './dispatch.js';
+import { arange } from './creation.js';
+import { binary } from './elementwise.js';
+import { unsqueeze } from './views.js';
+
+function checkIndex(op: string, index: Tensor): void {
+  if (index.dtype !== 'int32') {
+    throw new HeedError(op, `index must be int32, got ${index.dtype} (shape ${fmtShape(index.shape)}); cast it with .int().`);
+  }
+}
+
+/**
+ * `out[i][j] = x[index[i][j]][j]` for axis 0 (and so on): picks values along `axis`.
+ * `index` has the rank of `x`; other dims of `index` must not exceed those of `x`.
+ *
+ * @example
+ * ```ts
+ * gather(tensor([[1, 2], [3, 4]]), 1, tensor([[0, 0], [1, 0]], { dtype: 'int32' })); // [[1, 1], [4, 3]]
+ * ```
+ */
+export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  const backend = commonBackend('gather', [x, index]);
+  checkIndex('gather', index);
+  const a = normalizeAxis(axis, x.rank, 'gather');
+  if (index.rank !== x.rank || index.shape.some((d, i) => i !== a && d > x.shape[i])) {
+    throw new HeedError('gather', `index ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and no larger size outside axis ${axis}.`);
+  }
+  const data = backend.gather(x.stridedView('gather'), a, index.stridedView('gather'));
+  return record('gather', [x, index], fromData(backend, data, index.shape, x.dtype), { axis: a });
+}
+
+/**
+ * Selects entries of `x` along `axis` by a 1-D int32 `index` (like torch.index_select).
+ *
+ * @example
+ * ```ts
+ * indexSelect(embeddings, 0, tokenIds); // rows of an embedding table
+ * ```
+ */
+export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
+  const backend = commonBackend('indexSelect', [x, index]);
+  checkIndex('indexSelect', index);
+  if (index.rank !== 1) throw new HeedError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}; flatten it first.`);
+  const a = normalizeAxis(axis, x.rank, 'indexSelect');
+  const shape = [...x.shape];
+  shape[a] = index.shape[0];
+  const data = backend.indexSelect(x.stridedView('indexSelect'), a, index.stridedView('indexSelect'));
+  return record('indexSelect', [x, index], fromData(backend, data, shape, x.dtype), { axis: a });
+}
+
+/**
+ * Returns `x` plus `src` scattered along `axis` at `index` (like torch.scatter_add, not in place).
+ * `index` and `src` have the same shape.
+ *
+ * @example
+ * ```ts
+ * scatterAdd(zeros([3]), 0, tensor([0, 0, 2], { dtype: 'int32' }), tensor([1, 2, 3])); // [3, 0, 3]
+ * ```
+ */
+export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  const backend = commonBackend('scatterAdd', [x, index, src]);
+  checkIndex('scatterAdd', index);
+  const a = normalizeAxis(axis, x.rank, 'scatterAdd');
+  if (src.dtype !== x.dtype) throw new HeedError('scatterAdd', `src dtype ${src.dtype} must equal x dtype ${x.dtype}.`);
+  if (index.rank !== x.rank || index.shape.some((d, i) => d !== src.shape[i] || (i !== a && d > x.shape[i]))) {
+    throw new HeedError('scatterAdd', `index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have equal shapes, ` +
+      `with the rank of x ${fmtShape(x.shape)} and no larger size outside axis ${axis}.`);
+  }
+  const scattered = fromData(backend, backend.scatterAdd(x.shape, a, index.stridedView('scatterAdd'), src.stridedView('scatterAdd')), x.shape, x.dtype);
+  const withSrc = record('scatterAdd', [src, index], scattered, { axis: a });
+  const out = binary('add', x, withSrc);
+  withSrc.dispose();
+  return out;
+}
+
+/**
+ * One-hot encoding of int32 class indices: shape `[...index.shape, numClasses]`, float32.
+ *
+ * @example
+ * ```ts
+ * oneHot(tensor([0, 2], { dtype: 'int32' }), 3); // [[1, 0, 0], [0, 0, 1]]
+ * ```
+ */
+export function oneHot(index: Tensor, numClasses: number): Tensor {
+  commonBackend('oneHot', [index]);
+  checkIndex('oneHot', index);
+  const classes = arange(numClasses, undefined, undefined, { dtype: 'int32', backend: index.backend.name });
+  const col = unsqueeze(index, -1);
+  const eq = binary('eq', col, classes);
+  const out = eq.float();
+  for (const t of [classes, col, eq]) t.dispose();
+  return out;
+}
+

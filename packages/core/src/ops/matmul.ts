@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// Matrix product with PyTorch semantics: 1-D operands are promoted and squeezed back, batch
+// dimensions broadcast. The backend sees rank-3 strided views, so transposed operands and
+// broadcast batches reach the kernel without copies whenever the layout allows.
+import type { StridedView } from '../backend.js';
+import { isFloatDType } from '../dtype.js';
+import { HeedError, fmtShape } from '../errors.js';
+import { broadcastShapes, broadcastStrides, sizeOf, viewStrides } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { record } from '../autograd/record.js';
+import { commonBackend, fromData } from './dispatch.js';
+import { reshape, unsqueeze } from './views.js';
+
+/** A rank-3 [B, rows, cols] view of `t` broadcast to `batch`, copying only if unavoidable. */
+function batchedView(t: Tensor, batch: readonly number[], op: string): { view: StridedView; free: () => void } {
+  const rows = t.shape[t.rank - 2];
+  const cols = t.shape[t.rank - 1];
+  const full = [...batch, rows, cols];
+  const strides = broadcastStrides(t.shape, t.strides, full);
+  const target = [sizeOf(batch), rows, cols];
+  const merged = viewStrides(full, strides, target);
+  const base = t.stridedView(op);
+  if (merged) return { view: { ...base, shape: target, strides: merged }, free: () => undefined };
+  const data = t.backend.copy({ ...base, shape: full, strides });
+  return { view: { data, dtype: t.dtype, shape: target, strides: [rows * cols, cols, 1], offset: 0 }, free: () => t.backend.free(data) };
+}
+
+/**
+ * Matrix product (like `torch.matmul`): dot product for 1-D x 1-D, matrix-vector products,
+ * and batched products whose batch dimensions broadcast.
+ *
+ * @example
+ * ```ts
+ * matmul(ones([2, 3]), ones([3, 4])).shape; // [2, 4]
+ * matmul(ones([5, 2, 3]), ones([3, 4])).shape; // [5, 2, 4]
+ * ```
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const backend = commonBackend('matmul', [a, b]);
+  if (a.rank === 0 || b.rank === 0) {
+    throw new HeedError('matmul', `both operands need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}; use mul() for scalars.`);
+  }
+  if (!isFloatDType(a.dtype) || !isFloatDType(b.dtype)) {
+    throw new HeedError('matmul', `expects float32 operands, got ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}; cast with .float().`);
+  }
+  const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
+  const k = a2.shape[a2.rank - 1];
+  if (b2.shape[b2.rank - 2] !== k) {
+    throw new HeedError('matmul', `inner dimensions do not match: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} ` +
+      `(${k} vs ${b2.shape[b2.rank - 2]}); the last dim of the first operand must equal the second-to-last of the second.`);
+  }
+  const batch = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+  const m = a2.shape[a2.rank - 2];
+  const n = b2.shape[b2.rank - 1];
+  const va = batchedView(a2, batch, 'matmul');
+  const vb = batchedView(b2, batch, 'matmul');
+  const data = backend.matmul(va.view, vb.view);
+  va.free();
+  vb.free();
+  const out = record('matmul', [a2, b2], fromData(backend, data, [...batch, m, n], 'float32'), {});
+  let result = out;
+  if (a.rank === 1 || b.rank === 1) {
+    const shape = [...batch, ...(a.rank === 1 ? [] : [m]), ...(b.rank === 1 ? [] : [n])];
+    result = reshape(out, shape);
+    out.dispose();
+  }
+  if (a2 !== a) a2.dispose();
+  if (b2 !== b) b2.dispose();
+  return result;
+}
+
+/**
+ * `x @ weight^T + bias` (like `torch.nn.functional.linear`); weight is `[out, in]`.
+ *
+ * @example
+ * ```ts
+ * linear(ones([8, 4]), ones([3, 4]), zeros([3])).shape; // [8, 3]
+ * ```
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (weight.rank !== 2) throw new HeedError('linear', `weight must be 2-D [out, in], got ${fmtShape(weight.shape)}.`);
+  const wt = transposeLast(weight);
+  const y = matmul(x, wt);
+  wt.dispose();
+  if (!bias) return y;
+  const out = y.add(bias);
+  y.dispose();
+  return out;
+}
+
+function transposeLast(w: Tensor): Tensor {
+  return w.transpose(0, 1);
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// Moving tensors between backends: a copy through host memory. Gradients flow back across the
+// move (recorded as a custom op that moves the gradient the other way).
+import { HeedError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { findBackend, initBackend } from '../registry.js';
+import { record } from '../autograd/record.js';
+import { fromData } from './dispatch.js';
+
+function connect(x: Tensor, out: Tensor): Tensor {
+  const source = x.backend.name;
+  return record('custom', [x], out, { backward: (dy) => [toBackend(dy, source)] });
+}
+
+/**
+ * Copies `x` to the backend named `name` (synchronous: the source must support sync reads,
+ * e.g. CPU; otherwise use {@link toBackendAsync}).
+ *
+ * @example
+ * ```ts
+ * const onGpu = toBackend(cpuTensor, 'webgpu');
+ * ```
+ */
+export function toBackend(x: Tensor, name: string): Tensor {
+  x.assertLive('to');
+  const target = findBackend(name);
+  if (target === x.backend) return connect(x, fromData(target, target.copy(x.stridedView('to')), x.shape, x.dtype));
+  if (!x.backend.capabilities.syncRead) {
+    throw new HeedError('to', `the '${x.backend.name}' backend cannot read synchronously; use 'await x.toAsync("${name}")'.`);
+  }
+  const values = x.dataSync();
+  return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
+}
+
+/**
+ * Copies `x` to the backend named `name`, awaiting the read-back.
+ *
+ * @example
+ * ```ts
+ * const onCpu = await toBackendAsync(gpuTensor, 'cpu');
+ * ```
+ */
+export async function toBackendAsync(x: Tensor, name: string): Promise<Tensor> {
+  x.assertLive('toAsync');
+  const target = await initBackend(name);
+  const values = await x.data();
+  return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
+}

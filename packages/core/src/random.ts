@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+// Seedable random generation. A Generator is (seed, offset): each draw of n values consumes
+// counters [offset, offset + n) of the counter-based stream in random-bits.ts, so the same
+// seed gives the same numbers on every backend.
+import { HeedError } from './errors.js';
+import { checkShape, sizeOf } from './shape.js';
+import type { Tensor } from './tensor.js';
+import { fromData } from './ops/dispatch.js';
+import { finish, resolveCreate, type CreateOptions } from './ops/creation.js';
+import { cast } from './ops/elementwise.js';
+
+/**
+ * A seeded random stream. Pass one in `options.generator` for reproducible draws, or seed
+ * the global one with {@link manualSeed}.
+ *
+ * @example
+ * ```ts
+ * const g = new Generator(42);
+ * const a = rand([3], { generator: g });
+ * ```
+ */
+export class Generator {
+  /** Counter of the next draw. */
+  offset = 0;
+  constructor(public seed = 0) {
+    if (!Number.isInteger(seed)) throw new HeedError('Generator', `seed must be an integer, got ${seed}.`);
+  }
+
+  /** Reserves `n` counters and returns the first. */
+  next(n: number): number {
+    const start = this.offset;
+    this.offset += n;
+    return start;
+  }
+
+  /**
+   * Restarts the stream with `seed`.
+   *
+   * @example
+   * ```ts
+   * g.manualSeed(7);
+   * ```
+   */
+  manualSeed(seed: number): this {
+    this.seed = seed;
+    this.offset = 0;
+    return this;
+  }
+}
+
+let globalGenerator = new Generator(0);
+
+/**
+ * Seeds the global generator (like `torch.manual_seed`).
+ *
+ * @example
+ * ```ts
+ * manualSeed(0);
+ * randn([2]); // the same two numbers every run
+ * ```
+ */
+export function manualSeed(seed: number): Generator {
+  globalGenerator = new Generator(seed);
+  return globalGenerator;
+}
+
+/**
+ * The global generator used when no `generator` option is given.
+ *
+ * @example
+ * ```ts
+ * defaultGenerator().seed;
+ * ```
+ */
+export function defaultGenerator(): Generator {
+  return globalGenerator;
+}
+
+/**
+ * Options for random creation ops.
+ *
+ * @example
+ * ```ts
+ * randn([4], { generator: new Generator(1) });
+ * ```
+ */
+export interface RandomOptions extends CreateOptions {
+  /** The stream to draw from (default: the global generator). */
+  generator?: Generator;
+}
+
+function draw(op: string, kind: 'uniform' | 'normal', shape: readonly number[], options?: RandomOptions): Tensor {
+  const s = checkShape(shape, op);
+  const { backend, dtype } = resolveCreate(op, options);
+  if (dtype !== 'float32') throw new HeedError(op, `only float32 is supported, got ${dtype}.`);
+  const gen = options?.generator ?? globalGenerator;
+  const size = sizeOf(s);
+  const data = backend.random(kind, size, gen.seed, gen.next(size));
+  return finish(fromData(backend, data, s, 'float32'), options);
+}
+
+/**
+ * Uniform random values in `[0, 1)`.
+ *
+ * @example
+ * ```ts
+ * rand([2, 3]);
+ * ```
+ */
+export function rand(shape: readonly number[], options?: RandomOptions): Tensor {
+  return draw('rand', 'uniform', shape, options);
+}
+
+/**
+ * Standard-normal random values.
+ *
+ * @example
+ * ```ts
+ * randn([2, 3]);
+ * ```
+ */
+export function randn(shape: readonly number[], options?: RandomOptions): Tensor {
+  return draw('randn', 'normal', shape, options);
+}
+
+/**
+ * Random integers in `[low, high)` (int32).
+ *
+ * @example
+ * ```ts
+ * randint(0, 10, [5]);
+ * ```
+ */
+export function randint(low: number, high: number, shape: readonly number[], options?: Omit<RandomOptions, 'dtype'>): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
+    throw new HeedError('randint', `needs integers low < high, got low=${low}, high=${high}.`);
+  }
+  const u = draw('randint', 'uniform', shape, { ...options, requiresGrad: false });
+  const scaled = u.mul(high - low).add(low);
+  const floored = scaled.floor();
+  const out = cast(floored, 'int32');
+  for (const t of [u, scaled, floored]) t.dispose();
+  return out;
+}

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MIT
+// Chainable methods on Tensor (x.add(y).relu().sum()): declared on the class by interface
+// merging and installed on its prototype here. Each forwards to the functional op.
+import type { DType } from './dtype.js';
+import { Tensor } from './tensor.js';
+import type { TensorLike } from './ops/dispatch.js';
+import type { ReduceOptions, VarianceOptions } from './ops/reduce.js';
+import type { SliceRange } from './ops/views.js';
+import type { BackwardOptions } from './autograd/engine.js';
+import * as binary from './ops/binary-math.js';
+import * as unaryOps from './ops/unary-math.js';
+import * as elementwise from './ops/elementwise.js';
+import * as reduce from './ops/reduce.js';
+import * as views from './ops/views.js';
+import * as mm from './ops/matmul.js';
+import * as composites from './ops/composites.js';
+import * as indexing from './ops/indexing.js';
+import * as api from './autograd/api.js';
+import * as move from './ops/move.js';
+
+declare module './tensor.js' {
+  interface Tensor {
+    /**
+     * Elementwise sum with broadcasting.
+     * @example `x.add(1);`
+     */
+    add(other: TensorLike): Tensor;
+    /**
+     * Elementwise difference with broadcasting.
+     * @example `x.sub(y);`
+     */
+    sub(other: TensorLike): Tensor;
+    /**
+     * Elementwise product with broadcasting.
+     * @example `x.mul(2);`
+     */
+    mul(other: TensorLike): Tensor;
+    /**
+     * Elementwise true division with broadcasting.
+     * @example `x.div(4);`
+     */
+    div(other: TensorLike): Tensor;
+    /**
+     * Elementwise power.
+     * @example `x.pow(2);`
+     */
+    pow(exponent: TensorLike): Tensor;
+    /**
+     * Elementwise maximum.
+     * @example `x.maximum(0);`
+     */
+    maximum(other: TensorLike): Tensor;
+    /**
+     * Elementwise minimum.
+     * @example `x.minimum(1);`
+     */
+    minimum(other: TensorLike): Tensor;
+    /**
+     * Python-style remainder (sign of the divisor).
+     * @example `x.remainder(3);`
+     */
+    remainder(other: TensorLike): Tensor;
+    /**
+     * Elementwise `==` (bool).
+     * @example `x.eq(0);`
+     */
+    eq(other: TensorLike): Tensor;
+    /**
+     * Elementwise `!=` (bool).
+     * @example `x.ne(0);`
+     */
+    ne(other: TensorLike): Tensor;
+    /**
+     * Elementwise `<` (bool).
+     * @example `x.lt(0);`
+     */
+    lt(other: TensorLike): Tensor;
+    /**
+     * Elementwise `<=` (bool).
+     * @example `x.le(0);`
+     */
+    le(other: TensorLike): Tensor;
+    /**
+     * Elementwise `>` (bool).
+     * @example `x.gt(0);`
+     */
+    gt(other: TensorLike): Tensor;
+    /**
+     * Elementwise `>=` (bool).
+     * @example `x.ge(0);`
+     */
+    ge(other: TensorLike): Tensor;
+    /**
+     * Logical and of bool tensors.
+     * @example `a.logicalAnd(b);`
+     */
+    logicalAnd(other: TensorLike): Tensor;
+    /**
+     * Logical or of bool tensors.
+     * @example `a.logicalOr(b);`
+     */
+    logicalOr(other: TensorLike): Tensor;
+    /**
+     * Logical not of a bool tensor.
+     * @example `mask.logicalNot();`
+     */
+    logicalNot(): Tensor;
+    /**
+     * Negation.
+     * @example `x.neg();`
+     */
+    neg(): Tensor;
+    /**
+     * Absolute value.
+     * @example `x.abs();`
+     */
+    abs(): Tensor;
+    /**
+     * Sign (-1, 0, 1).
+     * @example `x.sign();`
+     */
+    sign(): Tensor;
+    /**
+     * Exponential.
+     * @example `x.exp();`
+     */
+    exp(): Tensor;
+    /**
+     * `exp(x) - 1`.
+     * @example `x.expm1();`
+     */
+    expm1(): Tensor;
+    /**
+     * Natural log.
+     * @example `x.log();`
+     */
+    log(): Tensor;
+    /**
+     * `log(1 + x)`.
+     * @example `x.log1p();`
+     */
+    log1p(): Tensor;
+    /**
+     * Square root.
+     * @example `x.sqrt();`
+     */
+    sqrt(): Tensor;
+    /**
+     * `1 / sqrt(x)`.
+     * @example `x.rsqrt();`
+     */
+    rsqrt(): Tensor;
+    /**
+     * `x * x`.
+     * @example `x.square();`
+     */
+    square(): Tensor;
+    /**
+     * `1 / x`.
+     * @example `x.reciprocal();`
+     */
+    reciprocal(): Tensor;
+    /**
+     * Sine.
+     * @example `x.sin();`
+     */
+    sin(): Tensor;
+    /**
+     * Cosine.
+     * @example `x.cos();`
+     */
+    cos(): Tensor;
+    /**
+     * Hyperbolic tangent.
+     * @example `x.tanh();`
+     */
+    tanh(): Tensor;
+    /**
+     * Logistic sigmoid.
+     * @example `x.sigmoid();`
+     */
+    sigmoid(): Tensor;
+    /**
+     * `max(x, 0)`.
+     * @example `x.relu();`
+     */
+    relu(): Tensor;
+    /**
+     * Error function.
+     * @example `x.erf();`
+     */
+    erf(): Tensor;
+    /**
+     * Round down.
+     * @example `x.floor();`
+     */
+    floor(): Tensor;
+    /**
+     * Round up.
+     * @example `x.ceil();`
+     */
+    ceil(): Tensor;
+    /**
+     * Round half to even.
+     * @example `x.round();`
+     */
+    round(): Tensor;
+    /**
+     * Whether each element is NaN (bool).
+     * @example `x.isnan();`
+     */
+    isnan(): Tensor;
+    /**
+     * Clamps into `[min, max]`.
+     * @example `x.clamp(0, 1);`
+     */
+    clamp(min?: number, max?: number): Tensor;
+    /**
+     * Sum over axes (all by default).
+     * @example `x.sum({ axis: -1 });`
+     */
+    sum(options?: ReduceOptions): Tensor;
+    /**
+     * Mean over axes.
+     * @example `x.mean({ axis: 0, keepdim: true });`
+     */
+    mean(options?: ReduceOptions): Tensor;
+    /**
+     * Product over axes.
+     * @example `x.prod();`
+     */
+    prod(options?: ReduceOptions): Tensor;
+    /**
+     * Maximum over axes.
+     * @example `x.max({ axis: 1 });`
+     */
+    max(options?: ReduceOptions): Tensor;
+    /**
+     * Minimum over axes.
+     * @example `x.min();`
+     */
+    min(options?: ReduceOptions): Tensor;
+    /**
+     * Index of the maximum (int32).
+     * @example `logits.argmax(-1);`
+     */
+    argmax(axis?: number, keepdim?: boolean): Tensor;
+    /**
+     * Index of the minimum (int32).
+     * @example `x.argmin(0);`
+     */
+    argmin(axis?: number, keepdim?: boolean): Tensor;
+    /**
+     * Variance (unbiased by default).
+     * @example `x.variance({ axis: -1, correction: 0 });`
+     */
+    variance(options?: VarianceOptions): Tensor;
+    /**
+     * Standard deviation (unbiased by default).
+     * @example `x.std();`
+     */
+    std(options?: VarianceOptions): Tensor;
+    /**
+     * Stable `log(sum(exp(x)))`.
+     * @example `x.logsumexp({ axis: -1 });`
+     */
+    logsumexp(options?: ReduceOptions): Tensor;
+    /**
+     * Whether any element is nonzero (bool).
+     * @example `mask.any();`
+     */
+    any(options?: ReduceOptions): Tensor;
+    /**
+     * Whether all elements are nonzero (bool).
+     * @example `mask.all();`
+     */
+    all(options?: ReduceOptions): Tensor;
+    /**
+     * Same values in a new shape (a view when possible).
+     * @example `x.reshape([2, -1]);`
+     */
+    reshape(shape: readonly number[]): Tensor;
+    /**
+     * Alias of `reshape`.
+     * @example `x.view([-1]);`
+     */
+    view(shape: readonly number[]): Tensor;
+    /**
+     * Flattens a range of dims.
+     * @example `x.flatten(1);`
+     */
+    flatten(startDim?: number, endDim?: number): Tensor;
+    /**
+     * Reorders dims (a view).
+     * @example `x.permute([0, 2, 1]);`
+     */
+    permute(perm: readonly number[]): Tensor;
+    /**
+     * Swaps two dims (default the last two).
+     * @example `x.transpose();`
+     */
+    transpose(dim0?: number, dim1?: number): Tensor;
+    /**
+     * Broadcasts to a larger shape (a view).
+     * @example `x.expand([4, -1]);`
+     */
+    expand(shape: readonly number[]): Tensor;
+    /**
+     * Strided sub-block (a view).
+     * @example `x.slice([null, [0, 2]]);`
+     */
+    slice(ranges: readonly SliceRange[]): Tensor;
+    /**
+     * A range of one dim (a view).
+     * @example `x.narrow(0, 1, 2);`
+     */
+    narrow(axis: number, start: number, length: number): Tensor;
+    /**
+     * One index of a dim, removing it (a view).
+     * @example `x.select(0, 0);`
+     */
+    select(axis: number, index: number): Tensor;
+    /**
+     * Removes size-1 dims.
+     * @example `x.squeeze();`
+     */
+    squeeze(axes?: number | readonly number[]): Tensor;
+    /**
+     * Inserts a size-1 dim.
+     * @example `x.unsqueeze(0);`
+     */
+    unsqueeze(axis: number): Tensor;
+    /**
+     * A row-major copy if needed.
+     * @example `x.transpose().contiguous();`
+     */
+    contiguous(): Tensor;
+    /**
+     * Matrix product (torch.matmul semantics).
+     * @example `a.matmul(b);`
+     */
+    matmul(other: Tensor): Tensor;
+    /**
+     * Softmax along an axis (default last).
+     * @example `logits.softmax(-1);`
+     */
+    softmax(axis?: number): Tensor;
+    /**
+     * Log-softmax along an axis (default last).
+     * @example `logits.logSoftmax();`
+     */
+    logSoftmax(axis?: number): Tensor;
+    /**
+     * GELU activation.
+     * @example `x.gelu();`
+     */
+    gelu(approximate?: 'none' | 'tanh'): Tensor;
+    /**
+     * SiLU activation.
+     * @example `x.silu();`
+     */
+    silu(): Tensor;
+    /**
+     * torch.gather along an axis.
+     * @example `x.gather(1, idx);`
+     */
+    gather(axis: number, index: Tensor): Tensor;
+    /**
+     * Entries along an axis by a 1-D index.
+     * @example `table.indexSelect(0, ids);`
+     */
+    indexSelect(axis: number, index: Tensor): Tensor;
+    /**
+     * Converts to another dtype.
+     * @example `x.cast('int32');`
+     */
+    cast(dtype: DType): Tensor;
+    /**
+     * Converts to float32.
+     * @example `mask.float();`
+     */
+    float(): Tensor;
+    /**
+     * Converts to int32 (truncating).
+     * @example `x.int();`
+     */
+    int(): Tensor;
+    /**
+     * Converts to bool (`!= 0`).
+     * @example `x.bool();`
+     */
+    bool(): Tensor;
+    /**
+     * A copy that stays in the graph.
+     * @example `x.clone();`
+     */
+    clone(): Tensor;
+    /**
+     * Shares data, cut from the graph.
+     * @example `x.detach();`
+     */
+    detach(): Tensor;
+    /**
+     * Backpropagates into leaves' `.grad`.
+     * @example `loss.backward();`
+     */
+    backward(gradient?: Tensor | null, options?: BackwardOptions): void;
+    /**
+     * A copy on another backend (source must read synchronously; else use `toAsync`).
+     * @example `x.to('cpu');`
+     */
+    to(backend: string): Tensor;
+    /**
+     * A copy on another backend, reading asynchronously.
+     * @example `await x.toAsync('cpu');`
+     */
+    toAsync(backend: string): Promise<Tensor>;
+  }
+}
+
+const methods = {
+  add(this: Tensor, other: TensorLike): Tensor { return binary.add(this, other); },
+  sub(this: Tensor, other: TensorLike): Tensor { return binary.sub(this, other); },
+  mul(this: Tensor, other: TensorLike): Tensor { return binary.mul(this, other); },
+  div(this: Tensor, other: TensorLike): Tensor { return binary.div(this, other); },
+  pow(this: Tensor, exponent: TensorLike): Tensor { return binary.pow(this, exponent); },
+  maximum(this: Tensor, other: TensorLike): Tensor { return binary.maximum(this, other); },
+  minimum(this: Tensor, other: TensorLike): Tensor { return binary.minimum(this, other); },
+  remainder(this: Tensor, other: TensorLike): Tensor { return binary.remainder(this, other); },
+  eq(this: Tensor, other: TensorLike): Tensor { return binary.eq(this, other); },
+  ne(this: Tensor, other: TensorLike): Tensor { return binary.ne(this, other); },
+  lt(this: Tensor, other: TensorLike): Tensor { return binary.lt(this, other); },
+  le(this: Tensor, other: TensorLike): Tensor { return binary.le(this, other); },
+  gt(this: Tensor, other: TensorLike): Tensor { return binary.gt(this, other); },
+  ge(this: Tensor, other: TensorLike): Tensor { return binary.ge(this, other); },
+  logicalAnd(this: Tensor, other: TensorLike): Tensor { return binary.logicalAnd(this, other); },
+  logicalOr(this: Tensor, other: TensorLike): Tensor { return binary.logicalOr(this, other); },
+  logicalNot(this: Tensor): Tensor { return unaryOps.logicalNot(this); },
+  neg(this: Tensor): Tensor { return unaryOps.neg(this); },
+  abs(this: Tensor): Tensor { return unaryOps.abs(this); },
+  sign(this: Tensor): Tensor { return unaryOps.sign(this); },
+  exp(this: Tensor): Tensor { return unaryOps.exp(this); },
+  expm1(this: Tensor): Tensor { return unaryOps.expm1(this); },
+  log(this: Tensor): Tensor { return unaryOps.log(this); },
+  log1p(this: Tensor): Tensor { return unaryOps.log1p(this); },
+  sqrt(this: Tensor): Tensor { return unaryOps.sqrt(this); },
+  rsqrt(this: Tensor): Tensor { return unaryOps.rsqrt(this); },
+  square(this: Tensor): Tensor { return unaryOps.square(this); },
+  reciprocal(this: Tensor): Tensor { return unaryOps.reciprocal(this); },
+  sin(this: Tensor): Tensor { return unaryOps.sin(this); },
+  cos(this: Tensor): Tensor { return unaryOps.cos(this); },
+  tanh(this: Tensor): Tensor { return unaryOps.tanh(this); },
+  sigmoid(this: Tensor): Tensor { return unaryOps.sigmoid(this); },
+  relu(this: Tensor): Tensor { return unaryOps.relu(this); },
+  erf(this: Tensor): Tensor { return unaryOps.erf(this); },
+  floor(this: Tensor): Tensor { return unaryOps.floor(this); },
+  ceil(this: Tensor): Tensor { return unaryOps.ceil(this); },
+  round(this: Tensor): Tensor { return unaryOps.round(this); },
+  isnan(this: Tensor): Tensor { return unaryOps.isnan(this); },
+  clamp(this: Tensor, min?: number, max?: number): Tensor { return elementwise.clamp(this, min, max); },
+  sum(this: Tensor, options?: ReduceOptions): Tensor { return reduce.sum(this, options); },
+  mean(this: Tensor, options?: ReduceOptions): Tensor { return reduce.mean(this, options); },
+  prod(this: Tensor, options?: ReduceOptions): Tensor { return reduce.prod(this, options); },
+  max(this: Tensor, options?: ReduceOptions): Tensor { return reduce.max(this, options); },
+  min(this: Tensor, options?: ReduceOptions): Tensor { return reduce.min(this, options); },
+  argmax(this: Tensor, axis?: number, keepdim?: boolean): Tensor { return reduce.argmax(this, axis, keepdim); },
+  argmin(this: Tensor, axis?: number, keepdim?: boolean): Tensor { return reduce.argmin(this, axis, keepdim); },
+  variance(this: Tensor, options?: VarianceOptions): Tensor { return reduce.variance(this, options); },
+  std(this: Tensor, options?: VarianceOptions): Tensor { return reduce.std(this, options); },
+  logsumexp(this: Tensor, options?: ReduceOptions): Tensor { return reduce.logsumexp(this, options); },
+  any(this: Tensor, options?: ReduceOptions): Tensor { return reduce.any(this, options); },
+  all(this: Tensor, options?: ReduceOptions): Tensor { return reduce.all(this, options); },
+  reshape(this: Tensor, shape: readonly number[]): Tensor { return views.reshape(this, shape); },
+  view(this: Tensor, shape: readonly number[]): Tensor { return views.reshape(this, shape); },
+  flatten(this: Tensor, startDim?: number, endDim?: number): Tensor { return views.flatten(this, startDim, endDim); },
+  permute(this: Tensor, perm: readonly number[]): Tensor { return views.permute(this, perm); },
+  transpose(this: Tensor, dim0?: number, dim1?: number): Tensor { return views.transpose(this, dim0, dim1); },
+  expand(this: Tensor, shape: readonly number[]): Tensor { return views.expand(this, shape); },
+  slice(this: Tensor, ranges: readonly SliceRange[]): Tensor { return views.slice(this, ranges); },
+  narrow(this: Tensor, axis: number, start: number, length: number): Tensor { return views.narrow(this, axis, start, length); },
+  select(this: Tensor, axis: number, index: number): Tensor { return views.select(this, axis, index); },
+  squeeze(this: Tensor, axes?: number | readonly number[]): Tensor { return views.squeeze(this, axes); },
+  unsqueeze(this: Tensor, axis: number): Tensor { return views.unsqueeze(this, axis); },
+  contiguous(this: Tensor): Tensor { return views.contiguous(this); },
+  matmul(this: Tensor, other: Tensor): Tensor { return mm.matmul(this, other); },
+  softmax(this: Tensor, axis?: number): Tensor { return composites.softmax(this, axis); },
+  logSoftmax(this: Tensor, axis?: number): Tensor { return composites.logSoftmax(this, axis); },
+  gelu(this: Tensor, approximate?: 'none' | 'tanh'): Tensor { return composites.gelu(this, approximate); },
+  silu(this: Tensor): Tensor { return composites.silu(this); },
+  gather(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.gather(this, axis, index); },
+  indexSelect(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.indexSelect(this, axis, index); },
+  cast(this: Tensor, dtype: DType): Tensor { return elementwise.cast(this, dtype); },
+  float(this: Tensor): Tensor { return elementwise.cast(this, 'float32'); },
+  int(this: Tensor): Tensor { return elementwise.cast(this, 'int32'); },
+  bool(this: Tensor): Tensor { return elementwise.cast(this, 'bool'); },
+  clone(this: Tensor): Tensor { return elementwise.clone(this); },
+  detach(this: Tensor): Tensor { return api.detach(this); },
+  backward(this: Tensor, gradient?: Tensor | null, options?: BackwardOptions): void { return api.backward(this, gradient, options); },
+  to(this: Tensor, backend: string): Tensor { return move.toBackend(this, backend); },
+  toAsync(this: Tensor, backend: string): Promise<Tensor> { return move.toBackendAsync(this, backend); },
+};
+
+Object.assign(Tensor.prototype, methods);
