@@ -404,7 +404,7 @@ declare module './tensor.js' {
      * Backpropagates into leaves' `.grad`.
      * @example `loss.backward();`
      */
-    backward(gradient?: Tensor | null, options?: BackwardOptions): void;
+    backward(gradientOrOptions?: Tensor | BackwardOptions | null, options?: BackwardOptions): void;
     /**
      * A copy on another backend (source must read synchronously; else use `toAsync`).
      * @example `x.to('cpu');`
@@ -495,7 +495,7 @@ const methods = {
   bool(this: Tensor): Tensor { return elementwise.cast(this, 'bool'); },
   clone(this: Tensor): Tensor { return elementwise.clone(this); },
   detach(this: Tensor): Tensor { return api.detach(this); },
-  backward(this: Tensor, gradient?: Tensor | null, options?: BackwardOptions): void { return api.backward(this, gradient, options); },
+  backward(this: Tensor, gradientOrOptions?: Tensor | BackwardOptions | null, options?: BackwardOptions): void { return api.backward(this, gradientOrOptions, options); },
   to(this: Tensor, backend: string): Tensor { return move.toBackend(this, backend); },
   toAsync(this: Tensor, backend: string): Promise<Tensor> { return move.toBackendAsync(this, backend); },
 };

@@ -13,7 +13,8 @@ import { reshape } from '../ops/views.js';
 
 /**
  * Computes gradients of `output` (a scalar, or any shape with `gradient`) and accumulates them
- * into `.grad` of every leaf that requires grad. Prefer the method `loss.backward()`.
+ * into `.grad` of every leaf that requires grad. Prefer the method `loss.backward()`. The
+ * second argument is the upstream gradient or, for scalar outputs, the options.
  *
  * @example
  * ```ts
@@ -22,8 +23,10 @@ import { reshape } from '../ops/views.js';
  * w.grad; // 2 * w
  * ```
  */
-export function backward(output: Tensor, gradient?: Tensor | null, options: BackwardOptions = {}): void {
+export function backward(output: Tensor, gradientOrOptions?: Tensor | BackwardOptions | null, options: BackwardOptions = {}): void {
   output.assertLive('backward');
+  const gradient = gradientOrOptions instanceof Tensor ? gradientOrOptions : null;
+  if (gradientOrOptions && !(gradientOrOptions instanceof Tensor)) options = gradientOrOptions;
   if (!output.node) {
     throw new HeedError('backward', `the tensor ${fmtShape(output.shape)} does not require grad: none of its inputs had ` +
       'requiresGrad set (or it was computed under noGrad). Call requiresGrad_() on the parameters first.');

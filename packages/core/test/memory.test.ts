@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// Lifetime: dispose, tidy, keep, scopes, use-after-dispose errors, views sharing storage,
+// graphs keeping saved data alive, and checkLeaks.
+import { describe, expect, it } from 'vitest';
+import { expectClose } from './setup.js';
+import { beginScope, checkLeaks, endScope, keep, memory, ones, tensor, tidy, tidyAsync, zeros } from '@heed/core';
+
+describe('memory', () => {
+  it('dispose frees buffers; double dispose is safe; use after dispose throws', () => {
+    const before = memory().numBuffers;
+    const t = zeros([10]);
+    expect(memory().numBuffers).toBe(before + 1);
+    t.dispose();
+    t.dispose();
+    expect(memory().numBuffers).toBe(before);
+    expect(() => t.add(1)).toThrow(/disposed/);
+  });
+
+  it('views share storage until the last handle goes', () => {
+    const before = memory().numBuffers;
+    const t = tensor([[1, 2], [3, 4]]);
+    const v = t.transpose();
+    t.dispose();
+    expectClose(v, [1, 3, 2, 4], [2, 2]);
+    v.dispose();
+    expect(memory().numBuffers).toBe(before);
+  });
+
+  it('tidy keeps the result and frees temporaries', () => {
+    const before = memory();
+    const y = tidy(() => ones([4]).mul(2).add(1).exp());
+    expect(memory().numTensors).toBe(before.numTensors + 1);
+    y.dispose();
+    expect(memory().numBuffers).toBe(before.numBuffers);
+  });
+
+  it('keep survives tidy; scopes work for async code', async () => {
+    let kept = zeros([1]);
+    tidy(() => { kept = keep(ones([2])); });
+    expect(kept.isDisposed).toBe(false);
+    kept.dispose();
+    const scope = beginScope();
+    const a = ones([3]);
+    await Promise.resolve();
+    const b = a.mul(2);
+    endScope(scope, b);
+    expect(a.isDisposed).toBe(true);
+    expect(b.isDisposed).toBe(false);
+    b.dispose();
+    const r = await tidyAsync(async () => ones([2]).add(1));
+    expectClose(r, [2, 2], [2]);
+    r.dispose();
+  });
+
+  it('a graph keeps saved tensors alive after their handles are disposed', async () => {
+    await checkLeaks(() => {
+      const w = tensor([2, 3], { requiresGrad: true });
+      tidy(() => {
+        const loss = tidy(() => w.mul(w).exp().sum());
+        loss.backward();
+      });
+      expectClose(w.grad!, [4 * Math.exp(4), 6 * Math.exp(9)], [2], 1e-5);
+      w.dispose();
+    });
+  });
+
+  it('checkLeaks reports leaks', async () => {
+    let leaked: ReturnType<typeof zeros> | null = null;
+    await expect(checkLeaks(() => { leaked = zeros([1]); })).rejects.toThrow(/leaked/);
+    leaked!.dispose();
+  });
+});
