@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// Public entry point of @heed/backend-cpu: the CpuBackend class and its factory. Importing
+// this module registers nothing (no side effects); call registerBackend(cpuBackend) yourself.
+import type { BackendFactory } from '@heed/core';
+import { CpuBackend } from './backend.js';
+
+export { CpuBackend } from './backend.js';
+
+/**
+ * Creates a new, independent CPU backend instance.
+ *
+ * @example
+ * ```ts
+ * import { createCpuBackend } from '@heed/backend-cpu';
+ * const cpu = createCpuBackend();
+ * const id = cpu.upload(new Float32Array([1, 2, 3]), 'float32');
+ * cpu.readSync(id, 'float32', 3); // Float32Array [1, 2, 3]
+ * ```
+ */
+export function createCpuBackend(): CpuBackend {
+  return new CpuBackend();
+}
+
+/**
+ * The factory to register with core: name `'cpu'`, priority 1 (GPU backends rank higher).
+ *
+ * @example
+ * ```ts
+ * import { registerBackend, setBackend } from '@heed/core';
+ * import { cpuBackend } from '@heed/backend-cpu';
+ * registerBackend(cpuBackend);
+ * await setBackend('cpu');
+ * ```
+ */
+export const cpuBackend: BackendFactory = {
+  name: 'cpu',
+  priority: 1,
+  create: () => new CpuBackend(),
+};
