@@ -107,3 +107,15 @@ describe('graph control', () => {
     expect(() => zeros([2], { dtype: 'int32' }).requiresGrad_()).toThrow(/float/);
   });
 });
+
+describe('clamp and creation details', () => {
+  it('clamp passes the gradient at the bounds like torch', () => {
+    const x = tensor([0, 0.5, 1, 2], { requiresGrad: true });
+    x.clamp(0, 1).sum().backward();
+    expectClose(x.grad!, [1, 1, 1, 0], [4]);
+  });
+
+  it('tensor() accepts a flat plain array with a shape', () => {
+    expectClose(tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] }), [1, 2, 3, 4, 5, 6], [2, 3]);
+  });
+});

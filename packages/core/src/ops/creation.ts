@@ -96,7 +96,7 @@ function defaultDType(data: TensorData): DType {
 }
 
 /**
- * Creates a tensor from a number, nested arrays, or a typed array (with `shape`).
+ * Creates a tensor from a number, nested arrays, or flat values (typed or plain array) with `shape`.
  *
  * @example
  * ```ts
@@ -110,11 +110,13 @@ export function tensor(data: TensorData, options?: CreateOptions & { shape?: rea
   const shape = options?.shape ? checkShape(options.shape, 'tensor') : inferShape(data);
   const size = sizeOf(shape);
   const values = allocArray(dtype, size);
-  if (ArrayBuffer.isView(data) && options?.shape) {
-    if ((data as TypedArray).length !== size) {
-      throw new HeedError('tensor', `typed array has ${(data as TypedArray).length} elements but shape ${fmtShape(shape)} needs ${size}.`);
+  const flatWithShape = options?.shape && (ArrayBuffer.isView(data) || (Array.isArray(data) && data.every((v) => typeof v === 'number' || typeof v === 'boolean')));
+  if (flatWithShape) {
+    const flat = data as ArrayLike<number | boolean>;
+    if (flat.length !== size) {
+      throw new HeedError('tensor', `got ${flat.length} values but shape ${fmtShape(shape)} needs ${size}.`);
     }
-    values.set(data as TypedArray);
+    for (let i = 0; i < size; i++) values[i] = Number(flat[i]);
   } else {
     flattenInto(data, shape, 0, values, { i: 0 });
   }

@@ -151,8 +151,8 @@ export function clone(x: Tensor): Tensor {
 }
 
 /**
- * Clamps values into `[min, max]` (either bound may be omitted). Gradient passes where the
- * value was not clamped.
+ * Clamps values into `[min, max]` (either bound may be omitted). The gradient passes where the
+ * value was not clamped, including exactly at a bound (like torch.clamp).
  *
  * @example
  * ```ts
@@ -164,9 +164,11 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
     throw new HeedError('clamp', 'at least one of min or max must be given.');
   }
   let out = x;
-  if (min !== undefined) out = binary('maximum', out, min);
-  if (max !== undefined) {
-    const next = binary('minimum', out, max);
+  for (const [bound, op] of [[min, 'lt'], [max, 'gt']] as const) {
+    if (bound === undefined) continue;
+    const outside = binary(op, out, bound);
+    const next = where(outside, bound, out);
+    outside.dispose();
     if (out !== x) out.dispose();
     out = next;
   }

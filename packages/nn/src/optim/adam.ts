@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// Adam (with L2 weight decay folded into the gradient) and AdamW (decoupled weight decay),
+// both with AMSGrad, step for step the algorithms of PyTorch 1.13's `torch.optim.Adam/AdamW`.
+// Invariants: the step count is per parameter and starts at 1 on its first update; bias
+// corrections are computed in float64 from it; moments are float32 tensors owned by the
+// optimizer (state keys `step`, `expAvg`, `expAvgSq`, and `maxExpAvgSq` with AMSGrad).
+import { zerosLike, type Tensor } from '@heed/core';
+import { checkRange, Optimizer, type BaseHyperParams, type OptimizerOptions, type ParamGroupSpec } from './optimizer.js';
+import type { ParamSource } from './params.js';
+
+/**
+ * Hyperparameters of {@link Adam} and {@link AdamW}.
+ *
+ * @example
+ * ```ts
+ * const h: AdamHyperParams = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false };
+ * ```
+ */
+export interface AdamHyperParams extends BaseHyperParams {
+  /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
+  betas: readonly [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
+  eps: number;
+  /** Use the running maximum of the second moment (AMSGrad). */
+  amsgrad: boolean;
+  /** Maximize the objective instead of minimizing it. */
+  maximize: boolean;
+}
+
+/** Adam's per-parameter state. */
+interface AdamState extends Record<string, Tensor | number> {
+  step: number;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+}
+
+/**
+ * Options of the {@link Adam}/{@link AdamW} constructors: default hyperparameters plus the
+ * optimizer options.
+ *
+ * @example
+ * ```ts
+ * const o: AdamOptions = { lr: 3e-4, betas: [0.9, 0.98], eps: 1e-9 };
+ * ```
+ */
+export type AdamOptions = Partial<AdamHyperParams> & OptimizerOptions;
+
+function validateAdam(name: string, h: AdamHyperParams): void {
+  checkRange(name, 'lr', h.lr, 0);
+  checkRange(name, 'eps', h.eps, 0);
+  checkRange(name, 'weightDecay', h.weightDecay, 0);
+  const betas: unknown = h.betas;
+  if (!Array.isArray(betas) || betas.length !== 2) checkRange(name, 'betas', betas, 0, 1);
+  checkRange(name, 'betas[0]', h.betas[0], 0, 1);
+  checkRange(name, 'betas[1]', h.betas[1], 0, 1);
+}
+
+/** The shared Adam moment update; `decoupled` selects AdamW's weight decay. */
+function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number, decoupled: boolean): { param: Tensor; state: AdamState } {
+  const [beta1, beta2] = h.betas;
+  const step = (state?.step ?? 0) + 1;
+  let g = h.maximize ? grad.neg() : grad;
+  let param = p;
+  if (weightDecay !== 0) {
+    if (decoupled) param = p.mul(1 - h.lr * weightDecay);
+    else g = g.add(p.mul(weightDecay));
+  }
+  const m0 = state?.expAvg ?? zerosLike(p);
+  const v0 = state?.expAvgSq ?? zerosLike(p);
+  const expAvg = m0.mul(beta1).add(g.mul(1 - beta1));
+  const expAvgSq = v0.mul(beta2).add(g.mul(g).mul(1 - beta2));
+  const biasCorrection1 = 1 - beta1 ** step;
+  const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
+  const stepSize = h.lr / biasCorrection1;
+  const next: AdamState = { step, expAvg, expAvgSq };
+  let second = expAvgSq;
+  if (h.amsgrad) {
+    const previousMax = state?.maxExpAvgSq;
+    second = previousMax === undefined || typeof previousMax === 'number' ? expAvgSq : previousMax.maximum(expAvgSq);
+    next.maxExpAvgSq = second;
+  }
+  const denom = second.sqrt().div(biasCorrection2Sqrt).add(h.eps);
+  return { param: param.sub(expAvg.div(denom).mul(stepSize)), state: next };
+}
+
+const ADAM_DEFAULTS = { lr: 1e-3, betas: [0.9, 0.999] as const, eps: 1e-8, amsgrad: false, maximize: false };
+
+/**
+ * Adam, like `torch.optim.Adam`: weight decay is an L2 term added to the gradient
+ * (`g += weightDecay * p`); prefer {@link AdamW} for decoupled decay.
+ *
+ * @example
+ * ```ts
+ * const opt = new Adam(model, { lr: 1e-3, betas: [0.9, 0.98], eps: 1e-9 });
+ * loss.backward();
+ * opt.step();
+ * opt.zeroGrad();
+ * ```
+ */
+export class Adam extends Optimizer<AdamHyperParams, AdamState> {
+  constructor(params: ParamSource | readonly ParamGroupSpec<AdamHyperParams>[], options: AdamOptions = {}) {
+    const { weightDecayFilter, ...hyper } = options;
+    super('Adam', params, { ...ADAM_DEFAULTS, weightDecay: 0, ...hyper }, { weightDecayFilter });
+  }
+
+  protected validate(h: AdamHyperParams): void {
+    validateAdam('Adam', h);
+  }
+
+  protected update(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number): { param: Tensor; state: AdamState } {
+    return adamUpdate(p, grad, h, state, weightDecay, false);
+  }
+}
+
+/**
+ * AdamW, like `torch.optim.AdamW`: decoupled weight decay `p *= 1 - lr * weightDecay` before the
+ * Adam update (default weightDecay 0.01). Combine with `weightDecayFilter` (e.g.
+ * `decayMatricesOnly`) to exempt biases and norm gains.
+ *
+ * @example
+ * ```ts
+ * const opt = new AdamW(model, { lr: 3e-4, weightDecay: 0.1, weightDecayFilter: decayMatricesOnly });
+ * ```
+ */
+export class AdamW extends Optimizer<AdamHyperParams, AdamState> {
+  constructor(params: ParamSource | readonly ParamGroupSpec<AdamHyperParams>[], options: AdamOptions = {}) {
+    const { weightDecayFilter, ...hyper } = options;
+    super('AdamW', params, { ...ADAM_DEFAULTS, weightDecay: 1e-2, ...hyper }, { weightDecayFilter });
+  }
+
+  protected validate(h: AdamHyperParams): void {
+    validateAdam('AdamW', h);
+  }
+
+  protected update(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number): { param: Tensor; state: AdamState } {
+    return adamUpdate(p, grad, h, state, weightDecay, true);
+  }
+}

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+// Public API of the optimizers: the Optimizer base with param groups and state dicts, SGD,
+// Adam, AdamW, gradient clipping and learning-rate schedules. No side effects on import.
+export { type HasNamedParameters, type ParamSource, decayMatricesOnly, excludeFromDecay } from './params.js';
+export {
+  Optimizer, type BaseHyperParams, type ParamGroup, type ParamGroupSpec, type OptimizerOptions, type OptimizerStateDict,
+  type OptimStateValue, type HyperValue,
+} from './optimizer.js';
+export { SGD, type SgdHyperParams, type SgdOptions } from './sgd.js';
+export { Adam, AdamW, type AdamHyperParams, type AdamOptions } from './adam.js';
+export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip.js';
+export {
+  LRScheduler, StepLR, CosineAnnealingLR, NoamLR, LambdaLR, type HasLrGroups, type SchedulerStateDict, type CosineAnnealingOptions,
+} from './schedules.js';
