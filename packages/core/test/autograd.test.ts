@@ -119,3 +119,21 @@ describe('clamp and creation details', () => {
     expectClose(tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] }), [1, 2, 3, 4, 5, 6], [2, 3]);
   });
 });
+
+describe('attention masks', () => {
+  it('fully masked rows give zeros (bool and -Infinity float masks), with finite gradients', async () => {
+    const { scaledDotProductAttention } = await import('@heed/core');
+    const q = tensor([[[1, 0], [0, 1]]], { requiresGrad: true });
+    const kv = tensor([[[1, 2], [3, 4]]]);
+    const boolMask = tensor([[true, true], [false, false]]);
+    const floatMask = tensor([[0, 0], [-Infinity, -Infinity]]);
+    for (const m of [boolMask, floatMask]) {
+      const out = scaledDotProductAttention(q, kv, kv, { attnMask: m });
+      const values = Array.from(out.dataSync());
+      expect(values.slice(2)).toEqual([0, 0]);
+      out.sum().backward();
+      expect(Array.from(q.grad!.dataSync()).every(Number.isFinite)).toBe(true);
+      q.grad = null;
+    }
+  });
+});

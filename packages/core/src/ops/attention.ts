@@ -119,8 +119,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     let valid: Tensor | null = null;
     if (options.isCausal) valid = causalMask(L, S, backend.name);
     if (mask) {
-      if (mask.dtype === 'bool') valid = valid ? binary('and', valid, mask) : mask;
-      else scores = binary('add', scores, mask);
+      // A float mask may hide keys with -Infinity: treat those like false in a bool mask.
+      const allowed = mask.dtype === 'bool' ? mask : binary('gt', mask, -Infinity);
+      valid = valid ? binary('and', valid, allowed) : allowed;
+      if (mask.dtype !== 'bool') scores = binary('add', scores, mask);
     }
     if (valid) scores = where(valid, scores, -Infinity);
     // Rows with no allowed key get uniform logits, then zero weights (no NaN anywhere).

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: MIT
+// Public API of the layers: affine/lookup, normalisation, activations and dropout,
+// containers, positional encodings. No side effects on import.
+export { Linear, Identity, Embedding, type LinearOptions, type EmbeddingOptions } from './linear.js';
+export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from './normalization.js';
+export {
+  Dropout, ReLU, GELU, SiLU, Tanh, Sigmoid, ACTIVATIONS, resolveActivation, type ActivationName, type DropoutOptions,
+} from './activation.js';
+export { ModuleList, Sequential, ModuleDict, type TensorModule } from './containers.js';
+export {
+  SinusoidalPositionalEncoding, LearnedPositionalEmbedding, sinusoidTable,
+  type SinusoidalOptions, type LearnedPositionalOptions, type PositionalForwardOptions,
+} from './positional.js';
