@@ -26,7 +26,14 @@ export type DType = 'float32' | 'int32' | 'bool';
  */
 export const PLANNED_DTYPES = ['float16'] as const;
 
-/** Storage array for each dtype. */
+/**
+ * Storage array for each dtype.
+ *
+ * @example
+ * ```ts
+ * const a: DTypeArrayMap['bool'] = new Uint8Array(2);
+ * ```
+ */
 export interface DTypeArrayMap {
   float32: Float32Array;
   int32: Int32Array;
@@ -53,7 +60,15 @@ export type TypedArrayFor<D extends DType> = DTypeArrayMap[D];
  */
 export type TypedArray = Float32Array | Int32Array | Uint8Array;
 
-interface DTypeInfo {
+/**
+ * Facts about one dtype (see {@link DTYPE_INFO}).
+ *
+ * @example
+ * ```ts
+ * const info: DTypeInfo = DTYPE_INFO.int32;
+ * ```
+ */
+export interface DTypeInfo {
   readonly bytesPerElement: number;
   readonly rank: number; // promotion rank: bool < int32 < float32
   readonly isFloat: boolean;

@@ -8,19 +8,19 @@ export * from './errors.js';
 export * from './backend.js';
 export * from './random-bits.js';
 export * from './registry.js';
-export { Storage, storageStats } from './storage.js';
+export { Storage, storageStats, type BackendStats } from './storage.js';
 export {
   type Shape, sizeOf, contiguousStrides, isContiguous, broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes,
 } from './shape.js';
 export { Tensor, type NestedArray } from './tensor.js';
 export {
-  Scope, beginScope, endScope, tidy, tidyAsync, keep, memory, checkLeaks, setWarnOnGC, type MemoryInfo,
+  Scope, beginScope, endScope, tidy, tidyAsync, keep, memory, checkLeaks, setWarnOnGC, type MemoryInfo, type Scoped,
 } from './scope.js';
 export { isGradEnabled, noGrad, enableGrad, setGradEnabled } from './autograd/mode.js';
 export { type BackwardOptions } from './autograd/engine.js';
-export { backward, grad, valueAndGrad, detach, customGrad } from './autograd/api.js';
-export { type OpAttrs, type OpName } from './autograd/record.js';
-export { gradRules, type GradRule, type GradContext } from './autograd/rules.js';
+export { backward, grad, valueAndGrad, detach, customGrad, type ScalarFn } from './autograd/api.js';
+export { type OpAttrs, type OpName, type NoAttrs } from './autograd/record.js';
+export { gradRules, type GradRule, type GradContext, type Rules } from './autograd/rules.js';
 export { type TensorLike } from './ops/dispatch.js';
 export * from './ops/creation.js';
 export * from './ops/unary-math.js';

@@ -7,7 +7,14 @@ import type { Storage } from './storage.js';
 import { storageStats } from './storage.js';
 import { HeedError } from './errors.js';
 
-/** What the scope machinery needs from a tensor (avoids an import cycle with tensor.ts). */
+/**
+ * What the scope machinery needs from a tensor (avoids an import cycle with tensor.ts).
+ *
+ * @example
+ * ```ts
+ * const s: Scoped = zeros([1]);
+ * ```
+ */
 export interface Scoped {
   /** @internal */ scope: Scope | null;
   readonly isDisposed: boolean;

@@ -5,7 +5,15 @@
 import type { Backend, DataId } from './backend.js';
 import { DTYPE_INFO, type DType } from './dtype.js';
 
-interface BackendStats {
+/**
+ * Live buffers and bytes of one backend.
+ *
+ * @example
+ * ```ts
+ * const s: BackendStats = { buffers: 1, bytes: 16 };
+ * ```
+ */
+export interface BackendStats {
   buffers: number;
   bytes: number;
 }

@@ -42,8 +42,15 @@ export function backward(output: Tensor, gradientOrOptions?: Tensor | BackwardOp
   runBackward([output], [seed], options);
 }
 
-/** A function of tensors returning a scalar tensor (for {@link grad}). */
-type ScalarFn<A extends Tensor[]> = (...args: A) => Tensor;
+/**
+ * A function of tensors returning a one-element tensor (for {@link grad}).
+ *
+ * @example
+ * ```ts
+ * const f: ScalarFn<[Tensor]> = (x) => x.square().sum();
+ * ```
+ */
+export type ScalarFn<A extends Tensor[]> = (...args: A) => Tensor;
 
 function prepareInputs(args: Tensor[], op: string): Tensor[] {
   return args.map((x, i) => {

@@ -9,7 +9,15 @@ import { isGradEnabled } from './mode.js';
 import { GradNode, type SavedTensor } from './node.js';
 import { gradRules } from './rules.js';
 
-type NoAttrs = Record<string, never>;
+/**
+ * Attributes of ops whose gradient rule needs none.
+ *
+ * @example
+ * ```ts
+ * const none: NoAttrs = {};
+ * ```
+ */
+export type NoAttrs = Record<string, never>;
 
 /**
  * Every differentiable op and the attributes its gradient rule receives.

@@ -8,7 +8,14 @@ import type { Shape } from '../shape.js';
 import type { OpAttrs, OpName } from './record.js';
 import * as ops from './rule-ops.js';
 
-/** What a rule sees. */
+/**
+ * What a rule sees.
+ *
+ * @example
+ * ```ts
+ * const rule: GradRule<{}> = { save: { inputs: true, output: false }, backward: (dy, ctx) => [dy.mul(ctx.inputs[0]!)] };
+ * ```
+ */
 export interface GradContext<A> {
   /** Saved inputs (null where the rule does not save that input). */
   readonly inputs: readonly (Tensor | null)[];
@@ -20,13 +27,28 @@ export interface GradContext<A> {
   readonly needs: readonly boolean[];
 }
 
-/** A rule: what to save at forward time, and the vector-Jacobian product. */
+/**
+ * A rule: what to save at forward time, and the vector-Jacobian product.
+ *
+ * @example
+ * ```ts
+ * gradRules.exp.save; // { inputs: false, output: true }
+ * ```
+ */
 export interface GradRule<A> {
   readonly save: { readonly inputs: boolean | readonly number[]; readonly output: boolean };
   backward(dy: Tensor, ctx: GradContext<A>): (Tensor | null)[];
 }
 
-type Rules = { readonly [K in OpName]: GradRule<OpAttrs[K]> };
+/**
+ * The type of the gradient-rule table: one rule per differentiable op.
+ *
+ * @example
+ * ```ts
+ * const rule = (gradRules as Rules).matmul;
+ * ```
+ */
+export type Rules = { readonly [K in OpName]: GradRule<OpAttrs[K]> };
 
 const X = { inputs: true, output: false } as const;
 const Y = { inputs: false, output: true } as const;
@@ -36,7 +58,14 @@ const NONE = { inputs: false, output: false } as const;
 const inp = (ctx: GradContext<unknown>, i: number): Tensor => ctx.inputs[i] as Tensor;
 const out = (ctx: GradContext<unknown>): Tensor => ctx.output as Tensor;
 
-/** The gradient rules of every differentiable op. */
+/**
+ * The gradient rules of every differentiable op.
+ *
+ * @example
+ * ```ts
+ * gradRules.mul.backward(dy, ctx); // [dy * b, dy * a]
+ * ```
+ */
 export const gradRules: Rules = {
   neg: { save: NONE, backward: (dy) => [ops.neg(dy)] },
   abs: { save: X, backward: (dy, c) => [ops.mul(dy, ops.sign(inp(c, 0)))] },

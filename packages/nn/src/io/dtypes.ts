@@ -19,7 +19,15 @@ export type SafetensorsDType =
   | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
 /** Decodes `n` little-endian elements starting at byte 0 of `bytes`; `name` is for errors. */
-type Decoder = (bytes: Uint8Array, n: number, name: string) => TypedArray;
+/**
+ * Decodes `n` little-endian elements of one safetensors dtype into a Heed storage array.
+ *
+ * @example
+ * ```ts
+ * const values = SAFETENSORS_DTYPES.F32.decode(bytes, 4, 'weight');
+ * ```
+ */
+export type Decoder = (bytes: Uint8Array, n: number, name: string) => TypedArray;
 
 /**
  * How Heed handles one safetensors dtype.

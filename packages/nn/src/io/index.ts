@@ -3,7 +3,7 @@
 // node: modules are imported dynamically, so bundles need no node:fs), and training checkpoints.
 export {
   SAFETENSORS_DTYPES, isSafetensorsDType, f16BitsToFloat, floatToF16Bits, floatToBf16Bits,
-  type SafetensorsDType, type SafetensorsDTypeSpec, type WritableDType,
+  type SafetensorsDType, type SafetensorsDTypeSpec, type WritableDType, type Decoder,
 } from './dtypes.js';
 export {
   loadSafetensors, saveSafetensors, readSafetensorsHeader,

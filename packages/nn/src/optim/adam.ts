@@ -28,7 +28,15 @@ export interface AdamHyperParams extends BaseHyperParams {
 }
 
 /** Adam's per-parameter state. */
-interface AdamState extends Record<string, Tensor | number> {
+/**
+ * Per-parameter state of Adam/AdamW.
+ *
+ * @example
+ * ```ts
+ * const s = optimizer.stateDict().state[0] as AdamState;
+ * ```
+ */
+export interface AdamState extends Record<string, Tensor | number> {
   step: number;
   expAvg: Tensor;
   expAvgSq: Tensor;

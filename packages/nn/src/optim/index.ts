@@ -6,9 +6,9 @@ export {
   Optimizer, type BaseHyperParams, type ParamGroup, type ParamGroupSpec, type OptimizerOptions, type OptimizerStateDict,
   type OptimStateValue, type HyperValue,
 } from './optimizer.js';
-export { SGD, type SgdHyperParams, type SgdOptions } from './sgd.js';
-export { Adam, AdamW, type AdamHyperParams, type AdamOptions } from './adam.js';
+export { SGD, type SgdHyperParams, type SgdOptions, type SgdState } from './sgd.js';
+export { Adam, AdamW, type AdamHyperParams, type AdamOptions, type AdamState } from './adam.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip.js';
 export {
-  LRScheduler, StepLR, CosineAnnealingLR, NoamLR, LambdaLR, type HasLrGroups, type SchedulerStateDict, type CosineAnnealingOptions,
+  LRScheduler, StepLR, CosineAnnealingLR, NoamLR, LambdaLR, type HasLrGroups, type SchedulerStateDict, type LrFunction, type CosineAnnealingOptions,
 } from './schedules.js';

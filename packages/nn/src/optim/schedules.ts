@@ -33,7 +33,15 @@ export interface SchedulerStateDict {
 }
 
 /** The lr of group `group` at `epoch`, given its base lr. */
-type LrFunction = (epoch: number, baseLr: number, group: number) => number;
+/**
+ * A learning rate as a function of the schedule step, the base rate and the group index.
+ *
+ * @example
+ * ```ts
+ * const f: LrFunction = (step, base) => base * 0.95 ** step;
+ * ```
+ */
+export type LrFunction = (epoch: number, baseLr: number, group: number) => number;
 
 /**
  * Base class of the schedules: sets `lr = f(epoch, baseLr)` on every param group.

@@ -27,7 +27,15 @@ export interface SgdHyperParams extends BaseHyperParams {
 }
 
 /** SGD's per-parameter state. */
-interface SgdState extends Record<string, Tensor | number> {
+/**
+ * Per-parameter state of SGD.
+ *
+ * @example
+ * ```ts
+ * const s = optimizer.stateDict().state[0] as SgdState;
+ * ```
+ */
+export interface SgdState extends Record<string, Tensor | number> {
   momentumBuffer: Tensor;
 }
 
