@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 // CpuBackend: the reference implementation of core's Backend contract on TypedArrays. The
 // class only validates what core does not and delegates to one kernel module per family.
+// With the fast path on (the default where WASM SIMD exists), float32 work goes first to the
+// WASM SIMD + worker-thread kernels in src/fast/ (which return null when they do not apply)
+// and the instance also offers fused softmax/logSoftmax/gelu/layerNorm; `{ fast: false }` or
+// HEED_CPU_FAST=0 keeps the pure reference kernels (no fused kernels).
 // Invariants: every kernel returns a new contiguous buffer and never modifies its inputs;
 // reads are synchronous (readSync exists) and always return copies; a freed buffer throws on
 // any later use; `dispose` makes every later call fail loudly.
@@ -14,7 +18,13 @@ import { concatKernel, copyKernel, gatherKernel, indexSelectKernel, scatterAddKe
 import { matmulKernel } from './matmul.js';
 import { randomKernel } from './random.js';
 import { reduceKernel } from './reduce.js';
-import { bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
+import { arrayOf, bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
+import {
+  acquireFastRuntime, envFlag, fastAdam, fastBinary, fastCopy, fastFill, fastGelu, fastLayerNorm, fastMatmul,
+  fastReduce, fastSoftmax, fastUnary, fastUpload, type AdamStep, type FastRuntime,
+} from './fast/index.js';
+import { adamReference, geluReference, layerNormReference, softmaxReference } from './fast/fused-reference.js';
+import type { FastHeapStats } from './fast/heap.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   syncRead: true,
@@ -22,8 +32,49 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
 });
 
 /**
- * The CPU backend: every primitive, computed with plain TypedArray loops. Buffers are
- * `Float32Array` (float32), `Int32Array` (int32) and `Uint8Array` (bool, 0/1).
+ * Options of {@link CpuBackend}.
+ *
+ * @example
+ * ```ts
+ * const reference = new CpuBackend({ fast: false }); // debug: plain JS kernels only
+ * const twoThreads = new CpuBackend({ threads: 2 });
+ * ```
+ */
+export interface CpuBackendOptions {
+  /**
+   * Use the WASM SIMD + worker-thread fast path where the platform supports it (default
+   * true; the environment variable HEED_CPU_FAST=0 changes the default to false).
+   */
+  readonly fast?: boolean;
+  /** Threads for the fast path, including the caller's (default: all hardware threads, max 8). */
+  readonly threads?: number;
+  /** Which WASM build: 'relaxed' (fused multiply-add, where supported), 'simd', or 'auto'. */
+  readonly simd?: 'auto' | 'simd' | 'relaxed';
+}
+
+/**
+ * What the fast path of a backend is doing, for debugging and benchmarks.
+ *
+ * @example
+ * ```ts
+ * new CpuBackend().fastInfo(); // { flavor: 'simd', threads: 2, heap: { ... } } or null
+ * ```
+ */
+export interface CpuFastInfo {
+  /** 'relaxed' (fused multiply-add) or 'simd' (mul + add). */
+  readonly flavor: 'relaxed' | 'simd';
+  /** Threads that take part in parallel kernels right now (workers start asynchronously). */
+  readonly threads: number;
+  /** Whether the memory is shared (threads possible). */
+  readonly shared: boolean;
+  readonly heap: FastHeapStats;
+}
+
+/**
+ * The CPU backend: every primitive, computed with plain TypedArray loops, plus (by default)
+ * WASM SIMD + worker-thread kernels for float32 matmul, elementwise ops, reductions and fused
+ * softmax/logSoftmax/gelu/layerNorm. Buffers are `Float32Array` (float32), `Int32Array`
+ * (int32) and `Uint8Array` (bool, 0/1); fast-path float32 buffers live in WASM memory.
  *
  * @example
  * ```ts
@@ -39,7 +90,62 @@ export class CpuBackend implements Backend {
   readonly apiVersion = BACKEND_API_VERSION;
   /** Synchronous reads; float32, int32 and bool storage. */
   readonly capabilities: BackendCapabilities = CAPABILITIES;
+  /** Fused softmax over the last axis (fast path only). */
+  softmax?: (x: StridedView) => DataId;
+  /** Fused log-softmax over the last axis (fast path only). */
+  logSoftmax?: (x: StridedView) => DataId;
+  /** Fused GELU (fast path only). */
+  gelu?: (x: StridedView, approximate: 'none' | 'tanh') => DataId;
+  /** Fused LayerNorm over the last axis (fast path only). */
+  layerNorm?: (x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number) => DataId;
   #disposed = false;
+  readonly #fast: FastRuntime | null;
+
+  constructor(options: CpuBackendOptions = {}) {
+    const fast = options.fast ?? envFlag('HEED_CPU_FAST') !== '0';
+    this.#fast = fast ? acquireFastRuntime({ threads: options.threads, simd: options.simd }) : null;
+    const rt = this.#fast;
+    if (rt !== null) {
+      this.softmax = (x) => { this.#live('softmax'); return fastSoftmax(rt, x, false) ?? softmaxReference(x, false); };
+      this.logSoftmax = (x) => { this.#live('logSoftmax'); return fastSoftmax(rt, x, true) ?? softmaxReference(x, true); };
+      this.gelu = (x, approximate) => { this.#live('gelu'); return fastGelu(rt, x, approximate) ?? geluReference(x, approximate); };
+      this.layerNorm = (x, w, b, eps) => {
+        this.#live('layerNorm');
+        return fastLayerNorm(rt, x, w, b, eps) ?? layerNormReference(x, w, b, eps);
+      };
+    }
+  }
+
+  /** The fast path's state, or null when this backend runs the reference kernels only. */
+  fastInfo(): CpuFastInfo | null {
+    const rt = this.#fast;
+    if (rt === null) return null;
+    return { flavor: rt.flavor, threads: rt.threads, shared: rt.heap.shared, heap: rt.heap.stats() };
+  }
+
+  /**
+   * Fused Adam update, IN PLACE on the float32 buffers `param`, `m` and `v` (`size` elements
+   * each, exclusively owned by the caller), given the gradient `grad`:
+   * `m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
+   *  param -= lr (m c1) / (sqrt(v c2) + eps)` with `c1 = 1/(1 - beta1^t)`, `c2 = 1/(1 - beta2^t)`.
+   * One pass over memory instead of about ten elementwise ops per parameter; for optimizers.
+   *
+   * @example
+   * ```ts
+   * cpu.adamUpdate(p, g, m, v, 1024, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 });
+   * ```
+   */
+  adamUpdate(param: DataId, grad: DataId, m: DataId, v: DataId, size: number, step: AdamStep): void {
+    this.#live('adamUpdate');
+    for (const [name, id] of [['param', param], ['grad', grad], ['m', m], ['v', v]] as const) {
+      const buf = bufferOf(id, 'adamUpdate');
+      if (buf.dtype !== 'float32' || !Number.isInteger(size) || size < 0 || buf.size < size) {
+        throw new HeedError('adamUpdate', `${name} must be a float32 buffer of at least ${size} elements, got ${buf.dtype} with ${buf.size}.`);
+      }
+    }
+    if (this.#fast !== null && fastAdam(this.#fast, param, grad, m, v, size, step)) return;
+    adamReference(arrayOf(param, 'adamUpdate'), arrayOf(grad, 'adamUpdate'), arrayOf(m, 'adamUpdate'), arrayOf(v, 'adamUpdate'), size, step);
+  }
 
   #live(op: string): void {
     if (this.#disposed) {
@@ -50,7 +156,7 @@ export class CpuBackend implements Backend {
   /** Copies `values` into a new buffer of `dtype`. */
   upload(values: TypedArray, dtype: DType): DataId {
     this.#live('upload');
-    return uploadBuffer(values, dtype);
+    return (this.#fast && fastUpload(this.#fast, values, dtype)) || uploadBuffer(values, dtype);
   }
 
   /** A copy of the first `size` elements, as a resolved promise. */
@@ -77,25 +183,25 @@ export class CpuBackend implements Backend {
   /** A new buffer of `size` copies of `value`. */
   fill(size: number, value: number, dtype: DType): DataId {
     this.#live('fill');
-    return fillBuffer(size, value, dtype);
+    return (this.#fast && fastFill(this.#fast, size, value, dtype)) || fillBuffer(size, value, dtype);
   }
 
   /** A contiguous copy of a strided view. */
   copy(x: StridedView): DataId {
     this.#live('copy');
-    return copyKernel(x);
+    return (this.#fast && fastCopy(this.#fast, x)) || copyKernel(x);
   }
 
   /** Elementwise unary op. */
   unary(op: UnaryOp, x: StridedView, outDtype: DType): DataId {
     this.#live(op);
-    return unaryKernel(op, x, outDtype);
+    return (this.#fast && fastUnary(this.#fast, op, x, outDtype)) || unaryKernel(op, x, outDtype);
   }
 
   /** Elementwise binary op over same-shape (broadcast) views. */
   binary(op: BinaryOp, a: StridedView, b: StridedView, outDtype: DType): DataId {
     this.#live(op);
-    return binaryKernel(op, a, b, outDtype);
+    return (this.#fast && fastBinary(this.#fast, op, a, b, outDtype)) || binaryKernel(op, a, b, outDtype);
   }
 
   /** `cond ? a : b` elementwise. */
@@ -107,13 +213,13 @@ export class CpuBackend implements Backend {
   /** sum/prod/max/min over axes, argmax/argmin over one axis. */
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
     this.#live(op);
-    return reduceKernel(op, x, axes, outDtype);
+    return (this.#fast && fastReduce(this.#fast, op, x, axes, outDtype)) || reduceKernel(op, x, axes, outDtype);
   }
 
   /** Batched `[B, M, K] @ [B, K, N]` into float32 `[B, M, N]`. */
   matmul(a: StridedView, b: StridedView): DataId {
     this.#live('matmul');
-    return matmulKernel(a, b);
+    return (this.#fast && fastMatmul(this.#fast, a, b)) || matmulKernel(a, b);
   }
 
   /** Dtype conversion. */

@@ -2,12 +2,15 @@
 // Public entry point of @heed/backend-cpu: the CpuBackend class and its factory. Importing
 // this module registers nothing (no side effects); call registerBackend(cpuBackend) yourself.
 import type { BackendFactory } from '@heed/core';
-import { CpuBackend } from './backend.js';
+import { CpuBackend, type CpuBackendOptions } from './backend.js';
 
-export { CpuBackend } from './backend.js';
+export { CpuBackend, type CpuBackendOptions, type CpuFastInfo } from './backend.js';
+export { type AdamStep } from './fast/rows.js';
+export { type FastHeapStats } from './fast/heap.js';
 
 /**
- * Creates a new, independent CPU backend instance.
+ * Creates a new, independent CPU backend instance (fast path on by default; see
+ * {@link CpuBackendOptions}).
  *
  * @example
  * ```ts
@@ -15,10 +18,11 @@ export { CpuBackend } from './backend.js';
  * const cpu = createCpuBackend();
  * const id = cpu.upload(new Float32Array([1, 2, 3]), 'float32');
  * cpu.readSync(id, 'float32', 3); // Float32Array [1, 2, 3]
+ * const reference = createCpuBackend({ fast: false }); // plain JS kernels only
  * ```
  */
-export function createCpuBackend(): CpuBackend {
-  return new CpuBackend();
+export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
+  return new CpuBackend(options);
 }
 
 /**

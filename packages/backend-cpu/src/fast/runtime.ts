@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+// FastRuntime: the process-wide fast path — heap, compiled kernels, control block, per-thread
+// GEMM scratch and the worker pool — plus the synchronous job API the kernels use:
+//   begin()        claim the control block (waits until no worker is inside the last job)
+//   setI / setF    write argument slots
+//   run(kind, n, parallel)   run n blocks: on this thread only, or shared with the workers
+//                            (this thread works too, then waits for the stragglers)
+// Invariants: jobs never overlap (begin() is always followed by run()); a job's results are
+// identical whether it ran on one thread or many; a worker failure disables threading and
+// surfaces as an Error from run() (the caller falls back to the reference kernels).
+import { FastHeap, RESERVED_BYTES } from './heap.js';
+import { compileKernels, instantiateKernels, type KernelExports, type SimdFlavor } from './module.js';
+import { CTRL, canBlock, hardwareThreads, spawnWorker, type WorkerHandle } from './pool.js';
+
+/**
+ * Options of the fast path.
+ *
+ * @example
+ * ```ts
+ * const opts: FastOptions = { threads: 2, simd: 'auto' };
+ * ```
+ */
+export interface FastOptions {
+  /** Total threads including the caller's (default: hardware threads, at most 8). 1 = no workers. */
+  readonly threads?: number;
+  /** Force a build: 'simd' (mul + add) or 'relaxed' (fused multiply-add, if validated). */
+  readonly simd?: 'auto' | SimdFlavor;
+  /** Polls a worker spins before sleeping (default 20000, roughly 50-100 us). */
+  readonly spin?: number;
+}
+
+const MAIN_SPIN = 4000;
+
+/**
+ * The fast path's shared state and job API (see the file comment).
+ *
+ * @example
+ * ```ts
+ * const rt = FastRuntime.create({ threads: 2 });
+ * rt.begin(); rt.setI(0, 42); rt.run(kind, blocks, true);
+ * ```
+ */
+export class FastRuntime {
+  readonly heap: FastHeap;
+  readonly kernels: KernelExports;
+  readonly flavor: SimdFlavor;
+  /** Byte address of the control block; argument slot i is at ctrl + 64 + 4 i. */
+  readonly ctrl: number;
+  /** Threads the GEMM scratch was sized for (the caller plus at most maxThreads - 1 workers). */
+  readonly maxThreads: number;
+  readonly #module: WebAssembly.Module;
+  readonly #workers: WorkerHandle[] = [];
+  readonly #canBlock: boolean;
+  #i32: Int32Array;
+  #f32: Float32Array;
+  #generation: number;
+  #broken = false;
+  #acquired = -1;
+
+  private constructor(opts: FastOptions) {
+    const wantThreads = Math.max(1, Math.floor(opts.threads ?? 8));
+    const threadsPossible = typeof SharedArrayBuffer === 'function' &&
+      (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+    this.heap = FastHeap.create(threadsPossible && wantThreads > 1);
+    const { module, flavor } = compileKernels(opts.simd ?? 'auto', this.heap.shared);
+    this.#module = module;
+    this.flavor = flavor;
+    this.kernels = instantiateKernels(module, this.heap.memory);
+    this.maxThreads = this.heap.shared ? wantThreads : 1;
+    this.ctrl = this.heap.alloc(CTRL.BYTES);
+    const scratchBytes = this.kernels.GEMM_SCRATCH_BYTES.value as number;
+    const scratch = this.heap.alloc(scratchBytes * this.maxThreads);
+    if (this.ctrl < RESERVED_BYTES || scratch === 0) throw new Error('cannot allocate the fast-path control block');
+    this.#i32 = this.heap.i32();
+    this.#f32 = new Float32Array(this.heap.buffer);
+    this.#generation = this.heap.generation;
+    this.#i32.fill(0, this.ctrl >> 2, (this.ctrl + CTRL.BYTES) >> 2);
+    this.scratch = scratch;
+    this.scratchBytes = scratchBytes;
+    this.#canBlock = this.heap.shared && canBlock(this.#i32);
+  }
+
+  /** Byte address of thread 0's GEMM scratch (thread t's is scratch + t * scratchBytes). */
+  readonly scratch: number;
+  /** Bytes of GEMM scratch per thread. */
+  readonly scratchBytes: number;
+
+  /**
+   * Creates the runtime and starts its workers in the background. Throws when WASM SIMD or
+   * memory is unavailable.
+   *
+   * @example
+   * ```ts
+   * const rt = FastRuntime.create({});
+   * ```
+   */
+  static create(opts: FastOptions = {}): FastRuntime {
+    const rt = new FastRuntime(opts);
+    if (rt.maxThreads > 1) void rt.#startWorkers(opts.spin ?? 20000);
+    return rt;
+  }
+
+  /** Threads that take part in parallel jobs right now (1 + ready workers). */
+  get threads(): number {
+    if (this.#broken || this.maxThreads === 1) return 1;
+    return 1 + Atomics.load(this.#ints(), (this.ctrl + CTRL.READY) >> 2);
+  }
+
+  /** Claims the control block for a new job; must be followed by {@link FastRuntime.run}. */
+  begin(): void {
+    if (this.maxThreads === 1 || this.#broken) return;
+    const i32 = this.#ints();
+    const at = (this.ctrl + CTRL.STATE) >> 2;
+    let s = Atomics.load(i32, at);
+    for (;;) {
+      if (Atomics.load(i32, (this.ctrl + CTRL.ERROR) >> 2) !== 0) {
+        this.#broken = true; // a worker died inside a job: never wait for it again
+        return;
+      }
+      if ((s & 0xff) === 0 && ((s >>> 8) & 1) === 0) {
+        const prev = Atomics.compareExchange(i32, at, s, s + 256);
+        if (prev === s) break;
+        s = prev;
+      } else {
+        s = Atomics.load(i32, at);
+      }
+    }
+    this.#acquired = s;
+  }
+
+  /** Writes integer argument slot `slot`. */
+  setI(slot: number, value: number): void {
+    this.#ints()[((this.ctrl + CTRL.ARGS) >> 2) + slot] = value;
+  }
+
+  /** Writes float argument slot `slot`. */
+  setF(slot: number, value: number): void {
+    if (this.#generation !== this.heap.generation) this.#ints();
+    this.#f32[((this.ctrl + CTRL.ARGS) >> 2) + slot] = value;
+  }
+
+  /** Byte address of the argument slots. */
+  get args(): number {
+    return this.ctrl + CTRL.ARGS;
+  }
+
+  /**
+   * Runs `nblocks` blocks of kernel `kind` with the written arguments; in parallel when asked
+   * and workers are ready. Synchronous: returns when every block is done.
+   */
+  run(kind: number, nblocks: number, parallel: boolean): void {
+    const acquired = this.#acquired;
+    this.#acquired = -1;
+    if (!parallel || acquired < 0 || this.threads < 2 || nblocks < 2) {
+      this.kernels.runLocal(this.ctrl, kind, nblocks);
+      if (acquired >= 0) Atomics.store(this.#ints(), (this.ctrl + CTRL.STATE) >> 2, acquired);
+      return;
+    }
+    const i32 = this.#ints();
+    const base = this.ctrl >> 2;
+    i32[base + (CTRL.NEXT >> 2)] = 0;
+    i32[base + (CTRL.DONE >> 2)] = 0;
+    i32[base + (CTRL.NBLOCKS >> 2)] = nblocks;
+    i32[base + (CTRL.KIND >> 2)] = kind;
+    Atomics.store(i32, base, (acquired & ~0xff) + 512); // publish generation g + 2
+    Atomics.notify(i32, base);
+    this.kernels.runShared(this.ctrl, 0);
+    const doneAt = base + (CTRL.DONE >> 2);
+    const errAt = base + (CTRL.ERROR >> 2);
+    let polls = 0;
+    for (;;) {
+      const done = Atomics.load(i32, doneAt);
+      if (done >= nblocks) return;
+      if (Atomics.load(i32, errAt) !== 0) {
+        this.#broken = true;
+        throw new Error('a fast-path worker failed; threading is now disabled');
+      }
+      if (++polls > MAIN_SPIN && this.#canBlock) Atomics.wait(i32, doneAt, done, 20);
+    }
+  }
+
+  /** Stops the workers (the runtime keeps working on the calling thread). */
+  close(): void {
+    if (this.maxThreads > 1) {
+      const i32 = this.#ints();
+      Atomics.store(i32, (this.ctrl + CTRL.QUIT) >> 2, 1);
+      Atomics.notify(i32, (this.ctrl + CTRL.STATE) >> 2);
+    }
+    for (const w of this.#workers.splice(0)) w.terminate();
+    this.#broken = true;
+  }
+
+  #ints(): Int32Array {
+    if (this.#generation !== this.heap.generation) {
+      this.#i32 = this.heap.i32();
+      this.#f32 = new Float32Array(this.heap.buffer);
+      this.#generation = this.heap.generation;
+    }
+    return this.#i32;
+  }
+
+  async #startWorkers(spin: number): Promise<void> {
+    let n = this.maxThreads - 1;
+    try {
+      n = Math.min(n, (await hardwareThreads()) - 1);
+      for (let tid = 1; tid <= n; tid++) {
+        const data = { module: this.#module, memory: this.heap.memory, ctrl: this.ctrl, tid, spin };
+        this.#workers.push(await spawnWorker(data, () => { this.#broken = true; }));
+      }
+    } catch {
+      // no workers on this platform: stay single-threaded
+    }
+  }
+}
