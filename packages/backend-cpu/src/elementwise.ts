@@ -9,7 +9,7 @@
 // - bool outputs hold only 0/1: ops that do not produce 0/1 by construction compute into a
 //   Float64Array scratch first and are then mapped with `value != 0`.
 import { HeedError, allocArray, type BinaryOp, type DataId, type DType, type StridedView, type UnaryOp } from '@heed/core';
-import { erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
+import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, toBool, wrap, type NumArray } from './storage.js';
 import { StridedWalker, rowMajorStrides, sizeOf, copyStrided } from './strided.js';
 
@@ -51,7 +51,7 @@ const BINARY_ROWS: { readonly [K in BinaryOp]: BinaryRow } = {
   sub: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = a[pa] - b[pb]; },
   mul: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = a[pa] * b[pb]; },
   div: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = a[pa] / b[pb]; },
-  pow: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = Math.pow(a[pa], b[pb]); },
+  pow: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = cPow(a[pa], b[pb]); },
   maximum: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = Math.max(a[pa], b[pb]); },
   minimum: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = Math.min(a[pa], b[pb]); },
   mod: (out, o, a, pa, sa, b, pb, sb, n) => { for (let j = 0; j < n; j++, pa += sa, pb += sb) out[o + j] = pyMod(a[pa], b[pb]); },

@@ -87,7 +87,8 @@ export function sigmoid(x: number): number {
 
 /**
  * Python/PyTorch `remainder`: `a - b * floor(a / b)`, so the result has the sign of `b`.
- * Exact for int32 operands; `b = 0` gives NaN (stored as 0 into int32 outputs).
+ * Exact for int32 operands; `b = 0` gives NaN (stored as 0 into int32 outputs); an infinite
+ * `b` returns `a` when the signs agree, else `b` (as in Python).
  *
  * @example
  * ```ts
@@ -97,7 +98,23 @@ export function sigmoid(x: number): number {
  * ```
  */
 export function pyMod(a: number, b: number): number {
+  // An infinite divisor leaves a finite dividend alone when the signs agree (Python/torch).
+  if (!Number.isFinite(b) && Number.isFinite(a) && !Number.isNaN(b)) return a === 0 || (a > 0) === (b > 0) ? a : b;
   return a - b * Math.floor(a / b);
+}
+
+/**
+ * C/PyTorch `pow`: like `Math.pow`, except `1 ** y` and `(-1) ** ±Infinity` are 1 (JS gives NaN).
+ *
+ * @example
+ * ```ts
+ * cPow(1, NaN); // 1
+ * cPow(2, 3); // 8
+ * ```
+ */
+export function cPow(a: number, b: number): number {
+  if (a === 1 || (a === -1 && (b === Infinity || b === -Infinity))) return 1;
+  return Math.pow(a, b);
 }
 
 /**

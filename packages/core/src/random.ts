@@ -136,9 +136,10 @@ export function randint(low: number, high: number, shape: readonly number[], opt
     throw new HeedError('randint', `needs integers low < high, got low=${low}, high=${high}.`);
   }
   const u = draw('randint', 'uniform', shape, { ...options, requiresGrad: false });
-  const scaled = u.mul(high - low).add(low);
+  const stretched = u.mul(high - low);
+  const scaled = stretched.add(low);
   const floored = scaled.floor();
   const out = cast(floored, 'int32');
-  for (const t of [u, scaled, floored]) t.dispose();
+  for (const t of [u, stretched, scaled, floored]) t.dispose();
   return out;
 }

@@ -110,6 +110,8 @@ export function normalizeAxes(axes: number | readonly number[] | undefined, rank
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : [...axes];
   const out = list.map((a) => normalizeAxis(a, rank, op));
+  // A scalar has no real axis: axis 0 / -1 (accepted like PyTorch) reduce over nothing.
+  if (rank === 0) return [];
   if (new Set(out).size !== out.length) {
     throw new HeedError(op, `axes [${list.join(', ')}] name the same dimension twice; list each axis once.`);
   }

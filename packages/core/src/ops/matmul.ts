@@ -43,14 +43,23 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!isFloatDType(a.dtype) || !isFloatDType(b.dtype)) {
     throw new HeedError('matmul', `expects float32 operands, got ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}; cast with .float().`);
   }
+  const k = a.shape[a.rank - 1];
+  const kb = b.rank === 1 ? b.shape[0] : b.shape[b.rank - 2];
+  if (kb !== k) {
+    throw new HeedError('matmul', `inner dimensions do not match: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} ` +
+      `(${k} vs ${kb}); the last dim of the first operand must equal the second-to-last of the second.`);
+  }
+  const batchA = a.rank > 2 ? a.shape.slice(0, -2) : [];
+  const batchB = b.rank > 2 ? b.shape.slice(0, -2) : [];
+  let batch: number[];
+  try {
+    batch = broadcastShapes('matmul', batchA, batchB);
+  } catch {
+    throw new HeedError('matmul', `batch dimensions of ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be broadcast ` +
+      `(${fmtShape(batchA)} vs ${fmtShape(batchB)}); make them equal or 1.`);
+  }
   const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
-  const k = a2.shape[a2.rank - 1];
-  if (b2.shape[b2.rank - 2] !== k) {
-    throw new HeedError('matmul', `inner dimensions do not match: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} ` +
-      `(${k} vs ${b2.shape[b2.rank - 2]}); the last dim of the first operand must equal the second-to-last of the second.`);
-  }
-  const batch = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
   const m = a2.shape[a2.rank - 2];
   const n = b2.shape[b2.rank - 1];
   const va = batchedView(a2, batch, 'matmul');
@@ -81,8 +90,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.rank !== 2) throw new HeedError('linear', `weight must be 2-D [out, in], got ${fmtShape(weight.shape)}.`);
   const wt = transposeLast(weight);
-  const y = matmul(x, wt);
-  wt.dispose();
+  let y: Tensor;
+  try {
+    y = matmul(x, wt);
+  } finally {
+    wt.dispose();
+  }
   if (!bias) return y;
   const out = y.add(bias);
   y.dispose();

@@ -9,7 +9,16 @@ import { fromData } from './dispatch.js';
 
 function connect(x: Tensor, out: Tensor): Tensor {
   const source = x.backend.name;
-  return record('custom', [x], out, { backward: (dy) => [toBackend(dy, source)] });
+  return record('custom', [x], out, {
+    backward: (dy) => {
+      if (dy.backend.name !== source && !dy.backend.capabilities.syncRead) {
+        throw new HeedError('backward', `the gradient must move from '${dy.backend.name}' back to '${source}', but '${dy.backend.name}' ` +
+          'cannot read synchronously, and backward() is synchronous. Compute the loss on the backend that holds the parameters, ' +
+          'or move the parameters instead of the activations.');
+      }
+      return [toBackend(dy, source)];
+    },
+  });
 }
 
 /**

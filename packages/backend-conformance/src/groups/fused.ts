@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+// Fused kernels vs core fallbacks: for each optional kernel the backend provides, the same
+// inputs run on the backend (fused kernel, spied to prove it ran) and on the same instance
+// registered without fused kernels (core's decomposition over primitives). Outputs must agree,
+// and so must gradients (core owns them, but they use the fused forward's saved output).
+// Cases for kernels the backend lacks are skipped with a note.
+import {
+  gelu, layerNorm, logSoftmax, noGrad, scaledDotProductAttention, softmax, tidy,
+  type Backend, type FusedKernels, type Tensor,
+} from '@heed/core';
+import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.js';
+import { FUSED_NAMES } from '../backends.js';
+import { Rng, draw, numel, upload, type ValueKind } from '../host.js';
+import type { CaseContext, RunnableCase } from '../types.js';
+
+type In = { readonly shape: number[]; readonly kind?: ValueKind; readonly values?: number[]; readonly dtype?: 'float32' | 'bool' };
+
+interface FusedCheck {
+  readonly label: string;
+  readonly inputs: readonly In[];
+  readonly f: (xs: readonly Tensor[]) => Tensor;
+  /** Also compare gradients w.r.t. the float inputs (attention fuses only without grad). */
+  readonly grad: boolean;
+  /** Tolerance multiplier for ill-conditioned inputs. */
+  readonly loose?: number;
+}
+
+const X = (...shape: number[]): In => ({ shape });
+const R = (lo: number, hi: number, ...shape: number[]): In => ({ shape, kind: { kind: 'uniform', lo, hi } });
+const M = (shape: number[], values: number[]): In => ({ shape, values, dtype: 'bool' });
+const NEG = -Infinity;
+
+const softmaxChecks = (f: typeof softmax): FusedCheck[] => [
+  { label: 'rows', inputs: [R(-3, 3, 3, 5)], f: ([x]) => f(x), grad: true },
+  { label: 'middle axis', inputs: [X(2, 3, 7)], f: ([x]) => f(x, 1), grad: true },
+  { label: 'single element', inputs: [X(1)], f: ([x]) => f(x), grad: true },
+  { label: 'rank 0', inputs: [X()], f: ([x]) => f(x, 0), grad: true },
+  { label: 'wide rows', inputs: [R(-10, 10, 4, 1000)], f: ([x]) => f(x), grad: true },
+  { label: 'odd widths', inputs: [R(-4, 4, 3, 17)], f: ([x]) => f(x), grad: true },
+  { label: 'zero rows', inputs: [X(0, 5)], f: ([x]) => f(x), grad: false },
+  { label: 'large values', inputs: [R(500, 1500, 2, 6)], f: ([x]) => f(x), grad: true },
+  { label: 'transposed input', inputs: [X(5, 3)], f: ([x]) => f(x.transpose()), grad: true },
+  { label: '-Infinity entries', inputs: [{ shape: [2, 4], values: [NEG, 0, 1, NEG, 2, NEG, NEG, 3] }], f: ([x]) => f(x), grad: false },
+];
+
+const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
+  softmax: softmaxChecks(softmax),
+  logSoftmax: softmaxChecks(logSoftmax),
+  gelu: [
+    ...(['none', 'tanh'] as const).flatMap((a): FusedCheck[] => [
+      { label: `${a} small`, inputs: [R(-5, 5, 2, 5)], f: ([x]) => gelu(x, a), grad: true },
+      { label: `${a} wide`, inputs: [R(-12, 12, 1001)], f: ([x]) => gelu(x, a), grad: true },
+      { label: `${a} transposed`, inputs: [X(4, 3)], f: ([x]) => gelu(x.transpose(), a), grad: true },
+      { label: `${a} empty`, inputs: [X(0)], f: ([x]) => gelu(x, a), grad: false },
+    ]),
+  ],
+  layerNorm: [
+    { label: 'plain', inputs: [X(3, 8)], f: ([x]) => layerNorm(x, [8]), grad: true },
+    { label: 'affine', inputs: [X(3, 8), X(8), X(8)], f: ([x, w, b]) => layerNorm(x, [8], w, b), grad: true },
+    { label: 'weight only', inputs: [X(2, 5), X(5)], f: ([x, w]) => layerNorm(x, [5], w, null, 1e-3), grad: true },
+    { label: 'bias only', inputs: [X(2, 5), X(5)], f: ([x, b]) => layerNorm(x, [5], null, b), grad: true },
+    { label: 'wide rows', inputs: [X(2, 3, 1000), X(1000), X(1000)], f: ([x, w, b]) => layerNorm(x, [1000], w, b), grad: true },
+    { label: 'rows of one', inputs: [X(4, 1), X(1), X(1)], f: ([x, w, b]) => layerNorm(x, [1], w, b), grad: true },
+    { label: 'two normalized dims', inputs: [X(2, 3, 4), X(3, 4), X(3, 4)], f: ([x, w, b]) => layerNorm(x, [3, 4], w, b), grad: true },
+    { label: 'shifted mean', inputs: [R(100, 101, 3, 16)], f: ([x]) => layerNorm(x, [16]), grad: true, loose: 20 },
+    { label: 'transposed input', inputs: [X(2, 6), X(2), X(2)], f: ([x, w, b]) => layerNorm(x.transpose(), [2], w, b), grad: true },
+    { label: 'empty', inputs: [X(0, 4)], f: ([x]) => layerNorm(x, [4]), grad: false },
+  ],
+  attention: [
+    { label: 'plain', inputs: [X(2, 2, 3, 8), X(2, 2, 5, 8), X(2, 2, 5, 4)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v), grad: false },
+    {
+      label: 'bool mask with a fully masked row',
+      inputs: [X(1, 2, 3, 4), X(1, 2, 5, 4), X(1, 2, 5, 4), M([3, 5], [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])],
+      f: ([q, k, v, m]) => scaledDotProductAttention(q, k, v, { attnMask: m }), grad: false,
+    },
+    { label: 'additive mask', inputs: [X(2, 2, 3, 4), X(2, 2, 5, 4), X(2, 2, 5, 4), R(-4, 0, 2, 1, 3, 5)],
+      f: ([q, k, v, m]) => scaledDotProductAttention(q, k, v, { attnMask: m }), grad: false },
+    { label: 'causal', inputs: [X(1, 2, 4, 4), X(1, 2, 4, 4), X(1, 2, 4, 3)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v, { isCausal: true }), grad: false },
+    { label: 'causal, L > S', inputs: [X(1, 1, 5, 4), X(1, 1, 3, 4), X(1, 1, 3, 2)],
+      f: ([q, k, v]) => scaledDotProductAttention(q, k, v, { isCausal: true }), grad: false },
+    { label: 'causal and bool mask', inputs: [X(1, 2, 4, 4), X(1, 2, 4, 4), X(1, 2, 4, 3), M([4, 4], [1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0])],
+      f: ([q, k, v, m]) => scaledDotProductAttention(q, k, v, { attnMask: m, isCausal: true }), grad: false },
+    { label: 'broadcast batch', inputs: [X(2, 2, 3, 4), X(1, 2, 5, 4), X(2, 1, 5, 4)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v), grad: false },
+    { label: 'custom scale', inputs: [X(1, 1, 3, 4), X(1, 1, 3, 4), X(1, 1, 3, 4)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v, { scale: 0.2 }), grad: false },
+    { label: 'large', inputs: [X(1, 4, 64, 32), X(1, 4, 100, 32), X(1, 4, 100, 32)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v), grad: false },
+  ],
+};
+
+function hostOf(inp: In, rng: Rng): HostTensor {
+  const values = inp.values ?? (inp.dtype === 'bool' ? [] : draw(rng, numel(inp.shape), inp.kind ?? { kind: 'uniform' }));
+  return { shape: inp.shape, dtype: inp.dtype ?? 'float32', values };
+}
+
+/** Replaces the instance's kernel with a counting wrapper until `restore` is called. */
+function spy(instance: Backend, kernel: keyof FusedKernels): { count: () => number; restore: () => void } {
+  const target = instance as unknown as Record<string, unknown>;
+  const own = Object.prototype.hasOwnProperty.call(target, kernel);
+  const original = target[kernel] as (...a: unknown[]) => unknown;
+  let calls = 0;
+  target[kernel] = function counted(this: unknown, ...args: unknown[]) { calls++; return original.apply(this, args); };
+  return { count: () => calls, restore: () => { if (own) target[kernel] = original; else delete target[kernel]; } };
+}
+
+async function runOn(backend: string, hosts: readonly HostTensor[], check: FusedCheck, upstream: (shape: readonly number[]) => HostTensor) {
+  const xs = hosts.map((h) => upload(h, backend, check.grad && h.dtype === 'float32'));
+  try {
+    const y = check.grad ? tidy(() => check.f(xs)) : noGrad(() => tidy(() => check.f(xs)));
+    try {
+      const out = await readHost(y);
+      const grads: HostTensor[] = [];
+      if (check.grad) {
+        tidy(() => y.mul(upload(upstream(y.shape), backend)).sum().backward());
+        for (const x of xs) if (x.grad) grads.push(await readHost(x.grad));
+      }
+      return { out, grads };
+    } finally {
+      y.dispose();
+    }
+  } finally {
+    for (const x of xs) x.dispose();
+  }
+}
+
+async function runFused(kernel: keyof FusedKernels, ctx: CaseContext): Promise<void> {
+  if (typeof ctx.instance[kernel] !== 'function') ctx.skip(`the backend has no fused ${kernel} kernel`);
+  for (const check of CHECKS[kernel]) {
+    const rng = new Rng(`fused/${kernel}/${check.label}`);
+    const hosts = check.inputs.map((inp) => hostOf(inp, rng));
+    const u = new Map<string, HostTensor>();
+    const upstream = (shape: readonly number[]) => {
+      const key = shape.join();
+      if (!u.has(key)) u.set(key, { shape, dtype: 'float32', values: Array.from({ length: numel(shape) }, () => rng.normal()) });
+      return u.get(key) as HostTensor;
+    };
+    const s = spy(ctx.instance, kernel);
+    let fused;
+    try {
+      fused = await runOn(ctx.backend, hosts, check, upstream);
+    } finally {
+      s.restore();
+    }
+    ensure(s.count() > 0, `${kernel} (${check.label}): the fused kernel was not called`);
+    const fallback = await runOn(ctx.fallback, hosts, check, upstream);
+    const k = check.loose ?? 1;
+    assertTensorClose(`${kernel} (${check.label}): fused vs fallback output`, fused.out, fallback.out, k * ctx.tol.rtol, k * ctx.tol.atol);
+    ensure(fused.grads.length === fallback.grads.length, `${kernel} (${check.label}): gradients reached different inputs`);
+    fused.grads.forEach((g, i) => assertTensorClose(`${kernel} (${check.label}): gradient ${i}, fused vs fallback forward`,
+      g, fallback.grads[i], k * ctx.tol.gradRtol, k * 10 * ctx.tol.atol));
+  }
+}
+
+/**
+ * One case per optional fused kernel.
+ *
+ * @example
+ * ```ts
+ * fusedCases().map((c) => c.id); // ['fused/softmax', ..., 'fused/attention']
+ * ```
+ */
+export function fusedCases(): RunnableCase[] {
+  return FUSED_NAMES.map((kernel) => ({
+    id: `fused/${kernel}`, group: 'fused', op: kernel === 'attention' ? 'scaledDotProductAttention' : kernel,
+    dtypes: kernel === 'attention' ? ['float32', 'bool'] : ['float32'], hasGradient: kernel !== 'attention',
+    run: (ctx: CaseContext) => runFused(kernel, ctx),
+  }));
+}

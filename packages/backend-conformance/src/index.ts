@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+// Public entry point of @heed/backend-conformance: `defineConformanceSuite` (needs vitest) and
+// the runner-free pieces (case list, fixtures, wrappers, assertions). The case list alone is
+// also importable from '@heed/backend-conformance/cases', which never loads vitest.
+export { defineConformanceSuite, KNOWN_CORE_ISSUES } from './suite.js';
+export { conformanceCases, runnableCases } from './cases.js';
+export { prepareBackends, type PreparedBackends } from './context.js';
+export {
+  CASE_GROUPS, DEFAULT_TOLERANCES,
+  type CaseGroup, type CaseContext, type ConformanceCase, type ConformanceOptions, type RunnableCase, type Tolerances,
+} from './types.js';
+export { fixtureCases, type FixtureCase } from './fixtures.js';
+export { FIXTURE_OPS, PRIMITIVE_FIXTURE_OPS, type FixtureAttrMap, type FixtureOpName } from './fixture-ops.js';
+export { FD_SPECS, RULE_COVERAGE, type FdInput, type FdName, type FdSpec } from './groups/finite-diff-specs.js';
+export { FUSED_NAMES, fusedKernelsOf, wrapBackend, type WrapOptions } from './backends.js';
+export { ConformanceError, assertTensorClose, closeTo, expectHeedError, readHost, type HostTensor } from './assert.js';
