@@ -70,3 +70,15 @@ describe('memory', () => {
     leaked!.dispose();
   });
 });
+
+describe('functional gradients and memory', () => {
+  it('valueAndGrad frees the intermediates of f', async () => {
+    const { valueAndGrad } = await import('@heed/core');
+    const x = tensor([1, 2, 3]);
+    const result = await checkLeaks(() => valueAndGrad((t: typeof x) => t.exp().mul(2).sum())(x));
+    expectClose(result.grads[0], [2 * Math.E, 2 * Math.E ** 2, 2 * Math.E ** 3], [3], 1e-5);
+    result.value.dispose();
+    result.grads[0].dispose();
+    x.dispose();
+  });
+});

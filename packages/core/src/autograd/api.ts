@@ -10,6 +10,7 @@ import { runBackward, type BackwardOptions } from './engine.js';
 import { onesLike, zerosLike } from '../ops/creation.js';
 import { makeView } from '../ops/dispatch.js';
 import { reshape } from '../ops/views.js';
+import { tidy } from '../scope.js';
 
 /**
  * Computes gradients of `output` (a scalar, or any shape with `gradient`) and accumulates them
@@ -65,7 +66,8 @@ function prepareInputs(args: Tensor[], op: string): Tensor[] {
 
 /**
  * Returns a function computing `f`'s value and its gradients w.r.t. all tensor arguments.
- * Pure: no `.grad` is touched. Nested use gives higher-order gradients.
+ * Pure: no `.grad` is touched, and tensors created inside `f` are disposed. Nested use gives
+ * higher-order gradients.
  *
  * @example
  * ```ts
@@ -74,7 +76,8 @@ function prepareInputs(args: Tensor[], op: string): Tensor[] {
  * ```
  */
 export function valueAndGrad<A extends Tensor[]>(f: ScalarFn<A>): (...args: A) => { value: Tensor; grads: Tensor[] } {
-  return (...args: A) => {
+  // Intermediates created by `f` are disposed (like tfjs): only the value and grads survive.
+  return (...args: A) => tidy(() => {
     const inputs = prepareInputs(args, 'valueAndGrad');
     const createGraph = isGradEnabled() && args.some((a) => a.requiresGrad);
     try {
@@ -94,7 +97,7 @@ export function valueAndGrad<A extends Tensor[]>(f: ScalarFn<A>): (...args: A) =
     } finally {
       for (const x of inputs) x.dispose();
     }
-  };
+  });
 }
 
 /**
