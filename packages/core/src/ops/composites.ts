@@ -166,9 +166,10 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const b2 = bias ? reshape(bias, [n]) : null;
   let y: Tensor;
   if (backend.layerNorm) {
-    const cx = noGrad(() => contiguous(x2));
-    const data = backend.layerNorm(cx.stridedView('layerNorm'), w2?.stridedView('layerNorm') ?? null, b2?.stridedView('layerNorm') ?? null, eps);
-    cx.dispose();
+    // Fused kernels take contiguous inputs (weight and bias too: they may be strided views).
+    const [cx, cw, cb] = noGrad(() => [contiguous(x2), w2 ? contiguous(w2) : null, b2 ? contiguous(b2) : null]);
+    const data = backend.layerNorm(cx.stridedView('layerNorm'), cw?.stridedView('layerNorm') ?? null, cb?.stridedView('layerNorm') ?? null, eps);
+    for (const t of [cx, cw, cb]) t?.dispose();
     y = fromData(backend, data, x2.shape, 'float32');
   } else {
     y = noGrad(() => tidy(() => {
