@@ -10,7 +10,5 @@ export {
   type CaseGroup, type CaseContext, type ConformanceCase, type ConformanceOptions, type RunnableCase, type Tolerances,
 } from './types.js';
 export { fixtureCases, type FixtureCase } from './fixtures.js';
-export { FIXTURE_OPS, PRIMITIVE_FIXTURE_OPS, type FixtureAttrMap, type FixtureOpName } from './fixture-ops.js';
-export { FD_SPECS, RULE_COVERAGE, type FdInput, type FdName, type FdSpec } from './groups/finite-diff-specs.js';
 export { FUSED_NAMES, fusedKernelsOf, wrapBackend, type WrapOptions } from './backends.js';
 export { ConformanceError, assertTensorClose, closeTo, expectHeedError, readHost, type HostTensor } from './assert.js';

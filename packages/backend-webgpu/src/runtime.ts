@@ -15,7 +15,14 @@ const USAGE = STORAGE | COPY_SRC | COPY_DST;
 /** Dispatches recorded before an automatic submit. */
 const MAX_BATCH = 64;
 
-/** Debug switches. */
+/**
+ * Debug switches of the WebGPU backend.
+ *
+ * @example
+ * ```ts
+ * await createWebGPUBackend({ debug: { printShaders: true, forceMatmulVariant: 'naive' } });
+ * ```
+ */
 export interface WebGPUDebug {
   /** Log each shader when its pipeline is first compiled. */
   printShaders?: boolean;
