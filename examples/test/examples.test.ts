@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// The example scripts, end to end, in their short CI mode: each `train.mjs --quick` runs as a
+// child process (with the BUILT packages, as a user runs it), must exit 0 within its time
+// limit and write its summary, SVG figures, checkpoint and model. `--resume` must continue
+// exactly: 3 steps + resume to 6 gives the same weights, byte for byte, as 6 steps at once.
+// `--help` documents the options, and `--backend webgpu` fails clearly or runs.
+// Skipped, with a message, when the packages are not built (`npm test` builds them first).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const needed = ['core', 'backend-cpu', 'nn', 'models'].map((p) => join(root, 'packages', p, 'dist', 'index.js'));
+const missing = needed.filter((p) => !existsSync(p));
+if (missing.length > 0) {
+  console.warn(`[examples] skipping the example-script tests: the packages are not built (missing ${missing.join(', ')}). ` +
+    'Run `npm run build` (or `npm test`, which builds first).');
+}
+const run = describe.skipIf(missing.length > 0);
+
+interface Result { status: number | null; stdout: string; stderr: string; seconds: number }
+
+function runScript(example: string, args: string[], timeoutMs = 90_000): Result {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(root, 'examples', example, 'train.mjs'), ...args], {
+    cwd: root, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
+}
+
+function expectOk(r: Result): void {
+  if (r.status !== 0) throw new Error(`exit ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'heed-examples-'));
+const summaryOf = (out: string) => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Record<string, unknown> & { finalTrainLoss: number };
+
+const EXAMPLES = ['translate-numbers', 'char-lm', 'sentiment'] as const;
+
+run('example scripts (--quick)', () => {
+  for (const example of EXAMPLES) {
+    it(`${example}: trains, evaluates and writes its figures, checkpoint and model in under 60 s`, () => {
+      const out = tmp();
+      const r = runScript(example, ['--quick', '--out', out]);
+      expectOk(r);
+      expect(r.seconds).toBeLessThan(60);
+      const summary = summaryOf(out);
+      expect(summary.example).toBe(example);
+      expect(summary.backend).toBe('cpu');
+      expect(Number.isFinite(summary.finalTrainLoss)).toBe(true);
+      for (const file of ['loss.svg', 'attention.svg']) {
+        const svg = readFileSync(join(out, file), 'utf8');
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(svg).toContain('<rect');
+      }
+      for (const file of ['checkpoint.safetensors', 'model.safetensors']) expect(existsSync(join(out, file))).toBe(true);
+      expect(r.stdout).toContain(join(out, 'loss.svg'));
+      expect(r.stdout).toContain(join(out, 'attention.svg'));
+      expect(r.stdout).toContain(join(out, 'checkpoint.safetensors'));
+    }, 90_000);
+  }
+
+  it('translate-numbers reports held-out exact match over all 20 directions', () => {
+    const out = tmp();
+    expectOk(runScript('translate-numbers', ['--quick', '--out', out, '--steps', '4']));
+    const s = summaryOf(out) as unknown as { heldOutGreedy: { total: number; accuracy: number }; heldOutNumbers: number; trainNumbers: number };
+    expect(s.heldOutGreedy.total).toBe(60);
+    expect(s.heldOutNumbers + s.trainNumbers).toBe(1000);
+    expect(s.heldOutGreedy.accuracy).toBeGreaterThanOrEqual(0);
+  }, 90_000);
+
+  for (const example of EXAMPLES) {
+    it(`${example}: --resume continues exactly (stop at 3 of 6, resume to 6 = 6 at once)`, () => {
+      const straight = tmp();
+      expectOk(runScript(example, ['--quick', '--steps', '6', '--checkpoint-every', '3', '--out', straight]));
+      const resumed = tmp();
+      expectOk(runScript(example, ['--quick', '--steps', '6', '--stop-at', '3', '--out', resumed]));
+      const r = runScript(example, ['--quick', '--steps', '6', '--resume', '--out', resumed]);
+      expectOk(r);
+      expect(r.stdout).toContain('resumed from');
+      expect(summaryOf(resumed).finalTrainLoss).toBe(summaryOf(straight).finalTrainLoss);
+      const a = readFileSync(join(straight, 'model.safetensors'));
+      const b = readFileSync(join(resumed, 'model.safetensors'));
+      expect(b.equals(a)).toBe(true);
+    }, 120_000);
+  }
+
+  it('documents its options with --help', () => {
+    for (const example of EXAMPLES) {
+      const r = runScript(example, ['--help']);
+      expectOk(r);
+      for (const flag of ['--backend', '--steps', '--quick', '--resume', '--out', '--lr', '--batch-size']) expect(r.stdout).toContain(flag);
+    }
+  }, 60_000);
+
+  it('rejects an unknown backend and explains a missing WebGPU backend', () => {
+    const bad = runScript('char-lm', ['--quick', '--backend', 'tpu']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/Allowed choices are cpu, webgpu/);
+    const out = tmp();
+    const gpu = runScript('char-lm', ['--quick', '--backend', 'webgpu', '--out', out]);
+    if (gpu.status === 0) {
+      expect(summaryOf(out).backend).toBe('webgpu');
+    } else {
+      expect(gpu.stderr).toMatch(/--backend webgpu/);
+    }
+  }, 90_000);
+});
