@@ -8,9 +8,11 @@ import {
   customGrad, detach, type BinaryOp, type DataId, type DType, type RandomKind, type StridedView, type Tensor, type UnaryOp,
 } from '@heed/core';
 import {
-  CASE_GROUPS, ConformanceError, FD_SPECS, FIXTURE_OPS, assertTensorClose, conformanceCases, defineConformanceSuite,
+  CASE_GROUPS, ConformanceError, assertTensorClose, conformanceCases, defineConformanceSuite,
   fixtureCases, prepareBackends, runnableCases, type PreparedBackends,
 } from '@heed/backend-conformance';
+import { FIXTURE_OPS } from '../src/fixture-ops.js';
+import { FD_SPECS } from '../src/groups/finite-diff-specs.js';
 import { checkFirstOrder, checkSecondOrder } from '../src/groups/finite-diff.js';
 import { ToyBackend } from './toy-backend.js';
 
