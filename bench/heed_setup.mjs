@@ -32,8 +32,8 @@ export async function setupHeed(args) {
     } catch (e) {
       throw new Error(`--backend=webgpu: @heed/backend-webgpu is not available (${e?.message ?? e}); build it first.`);
     }
-    const { setupWebGPU } = await import('../../shared/peers/lib/common.mjs');
-    await setupWebGPU();
+    // The backend finds Dawn (npm `webgpu`) itself; VK_ICD_FILENAMES picks SwiftShader here.
+    process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
     const factory = mod.webgpuBackend ?? mod.default;
     if (!factory) throw new Error('@heed/backend-webgpu does not export webgpuBackend');
     heed.registerBackend(factory);

@@ -22,8 +22,8 @@ interface GpuData {
 const MAX_RANK = 8;
 
 /**
- * Picks the matmul kernel for a problem size: tiled shared-memory tiles once every dimension
- * is big enough to fill a 16x16 tile, the simple one-thread-per-output kernel otherwise.
+ * Picks the matmul kernel for a problem size: the 64x64-tile register-blocked kernel once the
+ * output fills whole tiles, the simple one-thread-per-output kernel otherwise.
  *
  * @example
  * ```ts
@@ -32,7 +32,7 @@ const MAX_RANK = 8;
  * ```
  */
 export function chooseMatmulVariant(batch: number, m: number, n: number, k: number): 'naive' | 'tiled' {
-  return m >= 16 && n >= 16 && k >= 16 && batch * m * n >= 4096 ? 'tiled' : 'naive';
+  return m >= 64 && n >= 64 && k >= 16 ? 'tiled' : 'naive';
 }
 
 /**
@@ -179,7 +179,7 @@ export class WebGPUBackend implements Backend {
     if (variant === 'naive') {
       this.runtime.dispatch(matmulKernel('naive'), buffers, B * M * N, 'matmul');
     } else {
-      this.runtime.dispatchGrid(matmulKernel('tiled'), buffers, [Math.ceil(N / 16), Math.ceil(M / 16), B], 'matmul');
+      this.runtime.dispatchGrid(matmulKernel('tiled'), buffers, [Math.ceil(N / 64), Math.ceil(M / 64), B], 'matmul');
     }
     return out;
   }

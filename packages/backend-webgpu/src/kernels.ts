@@ -75,36 +75,63 @@ export function reduceKernel(op: ReduceOp, inDtype: DType, outDtype: DType): str
 
 /**
  * Batched matmul on strided [B, M, K] x [B, K, N] views. md: [B, M, N, K, aOff, aS0, aS1, aS2,
- * bOff, bS0, bS1, bS2]. 'naive': one thread per output; 'tiled': 16x16 shared-memory tiles.
+ * bOff, bS0, bS1, bS2]. 'naive': one thread per output; 'tiled': 64x64 shared-memory tiles with
+ * 4x4 register blocking per thread.
  */
 export function matmulKernel(variant: 'naive' | 'tiled'): string {
   const head = `@group(0) @binding(0) var<storage, read> md: array<u32>;
 @group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
 @group(0) @binding(2) var<storage, read> A: array<f32>;
-@group(0) @binding(3) var<storage, read> B: array<f32>;
-fn aAt(b: u32, m: u32, k: u32) -> f32 { return A[md[4] + b * md[5] + m * md[6] + k * md[7]]; }
-fn bAt(b: u32, k: u32, n: u32) -> f32 { return B[md[8] + b * md[9] + k * md[10] + n * md[11]]; }`;
+@group(0) @binding(3) var<storage, read> B: array<f32>;`;
   if (variant === 'naive') {
-    return `${head}\n${MAIN} {\n  ${INDEX}\n  let M = md[1]; let N = md[2]; let K = md[3];\n  if (i >= md[0] * M * N) { return; }\n  let b = i / (M * N); let m = (i / N) % M; let n = i % N;\n  var acc = 0.0;\n  for (var k = 0u; k < K; k = k + 1u) { acc = acc + aAt(b, m, k) * bAt(b, k, n); }\n  outBuf[i] = acc;\n}\n`;
+    // Metadata is read once into registers; the K loop only advances two offsets.
+    return `${head}\n${MAIN} {\n  ${INDEX}
+  let M = md[1]; let N = md[2]; let K = md[3];
+  if (i >= md[0] * M * N) { return; }
+  let b = i / (M * N); let m = (i / N) % M; let n = i % N;
+  var oa = md[4] + b * md[5] + m * md[6]; let sa = md[7];
+  var ob = md[8] + b * md[9] + n * md[11]; let sb = md[10];
+  var acc = 0.0;
+  for (var k = 0u; k < K; k = k + 1u) { acc = acc + A[oa] * B[ob]; oa = oa + sa; ob = ob + sb; }
+  outBuf[i] = acc;
+}\n`;
   }
+  // 64x64 output tile per 16x16 workgroup, 4x4 outputs per thread (register blocking).
   return `${head}
-var<workgroup> tileA: array<array<f32, 16>, 16>;
-var<workgroup> tileB: array<array<f32, 16>, 16>;
+var<workgroup> tileA: array<array<f32, 64>, 16>;
+var<workgroup> tileB: array<array<f32, 64>, 16>;
 @compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = md[1]; let N = md[2]; let K = md[3];
   let b = wg.z;
-  let row = wg.y * 16u + lid.y; let col = wg.x * 16u + lid.x;
-  var acc = 0.0;
-  let tiles = (K + 15u) / 16u;
-  for (var t = 0u; t < tiles; t = t + 1u) {
-    let ka = t * 16u + lid.x; let kb = t * 16u + lid.y;
-    tileA[lid.y][lid.x] = select(0.0, aAt(b, min(row, M - 1u), min(ka, K - 1u)), row < M && ka < K);
-    tileB[lid.y][lid.x] = select(0.0, bAt(b, min(kb, K - 1u), min(col, N - 1u)), kb < K && col < N);
+  let aBase = md[4] + b * md[5]; let aSm = md[6]; let aSk = md[7];
+  let bBase = md[8] + b * md[9]; let bSk = md[10]; let bSn = md[11];
+  let row0 = wg.y * 64u; let col0 = wg.x * 64u;
+  let flat = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var t = 0u; t < K; t = t + 16u) {
+    // 256 threads load 16x64 of A^T and 16x64 of B (4 elements each).
+    for (var e = 0u; e < 4u; e = e + 1u) {
+      let idx = flat * 4u + e;
+      let kk = idx / 64u; let mm = idx % 64u;
+      let ka = t + kk;
+      let r = row0 + mm; let c = col0 + mm;
+      tileA[kk][mm] = select(0.0, A[aBase + min(r, M - 1u) * aSm + min(ka, K - 1u) * aSk], r < M && ka < K);
+      tileB[kk][mm] = select(0.0, B[bBase + min(ka, K - 1u) * bSk + min(c, N - 1u) * bSn], c < N && ka < K);
+    }
     workgroupBarrier();
-    for (var k = 0u; k < 16u; k = k + 1u) { acc = acc + tileA[lid.y][k] * tileB[k][lid.x]; }
+    for (var k = 0u; k < 16u; k = k + 1u) {
+      var av: array<f32, 4>; var bv: array<f32, 4>;
+      for (var q = 0u; q < 4u; q = q + 1u) { av[q] = tileA[k][lid.y * 4u + q]; bv[q] = tileB[k][lid.x * 4u + q]; }
+      for (var p = 0u; p < 4u; p = p + 1u) { for (var q = 0u; q < 4u; q = q + 1u) { acc[p][q] = acc[p][q] + av[p] * bv[q]; } }
+    }
     workgroupBarrier();
   }
-  if (row < M && col < N) { outBuf[(b * M + row) * N + col] = acc; }
+  for (var p = 0u; p < 4u; p = p + 1u) {
+    for (var q = 0u; q < 4u; q = q + 1u) {
+      let r = row0 + lid.y * 4u + p; let c = col0 + lid.x * 4u + q;
+      if (r < M && c < N) { outBuf[(b * M + r) * N + c] = acc[p][q]; }
+    }
+  }
 }\n`;
 }
 

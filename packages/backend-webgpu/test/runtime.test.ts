@@ -32,7 +32,7 @@ describe.skipIf(!device)('WebGPU runtime', () => {
       const backend = new WebGPUBackend(device!, { forceMatmulVariant: variant }, `webgpu-${variant}`);
       await use(`webgpu-${variant}`, backend);
       const g = new Generator(5);
-      const [m, k, n] = [37, 45, 29];
+      const [m, k, n] = [70, 45, 129];
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
         const a: Tensor = randn(transA ? [k, m] : [m, k], { generator: g });
         const b: Tensor = randn(transB ? [n, k] : [k, n], { generator: g });
