@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The command line shared by the examples (commander): backend, steps, quick CI mode, batch
 // size, learning rate, seed, output directory, resume, checkpoint/eval cadence, quiet. Each
-// example adds its own options and passes its defaults (normal and `--quick`).
-// Invariants: an option the user did not type takes the `--quick` default in quick mode and
-// the normal default otherwise; `--help` lists every option with its default.
+// example adds its own options and passes its defaults (normal, `--quick`, and optional
+// named presets such as `--large`).
+// Invariants: an option the user typed always wins; otherwise `--quick` defaults beat preset
+// values, which beat the normal defaults; `--help` lists every option with its default.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { BACKENDS } from './backend.mjs';
@@ -36,10 +37,11 @@ export function parsePositiveFloat(v) {
  * @example
  * const opts = parseArgs({ name: 'char-lm', description: '...', defaults: { steps: 1500 }, quickDefaults: { steps: 20 }, scriptUrl: import.meta.url });
  * @param {{ name: string, description: string, defaults: Record<string, unknown>, quickDefaults: Record<string, unknown>,
+ *   presets?: Record<string, { description: string, values: Record<string, unknown> }>,
  *   scriptUrl: string, extra?: (p: Command) => void, argv?: string[] }} o
  * @returns {Record<string, any>} the resolved options (camelCase), with `quick` and `out` set
  */
-export function parseArgs({ name, description, defaults, quickDefaults, scriptUrl, extra, argv = process.argv }) {
+export function parseArgs({ name, description, defaults, quickDefaults, presets = {}, scriptUrl, extra, argv = process.argv }) {
   const program = new Command(name)
     .description(description)
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKENDS).default('cpu'))
@@ -54,10 +56,25 @@ export function parseArgs({ name, description, defaults, quickDefaults, scriptUr
     .option('--checkpoint-every <n>', 'steps between checkpoints (and at the end)', parsePositiveInt, defaults.checkpointEvery)
     .option('--eval-every <n>', 'steps between validation evaluations', parsePositiveInt, defaults.evalEvery)
     .option('--quiet', 'no progress bar or per-step output', false);
+  for (const [preset, { description: text, values }] of Object.entries(presets)) {
+    const list = Object.entries(values).map(([k, v]) => `${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`).join(', ');
+    program.option(`--${preset}`, `${text} (${list})`, false);
+  }
   extra?.(program);
+  // Show the example's defaults in --help for its own options too (values are filled in below).
+  for (const option of program.options) {
+    const key = option.attributeName();
+    if (option.defaultValue === undefined && defaults[key] !== undefined) option.default(defaults[key]);
+  }
   program.showHelpAfterError();
   program.parse(argv);
   const opts = program.opts();
+  for (const [preset, { values }] of Object.entries(presets)) {
+    if (!opts[preset]) continue;
+    for (const [key, value] of Object.entries(values)) {
+      if (program.getOptionValueSource(key) !== 'cli') opts[key] = value;
+    }
+  }
   if (opts.quick) {
     for (const [key, value] of Object.entries(quickDefaults)) {
       if (program.getOptionValueSource(key) !== 'cli') opts[key] = value;

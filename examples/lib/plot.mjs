@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Figures of the examples, drawn with Vega-Lite (compiled to Vega, rendered headless to SVG
 // by vega's own SVG renderer; no browser or canvas needed): a loss curve with one line per
-// series, and an attention heatmap with labelled rows and columns.
+// series (plus a moving average of a noisy training curve), and an attention heatmap with
+// labelled rows and columns.
 // Invariants: output is a standalone SVG file; heatmap cells keep the row/column order given
 // (duplicate token labels are disambiguated by their position).
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -48,7 +49,7 @@ export async function writeSvg(path, svg) {
  * @param {{ title: string, points: { step: number, loss: number, series: string }[], yTitle?: string, logScale?: boolean }} o
  */
 export async function lossCurveSvg({ title, points, yTitle = 'loss', logScale = true }) {
-  const values = points.filter((p) => Number.isFinite(p.loss) && (!logScale || p.loss > 0));
+  const values = withSmoothedTrain(points).filter((p) => Number.isFinite(p.loss) && (!logScale || p.loss > 0));
   return renderSvg({
     title, width: 520, height: 300, data: { values },
     mark: { type: 'line', point: values.length < 60, strokeWidth: 1.6 },
@@ -58,6 +59,26 @@ export async function lossCurveSvg({ title, points, yTitle = 'loss', logScale = 
       color: { field: 'series', type: 'nominal', title: null },
     },
   });
+}
+
+/**
+ * Adds a `train (EMA)` series, an exponential moving average of the `train` points, when
+ * there are enough of them for the raw curve to be noisy.
+ *
+ * @example
+ * withSmoothedTrain([{ step: 1, loss: 2, series: 'train' }]); // unchanged (too few points)
+ * @param {{ step: number, loss: number, series: string }[]} points
+ */
+export function withSmoothedTrain(points) {
+  const train = points.filter((p) => p.series === 'train');
+  if (train.length < 50) return points;
+  const alpha = Math.min(0.5, 20 / train.length);
+  let ema = train[0].loss;
+  const smooth = train.map((p) => {
+    ema = alpha * p.loss + (1 - alpha) * ema;
+    return { step: p.step, loss: ema, series: 'train (EMA)' };
+  });
+  return [...points, ...smooth];
 }
 
 /**

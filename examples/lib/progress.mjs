@@ -20,13 +20,14 @@ export function createProgress({ total, start = 0, label = 'train', quiet = fals
   let tokens = 0;
   let lastLogged = start;
   const tty = Boolean(stream.isTTY) && !quiet;
-  const bar = tty
-    ? new cliProgress.SingleBar({
+  // A MultiBar with one bar: its log() prints lines above the bar without garbling it.
+  const multibar = tty
+    ? new cliProgress.MultiBar({
       format: `${label} {bar} {value}/{total} | loss {loss} | {tps} tok/s | {elapsed}s elapsed | eta {eta_formatted}`,
-      barsize: 24, hideCursor: true, stream, etaBuffer: 50, fps: 5,
+      barsize: 24, hideCursor: true, stream, etaBuffer: 50, fps: 5, clearOnComplete: false,
     }, cliProgress.Presets.shades_classic)
     : null;
-  bar?.start(total, start, { loss: '-', tps: '-', elapsed: '0' });
+  const bar = multibar ? multibar.create(total, start, { loss: '-', tps: '-', elapsed: '0' }) : null;
   const every = Math.max(1, Math.round((total - start) / 10));
   return {
     /**
@@ -47,10 +48,8 @@ export function createProgress({ total, start = 0, label = 'train', quiet = fals
     /** Prints a message without breaking the bar. @param {string} line */
     log(line) {
       if (quiet) return;
-      if (bar) {
-        stream.write('\r\x1b[2K');
-        stream.write(`${line}\n`);
-        bar.render?.();
+      if (multibar) {
+        multibar.log(`${line}\n`);
       } else {
         stream.write(`${line}\n`);
       }
@@ -66,7 +65,7 @@ export function createProgress({ total, start = 0, label = 'train', quiet = fals
     },
     /** Finishes the bar. */
     stop() {
-      bar?.stop();
+      multibar?.stop();
     },
   };
 }

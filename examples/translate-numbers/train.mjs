@@ -25,6 +25,9 @@ const opts = parseArgs({
   scriptUrl: import.meta.url,
   defaults: { steps: 600, batchSize: 64, lr: 3e-3, checkpointEvery: 200, evalEvery: 100, maxNumber: 1000, heldOut: 150, vocabSize: 500, dModel: 64, layers: 2, evalLimit: 0, beamSize: 4 },
   quickDefaults: { steps: 40, batchSize: 32, checkpointEvery: 20, evalEvery: 20, evalLimit: 60 },
+  presets: {
+    large: { description: 'the harder task: numbers 0..9999, ~4 min on 2 cores', values: { maxNumber: 10000, heldOut: 500, vocabSize: 1000, steps: 1000, evalEvery: 250, checkpointEvery: 250 } },
+  },
   extra: (p) => p
     .option('--max-number <n>', 'numbers 0..n-1 are used', parsePositiveInt)
     .option('--held-out <n>', 'how many numbers are held out for evaluation (all 20 directions each)', parsePositiveInt)

@@ -9,7 +9,7 @@ export { beamSearch, type BeamStepper, type BeamSearchOptions, type BeamHypothes
 export {
   encoderSelfAttention, decoderCrossAttention, type EncoderAttentionOptions, type DecoderAttentionOptions,
 } from './attention-maps.js';
-export { Seq2SeqTransformer, type Seq2SeqConfig, type Seq2SeqOptions, type DecodeSeq2SeqOptions } from './seq2seq.js';
+export { Seq2SeqTransformer, type Seq2SeqConfig, type Seq2SeqOptions, type DecodeSeq2SeqOptions, type TokenIds } from './seq2seq.js';
 export { GPT, type GPTConfig, type GPTOptions, type GenerateOptions } from './gpt.js';
 export { TransformerClassifier, type ClassifierConfig, type ClassifierOptions, type Pooling } from './classifier.js';
 export {

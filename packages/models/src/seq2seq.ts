@@ -81,7 +81,16 @@ export interface DecodeSeq2SeqOptions {
   lengthPenalty?: number;
 }
 
-type Ids = Tensor | readonly (readonly number[])[];
+/**
+ * Token ids of a batch: an int32 `[N, L]` tensor, or id lists (right-padded with `padId`).
+ *
+ * @example
+ * ```ts
+ * const a: TokenIds = [[5, 6, 7], [8]];
+ * const b: TokenIds = padBatch([[5, 6, 7]], 0);
+ * ```
+ */
+export type TokenIds = Tensor | readonly (readonly number[])[];
 
 /**
  * An encoder-decoder transformer for sequence-to-sequence tasks (translation).
@@ -145,7 +154,7 @@ export class Seq2SeqTransformer extends Module {
     this.outProj = new Linear(dModel, c.tgtVocabSize, { generator: g });
   }
 
-  private ids(x: Ids): Tensor {
+  private ids(x: TokenIds): Tensor {
     return x instanceof Tensor ? x : padBatch(x, this.config.padId);
   }
 
@@ -283,7 +292,7 @@ export class Seq2SeqTransformer extends Module {
    * const outputs = await model.greedyDecode([[5, 6, 7], [8, 9]], { maxLen: 20 });
    * ```
    */
-  async greedyDecode(src: Ids, options: DecodeSeq2SeqOptions = {}): Promise<number[][]> {
+  async greedyDecode(src: TokenIds, options: DecodeSeq2SeqOptions = {}): Promise<number[][]> {
     const maxLen = this.maxDecodeLen(options);
     const s = this.ids(src);
     return this.evalMode(async () => {
@@ -322,7 +331,7 @@ export class Seq2SeqTransformer extends Module {
    * const outputs = await model.beamSearch([[5, 6, 7]], { beamSize: 4, maxLen: 20 });
    * ```
    */
-  async beamSearch(src: Ids, options: DecodeSeq2SeqOptions = {}): Promise<number[][]> {
+  async beamSearch(src: TokenIds, options: DecodeSeq2SeqOptions = {}): Promise<number[][]> {
     const maxLen = this.maxDecodeLen(options);
     const beamSize = options.beamSize ?? 4;
     const s = this.ids(src);
