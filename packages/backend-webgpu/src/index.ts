@@ -1,41 +1,61 @@
 // SPDX-License-Identifier: MIT
-// Public entry of @heed/backend-webgpu: the backend class, its factory for the registry, and
-// device acquisition that works in browsers (navigator.gpu) and in Node (npm `webgpu`, Dawn).
+// Public entry of @heed/backend-webgpu: the backend class, its registry factory, and device
+// acquisition that works in browsers (navigator.gpu) and in Node (the npm `webgpu` package,
+// Dawn; on machines without a GPU, Dawn runs on SwiftShader's software Vulkan).
+// Invariant: the Dawn GPU object this module creates stays referenced for as long as the
+// module lives (Dawn tears its devices down when the instance is garbage-collected).
 import { HeedError, type BackendFactory } from '@heed/core';
-import { WebGPUBackend, chooseMatmulVariant } from './backend.js';
+import { WebGPUBackend } from './backend.js';
 import type { WebGPUDebug } from './runtime.js';
 
-export { WebGPUBackend, chooseMatmulVariant, type WebGPUDebug };
+export { WebGPUBackend };
+export { chooseMatmulVariant, MATMUL_VARIANTS, type MatmulVariant, type MatmulDeviceHints } from './matmul.js';
+export { sizeClass, type WebGPUDebug } from './runtime.js';
+export { MAX_RANK } from './layout.js';
 
 /**
  * Options of {@link createWebGPUBackend}.
  *
  * @example
  * ```ts
- * await createWebGPUBackend({ debug: { printShaders: true } });
+ * const options: WebGPUBackendOptions = { debug: { printShaders: true } };
+ * await createWebGPUBackend(options);
  * ```
  */
 export interface WebGPUBackendOptions {
-  /** Use this device (else one is requested from `adapter`/`gpu`). */
+  /** Use this device (else one is requested from `adapter`, else from `gpu`). */
   device?: GPUDevice;
   /** Use this adapter. */
   adapter?: GPUAdapter;
-  /** Use this GPU object (e.g. from the `webgpu` package's `create([])`). */
+  /** Use this GPU object, e.g. `create([])` of the npm `webgpu` package. Keep it referenced. */
   gpu?: GPU;
-  /** Debug switches (print shaders, force a matmul variant). */
+  /** Debug switches: print shaders, force a matmul variant. */
   debug?: WebGPUDebug;
+  /** Registry name of the backend (default 'webgpu'). */
+  name?: string;
 }
 
-/** Dawn's GPU instance must stay referenced while its devices live (GC would tear it down). */
+/** Dawn's GPU instance must stay referenced while its devices live. */
 let dawnGpu: GPU | null = null;
 
-async function findGpu(): Promise<GPU> {
+/**
+ * The WebGPU entry point: `navigator.gpu` when present (browsers, Deno), else Dawn through a
+ * dynamic `import('webgpu')` (Node), whose globals (GPUBufferUsage, ...) are installed once.
+ *
+ * @example
+ * ```ts
+ * const gpu = await findGpu();
+ * const adapter = await gpu.requestAdapter();
+ * ```
+ */
+export async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
+  if (dawnGpu) return dawnGpu;
   try {
-    const dawn = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
+    const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
     Object.assign(globalThis, dawn.globals);
-    dawnGpu ??= dawn.create([]);
+    dawnGpu = dawn.create([]);
     return dawnGpu;
   } catch (e) {
     throw new HeedError('createWebGPUBackend', 'no WebGPU found: navigator.gpu is missing and the npm package `webgpu` (Dawn) ' +
@@ -44,38 +64,53 @@ async function findGpu(): Promise<GPU> {
 }
 
 /**
- * Creates a WebGPU backend on the given device, or on the first adapter found.
+ * Creates a WebGPU backend on the given device, or on the first adapter found. The device is
+ * requested with the adapter's full storage-buffer and buffer-size limits.
  *
  * @example
  * ```ts
- * const backend = await createWebGPUBackend();
+ * import { create, globals } from 'webgpu';
+ * Object.assign(globalThis, globals);
+ * const gpu = create([]);
+ * const backend = await createWebGPUBackend({ gpu });
+ * registerBackend({ name: 'webgpu', priority: 2, async: true, create: () => backend });
+ * await setBackend('webgpu');
  * ```
  */
 export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   let device = options.device;
+  let info: GPUAdapterInfo | undefined;
   if (!device) {
     const adapter = options.adapter ?? (await (options.gpu ?? (await findGpu())).requestAdapter());
     if (!adapter) {
       throw new HeedError('createWebGPUBackend', 'requestAdapter() returned null. In Node without a GPU, install Debian chromium and ' +
         'libvulkan1 and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (SwiftShader).');
     }
+    info = adapter.info;
+    const limits = adapter.limits;
     device = await adapter.requestDevice({
       requiredLimits: {
-        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-        maxBufferSize: adapter.limits.maxBufferSize,
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 10),
       },
     });
   }
-  const backend = new WebGPUBackend(device, options.debug);
-  (backend as { gpuInstance?: unknown }).gpuInstance = dawnGpu;
+  const backend = new WebGPUBackend(device, options.debug, options.name ?? 'webgpu', info);
+  // Keep the GPU object alive as long as the backend (Dawn tears devices down on GC).
+  (backend as { gpuInstance?: unknown }).gpuInstance = options.gpu ?? dawnGpu;
   return backend;
 }
 
 /**
  * Registry factory: `registerBackend(webgpuBackend); await setBackend('webgpu')`.
+ * Priority 2 (above the CPU backend), created asynchronously on first use.
  *
  * @example
  * ```ts
+ * import { registerBackend, setBackend } from '@heed/core';
  * registerBackend(webgpuBackend);
  * await setBackend('webgpu');
  * ```

@@ -1,212 +1,264 @@
 // SPDX-License-Identifier: MIT
-// WGSL source generators for every primitive: one template per family, specialised by op and
-// dtypes and cached by source text in the runtime. Inputs are read through strided offsets
-// (`offsetOf` in the prelude), so transposed, sliced and broadcast views need no copies.
+// WGSL generators for the memory-bound primitives: elementwise maps, strided copies, fills,
+// reductions, gather/indexSelect, deterministic scatterAdd and random draws. Each generator
+// is specialised by rank (after coalescing), operand contiguity and dtypes; the runtime caches
+// the compiled pipelines by source text.
+// Bindings: md (metadata slot) at 0, the output at 1, inputs from 2. Map kernels (elementwise,
+// copy, fill, gather, random) give each invocation 4 elements; reductions and scatterAdd one
+// output per invocation. Large sizes use 2-D grids (workgroup w = wg.x + wg.y * nwg.x).
 import type { DType, ReduceOp } from '@heed/core';
-import { PRELUDE, RANDOM_WGSL, WGSL_TYPE } from './wgsl.js';
+import { offsetsWgsl } from './layout.js';
+import { MATH_WGSL, RANDOM_WGSL, WGSL_TYPE } from './wgsl.js';
 
-const MAIN = '@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>)';
-const INDEX = 'let i = gid.x + gid.y * nwg.x * 64u;';
+/**
+ * Invocations per workgroup of the 1-D kernels (within every device's minimum limits).
+ *
+ * @example
+ * ```ts
+ * const groups = Math.ceil(outputs / WG); // one invocation per output (reductions)
+ * ```
+ */
+export const WG = 64;
 
-/** Bindings: md at 0, output at 1, inputs from 2. */
+/**
+ * Elements per workgroup of the map kernels: each invocation handles 4 elements, spaced WG
+ * apart (neighbouring invocations touch neighbouring elements). This amortises per-invocation
+ * cost, which dominates on CPU-emulated devices, and keeps loads coalesced on GPUs.
+ *
+ * @example
+ * ```ts
+ * const groups = Math.ceil(n / ELEMS_PER_GROUP);
+ * ```
+ */
+export const ELEMS_PER_GROUP = 4 * WG;
+
+const MAIN = `@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>)`;
+const INDEX = `let i = gid.x + gid.y * nwg.x * ${WG}u;\n  if (i >= md[0]) { return; }`;
+
+/** Main of a map kernel: calls `elem(i)` for the 4 elements of this invocation (clamped to n - 1). */
+function mapMain(): string {
+  const calls = [0, 1, 2, 3].map((j) => `elem(min(t + ${j * WG}u, n - 1u));`).join(' ');
+  return `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n = md[0];
+  let t = (wg.x + wg.y * nwg.x) * ${ELEMS_PER_GROUP}u + lid;
+  if (t >= n) { return; }
+  ${calls}
+}\n`;
+}
+
 function bindings(out: DType, inputs: readonly DType[]): string {
-  const lines = [`@group(0) @binding(1) var<storage, read_write> outBuf: array<${WGSL_TYPE[out]}>;`];
+  const lines = ['@group(0) @binding(0) var<storage, read> md: array<u32>;', `@group(0) @binding(1) var<storage, read_write> outBuf: array<${WGSL_TYPE[out]}>;`];
   inputs.forEach((d, k) => lines.push(`@group(0) @binding(${k + 2}) var<storage, read> in${k}: array<${WGSL_TYPE[d]}>;`));
   return lines.join('\n');
 }
 
 /**
- * An elementwise kernel: `outBuf[i] = body` where `body` may use `v0, v1, ...` (operand values
- * loaded through their strided offsets, as stored) and `off0, off1, ...`.
+ * Elementwise map: `outBuf[i] = body`, where `body` may use `v0, v1, ...` (operand values as
+ * stored, read through their strided offsets) and functions declared in `extra`.
+ *
+ * @example
+ * ```ts
+ * elementwiseKernel('float32', ['float32', 'float32'], 'v0 + v1', 1, [true, true]);
+ * ```
  */
-export function elementwiseKernel(out: DType, inputs: readonly DType[], body: string, extra = ''): string {
-  const loads = inputs.map((_, k) => `let off${k} = offsetOf(i, ${k}u); let v${k} = in${k}[off${k}];`).join('\n  ');
-  return `${PRELUDE}\n${extra}\n${bindings(out, inputs)}\n${MAIN} {\n  ${INDEX}\n  if (i >= md[0]) { return; }\n  ${loads}\n  outBuf[i] = ${body};\n}\n`;
-}
-
-/** Copies an input view into a strided region of the output (operand 1 describes the region). */
-export function copyIntoKernel(dtype: DType): string {
-  return `${PRELUDE}\n${bindings(dtype, [dtype])}\n${MAIN} {\n  ${INDEX}\n  if (i >= md[0]) { return; }\n  outBuf[offsetOf(i, 1u)] = in0[offsetOf(i, 0u)];\n}\n`;
+export function elementwiseKernel(out: DType, inputs: readonly DType[], body: string, rank: number, contiguous: readonly boolean[], extra = ''): string {
+  const loads = inputs.map((_, k) => `let v${k} = in${k}[off${k}];`).join(' ');
+  return `${MATH_WGSL}\n${extra}\n${bindings(out, inputs)}
+fn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}\n  ${loads}\n  outBuf[i] = ${body};\n}\n${mapMain()}`;
 }
 
 /**
- * Reduction: one thread per output element. md: [nOut, rankOut, outShape, inOffset,
- * inStridesKept] then at `tail`: [rankRed, redShape, redStrides].
+ * Copies an input view into a strided region of the output (operand 1 describes the region).
+ *
+ * @example
+ * ```ts
+ * copyIntoKernel('int32', 2, [false, false]);
+ * ```
  */
-export function reduceKernel(op: ReduceOp, inDtype: DType, outDtype: DType): string {
+export function copyIntoKernel(dtype: DType, rank: number, contiguous: readonly boolean[]): string {
+  return `${bindings(dtype, [dtype])}\nfn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}\n  outBuf[off1] = in0[off0];\n}\n${mapMain()}`;
+}
+
+/**
+ * Fill: md = [n, value bits].
+ *
+ * @example
+ * ```ts
+ * fillKernel('float32');
+ * ```
+ */
+export function fillKernel(dtype: DType): string {
+  return `${bindings(dtype, [])}\nfn elem(i: u32) { outBuf[i] = bitcast<${WGSL_TYPE[dtype]}>(md[1]); }\n${mapMain()}`;
+}
+
+interface Acc { readonly init: string; readonly step: string; readonly merge: string; readonly result: string }
+
+function accumulator(op: ReduceOp, f: boolean): Acc {
+  const T = f ? 'f32' : 'i32';
+  const nanStep = (cmp: string) => f ? `if (isNan(x) || isNan(acc)) { acc = nanF(); } else { acc = ${cmp}(acc, x); }` : `acc = ${cmp}(acc, x);`;
+  const lo = f ? '-infF()' : 'i32(-2147483647 - 1)';
+  const hi = f ? 'infF()' : '2147483647';
+  // arg ops: (best, idx); NaN counts as the extreme; ties and later NaNs keep the lower index.
+  const better = (gt: string) => f
+    ? `(isNan(x) && !isNan(best)) || (!isNan(best) && x ${gt} best) || (((x == best) || (isNan(x) && isNan(best))) && r < idx)`
+    : `x ${gt} best || (x == best && r < idx)`;
+  switch (op) {
+    case 'sum': return { init: `var acc: ${T} = ${f ? '0.0' : '0'};`, step: 'acc = acc + x;', merge: 'acc = acc + x;', result: 'acc' };
+    case 'prod': return { init: `var acc: ${T} = ${f ? '1.0' : '1'};`, step: 'acc = acc * x;', merge: 'acc = acc * x;', result: 'acc' };
+    case 'max': return { init: `var acc: ${T} = ${lo};`, step: nanStep('max'), merge: nanStep('max'), result: 'acc' };
+    case 'min': return { init: `var acc: ${T} = ${hi};`, step: nanStep('min'), merge: nanStep('min'), result: 'acc' };
+    case 'argmax':
+    case 'argmin': {
+      const cond = better(op === 'argmax' ? '>' : '<');
+      return {
+        init: `var best: ${T} = ${op === 'argmax' ? lo : hi}; var idx = 0xffffffffu;`,
+        step: `if (idx == 0xffffffffu || ${cond}) { best = x; idx = r; }`,
+        merge: `if (r != 0xffffffffu && (idx == 0xffffffffu || ${cond})) { best = x; idx = r; }`,
+        result: 'i32(idx)',
+      };
+    }
+  }
+}
+
+function reduceOut(op: ReduceOp, f: boolean, outDtype: DType, result: string): string {
+  if (op === 'argmax' || op === 'argmin') return result;
+  if (outDtype === 'bool') return `select(0u, 1u, ${result} != ${f ? '0.0' : '0'})`;
+  const T = f ? 'f32' : 'i32';
+  if (WGSL_TYPE[outDtype] === T) return result;
+  return f ? `f2i(${result})` : `${WGSL_TYPE[outDtype]}(${result})`;
+}
+
+/**
+ * Reduction with one invocation per output element. md: [nOut, rank, outShape, inOffset,
+ * keptStrides] then at `3 + 2 * rank`: [redRank, redShape, redStrides]; the reduced dims are
+ * walked by nested loops (generated for `redRank`), counting the linear index `r`.
+ *
+ * @example
+ * ```ts
+ * reduceKernel('sum', 'float32', 'float32', 1, [true], 1);
+ * ```
+ */
+export function reduceKernel(op: ReduceOp, inDtype: DType, outDtype: DType, rank: number, contiguous: readonly boolean[], redRank: number): string {
+  const f = inDtype === 'float32';
+  const a = accumulator(op, f);
+  const load = inDtype === 'bool' ? 'i32(in0[o])' : 'in0[o]';
+  const tail = 3 + 2 * rank;
+  let loop = `{ let o = o${redRank}; let x = ${load}; ${a.step} r = r + 1u; }`;
+  for (let d = redRank - 1; d >= 0; d--) {
+    loop = `var o${d + 1} = o${d};\n  for (var j${d} = 0u; j${d} < md[${tail + 1 + d}]; j${d} = j${d} + 1u) {\n    ${loop}\n    o${d + 1} = o${d + 1} + md[${tail + 1 + redRank + d}];\n  }`;
+  }
+  return `${MATH_WGSL}\n${bindings(outDtype, [inDtype])}\n${MAIN} {\n  ${INDEX}\n  ${offsetsWgsl(rank, contiguous)}
+  let o0 = off0;
+  var r = 0u;
+  ${a.init}
+  ${loop}
+  outBuf[i] = ${reduceOut(op, f, outDtype, a.result)};\n}\n`;
+}
+
+/**
+ * Reduction with one workgroup of 64 invocations per output element (for few outputs over
+ * many elements): each invocation strides over the (single, coalesced) reduced dim, then a
+ * shared-memory tree combines the partial results. md as in {@link reduceKernel} with redRank 1.
+ * Workgroup w handles output w = wg.x + wg.y * nwg.x.
+ *
+ * @example
+ * ```ts
+ * reduceWorkgroupKernel('max', 'float32', 'float32', 0, []);
+ * ```
+ */
+export function reduceWorkgroupKernel(op: ReduceOp, inDtype: DType, outDtype: DType, rank: number, contiguous: readonly boolean[]): string {
   const f = inDtype === 'float32';
   const T = f ? 'f32' : 'i32';
-  const load = f ? 'in0[o]' : inDtype === 'bool' ? 'i32(in0[o])' : 'in0[o]';
-  const acc: Record<ReduceOp, { init: string; step: string; result: string }> = {
-    sum: { init: `var acc: ${T} = ${f ? '0.0' : '0'};`, step: 'acc = acc + x;', result: 'acc' },
-    prod: { init: `var acc: ${T} = ${f ? '1.0' : '1'};`, step: 'acc = acc * x;', result: 'acc' },
-    max: { init: `var acc: ${T} = ${load.replace('o]', 'base]')}; var nan = false;`, step: f ? 'if (isNan(x)) { nan = true; } acc = max(acc, x);' : 'acc = max(acc, x);', result: f ? 'select(acc, x0, nan)' : 'acc' },
-    min: { init: `var acc: ${T} = ${load.replace('o]', 'base]')}; var nan = false;`, step: f ? 'if (isNan(x)) { nan = true; } acc = min(acc, x);' : 'acc = min(acc, x);', result: f ? 'select(acc, x0, nan)' : 'acc' },
-    argmax: { init: `var best: ${T} = ${load.replace('o]', 'base]')}; var acc = 0; var done = false;`, step: `if (!done && (${f ? 'isNan(x) || ' : ''}x > best)) { best = x; acc = i32(r); ${f ? 'if (isNan(x)) { done = true; }' : ''} }`, result: 'acc' },
-    argmin: { init: `var best: ${T} = ${load.replace('o]', 'base]')}; var acc = 0; var done = false;`, step: `if (!done && (${f ? 'isNan(x) || ' : ''}x < best)) { best = x; acc = i32(r); ${f ? 'if (isNan(x)) { done = true; }' : ''} }`, result: 'acc' },
-  };
-  const a = acc[op];
-  const outExpr = op === 'argmax' || op === 'argmin' ? 'acc' : outDtype === 'bool' ? `select(0u, 1u, ${a.result} != ${f ? '0.0' : '0'})`
-    : WGSL_TYPE[outDtype] === T ? a.result : `${WGSL_TYPE[outDtype]}(${a.result})`;
-  const nanInit = f && (op === 'max' || op === 'min') ? 'let x0 = bitcast<f32>(NAN_BITS);' : '';
-  return `${PRELUDE}\n${bindings(outDtype, [inDtype])}\n${MAIN} {
-  ${INDEX}
-  if (i >= md[0]) { return; }
-  let base = offsetOf(i, 0u);
-  let tail = 3u + 2u * md[1];
-  let rankRed = md[tail];
-  var count = 1u;
-  for (var d = 0u; d < rankRed; d = d + 1u) { count = count * md[tail + 1u + d]; }
-  ${nanInit}
+  const a = accumulator(op, f);
+  const arg = op === 'argmax' || op === 'argmin';
+  const load = inDtype === 'bool' ? 'i32(in0[o])' : 'in0[o]';
+  const tail = 3 + 2 * rank;
+  const own = arg ? 'best' : 'acc';
+  return `${MATH_WGSL}\n${bindings(outDtype, [inDtype])}
+var<workgroup> part: array<${T}, 64>;
+${arg ? 'var<workgroup> partIdx: array<u32, 64>;' : ''}
+@compute @workgroup_size(64) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wg.x + wg.y * nwg.x;
+  let live = i < md[0];
+  let iSafe = min(i, md[0] - 1u);
+  ${offsetsWgsl(rank, contiguous).replace(/\bi\b/g, 'iSafe')}
   ${a.init}
-  for (var r = 0u; r < count; r = r + 1u) {
-    var rem = r; var o = base;
-    for (var d = i32(rankRed) - 1; d >= 0; d = d - 1) {
-      let dim = md[tail + 1u + u32(d)];
-      o = o + (rem % dim) * md[tail + 1u + rankRed + u32(d)];
-      rem = rem / dim;
+  let count = md[${tail + 1}]; let stride = md[${tail + 2}];
+  for (var r = lid; r < count; r = r + 64u) { let o = off0 + r * stride; let x = ${load}; ${a.step} }
+  part[lid] = ${own};
+  ${arg ? 'partIdx[lid] = idx;' : ''}
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      let x = part[lid + s];
+      ${arg ? 'let r = partIdx[lid + s];' : ''}
+      ${a.merge}
+      part[lid] = ${own};
+      ${arg ? 'partIdx[lid] = idx;' : ''}
     }
-    let x = ${load};
-    ${a.step}
+    workgroupBarrier();
   }
-  outBuf[i] = ${outExpr};
+  if (lid == 0u && live) { ${arg ? 'let idxOut = i32(partIdx[0]);' : `let acc = part[0];`} outBuf[i] = ${arg ? 'idxOut' : reduceOut(op, f, outDtype, 'acc')}; }
 }\n`;
 }
 
 /**
- * Batched matmul on strided [B, M, K] x [B, K, N] views. md: [B, M, N, K, aOff, aS0, aS1, aS2,
- * bOff, bS0, bS1, bS2]. 'naive': one thread per output; 'tiled': 64x64 shared-memory tiles with
- * 4x4 register blocking per thread.
+ * gather / indexSelect over the output shape: operand 0 = x with the axis stride zeroed,
+ * operand 1 = the index. md tail: [axisStride, axisSize]. Out-of-range indices are clamped
+ * (a kernel cannot raise).
+ *
+ * @example
+ * ```ts
+ * gatherKernel('float32', 2, [false, true]);
+ * ```
  */
-export function matmulKernel(variant: 'naive' | 'tiled'): string {
-  const head = `@group(0) @binding(0) var<storage, read> md: array<u32>;
-@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
-@group(0) @binding(2) var<storage, read> A: array<f32>;
-@group(0) @binding(3) var<storage, read> B: array<f32>;`;
-  if (variant === 'naive') {
-    // Metadata is read once into registers; the K loop only advances two offsets.
-    return `${head}\n${MAIN} {\n  ${INDEX}
-  let M = md[1]; let N = md[2]; let K = md[3];
-  if (i >= md[0] * M * N) { return; }
-  let b = i / (M * N); let m = (i / N) % M; let n = i % N;
-  var oa = md[4] + b * md[5] + m * md[6]; let sa = md[7];
-  var ob = md[8] + b * md[9] + n * md[11]; let sb = md[10];
-  var acc = 0.0;
-  for (var k = 0u; k < K; k = k + 1u) { acc = acc + A[oa] * B[ob]; oa = oa + sa; ob = ob + sb; }
-  outBuf[i] = acc;
-}\n`;
-  }
-  // 64x64 output tile per 16x16 workgroup, 4x4 outputs per thread (register blocking).
-  return `${head}
-var<workgroup> tileA: array<array<f32, 64>, 16>;
-var<workgroup> tileB: array<array<f32, 64>, 16>;
-@compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = md[1]; let N = md[2]; let K = md[3];
-  let b = wg.z;
-  let aBase = md[4] + b * md[5]; let aSm = md[6]; let aSk = md[7];
-  let bBase = md[8] + b * md[9]; let bSk = md[10]; let bSn = md[11];
-  let row0 = wg.y * 64u; let col0 = wg.x * 64u;
-  let flat = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
-  for (var t = 0u; t < K; t = t + 16u) {
-    // 256 threads load 16x64 of A^T and 16x64 of B (4 elements each).
-    for (var e = 0u; e < 4u; e = e + 1u) {
-      let idx = flat * 4u + e;
-      let kk = idx / 64u; let mm = idx % 64u;
-      let ka = t + kk;
-      let r = row0 + mm; let c = col0 + mm;
-      tileA[kk][mm] = select(0.0, A[aBase + min(r, M - 1u) * aSm + min(ka, K - 1u) * aSk], r < M && ka < K);
-      tileB[kk][mm] = select(0.0, B[bBase + min(ka, K - 1u) * bSk + min(c, N - 1u) * bSn], c < N && ka < K);
-    }
-    workgroupBarrier();
-    for (var k = 0u; k < 16u; k = k + 1u) {
-      var av: array<f32, 4>; var bv: array<f32, 4>;
-      for (var q = 0u; q < 4u; q = q + 1u) { av[q] = tileA[k][lid.y * 4u + q]; bv[q] = tileB[k][lid.x * 4u + q]; }
-      for (var p = 0u; p < 4u; p = p + 1u) { for (var q = 0u; q < 4u; q = q + 1u) { acc[p][q] = acc[p][q] + av[p] * bv[q]; } }
-    }
-    workgroupBarrier();
-  }
-  for (var p = 0u; p < 4u; p = p + 1u) {
-    for (var q = 0u; q < 4u; q = q + 1u) {
-      let r = row0 + lid.y * 4u + p; let c = col0 + lid.x * 4u + q;
-      if (r < M && c < N) { outBuf[(b * M + r) * N + c] = acc[p][q]; }
-    }
-  }
-}\n`;
-}
-
-/** gather / indexSelect: operand 0 = x with the axis stride zeroed, operand 1 = the index. md tail: [axisStride, axisSize]. */
-export function gatherKernel(dtype: DType): string {
-  return `${PRELUDE}\n${bindings(dtype, [dtype, 'int32'])}\n${MAIN} {
-  ${INDEX}
-  if (i >= md[0]) { return; }
-  let tail = 2u + md[1] + 2u * (md[1] + 1u);
-  let idx = clamp(in1[offsetOf(i, 1u)], 0, i32(md[tail + 1u]) - 1);
-  outBuf[i] = in0[offsetOf(i, 0u) + u32(idx) * md[tail]];
-}\n`;
+export function gatherKernel(dtype: DType, rank: number, contiguous: readonly boolean[]): string {
+  const tail = 2 + rank + 2 * (rank + 1);
+  return `${bindings(dtype, [dtype, 'int32'])}\nfn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}
+  let idx = clamp(in1[off1], 0, i32(md[${tail + 1}]) - 1);
+  outBuf[i] = in0[off0 + u32(idx) * md[${tail}]];\n}\n${mapMain()}`;
 }
 
 /**
- * scatterAdd, deterministic: each output element sums the sources whose index points at it.
- * Operand 0 = index, 1 = src (both over the OUTPUT shape with the axis stride zeroed);
- * md tail: [axis, indexAxisLen, idxAxisStride, srcAxisStride, indexShape[rank]].
+ * scatterAdd, deterministic: each output element sums, in index order, the sources whose
+ * index points at it (no atomics). Operands over the OUTPUT shape (axis stride zeroed):
+ * 0 = index, 1 = src. md tail: [axis, indexAxisLen, idxAxisStride, srcAxisStride, indexShape].
+ *
+ * @example
+ * ```ts
+ * scatterKernel('float32', 2);
+ * ```
  */
-export function scatterKernel(dtype: DType): string {
-  const zero = dtype === 'float32' ? '0.0' : '0';
+export function scatterKernel(dtype: DType, rank: number): string {
   const T = dtype === 'float32' ? 'f32' : 'i32';
-  const conv = dtype === 'bool' ? 'i32(in1[o1 + j * md[tail + 3u]])' : 'in1[o1 + j * md[tail + 3u]]';
-  const store = dtype === 'bool' ? 'select(0u, 1u, acc != 0)' : 'acc';
-  return `${PRELUDE}\n${bindings(dtype, ['int32', dtype])}\n${MAIN} {
-  ${INDEX}
-  if (i >= md[0]) { return; }
-  let rank = md[1];
-  let tail = 2u + rank + 2u * (rank + 1u);
-  let axis = md[tail];
+  const tail = 2 + rank + 2 * (rank + 1);
+  const src = dtype === 'bool' ? 'i32(in1[o1 + j * md[' + (tail + 3) + ']])' : `in1[o1 + j * md[${tail + 3}]]`;
+  const coords = Array.from({ length: rank }, (_, d) => rank - 1 - d).map((d) =>
+    `{ let c = rem % md[${2 + d}]; rem = rem / md[${2 + d}]; if (${d}u == axis) { tgt = c; } else if (c >= md[${tail + 4 + d}]) { inside = false; } }`).join('\n  ');
+  return `${bindings(dtype, ['int32', dtype])}\n${MAIN} {\n  ${INDEX}
+  let axis = md[${tail}];
   var rem = i; var tgt = 0u; var inside = true;
-  for (var d = i32(rank) - 1; d >= 0; d = d - 1) {
-    let dim = md[2u + u32(d)];
-    let c = rem % dim; rem = rem / dim;
-    if (u32(d) == axis) { tgt = c; } else if (c >= md[tail + 4u + u32(d)]) { inside = false; }
-  }
-  var acc: ${T} = ${zero};
+  ${coords}
+  var acc: ${T} = ${T}(0);
   if (inside) {
-    let o0 = offsetOf(i, 0u); let o1 = offsetOf(i, 1u);
-    for (var j = 0u; j < md[tail + 1u]; j = j + 1u) {
-      if (in0[o0 + j * md[tail + 2u]] == i32(tgt)) { acc = acc + ${conv}; }
+    ${offsetsWgsl(rank, [false, false]).replace('var rem = i;', 'rem = i;')}
+    let o0 = off0; let o1 = off1;
+    for (var j = 0u; j < md[${tail + 1}]; j = j + 1u) {
+      if (in0[o0 + j * md[${tail + 2}]] == i32(tgt)) { acc = acc + ${src}; }
     }
   }
-  outBuf[i] = ${store};
-}\n`;
+  outBuf[i] = ${dtype === 'bool' ? 'select(0u, 1u, acc != 0)' : 'acc'};\n}\n`;
 }
 
-/** Random draws: md = [n, seed, offset]. */
+/**
+ * Random draws: md = [n, seed, offset]; element i uses counter offset + i (mod 2^32).
+ *
+ * @example
+ * ```ts
+ * randomKernel('uniform');
+ * ```
+ */
 export function randomKernel(kind: 'uniform' | 'normal'): string {
-  return `${PRELUDE}\n@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;\n${RANDOM_WGSL}
-${MAIN} {\n  ${INDEX}\n  if (i >= md[0]) { return; }\n  outBuf[i] = ${kind === 'uniform' ? 'uniformAt' : 'normalAt'}(md[1], md[2] + i);\n}\n`;
-}
-
-/** Row kernels over the last axis of a contiguous float32 input (one thread per row): md = [rows, cols, eps bits, hasW, hasB]. */
-export function rowKernel(kind: 'softmax' | 'logSoftmax' | 'layerNorm'): string {
-  const io = `@group(0) @binding(0) var<storage, read> md: array<u32>;
-@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
-@group(0) @binding(2) var<storage, read> X: array<f32>;`;
-  if (kind === 'layerNorm') {
-    return `${io}\n@group(0) @binding(3) var<storage, read> W: array<f32>;\n@group(0) @binding(4) var<storage, read> Bi: array<f32>;
-${MAIN} {\n  ${INDEX}\n  if (i >= md[0]) { return; }\n  let n = md[1]; let base = i * n; let eps = bitcast<f32>(md[2]);
-  var mean = 0.0; for (var j = 0u; j < n; j = j + 1u) { mean = mean + X[base + j]; } mean = mean / f32(n);
-  var v = 0.0; for (var j = 0u; j < n; j = j + 1u) { let d = X[base + j] - mean; v = v + d * d; }
-  let rstd = inverseSqrt(v / f32(n) + eps);
-  for (var j = 0u; j < n; j = j + 1u) {
-    var y = (X[base + j] - mean) * rstd;
-    if (md[3] != 0u) { y = y * W[j]; }
-    if (md[4] != 0u) { y = y + Bi[j]; }
-    outBuf[base + j] = y;
-  }
-}\n`;
-  }
-  const tail = kind === 'softmax' ? 'outBuf[base + j] = exp(X[base + j] - m) / s;' : 'outBuf[base + j] = X[base + j] - m - log(s);';
-  return `${io}\n${MAIN} {\n  ${INDEX}\n  if (i >= md[0]) { return; }\n  let n = md[1]; let base = i * n;
-  var m = X[base]; for (var j = 1u; j < n; j = j + 1u) { m = max(m, X[base + j]); }
-  var s = 0.0; for (var j = 0u; j < n; j = j + 1u) { s = s + exp(X[base + j] - m); }
-  for (var j = 0u; j < n; j = j + 1u) { ${tail} }\n}\n`;
+  return `${MATH_WGSL}\n${RANDOM_WGSL}\n${bindings('float32', [])}
+fn elem(i: u32) { outBuf[i] = ${kind === 'uniform' ? 'uniformAt' : 'normalAt'}(md[1], md[2] + i); }\n${mapMain()}`;
 }

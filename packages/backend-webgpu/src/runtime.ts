@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The WebGPU runtime: buffer pool by size class (buffers return to the pool only after the
-// submit that last used them), pipeline cache keyed by shader source, and a command encoder
-// that batches many dispatches until a read or flush submits them.
-// Invariant: once the device is lost, every call throws a HeedError instead of hanging.
+// The WebGPU runtime: a buffer pool by size class, a pipeline cache keyed by shader source and
+// entry point, a metadata arena, and one command encoder that batches dispatches until a read,
+// flush() or the batch limit submits them.
+// Invariants: a freed buffer returns to the pool only after the submit that last used it
+// (pending frees are released right after queue.submit); every dispatch of a batch gets its own
+// 256-byte metadata slot, written with one queue.writeBuffer just before the submit; once the
+// device is lost (or an allocation failed) every call throws a HeedError instead of hanging.
 import { HeedError } from '@heed/core';
 
 // WebGPU flag values (the GPUBufferUsage/GPUMapMode globals may not exist before Dawn loads).
@@ -13,7 +16,11 @@ const MAP_READ = 0x1;
 const MAP_MODE_READ = 0x1;
 const USAGE = STORAGE | COPY_SRC | COPY_DST;
 /** Dispatches recorded before an automatic submit. */
-const MAX_BATCH = 64;
+const MAX_BATCH = 128;
+/** Metadata words per dispatch (one 256-byte slot, the usual storage offset alignment). */
+export const META_WORDS = 64;
+/** Pooled bytes kept for reuse; beyond this, freed buffers are destroyed. */
+const POOL_CAP_BYTES = 512 * 1024 * 1024;
 
 /**
  * Debug switches of the WebGPU backend.
@@ -24,13 +31,22 @@ const MAX_BATCH = 64;
  * ```
  */
 export interface WebGPUDebug {
-  /** Log each shader when its pipeline is first compiled. */
+  /** Log each shader (console.log) when its pipeline is first compiled. */
   printShaders?: boolean;
-  /** Force a matmul variant ('naive' or 'tiled') instead of the heuristic's choice. */
-  forceMatmulVariant?: 'naive' | 'tiled';
+  /** Force a matmul variant ('naive', 'blocked' or 'tiled') instead of the heuristic's choice. */
+  forceMatmulVariant?: string;
 }
 
-/** Rounds a byte size up to its pool size class (powers of two, with quarter steps above 4 KiB). */
+/**
+ * Rounds a byte size up to its pool size class: powers of two up to 4 KiB, then quarter
+ * steps between powers of two (so at most 25% is wasted).
+ *
+ * @example
+ * ```ts
+ * sizeClass(100); // 128
+ * sizeClass(5000); // 5120
+ * ```
+ */
 export function sizeClass(bytes: number): number {
   const b = Math.max(16, Math.ceil(bytes / 4) * 4);
   if (b <= 4096) return 2 ** Math.ceil(Math.log2(b));
@@ -39,130 +55,185 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-/** Owns the device, pool, pipelines and the current command batch. */
+/**
+ * A pooled GPU buffer and its size class.
+ *
+ * @example
+ * ```ts
+ * const { buffer, cls } = runtime.acquire(1024, 'add');
+ * ```
+ */
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  readonly cls: number;
+}
+
+/**
+ * Owns the device, the pool, compiled pipelines and the current command batch.
+ *
+ * @example
+ * ```ts
+ * const rt = new Runtime(device);
+ * rt.dispatch('add', code, [out.buffer, a.buffer], words, [groups, 1, 1]);
+ * rt.flush();
+ * ```
+ */
 export class Runtime {
   private readonly pool = new Map<number, GPUBuffer[]>();
+  private pooledBytes = 0;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private batched = 0;
-  /** Buffers released while their commands are unsubmitted: pooled after the next submit. */
-  private pendingRelease: { buffer: GPUBuffer; cls: number }[] = [];
-  /** Per-dispatch metadata buffers, destroyed after the next submit. */
-  private transients: GPUBuffer[] = [];
-  lostReason: string | null = null;
+  private readonly metaHost = new Uint32Array(MAX_BATCH * META_WORDS);
+  private readonly metaBuffer: GPUBuffer;
+  /** Buffers freed while unsubmitted commands may use them: pooled after the next submit. */
+  private pendingRelease: PooledBuffer[] = [];
+  private failure: string | null = null;
   /** Counters for tests and debugging. */
-  readonly stats = { created: 0, reused: 0, submits: 0, dispatches: 0 };
+  readonly stats = { created: 0, reused: 0, submits: 0, dispatches: 0, pipelines: 0 };
+  readonly limits: GPUSupportedLimits;
 
   constructor(readonly device: GPUDevice, readonly debug: WebGPUDebug = {}) {
-    void device.lost.then((info) => { this.lostReason = info.message || info.reason || 'unknown'; });
+    this.limits = device.limits;
+    if (device.limits.minStorageBufferOffsetAlignment > META_WORDS * 4) {
+      throw new HeedError('createWebGPUBackend', `minStorageBufferOffsetAlignment ${device.limits.minStorageBufferOffsetAlignment} exceeds 256 bytes.`);
+    }
+    this.metaBuffer = device.createBuffer({ size: this.metaHost.byteLength, usage: STORAGE | COPY_DST });
+    void device.lost.then((info) => { this.failure ??= `the WebGPU device was lost (${info.message || info.reason || 'unknown reason'})`; });
   }
 
-  /** Throws if the device is gone. */
+  /** Throws a HeedError if the device is gone or an earlier allocation failed. */
   check(op: string): void {
-    if (this.lostReason !== null) {
-      throw new HeedError(op, `the WebGPU device was lost (${this.lostReason}); create a new backend (registerBackend + setBackend) to continue.`);
+    if (this.failure !== null) throw new HeedError(op, `${this.failure}; create a new backend (registerBackend + setBackend) to continue.`);
+  }
+
+  private checkSize(bytes: number, op: string): void {
+    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (bytes > max) {
+      throw new HeedError(op, `needs a ${bytes}-byte buffer, but this device binds at most ${max} bytes per storage buffer ` +
+        '(maxStorageBufferBindingSize); split the tensor into smaller pieces.');
     }
+  }
+
+  private create(bytes: number, op: string, mapped: boolean): GPUBuffer {
+    this.device.pushErrorScope('out-of-memory');
+    let buffer: GPUBuffer;
+    try {
+      buffer = this.device.createBuffer({ size: bytes, usage: USAGE, mappedAtCreation: mapped });
+    } catch (e) {
+      void this.device.popErrorScope();
+      throw new HeedError(op, `could not allocate ${bytes} bytes on the GPU (${e instanceof Error ? e.message : String(e)}).`);
+    }
+    void this.device.popErrorScope().then((err) => {
+      if (err) this.failure ??= `${op}: the GPU ran out of memory allocating ${bytes} bytes (${err.message})`;
+    });
+    this.stats.created++;
+    return buffer;
   }
 
   /** A storage buffer of at least `bytes`, from the pool when possible. */
-  acquire(bytes: number, op: string): { buffer: GPUBuffer; cls: number } {
+  acquire(bytes: number, op: string): PooledBuffer {
     this.check(op);
-    const cls = sizeClass(bytes);
-    const max = this.device.limits.maxStorageBufferBindingSize;
-    if (cls > max) {
-      throw new HeedError(op, `needs a ${bytes}-byte buffer but this device binds at most ${max} bytes per storage buffer; split the tensor.`);
-    }
+    this.checkSize(bytes, op);
+    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    const cls = Math.min(sizeClass(bytes), Math.floor(max / 4) * 4);
     const free = this.pool.get(cls);
     if (free && free.length > 0) {
       this.stats.reused++;
+      this.pooledBytes -= cls;
       return { buffer: free.pop() as GPUBuffer, cls };
     }
-    this.stats.created++;
-    return { buffer: this.device.createBuffer({ size: cls, usage: USAGE }), cls };
+    return { buffer: this.create(cls, op, false), cls };
   }
 
-  /** Returns a buffer to the pool once every command using it has been submitted. */
-  release(buffer: GPUBuffer, cls: number): void {
-    if (this.encoder) this.pendingRelease.push({ buffer, cls });
-    else this.toPool(buffer, cls);
+  /** A buffer holding `data` (pooled buffer + queue.writeBuffer, ordered before later dispatches). */
+  upload(data: Uint32Array | Int32Array | Float32Array, op: string): PooledBuffer {
+    const pooled = this.acquire(Math.max(4, data.byteLength), op);
+    if (data.byteLength > 0) this.device.queue.writeBuffer(pooled.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return pooled;
   }
 
-  private toPool(buffer: GPUBuffer, cls: number): void {
+  /** Returns a buffer to the pool once every command that used it has been submitted. */
+  release(pooled: PooledBuffer): void {
+    if (this.encoder) this.pendingRelease.push(pooled);
+    else this.toPool(pooled);
+  }
+
+  private toPool({ buffer, cls }: PooledBuffer): void {
+    if (this.pooledBytes + cls > POOL_CAP_BYTES) { buffer.destroy(); return; }
     let list = this.pool.get(cls);
     if (!list) this.pool.set(cls, (list = []));
     list.push(buffer);
+    this.pooledBytes += cls;
   }
 
-  /** The compute pipeline for `code`, compiled once. */
-  pipeline(code: string): GPUComputePipeline {
-    let p = this.pipelines.get(code);
+  /** The compute pipeline for (`code`, `entry`), compiled once. */
+  pipeline(code: string, entry = 'main'): GPUComputePipeline {
+    const key = `${entry}\n${code}`;
+    let p = this.pipelines.get(key);
     if (!p) {
-      if (this.debug.printShaders) console.log(`[heed webgpu] compiling shader:\n${code}`);
+      if (this.debug.printShaders) console.log(`[heed webgpu] compiling shader (entry ${entry}):\n${code}`);
+      this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(code, p);
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry } });
+      void this.device.popErrorScope().then((err) => {
+        if (err) this.failure ??= `a WebGPU kernel failed to compile (${err.message.split('\n').slice(0, 3).join(' ')}); this is a bug in @heed/backend-webgpu`;
+      });
+      this.pipelines.set(key, p);
+      this.stats.pipelines++;
     }
     return p;
   }
 
-  /** Records one dispatch of `code` over `threads` invocations (64 per workgroup, 2-D when large). */
-  dispatch(code: string, buffers: GPUBuffer[], threads: number, op: string): void {
+  /**
+   * Records one dispatch. Binding 0 is the metadata slot holding `meta`; `buffers` follow from
+   * binding 1. `grid` is checked against maxComputeWorkgroupsPerDimension.
+   */
+  dispatch(op: string, code: string, buffers: readonly GPUBuffer[], meta: Uint32Array, grid: readonly [number, number, number]): void {
     this.check(op);
-    if (threads === 0) return;
-    const pipeline = this.pipeline(code);
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    const groups = Math.ceil(threads / 64);
-    const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const x = Math.min(groups, maxX);
-    const y = Math.ceil(groups / x);
-    if (y > maxX) throw new HeedError(op, `${threads} threads exceed this device's dispatch limits.`);
-    this.encoder ??= this.device.createCommandEncoder();
-    const pass = this.encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y);
-    pass.end();
-    this.stats.dispatches++;
-    if (++this.batched >= MAX_BATCH) this.flush();
-  }
-
-  /** Records one dispatch with an explicit workgroup grid (for kernels with 2-D/3-D workgroups). */
-  dispatchGrid(code: string, buffers: GPUBuffer[], grid: [number, number, number], op: string): void {
-    this.check(op);
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (grid[0] * grid[1] * grid[2] === 0) return;
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (grid.some((g) => g > max)) throw new HeedError(op, `workgroup grid [${grid.join(', ')}] exceeds this device's limit of ${max} per dimension.`);
+    if (meta.length > META_WORDS) throw new HeedError(op, `needs ${meta.length} metadata words (at most ${META_WORDS}).`);
     const pipeline = this.pipeline(code);
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const slot = this.batched;
+    this.metaHost.set(meta, slot * META_WORDS);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.metaBuffer, offset: slot * META_WORDS * 4, size: META_WORDS * 4 } }];
+    buffers.forEach((buffer, k) => entries.push({ binding: k + 1, resource: { buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.encoder ??= this.device.createCommandEncoder();
     const pass = this.encoder.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...grid);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     pass.end();
     this.stats.dispatches++;
     if (++this.batched >= MAX_BATCH) this.flush();
   }
 
-  /** Submits the batched commands and recycles buffers released meanwhile. */
+  /** A 1-D or 2-D grid of `groups` workgroups within the per-dimension limit. */
+  grid(groups: number, op: string): [number, number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(groups, max);
+    const y = Math.ceil(groups / Math.max(1, x));
+    if (y > max) throw new HeedError(op, `${groups} workgroups exceed this device's dispatch limits (${max} per dimension).`);
+    return [x, y, 1];
+  }
+
+  /** Submits the batched commands, then recycles buffers released meanwhile. */
   flush(): void {
     if (!this.encoder) return;
+    if (this.batched > 0) this.device.queue.writeBuffer(this.metaBuffer, 0, this.metaHost.buffer, 0, this.batched * META_WORDS * 4);
     this.device.queue.submit([this.encoder.finish()]);
     this.stats.submits++;
     this.encoder = null;
     this.batched = 0;
-    for (const { buffer, cls } of this.pendingRelease) this.toPool(buffer, cls);
+    const released = this.pendingRelease;
     this.pendingRelease = [];
-    for (const b of this.transients) b.destroy();
-    this.transients = [];
+    for (const p of released) this.toPool(p);
   }
 
-  /** Copies `bytes` of `buffer` to a staging buffer and maps it (submits pending work first). */
+  /** Copies `bytes` of `buffer` to a MAP_READ staging buffer and maps it (submits pending work first). */
   async readBytes(buffer: GPUBuffer, bytes: number, op: string): Promise<ArrayBuffer> {
     this.check(op);
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
@@ -171,29 +242,25 @@ export class Runtime {
     this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
     this.flush();
     const lost = this.device.lost.then((info) => { throw new HeedError(op, `the WebGPU device was lost during a read (${info.message || info.reason}).`); });
-    await Promise.race([staging.mapAsync(MAP_MODE_READ), lost]);
+    try {
+      await Promise.race([staging.mapAsync(MAP_MODE_READ), lost]);
+    } catch (e) {
+      this.check(op);
+      throw e instanceof HeedError ? e : new HeedError(op, `reading from the GPU failed (${e instanceof Error ? e.message : String(e)}).`);
+    }
+    this.check(op);
     const copy = staging.getMappedRange().slice(0, bytes);
     staging.unmap();
     staging.destroy();
     return copy;
   }
 
-  /** A new buffer holding `data` (mapped at creation, so no submit is needed). */
-  createWith(data: Uint32Array | Int32Array | Float32Array, op: string, transient: boolean): { buffer: GPUBuffer; cls: number } {
-    this.check(op);
-    const cls = sizeClass(data.byteLength);
-    const buffer = this.device.createBuffer({ size: cls, usage: USAGE, mappedAtCreation: true });
-    new Uint8Array(buffer.getMappedRange(0, data.byteLength)).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    buffer.unmap();
-    if (transient) this.transients.push(buffer);
-    else this.stats.created++;
-    return { buffer, cls };
-  }
-
-  /** Frees everything. */
+  /** Submits pending work and destroys every pooled buffer. */
   destroy(): void {
-    this.flush();
+    if (this.failure === null) this.flush();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.pool.clear();
+    this.pooledBytes = 0;
+    this.metaBuffer.destroy();
   }
 }

@@ -1,19 +1,44 @@
 // SPDX-License-Identifier: MIT
-// WGSL building blocks: dtype storage types, the strided-offset helper every kernel uses,
-// and the scalar expressions of each unary/binary op per compute domain. Storage: float32 as
-// f32, int32 as i32, bool as u32 (0/1). Invariant: expressions match the CPU backend's rules
-// (Python remainder, round half to even, NaN propagation in maximum/minimum, C pow).
+// WGSL building blocks: dtype storage types, the scalar math prelude every kernel includes, the
+// expressions of each unary/binary op per compute domain, and the counter-based RNG.
+// Storage: float32 as f32, int32 as i32, bool as u32 (0/1).
+// Invariant: results match the CPU backend's rules (Python remainder, round half to even,
+// NaN propagation in maximum/minimum, C pow, wrapping int pow, float->int like Int32Array) and the
+// RNG is bit-exact with core's random-bits.ts for uniform draws.
 import type { BinaryOp, DType, UnaryOp } from '@heed/core';
 
-/** WGSL element type of each dtype. */
+/**
+ * WGSL element type that stores each dtype in GPU buffers.
+ *
+ * @example
+ * ```ts
+ * WGSL_TYPE.bool; // 'u32'
+ * ```
+ */
 export const WGSL_TYPE: { readonly [D in DType]: 'f32' | 'i32' | 'u32' } = { float32: 'f32', int32: 'i32', bool: 'u32' };
 
-/** Arithmetic domain a dtype computes in (bool computes as i32). */
+/**
+ * Arithmetic domain a dtype computes in (bool computes as i32).
+ *
+ * @example
+ * ```ts
+ * domainOf('bool'); // 'i32'
+ * ```
+ */
 export function domainOf(dtype: DType): 'f32' | 'i32' {
   return dtype === 'float32' ? 'f32' : 'i32';
 }
 
-/** Converts an expression of domain `from` (f32/i32/u32) to storage type of `to`. */
+/**
+ * Converts a WGSL expression of type `from` to the storage type of dtype `to`
+ * (float -> int truncates toward zero and wraps like an Int32Array store, NaN -> 0;
+ * anything -> bool is `!= 0`).
+ *
+ * @example
+ * ```ts
+ * convert('x', 'f32', 'int32'); // 'f2i(x)'
+ * ```
+ */
 export function convert(expr: string, from: 'f32' | 'i32' | 'u32', to: DType): string {
   const target = WGSL_TYPE[to];
   if (to === 'bool') {
@@ -26,47 +51,86 @@ export function convert(expr: string, from: 'f32' | 'i32' | 'u32', to: DType): s
 }
 
 /**
- * Helpers shared by all kernels: `md` layout is [n, rank, shape[rank], then per operand
- * k: offset, strides[rank]]; `offsetOf(i, k)` maps output index i to operand k's element.
+ * Scalar math shared by all kernels (no bindings). NaN and infinities come from bit patterns
+ * held in private variables, because WGSL constant expressions must not produce them.
+ *
+ * @example
+ * ```ts
+ * const code = `${MATH_WGSL}\n@compute @workgroup_size(64) fn main() {}`;
+ * ```
  */
-export const PRELUDE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> md: array<u32>;
-fn offsetOf(i: u32, k: u32) -> u32 {
-  let rank = md[1];
-  let base = 2u + rank + k * (rank + 1u);
-  var rem = i;
-  var off = md[base];
-  for (var d = i32(rank) - 1; d >= 0; d = d - 1) {
-    let dim = md[2u + u32(d)];
-    off = off + (rem % dim) * md[base + 1u + u32(d)];
-    rem = rem / dim;
-  }
-  return off;
-}
+export const MATH_WGSL = /* wgsl */ `
+fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
-fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn f2i(x: f32) -> i32 { if (isNan(x)) { return 0; } return i32(clamp(x, -2147483648.0, 2147483520.0)); }
-fn erf32(x: f32) -> f32 {
-  let s = sign(x); let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
-  return s * y;
-}
 fn nanF() -> f32 { return bitcast<f32>(NAN_BITS); }
 fn infF() -> f32 { return bitcast<f32>(INF_BITS); }
-fn exp32(x: f32) -> f32 { if (isNan(x)) { return x; } if (x > 88.72) { return infF(); } return exp(x); }
+// float -> int32 like a JS Int32Array store (ToInt32): truncate, NaN/inf -> 0, wrap mod 2^32.
+fn f2i(x: f32) -> i32 {
+  if (abs(x) < 2147483648.0) { return i32(x); }
+  let b = bitcast<u32>(x);
+  let e = i32((b >> 23u) & 0xffu) - 150;
+  if (e >= 32 || e < 0) { return 0; }
+  let m = ((b & 0x7fffffu) | 0x800000u) << u32(e);
+  return bitcast<i32>(select(m, 0u - m, x < 0.0));
+}
+// erf: minimax polynomials (about 1 ulp in float32): odd series below 0.9277, 1 - exp(p(t)) above.
+fn erf32(a: f32) -> f32 {
+  if (isNan(a)) { return a; }
+  let t = abs(a); let s = a * a;
+  if (t > 0.927734375) {
+    var r = fma(-1.72853470e-5, t, 3.83197126e-4);
+    let u = fma(-3.88396438e-3, t, 2.42546219e-2);
+    r = fma(r, s, u);
+    r = fma(r, t, -1.06777877e-1);
+    r = fma(r, t, -6.34846687e-1);
+    r = fma(r, t, -1.28717512e-1);
+    r = fma(r, t, -t);
+    r = 1.0 - exp(max(r, -104.0));
+    return select(r, -r, a < 0.0);
+  }
+  var r = -5.96761703e-4;
+  r = fma(r, s, 4.99119423e-3);
+  r = fma(r, s, -2.67681349e-2);
+  r = fma(r, s, 1.12819925e-1);
+  r = fma(r, s, -3.76125336e-1);
+  r = fma(r, s, 1.28379166e-1);
+  return fma(r, a, a);
+}
+fn exp32(x: f32) -> f32 { if (isNan(x)) { return x; } if (x > 88.72) { return infF(); } if (x < -104.0) { return 0.0; } return exp(x); }
 fn log32(x: f32) -> f32 {
   if (isNan(x) || x < 0.0) { return nanF(); }
   if (x == 0.0) { return -infF(); }
   if (x == infF()) { return x; }
   return log(x);
 }
-fn reduceAngle(x: f32) -> f32 { return x - 6.283185307179586 * round(x * 0.15915494309189535); }
+// Kahan's expm1 / log1p: exact-ratio corrections keep relative accuracy near 0.
+fn expm1_32(x: f32) -> f32 {
+  if (isNan(x)) { return x; }
+  if (x > 88.72) { return infF(); }
+  let u = exp32(x);
+  if (u == 1.0) { return x; }
+  let um = u - 1.0;
+  if (um == -1.0) { return -1.0; }
+  if (abs(x) > 0.5) { return um; }
+  return um * x / log(u);
+}
+fn log1p32(x: f32) -> f32 {
+  if (isNan(x) || x < -1.0) { return nanF(); }
+  if (x == -1.0) { return -infF(); }
+  if (x == infF()) { return x; }
+  let u = 1.0 + x;
+  if (u == 1.0) { return x; }
+  return log(u) * x / (u - 1.0);
+}
+fn reduceAngle(x: f32) -> f32 {
+  // Cody-Waite: 2*pi split in two floats so x - k*2pi keeps ~8 more bits.
+  let k = round(x * 0.15915494309189535);
+  return (x - k * 6.28125) - k * 0.0019353071795864769;
+}
 fn sin32(x: f32) -> f32 {
   if (isNan(x) || abs(x) == infF()) { return nanF(); }
   let r = reduceAngle(x); let r2 = r * r;
-  // Taylor series to r^15 on [-pi, pi]: error below 1e-7 after range reduction.
   return r * (1.0 + r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0 + r2 * (-1.0 / 39916800.0
     + r2 * (1.0 / 6227020800.0 + r2 * (-1.0 / 1307674368000.0))))))));
 }
@@ -76,19 +140,43 @@ fn cos32(x: f32) -> f32 {
   return 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (-1.0 / 3628800.0
     + r2 * (1.0 / 479001600.0 + r2 * (-1.0 / 87178291200.0 + r2 * (1.0 / 20922789888000.0))))))));
 }
-fn tanh32(x: f32) -> f32 { if (isNan(x)) { return x; } let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }
-fn sigmoid32(x: f32) -> f32 { if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); } let e = exp(x); return e / (1.0 + e); }
+fn tanh32(x: f32) -> f32 {
+  if (isNan(x)) { return x; }
+  let e = expm1_32(-2.0 * abs(x));
+  return sign(x) * (-e / (2.0 + e));
+}
+fn sigmoid32(x: f32) -> f32 { if (isNan(x)) { return x; } if (x >= 0.0) { return 1.0 / (1.0 + exp32(-x)); } let e = exp32(x); return e / (1.0 + e); }
+// |a|^b for a > 0: exact repeated squaring for small integer exponents, else the builtin.
+fn powPos(a: f32, b: f32) -> f32 {
+  if (a == infF()) { if (b < 0.0) { return 0.0; } return infF(); }
+  if (floor(b) == b && abs(b) <= 64.0) {
+    var r = 1.0; var base = a; var k = u32(abs(b));
+    loop { if (k == 0u) { break; } if ((k & 1u) != 0u) { r = r * base; } base = base * base; k = k >> 1u; }
+    if (b < 0.0) { return 1.0 / r; }
+    return r;
+  }
+  return pow(a, b);
+}
 fn cpow(a: f32, b: f32) -> f32 {
   if (b == 0.0 || a == 1.0 || (a == -1.0 && abs(b) == infF())) { return 1.0; }
   if (isNan(a) || isNan(b)) { return a + b; }
+  if (abs(b) == infF()) {
+    let m = abs(a);
+    if ((m > 1.0) == (b > 0.0)) { return infF(); }
+    return 0.0;
+  }
+  if (a == 0.0) {
+    let odd = floor(b) == b && floor(b * 0.5) * 2.0 != b;
+    if (b < 0.0) { return select(infF(), bitcast<f32>(INF_BITS | (bitcast<u32>(a) & 0x80000000u)), odd); }
+    return select(0.0, a, odd);
+  }
   if (a < 0.0) {
-    if (floor(b) != b) { return bitcast<f32>(NAN_BITS); }
-    let m = pow(-a, b);
+    if (floor(b) != b) { return nanF(); }
+    let m = powPos(-a, b);
     if (floor(b * 0.5) * 2.0 == b) { return m; }
     return -m;
   }
-  if (a == 0.0) { if (b < 0.0) { return bitcast<f32>(INF_BITS); } return 0.0; }
-  return pow(a, b);
+  return powPos(a, b);
 }
 fn ipow(a: i32, e: i32) -> i32 {
   if (e < 0) { if (a == 1) { return 1; } if (a == -1) { return select(-1, 1, (e & 1) == 0); } return 0; }
@@ -98,19 +186,19 @@ fn ipow(a: i32, e: i32) -> i32 {
 }
 fn fmod(a: f32, b: f32) -> f32 {
   if (isNan(a) || isNan(b)) { return a + b; }
-  if (abs(b) == bitcast<f32>(INF_BITS) && abs(a) != bitcast<f32>(INF_BITS)) { if (a == 0.0 || (a > 0.0) == (b > 0.0)) { return a; } return b; }
+  if (abs(b) == infF() && abs(a) != infF()) { if (a == 0.0 || (a > 0.0) == (b > 0.0)) { return a; } return b; }
   return a - b * floor(a / b);
 }
 fn imod(a: i32, b: i32) -> i32 { if (b == 0) { return 0; } let r = a % b; if (r != 0 && ((r < 0) != (b < 0))) { return r + b; } return r; }
+fn idiv(a: i32, b: i32) -> i32 { if (b == 0) { return 0; } return a / b; }
 `;
 
-/** Float expressions of unary ops (x: f32). */
+/** Float expressions of unary ops (x: f32); `not`/`isnan` yield 0.0/1.0 converted to bool by the caller. */
 const UNARY_F32: { readonly [K in UnaryOp]: string } = {
-  neg: '-x', abs: 'abs(x)', sign: 'select(sign(x), x, isNan(x))', exp: 'exp32(x)',
-  expm1: 'select(exp32(x) - 1.0, x + 0.5 * x * x, abs(x) < 1e-4)', log: 'log32(x)',
-  log1p: 'select(log32(1.0 + x), x - 0.5 * x * x, abs(x) < 1e-4)', sqrt: 'select(sqrt(x), nanF(), x < 0.0 || isNan(x))',
-  rsqrt: 'select(inverseSqrt(x), nanF(), x < 0.0 || isNan(x))',
-  square: 'x * x', reciprocal: '1.0 / x', sin: 'sin32(x)', cos: 'cos32(x)', tanh: 'tanh32(x)', sigmoid: 'select(sigmoid32(x), x, isNan(x))',
+  neg: '-x', abs: 'abs(x)', sign: 'select(sign(x), x, isNan(x))', exp: 'exp32(x)', expm1: 'expm1_32(x)', log: 'log32(x)',
+  log1p: 'log1p32(x)', sqrt: 'select(sqrt(x), nanF(), x < 0.0 || isNan(x))',
+  rsqrt: 'select(select(inverseSqrt(x), 1.0 / x, x == 0.0), nanF(), x < 0.0 || isNan(x))',
+  square: 'x * x', reciprocal: '1.0 / x', sin: 'sin32(x)', cos: 'cos32(x)', tanh: 'tanh32(x)', sigmoid: 'sigmoid32(x)',
   relu: 'select(max(x, 0.0), x, isNan(x))', erf: 'erf32(x)', floor: 'floor(x)', ceil: 'ceil(x)', round: 'round(x)',
   not: 'select(0.0, 1.0, x == 0.0)', isnan: 'select(0.0, 1.0, isNan(x))',
 };
@@ -121,12 +209,20 @@ const UNARY_I32: Partial<{ readonly [K in UnaryOp]: string }> = {
   not: 'select(0, 1, x == 0)', isnan: '0',
 };
 
-/** The WGSL expression of unary `op` for input domain `dom`, or null if it needs float. */
+/**
+ * The WGSL expression (in `x`) of unary `op` for compute domain `dom`, or null when the op
+ * needs float math (core promotes those inputs to float32 first).
+ *
+ * @example
+ * ```ts
+ * unaryExpr('relu', 'i32'); // 'max(x, 0)'
+ * ```
+ */
 export function unaryExpr(op: UnaryOp, dom: 'f32' | 'i32'): string | null {
   return dom === 'f32' ? UNARY_F32[op] : UNARY_I32[op] ?? null;
 }
 
-/** Float expressions of binary ops (a, b: f32); comparison results are bool-valued f32. */
+/** Float expressions of binary ops (a, b: f32); comparison results are 0.0/1.0. */
 const BINARY_F32: { readonly [K in BinaryOp]: string } = {
   add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'cpow(a, b)',
   maximum: 'select(max(a, b), a + b, isNan(a) || isNan(b))', minimum: 'select(min(a, b), a + b, isNan(a) || isNan(b))',
@@ -136,21 +232,36 @@ const BINARY_F32: { readonly [K in BinaryOp]: string } = {
   and: 'select(0.0, 1.0, a != 0.0 && b != 0.0)', or: 'select(0.0, 1.0, a != 0.0 || b != 0.0)', xor: 'select(0.0, 1.0, (a != 0.0) != (b != 0.0))',
 };
 
-/** Integer expressions of binary ops (a, b: i32). */
+/** Integer expressions of binary ops (a, b: i32), wrapping like int32 arithmetic. */
 const BINARY_I32: { readonly [K in BinaryOp]: string } = {
-  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'ipow(a, b)', maximum: 'max(a, b)', minimum: 'min(a, b)',
-  mod: 'imod(a, b)', atan2: 'i32(atan2(f32(a), f32(b)))',
+  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'idiv(a, b)', pow: 'ipow(a, b)', maximum: 'max(a, b)', minimum: 'min(a, b)',
+  mod: 'imod(a, b)', atan2: 'f2i(atan2(f32(a), f32(b)))',
   eq: 'select(0, 1, a == b)', ne: 'select(0, 1, a != b)', lt: 'select(0, 1, a < b)', le: 'select(0, 1, a <= b)',
   gt: 'select(0, 1, a > b)', ge: 'select(0, 1, a >= b)', and: 'select(0, 1, a != 0 && b != 0)',
   or: 'select(0, 1, a != 0 || b != 0)', xor: 'select(0, 1, (a != 0) != (b != 0))',
 };
 
-/** The WGSL expression of binary `op` in domain `dom`. */
+/**
+ * The WGSL expression (in `a`, `b`) of binary `op` for compute domain `dom`.
+ *
+ * @example
+ * ```ts
+ * binaryExpr('mod', 'i32'); // 'imod(a, b)'
+ * ```
+ */
 export function binaryExpr(op: BinaryOp, dom: 'f32' | 'i32'): string {
   return dom === 'f32' ? BINARY_F32[op] : BINARY_I32[op];
 }
 
-/** The counter-based RNG of core's random-bits.ts, ported bit-exactly (u32 arithmetic). */
+/**
+ * The counter-based RNG of core's random-bits.ts, ported with u32 arithmetic (wrapping
+ * multiply = Math.imul), so uniform draws are bit-identical to `uniformAt`.
+ *
+ * @example
+ * ```ts
+ * const code = `${MATH_WGSL}${RANDOM_WGSL}...`; // then call uniformAt(seed, counter)
+ * ```
+ */
 export const RANDOM_WGSL = /* wgsl */ `
 fn hash32(x: u32) -> u32 {
   let h = x * 747796405u + 2891336453u;

@@ -1,83 +1,135 @@
 // SPDX-License-Identifier: MIT
-// WebGPU-specific behaviour: buffer pool reuse after submit, both matmul variants (forced via
-// the debug flag) against a float64 reference with transposed operands, dataSync pointing to
-// data(), and device loss surfacing as a HeedError instead of a hang.
-import { describe, expect, it } from 'vitest';
-import { HeedError, Generator, randn, registerBackend, removeBackend, setBackend, type Tensor } from '@heed/core';
-import { WebGPUBackend, chooseMatmulVariant } from '@heed/backend-webgpu';
-import { device, gpuInstance } from './gpu.js';
+// WebGPU-specific behaviour: every matmul variant (forced through the debug flag) against a
+// naive JS triple loop with transposed, offset and batch-broadcast operands; the heuristic;
+// the buffer pool (reuse only after submit); the pipeline cache; batching; printShaders;
+// creation paths; no synchronous reads; and device loss surfacing as a HeedError, not a hang.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HeedError, randn, registerBackend, removeBackend, setBackend, type StridedView } from '@heed/core';
+import { MATMUL_VARIANTS, WebGPUBackend, chooseMatmulVariant, createWebGPUBackend, webgpuBackend } from '@heed/backend-webgpu';
+import { device, expectClose, get, gpuInstance, put, seeded, skipReason, view } from './gpu.js';
 
-async function use(name: string, backend: WebGPUBackend): Promise<void> {
-  registerBackend({ name, priority: 0, async: true, create: () => backend });
-  await setBackend(name);
-}
-
-function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): Float64Array {
-  const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+/** out[b, m, n] = sum_k a(b, m, k) * b(b, k, n), reading both through their strides in float64. */
+function matmulRef(a: readonly number[], av: StridedView, b: readonly number[], bv: StridedView): number[] {
+  const [B, M, K] = av.shape;
+  const N = bv.shape[2];
+  const at = (arr: readonly number[], v: StridedView, i: number, j: number, k: number) => arr[v.offset + i * v.strides[0] + j * v.strides[1] + k * v.strides[2]];
+  const out: number[] = [];
+  for (let i = 0; i < B; i++) for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
     let s = 0;
-    for (let p = 0; p < k; p++) s += a[transA ? p * m + i : i * k + p] * b[transB ? j * k + p : p * n + j];
-    out[i * n + j] = s;
+    for (let k = 0; k < K; k++) s += at(a, av, i, m, k) * at(b, bv, i, k, n);
+    out.push(s);
   }
   return out;
 }
 
-describe.skipIf(!device)('WebGPU runtime', () => {
-  void gpuInstance;
+describe.skipIf(!device)(`WebGPU runtime${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  afterEach(() => vi.restoreAllMocks());
 
-  it('chooses variants by size and computes both correctly, transposed operands included', async () => {
-    expect(chooseMatmulVariant(1, 64, 64, 64)).toBe('tiled');
+  it('chooseMatmulVariant: naive for tiny/skinny, tiled on GPUs, blocked on CPU emulation', () => {
     expect(chooseMatmulVariant(4, 3, 5, 7)).toBe('naive');
-    for (const variant of ['naive', 'tiled'] as const) {
-      const backend = new WebGPUBackend(device!, { forceMatmulVariant: variant }, `webgpu-${variant}`);
-      await use(`webgpu-${variant}`, backend);
-      const g = new Generator(5);
-      const [m, k, n] = [70, 45, 129];
-      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-        const a: Tensor = randn(transA ? [k, m] : [m, k], { generator: g });
-        const b: Tensor = randn(transB ? [n, k] : [k, n], { generator: g });
-        const y = (transA ? a.transpose() : a).matmul(transB ? b.transpose() : b);
-        const got = await y.data();
-        const want = reference(await a.data() as Float32Array, await b.data() as Float32Array, m, k, n, transA, transB);
-        want.forEach((w, i) => expect(Math.abs(got[i] - w)).toBeLessThan(1e-4 * (1 + Math.abs(w))));
-        for (const t of [a, b, y]) t.dispose();
+    expect(chooseMatmulVariant(1, 512, 4, 512)).toBe('naive');
+    expect(chooseMatmulVariant(1, 256, 256, 256)).toBe('tiled');
+    expect(chooseMatmulVariant(1, 256, 256, 256, { software: true })).toBe('blocked');
+    expect(chooseMatmulVariant(1, 256, 256, 256, { maxInvocations: 128 })).toBe('blocked');
+    expect(chooseMatmulVariant(8, 32, 32, 32)).toBe('blocked');
+  });
+
+  it('every matmul variant matches a JS triple loop (transposed, offset, batch-broadcast operands)', async () => {
+    const [B, M, K, N] = [2, 70, 35, 67];
+    for (const variant of MATMUL_VARIANTS) {
+      const be = new WebGPUBackend(device!, { forceMatmulVariant: variant });
+      const aData = seeded(3 + B * M * K, 1), bData = seeded(K * N, 2);
+      const a = put(be, aData, 'float32').data, b = put(be, bData, 'float32').data;
+      const cases: [string, StridedView, StridedView][] = [
+        ['plain, offset a, broadcast b', view(a, 'float32', [B, M, K], [M * K, K, 1], 3), view(b, 'float32', [B, K, N], [0, N, 1])],
+        ['transposed a', view(a, 'float32', [B, M, K], [M * K, 1, M], 3), view(b, 'float32', [B, K, N], [0, N, 1])],
+        ['transposed b', view(a, 'float32', [B, M, K], [M * K, K, 1], 3), view(b, 'float32', [B, K, N], [0, 1, K])],
+        ['both transposed, small', view(a, 'float32', [B, 5, 7], [35, 1, 5]), view(b, 'float32', [B, 7, 3], [0, 1, 7])],
+      ];
+      for (const [label, av, bv] of cases) {
+        const size = av.shape[0] * av.shape[1] * bv.shape[2];
+        expectClose(await get(be, be.matmul(av, bv), 'float32', size), matmulRef(aData, av, bData, bv), `${variant}: ${label}`, 1e-5, 1e-5);
       }
-      removeBackend(`webgpu-${variant}`);
+      expect(await get(be, be.matmul(view(a, 'float32', [1, 2, 0]), view(b, 'float32', [1, 0, 3])), 'float32', 6)).toEqual([0, 0, 0, 0, 0, 0]);
+      be.dispose();
     }
+    expect(() => new WebGPUBackend(device!, { forceMatmulVariant: 'fastest' })).toThrow(HeedError);
   });
 
-  it('reuses pooled buffers after they are freed and submitted', async () => {
-    const backend = new WebGPUBackend(device!);
-    const first = backend.fill(1000, 1, 'float32');
-    backend.free(first);
-    backend.flush();
-    const before = backend.runtime.stats.reused;
-    const copy = backend.copy({ data: backend.fill(1000, 2, 'float32'), dtype: 'float32', shape: [1000], strides: [1], offset: 0 });
-    expect(backend.runtime.stats.reused).toBe(before + 1);
-    expect(Array.from((await backend.read(copy, 'float32', 3)) as Float32Array)).toEqual([2, 2, 2]);
+  it('pools freed buffers, but only after the submit that last used them', async () => {
+    const be = new WebGPUBackend(device!);
+    const first = be.fill(1000, 1, 'float32') as { buffer: GPUBuffer };
+    be.free(first);
+    const second = be.fill(1000, 2, 'float32') as { buffer: GPUBuffer }; // `first` is still pending: not reused
+    expect(second.buffer).not.toBe(first.buffer);
+    be.flush();
+    const reused = be.runtime.stats.reused;
+    const third = be.fill(1000, 3, 'float32') as { buffer: GPUBuffer };
+    expect(third.buffer).toBe(first.buffer);
+    expect(be.runtime.stats.reused).toBe(reused + 1);
+    expect(await get(be, third, 'float32', 2)).toEqual([3, 3]);
+    expect(await get(be, second, 'float32', 2)).toEqual([2, 2]);
+    be.dispose();
   });
 
-  it('dataSync points to data()', async () => {
-    await use('webgpu-sync', new WebGPUBackend(device!, {}, 'webgpu-sync'));
+  it('caches pipelines by source and batches dispatches until a read', async () => {
+    const be = new WebGPUBackend(device!);
+    const x = put(be, [1, 2, 3], 'float32');
+    await be.read(be.unary('exp', x, 'float32'), 'float32', 3);
+    const { pipelines, submits } = be.runtime.stats;
+    let y = x;
+    for (let i = 0; i < 10; i++) y = view(be.unary('exp', y, 'float32'), 'float32', [3]);
+    expect(be.runtime.stats.pipelines).toBe(pipelines);
+    expect(be.runtime.stats.submits).toBe(submits);
+    await be.read(y.data, 'float32', 3);
+    expect(be.runtime.stats.submits).toBe(submits + 1);
+    be.dispose();
+  });
+
+  it('printShaders logs WGSL once per pipeline', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const be = new WebGPUBackend(device!, { printShaders: true });
+    const x = put(be, [1, 2], 'float32');
+    be.unary('sin', x, 'float32');
+    be.unary('sin', x, 'float32');
+    const logged = log.mock.calls.map((c) => String(c[0])).filter((s) => s.includes('sin32'));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/@compute/);
+    be.dispose();
+  });
+
+  it('createWebGPUBackend with a GPU object, the registry factory, and no synchronous reads', async () => {
+    const be = await createWebGPUBackend({ gpu: gpuInstance!, name: 'webgpu-created' });
+    expect(be.name).toBe('webgpu-created');
+    expect(be.capabilities.syncRead).toBe(false);
+    expect(be.capabilities.maxBufferBytes).toBeGreaterThan(0);
+    expect(be.readSync).toBeUndefined();
+    expect(await get(be, be.fill(2, 4, 'int32'), 'int32', 2)).toEqual([4, 4]);
+    expect(webgpuBackend).toMatchObject({ name: 'webgpu', priority: 2, async: true });
+    registerBackend({ name: 'webgpu-created', priority: 0, async: true, create: () => be });
+    await setBackend('webgpu-created');
     const t = randn([2]);
     expect(() => t.dataSync()).toThrow(/await t\.data\(\)/);
+    expect((await t.data()).length).toBe(2);
     t.dispose();
-    removeBackend('webgpu-sync');
+    removeBackend('webgpu-created');
   });
 
-  it('a lost device gives a HeedError, not a hang', async () => {
+  it('a lost device gives a HeedError on the next read, not a hang', async () => {
     const adapter = await gpuInstance!.requestAdapter();
     const own = await adapter!.requestDevice();
-    const backend = new WebGPUBackend(own);
-    const id = backend.fill(4, 1, 'float32');
+    const be = new WebGPUBackend(own);
+    const id = be.fill(4, 1, 'float32');
+    expect(await get(be, id, 'float32', 4)).toEqual([1, 1, 1, 1]);
     own.destroy();
-    await new Promise((r) => setTimeout(r, 50));
     let err: unknown = null;
     try {
-      backend.copy({ data: id, dtype: 'float32', shape: [4], strides: [1], offset: 0 });
-      await backend.read(id, 'float32', 4);
+      const y = be.unary('exp', view(id, 'float32', [4]), 'float32');
+      await be.read(y, 'float32', 4);
     } catch (e) { err = e; }
     expect(err).toBeInstanceOf(HeedError);
-    expect(String(err)).toMatch(/lost/);
+    expect(String(err)).toMatch(/read: .*device was lost/);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(() => be.fill(4, 0, 'float32')).toThrow(/device was lost/);
   });
 });

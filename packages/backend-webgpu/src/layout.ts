@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// Host-side layout planning for strided kernels: merges dimensions that every operand walks
+// contiguously (so most kernels see rank 1 or 2), marks operands that are plain contiguous
+// runs, and packs the per-dispatch metadata words the kernels read.
+// Invariants: coalescing never changes which element an output index maps to; metadata words
+// are u32 (offsets and strides are non-negative: core never passes negative strides); the
+// rank a kernel sees is at most MAX_RANK.
+import { HeedError, type StridedView } from '@heed/core';
+
+/**
+ * Highest tensor rank the WebGPU kernels accept (each operand's strides live in metadata).
+ *
+ * @example
+ * ```ts
+ * MAX_RANK; // 8
+ * ```
+ */
+export const MAX_RANK = 8;
+
+/**
+ * The offset and strides of one operand over the iteration shape.
+ *
+ * @example
+ * ```ts
+ * const op: Operand = { offset: 0, strides: [1, 3] };
+ * ```
+ */
+export interface Operand {
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+/**
+ * An iteration plan: the (coalesced) shape, each operand over it, and which operands are
+ * contiguous runs (`offset + i`).
+ *
+ * @example
+ * ```ts
+ * const plan: Plan = coalesce('add', [2, 3], [{ offset: 0, strides: [3, 1] }]);
+ * plan.shape; // [6]
+ * ```
+ */
+export interface Plan {
+  readonly shape: readonly number[];
+  readonly operands: readonly Operand[];
+  readonly contiguous: readonly boolean[];
+  readonly size: number;
+}
+
+/**
+ * Number of elements of a shape.
+ *
+ * @example
+ * ```ts
+ * numel([2, 3]); // 6
+ * ```
+ */
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * Row-major strides of a shape.
+ *
+ * @example
+ * ```ts
+ * rowMajor([2, 3]); // [3, 1]
+ * ```
+ */
+export function rowMajor(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]; }
+  return s;
+}
+
+/**
+ * Throws a HeedError naming `op` when a tensor's rank exceeds {@link MAX_RANK}.
+ *
+ * @example
+ * ```ts
+ * checkRank('add', [2, 3]); // ok
+ * ```
+ */
+export function checkRank(op: string, shape: readonly number[]): void {
+  if (shape.length > MAX_RANK) {
+    throw new HeedError(op, `tensors of rank ${shape.length} are not supported on WebGPU (at most ${MAX_RANK}); reshape to fewer dimensions first.`);
+  }
+}
+
+/**
+ * Drops size-1 dimensions and merges neighbours that every operand walks contiguously.
+ *
+ * @example
+ * ```ts
+ * coalesce('copy', [4, 5], [{ offset: 2, strides: [5, 1] }]).shape; // [20]
+ * ```
+ */
+export function coalesce(op: string, shape: readonly number[], operands: readonly Operand[]): Plan {
+  checkRank(op, shape);
+  const size = numel(shape);
+  const dims: number[] = [];
+  const strides: number[][] = operands.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && operands.every((o, k) => strides[k][last] === o.strides[d] * shape[d])) {
+      dims[last] *= shape[d];
+      operands.forEach((o, k) => { strides[k][last] = o.strides[d]; });
+    } else {
+      dims.push(shape[d]);
+      operands.forEach((o, k) => strides[k].push(o.strides[d]));
+    }
+  }
+  const out = operands.map((o, k) => ({ offset: o.offset, strides: strides[k] }));
+  const rm = rowMajor(dims);
+  return { shape: dims, operands: out, contiguous: out.map((o) => o.strides.every((s, d) => s === rm[d])), size };
+}
+
+/**
+ * The plan of views that share one iteration shape (elementwise ops, copies).
+ *
+ * @example
+ * ```ts
+ * planViews('add', [a, b]); // a, b: StridedView of the same shape
+ * ```
+ */
+export function planViews(op: string, views: readonly StridedView[]): Plan {
+  return coalesce(op, views[0].shape, views);
+}
+
+/**
+ * Packs metadata words: `[n, rank, shape..., per operand: offset, strides...]` then `tail`.
+ * Kernels generated for the same rank read them at fixed positions.
+ *
+ * @example
+ * ```ts
+ * metaWords(plan, [axisStride]); // Uint32Array
+ * ```
+ */
+export function metaWords(plan: Plan, tail: readonly number[] = []): Uint32Array {
+  const words = [plan.size, plan.shape.length, ...plan.shape];
+  for (const o of plan.operands) words.push(o.offset, ...o.strides);
+  words.push(...tail);
+  return Uint32Array.from(words);
+}
+
+/**
+ * WGSL that computes `off<k>` (element offset of operand k) for output index `i` under a plan
+ * of rank `rank`, reading shape/strides from `md` at fixed positions. Contiguous operands
+ * skip the index arithmetic; the coordinates are computed once for all strided operands.
+ *
+ * @example
+ * ```ts
+ * offsetsWgsl(2, [true, false]); // 'let off0 = md[4] + i; ...'
+ * ```
+ */
+export function offsetsWgsl(rank: number, contiguous: readonly boolean[], first = 0): string {
+  const lines: string[] = [];
+  const base = (k: number) => 2 + rank + k * (rank + 1);
+  const strided = contiguous.some((c, k) => k >= first && !c);
+  if (strided) {
+    lines.push('var rem = i;');
+    for (let d = rank - 1; d >= 0; d--) {
+      lines.push(d > 0 ? `let c${d} = rem % md[${2 + d}]; rem = rem / md[${2 + d}];` : `let c0 = rem;`);
+    }
+  }
+  contiguous.forEach((c, k) => {
+    if (k < first) return;
+    if (c) { lines.push(`let off${k} = md[${base(k)}] + i;`); return; }
+    const terms = Array.from({ length: rank }, (_, d) => `c${d} * md[${base(k) + 1 + d}]`);
+    lines.push(`let off${k} = md[${base(k)}]${terms.map((t) => ` + ${t}`).join('')};`);
+  });
+  return lines.join('\n  ');
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// Batched matmul kernels on strided [B, M, K] x [B, K, N] views and the one heuristic that
+// picks between them. Transposed operands are just swapped strides and broadcast batches are
+// stride 0, so no operand is ever copied.
+// Variants: 'naive' (one invocation per output; tiny or skinny problems), 'blocked' (8x8 outputs
+// per invocation in registers, operands read straight from storage: best where "shared memory"
+// is ordinary memory, e.g. SwiftShader) and 'tiled' (64x64 workgroup tiles staged through
+// workgroup memory, 4x4 outputs per invocation: the classic GPU kernel).
+// md layout: [B, M, N, K, aOff, aS0, aS1, aS2, bOff, bS0, bS1, bS2, batchStart].
+// Invariant: every variant accumulates in k order from 0, so results differ only by rounding.
+
+/**
+ * Names of the matmul kernels.
+ *
+ * @example
+ * ```ts
+ * const v: MatmulVariant = 'tiled';
+ * ```
+ */
+export type MatmulVariant = 'naive' | 'blocked' | 'tiled';
+
+/**
+ * All matmul variants (valid values of `debug.forceMatmulVariant`).
+ *
+ * @example
+ * ```ts
+ * MATMUL_VARIANTS.includes('blocked'); // true
+ * ```
+ */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'blocked', 'tiled'];
+
+/**
+ * What the heuristic knows about the device.
+ *
+ * @example
+ * ```ts
+ * chooseMatmulVariant(1, 512, 512, 512, { software: true }); // 'blocked'
+ * ```
+ */
+export interface MatmulDeviceHints {
+  /** A CPU-emulated adapter (SwiftShader, WARP, llvmpipe): workgroup memory and barriers cost more than they save. */
+  readonly software?: boolean;
+  /** The device's maxComputeInvocationsPerWorkgroup (the tiled kernel needs 256). */
+  readonly maxInvocations?: number;
+}
+
+/**
+ * The matmul heuristic: 'naive' for tiny or skinny products (few outputs, or M or N below 8),
+ * otherwise 'tiled' on real GPUs when both M and N fill a 64-wide tile, else 'blocked'.
+ *
+ * @example
+ * ```ts
+ * chooseMatmulVariant(1, 512, 512, 512); // 'tiled'
+ * chooseMatmulVariant(1, 512, 512, 512, { software: true }); // 'blocked'
+ * chooseMatmulVariant(8, 4, 4, 64); // 'naive'
+ * ```
+ */
+export function chooseMatmulVariant(B: number, M: number, N: number, K: number, hints: MatmulDeviceHints = {}): MatmulVariant {
+  if (M < 8 || N < 8 || B * M * N < 1024 || K < 4) return 'naive';
+  const tiledOk = (hints.maxInvocations ?? 256) >= 256;
+  if (!hints.software && tiledOk && M >= 64 && N >= 64) return 'tiled';
+  return 'blocked';
+}
+
+const HEAD = `@group(0) @binding(0) var<storage, read> md: array<u32>;
+@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
+@group(0) @binding(2) var<storage, read> A: array<f32>;
+@group(0) @binding(3) var<storage, read> B: array<f32>;`;
+
+const rep = (n: number, f: (i: number) => string, sep = ' '): string => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+const grid2 = (tm: number, tn: number, f: (p: number, q: number) => string): string =>
+  rep(tm, (p) => rep(tn, (q) => f(p, q)), '\n  ');
+
+function store(tm: number, tn: number): string {
+  return rep(tm, (p) => `if (row + ${p}u < M) {\n    ${rep(tn, (q) => `if (col + ${q}u < N) { outBuf[ob + (row + ${p}u) * N + col + ${q}u] = c${p}_${q}; }`, '\n    ')}\n  }`, '\n  ');
+}
+
+/** Outputs per invocation (rows x cols) and workgroup shape of each variant. */
+const GEOMETRY: { readonly [V in MatmulVariant]: { tm: number; tn: number; wx: number; wy: number } } = {
+  naive: { tm: 1, tn: 1, wx: 64, wy: 1 },
+  blocked: { tm: 8, tn: 8, wx: 8, wy: 8 },
+  tiled: { tm: 4, tn: 4, wx: 16, wy: 16 },
+};
+
+/**
+ * WGSL of a matmul variant.
+ *
+ * @example
+ * ```ts
+ * const code = matmulKernel('blocked');
+ * ```
+ */
+export function matmulKernel(variant: MatmulVariant): string {
+  if (variant === 'naive') {
+    return `${HEAD}
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let M = md[1]; let N = md[2]; let K = md[3];
+  if (i >= md[0] * M * N) { return; }
+  let b = i / (M * N); let m = (i / N) % M; let n = i % N;
+  var oa = md[4] + b * md[5] + m * md[6]; let sa = md[7];
+  var ob = md[8] + b * md[9] + n * md[11]; let sb = md[10];
+  var acc = 0.0;
+  for (var k = 0u; k < K; k = k + 1u) { acc = fma(A[oa], B[ob], acc); oa = oa + sa; ob = ob + sb; }
+  outBuf[i] = acc;
+}\n`;
+  }
+  const { tm, tn, wx, wy } = GEOMETRY[variant];
+  const prologue = `let M = md[1]; let N = md[2]; let K = md[3];
+  let b = md[12] + gid.z;
+  let aBase = md[4] + b * md[5]; let aSm = md[6]; let aSk = md[7];
+  let bBase = md[8] + b * md[9]; let bSk = md[10]; let bSn = md[11];
+  let ob = b * M * N;
+  ${grid2(tm, tn, (p, q) => `var c${p}_${q} = 0.0;`)}`;
+  if (variant === 'blocked') {
+    return `${HEAD}
+@compute @workgroup_size(${wx}, ${wy}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  ${prologue}
+  let row = gid.y * ${tm}u; let col = gid.x * ${tn}u;
+  if (row >= M || col >= N) { return; }
+  ${rep(tm, (p) => `var oa${p} = aBase + min(row + ${p}u, M - 1u) * aSm;`)}
+  ${rep(tn, (q) => `var ob${q} = bBase + min(col + ${q}u, N - 1u) * bSn;`)}
+  for (var k = 0u; k < K; k = k + 1u) {
+    ${rep(tm, (p) => `let a${p} = A[oa${p}]; oa${p} = oa${p} + aSk;`)}
+    ${rep(tn, (q) => `let b${q} = B[ob${q}]; ob${q} = ob${q} + bSk;`)}
+    ${grid2(tm, tn, (p, q) => `c${p}_${q} = fma(a${p}, b${q}, c${p}_${q});`)}
+  }
+  ${store(tm, tn)}
+}\n`;
+  }
+  // tiled: 64x64 output tile per 16x16 workgroup, K staged 16 at a time through workgroup memory.
+  const BM = tm * wy, BN = tn * wx, BK = 16, T = wx * wy;
+  const loadsA = (BM * BK) / T, loadsB = (BN * BK) / T;
+  return `${HEAD}
+var<workgroup> tA: array<f32, ${BK * BM}>;
+var<workgroup> tB: array<f32, ${BK * BN}>;
+@compute @workgroup_size(${wx}, ${wy}) fn main(@builtin(workgroup_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  ${prologue}
+  let row0 = gid.y * ${BM}u; let col0 = gid.x * ${BN}u;
+  let flat = lid.y * ${wx}u + lid.x;
+  for (var t = 0u; t < K; t = t + ${BK}u) {
+    ${rep(loadsA, (e) => `{ let idx = flat + ${e * T}u; let kk = idx / ${BM}u; let r = row0 + idx % ${BM}u; let ka = t + kk;
+      tA[idx] = select(0.0, A[aBase + min(r, M - 1u) * aSm + min(ka, K - 1u) * aSk], r < M && ka < K); }`, '\n    ')}
+    ${rep(loadsB, (e) => `{ let idx = flat + ${e * T}u; let kk = idx / ${BN}u; let c = col0 + idx % ${BN}u; let ka = t + kk;
+      tB[idx] = select(0.0, B[bBase + min(ka, K - 1u) * bSk + min(c, N - 1u) * bSn], c < N && ka < K); }`, '\n    ')}
+    workgroupBarrier();
+    for (var k = 0u; k < ${BK}u; k = k + 1u) {
+      ${rep(tm, (p) => `let a${p} = tA[k * ${BM}u + lid.y * ${tm}u + ${p}u];`)}
+      ${rep(tn, (q) => `let b${q} = tB[k * ${BN}u + lid.x * ${tn}u + ${q}u];`)}
+      ${grid2(tm, tn, (p, q) => `c${p}_${q} = fma(a${p}, b${q}, c${p}_${q});`)}
+    }
+    workgroupBarrier();
+  }
+  let row = row0 + lid.y * ${tm}u; let col = col0 + lid.x * ${tn}u;
+  ${store(tm, tn)}
+}\n`;
+}
+
+/**
+ * Workgroup grids for a variant: one entry per dispatch, each `[x, y, z, batchStart]`, splitting
+ * the batch (grid z) at `maxPerDim`. The naive kernel uses a flat 1-D/2-D grid over B*M*N.
+ *
+ * @example
+ * ```ts
+ * matmulGrids('blocked', 1, 512, 512, 65535); // [[8, 8, 1, 0]]
+ * ```
+ */
+export function matmulGrids(variant: MatmulVariant, B: number, M: number, N: number, maxPerDim: number): [number, number, number, number][] {
+  if (variant === 'naive') {
+    const groups = Math.ceil((B * M * N) / 64);
+    const x = Math.min(groups, maxPerDim);
+    return [[x, Math.ceil(groups / x), 1, 0]];
+  }
+  const { tm, tn, wx, wy } = GEOMETRY[variant];
+  const gx = Math.ceil(N / (tn * wx)), gy = Math.ceil(M / (tm * wy));
+  const out: [number, number, number, number][] = [];
+  for (let b0 = 0; b0 < B; b0 += maxPerDim) out.push([gx, gy, Math.min(maxPerDim, B - b0), b0]);
+  return out;
+}
