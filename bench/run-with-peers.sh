@@ -67,6 +67,7 @@ RELAXED="node --experimental-wasm-relaxed-simd"
     echo "heed-webgpu.elementwise  | 300 | 1 | $OPS --backend=webgpu --op=elementwise"
     echo "heed-webgpu.softmax      | 300 | 1 | $OPS --backend=webgpu --op=softmax"
     echo "train.heed-webgpu        | 900 | 1 | $TRAIN --backend=webgpu"
+    echo "train.heed-webgpu.fused  | 900 | 1 | $TRAIN --backend=webgpu --fused"
   fi
 } > "$WORK/extra-configs.txt"
 

@@ -164,7 +164,9 @@ export class WebGPUBackend implements Backend {
     if (plan.size === 0) return out;
     const meta = metaWords(plan, [red.shape.length, ...red.shape, ...red.operands[0].strides]);
     const inputs = [out.buffer, this.data(x.data, op).buffer];
-    if (red.shape.length === 1 && red.size >= 256 && plan.size <= 4096) {
+    // One workgroup per output (shared-memory tree) when there are few outputs over a long axis;
+    // on CPU emulation its barriers cost more than a plain loop unless outputs are very few.
+    if (red.shape.length === 1 && red.size >= 256 && plan.size <= (this.software ? 8 : 4096)) {
       const code = reduceWorkgroupKernel(op, x.dtype, outDtype, plan.shape.length, plan.contiguous);
       this.runtime.dispatch(op, code, inputs, meta, this.runtime.grid(plan.size, op));
     } else {
