@@ -10,9 +10,9 @@ import {
 } from '@heed/core';
 import { Runtime, type PooledBuffer, type WebGPUDebug } from './runtime.js';
 import { binaryExpr, convert, domainOf, unaryExpr, WGSL_TYPE } from './wgsl.js';
-import { coalesce, checkRank, metaWords, numel, planViews, rowMajor, type Operand } from './layout.js';
+import { coalesce, checkRank, metaWords, numel, planViews, rowMajor, vectorize, type Operand } from './layout.js';
 import {
-  ELEMS_PER_GROUP, WG, copyIntoKernel, elementwiseKernel, fillKernel, gatherKernel, randomKernel, reduceKernel, reduceWorkgroupKernel, scatterKernel,
+  ELEMS_PER_GROUP, WG, copyIntoKernel, elementwiseKernel, elementwiseVec4Kernel, fillKernel, gatherKernel, randomKernel, reduceKernel, reduceWorkgroupKernel, scatterKernel,
 } from './kernels.js';
 import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel, type MatmulVariant } from './matmul.js';
 import { WIDE_ROW, attentionKernel, geluExpr, rowKernel, type RowKind } from './fused.js';
@@ -88,8 +88,14 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(plan.size, outDtype, op);
     if (plan.size === 0) return out;
     const inputs = views.map((v) => this.data(v.data, op).buffer);
-    const code = elementwiseKernel(outDtype, views.map((v) => v.dtype), body, plan.shape.length, plan.contiguous, extra);
-    this.runtime.dispatch(op, code, [out.buffer, ...inputs], metaWords(plan), this.groups(plan.size, op));
+    const dtypes = views.map((v) => v.dtype);
+    // 4 elements per load where the layout allows: far fewer (gathered) loads on CPU emulation.
+    const vec = vectorize(plan);
+    const code = vec
+      ? elementwiseVec4Kernel(outDtype, dtypes, body, vec.plan.shape.length, vec.plan.contiguous, vec.scalar, extra)
+      : elementwiseKernel(outDtype, dtypes, body, plan.shape.length, plan.contiguous, extra);
+    const used = vec ? vec.plan : plan;
+    this.runtime.dispatch(op, code, [out.buffer, ...inputs], metaWords(used), this.groups(used.size, op));
     return out;
   }
 

@@ -68,6 +68,31 @@ fn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}\n  ${loads}\n  outBuf[i] =
 }
 
 /**
+ * Elementwise map on 4 elements at a time (see `vectorize`): operands are read as `vec4`s, or
+ * as one broadcast element where `scalar[k]`; `body` is evaluated per component as in
+ * {@link elementwiseKernel}. Indices are in units of 4 elements.
+ *
+ * @example
+ * ```ts
+ * elementwiseVec4Kernel('float32', ['float32', 'float32'], 'v0 * v1', 1, [true, false], [false, true]);
+ * ```
+ */
+export function elementwiseVec4Kernel(out: DType, inputs: readonly DType[], body: string, rank: number, contiguous: readonly boolean[], scalar: readonly boolean[], extra = ''): string {
+  const T = (d: DType) => WGSL_TYPE[d];
+  const lines = ['@group(0) @binding(0) var<storage, read> md: array<u32>;', `@group(0) @binding(1) var<storage, read_write> outBuf: array<vec4<${T(out)}>>;`];
+  inputs.forEach((d, k) => lines.push(`@group(0) @binding(${k + 2}) var<storage, read> in${k}: array<${scalar[k] ? T(d) : `vec4<${T(d)}>`}>;`));
+  const params = inputs.map((d, k) => `v${k}: ${T(d)}`).join(', ');
+  const loads = inputs.map((_, k) => `let w${k} = in${k}[off${k}];`).join(' ');
+  const call = (c: string) => `f(${inputs.map((_, k) => (scalar[k] ? `w${k}` : `w${k}.${c}`)).join(', ')})`;
+  // scalar operands have all-zero strides: treat them as contiguous-free offsets (md offset only)
+  const offsets = offsetsWgsl(rank, contiguous.map((c, k) => c || scalar[k]))
+    .replace(/let off(\d+) = md\[(\d+)\] \+ i;/g, (m, k: string, w: string) => (scalar[Number(k)] ? `let off${k} = md[${w}];` : m));
+  return `${MATH_WGSL}\n${extra}\n${lines.join('\n')}
+fn f(${params}) -> ${T(out)} { return ${body}; }
+fn elem(i: u32) {\n  ${offsets}\n  ${loads}\n  outBuf[i] = vec4<${T(out)}>(${['x', 'y', 'z', 'w'].map(call).join(', ')});\n}\n${mapMain()}`;
+}
+
+/**
  * Copies an input view into a strided region of the output (operand 1 describes the region).
  *
  * @example

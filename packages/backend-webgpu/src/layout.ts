@@ -175,3 +175,26 @@ export function offsetsWgsl(rank: number, contiguous: readonly boolean[], first 
   });
   return lines.join('\n  ');
 }
+
+/**
+ * A plan in units of 4 elements, for kernels that move `vec4`s: the output and every operand
+ * walk their innermost dimension contiguously in aligned groups of 4 (or, for `scalar`
+ * operands, read one broadcast element). Null when the plan does not allow it.
+ *
+ * @example
+ * ```ts
+ * const v = vectorize(coalesce('add', [512, 128], [a, bias])); // v.plan.size == 16384
+ * ```
+ */
+export function vectorize(plan: Plan): { plan: Plan; scalar: boolean[] } | null {
+  const r = plan.shape.length;
+  if (r === 0 || plan.shape[r - 1] % 4 !== 0) return null;
+  const scalar = plan.operands.map((o) => o.strides.every((st) => st === 0));
+  const ok = plan.operands.every((o, k) => scalar[k] || (o.strides[r - 1] === 1 && o.offset % 4 === 0 && o.strides.every((st, d) => d === r - 1 || st % 4 === 0)));
+  if (!ok) return null;
+  const shape = plan.shape.map((d, i) => (i === r - 1 ? d / 4 : d));
+  const operands = plan.operands.map((o, k) => (scalar[k] ? o : { offset: o.offset / 4, strides: o.strides.map((st, d) => (d === r - 1 ? 1 : st / 4)) }));
+  const rm = rowMajor(shape);
+  const contiguous = operands.map((o, k) => !scalar[k] && o.strides.every((st, d) => st === rm[d]));
+  return { plan: { shape, operands, contiguous, size: plan.size / 4 }, scalar };
+}
