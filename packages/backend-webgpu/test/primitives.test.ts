@@ -195,3 +195,38 @@ describe.skipIf(!device)(`WebGPU primitives vs JS references${skipReason ? ` (sk
     expect(() => be.fill(huge, 0, 'float32')).toThrow(/fill: needs a \d+-byte buffer/);
   });
 });
+
+describe('vectorize (vec4 plans for elementwise kernels)', async () => {
+  const { coalesce, vectorize } = await import('../src/layout.js');
+  it('accepts aligned contiguous, row-broadcast and scalar operands, rejects the rest', () => {
+    const contiguous = { offset: 0, strides: [128, 1] };
+    const bias = { offset: 4, strides: [0, 1] };
+    const scalar = { offset: 3, strides: [0, 0] };
+    const v = vectorize(coalesce('add', [512, 128], [contiguous, bias, scalar]));
+    expect(v?.plan.shape).toEqual([512, 32]);
+    expect(v?.plan.operands).toEqual([{ offset: 0, strides: [32, 1] }, { offset: 1, strides: [0, 1] }, { offset: 3, strides: [0, 0] }]);
+    expect(v?.scalar).toEqual([false, false, true]);
+    expect(vectorize(coalesce('add', [4, 6], [{ offset: 0, strides: [6, 1] }]))?.plan.size).toBe(6); // coalesced to 24
+    expect(vectorize(coalesce('add', [3, 5], [{ offset: 0, strides: [5, 1] }]))).toBeNull(); // 15 elements
+    expect(vectorize(coalesce('add', [8, 8], [{ offset: 1, strides: [8, 1] }]))).toBeNull(); // misaligned offset
+    expect(vectorize(coalesce('add', [8, 8], [{ offset: 0, strides: [1, 8] }]))).toBeNull(); // transposed
+  });
+});
+
+describe.skipIf(!device)(`WebGPU vec4 elementwise path${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const be = device ? new WebGPUBackend(device) : (null as unknown as WebGPUBackend);
+  it('matches the scalar path for contiguous, row-broadcast, scalar-broadcast and strided-outer operands', async () => {
+    const x = seeded(8 * 12, 3, -2, 2), bias = seeded(16, 4, -1, 1);
+    const xv = put(be, x, 'float32', [8, 12]);
+    const bv = view(put(be, bias, 'float32').data, 'float32', [8, 12], [0, 1], 4); // bias[4..16) on every row
+    const sv = view(put(be, [0, 2.5], 'float32').data, 'float32', [8, 12], [0, 0], 1); // scalar 2.5
+    const rows = view(put(be, seeded(16 * 12, 5, -1, 1), 'float32').data, 'float32', [8, 12], [24, 1]); // every other row
+    const rowsVals = Array.from({ length: 96 }, (_, i) => seeded(16 * 12, 5, -1, 1)[Math.floor(i / 12) * 24 + (i % 12)]);
+    const w = be.where(put(be, x.map((v) => +(v > 0)), 'bool', [8, 12]), xv, sv);
+    expectClose(await get(be, be.binary('add', xv, bv, 'float32'), 'float32', 96), x.map((v, i) => v + bias[4 + (i % 12)]), 'row broadcast');
+    expectClose(await get(be, be.binary('mul', xv, sv, 'float32'), 'float32', 96), x.map((v) => v * 2.5), 'scalar broadcast');
+    expectClose(await get(be, be.binary('sub', rows, xv, 'float32'), 'float32', 96), rowsVals.map((v, i) => v - x[i]), 'strided rows');
+    expectClose(await get(be, w, 'float32', 96), x.map((v) => (v > 0 ? v : 2.5)), 'where');
+    expect(await get(be, be.binary('gt', xv, sv, 'bool'), 'bool', 96)).toEqual(x.map((v) => +(v > 2.5)));
+  });
+});
