@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Loading the WASM kernels: decode the embedded builds, pick relaxed SIMD where the engine
-// validates it (else plain SIMD), and compile synchronously (the module is ~16 KB, which
+// validates it (else plain SIMD; on Node 20, whose V8 has relaxed SIMD behind a flag, the flag
+// is switched on first unless the caller asked for plain SIMD), and compile synchronously (the module is ~16 KB, which
 // `new WebAssembly.Module` accepts on every engine's main thread). The builds import a
 // *shared* memory; for a single-threaded fallback on a plain memory, the import's "shared"
 // flag is cleared in a copy of the binary (atomics on unshared memory are valid WASM).
@@ -107,9 +108,38 @@ export function unshareMemoryImport(bytes: Uint8Array<ArrayBuffer>): Uint8Array<
   return out;
 }
 
+/** The Node.js process object, where there is one. */
+interface NodeProcessLike {
+  readonly versions?: { readonly node?: string };
+  getBuiltinModule?(id: string): unknown;
+}
+
+/**
+ * Turns on V8's relaxed-SIMD flag in Node 20, where the feature (standard WebAssembly, on by
+ * default in Node >= 22 and current browsers) is complete but still behind
+ * `--experimental-wasm-relaxed-simd`. Only WebAssembly validation of the relaxed opcodes
+ * changes; the flag is process-wide and set once. Returns whether it was set (false outside
+ * Node 20, or without `process.getBuiltinModule`, Node >= 20.16). Opt out with
+ * `simd: 'simd'` or HEED_CPU_SIMD=simd.
+ *
+ * @example
+ * ```ts
+ * if (enableNodeRelaxedSimd()) console.log('relaxed SIMD enabled through node:v8');
+ * ```
+ */
+export function enableNodeRelaxedSimd(): boolean {
+  const proc = (globalThis as { process?: NodeProcessLike }).process;
+  if (proc?.versions?.node?.split('.')[0] !== '20' || typeof proc.getBuiltinModule !== 'function') return false;
+  const v8 = proc.getBuiltinModule('node:v8') as { setFlagsFromString?(flags: string): void } | undefined;
+  if (typeof v8?.setFlagsFromString !== 'function') return false;
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return true;
+}
+
 /**
  * The compiled kernel module for a shared (threads) or plain memory, preferring relaxed SIMD
- * unless `prefer` says otherwise. Throws when the engine lacks WASM SIMD.
+ * (see {@link enableNodeRelaxedSimd}) unless `prefer` is 'simd'. Throws when the engine lacks
+ * WASM SIMD.
  *
  * @example
  * ```ts
@@ -117,11 +147,11 @@ export function unshareMemoryImport(bytes: Uint8Array<ArrayBuffer>): Uint8Array<
  * ```
  */
 export function compileKernels(prefer: 'auto' | SimdFlavor, shared: boolean): { module: WebAssembly.Module; flavor: SimdFlavor } {
-  const order: SimdFlavor[] = prefer === 'simd' ? ['simd'] : prefer === 'relaxed' ? ['relaxed', 'simd'] : ['relaxed', 'simd'];
+  const order: SimdFlavor[] = prefer === 'simd' ? ['simd'] : ['relaxed', 'simd'];
   for (const flavor of order) {
     let bytes = decodeBase64(flavor === 'relaxed' ? KERNELS_RELAXED_BASE64 : KERNELS_SIMD_BASE64);
     if (!shared) bytes = unshareMemoryImport(bytes);
-    if (!WebAssembly.validate(bytes)) continue;
+    if (!WebAssembly.validate(bytes) && !(flavor === 'relaxed' && enableNodeRelaxedSimd() && WebAssembly.validate(bytes))) continue;
     return { module: new WebAssembly.Module(bytes), flavor };
   }
   throw new Error('this JavaScript engine does not support WebAssembly SIMD');
