@@ -12,7 +12,7 @@
 #   bench/run-with-peers.sh                                   # everything, 3 runs (~30+ min)
 #   ONLY='matmul|elementwise|softmax|^train\.' RUNS=3 SKIP_WEBGPU=1 bench/run-with-peers.sh
 #   HEED_ONLY=1 RUNS=1 bench/run-with-peers.sh                # only Heed's configurations
-# Environment: PEERS_DIR (harness location), HEED_RELAXED=0 (skip the relaxed-SIMD configs).
+# Environment: PEERS_DIR (harness location), HEED_PLAIN_SIMD=0 (skip the plain-SIMD configs).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -49,7 +49,6 @@ fi
 
 OPS="node $HERE/ops_heed.mjs"
 TRAIN="node $HERE/train_heed.mjs"
-RELAXED="node --experimental-wasm-relaxed-simd"
 {
   echo "# Heed (added by bench/run-with-peers.sh): name | timeout_s | needs_webgpu | command"
   echo "heed-cpu.matmul          | 900 | 0 | $OPS --backend=cpu --op=matmul"
@@ -57,10 +56,11 @@ RELAXED="node --experimental-wasm-relaxed-simd"
   echo "heed-cpu.softmax         | 300 | 0 | $OPS --backend=cpu --op=softmax"
   echo "train.heed-cpu           | 600 | 0 | $TRAIN --backend=cpu"
   echo "train.heed-cpu.fused     | 600 | 0 | $TRAIN --backend=cpu --fused --adam=fused"
-  if [ "${HEED_RELAXED:-1}" != 0 ]; then
-    echo "heed-cpu-relaxed.matmul  | 900 | 0 | $RELAXED $HERE/ops_heed.mjs --backend=cpu --op=matmul"
-    echo "train.heed-cpu-relaxed   | 600 | 0 | $RELAXED $HERE/train_heed.mjs --backend=cpu"
-    echo "train.heed-cpu-relaxed.fused | 600 | 0 | $RELAXED $HERE/train_heed.mjs --backend=cpu --fused --adam=fused"
+  # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
+  # these force the plain-SIMD build (mul + add) for comparison.
+  if [ "${HEED_PLAIN_SIMD:-1}" != 0 ]; then
+    echo "heed-cpu-simd.matmul     | 900 | 0 | $OPS --backend=cpu --simd=simd --op=matmul"
+    echo "train.heed-cpu-simd      | 600 | 0 | $TRAIN --backend=cpu --simd=simd"
   fi
   if [ -f "$REPO/packages/backend-webgpu/dist/index.js" ]; then
     echo "heed-webgpu.matmul       | 900 | 1 | $OPS --backend=webgpu --op=matmul"
