@@ -2,7 +2,8 @@
 // WebGPU-specific behaviour: every matmul variant (forced through the debug flag) against a
 // naive JS triple loop with transposed, offset and batch-broadcast operands; the heuristic;
 // the buffer pool (reuse only after submit); the pipeline cache; batching; printShaders;
-// creation paths; no synchronous reads; and device loss surfacing as a HeedError, not a hang.
+// creation paths; no synchronous reads; device loss, out-of-memory (simulated) and buffers
+// above the binding limit surfacing as HeedErrors, not hangs or corrupted state.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HeedError, randn, registerBackend, removeBackend, setBackend, type StridedView } from '@heed/core';
 import { MATMUL_VARIANTS, WebGPUBackend, chooseMatmulVariant, createWebGPUBackend, webgpuBackend } from '@heed/backend-webgpu';
@@ -131,5 +132,41 @@ describe.skipIf(!device)(`WebGPU runtime${skipReason ? ` (skipped: ${skipReason}
     expect(String(err)).toMatch(/read: .*device was lost/);
     await new Promise((r) => setTimeout(r, 20));
     expect(() => be.fill(4, 0, 'float32')).toThrow(/device was lost/);
+  });
+
+  it('a buffer above the binding limit is a HeedError naming the op and size, and nothing breaks', async () => {
+    const be = new WebGPUBackend(device!);
+    const max = Math.min(device!.limits.maxStorageBufferBindingSize, device!.limits.maxBufferSize);
+    const n = Math.floor(max / 4) + 1024;
+    expect(() => be.fill(n, 1, 'float32')).toThrow(HeedError);
+    expect(() => be.fill(n, 1, 'float32')).toThrow(new RegExp(`fill: needs a ${n * 4}-byte buffer.*binds at most ${max}`));
+    expect(await get(be, be.fill(3, 2, 'float32'), 'float32', 3)).toEqual([2, 2, 2]);
+  });
+
+  it('an out-of-memory error from the device becomes a HeedError on the next call', async () => {
+    // Dawn on SwiftShader does not run out of memory on demand, so the error scope's result is
+    // simulated: the first popErrorScope reports a GPUOutOfMemoryError-like error.
+    const adapter = await gpuInstance!.requestAdapter();
+    const own = await adapter!.requestDevice();
+    let injected = false;
+    const oomDevice = new Proxy(own, {
+      get(target, prop) {
+        if (prop === 'popErrorScope') {
+          return async () => {
+            await target.popErrorScope();
+            if (injected) return null;
+            injected = true;
+            return { message: 'simulated allocation failure' };
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const be = new WebGPUBackend(oomDevice);
+    be.fill(1 << 20, 0, 'float32');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(() => be.fill(4, 0, 'float32')).toThrow(/fill: the GPU ran out of memory allocating 4194304 bytes \(simulated allocation failure\)/);
+    own.destroy();
   });
 });
