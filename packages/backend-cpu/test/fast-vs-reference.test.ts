@@ -3,8 +3,9 @@
 // (sizes 1, 3, 17, 129 and larger threaded ones) with plain, transposed, broadcast-batch and
 // offset operands; binary ops in every broadcast mode (plus layouts that fall back); unary
 // math incl. NaN/Inf/huge inputs; sum/max over trailing and leading axes; fused softmax,
-// log-softmax, LayerNorm, GELU; strided copy; the fused Adam update. Both a 2-thread and a
-// 1-thread fast backend are checked (the first also after its workers are up).
+// log-softmax, LayerNorm, GELU; strided copy; the fused Adam update. A 2-thread and a 1-thread
+// fast backend (relaxed SIMD, the default) and a 1-thread plain-SIMD one are checked (the
+// first also after its workers are up).
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { BinaryOp, DataId, StridedView, UnaryOp } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
@@ -13,7 +14,8 @@ import { contiguous, rng, size } from './util.js';
 const ref = new CpuBackend({ fast: false });
 const fast2 = new CpuBackend({ fast: true, threads: 2 });
 const fast1 = new CpuBackend({ fast: true, threads: 1 });
-const FAST: [string, CpuBackend][] = [['2 threads', fast2], ['1 thread', fast1]];
+const plain1 = new CpuBackend({ fast: true, threads: 1, simd: 'simd' });
+const FAST: [string, CpuBackend][] = [['2 threads', fast2], ['1 thread', fast1], ['1 thread, plain SIMD', plain1]];
 
 beforeAll(async () => {
   // workers start asynchronously; give them a moment so the threaded path is exercised
@@ -55,6 +57,13 @@ describe('fast path availability', () => {
     const info = fast2.fastInfo();
     expect(info).not.toBeNull();
     expect(['simd', 'relaxed']).toContain(info!.flavor);
+    expect(plain1.fastInfo()?.flavor).toBe('simd');
+  });
+
+  it('uses the relaxed-SIMD (FMA) build by default where the engine has or can enable it', () => {
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    const canEnable = major > 20 || (major === 20 && minor >= 16);
+    if (canEnable) expect(fast2.fastInfo()?.flavor).toBe('relaxed');
     expect(ref.fastInfo()).toBeNull();
     expect(ref.softmax).toBeUndefined();
     expect(typeof fast2.softmax).toBe('function');
