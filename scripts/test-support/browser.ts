@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Shared by the real-browser tests: bundles a page entry with esbuild (workspace packages
+// resolved to their TypeScript sources), serves it on 127.0.0.1 (optionally cross-origin
+// isolated with COOP/COEP headers) and runs it in Debian's headless Chromium through
+// playwright-core, returning what the page stores in `window.heedResult`.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** Debian's Chromium (installed by .ci/run); the browser tests skip without it. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Bundles `entry` for the browser, resolving `@heed/<pkg>` for each of `packages` to its sources. */
+export async function bundlePage(entry: string, packages: readonly string[]): Promise<string> {
+  const esbuild = await import('esbuild');
+  const alias = Object.fromEntries(packages.map((p) => [`@heed/${p}`, `${root}packages/${p}/src/index.ts`]));
+  const result = await esbuild.build({
+    entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', write: false, alias,
+    external: ['webgpu', 'node:*'], target: 'es2022', logLevel: 'silent',
+  });
+  return result.outputFiles[0].text;
+}
+
+/** Options of {@link runPage}. */
+export interface RunPageOptions {
+  /** Serve with COOP/COEP so the page is cross-origin isolated (SharedArrayBuffer available). */
+  readonly isolated?: boolean;
+  /** Milliseconds to wait for window.heedResult. */
+  readonly timeoutMs?: number;
+}
+
+/** Serves `script` as the page's module, runs it in headless Chromium and returns window.heedResult. */
+export async function runPage<T>(script: string, options: RunPageOptions = {}): Promise<T> {
+  const server = http.createServer((req, res) => {
+    if (options.isolated) {
+      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+      res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    }
+    if (req.url === '/page.js') {
+      res.setHeader('content-type', 'text/javascript');
+      res.end(script);
+    } else {
+      res.setHeader('content-type', 'text/html');
+      res.end('<!doctype html><html><body><script type="module" src="/page.js"></script></body></html>');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless=new', '--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
+      '--use-angle=swiftshader', '--disable-vulkan-surface', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => (window as { heedResult?: unknown }).heedResult !== undefined, undefined, { timeout: options.timeoutMs ?? 90_000 });
+    return (await page.evaluate(() => (window as { heedResult?: unknown }).heedResult)) as T;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
