@@ -11,11 +11,25 @@ import {
 import { Runtime, type PooledBuffer, type WebGPUDebug } from './runtime.js';
 import { binaryExpr, convert, domainOf, unaryExpr, WGSL_TYPE } from './wgsl.js';
 import { coalesce, checkRank, metaWords, numel, planViews, rowMajor, vectorize, type Operand } from './layout.js';
-import {
-  ELEMS_PER_GROUP, WG, copyIntoKernel, elementwiseKernel, elementwiseVec4Kernel, fillKernel, gatherKernel, randomKernel, reduceKernel, reduceWorkgroupKernel, scatterKernel,
-} from './kernels.js';
-import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel, type MatmulVariant } from './matmul.js';
-import { WIDE_ROW, attentionKernel, geluExpr, rowKernel, type RowKind } from './fused.js';
+import * as K from './kernels.js';
+import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel as matmulKernelRaw, type MatmulVariant } from './matmul.js';
+import { WIDE_ROW, attentionKernel as attentionKernelRaw, geluExpr, rowKernel as rowKernelRaw, type RowKind } from './fused.js';
+import { memoKernel } from './kernel-cache.js';
+
+const { ELEMS_PER_GROUP, WG } = K;
+// Memoised generators: the same arguments give the same string object (see kernel-cache.ts).
+const elementwiseKernel = memoKernel(K.elementwiseKernel);
+const elementwiseVec4Kernel = memoKernel(K.elementwiseVec4Kernel);
+const fillKernel = memoKernel(K.fillKernel);
+const reduceKernel = memoKernel(K.reduceKernel);
+const reduceWorkgroupKernel = memoKernel(K.reduceWorkgroupKernel);
+const gatherKernel = memoKernel(K.gatherKernel);
+const scatterKernel = memoKernel(K.scatterKernel);
+const copyIntoKernel = memoKernel(K.copyIntoKernel);
+const randomKernel = memoKernel(K.randomKernel);
+const matmulKernel = memoKernel(matmulKernelRaw);
+const rowKernel = memoKernel(rowKernelRaw);
+const attentionKernel = memoKernel(attentionKernelRaw);
 
 /** A GPU buffer holding `size` elements of `dtype` (4 bytes each). */
 interface GpuData extends PooledBuffer {

@@ -87,6 +87,28 @@ describe.skipIf(!device)(`WebGPU runtime${skipReason ? ` (skipped: ${skipReason}
     be.dispose();
   });
 
+  it('reuses bind groups for the same buffers, with each dispatch reading its own metadata slot', async () => {
+    const be = new WebGPUBackend(device!);
+    const x = put(be, [1, 2, 3, 4], 'float32');
+    const step = async (c: number) => {
+      const s = be.fill(1, c, 'float32');
+      const y = be.binary('mul', x, view(s, 'float32', [4], [0]), 'float32');
+      const got = await get(be, y, 'float32', 4);
+      be.free(s);
+      be.free(y);
+      return got;
+    };
+    expect(await step(2)).toEqual([2, 4, 6, 8]);
+    expect(await step(5)).toEqual([5, 10, 15, 20]);
+    const groups = be.runtime.stats.bindGroups;
+    // The pool hands the two freed buffers back in an order that repeats every two steps, so
+    // from then on the same bind groups serve every step, while the fill values (metadata)
+    // differ per dispatch.
+    for (const c of [3, -1, 0.5, 7]) expect(await step(c)).toEqual([1, 2, 3, 4].map((v) => v * c));
+    expect(be.runtime.stats.bindGroups).toBe(groups);
+    be.dispose();
+  });
+
   it('printShaders logs WGSL once per pipeline', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const be = new WebGPUBackend(device!, { printShaders: true });
