@@ -56,6 +56,7 @@ TRAIN="node $HERE/train_heed.mjs"
   echo "heed-cpu.softmax         | 300 | 0 | $OPS --backend=cpu --op=softmax"
   echo "train.heed-cpu           | 600 | 0 | $TRAIN --backend=cpu"
   echo "train.heed-cpu.fused     | 600 | 0 | $TRAIN --backend=cpu --fused --adam=fused"
+  echo "train.heed-cpu.adamstep  | 600 | 0 | $TRAIN --backend=cpu --adam=step"
   # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
   # these force the plain-SIMD build (mul + add) for comparison.
   if [ "${HEED_PLAIN_SIMD:-1}" != 0 ]; then
@@ -67,7 +68,7 @@ TRAIN="node $HERE/train_heed.mjs"
     echo "heed-webgpu.elementwise  | 300 | 1 | $OPS --backend=webgpu --op=elementwise"
     echo "heed-webgpu.softmax      | 300 | 1 | $OPS --backend=webgpu --op=softmax"
     echo "train.heed-webgpu        | 900 | 1 | $TRAIN --backend=webgpu"
-    echo "train.heed-webgpu.fused  | 900 | 1 | $TRAIN --backend=webgpu --fused"
+    echo "train.heed-webgpu.fused  | 900 | 1 | $TRAIN --backend=webgpu --fused --adam=step"
   fi
 } > "$WORK/extra-configs.txt"
 

@@ -4,8 +4,10 @@
 // lib/train_loop.mjs. LayerNorm and GELU are written from primitives exactly as the peers do
 // (default), or with Heed's fused composites (--fused: layerNorm / gelu, each one kernel plus
 // one gradient rule). Adam is the same op-by-op formula as the peers (default) or the CPU
-// backend's fused in-place kernel (--adam=fused). Loss at step 1 must be 2.4807, step 8 1.8826.
-// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|fused]
+// backend's fused in-place kernel (--adam=fused, CPU only) or core's `adamStep` (--adam=step: the
+// backend's fused `adam` kernel on any backend that has one, what nn.Adam uses).
+// Loss at step 1 must be 2.4807, step 8 1.8826.
+// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|fused|step]
 //        CPU debug flags: --threads=N  --reference  --simd=simd|relaxed
 import { parseArgs, emit, rssMB } from '../../shared/peers/lib/common.mjs';
 import { CFG, GELU_C, paramShapes, initParams, makeBatch, adamScalars, PARAM_NAMES } from '../../shared/peers/lib/model_spec.mjs';
@@ -15,6 +17,7 @@ import { setupHeed } from './heed_setup.mjs';
 const args = parseArgs();
 const fused = Boolean(args.fused);
 const fusedAdam = args.adam === 'fused';
+const stepAdam = args.adam === 'step';
 const { heed, backend, meta } = await setupHeed(args);
 if (fusedAdam && typeof backend.adamUpdate !== 'function') throw new Error('--adam=fused needs a backend with adamUpdate (cpu)');
 const rssInit = rssMB();
@@ -66,9 +69,16 @@ const lossAndGrad = heed.valueAndGrad((...params) => {
   return forward(p, X).sub(Y).square().mean();
 });
 
-function adam(grads, c1, c2) {
+function adam(grads, c1, c2, t) {
   PARAM_NAMES.forEach((k, i) => {
     const g = grads[i];
+    if (stepAdam) {
+      const r = heed.adamStep(P[k], g, M[k], V[k], { lr, beta1, beta2, eps, step: t });
+      P[k].assign(r.param);
+      M[k].assign(r.expAvg);
+      V[k].assign(r.expAvgSq);
+      return;
+    }
     if (fusedAdam) {
       const id = (t) => t.stridedView('adam').data; // contiguous leaves: storage == values
       backend.adamUpdate(id(P[k]), id(g.contiguous()), id(M[k]), id(V[k]), P[k].size, { lr, beta1, beta2, eps, c1, c2 });
@@ -87,7 +97,7 @@ async function step(t) {
   const { c1, c2 } = adamScalars(t);
   const loss = heed.tidy(() => {
     const { value, grads } = lossAndGrad(...PARAM_NAMES.map((k) => P[k]));
-    heed.noGrad(() => adam(grads, c1, c2));
+    heed.noGrad(() => adam(grads, c1, c2, t));
     return value;
   });
   const l = (await loss.data())[0]; // parameters are updated synchronously on the CPU backend
@@ -97,7 +107,7 @@ async function step(t) {
 
 const r = await trainLoop(step);
 emit({
-  suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${fusedAdam ? '+fused-adam' : ''}`,
+  suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${fusedAdam ? '+fused-adam' : stepAdam ? '+adamStep' : ''}`,
   rss_init_mb: rssInit, heedTensors: heed.memory().numTensors, ...r,
 });
 process.exit(0);

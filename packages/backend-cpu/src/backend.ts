@@ -9,7 +9,7 @@
 // reads are synchronous (readSync exists) and always return copies; a freed buffer throws on
 // any later use; `dispose` makes every later call fail loudly.
 import {
-  BACKEND_API_VERSION, HeedError,
+  BACKEND_API_VERSION, HeedError, isContiguous, type AdamScalars,
   type Backend, type BackendCapabilities, type BinaryOp, type DataId, type DType, type RandomKind,
   type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
@@ -98,6 +98,8 @@ export class CpuBackend implements Backend {
   gelu?: (x: StridedView, approximate: 'none' | 'tanh') => DataId;
   /** Fused LayerNorm over the last axis (fast path only). */
   layerNorm?: (x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number) => DataId;
+  /** Fused Adam step into new buffers (fast path only): copies param and moments, then {@link CpuBackend.adamUpdate}. */
+  adam?: (param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars) => [DataId, DataId, DataId];
   #disposed = false;
   readonly #fast: FastRuntime | null;
 
@@ -113,6 +115,7 @@ export class CpuBackend implements Backend {
         this.#live('layerNorm');
         return fastLayerNorm(rt, x, w, b, eps) ?? layerNormReference(x, w, b, eps);
       };
+      this.adam = (param, grad, expAvg, expAvgSq, step) => this.#adam(param, grad, expAvg, expAvgSq, step);
     }
   }
 
@@ -145,6 +148,21 @@ export class CpuBackend implements Backend {
     }
     if (this.#fast !== null && fastAdam(this.#fast, param, grad, m, v, size, step)) return;
     adamReference(arrayOf(param, 'adamUpdate'), arrayOf(grad, 'adamUpdate'), arrayOf(m, 'adamUpdate'), arrayOf(v, 'adamUpdate'), size, step);
+  }
+
+  /** New buffers for param and moments (copies), updated in place by the one-pass kernel. */
+  #adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] {
+    this.#live('adam');
+    const size = param.shape.reduce((a, b) => a * b, 1);
+    const out: [DataId, DataId, DataId] = [this.copy(param), this.copy(expAvg), this.copy(expAvgSq)];
+    const plain = grad.offset === 0 && isContiguous(grad.shape, grad.strides);
+    const g = plain ? grad.data : this.copy(grad);
+    try {
+      this.adamUpdate(out[0], g, out[1], out[2], size, step);
+    } finally {
+      if (!plain) this.free(g);
+    }
+    return out;
   }
 
   #live(op: string): void {

@@ -5,7 +5,7 @@
 // NEW buffer and reads its inputs through strided metadata (no extra copies); zero-size
 // results never dispatch (they get a minimum-size buffer); a DataId is used only while not freed.
 import {
-  BACKEND_API_VERSION, HeedError, type Backend, type BackendCapabilities, type BinaryOp, type DType, type DataId,
+  BACKEND_API_VERSION, HeedError, type AdamScalars, type Backend, type BackendCapabilities, type BinaryOp, type DType, type DataId,
   type RandomKind, type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
 import { Runtime, type PooledBuffer, type WebGPUDebug } from './runtime.js';
@@ -296,6 +296,27 @@ export class WebGPUBackend implements Backend {
 
   gelu(x: StridedView, approximate: 'none' | 'tanh'): DataId {
     return this.elementwise('gelu', [x], 'float32', geluExpr(approximate));
+  }
+
+  /**
+   * One Adam step in three elementwise dispatches (new m, new v, new param). The step's
+   * scalars travel as broadcast operands of one small buffer, so the kernels do not change
+   * from step to step.
+   */
+  adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] {
+    const { lr, beta1, beta2, eps, c1, c2 } = step;
+    const scalars = this.upload(Float32Array.from([beta1, 1 - beta1, beta2, 1 - beta2, lr * c1, c2, eps]), 'float32');
+    const s = (i: number): StridedView => ({ data: scalars, dtype: 'float32', shape: param.shape, strides: param.shape.map(() => 0), offset: i });
+    try {
+      const m = this.elementwise('adam', [expAvg, grad, s(0), s(1)], 'float32', 'v2 * v0 + v3 * v1');
+      const v = this.elementwise('adam', [expAvgSq, grad, s(2), s(3)], 'float32', 'v2 * v0 + v3 * (v1 * v1)');
+      const mv: StridedView = { data: m, dtype: 'float32', shape: param.shape, strides: rowMajor(param.shape), offset: 0 };
+      const vv: StridedView = { ...mv, data: v };
+      const p = this.elementwise('adam', [param, mv, vv, s(4), s(5), s(6)], 'float32', 'v0 - v3 * v1 / (sqrt(v2 * v4) + v5)');
+      return [p, m, v];
+    } finally {
+      this.free(scalars);
+    }
   }
 
   /** A contiguous view of `v` (itself when already contiguous, else a copy the caller frees). */

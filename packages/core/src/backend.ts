@@ -206,6 +206,37 @@ export interface FusedKernels {
    * a causal flag. Returns `[B, H, L, Dv]`. Fully masked rows produce zeros.
    */
   attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId;
+  /**
+   * One Adam step on float32 views of equal shape (param, grad and the two moments), returning
+   * NEW buffers `[param, expAvg, expAvgSq]` (inputs are never written):
+   * `m' = beta1 m + (1 - beta1) g`, `v' = beta2 v + (1 - beta2) g^2`,
+   * `param' = param - lr (m' c1) / (sqrt(v' c2) + eps)` with `c1 = 1 / (1 - beta1^t)` and
+   * `c2 = 1 / (1 - beta2^t)` (PyTorch's formula).
+   */
+  adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId];
+}
+
+/**
+ * The scalars of one Adam step (see {@link FusedKernels.adam}).
+ *
+ * @example
+ * ```ts
+ * const s: AdamScalars = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 1 / (1 - 0.9), c2: 1 / (1 - 0.999) };
+ * ```
+ */
+export interface AdamScalars {
+  /** Learning rate. */
+  readonly lr: number;
+  /** Decay of the first moment. */
+  readonly beta1: number;
+  /** Decay of the second moment. */
+  readonly beta2: number;
+  /** Added to the denominator. */
+  readonly eps: number;
+  /** First-moment bias correction, 1 / (1 - beta1^t). */
+  readonly c1: number;
+  /** Second-moment bias correction, 1 / (1 - beta2^t). */
+  readonly c2: number;
 }
 
 /**

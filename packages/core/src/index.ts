@@ -34,4 +34,5 @@ export * from './ops/indexing.js';
 export * from './ops/composites.js';
 export * from './ops/attention.js';
 export * from './ops/move.js';
+export * from './ops/optim.js';
 export * from './random.js';

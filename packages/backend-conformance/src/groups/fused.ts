@@ -5,8 +5,8 @@
 // and so must gradients (core owns them, but they use the fused forward's saved output).
 // Cases for kernels the backend lacks are skipped with a note.
 import {
-  gelu, layerNorm, logSoftmax, noGrad, scaledDotProductAttention, softmax, tidy,
-  type Backend, type FusedKernels, type Tensor,
+  adamStep, concat, gelu, layerNorm, logSoftmax, noGrad, scaledDotProductAttention, softmax, tidy,
+  type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
 } from '@heed/core';
 import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.js';
 import { FUSED_NAMES } from '../backends.js';
@@ -84,7 +84,26 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
     { label: 'custom scale', inputs: [X(1, 1, 3, 4), X(1, 1, 3, 4), X(1, 1, 3, 4)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v, { scale: 0.2 }), grad: false },
     { label: 'large', inputs: [X(1, 4, 64, 32), X(1, 4, 100, 32), X(1, 4, 100, 32)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v), grad: false },
   ],
+  adam: [
+    { label: 'first step', inputs: [X(4, 5), R(-1, 1, 4, 5), X(4, 5), R(0, 1, 4, 5)], f: adamAll({ lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), grad: false },
+    { label: 'late step, other betas', inputs: [X(3, 7), R(-2, 2, 3, 7), R(-0.5, 0.5, 3, 7), R(0, 2, 3, 7)],
+      f: adamAll({ lr: 1e-3, beta1: 0.8, beta2: 0.98, eps: 1e-6, step: 250 }), grad: false },
+    { label: 'large and odd-sized', inputs: [X(1001), R(-1, 1, 1001), X(1001), R(0, 1, 1001)], f: adamAll({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3 }), grad: false },
+    { label: 'transposed grad', inputs: [X(3, 4), R(-1, 1, 4, 3), X(3, 4), R(0, 1, 3, 4)],
+      f: ([p, g, m, v]) => adamAll({ lr: 0.05, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 2 })([p, g.transpose(), m, v]), grad: false },
+    { label: 'zero gradient and moments', inputs: [X(6), { shape: [6], values: [0, 0, 0, 0, 0, 0] }, { shape: [6], values: [0, 0, 0, 0, 0, 0] }, { shape: [6], values: [0, 0, 0, 0, 0, 0] }],
+      f: adamAll({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), grad: false },
+    { label: 'empty', inputs: [X(0), X(0), X(0), X(0)], f: adamAll({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), grad: false },
+  ],
 };
+
+/** adamStep's three results, flattened and concatenated (so one output can be compared). */
+function adamAll(options: AdamStepOptions): (xs: readonly Tensor[]) => Tensor {
+  return ([p, g, m, v]) => {
+    const r = adamStep(p, g, m, v, options);
+    return concat([r.param.flatten(), r.expAvg.flatten(), r.expAvgSq.flatten()]);
+  };
+}
 
 function hostOf(inp: In, rng: Rng): HostTensor {
   const values = inp.values ?? (inp.dtype === 'bool' ? [] : draw(rng, numel(inp.shape), inp.kind ?? { kind: 'uniform' }));
@@ -154,13 +173,13 @@ async function runFused(kernel: keyof FusedKernels, ctx: CaseContext): Promise<v
  *
  * @example
  * ```ts
- * fusedCases().map((c) => c.id); // ['fused/softmax', ..., 'fused/attention']
+ * fusedCases().map((c) => c.id); // ['fused/softmax', ..., 'fused/adam']
  * ```
  */
 export function fusedCases(): RunnableCase[] {
   return FUSED_NAMES.map((kernel) => ({
-    id: `fused/${kernel}`, group: 'fused', op: kernel === 'attention' ? 'scaledDotProductAttention' : kernel,
-    dtypes: kernel === 'attention' ? ['float32', 'bool'] : ['float32'], hasGradient: kernel !== 'attention',
+    id: `fused/${kernel}`, group: 'fused', op: kernel === 'attention' ? 'scaledDotProductAttention' : kernel === 'adam' ? 'adamStep' : kernel,
+    dtypes: kernel === 'attention' ? ['float32', 'bool'] : ['float32'], hasGradient: kernel !== 'attention' && kernel !== 'adam',
     run: (ctx: CaseContext) => runFused(kernel, ctx),
   }));
 }

@@ -4,7 +4,9 @@
 // Invariants: the step count is per parameter and starts at 1 on its first update; bias
 // corrections are computed in float64 from it; moments are float32 tensors owned by the
 // optimizer (state keys `step`, `expAvg`, `expAvgSq`, and `maxExpAvgSq` with AMSGrad).
-import { zerosLike, type Tensor } from '@heed/core';
+// Without AMSGrad the moments and parameter are updated by core's `adamStep`, which uses the
+// backend's fused one-pass kernel when it has one (the CPU fast path does).
+import { adamStep, zerosLike, type Tensor } from '@heed/core';
 import { checkRange, Optimizer, type BaseHyperParams, type OptimizerOptions, type ParamGroupSpec } from './optimizer.js';
 import type { ParamSource } from './params.js';
 
@@ -75,6 +77,10 @@ function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamStat
   }
   const m0 = state?.expAvg ?? zerosLike(p);
   const v0 = state?.expAvgSq ?? zerosLike(p);
+  if (!h.amsgrad) {
+    const r = adamStep(param, g, m0, v0, { lr: h.lr, beta1, beta2, eps: h.eps, step });
+    return { param: r.param, state: { step, expAvg: r.expAvg, expAvgSq: r.expAvgSq } };
+  }
   const expAvg = m0.mul(beta1).add(g.mul(1 - beta1));
   const expAvgSq = v0.mul(beta2).add(g.mul(g).mul(1 - beta2));
   const biasCorrection1 = 1 - beta1 ** step;
