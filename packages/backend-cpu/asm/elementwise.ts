@@ -160,14 +160,16 @@ export function unaryBlock(args: usize, block: i32): void {
 }
 
 /**
- * Fused Adam update, in place on p, m, v (float32, `total` elements each), for the block's
- * element range. Args: 0 p, 1 g, 2 m, 3 v, 4 total, 5 elements per block, then f32 slots
- * 6 lr, 7 beta1, 8 beta2, 9 eps, 10 c1 = 1/(1-beta1^t), 11 c2 = 1/(1-beta2^t):
+ * Fused Adam update of p, m, v (float32, `total` elements each) into pOut, mOut, vOut (the
+ * same addresses for an in-place update), for the block's element range. Args: 0 p, 1 g, 2 m,
+ * 3 v, 4 total, 5 elements per block, then f32 slots 6 lr, 7 beta1, 8 beta2, 9 eps,
+ * 10 c1 = 1/(1-beta1^t), 11 c2 = 1/(1-beta2^t), then 12 pOut, 13 mOut, 14 vOut:
  *   m = beta1 m + (1-beta1) g;  v = beta2 v + (1-beta2) g^2;  p -= lr (m c1) / (sqrt(v c2) + eps)
  */
 export function adamBlock(args: usize, block: i32): void {
   const p = <usize>load<i32>(args), g = <usize>load<i32>(args, 4);
   const m = <usize>load<i32>(args, 8), v = <usize>load<i32>(args, 12);
+  const pOut = <usize>load<i32>(args, 48), mOut = <usize>load<i32>(args, 52), vOut = <usize>load<i32>(args, 56);
   const total = load<i32>(args, 16), chunk = load<i32>(args, 20);
   const lr = load<f32>(args, 24), b1 = load<f32>(args, 28), b2 = load<f32>(args, 32);
   const eps = load<f32>(args, 36), c1 = load<f32>(args, 40), c2 = load<f32>(args, 44);
@@ -182,18 +184,20 @@ export function adamBlock(args: usize, block: i32): void {
     const mv = madd(v128.load(m + o), vb1, f32x4.mul(gv, v1b1));
     const vv = madd(v128.load(v + o), vb2, f32x4.mul(f32x4.mul(gv, gv), v1b2));
     const upd = f32x4.div(f32x4.mul(f32x4.mul(mv, vc1), vlr), f32x4.add(f32x4.sqrt(f32x4.mul(vv, vc2)), veps));
-    v128.store(m + o, mv);
-    v128.store(v + o, vv);
-    v128.store(p + o, f32x4.sub(v128.load(p + o), upd));
+    const pv = f32x4.sub(v128.load(p + o), upd);
+    v128.store(mOut + o, mv);
+    v128.store(vOut + o, vv);
+    v128.store(pOut + o, pv);
   }
   for (; e < e1; e++) {
     const o = <usize>e << 2;
     const gs = load<f32>(g + o);
     const ms = load<f32>(m + o) * b1 + gs * (1 - b1);
     const vs = load<f32>(v + o) * b2 + gs * gs * (1 - b2);
-    store<f32>(m + o, ms);
-    store<f32>(v + o, vs);
-    store<f32>(p + o, load<f32>(p + o) - (ms * c1 * lr) / (Mathf.sqrt(vs * c2) + eps));
+    const ps = load<f32>(p + o) - (ms * c1 * lr) / (Mathf.sqrt(vs * c2) + eps);
+    store<f32>(mOut + o, ms);
+    store<f32>(vOut + o, vs);
+    store<f32>(pOut + o, ps);
   }
 }
 

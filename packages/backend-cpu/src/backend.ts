@@ -21,7 +21,7 @@ import { reduceKernel } from './reduce.js';
 import { arrayOf, bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
 import {
   acquireFastRuntime, envFlag, fastAdam, fastBinary, fastCopy, fastFill, fastGelu, fastLayerNorm, fastMatmul,
-  fastReduce, fastSoftmax, fastUnary, fastUpload, type AdamStep, type FastRuntime,
+  fastReduce, fastSoftmax, fastUnary, fastUpload, HeapBuffer, type AdamStep, type FastRuntime,
 } from './fast/index.js';
 import { adamReference, geluReference, layerNormReference, softmaxReference } from './fast/fused-reference.js';
 import type { FastHeapStats } from './fast/heap.js';
@@ -150,10 +150,21 @@ export class CpuBackend implements Backend {
     adamReference(arrayOf(param, 'adamUpdate'), arrayOf(grad, 'adamUpdate'), arrayOf(m, 'adamUpdate'), arrayOf(v, 'adamUpdate'), size, step);
   }
 
-  /** New buffers for param and moments (copies), updated in place by the one-pass kernel. */
+  /** New buffers for param and moments, written by the one-pass kernel (inputs unchanged). */
   #adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] {
     this.#live('adam');
     const size = param.shape.reduce((a, b) => a * b, 1);
+    const rt = this.#fast;
+    const plainView = (x: StridedView) => x.offset === 0 && isContiguous(x.shape, x.strides);
+    if (rt !== null && [param, grad, expAvg, expAvgSq].every(plainView)) {
+      const out = [HeapBuffer.alloc(rt.heap, size), HeapBuffer.alloc(rt.heap, size), HeapBuffer.alloc(rt.heap, size)];
+      if (out.every((b) => b !== null)) {
+        const outs = out as [HeapBuffer, HeapBuffer, HeapBuffer];
+        if (fastAdam(rt, param.data, grad.data, expAvg.data, expAvgSq.data, size, step, outs)) return outs;
+      }
+      for (const b of out) b?.release();
+    }
+    // Inputs outside the heap (or a full heap): copy, then update the copies in place.
     const out: [DataId, DataId, DataId] = [this.copy(param), this.copy(expAvg), this.copy(expAvgSq)];
     const plain = grad.offset === 0 && isContiguous(grad.shape, grad.strides);
     const g = plain ? grad.data : this.copy(grad);

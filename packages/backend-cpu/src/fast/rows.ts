@@ -168,17 +168,20 @@ export interface AdamStep {
 }
 
 /**
- * Fused Adam update in place on heap buffers `param`, `m`, `v` (float32, `size` elements each)
- * given `grad`. Returns false (and changes nothing) when a buffer is not in the heap.
+ * Fused Adam update of heap buffers `param`, `m`, `v` (float32, `size` elements each) given
+ * `grad`: in place, or into the heap buffers `out` = [param', m', v'] (inputs then unchanged).
+ * Returns false (and changes nothing) when a buffer is not in the heap.
  *
  * @example
  * ```ts
  * fastAdam(rt, p, g, m, v, 1024, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 });
  * ```
  */
-export function fastAdam(rt: FastRuntime, param: DataId, grad: DataId, m: DataId, v: DataId, size: number, h: AdamStep): boolean {
+export function fastAdam(rt: FastRuntime, param: DataId, grad: DataId, m: DataId, v: DataId, size: number, h: AdamStep,
+  out?: readonly [HeapBuffer, HeapBuffer, HeapBuffer]): boolean {
   if (!(param instanceof HeapBuffer) || !(m instanceof HeapBuffer) || !(v instanceof HeapBuffer)) return false;
   if (param.heap !== rt.heap || m.heap !== rt.heap || v.heap !== rt.heap) return false;
+  if (out && out.some((b) => b.heap !== rt.heap)) return false;
   param.array('adam'); // throws if freed
   m.array('adam');
   v.array('adam');
@@ -189,10 +192,12 @@ export function fastAdam(rt: FastRuntime, param: DataId, grad: DataId, m: DataId
     const threads = size >= PARALLEL_ELEMENTS ? rt.threads : 1;
     const chunk = blockSize(size, threads, 64, 8192);
     rt.begin();
+    const [po, mo, vo] = out ?? [param, m, v];
     const ints = [param.ptr, sg.ptr, m.ptr, v.ptr, size, chunk];
     for (let i = 0; i < ints.length; i++) rt.setI(i, ints[i]);
     const floats = [h.lr, h.beta1, h.beta2, h.eps, h.c1, h.c2];
     for (let i = 0; i < floats.length; i++) rt.setF(6 + i, floats[i]);
+    [po.ptr, mo.ptr, vo.ptr].forEach((ptr, i) => rt.setI(12 + i, ptr));
     rt.run(KIND.ADAM, Math.ceil(size / chunk), threads > 1);
     return true;
   } finally {
