@@ -2,7 +2,7 @@
 // Fast row kernels on contiguous float32 data: sum/max over trailing axes (rows) or leading
 // axes (columns), softmax / log-softmax and LayerNorm over the last axis, and the fused Adam
 // update. Each returns null when it does not apply (the caller uses the reference path).
-import type { DataId, DType, ReduceOp, StridedView } from '@heed/core';
+import type { AdamScalars, DataId, DType, ReduceOp, StridedView } from '@heed/core';
 import { HeapBuffer, heapSource, heapSourceOf, type HeapSource } from './buffer.js';
 import { blockSize, isDenseF32, isRowMajor, numel } from './layout.js';
 import { KIND, PARALLEL_ELEMENTS, REDUCE } from './ops.js';
@@ -151,21 +151,14 @@ export function fastLayerNorm(rt: FastRuntime, x: StridedView, weight: StridedVi
 }
 
 /**
- * Adam hyper-parameters for one step `t`: `c1 = 1 / (1 - beta1^t)`, `c2 = 1 / (1 - beta2^t)`.
+ * Adam hyper-parameters for one step `t` (core's `AdamScalars`): `c1 = 1 / (1 - beta1^t)`, `c2 = 1 / (1 - beta2^t)`.
  *
  * @example
  * ```ts
  * const h: AdamStep = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 };
  * ```
  */
-export interface AdamStep {
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  readonly c1: number;
-  readonly c2: number;
-}
+export type AdamStep = AdamScalars;
 
 /**
  * Fused Adam update of heap buffers `param`, `m`, `v` (float32, `size` elements each) given
