@@ -166,7 +166,7 @@ export class CpuBackend implements Backend {
     }
     // Inputs outside the heap (or a full heap): copy, then update the copies in place.
     const out: [DataId, DataId, DataId] = [this.copy(param), this.copy(expAvg), this.copy(expAvgSq)];
-    const plain = grad.offset === 0 && isContiguous(grad.shape, grad.strides);
+    const plain = plainView(grad);
     const g = plain ? grad.data : this.copy(grad);
     try {
       this.adamUpdate(out[0], g, out[1], out[2], size, step);

@@ -84,9 +84,7 @@ export function elementwiseVec4Kernel(out: DType, inputs: readonly DType[], body
   const params = inputs.map((d, k) => `v${k}: ${T(d)}`).join(', ');
   const loads = inputs.map((_, k) => `let w${k} = in${k}[off${k}];`).join(' ');
   const call = (c: string) => `f(${inputs.map((_, k) => (scalar[k] ? `w${k}` : `w${k}.${c}`)).join(', ')})`;
-  // scalar operands have all-zero strides: treat them as contiguous-free offsets (md offset only)
-  const offsets = offsetsWgsl(rank, contiguous.map((c, k) => c || scalar[k]))
-    .replace(/let off(\d+) = md\[(\d+)\] \+ i;/g, (m, k: string, w: string) => (scalar[Number(k)] ? `let off${k} = md[${w}];` : m));
+  const offsets = offsetsWgsl(rank, contiguous, 0, scalar);
   return `${MATH_WGSL}\n${extra}\n${lines.join('\n')}
 fn f(${params}) -> ${T(out)} { return ${body}; }
 fn elem(i: u32) {\n  ${offsets}\n  ${loads}\n  outBuf[i] = vec4<${T(out)}>(${['x', 'y', 'z', 'w'].map(call).join(', ')});\n}\n${mapMain()}`;

@@ -150,17 +150,18 @@ export function metaWords(plan: Plan, tail: readonly number[] = []): Uint32Array
 /**
  * WGSL that computes `off<k>` (element offset of operand k) for output index `i` under a plan
  * of rank `rank`, reading shape/strides from `md` at fixed positions. Contiguous operands
- * skip the index arithmetic; the coordinates are computed once for all strided operands.
+ * skip the index arithmetic, `scalar` ones (all strides 0) are just their offset; the
+ * coordinates are computed once for all strided operands.
  *
  * @example
  * ```ts
  * offsetsWgsl(2, [true, false]); // 'let off0 = md[4] + i; ...'
  * ```
  */
-export function offsetsWgsl(rank: number, contiguous: readonly boolean[], first = 0): string {
+export function offsetsWgsl(rank: number, contiguous: readonly boolean[], first = 0, scalar: readonly boolean[] = []): string {
   const lines: string[] = [];
   const base = (k: number) => 2 + rank + k * (rank + 1);
-  const strided = contiguous.some((c, k) => k >= first && !c);
+  const strided = contiguous.some((c, k) => k >= first && !c && !scalar[k]);
   if (strided) {
     lines.push('var rem = i;');
     for (let d = rank - 1; d >= 0; d--) {
@@ -169,6 +170,7 @@ export function offsetsWgsl(rank: number, contiguous: readonly boolean[], first 
   }
   contiguous.forEach((c, k) => {
     if (k < first) return;
+    if (scalar[k]) { lines.push(`let off${k} = md[${base(k)}];`); return; }
     if (c) { lines.push(`let off${k} = md[${base(k)}] + i;`); return; }
     const terms = Array.from({ length: rank }, (_, d) => `c${d} * md[${base(k) + 1 + d}]`);
     lines.push(`let off${k} = md[${base(k)}]${terms.map((t) => ` + ${t}`).join('')};`);

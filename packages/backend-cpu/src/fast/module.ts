@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Loading the WASM kernels: decode the embedded builds, pick relaxed SIMD where the engine
 // validates it (else plain SIMD; on Node 20, whose V8 has relaxed SIMD behind a flag, the flag
-// is switched on first unless the caller asked for plain SIMD), and compile synchronously (the module is ~16 KB, which
-// `new WebAssembly.Module` accepts on every engine's main thread). The builds import a
+// is switched on first unless the caller asked for plain SIMD), and compile synchronously
+// (the module is ~16 KB, which `new WebAssembly.Module` accepts on every engine's main thread). The builds import a
 // *shared* memory; for a single-threaded fallback on a plain memory, the import's "shared"
 // flag is cleared in a copy of the binary (atomics on unshared memory are valid WASM).
 import { KERNELS_RELAXED_BASE64, KERNELS_SIMD_BASE64 } from './generated/kernels-wasm.js';

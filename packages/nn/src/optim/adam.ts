@@ -86,13 +86,10 @@ function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamStat
   const biasCorrection1 = 1 - beta1 ** step;
   const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
   const stepSize = h.lr / biasCorrection1;
-  const next: AdamState = { step, expAvg, expAvgSq };
-  let second = expAvgSq;
-  if (h.amsgrad) {
-    const previousMax = state?.maxExpAvgSq;
-    second = previousMax === undefined || typeof previousMax === 'number' ? expAvgSq : previousMax.maximum(expAvgSq);
-    next.maxExpAvgSq = second;
-  }
+  // AMSGrad: the denominator uses the running maximum of the second moment.
+  const previousMax = state?.maxExpAvgSq;
+  const second = previousMax === undefined || typeof previousMax === 'number' ? expAvgSq : previousMax.maximum(expAvgSq);
+  const next: AdamState = { step, expAvg, expAvgSq, maxExpAvgSq: second };
   const denom = second.sqrt().div(biasCorrection2Sqrt).add(h.eps);
   return { param: param.sub(expAvg.div(denom).mul(stepSize)), state: next };
 }
