@@ -12,6 +12,7 @@ export { Storage, storageStats, type BackendStats } from './storage.js';
 export {
   type Shape, sizeOf, contiguousStrides, isContiguous, broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes,
 } from './shape.js';
+export { unravelIndex, coalesceDims, StridedWalker, type CoalescedDims } from './layout.js';
 export { Tensor, type NestedArray } from './tensor.js';
 export {
   Scope, beginScope, endScope, tidy, tidyAsync, keep, memory, checkLeaks, setWarnOnGC, type MemoryInfo, type Scoped,

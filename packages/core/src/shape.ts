@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Pure shape arithmetic: sizes, contiguous strides, axis normalisation, broadcasting and the
 // stride rules that let reshape/permute/expand stay zero-copy. No tensors, no backends here.
+// The one source of these helpers for core and every backend (exported for backend authors,
+// with the iteration helpers of layout.ts); backends keep no copies of them.
 import { HeedError, fmtShape } from './errors.js';
 
 /**
@@ -46,12 +48,14 @@ export function contiguousStrides(shape: Shape): number[] {
 }
 
 /**
- * Whether a view with these strides is laid out row-major without gaps (size-1 dims ignored).
+ * Whether a view with these strides is laid out row-major without gaps (size-1 dims ignored),
+ * i.e. element `i` of the view is at `offset + i`. The offset is not part of the question.
  *
  * @example
  * ```ts
  * isContiguous([2, 3], [3, 1]); // true
- * isContiguous([3, 2], [1, 3]); // false
+ * isContiguous([3, 2], [1, 3]); // false (a transpose)
+ * isContiguous([2, 1, 3], [3, 99, 1]); // true (the size-1 dim never moves)
  * ```
  */
 export function isContiguous(shape: Shape, strides: readonly number[]): boolean {

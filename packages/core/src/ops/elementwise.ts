@@ -4,7 +4,7 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import { isFloatDType, promoteTypes, type DType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
-import { broadcastShapes, broadcastStrides } from '../shape.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { record, type OpName } from '../autograd/record.js';
 import { commonBackend, fromData, toTensors, type TensorLike } from './dispatch.js';
@@ -76,15 +76,8 @@ function castView(t: Tensor, dtype: DType, shape: readonly number[], op: string)
   }
   const backend = t.backend;
   const data = backend.cast(t.stridedView(op), dtype);
-  const castStrides = broadcastStrides(t.shape, contiguous(t.shape), shape);
+  const castStrides = broadcastStrides(t.shape, contiguousStrides(t.shape), shape);
   return { view: { data, dtype, shape, strides: castStrides, offset: 0 }, release: () => backend.free(data) };
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
-  return s;
 }
 
 /**
