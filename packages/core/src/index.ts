@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Public entry point of @heed/core. Importing it has no side effects beyond installing the
 // Tensor methods; backends are registered explicitly by the user.
+// The reference makes the published .d.ts bring the lib that declares Symbol.dispose (`using`).
+/// <reference lib="esnext.disposable" preserve="true" />
 import './tensor-methods.js';
 
 export * from './dtype.js';
@@ -15,8 +17,9 @@ export {
 export { unravelIndex, coalesceDims, StridedWalker, type CoalescedDims } from './layout.js';
 export { Tensor, type NestedArray } from './tensor.js';
 export {
-  Scope, beginScope, endScope, tidy, tidyAsync, keep, memory, checkLeaks, setWarnOnGC, type MemoryInfo, type Scoped,
+  Scope, beginScope, endScope, tidy, tidyAsync, keep, type Scoped, createScope, withScope, asyncScopesIsolated,
 } from './scope.js';
+export { memory, checkLeaks, setWarnOnGC, type MemoryInfo } from './memory.js';
 export { isGradEnabled, noGrad, enableGrad, setGradEnabled } from './autograd/mode.js';
 export { type BackwardOptions } from './autograd/engine.js';
 export { backward, grad, valueAndGrad, detach, customGrad, type ScalarFn } from './autograd/api.js';

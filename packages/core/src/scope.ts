@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Tensor lifetime: scopes (`tidy`, explicit begin/end for async code), `keep`, the
-// FinalizationRegistry safety net, `memory()` statistics and the leak checker.
-// Invariant: a tensor belongs to at most one scope; ending a scope disposes exactly the
-// tensors still owned by it that are not part of the returned value.
-import type { Storage } from './storage.js';
-import { storageStats } from './storage.js';
+// Tensor lifetime scopes: `tidy` (sync), `tidyAsync`/`beginScope` (async), `createScope` with
+// `withScope`/`track` (explicit handles), `endScope`, `keep`. memory.ts registers each new
+// tensor with `currentScope()`.
+// Where a scope is current: sync scopes (tidy, and beginScope inside one) on a stack that lives
+// for one synchronous extent; async scopes in the async context (AsyncLocalStorage, see
+// async-context.ts), so each chain of async work sees its own scope and concurrent requests
+// never adopt each other's tensors; without async context (browsers) on one global stack.
+// Invariants: a tensor belongs to at most one scope; ending a scope disposes exactly the
+// tensors still owned by it that are not part of the kept value, which moves to the nearest
+// open ancestor (the scope current when it was opened); an ended scope is never current.
 import { HeedError } from './errors.js';
+import { asyncSlot } from './async-context.js';
 
 /**
  * What the scope machinery needs from a tensor (avoids an import cycle with tensor.ts).
@@ -21,8 +26,13 @@ export interface Scoped {
   dispose(): void;
 }
 
+/** How a scope becomes current (see the file comment). @internal */
+export type ScopeKind = 'sync' | 'context' | 'global' | 'handle';
+
 /**
- * A set of tensors that are disposed together. Create with {@link beginScope}.
+ * A set of tensors that are disposed together. Open one with {@link beginScope} (current for
+ * the rest of the calling code), {@link createScope} (current only inside {@link withScope}),
+ * or let {@link tidy}/{@link tidyAsync} manage it; close it with {@link endScope}.
  *
  * @example
  * ```ts
@@ -34,52 +44,102 @@ export interface Scoped {
 export class Scope {
   /** @internal */ readonly owned = new Set<Scoped>();
   /** @internal */ ended = false;
-  constructor(readonly name: string) {}
-}
+  /** @internal Where kept values go when this scope ends (the scope current when it was opened). */
+  readonly parent: Scope | null;
+  /** @internal */ readonly kind: ScopeKind;
+  /** The name given when the scope was opened (it appears in error messages). */
+  readonly name: string;
 
-const stack: Scope[] = [];
-let liveTensors = 0;
-let reclaimedByGC = 0;
-let warnOnGC = false;
-
-interface Held {
-  storage: Storage;
-  release: () => void;
-}
-
-const registry = new FinalizationRegistry<Held>((held) => {
-  reclaimedByGC++;
-  liveTensors--;
-  if (warnOnGC) {
-    console.warn(`[heed] a tensor of ${held.storage.size} ${held.storage.dtype} elements was garbage-collected ` +
-      'without dispose(); use tidy(), `using`, or dispose() to free backend memory promptly.');
+  /** @internal Use beginScope/createScope. */
+  constructor(name: string, parent: Scope | null = null, kind: ScopeKind = 'handle') {
+    this.name = name;
+    this.parent = parent;
+    this.kind = kind;
   }
-  held.release();
-});
 
-/** @internal Registers a new tensor with the current scope and the GC safety net. */
-export function trackTensor(t: Scoped, held: Held): void {
-  liveTensors++;
-  registry.register(t, held, t);
-  const scope = stack[stack.length - 1];
-  if (scope) {
-    scope.owned.add(t);
-    t.scope = scope;
+  /**
+   * Moves the tensors in `value` (a tensor, or arrays/maps/plain objects of tensors) into this
+   * scope, out of whatever scope owned them, so that ending this scope disposes them. Returns
+   * `value`. For code that creates tensors outside {@link withScope}.
+   *
+   * @example
+   * ```ts
+   * const scope = createScope('request');
+   * const x = scope.track(tensor([1, 2]));
+   * endScope(scope); // x is disposed
+   * ```
+   */
+  track<T>(value: T): T {
+    if (this.ended) throw new HeedError('Scope.track', `scope '${this.name}' was already ended; track tensors into an open scope.`);
+    const found = new Set<Scoped>();
+    collectTensors(value, found);
+    for (const t of found) {
+      if (t.isDisposed) continue;
+      t.scope?.owned.delete(t);
+      t.scope = this;
+      this.owned.add(t);
+    }
+    return value;
   }
 }
 
-/** @internal Called by Tensor.dispose(). */
-export function untrackTensor(t: Scoped): void {
-  liveTensors--;
-  registry.unregister(t);
-  t.scope?.owned.delete(t);
-  t.scope = null;
+// Scopes made current for a synchronous extent (tidy; withScope where there is no async
+// context). Nothing else can run while an extent runs, so one array serves every context; an
+// async extent (withScope/tidyAsync) swaps in its own array for its synchronous part.
+let syncStack: Scope[] = [];
+// Scopes opened by beginScope/tidyAsync where there is no async context (browsers): one global
+// stack, so concurrent async work is attributed to the newest open scope (not isolated).
+const fallbackStack: Scope[] = [];
+// Set once a scope was stored in the async context; until then lookups skip it.
+let contextInUse = false;
+
+function live(scope: Scope | null | undefined): Scope | null {
+  let s = scope ?? null;
+  while (s && s.ended) s = s.parent;
+  return s;
+}
+
+function topLive(stack: readonly Scope[]): Scope | null {
+  for (let i = stack.length - 1; i >= 0; i--) if (!stack[i].ended) return stack[i];
+  return null;
+}
+
+/** @internal The scope new tensors go to here and now: the innermost open scope of this context. */
+export function currentScope(): Scope | null {
+  const sync = topLive(syncStack);
+  if (sync) return sync;
+  const slot = contextInUse ? asyncSlot<Scope>() : null;
+  const fromContext = slot ? live(slot.get()) : null;
+  return fromContext ?? topLive(fallbackStack);
 }
 
 /**
- * Opens a scope: tensors created until the matching {@link endScope} belong to it.
- * Use this for async code, where `tidy` cannot be used. Concurrent async work that creates
- * tensors while the scope is open is attributed to it too.
+ * Whether async scopes are isolated here: true where an async context exists (Node.js, Bun,
+ * Deno: AsyncLocalStorage), false in browsers, where {@link tidyAsync} and {@link beginScope}
+ * use one global stack and also own tensors created by concurrent async work. There, use
+ * {@link createScope} with {@link withScope} around each synchronous step for exact ownership.
+ *
+ * @example
+ * ```ts
+ * if (!asyncScopesIsolated()) console.warn('run concurrent requests with createScope/withScope');
+ * ```
+ */
+export function asyncScopesIsolated(): boolean {
+  return asyncSlot() !== null;
+}
+
+/**
+ * Opens a scope and makes it current for the rest of the calling code: tensors created until
+ * the matching {@link endScope} (including after `await`s) belong to it. Always pair it with
+ * `endScope` in a `finally`.
+ *
+ * In Node.js the scope follows the calling async context only (AsyncLocalStorage), so
+ * concurrent requests each own their tensors. One caveat of that mechanism: when an async
+ * function calls `beginScope()` before its first `await`, its caller's synchronous code right
+ * after the call runs in the same context and would see the scope; prefer {@link tidyAsync} or
+ * {@link withScope}, which make the scope current only inside their function. Inside a
+ * synchronous `tidy`, a scope opened with `beginScope` is closed when that `tidy` ends. In
+ * browsers see {@link asyncScopesIsolated}.
  *
  * @example
  * ```ts
@@ -88,12 +148,90 @@ export function untrackTensor(t: Scoped): void {
  * ```
  */
 export function beginScope(name = 'scope'): Scope {
-  const scope = new Scope(name);
-  stack.push(scope);
+  const parent = currentScope();
+  if (syncStack.length > 0) {
+    const scope = new Scope(name, parent, 'sync');
+    syncStack.push(scope);
+    return scope;
+  }
+  const slot = asyncSlot<Scope>();
+  if (slot) {
+    const scope = new Scope(name, parent, 'context');
+    contextInUse = true;
+    slot.enter(scope);
+    return scope;
+  }
+  const scope = new Scope(name, parent, 'global');
+  fallbackStack.push(scope);
   return scope;
 }
 
-function collectTensors(value: unknown, out: Set<Scoped>, seen = new Set<unknown>()): void {
+/**
+ * Creates an open scope without making it current anywhere: tensors belong to it only when
+ * they are created inside {@link withScope}`(scope, fn)` or moved in with
+ * {@link Scope.track}. This is the explicit-handle API for concurrent work, exact in every
+ * environment (browsers included); close it with {@link endScope}.
+ *
+ * @example
+ * ```ts
+ * const scope = createScope('request');
+ * try {
+ *   const h = withScope(scope, () => model.forward(ids));
+ *   await h.data();
+ *   const out = withScope(scope, () => h.softmax(-1));
+ *   return await out.array();
+ * } finally { endScope(scope); }
+ * ```
+ */
+export function createScope(name = 'scope'): Scope {
+  return new Scope(name, currentScope(), 'handle');
+}
+
+/** Runs `fn` with `stack` as the sync stack (and `scope` as the async context's scope). */
+function runExtent<R>(stack: Scope[], scope: Scope, fn: () => R): R {
+  const saved = syncStack;
+  const base = stack.length;
+  syncStack = stack;
+  const slot = asyncSlot<Scope>();
+  try {
+    if (!slot) return fn();
+    contextInUse = true;
+    return slot.run(scope, fn);
+  } finally {
+    // Scopes begun inside this extent and left open (e.g. by an exception) are closed.
+    while (syncStack.length > base) {
+      const top = syncStack[syncStack.length - 1];
+      if (top.ended) syncStack.pop();
+      else endScope(top);
+    }
+    syncStack = saved;
+  }
+}
+
+/**
+ * Runs `fn` with `scope` as the current scope and returns its result: tensors created inside
+ * belong to `scope` (unless `fn` returns them from a nested `tidy`). `fn` may be async: where
+ * async scopes are isolated ({@link asyncScopesIsolated}) the work after each `await` belongs
+ * to `scope` too; in browsers only the synchronous part does, so wrap each step instead.
+ * Throws if `scope` was ended.
+ *
+ * @example
+ * ```ts
+ * const scope = createScope();
+ * const y = withScope(scope, () => x.mul(2).add(1));
+ * endScope(scope, y); // the temporary x.mul(2) is freed, y is kept
+ * ```
+ */
+export function withScope<T>(scope: Scope, fn: () => T): T {
+  if (!(scope instanceof Scope)) {
+    throw new HeedError('withScope', `expected a Scope (from createScope() or beginScope()) as the first argument, got ${describeValue(scope)}.`);
+  }
+  if (scope.ended) throw new HeedError('withScope', `scope '${scope.name}' was already ended; create a new one with createScope().`);
+  return runExtent(asyncSlot() ? [] : [scope], scope, fn);
+}
+
+/** @internal Adds the tensors found in `value` (a tensor, or arrays/maps/plain objects of them) to `out`. */
+export function collectTensors(value: unknown, out: Set<Scoped>, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   if ('isDisposed' in value && 'dispose' in value && 'scope' in value) {
@@ -105,9 +243,20 @@ function collectTensors(value: unknown, out: Set<Scoped>, seen = new Set<unknown
   else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectTensors(v, out, seen);
 }
 
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return (value as { constructor?: { name?: string } }).constructor?.name ?? 'an object';
+}
+
 /**
  * Closes `scope`, disposing every tensor it owns except those inside `keepValue` (tensors,
- * arrays, maps or plain objects of tensors), which move to the enclosing scope.
+ * arrays, maps or plain objects of tensors), which move to the scope that was current when
+ * `scope` was opened. Works from any async context.
+ *
+ * Called with no scope (`endScope()`, or `endScope(undefined, value)`), it ends the innermost
+ * scope open here, as tfjs's `endScope` does; it throws a {@link HeedError} when none is
+ * open. Synchronous scopes opened inside `scope` and left open are closed first.
  *
  * @example
  * ```ts
@@ -116,21 +265,29 @@ function collectTensors(value: unknown, out: Set<Scoped>, seen = new Set<unknown
  * endScope(scope, y); // y survives, temporaries are freed
  * ```
  */
-export function endScope(scope: Scope, keepValue?: unknown): void {
+export function endScope(scope?: Scope, keepValue?: unknown): void {
+  if (scope === undefined) {
+    const innermost = currentScope();
+    if (!innermost) {
+      throw new HeedError('endScope', 'no scope is open here. Pass the Scope returned by beginScope(): ' +
+        'const s = beginScope(); ... endScope(s, valueToKeep).');
+    }
+    scope = innermost;
+  } else if (!(scope instanceof Scope)) {
+    throw new HeedError('endScope', `expected the Scope returned by beginScope() as the first argument, got ${describeValue(scope)}. ` +
+      'To keep values, pass them second: endScope(scope, value); endScope() with no argument ends the innermost scope.');
+  }
   if (scope.ended) throw new HeedError('endScope', `scope '${scope.name}' was already ended.`);
-  const index = stack.lastIndexOf(scope);
-  if (index === -1) throw new HeedError('endScope', `scope '${scope.name}' is not open.`);
-  // Inner scopes left open (e.g. by an exception) are closed first.
-  while (stack.length > index + 1) endScope(stack[stack.length - 1]);
-  stack.pop();
+  detach(scope);
   scope.ended = true;
   const kept = new Set<Scoped>();
   collectTensors(keepValue, kept);
-  const parent = stack[stack.length - 1] ?? null;
+  const dest = live(scope.parent);
+  if (scope.kind === 'global') reclaimAdopted(scope, kept, dest);
   for (const t of [...scope.owned]) {
     if (kept.has(t)) {
-      t.scope = parent;
-      parent?.owned.add(t);
+      t.scope = dest;
+      dest?.owned.add(t);
     } else {
       t.dispose();
     }
@@ -139,8 +296,56 @@ export function endScope(scope: Scope, keepValue?: unknown): void {
 }
 
 /**
+ * Without async context, work of `scope` that ran while a concurrent scope was the newest open
+ * one was attributed to that scope; the values `scope` returns are moved from there to `dest`
+ * (tensors owned by `scope`'s ancestors stay where they are).
+ */
+function reclaimAdopted(scope: Scope, kept: Set<Scoped>, dest: Scope | null): void {
+  const ancestors = new Set<Scope>();
+  for (let s = scope.parent; s; s = s.parent) ancestors.add(s);
+  for (const t of kept) {
+    const owner = t.scope;
+    if (!owner || owner === scope || ancestors.has(owner)) continue;
+    owner.owned.delete(t);
+    t.scope = dest;
+    dest?.owned.add(t);
+  }
+}
+
+/** Stops `scope` from being current wherever it was made current. */
+function detach(scope: Scope): void {
+  switch (scope.kind) {
+    case 'sync': {
+      const index = syncStack.lastIndexOf(scope);
+      if (index === -1) return; // its extent is not running: stale entries are skipped
+      while (syncStack.length > index + 1) {
+        const top = syncStack[syncStack.length - 1];
+        if (top.ended) syncStack.pop();
+        else endScope(top);
+      }
+      syncStack.pop();
+      return;
+    }
+    case 'context': {
+      const slot = asyncSlot<Scope>();
+      // Ended in its own context: restore the parent there. Elsewhere, contexts that still
+      // hold it skip it (it is ended) and see its nearest open ancestor.
+      if (slot && slot.get() === scope) slot.enter(live(scope.parent) ?? undefined);
+      return;
+    }
+    case 'global': {
+      const index = fallbackStack.lastIndexOf(scope);
+      if (index !== -1) fallbackStack.splice(index, 1);
+      return;
+    }
+    case 'handle':
+      return;
+  }
+}
+
+/**
  * Runs `fn` and disposes every tensor it created except those in its return value.
- * `fn` must be synchronous; for async code use {@link tidyAsync} or {@link beginScope}.
+ * `fn` must be synchronous; for async code use {@link tidyAsync} or {@link withScope}.
  *
  * @example
  * ```ts
@@ -148,7 +353,8 @@ export function endScope(scope: Scope, keepValue?: unknown): void {
  * ```
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = beginScope('tidy');
+  const scope = new Scope('tidy', currentScope(), 'sync');
+  syncStack.push(scope);
   let result: T;
   try {
     result = fn();
@@ -159,15 +365,19 @@ export function tidy<T>(fn: () => T): T {
   if (result instanceof Promise) {
     endScope(scope);
     throw new HeedError('tidy', 'the function returned a Promise; tidy only works with synchronous code. ' +
-      'Use tidyAsync(), or beginScope()/endScope(), for async code.');
+      'Use tidyAsync(), or createScope()/withScope(), for async code.');
   }
   endScope(scope, result);
   return result;
 }
 
 /**
- * Async version of {@link tidy}: disposes tensors created while `fn` runs, except the result.
- * Tensors created by other concurrent async work in that time are also attributed to it.
+ * Async version of {@link tidy}: disposes the tensors `fn` creates (before and after its
+ * `await`s), except those in the result, which go to the caller's scope, even when `fn`
+ * rejects. In Node.js (see {@link asyncScopesIsolated}) it owns only what its own async work
+ * creates, so concurrent calls (two requests in a server) and unrelated code running
+ * meanwhile are unaffected. In browsers it also owns tensors that concurrent async work
+ * creates while it is pending; use {@link createScope}/{@link withScope} there.
  *
  * @example
  * ```ts
@@ -175,9 +385,11 @@ export function tidy<T>(fn: () => T): T {
  * ```
  */
 export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
-  const scope = beginScope('tidyAsync');
+  const isolated = asyncSlot() !== null;
+  const scope = new Scope('tidyAsync', currentScope(), isolated ? 'handle' : 'global');
+  if (!isolated) fallbackStack.push(scope);
   try {
-    const result = await fn();
+    const result = await runExtent([], scope, fn);
     endScope(scope, result);
     return result;
   } catch (e) {
@@ -199,82 +411,4 @@ export function keep<T extends Scoped>(t: T): T {
   t.scope?.owned.delete(t);
   t.scope = null;
   return t;
-}
-
-/**
- * Makes the GC safety net print a warning for each tensor it reclaims (off by default).
- *
- * @example
- * ```ts
- * setWarnOnGC(true);
- * ```
- */
-export function setWarnOnGC(enabled: boolean): void {
-  warnOnGC = enabled;
-}
-
-/**
- * Memory statistics.
- *
- * @example
- * ```ts
- * const { numTensors, numBuffers, numBytes } = memory();
- * ```
- */
-export interface MemoryInfo {
-  /** Live (not disposed) tensor handles. */
-  numTensors: number;
-  /** Live backend buffers, all backends. */
-  numBuffers: number;
-  /** Bytes held by live buffers, all backends. */
-  numBytes: number;
-  /** Buffers and bytes per backend name. */
-  byBackend: Record<string, { buffers: number; bytes: number }>;
-  /** Tensors freed by the FinalizationRegistry because they were never disposed. */
-  reclaimedByGC: number;
-}
-
-/**
- * Current memory statistics.
- *
- * @example
- * ```ts
- * console.log(memory().numBuffers);
- * ```
- */
-export function memory(): MemoryInfo {
-  const byBackend: MemoryInfo['byBackend'] = {};
-  let numBuffers = 0;
-  let numBytes = 0;
-  for (const [name, s] of storageStats()) {
-    byBackend[name] = { buffers: s.buffers, bytes: s.bytes };
-    numBuffers += s.buffers;
-    numBytes += s.bytes;
-  }
-  return { numTensors: liveTensors, numBuffers, numBytes, byBackend, reclaimedByGC };
-}
-
-/**
- * Runs `fn` (sync or async) and throws if it leaves more live buffers or tensors than before,
- * ignoring those reachable from its return value. For tests.
- *
- * @example
- * ```ts
- * await checkLeaks(() => tidy(() => { exp(ones([3])); }));
- * ```
- */
-export async function checkLeaks<T>(fn: () => T | Promise<T>, label = 'checkLeaks'): Promise<T> {
-  const before = memory();
-  const result = await fn();
-  const kept = new Set<Scoped>();
-  collectTensors(result, kept);
-  const after = memory();
-  const extraTensors = after.numTensors - before.numTensors - kept.size;
-  const extraBuffers = after.numBuffers - before.numBuffers;
-  if (extraTensors > 0 || extraBuffers > kept.size) {
-    throw new HeedError(label, `leaked ${extraTensors} tensor(s) and ${extraBuffers - kept.size} buffer(s) ` +
-      `(before: ${before.numTensors} tensors/${before.numBuffers} buffers, after: ${after.numTensors}/${after.numBuffers}). ` +
-      'Dispose intermediates, or wrap the code in tidy().');
-  }
-  return result;
 }

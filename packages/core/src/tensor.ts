@@ -8,7 +8,8 @@ import { isFloatDType, type DType, type TypedArray } from './dtype.js';
 import { HeedError, fmtShape } from './errors.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
 import { Storage } from './storage.js';
-import { trackTensor, untrackTensor, type Scope } from './scope.js';
+import type { Scope } from './scope.js';
+import { trackTensor, untrackTensor } from './memory.js';
 import { GradNode } from './autograd/node.js';
 
 let nextId = 0;
