@@ -14,7 +14,7 @@ import { toCardinal as it } from 'n2words/it-IT';
 import { toCardinal as pt } from 'n2words/pt-PT';
 import { toCardinal as id } from 'n2words/id-ID';
 import { toCardinal as fr } from 'n2words/fr-FR';
-import { Rng } from '../lib/rng.mjs';
+import { Rng } from '@heed/train';
 import { PASSAGES } from './texts.mjs';
 
 /** Sentence templates per language: (words, a, b) -> sentence; `w` spells a number. */

@@ -6,23 +6,20 @@
 // text in several languages with the kv-cache, and writes a loss curve, a causal
 // self-attention heatmap (SVG), a checkpoint (exact `--resume`) and the model with its tokenizer.
 // Run `node examples/char-lm/train.mjs --help` for the options.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { Generator, getBackend, noGrad, tensor } from '@heed/core';
 import { AdamW, CosineAnnealingLR, decayMatricesOnly } from '@heed/nn';
 import { BpeTokenizer, CharTokenizer, GPT, saveModel } from '@heed/models';
-import { parseArgs, parsePositiveInt, resolveEndStep } from '../lib/cli.mjs';
-import { selectBackend } from '../lib/backend.mjs';
-import { Rng } from '../lib/rng.mjs';
-import { trainLoop } from '../lib/loop.mjs';
-import { attachGenerator, resumeTraining, saveTrainingCheckpoint } from '../lib/checkpoint.mjs';
-import { heatmapSvg, lossCurveSvg, writeSvg } from '../lib/plot.mjs';
+import {
+  Rng, TRAINED_STEPS_KEY, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
+} from '@heed/train/node';
 
-const opts = parseArgs({
+const opts = parseTrainingArgs({
   name: 'char-lm',
   description: 'Train a small GPT on the multilingual corpus in examples/char-lm/corpus.txt; report validation loss and sample text.',
-  scriptUrl: import.meta.url,
+  outDir: fileURLToPath(new URL('../out/char-lm/', import.meta.url)),
   defaults: { steps: 600, batchSize: 32, lr: 6e-3, checkpointEvery: 200, evalEvery: 100, context: 64, dModel: 64, layers: 3, tokenizer: 'char', dropout: 0, activation: 'relu', sampleLength: 120, temperature: 0.8, topK: 10, valWindows: 128 },
   quickDefaults: { steps: 20, batchSize: 8, checkpointEvery: 10, evalEvery: 10, context: 32, dModel: 32, layers: 1, dropout: 0, sampleLength: 30, valWindows: 16 },
   extra: (p) => p
@@ -38,9 +35,8 @@ const opts = parseArgs({
     .option('--val-windows <n>', 'validation windows of `context` tokens', parsePositiveInt),
 });
 
-const out = opts.out;
-const ckptPath = join(out, 'checkpoint.safetensors');
-await mkdir(out, { recursive: true });
+const files = await runFiles(opts.out);
+const ckptPath = files.checkpoint;
 const backend = await selectBackend(opts.backend);
 
 const corpusPath = fileURLToPath(new URL('./corpus.txt', import.meta.url));
@@ -91,6 +87,7 @@ const endStep = resolveEndStep(opts, settings);
 console.log(`char-lm on '${backend}': ${lines.length} corpus lines (${train.length} train, ${val.length} validation), ` +
   `${trainIds.length.toLocaleString('en')} training tokens, ${tokenizer.constructor.name} vocab ${tokenizer.vocabSize}, ` +
   `${model.numParameters().toLocaleString('en')} parameters, context ${ctx}; steps ${startStep + 1}..${endStep}`);
+await guardRunOutput(opts, endStep);
 
 /** `[rows, ctx + 1]` windows starting at the given offsets of `ids`. */
 function windows(ids, starts) {
@@ -116,7 +113,8 @@ async function validationLoss() {
 }
 
 const result = await trainLoop({
-  model, optimizer, scheduler, startStep, endStep, history, label: 'char-lm', quiet: opts.quiet,
+  model, optimizer, scheduler, startStep, endStep, history,
+  progress: terminalProgress({ total: endStep, start: startStep, label: 'char-lm', quiet: opts.quiet }),
   batchLoss: () => {
     const starts = Array.from({ length: settings.batchSize }, () => rng.int(trainIds.length - ctx - 1));
     const batch = windows(trainIds, starts);
@@ -129,7 +127,7 @@ const result = await trainLoop({
     log(`step ${step}: validation loss ${v.toFixed(4)} nats/token`);
   },
   checkpointEvery: opts.checkpointEvery,
-  onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, { model, kind: 'gpt', optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
+  onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
 });
 
 const valLoss = history.filter((h) => h.series === 'validation').at(-1)?.loss ?? (await validationLoss());
@@ -147,8 +145,8 @@ for (const prompt of opts.quick ? prompts.slice(0, 2) : prompts) {
 }
 
 // Figures.
-const lossPath = join(out, 'loss.svg');
-await writeSvg(lossPath, await lossCurveSvg({ title: 'char-lm: cross-entropy (nats/token)', points: history }));
+const lossPath = files.lossCurve;
+await writeTextFile(lossPath, await lossCurveSvg({ title: 'char-lm: cross-entropy (nats/token)', points: history }));
 const probe = tokenizer.encode('Zwei plus drei ist fünf.').slice(0, ctx);
 const probeT = tensor(Int32Array.from(probe), { shape: [1, probe.length], dtype: 'int32' });
 const maps = model.attentionMaps(probeT);
@@ -156,11 +154,11 @@ const matrix = (await maps[maps.length - 1].array())[0];
 for (const m of maps) m.dispose();
 probeT.dispose();
 const labels = probe.map((i) => tokenizer.idToToken(i));
-const attnPath = join(out, 'attention.svg');
-await writeSvg(attnPath, await heatmapSvg({ title: 'causal self-attention, last block (heads averaged)', matrix, rows: labels, cols: labels }));
+const attnPath = files.attention;
+await writeTextFile(attnPath, await heatmapSvg({ title: 'causal self-attention, last block (heads averaged)', matrix, rows: labels, cols: labels }));
 
-const modelPath = join(out, 'model.safetensors');
-await saveModel(modelPath, model, { tokenizer, extra: { validationLoss: valLoss } });
+const modelPath = files.model;
+await saveModel(modelPath, model, { tokenizer, extra: { validationLoss: valLoss, [TRAINED_STEPS_KEY]: endStep } });
 const summary = {
   example: 'char-lm', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize, context: ctx,
   parameters: model.numParameters(), trainTokens: trainIds.length, validationTokens: valIds.length,
@@ -168,10 +166,10 @@ const summary = {
   validationLoss: valLoss, bitsPerChar, uniformLoss: Math.log(tokenizer.vocabSize), samples,
   files: { checkpoint: ckptPath, model: modelPath, lossCurve: lossPath, attention: attnPath },
 };
-await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 
 console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
 console.log(`validation loss ${valLoss.toFixed(4)} nats/token = ${bitsPerChar.toFixed(3)} bits/char (uniform guess: ${Math.log(tokenizer.vocabSize).toFixed(3)} nats)`);
 console.log('samples (temperature', opts.temperature, 'top-k', `${opts.topK}):`);
 for (const s of samples) console.log(`  ${JSON.stringify(s)}`);
-console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${join(out, 'summary.json')}`);
+console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${files.summary}`);

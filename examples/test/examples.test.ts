@@ -89,6 +89,28 @@ run('example scripts (--quick)', () => {
     }, 120_000);
   }
 
+  it('never overwrites a model trained for more steps without --force; --quick has its own default folder', () => {
+    const out = tmp();
+    expectOk(runScript('translate-numbers', ['--quick', '--steps', '8', '--eval-limit', '20', '--out', out]));
+    const trained = readFileSync(join(out, 'model.safetensors'));
+    // A shorter run into the same folder is refused, and leaves the 8-step model untouched.
+    const refused = runScript('translate-numbers', ['--quick', '--steps', '4', '--eval-limit', '20', '--out', out]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/trained for 8 steps.*--force/s);
+    expect(readFileSync(join(out, 'model.safetensors')).equals(trained)).toBe(true);
+    expect(summaryOf(out).steps).toBe(8);
+    // With --force it overwrites.
+    expectOk(runScript('translate-numbers', ['--quick', '--steps', '4', '--eval-limit', '20', '--out', out, '--force']));
+    expect(summaryOf(out).steps).toBe(4);
+    // Without --out, quick runs write to examples/out/<example>-quick/, never to the full run's folder.
+    const r = runScript('char-lm', ['--quick', '--steps', '2', '--sample-length', '4', '--val-windows', '4']);
+    expectOk(r);
+    const quickOut = join(root, 'examples', 'out', 'char-lm-quick');
+    expect(r.stdout).toContain(join(quickOut, 'model.safetensors'));
+    expect(summaryOf(quickOut).steps).toBe(2);
+    expect(r.stdout).not.toContain(`${join(root, 'examples', 'out', 'char-lm')}/`);
+  }, 120_000);
+
   it('documents its options with --help', () => {
     for (const example of EXAMPLES) {
       const r = runScript(example, ['--help']);

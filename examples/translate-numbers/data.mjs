@@ -9,7 +9,7 @@ import { toCardinal as deCardinal } from 'n2words/de-DE';
 import { toCardinal as ptCardinal } from 'n2words/pt-PT';
 import { toCardinal as itCardinal } from 'n2words/it-IT';
 import { toCardinal as esCardinal } from 'n2words/es-ES';
-import { Rng } from '../lib/rng.mjs';
+import { Rng } from '@heed/train';
 
 /**
  * The languages: code -> { name, tag, words(n) }.

@@ -6,23 +6,20 @@
 // (never seen in training in any language), writes a loss curve and a cross-attention
 // heatmap (SVG), a checkpoint (exact `--resume`) and the final model with its tokenizer.
 // Run `node examples/translate-numbers/train.mjs --help` for the options.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Generator, getBackend, noGrad, tidy } from '@heed/core';
 import { AdamW, CosineAnnealingLR } from '@heed/nn';
 import { BpeTokenizer, Seq2SeqTransformer, padBatch, saveModel } from '@heed/models';
-import { parseArgs, parsePositiveInt, resolveEndStep } from '../lib/cli.mjs';
-import { selectBackend } from '../lib/backend.mjs';
-import { Rng } from '../lib/rng.mjs';
-import { trainLoop } from '../lib/loop.mjs';
-import { attachGenerator, resumeTraining, saveTrainingCheckpoint } from '../lib/checkpoint.mjs';
-import { heatmapSvg, lossCurveSvg, writeSvg } from '../lib/plot.mjs';
+import {
+  Rng, TRAINED_STEPS_KEY, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
+} from '@heed/train/node';
 import { DIRECTIONS, LANGUAGES, TAGS, sampleExample, sourceText, splitNumbers, targetText, tokenizerCorpus } from './data.mjs';
 
-const opts = parseArgs({
+const opts = parseTrainingArgs({
   name: 'translate-numbers',
   description: 'Train a seq2seq transformer to translate numbers in words between id, de, pt, it and es; report held-out exact match.',
-  scriptUrl: import.meta.url,
+  outDir: fileURLToPath(new URL('../out/translate-numbers/', import.meta.url)),
   defaults: { steps: 600, batchSize: 64, lr: 3e-3, checkpointEvery: 200, evalEvery: 100, maxNumber: 1000, heldOut: 150, vocabSize: 500, dModel: 64, layers: 2, evalLimit: 0, beamSize: 4 },
   quickDefaults: { steps: 40, batchSize: 32, checkpointEvery: 20, evalEvery: 20, evalLimit: 60 },
   presets: {
@@ -38,9 +35,8 @@ const opts = parseArgs({
     .option('--eval-limit <n>', 'evaluate at most n held-out translations (0 = all)', (v) => Number(v)),
 });
 
-const out = opts.out;
-const ckptPath = join(out, 'checkpoint.safetensors');
-await mkdir(out, { recursive: true });
+const files = await runFiles(opts.out);
+const ckptPath = files.checkpoint;
 const backend = await selectBackend(opts.backend);
 
 /** Optimizer and schedule for a model (the same on resume). */
@@ -79,6 +75,7 @@ const { train, heldOut } = splitNumbers({ maxNumber: settings.maxNumber, heldOut
 const endStep = resolveEndStep(opts, settings);
 console.log(`translate-numbers on '${backend}': numbers 0..${settings.maxNumber - 1}, ${train.length} for training, ${heldOut.length} held out ` +
   `(x ${DIRECTIONS.length} directions); BPE vocab ${tokenizer.vocabSize}; ${model.numParameters().toLocaleString('en')} parameters; steps ${startStep + 1}..${endStep}`);
+await guardRunOutput(opts, endStep);
 
 const encodeSource = (e) => tokenizer.encode(sourceText(e.n, e.from, e.to));
 const encodeTarget = (e) => tokenizer.encode(targetText(e.n, e.to), { addBos: true, addEos: true });
@@ -90,7 +87,8 @@ const valSrc = padBatch(valItems.map(encodeSource), tokenizer.padId);
 const valTgt = padBatch(valItems.map(encodeTarget), tokenizer.padId);
 
 const result = await trainLoop({
-  model, optimizer, scheduler, startStep, endStep, history, label: 'translate', quiet: opts.quiet,
+  model, optimizer, scheduler, startStep, endStep, history,
+  progress: terminalProgress({ total: endStep, start: startStep, label: 'translate', quiet: opts.quiet }),
   batchLoss: () => {
     const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
     const src = padBatch(items.map(encodeSource), tokenizer.padId);
@@ -107,9 +105,7 @@ const result = await trainLoop({
     log(`step ${step}: held-out loss ${value.toFixed(4)}`);
   },
   checkpointEvery: opts.checkpointEvery,
-  onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, {
-    model, kind: 'seq2seq', optimizer, scheduler, step, tokenizer, rng, generator, history, settings,
-  }),
+  onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
 });
 
 // Exact-match accuracy on held-out numbers, every direction (greedy), and beam search on a subset.
@@ -142,8 +138,8 @@ const greedyOnBeamSubset = beamIndex.filter((i) => greedy.ok[i]).length;
 const evalSeconds = (performance.now() - evalStart) / 1000;
 
 // Figures: loss curves, and the last decoder layer's cross-attention for one held-out input.
-const lossPath = join(out, 'loss.svg');
-await writeSvg(lossPath, await lossCurveSvg({ title: 'translate-numbers: token cross-entropy', points: history }));
+const lossPath = files.lossCurve;
+await writeTextFile(lossPath, await lossCurveSvg({ title: 'translate-numbers: token cross-entropy', points: history }));
 const example = { n: heldOut[Math.floor(heldOut.length / 2)], from: 'de', to: 'es' };
 const srcIds = encodeSource(example);
 const [outIds] = await model.greedyDecode([srcIds], { maxLen });
@@ -152,15 +148,15 @@ const maps = model.attentionMaps(padBatch([srcIds], tokenizer.padId), padBatch([
 const lastCross = maps.cross[maps.cross.length - 1];
 const matrix = (await lastCross.array())[0];
 for (const t of [...maps.cross, ...maps.encoder]) t.dispose();
-const attnPath = join(out, 'attention.svg');
-await writeSvg(attnPath, await heatmapSvg({
+const attnPath = files.attention;
+await writeTextFile(attnPath, await heatmapSvg({
   title: `cross-attention (last decoder layer): ${LANGUAGES.de.words(example.n)} -> ${tokenizer.decode(outIds)}`,
   matrix, rows: tgtIn.map((id) => tokenizer.idToToken(id)), cols: srcIds.map((id) => tokenizer.idToToken(id)),
   rowTitle: 'generated token (decoder input)', colTitle: 'source token',
 }));
 
-const modelPath = join(out, 'model.safetensors');
-await saveModel(modelPath, model, { tokenizer, extra: { heldOutExactMatch: greedy.accuracy } });
+const modelPath = files.model;
+await saveModel(modelPath, model, { tokenizer, extra: { heldOutExactMatch: greedy.accuracy, [TRAINED_STEPS_KEY]: endStep } });
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const summary = {
   example: 'translate-numbers', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize,
@@ -170,7 +166,7 @@ const summary = {
   heldOutBeam: { beamSize: opts.beamSize, correct: beam.correct, total: beam.total, accuracy: beam.accuracy, greedyCorrectOnSameSubset: greedyOnBeamSubset },
   evalSeconds, files: { checkpoint: ckptPath, model: modelPath, lossCurve: lossPath, attention: attnPath },
 };
-await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 
 console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s), final loss ${result.lastLoss.toFixed(4)}`);
 console.log(`held-out exact match (greedy): ${pct(greedy.accuracy)} (${greedy.correct}/${greedy.total} translations of ${heldOut.length} unseen numbers)`);
@@ -183,5 +179,5 @@ if (greedy.errors.length > 0) {
   console.log(`some errors (${greedy.errors.length}):`);
   for (const e of greedy.errors.slice(0, 3)) console.log(`  ${e.source}  ->  ${e.got}   (expected: ${e.want})`);
 }
-console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${join(out, 'summary.json')}`);
+console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${files.summary}`);
 tidy(() => { valSrc.dispose(); valTgt.dispose(); });

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// Public entry point of @heed/train (browser and Node): the training loop with its cadence
+// and hooks, progress metering (tokens/s, ETA), a seedable data RNG, training checkpoints as
+// bytes, backend selection with fallback, and the loss-curve / attention-heatmap figures as
+// Vega-Lite specs rendered to SVG. File system and terminal pieces are in `@heed/train/node`.
+// Importing it has no side effects and needs no `node:` module.
+export { Rng } from './rng.js';
+export {
+  ProgressMeter, lineProgress, formatProgress,
+  type ProgressSnapshot, type ProgressReporter, type StepInfo,
+} from './progress.js';
+export { trainLoop, isDue, type TrainLoopOptions, type TrainLoopResult, type BatchLoss, type LossPoint } from './loop.js';
+export {
+  serializeTrainingCheckpoint, readTrainingCheckpointInfo, restoreTrainingCheckpoint, attachGenerator,
+  type TrainingState, type TrainingSettings, type TrainingCheckpointExtra, type RestoredTraining, type MakeOptimizer,
+} from './checkpoint.js';
+export { useBackend, BACKENDS, DEFAULT_LOADERS, type BackendName, type BackendLoaders, type UseBackendOptions } from './backend.js';
+export {
+  renderSvg, lossCurveSpec, lossCurveSvg, heatmapSpec, heatmapSvg, withSmoothedTrain, tokenLabels,
+  type LossCurveOptions, type HeatmapOptions,
+} from './plot.js';

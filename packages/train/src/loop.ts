@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// The training loop: for each step, build a batch and its loss, backpropagate, clip the
+// gradient norm, take an optimizer and schedule step, record the loss, report progress, and
+// at the configured cadence run a validation callback and save a checkpoint (always at the
+// last step). Hooks let a caller yield between steps (a Web Worker answering messages),
+// pause, or stop early.
+// Invariants: one step leaves no tensor alive besides the model's and the optimizer's (the
+// loss, the batch and the gradients are disposed); history rows are `{ step, loss, series }`
+// and only grow; resuming at `startStep` runs steps startStep+1..endStep; a stop requested by
+// `shouldStop` happens between steps, never inside one.
+import { HeedError, type Tensor } from '@heed/core';
+import { clipGradNorm, type Module } from '@heed/nn';
+import { ProgressMeter, type ProgressReporter, type ProgressSnapshot } from './progress.js';
+
+/**
+ * One point of a loss curve: `series` is e.g. `'train'` or `'held-out'`.
+ *
+ * @example
+ * ```ts
+ * const p: LossPoint = { step: 100, loss: 1.23, series: 'train' };
+ * ```
+ */
+export interface LossPoint {
+  step: number;
+  loss: number;
+  series: string;
+}
+
+/**
+ * What `batchLoss` returns for one step: the loss tensor (the loop calls `backward` and
+ * disposes it), the number of tokens it covered (for tokens/s) and a cleanup for the batch.
+ *
+ * @example
+ * ```ts
+ * const b: BatchLoss = { loss: model.loss(src, tgt), tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
+ * ```
+ */
+export interface BatchLoss {
+  loss: Tensor;
+  tokens: number;
+  dispose?: () => void;
+}
+
+/**
+ * Options of {@link trainLoop}.
+ *
+ * @example
+ * ```ts
+ * const o: TrainLoopOptions = { model, optimizer, startStep: 0, endStep: 100, history: [], batchLoss: () => makeBatch() };
+ * ```
+ */
+export interface TrainLoopOptions {
+  /** The model (set to training mode before every step). */
+  model: Module;
+  /** Any optimizer (`step` then `zeroGrad` after each backward). */
+  optimizer: { step(): void; zeroGrad(): void };
+  /** A learning-rate schedule stepped once per step. */
+  scheduler?: { step(): void };
+  /** The step already done (0, or the checkpoint's step when resuming). */
+  startStep: number;
+  /** The last step to run. */
+  endStep: number;
+  /** Loss history; the loop appends `{ step, loss, series: 'train' }` after each step. */
+  history: LossPoint[];
+  /** Builds the batch of `step` and returns its loss. */
+  batchLoss: (step: number) => BatchLoss;
+  /** Maximum global gradient norm (default 1). */
+  clipNorm?: number;
+  /** Where progress goes (nothing by default). */
+  progress?: ProgressReporter;
+  /** The meter to measure with (default: a new one over startStep..endStep). */
+  meter?: ProgressMeter;
+  /** Run `onEval` every this many steps and at the last step. */
+  evalEvery?: number;
+  /** Validation: may push rows to `history`; `log` prints without garbling the progress bar. */
+  onEval?: (step: number, log: (line: string) => void) => void | Promise<void>;
+  /** Run `onCheckpoint` every this many steps; it always runs after the last step too. */
+  checkpointEvery?: number;
+  /** Saves a checkpoint of `step`. */
+  onCheckpoint?: (step: number) => void | Promise<void>;
+  /** Called (and awaited) after every step: a place to yield to the event loop or wait while paused. */
+  onStep?: (step: number, snapshot: ProgressSnapshot) => void | Promise<void>;
+  /** Checked before every step: true ends the loop early (no final checkpoint). */
+  shouldStop?: () => boolean;
+}
+
+/**
+ * What {@link trainLoop} returns.
+ *
+ * @example
+ * ```ts
+ * const { lastStep, tokensPerSecond }: TrainLoopResult = await trainLoop(options);
+ * ```
+ */
+export interface TrainLoopResult {
+  /** Seconds spent in training steps (evaluation and checkpoints excluded). */
+  seconds: number;
+  /** Tokens per second of training step time. */
+  tokensPerSecond: number;
+  /** The loss of the last step run (NaN if none ran). */
+  lastLoss: number;
+  /** The last step run (`startStep` if none ran). */
+  lastStep: number;
+  /** True when `shouldStop` ended the loop before `endStep`. */
+  stopped: boolean;
+}
+
+/**
+ * Whether something done "every `every` steps and at the end" is due at `step`: checkpoints
+ * and evaluations use it. `every` 0 or undefined means only at the end when `atEnd`.
+ *
+ * @example
+ * ```ts
+ * isDue(200, 200, 600); // true
+ * isDue(601, 200, 601); // true (the last step)
+ * isDue(150, 200, 600); // false
+ * ```
+ */
+export function isDue(step: number, every: number | undefined, endStep: number, atEnd = true): boolean {
+  return (every !== undefined && every > 0 && step % every === 0) || (atEnd && step === endStep);
+}
+
+/**
+ * Runs steps `startStep + 1 .. endStep` (see {@link TrainLoopOptions}).
+ *
+ * @example
+ * ```ts
+ * await trainLoop({
+ *   model, optimizer, scheduler, startStep: 0, endStep: 500, history,
+ *   batchLoss: () => ({ loss: model.loss(src, tgt), tokens: src.size + tgt.size }),
+ * });
+ * ```
+ */
+export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const meter = o.meter ?? new ProgressMeter({ total: o.endStep, start: o.startStep });
+  const log = (line: string) => o.progress?.log(line);
+  let lastLoss = NaN;
+  let lastStep = o.startStep;
+  let trainSeconds = 0;
+  let tokens = 0;
+  let stopped = false;
+  try {
+    for (let step = o.startStep + 1; step <= o.endStep; step++) {
+      if (o.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      const t0 = performance.now();
+      o.model.train();
+      const batch = o.batchLoss(step);
+      try {
+        batch.loss.backward();
+        clipGradNorm(o.model, o.clipNorm ?? 1).dispose();
+        o.optimizer.step();
+        o.optimizer.zeroGrad();
+        o.scheduler?.step();
+        lastLoss = (await batch.loss.data())[0];
+      } finally {
+        batch.loss.dispose();
+        batch.dispose?.();
+      }
+      if (!Number.isFinite(lastLoss)) {
+        throw new HeedError('trainLoop', `the loss became ${lastLoss} at step ${step}; lower the learning rate (or check the data).`);
+      }
+      trainSeconds += (performance.now() - t0) / 1000;
+      tokens += batch.tokens;
+      lastStep = step;
+      o.history.push({ step, loss: lastLoss, series: 'train' });
+      const snapshot = meter.update(step, { loss: lastLoss, tokens: batch.tokens });
+      o.progress?.update(snapshot);
+      if (o.onEval && isDue(step, o.evalEvery, o.endStep, Boolean(o.evalEvery))) await o.onEval(step, log);
+      if (o.onCheckpoint && isDue(step, o.checkpointEvery, o.endStep)) await o.onCheckpoint(step);
+      await o.onStep?.(step, snapshot);
+    }
+  } finally {
+    o.progress?.stop();
+  }
+  return { seconds: trainSeconds, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0, lastLoss, lastStep, stopped };
+}
