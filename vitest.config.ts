@@ -15,6 +15,9 @@ export default defineConfig({
       '@heed/backend-conformance': pkg('backend-conformance'),
       '@heed/nn': pkg('nn'),
       '@heed/models': pkg('models'),
+      // '@heed/train/node' before '@heed/train': the first matching prefix wins.
+      '@heed/train/node': fileURLToPath(new URL('./packages/train/src/node/index.ts', import.meta.url)),
+      '@heed/train': pkg('train'),
     },
   },
   test: {
