@@ -16,6 +16,7 @@ export {
 } from './shape.js';
 export { unravelIndex, coalesceDims, StridedWalker, type CoalescedDims } from './layout.js';
 export { Tensor, type NestedArray } from './tensor.js';
+export { setPrintOptions, getPrintOptions, type PrintOptions } from './format.js';
 export {
   Scope, beginScope, endScope, tidy, tidyAsync, keep, type Scoped, createScope, withScope, asyncScopesIsolated,
 } from './scope.js';

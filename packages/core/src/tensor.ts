@@ -11,6 +11,10 @@ import { Storage } from './storage.js';
 import type { Scope } from './scope.js';
 import { trackTensor, untrackTensor } from './memory.js';
 import { GradNode } from './autograd/node.js';
+import { formatTensor, type TensorDescription } from './format.js';
+
+// Node's util.inspect looks this symbol up (no node: import needed).
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 let nextId = 0;
 
@@ -302,15 +306,51 @@ export class Tensor {
   }
 
   /**
-   * A short description, e.g. `Tensor(float32, [2, 3], cpu)`.
+   * The values, printed like PyTorch: `tensor([[1., 2.],\n        [3., 4.]])`, summarised with
+   * `...` above 1000 elements (see {@link setPrintOptions}). On backends without synchronous
+   * reads (WebGPU) it shows the shape, dtype and device and says to use `await t.print()`.
+   * `console.log(t)` in Node prints the same.
    *
    * @example
    * ```ts
-   * String(zeros([2, 3])); // 'Tensor(float32, [2, 3], cpu)'
+   * String(tensor([[1, 2], [3, 4]])); // 'tensor([[1., 2.],\n        [3., 4.]])'
    * ```
    */
   toString(): string {
-    return `Tensor(${this.dtype}, ${fmtShape(this.shape)}, ${this.storage.backend.name}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    let values: TypedArray | null = null;
+    if (!this.disposed && !this.storage.freed && this.backend.capabilities.syncRead && this.backend.readSync) {
+      values = this.dataSync();
+    }
+    return formatTensor(this.describe(values));
+  }
+
+  /** @internal Node's `util.inspect` hook (used by `console.log`): the same as `toString()`. */
+  [INSPECT](): string {
+    return this.toString();
+  }
+
+  /**
+   * Prints the values with `console.log` once they are read (any backend), formatted like
+   * {@link Tensor.toString}, and returns the printed string.
+   *
+   * @example
+   * ```ts
+   * await tensor([0.5, 2]).print(); // tensor([0.5000, 2.0000])
+   * ```
+   */
+  async print(): Promise<string> {
+    const values = this.disposed || this.storage.freed ? null : await this.data();
+    const text = formatTensor(this.describe(values));
+    console.log(text);
+    return text;
+  }
+
+  private describe(values: TypedArray | null): TensorDescription {
+    const node = this.owned.node;
+    return {
+      shape: this.shape, dtype: this.dtype, values, device: this.storage.backend.name, disposed: this.disposed || this.storage.freed,
+      requiresGrad: node !== null, gradFn: node && !node.isLeaf ? node.op : null,
+    };
   }
 }
 
