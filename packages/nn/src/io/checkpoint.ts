@@ -10,7 +10,8 @@ import { HeedError, type Tensor } from '@heed/core';
 import type { OptimizerStateDict, OptimStateValue } from '../optim/optimizer.js';
 import type { SchedulerStateDict } from '../optim/schedules.js';
 import { loadSafetensors, saveSafetensors } from './safetensors.js';
-import { readFileBytes, writeFileAtomic } from './node.js';
+import { readFileBytes } from './node.js';
+import { writeFileAtomic } from './atomic.js';
 
 /**
  * Anything with a PyTorch-style state dict (e.g. an nn `Module`). `loadStateDict` must copy the

@@ -1,62 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Node.js file helpers for safetensors: `saveFile` / `loadFile` and the atomic writer they
-// share with checkpoints. Node modules are imported dynamically inside the functions, so
-// browser bundles that import @heed/nn never need `node:fs`.
-// Invariant: a write either replaces the destination completely or leaves it untouched: the
-// bytes go to a temporary file in the same directory, are fsynced, and the file is renamed
-// over the destination (then the directory is fsynced, where the platform allows it).
+// Node.js file helpers for safetensors: `saveFile` / `loadFile` / `readFileBytes`. Writes go
+// through the one atomic writer (atomic.ts); node modules are imported dynamically inside the
+// functions, so browser bundles that import @heed/nn never need `node:fs`.
 import { HeedError, type Tensor } from '@heed/core';
+import { nodeModules, writeFileAtomic } from './atomic.js';
 import { loadSafetensors, saveSafetensors, type SafetensorsContents, type SaveSafetensorsOptions } from './safetensors.js';
-
-async function nodeModules(op: string) {
-  try {
-    const fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
-    const path = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:path');
-    return { fs, path };
-  } catch {
-    throw new HeedError(op, 'file access needs Node.js (node:fs). In the browser, use saveSafetensors/loadSafetensors with bytes instead.');
-  }
-}
-
-/**
- * Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
- * Readers see either the old file or the complete new one, never a partial write.
- *
- * @example
- * ```ts
- * await writeFileAtomic('model.safetensors', bytes);
- * ```
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const op = 'writeFileAtomic';
-  const { fs, path: p } = await nodeModules(op);
-  const dir = p.dirname(path);
-  const tmp = p.join(dir, `.${p.basename(path)}.${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.tmp`);
-  let handle: Awaited<ReturnType<typeof fs.open>> | null = null;
-  try {
-    handle = await fs.open(tmp, 'wx', 0o644);
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
-    handle = null;
-    await fs.rename(tmp, path);
-  } catch (e) {
-    if (handle) await handle.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new HeedError(op, `could not write '${path}': ${(e as Error).message}`);
-  }
-  // Make the rename itself durable. Opening a directory fails on some platforms (Windows): skip there.
-  try {
-    const d = await fs.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // best effort
-  }
-}
 
 /**
  * Saves tensors (and string metadata) to a .safetensors file, atomically. Node.js only.
