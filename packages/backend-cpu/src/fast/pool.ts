@@ -78,9 +78,27 @@ interface NodeWorkerLike {
   terminate(): Promise<number>;
 }
 
+/** The Node.js process object, where there is one. */
+interface NodeProcessLike {
+  readonly versions?: { readonly node?: string };
+  getBuiltinModule?(id: string): unknown;
+}
+
 function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  const p = (globalThis as { process?: NodeProcessLike }).process;
   return typeof p?.versions?.node === 'string';
+}
+
+/**
+ * A Node built-in module (call only when {@link isNode}), loaded where no bundler looks:
+ * `process.getBuiltinModule` (Node >= 20.16), else a dynamic import of a computed specifier
+ * that bundlers leave alone. So browser bundles need no `node:` shims and no settings.
+ */
+async function nodeBuiltin<T>(id: 'node:os' | 'node:worker_threads'): Promise<T> {
+  const builtin = (globalThis as { process?: NodeProcessLike }).process?.getBuiltinModule?.(id);
+  if (builtin) return builtin as T;
+  const specifier: string = id;
+  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as T;
 }
 
 /**
@@ -94,7 +112,7 @@ function isNode(): boolean {
  */
 export async function spawnWorker(data: WorkerStart, onError: (e: unknown) => void): Promise<WorkerHandle> {
   if (isNode()) {
-    const threads = (await import('node:worker_threads')) as unknown as { Worker: new (src: string, o: { eval: boolean }) => NodeWorkerLike };
+    const threads = await nodeBuiltin<{ Worker: new (src: string, o: { eval: boolean }) => NodeWorkerLike }>('node:worker_threads');
     const w = new threads.Worker(WORKER_SOURCE, { eval: true });
     w.on('error', onError);
     w.postMessage(data);
@@ -121,7 +139,7 @@ export async function spawnWorker(data: WorkerStart, onError: (e: unknown) => vo
  */
 export async function hardwareThreads(): Promise<number> {
   if (isNode()) {
-    const os = (await import('node:os')) as unknown as { availableParallelism?: () => number; cpus: () => unknown[] };
+    const os = await nodeBuiltin<{ availableParallelism?: () => number; cpus: () => unknown[] }>('node:os');
     return os.availableParallelism?.() ?? os.cpus().length;
   }
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
