@@ -2,8 +2,12 @@
 // Public entry of @heed/backend-webgpu: the backend class, its registry factory, and device
 // acquisition that works in browsers (navigator.gpu) and in Node (the npm `webgpu` package,
 // Dawn; on machines without a GPU, Dawn runs on SwiftShader's software Vulkan).
+// `webgpu` is an optional peer dependency, imported by a computed name so that bundlers never
+// see it: browser users neither install nor bundle Dawn. The reference below makes the
+// published .d.ts files bring the WebGPU types (GPUDevice, ...) to every consumer.
 // Invariant: the Dawn GPU object this module creates stays referenced for as long as the
 // module lives (Dawn tears its devices down when the instance is garbage-collected).
+/// <reference types="@webgpu/types" preserve="true" />
 import { HeedError, type BackendFactory } from '@heed/core';
 import { WebGPUBackend } from './backend.js';
 import type { WebGPUDebug } from './runtime.js';
@@ -38,9 +42,26 @@ export interface WebGPUBackendOptions {
 /** Dawn's GPU instance must stay referenced while its devices live. */
 let dawnGpu: GPU | null = null;
 
+/** The npm package of Dawn for Node; a variable, so that bundlers do not resolve it. */
+const DAWN_PACKAGE: string = 'webgpu';
+
+/** What this package uses of the `webgpu` package. */
+interface DawnModule {
+  create(flags: string[]): GPU;
+  readonly globals: object;
+}
+
+/** Whether `e` says that the module itself (not one of its files or libraries) is not installed. */
+function isNotInstalled(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  return err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`'${DAWN_PACKAGE}'`);
+}
+
 /**
  * The WebGPU entry point: `navigator.gpu` when present (browsers, Deno), else Dawn through a
- * dynamic `import('webgpu')` (Node), whose globals (GPUBufferUsage, ...) are installed once.
+ * dynamic import of the optional peer dependency `webgpu` (Node), whose globals
+ * (GPUBufferUsage, ...) are installed once. Throws a HeedError naming `npm install webgpu`
+ * when neither is there.
  *
  * @example
  * ```ts
@@ -52,15 +73,22 @@ export async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (dawnGpu) return dawnGpu;
+  const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  let dawn: DawnModule;
   try {
-    const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
-    Object.assign(globalThis, dawn.globals);
-    dawnGpu = dawn.create([]);
-    return dawnGpu;
+    dawn = (await import(/* webpackIgnore: true */ /* @vite-ignore */ DAWN_PACKAGE)) as DawnModule;
   } catch (e) {
-    throw new HeedError('createWebGPUBackend', 'no WebGPU found: navigator.gpu is missing and the npm package `webgpu` (Dawn) ' +
-      `could not be loaded (${e instanceof Error ? e.message : String(e)}). Install it, or run in a browser with WebGPU.`);
+    if (!inNode) {
+      throw new HeedError('createWebGPUBackend', 'no WebGPU: navigator.gpu is missing. Use a browser with WebGPU enabled, on a page ' +
+        'served over https or from localhost, or use the CPU backend.');
+    }
+    const why = isNotInstalled(e) ? 'is not installed' : `could not be loaded (${e instanceof Error ? e.message : String(e)})`;
+    throw new HeedError('createWebGPUBackend', `no WebGPU: Node has no navigator.gpu, and \`${DAWN_PACKAGE}\` (Dawn for Node, an ` +
+      `optional peer dependency of @heed/backend-webgpu) ${why}. Run \`npm install ${DAWN_PACKAGE}\`, or use the CPU backend.`);
   }
+  Object.assign(globalThis, dawn.globals);
+  dawnGpu = dawn.create([]);
+  return dawnGpu;
 }
 
 /**
