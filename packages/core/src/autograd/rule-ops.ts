@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: MIT
 // The ops gradient rules are written with, plus the few backward-only helpers (undoing a
-// reduction's shape, scattering a slice back, GELU's derivative, LayerNorm's backward).
+// reduction's shape, scattering a slice back, GELU's derivative, LayerNorm's backward, the
+// product of the other entries for prod, PyTorch's floor division for remainder).
 // Everything here is built from differentiable core ops, so rules support higher-order grads.
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../shape.js';
 import type { OpAttrs } from './record.js';
+import { noGrad } from './mode.js';
 import { arange, zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
-import { add, div, eq, gt, lt, mul, pow, sub } from '../ops/binary-math.js';
-import { cos, erf, exp, floor, log, neg, sign, sin, tanh } from '../ops/unary-math.js';
+import { add, div, eq, ge, gt, le, logicalAnd, lt, mul, pow, sub } from '../ops/binary-math.js';
+import { abs, cos, erf, exp, floor, log, neg, round, sign, sin, tanh } from '../ops/unary-math.js';
 import { matmul } from '../ops/matmul.js';
 import { gather, scatterAdd } from '../ops/indexing.js';
 import { split } from '../ops/join.js';
-import { mean, sum } from '../ops/reduce.js';
+import { mean, prod, sum } from '../ops/reduce.js';
 import { expand, permute, reshape, transpose } from '../ops/views.js';
 
-export { add, cos, div, eq, exp, expand, floor, gather, gt, log, lt, matmul, mul, neg, permute, pow, reshape, scatterAdd, sign, sin, split, sub, sum, tanh, transpose, where, zeros };
+export {
+  add, cos, div, eq, exp, expand, floor, gather, ge, gt, le, log, logicalAnd, lt, matmul, mul, neg, permute, pow, reshape,
+  scatterAdd, sign, sin, split, sub, sum, tanh, transpose, where, zeros,
+};
 
 /** Broadcasts the gradient of a reduction back to the input shape. */
 export function expandReduced(dy: Tensor, inputShape: Shape, axes: readonly number[], keepdim: boolean): Tensor {
@@ -37,6 +42,38 @@ export function unslice(dy: Tensor, inputShape: Shape, starts: readonly number[]
     g = scatterAdd(zeros(target, { backend: dy.backend.name }), axis, index, g);
   }
   return g;
+}
+
+/**
+ * For each entry of `x`, the product of the other entries of its slice over `axes` (the
+ * gradient of prod; `prodExpanded` is the product broadcast back to x's shape), without
+ * dividing by zero: prod / x where x != 0 (0 in a slice that holds a zero); at a zero, the
+ * product of the slice's non-zero entries if it is the slice's only zero, else 0. These are
+ * PyTorch's values for finite inputs. Second derivatives are exact too: in a slice with two
+ * zeros, the other zero enters as (sum of the slice's zeros - x), which is 0 with derivative 1.
+ */
+export function prodOfOthers(x: Tensor, prodExpanded: Tensor, axes: readonly number[]): Tensor {
+  const isZero = eq(x, 0);
+  const safe = where(isZero, 1, x);
+  const count = sum(isZero.float(), { axis: axes, keepdim: true });
+  const nonZeroProd = prod(safe, { axis: axes, keepdim: true });
+  const zeroSum = sum(where(isZero, x, 0), { axis: axes, keepdim: true });
+  const atZero = where(eq(count, 1), nonZeroProd, where(eq(count, 2), mul(nonZeroProd, sub(zeroSum, x)), 0));
+  return where(isZero, atZero, div(prodExpanded, safe));
+}
+
+/**
+ * PyTorch's floor division of floats, a // b, given r = remainder(a, b) (the pair satisfies
+ * a = b q + r): round((a - r) / b), which agrees with r also where floor(a / b) rounds up to
+ * the next integer; a / b where b = 0; -1 where b is infinite and a is finite with the
+ * opposite sign (there r = b); NaN where a is infinite. A constant (no gradient), as in PyTorch.
+ */
+export function floorDivide(a: Tensor, b: Tensor, r: Tensor): Tensor {
+  return noGrad(() => {
+    const q = round(div(sub(a, r), b));
+    const opposite = logicalAnd(logicalAnd(eq(abs(b), Infinity), lt(abs(a), Infinity)), lt(mul(a, b), 0));
+    return where(eq(b, 0), div(a, b), where(opposite, -1, q));
+  });
 }
 
 /** d gelu(x) / dx for the exact and tanh forms. */

@@ -68,20 +68,23 @@ const out = (ctx: GradContext<unknown>): Tensor => ctx.output as Tensor;
  */
 export const gradRules: Rules = {
   neg: { save: NONE, backward: (dy) => [ops.neg(dy)] },
-  abs: { save: X, backward: (dy, c) => [ops.mul(dy, ops.sign(inp(c, 0)))] },
+  // dy * sgn(x) with sgn(NaN) = 0, as PyTorch (sign(NaN) itself is left unspecified).
+  abs: { save: X, backward: (dy, c) => [ops.mul(dy, ops.sub(ops.gt(inp(c, 0), 0).float(), ops.lt(inp(c, 0), 0).float()))] },
   exp: { save: Y, backward: (dy, c) => [ops.mul(dy, out(c))] },
   expm1: { save: Y, backward: (dy, c) => [ops.mul(dy, ops.add(out(c), 1))] },
   log: { save: X, backward: (dy, c) => [ops.div(dy, inp(c, 0))] },
   log1p: { save: X, backward: (dy, c) => [ops.div(dy, ops.add(inp(c, 0), 1))] },
   sqrt: { save: Y, backward: (dy, c) => [ops.div(ops.mul(dy, 0.5), out(c))] },
-  rsqrt: { save: X, backward: (dy, c) => [ops.mul(dy, ops.mul(ops.pow(inp(c, 0), -1.5), -0.5))] },
+  // -dy y^3 / 2 from the output (PyTorch's form): x^-1.5 would lose the sign at -0 and give 0 at -inf.
+  rsqrt: { save: Y, backward: (dy, c) => [ops.mul(dy, ops.mul(ops.mul(ops.mul(out(c), out(c)), out(c)), -0.5))] },
   square: { save: X, backward: (dy, c) => [ops.mul(dy, ops.mul(inp(c, 0), 2))] },
   reciprocal: { save: Y, backward: (dy, c) => [ops.neg(ops.mul(dy, ops.mul(out(c), out(c))))] },
   sin: { save: X, backward: (dy, c) => [ops.mul(dy, ops.cos(inp(c, 0)))] },
   cos: { save: X, backward: (dy, c) => [ops.neg(ops.mul(dy, ops.sin(inp(c, 0))))] },
   tanh: { save: Y, backward: (dy, c) => [ops.mul(dy, ops.sub(1, ops.mul(out(c), out(c))))] },
   sigmoid: { save: Y, backward: (dy, c) => [ops.mul(dy, ops.mul(out(c), ops.sub(1, out(c))))] },
-  relu: { save: X, backward: (dy, c) => [ops.where(ops.gt(inp(c, 0), 0), dy, 0)] },
+  // 0 where x <= 0, dy elsewhere (also at NaN, as PyTorch's threshold_backward).
+  relu: { save: X, backward: (dy, c) => [ops.where(ops.le(inp(c, 0), 0), 0, dy)] },
   erf: {
     save: X,
     backward: (dy, c) => [ops.mul(dy, ops.mul(ops.exp(ops.neg(ops.mul(inp(c, 0), inp(c, 0)))), 2 / Math.sqrt(Math.PI)))],
@@ -98,25 +101,16 @@ export const gradRules: Rules = {
     save: X,
     backward: (dy, c) => [
       c.needs[0] ? ops.div(dy, inp(c, 1)) : null,
-      c.needs[1] ? ops.neg(ops.div(ops.mul(dy, inp(c, 0)), ops.mul(inp(c, 1), inp(c, 1)))) : null,
+      // -dy (a / b) / b, as PyTorch: a / (b * b) overflows (b = 1e20) or underflows (b = 1e-30) in b * b.
+      c.needs[1] ? ops.neg(ops.mul(dy, ops.div(ops.div(inp(c, 0), inp(c, 1)), inp(c, 1)))) : null,
     ],
   },
-  pow: {
-    save: { inputs: true, output: true },
-    backward: (dy, c) => {
-      const [a, b] = [inp(c, 0), inp(c, 1)];
-      return [
-        c.needs[0] ? ops.mul(dy, ops.mul(b, ops.pow(a, ops.sub(b, 1)))) : null,
-        // d/db a^b = a^b log a; defined as 0 where a <= 0 (PyTorch masks a == 0 the same way).
-        c.needs[1] ? ops.where(ops.gt(a, 0), ops.mul(dy, ops.mul(out(c), ops.log(ops.where(ops.gt(a, 0), a, 1)))), 0) : null,
-      ];
-    },
-  },
+  pow: { save: { inputs: true, output: true }, backward: (dy, c) => powGrads(dy, inp(c, 0), inp(c, 1), out(c), c.needs) },
   maximum: { save: X, backward: (dy, c) => tieSplit(dy, inp(c, 0), inp(c, 1), 'gt', c.needs) },
   minimum: { save: X, backward: (dy, c) => tieSplit(dy, inp(c, 0), inp(c, 1), 'lt', c.needs) },
   mod: {
-    save: X,
-    backward: (dy, c) => [dy, c.needs[1] ? ops.neg(ops.mul(dy, ops.floor(ops.div(inp(c, 0), inp(c, 1))))) : null],
+    save: { inputs: true, output: true },
+    backward: (dy, c) => [dy, c.needs[1] ? ops.neg(ops.mul(dy, ops.floorDivide(inp(c, 0), inp(c, 1), out(c)))) : null],
   },
   atan2: {
     save: X,
@@ -135,9 +129,9 @@ export const gradRules: Rules = {
   prod: {
     save: { inputs: true, output: true },
     backward: (dy, c) => {
-      const shape = c.inputShapes[0];
-      const g = ops.mul(ops.expandReduced(dy, shape, c.attrs.axes, c.attrs.keepdim), ops.expandReduced(out(c), shape, c.attrs.axes, c.attrs.keepdim));
-      return [ops.div(g, inp(c, 0))];
+      const { axes, keepdim } = c.attrs;
+      const others = ops.prodOfOthers(inp(c, 0), ops.expandReduced(out(c), c.inputShapes[0], axes, keepdim), axes);
+      return [ops.mul(ops.expandReduced(dy, c.inputShapes[0], axes, keepdim), others)];
     },
   },
   extreme: {
@@ -200,13 +194,31 @@ export const gradRules: Rules = {
   custom: { save: X, backward: (dy, c) => c.attrs.backward(dy, c.inputs as Tensor[]) },
 };
 
-/** Gradient of maximum ('gt') or minimum ('lt'): the winner gets dy, ties split it evenly. */
+/**
+ * Gradient of maximum ('gt') or minimum ('lt'), as PyTorch: a side that loses gets 0, a tie
+ * gives each side dy / 2, and otherwise (winning, or a NaN on either side) a side gets dy.
+ */
 function tieSplit(dy: Tensor, a: Tensor, b: Tensor, wins: 'gt' | 'lt', needs: readonly boolean[]): (Tensor | null)[] {
-  const half = ops.mul(ops.eq(a, b).float(), 0.5);
-  const aWins = wins === 'gt' ? ops.gt(a, b) : ops.lt(a, b);
-  const bWins = wins === 'gt' ? ops.lt(a, b) : ops.gt(a, b);
+  const tie = ops.eq(a, b);
+  const shared = ops.where(tie, ops.mul(dy, 0.5), dy);
   return [
-    needs[0] ? ops.mul(dy, ops.add(aWins.float(), half)) : null,
-    needs[1] ? ops.mul(dy, ops.add(bWins.float(), half)) : null,
+    needs[0] ? ops.where(wins === 'gt' ? ops.lt(a, b) : ops.gt(a, b), 0, shared) : null,
+    needs[1] ? ops.where(wins === 'gt' ? ops.gt(a, b) : ops.lt(a, b), 0, shared) : null,
   ];
+}
+
+/**
+ * Gradients of a^b, with PyTorch's values at the edges. Base: b a^(b-1), and 0 wherever b = 0
+ * (also at a = 0, where b a^(b-1) would be 0 * inf). Exponent: a^b log a, and 0 where a = 0
+ * and b >= 0 (the limit from a > 0); elsewhere log a is NaN for a < 0 and -inf at a = 0 with
+ * b < 0, as in PyTorch. The masked log sees 1 instead of 0, so higher-order gradients through
+ * the masked entries stay finite.
+ */
+function powGrads(dy: Tensor, a: Tensor, b: Tensor, y: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
+  let db: Tensor | null = null;
+  if (needs[1]) {
+    const masked = ops.logicalAnd(ops.eq(a, 0), ops.ge(b, 0));
+    db = ops.mul(dy, ops.where(masked, 0, ops.mul(y, ops.log(ops.where(masked, 1, a)))));
+  }
+  return [needs[0] ? ops.where(ops.eq(b, 0), 0, ops.mul(dy, ops.mul(b, ops.pow(a, ops.sub(b, 1))))) : null, db];
 }

@@ -2,7 +2,7 @@
 // The public binary math functions: thin, documented wrappers over `binary` in elementwise.ts
 // (broadcasting, dtype promotion and gradients live there).
 import type { Tensor } from '../tensor.js';
-import { binary } from './elementwise.js';
+import { binary, unary } from './elementwise.js';
 import type { TensorLike } from './dispatch.js';
 
 /**
@@ -62,6 +62,8 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
+  // PyTorch computes x ** 0.5 as sqrt(x) (sqrt(-0) = -0 and sqrt(-inf) = NaN, where C pow gives +0 and +inf).
+  if (b === 0.5 && typeof a !== 'number') return unary('sqrt', a);
   return binary('pow', a, b);
 }
 
