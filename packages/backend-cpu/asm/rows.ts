@@ -130,12 +130,14 @@ export function softmaxBlock(args: usize, block: i32): void {
       if (!isLog) store<f32>(yr + o, e);
       s += e;
     }
-    // pass 3: scale (softmax) or shift (log-softmax)
+    // pass 3: scale (softmax) or shift (log-softmax): (x - m) - log s, in that order, since
+    // m + log s rounds back to m for huge m (x = m = 3e38 would give 0 instead of -log s)
     if (isLog) {
-      const shift = f32x4.splat(m + Mathf.log(s));
+      const ls = Mathf.log(s);
+      const lv = f32x4.splat(ls);
       j = 0;
-      for (; j + 4 <= n; j += 4) v128.store(yr + (<usize>j << 2), f32x4.sub(v128.load(xr + (<usize>j << 2)), shift));
-      for (; j < n; j++) store<f32>(yr + (<usize>j << 2), load<f32>(xr + (<usize>j << 2)) - f32x4.extract_lane(shift, 0));
+      for (; j + 4 <= n; j += 4) v128.store(yr + (<usize>j << 2), f32x4.sub(f32x4.sub(v128.load(xr + (<usize>j << 2)), mv), lv));
+      for (; j < n; j++) store<f32>(yr + (<usize>j << 2), (load<f32>(xr + (<usize>j << 2)) - m) - ls);
     } else {
       const inv = f32x4.splat(1 / s);
       j = 0;

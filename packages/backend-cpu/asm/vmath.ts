@@ -37,7 +37,12 @@ const EXP_LO: f32 = -103.972; // below this e^x rounds to 0 even as a float32 su
   return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x0, f32x4.splat(EXP_HI)));
 }
 
-/** tanh(x) (Eigen's rational approximation on [-7.9053, 7.9053], exact sign at the ends). */
+/**
+ * tanh(x) (Eigen's rational approximation on [-7.9053, 7.9053], exact sign at the ends), and
+ * exactly +-1 beyond 9.0109, where float32 tanh rounds to 1: the rational form at its clamp is
+ * 1 - 2.4e-7, so without this gelu(-inf) would be -inf * 2.4e-7 = -inf instead of -inf * 0 = NaN
+ * and gelu(-1e30) -1e23 instead of -0.
+ */
 @inline export function vtanh(x0: v128): v128 {
   const lim = f32x4.splat(7.90531110763549805);
   const x = f32x4.pmin(f32x4.pmax(x0, f32x4.neg(lim)), lim);
@@ -56,7 +61,10 @@ const EXP_LO: f32 = -103.972; // below this e^x rounds to 0 even as a float32 su
   q = madd(q, x2, f32x4.splat(4.89352518554385e-03));
   const y = f32x4.div(p, q);
   // tiny |x|: tanh(x) = x to float precision (avoids the rational form's rounding there)
-  return v128.bitselect(x, y, f32x4.lt(f32x4.abs(x), f32x4.splat(0.0004)));
+  const r = v128.bitselect(x, y, f32x4.lt(f32x4.abs(x), f32x4.splat(0.0004)));
+  // |x| > 9.0109 (incl. +-inf; NaN compares false): +-1 with the sign of x
+  const one = v128.or(f32x4.splat(1), v128.and(x0, i32x4.splat(0x80000000)));
+  return v128.bitselect(one, r, f32x4.gt(f32x4.abs(x0), f32x4.splat(9.0109)));
 }
 
 /** erf(x) (Abramowitz-Stegun 7.1.26, |error| <= 1.5e-7, odd symmetry). */

@@ -86,9 +86,10 @@ export function sigmoid(x: number): number {
 }
 
 /**
- * Python/PyTorch `remainder`: `a - b * floor(a / b)`, so the result has the sign of `b`.
- * Exact for int32 operands; `b = 0` gives NaN (stored as 0 into int32 outputs); an infinite
- * `b` returns `a` when the signs agree, else `b` (as in Python).
+ * Python/PyTorch `remainder`: `a - b * floor(a / b)` in exact arithmetic, so the result has the
+ * sign of `b` (or is `a`'s signed zero). Exact for float and int32 operands; `b = 0` gives NaN
+ * (stored as 0 into int32 outputs); an infinite `b` returns `a` when the signs agree, else `b`
+ * (as in Python).
  *
  * @example
  * ```ts
@@ -98,9 +99,11 @@ export function sigmoid(x: number): number {
  * ```
  */
 export function pyMod(a: number, b: number): number {
-  // An infinite divisor leaves a finite dividend alone when the signs agree (Python/torch).
-  if (!Number.isFinite(b) && Number.isFinite(a) && !Number.isNaN(b)) return a === 0 || (a > 0) === (b > 0) ? a : b;
-  return a - b * Math.floor(a / b);
+  // The exact fmod (JS %) moved into b's sign, like PyTorch: a - b * floor(a / b) loses every
+  // digit when a / b is huge and turns -0 into +0. An infinite b leaves a finite a alone when
+  // the signs agree and gives b otherwise, as in Python.
+  const r = a % b;
+  return r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
 }
 
 /**

@@ -150,7 +150,7 @@ export function fillBuffer(size: number, value: number, dtype: DType): DataId {
   checkSize('fill', size);
   const out = allocArray(dtype, size);
   const stored = dtype === 'bool' ? (value !== 0 ? 1 : 0) : value;
-  if (stored !== 0) out.fill(stored);
+  if (!Object.is(stored, 0)) out.fill(stored); // -0 too: a new array holds +0
   return wrap(out, dtype);
 }
 
