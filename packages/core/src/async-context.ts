@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // A value that follows async work (the "current scope" of tidyAsync/beginScope): Node's
 // AsyncLocalStorage, obtained without a static `node:` import so browser bundles stay clean.
-// Node >= 20.16 (and Bun, Deno) expose `process.getBuiltinModule`; on older Node 20 a guarded
-// dynamic import is started when this module loads and is used once it resolves. Where neither
-// exists (browsers) `asyncSlot()` is null and scope.ts falls back to one global stack.
+// Node >= 20.16 (and other runtimes with Node's API) exposes `process.getBuiltinModule`; on
+// older Node 20 a guarded dynamic import is started when this module loads and is used once it
+// resolves. Where neither exists (browsers) `asyncSlot()` is null and scope.ts falls back to
+// one global stack.
 // Invariant: nothing here enables async hooks until a slot is first written (`run`/`enter`),
 // so programs that only use the synchronous `tidy` never pay for context tracking.
 

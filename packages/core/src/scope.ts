@@ -114,9 +114,10 @@ export function currentScope(): Scope | null {
 }
 
 /**
- * Whether async scopes are isolated here: true where an async context exists (Node.js, Bun,
- * Deno: AsyncLocalStorage), false in browsers, where {@link tidyAsync} and {@link beginScope}
- * use one global stack and also own tensors created by concurrent async work. There, use
+ * Whether async scopes are isolated here: true where an async context exists (Node.js'
+ * AsyncLocalStorage, also in runtimes that provide `process.getBuiltinModule`), false in
+ * browsers, where {@link tidyAsync} and {@link beginScope} use one global stack and also own
+ * tensors created by concurrent async work. There, use
  * {@link createScope} with {@link withScope} around each synchronous step for exact ownership.
  *
  * @example
