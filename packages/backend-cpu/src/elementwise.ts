@@ -8,10 +8,12 @@
 //   work is a plain loop with no calls through variables;
 // - bool outputs hold only 0/1: ops that do not produce 0/1 by construction compute into a
 //   Float64Array scratch first and are then mapped with `value != 0`.
-import { HeedError, allocArray, type BinaryOp, type DataId, type DType, type StridedView, type UnaryOp } from '@heed/core';
+import {
+  HeedError, StridedWalker, allocArray, contiguousStrides, sizeOf, type BinaryOp, type DataId, type DType, type StridedView, type UnaryOp,
+} from '@heed/core';
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, toBool, wrap, type NumArray } from './storage.js';
-import { StridedWalker, rowMajorStrides, sizeOf, copyStrided } from './strided.js';
+import { copyStrided } from './strided.js';
 
 /** Writes `n` results for input run x[p], x[p+s], ... into out[o..o+n). */
 type UnaryRow = (out: NumArray, o: number, x: NumArray, p: number, s: number, n: number) => void;
@@ -179,7 +181,7 @@ export function castKernel(x: StridedView, dtype: DType): DataId {
     }
   } else {
     // Int32Array stores truncate toward zero and map NaN to 0; Float32Array stores round.
-    copyStrided(out, rowMajorStrides(x.shape), 0, src, x.strides, x.offset, x.shape);
+    copyStrided(out, contiguousStrides(x.shape), 0, src, x.strides, x.offset, x.shape);
   }
   return wrap(out, dtype);
 }

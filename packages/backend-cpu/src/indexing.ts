@@ -7,9 +7,11 @@
 //   returned (nothing observable has been written);
 // - gather and indexSelect share one kernel: indexSelect is gather with a 1-D index
 //   broadcast (stride 0) over every dimension but `axis`.
-import { HeedError, allocArray, type DataId, type StridedView } from '@heed/core';
+import {
+  HeedError, StridedWalker, allocArray, contiguousStrides, sizeOf, unravelIndex, type DataId, type StridedView,
+} from '@heed/core';
 import { arrayOf, wrap } from './storage.js';
-import { StridedWalker, copyStrided, rowMajorStrides, sizeOf, unravel, withStride } from './strided.js';
+import { copyStrided, withStride } from './strided.js';
 
 /**
  * Materialises a strided view into a new contiguous buffer of the same dtype.
@@ -23,7 +25,7 @@ import { StridedWalker, copyStrided, rowMajorStrides, sizeOf, unravel, withStrid
 export function copyKernel(x: StridedView): DataId {
   const src = arrayOf(x.data, 'copy');
   const out = allocArray(x.dtype, sizeOf(x.shape));
-  copyStrided(out, rowMajorStrides(x.shape), 0, src, x.strides, x.offset, x.shape);
+  copyStrided(out, contiguousStrides(x.shape), 0, src, x.strides, x.offset, x.shape);
   return wrap(out, x.dtype);
 }
 
@@ -51,7 +53,7 @@ export function concatKernel(inputs: readonly StridedView[], axis: number): Data
     shape[axis] += v.shape[axis];
   }
   const out = allocArray(first.dtype, sizeOf(shape));
-  const outStrides = rowMajorStrides(shape);
+  const outStrides = contiguousStrides(shape);
   let offset = 0;
   for (const v of inputs) {
     copyStrided(out, outStrides, offset * outStrides[axis], arrayOf(v.data, 'concat'), v.strides, v.offset, v.shape);
@@ -120,13 +122,13 @@ function gatherCore(op: string, x: StridedView, axis: number, index: StridedView
     if (s0 === 0) {
       // One index for the whole run (indexSelect over inner dims): check once, then copy.
       const k = idx[pi];
-      if (!(k >= 0 && k < len)) throw badIndex(op, k, `index position [${unravel(o, index.shape).join(', ')}]`, axis, len);
+      if (!(k >= 0 && k < len)) throw badIndex(op, k, `index position [${unravelIndex(o, index.shape).join(', ')}]`, axis, len);
       let p = px + k * step;
       for (let j = 0; j < n; j++, p += s1) out[o++] = src[p];
     } else {
       for (let j = 0; j < n; j++, pi += s0, px += s1) {
         const k = idx[pi];
-        if (!(k >= 0 && k < len)) throw badIndex(op, k, `index position [${unravel(o, index.shape).join(', ')}]`, axis, len);
+        if (!(k >= 0 && k < len)) throw badIndex(op, k, `index position [${unravelIndex(o, index.shape).join(', ')}]`, axis, len);
         out[o++] = src[px + k * step];
       }
     }
@@ -155,7 +157,7 @@ export function scatterAddKernel(shape: readonly number[], axis: number, index: 
   }
   checkIndexDims(op, { shape }, axis, index.shape);
   const out = allocArray(src.dtype, sizeOf(shape));
-  const outStrides = rowMajorStrides(shape);
+  const outStrides = contiguousStrides(shape);
   const len = shape[axis];
   const step = outStrides[axis];
   const isBool = src.dtype === 'bool';
@@ -168,7 +170,7 @@ export function scatterAddKernel(shape: readonly number[], axis: number, index: 
     let po = w.p2;
     for (let j = 0; j < n; j++, pi += s0, ps += s1, po += s2, flat++) {
       const k = idx[pi];
-      if (!(k >= 0 && k < len)) throw badIndex(op, k, `index position [${unravel(flat, index.shape).join(', ')}]`, axis, len);
+      if (!(k >= 0 && k < len)) throw badIndex(op, k, `index position [${unravelIndex(flat, index.shape).join(', ')}]`, axis, len);
       const at = po + k * step;
       if (isBool) out[at] = out[at] !== 0 || sv[ps] !== 0 ? 1 : 0;
       else out[at] += sv[ps]; // Int32Array stores wrap mod 2^32; Float32Array rounds each add

@@ -7,9 +7,10 @@
 // - int32 results accumulate in an Int32Array, wrapping mod 2^32 like PyTorch (imul for prod);
 // - max/min propagate NaN; argmax/argmin return the first extreme index, treating NaN as the
 //   extreme (PyTorch's rule); an empty reduced axis gives sum 0 and prod 1.
-import { HeedError, allocArray, type DataId, type DType, type ReduceOp, type StridedView } from '@heed/core';
+import {
+  HeedError, StridedWalker, allocArray, contiguousStrides, sizeOf, type DataId, type DType, type ReduceOp, type StridedView,
+} from '@heed/core';
 import { arrayOf, toBool, wrap, type NumArray } from './storage.js';
-import { StridedWalker, rowMajorStrides, sizeOf } from './strided.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -42,7 +43,7 @@ export function reduceKernel(op: ReduceOp, x: StridedView, axes: readonly number
   for (let d = 0; d < rank; d++) if (!axes.includes(d)) keptShape.push(x.shape[d]);
   const outSize = sizeOf(keptShape);
   // Strides into the accumulator for every input dim: row-major for kept dims, 0 for reduced.
-  const keptStrides = rowMajorStrides(keptShape);
+  const keptStrides = contiguousStrides(keptShape);
   const accStrides = new Array<number>(rank).fill(0);
   for (let d = 0, k = 0; d < rank; d++) if (!axes.includes(d)) accStrides[d] = keptStrides[k++];
 

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Host-side layout planning for strided kernels: merges dimensions that every operand walks
 // contiguously (so most kernels see rank 1 or 2), marks operands that are plain contiguous
-// runs, and packs the per-dispatch metadata words the kernels read.
+// runs, and packs the per-dispatch metadata words the kernels read. The layout arithmetic
+// itself (coalesceDims, isContiguous, sizeOf) is core's, shared by every
+// backend; what is WebGPU's is the plan, the metadata packing and the WGSL offsets.
 // Invariants: coalescing never changes which element an output index maps to; metadata words
 // are u32 (offsets and strides are non-negative: core never passes negative strides); the
 // rank a kernel sees is at most MAX_RANK.
-import { HeedError, type StridedView } from '@heed/core';
+import { HeedError, coalesceDims, isContiguous, sizeOf, type StridedView } from '@heed/core';
+
+// Transitional names for backend.ts (being edited by another change): core's helpers, not copies.
+export { sizeOf as numel, contiguousStrides as rowMajor } from '@heed/core';
 
 /**
  * Highest tensor rank the WebGPU kernels accept (each operand's strides live in metadata).
@@ -48,35 +53,6 @@ export interface Plan {
 }
 
 /**
- * Number of elements of a shape.
- *
- * @example
- * ```ts
- * numel([2, 3]); // 6
- * ```
- */
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/**
- * Row-major strides of a shape.
- *
- * @example
- * ```ts
- * rowMajor([2, 3]); // [3, 1]
- * ```
- */
-export function rowMajor(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]; }
-  return s;
-}
-
-/**
  * Throws a HeedError naming `op` when a tensor's rank exceeds {@link MAX_RANK}.
  *
  * @example
@@ -91,7 +67,9 @@ export function checkRank(op: string, shape: readonly number[]): void {
 }
 
 /**
- * Drops size-1 dimensions and merges neighbours that every operand walks contiguously.
+ * The plan of operands walking one iteration shape: core's {@link coalesceDims} (size-1 dims
+ * dropped, neighbours that every operand walks contiguously merged), plus which operands are
+ * contiguous runs. Throws a HeedError naming `op` above {@link MAX_RANK}.
  *
  * @example
  * ```ts
@@ -100,23 +78,9 @@ export function checkRank(op: string, shape: readonly number[]): void {
  */
 export function coalesce(op: string, shape: readonly number[], operands: readonly Operand[]): Plan {
   checkRank(op, shape);
-  const size = numel(shape);
-  const dims: number[] = [];
-  const strides: number[][] = operands.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && operands.every((o, k) => strides[k][last] === o.strides[d] * shape[d])) {
-      dims[last] *= shape[d];
-      operands.forEach((o, k) => { strides[k][last] = o.strides[d]; });
-    } else {
-      dims.push(shape[d]);
-      operands.forEach((o, k) => strides[k].push(o.strides[d]));
-    }
-  }
-  const out = operands.map((o, k) => ({ offset: o.offset, strides: strides[k] }));
-  const rm = rowMajor(dims);
-  return { shape: dims, operands: out, contiguous: out.map((o) => o.strides.every((s, d) => s === rm[d])), size };
+  const merged = coalesceDims(shape, operands.map((o) => o.strides));
+  const out = operands.map((o, k) => ({ offset: o.offset, strides: merged.strides[k] }));
+  return { shape: merged.shape, operands: out, contiguous: out.map((o) => isContiguous(merged.shape, o.strides)), size: sizeOf(shape) };
 }
 
 /**
@@ -196,7 +160,6 @@ export function vectorize(plan: Plan): { plan: Plan; scalar: boolean[] } | null 
   if (!ok) return null;
   const shape = plan.shape.map((d, i) => (i === r - 1 ? d / 4 : d));
   const operands = plan.operands.map((o, k) => (scalar[k] ? o : { offset: o.offset / 4, strides: o.strides.map((st, d) => (d === r - 1 ? 1 : st / 4)) }));
-  const rm = rowMajor(shape);
-  const contiguous = operands.map((o, k) => !scalar[k] && o.strides.every((st, d) => st === rm[d]));
+  const contiguous = operands.map((o, k) => !scalar[k] && isContiguous(shape, o.strides));
   return { plan: { shape, operands, contiguous, size: plan.size / 4 }, scalar };
 }

@@ -3,11 +3,11 @@
 // vectors or column vectors (see layout.ts), unary math on contiguous inputs, fused GELU,
 // plus fast strided copy / upload / fill into heap buffers. Every function returns null when
 // it does not apply, and the caller uses the reference kernel.
-import type { BinaryOp, DataId, DType, StridedView, TypedArray, UnaryOp } from '@heed/core';
+import { contiguousStrides, sizeOf, type BinaryOp, type DataId, type DType, type StridedView, type TypedArray, type UnaryOp } from '@heed/core';
 import { arrayOf } from '../storage.js';
-import { copyStrided, rowMajorStrides } from '../strided.js';
+import { copyStrided } from '../strided.js';
 import { HeapBuffer, heapSource, type HeapSource } from './buffer.js';
-import { MODE, blockSize, isDenseF32, numel, operandMode } from './layout.js';
+import { MODE, blockSize, isDenseF32, operandMode } from './layout.js';
 import { FAST_BINARY, FAST_UNARY, GELU_ERF, GELU_TANH, KIND, PARALLEL_ELEMENTS } from './ops.js';
 import type { FastRuntime } from './runtime.js';
 
@@ -27,7 +27,7 @@ export function fastBinary(rt: FastRuntime, op: BinaryOp, a: StridedView, b: Str
   const id = FAST_BINARY[op];
   if (id === undefined || outDtype !== 'float32' || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
   const shape = a.shape;
-  const size = numel(shape);
+  const size = sizeOf(shape);
   if (size === 0) return null;
   const ma = operandMode(shape, a.strides);
   const mb = operandMode(shape, b.strides);
@@ -59,7 +59,7 @@ export function fastBinary(rt: FastRuntime, op: BinaryOp, a: StridedView, b: Str
 /** Runs unary op `id` over a dense float32 view. */
 function unaryById(rt: FastRuntime, id: number, x: StridedView, op: string): DataId | null {
   if (!isDenseF32(x)) return null;
-  const size = numel(x.shape);
+  const size = sizeOf(x.shape);
   if (size === 0) return null;
   const out = HeapBuffer.alloc(rt.heap, size);
   if (out === null) return null;
@@ -144,12 +144,12 @@ export function collapseDims(shape: readonly number[], strides: readonly number[
  */
 export function fastCopy(rt: FastRuntime, x: StridedView): DataId | null {
   if (x.dtype !== 'float32') return null;
-  const size = numel(x.shape);
+  const size = sizeOf(x.shape);
   const out = HeapBuffer.alloc(rt.heap, size);
   if (out === null) return null;
   const c = collapseDims(x.shape, x.strides);
   if (size === 0 || c.shape.length > 4) {
-    copyStrided(out.array('copy'), rowMajorStrides(x.shape), 0, arrayOf(x.data, 'copy'), x.strides, x.offset, x.shape);
+    copyStrided(out.array('copy'), contiguousStrides(x.shape), 0, arrayOf(x.data, 'copy'), x.strides, x.offset, x.shape);
     return out;
   }
   let sx: HeapSource | null = null;

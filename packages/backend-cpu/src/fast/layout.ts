@@ -3,8 +3,9 @@
 // A binary operand, seen against the output shape [rows, n] (n = last dim), is one of
 //   FULL (row-major contiguous), SCALAR (all strides 0), ROW (a length-n vector broadcast over
 //   the rows) or COL (a length-rows vector broadcast along each row); anything else is NONE and
-//   the reference kernel handles it. Dimensions of size 1 never matter.
-import { HeedError, type StridedView } from '@heed/core';
+//   the reference kernel handles it. Dimensions of size 1 never matter. Contiguity and sizes
+//   come from core's layout helpers (isContiguous, sizeOf), the one source for every backend.
+import { HeedError, isContiguous, type StridedView } from '@heed/core';
 
 /**
  * Operand modes, mirrored in asm/elementwise.ts.
@@ -27,25 +28,6 @@ export const MODE = { FULL: 0, SCALAR: 1, ROW: 2, COL: 3, NONE: -1 } as const;
 export type OperandMode = (typeof MODE)[keyof typeof MODE];
 
 /**
- * Whether `strides` describe a row-major contiguous layout of `shape` (size-1 dims ignored).
- *
- * @example
- * ```ts
- * isRowMajor([2, 3], [3, 1]); // true
- * isRowMajor([2, 3], [1, 2]); // false (a transpose)
- * ```
- */
-export function isRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
-  let expect = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] === 1) continue;
-    if (strides[d] !== expect) return false;
-    expect *= shape[d];
-  }
-  return true;
-}
-
-/**
  * How a binary operand of the output `shape` maps onto the flat [rows, n] output.
  *
  * @example
@@ -59,28 +41,14 @@ export function operandMode(shape: readonly number[], strides: readonly number[]
   let allZero = true;
   for (let d = 0; d < r; d++) if (shape[d] !== 1 && strides[d] !== 0) allZero = false;
   if (allZero) return MODE.SCALAR;
-  if (isRowMajor(shape, strides)) return MODE.FULL;
+  if (isContiguous(shape, strides)) return MODE.FULL;
   const n = shape[r - 1];
   const last = strides[r - 1];
   let leadingZero = true;
   for (let d = 0; d < r - 1; d++) if (shape[d] !== 1 && strides[d] !== 0) leadingZero = false;
   if (leadingZero && (last === 1 || n === 1)) return MODE.ROW;
-  if (n > 1 && last === 0 && isRowMajor(shape.slice(0, r - 1), strides.slice(0, r - 1))) return MODE.COL;
+  if (n > 1 && last === 0 && isContiguous(shape.slice(0, r - 1), strides.slice(0, r - 1))) return MODE.COL;
   return MODE.NONE;
-}
-
-/**
- * Number of elements of a shape.
- *
- * @example
- * ```ts
- * numel([2, 3]); // 6
- * ```
- */
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (let i = 0; i < shape.length; i++) n *= shape[i];
-  return n;
 }
 
 /**
@@ -92,7 +60,7 @@ export function numel(shape: readonly number[]): number {
  * ```
  */
 export function isDenseF32(v: StridedView): boolean {
-  return v.dtype === 'float32' && isRowMajor(v.shape, v.strides);
+  return v.dtype === 'float32' && isContiguous(v.shape, v.strides);
 }
 
 /**
