@@ -1,19 +1,30 @@
 // SPDX-License-Identifier: MIT
 // WebGPUBackend: every primitive of @heed/core's backend contract as WGSL dispatches, plus the
-// fused softmax, logSoftmax, gelu, layerNorm and attention kernels.
+// fused softmax, logSoftmax, gelu, layerNorm, attention and Adam kernels (whose host side is
+// in fused-ops.ts).
 // Invariants: buffers hold f32 / i32 / u32-bool words, one per element; every kernel writes a
 // NEW buffer and reads its inputs through strided metadata (no extra copies); zero-size
 // results never dispatch (they get a minimum-size buffer); a DataId is used only while not freed.
+// Every primitive validates its arguments (validate.ts) before allocating or recording, and an
+// op that fails after allocating frees what it allocated (see `produce`), so a bad call leaves
+// the backend as it was. gather/indexSelect/scatterAdd report out-of-range indices from the
+// device (index-errors.ts): the next read or flush throws.
 import {
   BACKEND_API_VERSION, HeedError, type AdamScalars, type Backend, type BackendCapabilities, type BinaryOp, type DType, type DataId,
-  type RandomKind, type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
+  type RandomKind, type ReduceOp, type StridedView, type TypedArray, type UnaryOp, contiguousStrides, fmtShape, sizeOf, unravelIndex,
 } from '@heed/core';
-import { Runtime, type PooledBuffer, type WebGPUDebug } from './runtime.js';
+import { Runtime, type WebGPUDebug } from './runtime.js';
+import { adamOp, attentionOp, rowsOp, type GpuData } from './fused-ops.js';
+import type { IndexSite } from './index-errors.js';
+import {
+  HOST, STORED_DTYPES, checkAxes, checkAxis, checkDType, checkFloat, checkIndexDims, checkIs, checkOp, checkRandomKind,
+  checkSameShape, checkShape, checkSize, checkView,
+} from './validate.js';
 import { binaryExpr, convert, domainOf, unaryExpr, WGSL_TYPE } from './wgsl.js';
-import { coalesce, checkRank, metaWords, numel, planViews, rowMajor, vectorize, type Operand } from './layout.js';
+import { coalesce, checkRank, metaWords, planViews, vectorize, type Operand } from './layout.js';
 import * as K from './kernels.js';
 import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel as matmulKernelRaw, type MatmulVariant } from './matmul.js';
-import { WIDE_ROW, attentionKernel as attentionKernelRaw, geluExpr, rowKernel as rowKernelRaw, type RowKind } from './fused.js';
+import { geluExpr } from './fused.js';
 import { memoKernel } from './kernel-cache.js';
 
 const { ELEMS_PER_GROUP, WG } = K;
@@ -28,18 +39,8 @@ const scatterKernel = memoKernel(K.scatterKernel);
 const copyIntoKernel = memoKernel(K.copyIntoKernel);
 const randomKernel = memoKernel(K.randomKernel);
 const matmulKernel = memoKernel(matmulKernelRaw);
-const rowKernel = memoKernel(rowKernelRaw);
-const attentionKernel = memoKernel(attentionKernelRaw);
-
-/** A GPU buffer holding `size` elements of `dtype` (4 bytes each). */
-interface GpuData extends PooledBuffer {
-  readonly size: number;
-  readonly dtype: DType;
-  freed: boolean;
-}
 
 const COMPARE = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'xor']);
-const f32Bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0];
 
 /**
  * The WebGPU backend. Create it with {@link createWebGPUBackend} (or directly on a device).
@@ -73,60 +74,82 @@ export class WebGPUBackend implements Backend {
     const info = adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     this.software = /swiftshader|llvmpipe|warp|cpu/i.test(`${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`)
       || (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
-    this.capabilities = { syncRead: false, dtypes: ['float32', 'int32', 'bool'], maxBufferBytes: device.limits.maxStorageBufferBindingSize };
+    this.capabilities = { syncRead: false, dtypes: STORED_DTYPES, maxBufferBytes: device.limits.maxStorageBufferBindingSize };
   }
 
-  private data(id: DataId, op: string): GpuData {
+  /** @internal */
+  data(id: DataId, op: string): GpuData {
     const d = id as GpuData;
     if (!d || typeof d.cls !== 'number' || !d.buffer) throw new HeedError(op, 'received a buffer from another backend.');
     if (d.freed) throw new HeedError(op, 'a buffer was used after it was freed.');
     return d;
   }
 
-  private alloc(size: number, dtype: DType, op: string): GpuData {
+  /** @internal Checks views (dtype, layout, inside their live buffers); throws a HeedError naming `op`. */
+  views(op: string, ...views: readonly (StridedView | null)[]): void {
+    for (const v of views) if (v) checkView(op, v, this.data(v.data, op).size);
+  }
+
+  /** @internal */
+  alloc(size: number, dtype: DType, op: string): GpuData {
     return { ...this.runtime.acquire(Math.max(1, size) * 4, op), size, dtype, freed: false };
   }
 
-  /** Grid for a map kernel over `n` elements. */
-  private groups(n: number, op: string): [number, number, number] {
-    return this.runtime.grid(Math.ceil(n / ELEMS_PER_GROUP), op);
-  }
-
-  /** Grid for a kernel with one invocation per output (reductions, scatterAdd, row kernels). */
-  private perOutput(n: number, op: string): [number, number, number] {
-    return this.runtime.grid(Math.ceil(n / WG), op);
-  }
-
-  private elementwise(op: string, views: readonly StridedView[], outDtype: DType, body: string, extra = ''): DataId {
-    const plan = planViews(op, views);
-    const out = this.alloc(plan.size, outDtype, op);
-    if (plan.size === 0) return out;
-    const inputs = views.map((v) => this.data(v.data, op).buffer);
-    const dtypes = views.map((v) => v.dtype);
-    // 4 elements per load where the layout allows: far fewer (gathered) loads on CPU emulation.
-    const vec = vectorize(plan);
-    const code = vec
-      ? elementwiseVec4Kernel(outDtype, dtypes, body, vec.plan.shape.length, vec.plan.contiguous, vec.scalar, extra)
-      : elementwiseKernel(outDtype, dtypes, body, plan.shape.length, plan.contiguous, extra);
-    const used = vec ? vec.plan : plan;
-    this.runtime.dispatch(op, code, [out.buffer, ...inputs], metaWords(used), this.groups(used.size, op));
+  /** @internal A new buffer filled by `record`; if `record` throws, the buffer is released before rethrowing. */
+  produce(size: number, dtype: DType, op: string, record: (out: GpuData) => void): GpuData {
+    const out = this.alloc(size, dtype, op);
+    try {
+      if (size > 0) record(out);
+    } catch (e) {
+      this.free(out);
+      throw e;
+    }
     return out;
   }
 
-  upload(values: TypedArray, dtype: DType): DataId {
-    const words = dtype === 'float32' ? (values instanceof Float32Array ? values : Float32Array.from(values))
-      : dtype === 'int32' ? (values instanceof Int32Array ? values : Int32Array.from(values))
-      : Uint32Array.from(values, (v) => (v ? 1 : 0));
-    return { ...this.runtime.upload(words, 'upload'), size: values.length, dtype, freed: false } satisfies GpuData;
+  /** @internal Grid for a map kernel over `n` elements. */
+  groups(n: number, op: string): [number, number, number] {
+    return this.runtime.grid(Math.ceil(n / ELEMS_PER_GROUP), op);
   }
 
+  /** @internal Grid for a kernel with one invocation per output (reductions, scatterAdd, row kernels). */
+  perOutput(n: number, op: string): [number, number, number] {
+    return this.runtime.grid(Math.ceil(n / WG), op);
+  }
+
+  /** @internal An elementwise kernel over same-shape `views` (validated by the caller) into a new `outDtype` buffer. */
+  elementwise(op: string, views: readonly StridedView[], outDtype: DType, body: string, extra = ''): DataId {
+    const plan = planViews(op, views);
+    return this.produce(plan.size, outDtype, op, (out) => {
+      const inputs = views.map((v) => this.data(v.data, op).buffer);
+      const dtypes = views.map((v) => v.dtype);
+      // 4 elements per load where the layout allows: far fewer (gathered) loads on CPU emulation.
+      const vec = vectorize(plan);
+      const code = vec
+        ? elementwiseVec4Kernel(outDtype, dtypes, body, vec.plan.shape.length, vec.plan.contiguous, vec.scalar, extra)
+        : elementwiseKernel(outDtype, dtypes, body, plan.shape.length, plan.contiguous, extra);
+      const used = vec ? vec.plan : plan;
+      this.runtime.dispatch(op, code, [out.buffer, ...inputs], metaWords(used), this.groups(used.size, op));
+    });
+  }
+
+  upload(values: TypedArray, dtype: DType): DataId {
+    checkDType('upload', dtype);
+    if (!ArrayBuffer.isView(values)) throw new HeedError('upload', `values must be a typed array, got ${typeof values}.`);
+    return { ...this.runtime.upload(HOST[dtype].toWords(values), 'upload'), size: values.length, dtype, freed: false } satisfies GpuData;
+  }
+
+  /**
+   * Reads `size` elements. Throws (once) a device error found since the last read: an
+   * out-of-range index of an earlier gather/indexSelect/scatterAdd, or an invalid batch.
+   */
   async read(id: DataId, dtype: DType, size: number): Promise<TypedArray> {
     const d = this.data(id, 'read');
-    if (size === 0) return dtype === 'float32' ? new Float32Array(0) : dtype === 'int32' ? new Int32Array(0) : new Uint8Array(0);
-    const bytes = await this.runtime.readBytes(d.buffer, size * 4, 'read');
-    if (dtype === 'float32') return new Float32Array(bytes);
-    if (dtype === 'int32') return new Int32Array(bytes);
-    return Uint8Array.from(new Uint32Array(bytes), (v) => (v ? 1 : 0));
+    checkDType('read', dtype);
+    checkSize('read', size);
+    if (size > d.size) throw new HeedError('read', `cannot read ${size} elements of a buffer of ${d.size}.`);
+    const bytes = await this.runtime.readBytes(d.buffer, Math.max(1, size) * 4, 'read');
+    return HOST[dtype].fromWords(size === 0 ? new ArrayBuffer(0) : bytes.slice(0, size * 4));
   }
 
   free(id: DataId): void {
@@ -136,18 +159,23 @@ export class WebGPUBackend implements Backend {
   }
 
   fill(size: number, value: number, dtype: DType): DataId {
-    const out = this.alloc(size, dtype, 'fill');
-    if (size === 0) return out;
-    const bits = dtype === 'float32' ? f32Bits(value) : dtype === 'int32' ? value | 0 : value ? 1 : 0;
-    this.runtime.dispatch('fill', fillKernel(dtype), [out.buffer], Uint32Array.from([size, bits >>> 0]), this.groups(size, 'fill'));
-    return out;
+    checkDType('fill', dtype);
+    checkSize('fill', size);
+    return this.produce(size, dtype, 'fill', (out) => {
+      const meta = Uint32Array.from([size, HOST[dtype].fillBits(value)]);
+      this.runtime.dispatch('fill', fillKernel(dtype), [out.buffer], meta, this.groups(size, 'fill'));
+    });
   }
 
   copy(x: StridedView): DataId {
+    this.views('copy', x);
     return this.elementwise('copy', [x], x.dtype, 'v0');
   }
 
   unary(op: UnaryOp, x: StridedView, outDtype: DType): DataId {
+    checkOp('unary', op);
+    this.views(op, x);
+    checkDType(op, outDtype);
     const outDom = outDtype === 'bool' ? domainOf(x.dtype) : domainOf(outDtype);
     const dom = op === 'isnan' || op === 'not' ? domainOf(x.dtype) : outDom;
     const expr = unaryExpr(op, dom);
@@ -160,6 +188,10 @@ export class WebGPUBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView, outDtype: DType): DataId {
+    checkOp('binary', op);
+    this.views(op, a, b);
+    checkSameShape(op, [a, b]);
+    checkDType(op, outDtype);
     const dom = COMPARE.has(op) ? (a.dtype === 'float32' || b.dtype === 'float32' ? 'f32' : 'i32') : outDtype === 'bool' ? 'i32' : domainOf(outDtype);
     const load = (v: string, d: DType) => (dom === 'f32' ? (d === 'float32' ? v : d === 'bool' ? `f32(i32(${v}))` : `f32(${v})`)
       : d === 'float32' ? `f2i(${v})` : d === 'bool' ? `i32(${v})` : v);
@@ -168,32 +200,41 @@ export class WebGPUBackend implements Backend {
   }
 
   where(cond: StridedView, a: StridedView, b: StridedView): DataId {
+    this.views('where', cond, a, b);
+    checkIs('where', 'the condition', cond.dtype, 'bool');
+    checkIs('where', 'the second branch', b.dtype, a.dtype);
+    checkSameShape('where', [cond, a, b]);
     return this.elementwise('where', [cond, a, b], a.dtype, 'select(v2, v1, v0 != 0u)');
   }
 
   cast(x: StridedView, dtype: DType): DataId {
+    this.views('cast', x);
+    checkDType('cast', dtype);
     return this.elementwise('cast', [x], dtype, convert('v0', WGSL_TYPE[x.dtype], dtype));
   }
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
+    checkOp('reduce', op);
+    this.views(op, x);
+    checkAxes(op, axes, x.shape.length, op === 'argmax' || op === 'argmin');
+    checkDType(op, outDtype);
     checkRank(op, x.shape);
     const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const plan = coalesce(op, kept.map((i) => x.shape[i]), [{ offset: x.offset, strides: kept.map((i) => x.strides[i]) }]);
     const red = coalesce(op, axes.map((i) => x.shape[i]), [{ offset: 0, strides: axes.map((i) => x.strides[i]) }]);
-    const out = this.alloc(plan.size, outDtype, op);
-    if (plan.size === 0) return out;
-    const meta = metaWords(plan, [red.shape.length, ...red.shape, ...red.operands[0].strides]);
-    const inputs = [out.buffer, this.data(x.data, op).buffer];
-    // One workgroup per output (shared-memory tree) when there are few outputs over a long axis;
-    // on CPU emulation its barriers cost more than a plain loop unless outputs are very few.
-    if (red.shape.length === 1 && red.size >= 256 && plan.size <= (this.software ? 8 : 4096)) {
-      const code = reduceWorkgroupKernel(op, x.dtype, outDtype, plan.shape.length, plan.contiguous);
-      this.runtime.dispatch(op, code, inputs, meta, this.runtime.grid(plan.size, op));
-    } else {
-      const code = reduceKernel(op, x.dtype, outDtype, plan.shape.length, plan.contiguous, red.shape.length);
-      this.runtime.dispatch(op, code, inputs, meta, this.perOutput(plan.size, op));
-    }
-    return out;
+    return this.produce(plan.size, outDtype, op, (out) => {
+      const meta = metaWords(plan, [red.shape.length, ...red.shape, ...red.operands[0].strides]);
+      const inputs = [out.buffer, this.data(x.data, op).buffer];
+      // One workgroup per output (shared-memory tree) when there are few outputs over a long axis;
+      // on CPU emulation its barriers cost more than a plain loop unless outputs are very few.
+      if (red.shape.length === 1 && red.size >= 256 && plan.size <= (this.software ? 8 : 4096)) {
+        const code = reduceWorkgroupKernel(op, x.dtype, outDtype, plan.shape.length, plan.contiguous);
+        this.runtime.dispatch(op, code, inputs, meta, this.runtime.grid(plan.size, op));
+      } else {
+        const code = reduceKernel(op, x.dtype, outDtype, plan.shape.length, plan.contiguous, red.shape.length);
+        this.runtime.dispatch(op, code, inputs, meta, this.perOutput(plan.size, op));
+      }
+    });
   }
 
   /** The matmul variant used for a problem size (forced by debug.forceMatmulVariant, else the heuristic). */
@@ -207,172 +248,160 @@ export class WebGPUBackend implements Backend {
   }
 
   matmul(a: StridedView, b: StridedView): DataId {
+    this.views('matmul', a, b);
     const [B, M, K] = a.shape;
     const N = b.shape[2];
-    if (K === 0 || B * M * N === 0) return this.fill(B * M * N, 0, 'float32');
-    const out = this.alloc(B * M * N, 'float32', 'matmul');
-    const variant = this.matmulVariant(B, M, N, K);
-    const buffers = [out.buffer, this.data(a.data, 'matmul').buffer, this.data(b.data, 'matmul').buffer];
-    const code = matmulKernel(variant);
-    for (const [x, y, z, b0] of matmulGrids(variant, B, M, N, this.runtime.limits.maxComputeWorkgroupsPerDimension)) {
-      const meta = Uint32Array.from([B, M, N, K, a.offset, ...a.strides, b.offset, ...b.strides, b0]);
-      this.runtime.dispatch('matmul', code, buffers, meta, [x, y, z]);
+    if (a.shape.length !== 3 || b.shape.length !== 3 || b.shape[0] !== B || b.shape[1] !== K) {
+      throw new HeedError('matmul', `needs [B, M, K] x [B, K, N] views, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}.`);
     }
-    return out;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new HeedError('matmul', `needs float32 operands, got ${a.dtype} and ${b.dtype}.`);
+    if (K === 0 || B * M * N === 0) return this.fill(B * M * N, 0, 'float32');
+    const variant = this.matmulVariant(B, M, N, K);
+    return this.produce(B * M * N, 'float32', 'matmul', (out) => {
+      const buffers = [out.buffer, this.data(a.data, 'matmul').buffer, this.data(b.data, 'matmul').buffer];
+      const code = matmulKernel(variant);
+      for (const [x, y, z, b0] of matmulGrids(variant, B, M, N, this.runtime.limits.maxComputeWorkgroupsPerDimension)) {
+        const meta = Uint32Array.from([B, M, N, K, a.offset, ...a.strides, b.offset, ...b.strides, b0]);
+        this.runtime.dispatch('matmul', code, buffers, meta, [x, y, z]);
+      }
+    });
   }
 
+  /** Out-of-range index values are thrown by the next read or flush (see index-errors.ts). */
   gather(x: StridedView, axis: number, index: StridedView): DataId {
+    this.views('gather', x, index);
+    checkAxis('gather', axis, x.shape.length);
+    checkIs('gather', 'the index', index.dtype, 'int32');
+    checkIndexDims('gather', x.shape, axis, index.shape);
     const xOnIndex: Operand = { offset: x.offset, strides: x.strides.map((s, d) => (d === axis ? 0 : s)) };
-    return this.gatherLike('gather', x, index.shape, [xOnIndex, index], axis, index);
+    const site = this.site('gather', x, axis, index.shape, (i) => unravelIndex(i, index.shape));
+    return this.gatherLike('gather', x, index, index.shape, [xOnIndex, index], axis, site);
   }
 
+  /** Out-of-range index values are thrown by the next read or flush (see index-errors.ts). */
   indexSelect(x: StridedView, axis: number, index: StridedView): DataId {
+    this.views('indexSelect', x, index);
+    checkAxis('indexSelect', axis, x.shape.length);
+    checkIs('indexSelect', 'the index', index.dtype, 'int32');
+    if (index.shape.length !== 1) throw new HeedError('indexSelect', `the index must be 1-D, got shape ${fmtShape(index.shape)}.`);
     const shape = x.shape.map((d, i) => (i === axis ? index.shape[0] : d));
     const xv: Operand = { offset: x.offset, strides: x.strides.map((s, d) => (d === axis ? 0 : s)) };
     const iv: Operand = { offset: index.offset, strides: shape.map((_, d) => (d === axis ? index.strides[0] : 0)) };
-    return this.gatherLike('indexSelect', x, shape, [xv, iv], axis, index);
+    const site = this.site('indexSelect', x, axis, index.shape, (i) => [unravelIndex(i, shape)[axis]]);
+    return this.gatherLike('indexSelect', x, index, shape, [xv, iv], axis, site);
   }
 
-  private gatherLike(op: string, x: StridedView, shape: readonly number[], operands: Operand[], axis: number, index: StridedView): DataId {
+  private site(op: string, x: StridedView, axis: number, indexShape: readonly number[], position: (pos0: number) => number[]): IndexSite {
+    return { op, axis, axisSize: x.shape[axis], indexShape: [...indexShape], context: `input shape ${fmtShape(x.shape)}`, position };
+  }
+
+  private gatherLike(op: string, x: StridedView, index: StridedView, shape: readonly number[], operands: Operand[], axis: number, site: IndexSite): DataId {
     const plan = coalesce(op, shape, operands);
-    const out = this.alloc(plan.size, x.dtype, op);
-    if (plan.size === 0) return out;
-    const code = gatherKernel(x.dtype, plan.shape.length, plan.contiguous);
-    const buffers = [out.buffer, this.data(x.data, op).buffer, this.data(index.data, op).buffer];
-    this.runtime.dispatch(op, code, buffers, metaWords(plan, [x.strides[axis], x.shape[axis]]), this.groups(plan.size, op));
-    return out;
+    return this.produce(plan.size, x.dtype, op, (out) => {
+      const code = gatherKernel(x.dtype, plan.shape.length, plan.contiguous);
+      const buffers = [out.buffer, this.data(x.data, op).buffer, this.data(index.data, op).buffer];
+      this.runtime.dispatch(op, code, buffers, metaWords(plan, [x.strides[axis], x.shape[axis]]), this.groups(plan.size, op), site);
+    });
   }
 
+  /** Out-of-range index values are thrown by the next read or flush (see index-errors.ts). */
   scatterAdd(shape: readonly number[], axis: number, index: StridedView, src: StridedView): DataId {
+    checkShape('scatterAdd', shape);
+    this.views('scatterAdd', index, src);
+    checkAxis('scatterAdd', axis, shape.length);
+    checkIs('scatterAdd', 'the index', index.dtype, 'int32');
+    if (index.shape.length !== src.shape.length || index.shape.some((d, i) => d !== src.shape[i])) {
+      throw new HeedError('scatterAdd', `index shape ${fmtShape(index.shape)} and src shape ${fmtShape(src.shape)} differ; they must be equal.`);
+    }
+    checkIndexDims('scatterAdd', shape, axis, index.shape);
     checkRank('scatterAdd', shape);
-    const n = numel(shape);
+    const n = sizeOf(shape);
     if (n === 0 || index.shape[axis] === 0) return this.fill(n, 0, src.dtype);
-    const out = this.alloc(n, src.dtype, 'scatterAdd');
-    const zeroAxis = (v: StridedView): Operand => ({ offset: v.offset, strides: shape.map((_, d) => (d === axis ? 0 : v.strides[d])) });
-    const plan = { shape, operands: [zeroAxis(index), zeroAxis(src)], contiguous: [false, false], size: n };
-    const meta = metaWords(plan, [axis, index.shape[axis], index.strides[axis], src.strides[axis], ...index.shape]);
-    const buffers = [out.buffer, this.data(index.data, 'scatterAdd').buffer, this.data(src.data, 'scatterAdd').buffer];
-    this.runtime.dispatch('scatterAdd', scatterKernel(src.dtype, shape.length), buffers, meta, this.perOutput(n, 'scatterAdd'));
-    return out;
+    const site: IndexSite = {
+      op: 'scatterAdd', axis, axisSize: shape[axis], indexShape: [...index.shape], context: `output shape ${fmtShape(shape)}`,
+      position: (i, j) => unravelIndex(i, shape).map((c, d) => (d === axis ? j : c)),
+    };
+    return this.produce(n, src.dtype, 'scatterAdd', (out) => {
+      const zeroAxis = (v: StridedView): Operand => ({ offset: v.offset, strides: shape.map((_, d) => (d === axis ? 0 : v.strides[d])) });
+      const plan = { shape, operands: [zeroAxis(index), zeroAxis(src)], contiguous: [false, false], size: n };
+      const meta = metaWords(plan, [axis, index.shape[axis], index.strides[axis], src.strides[axis], ...index.shape]);
+      const buffers = [out.buffer, this.data(index.data, 'scatterAdd').buffer, this.data(src.data, 'scatterAdd').buffer];
+      this.runtime.dispatch('scatterAdd', scatterKernel(src.dtype, shape.length), buffers, meta, this.perOutput(n, 'scatterAdd'), site);
+    });
   }
 
   concat(inputs: readonly StridedView[], axis: number): DataId {
-    const shape = [...inputs[0].shape];
+    if (!inputs || inputs.length === 0) throw new HeedError('concat', 'needs at least one input.');
+    this.views('concat', ...inputs);
+    const first = inputs[0];
+    checkAxis('concat', axis, first.shape.length);
+    for (const v of inputs) {
+      checkIs('concat', 'every input', v.dtype, first.dtype);
+      if (v.shape.length !== first.shape.length || v.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
+        throw new HeedError('concat', `input shapes ${fmtShape(first.shape)} and ${fmtShape(v.shape)} differ outside axis ${axis}.`);
+      }
+    }
+    const shape = [...first.shape];
     shape[axis] = inputs.reduce((s, v) => s + v.shape[axis], 0);
     checkRank('concat', shape);
-    const out = this.alloc(numel(shape), inputs[0].dtype, 'concat');
-    const outStrides = rowMajor(shape);
-    let start = 0;
-    for (const v of inputs) {
-      const plan = coalesce('concat', v.shape, [v, { offset: start * outStrides[axis], strides: outStrides }]);
-      if (plan.size > 0) {
-        const code = copyIntoKernel(v.dtype, plan.shape.length, plan.contiguous);
-        this.runtime.dispatch('concat', code, [out.buffer, this.data(v.data, 'concat').buffer], metaWords(plan), this.groups(plan.size, 'concat'));
+    return this.produce(sizeOf(shape), first.dtype, 'concat', (out) => {
+      const outStrides = contiguousStrides(shape);
+      let start = 0;
+      for (const v of inputs) {
+        const plan = coalesce('concat', v.shape, [v, { offset: start * outStrides[axis], strides: outStrides }]);
+        if (plan.size > 0) {
+          const code = copyIntoKernel(v.dtype, plan.shape.length, plan.contiguous);
+          this.runtime.dispatch('concat', code, [out.buffer, this.data(v.data, 'concat').buffer], metaWords(plan), this.groups(plan.size, 'concat'));
+        }
+        start += v.shape[axis];
       }
-      start += v.shape[axis];
-    }
-    return out;
+    });
   }
 
   random(kind: RandomKind, size: number, seed: number, offset: number): DataId {
-    const out = this.alloc(size, 'float32', 'random');
-    if (size === 0) return out;
-    const meta = Uint32Array.from([size, seed >>> 0, offset >>> 0]);
-    this.runtime.dispatch('random', randomKernel(kind), [out.buffer], meta, this.groups(size, 'random'));
-    return out;
+    checkRandomKind(kind);
+    checkSize('random', size);
+    return this.produce(size, 'float32', 'random', (out) => {
+      const meta = Uint32Array.from([size, seed >>> 0, offset >>> 0]);
+      this.runtime.dispatch('random', randomKernel(kind), [out.buffer], meta, this.groups(size, 'random'));
+    });
   }
 
   softmax(x: StridedView): DataId {
-    return this.rows('softmax', x, null, null, 0);
+    return rowsOp(this, 'softmax', x, null, null, 0);
   }
 
   logSoftmax(x: StridedView): DataId {
-    return this.rows('logSoftmax', x, null, null, 0);
+    return rowsOp(this, 'logSoftmax', x, null, null, 0);
   }
 
   layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): DataId {
-    return this.rows('layerNorm', x, weight, bias, eps);
+    return rowsOp(this, 'layerNorm', x, weight, bias, eps);
   }
 
   gelu(x: StridedView, approximate: 'none' | 'tanh'): DataId {
+    this.views('gelu', x);
+    checkFloat('gelu', [x]);
+    if (approximate !== 'none' && approximate !== 'tanh') throw new HeedError('gelu', `approximate must be 'none' or 'tanh', got '${String(approximate)}'.`);
     return this.elementwise('gelu', [x], 'float32', geluExpr(approximate));
   }
 
-  /**
-   * One Adam step in three elementwise dispatches (new m, new v, new param). The step's
-   * scalars travel as broadcast operands of one small buffer, so the kernels do not change
-   * from step to step.
-   */
+  /** One Adam step in three elementwise dispatches (see fused-ops.ts). */
   adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] {
-    const { lr, beta1, beta2, eps, c1, c2 } = step;
-    const scalars = this.upload(Float32Array.from([beta1, 1 - beta1, beta2, 1 - beta2, lr * c1, c2, eps]), 'float32');
-    const s = (i: number): StridedView => ({ data: scalars, dtype: 'float32', shape: param.shape, strides: param.shape.map(() => 0), offset: i });
-    try {
-      const m = this.elementwise('adam', [expAvg, grad, s(0), s(1)], 'float32', 'v2 * v0 + v3 * v1');
-      const v = this.elementwise('adam', [expAvgSq, grad, s(2), s(3)], 'float32', 'v2 * v0 + v3 * (v1 * v1)');
-      const mv: StridedView = { data: m, dtype: 'float32', shape: param.shape, strides: rowMajor(param.shape), offset: 0 };
-      const vv: StridedView = { ...mv, data: v };
-      const p = this.elementwise('adam', [param, mv, vv, s(4), s(5), s(6)], 'float32', 'v0 - v3 * v1 / (sqrt(v2 * v4) + v5)');
-      return [p, m, v];
-    } finally {
-      this.free(scalars);
-    }
-  }
-
-  /** A contiguous view of `v` (itself when already contiguous, else a copy the caller frees). */
-  private contiguous(v: StridedView): { view: StridedView; temp: DataId | null } {
-    const rm = rowMajor(v.shape);
-    if (v.shape.every((d, i) => d === 1 || v.strides[i] === rm[i])) return { view: v, temp: null };
-    const temp = this.copy(v);
-    return { view: { data: temp, dtype: v.dtype, shape: v.shape, strides: rm, offset: 0 }, temp };
-  }
-
-  private withContiguous(views: readonly (StridedView | null)[], f: (vs: (StridedView | null)[]) => DataId): DataId {
-    const made = views.map((v) => (v ? this.contiguous(v) : null));
-    try {
-      return f(made.map((m) => m?.view ?? null));
-    } finally {
-      for (const m of made) if (m?.temp) this.free(m.temp);
-    }
-  }
-
-  private rows(kind: RowKind, x: StridedView, w: StridedView | null, b: StridedView | null, eps: number): DataId {
-    const cols = x.shape[x.shape.length - 1] ?? 1;
-    const n = numel(x.shape);
-    const rows = cols === 0 ? 0 : n / cols;
-    checkRank(kind, x.shape);
-    if (rows === 0) return this.alloc(n, 'float32', kind);
-    return this.withContiguous([x, w, b], ([xc, wc, bc]) => {
-      const out = this.alloc(n, 'float32', kind);
-      const xd = this.data(xc!.data, kind).buffer;
-      const meta = Uint32Array.from([rows, cols, f32Bits(eps), wc ? 1 : 0, bc ? 1 : 0, xc!.offset, wc?.offset ?? 0, bc?.offset ?? 0]);
-      const inputs = kind === 'layerNorm' ? [xd, wc ? this.data(wc.data, kind).buffer : xd, bc ? this.data(bc.data, kind).buffer : xd] : [xd];
-      // Workgroup-per-row pays off on GPUs; on CPU emulation barriers cost more unless rows are few.
-      const wide = cols >= WIDE_ROW && (!this.software || rows < 16);
-      const grid = wide ? this.runtime.grid(rows, kind) : this.perOutput(rows, kind);
-      this.runtime.dispatch(kind, rowKernel(kind, wide), [out.buffer, ...inputs], meta, grid);
-      return out;
-    });
+    return adamOp(this, param, grad, expAvg, expAvgSq, step);
   }
 
   attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId {
-    const [B, H, L, D] = q.shape;
-    const S = k.shape[2];
-    const Dv = v.shape[3];
-    const n = B * H * L * Dv;
-    if (n === 0) return this.alloc(n, 'float32', 'attention');
-    return this.withContiguous([q, k, v, mask], ([qc, kc, vc, mc]) => {
-      const out = this.alloc(n, 'float32', 'attention');
-      const qd = this.data(qc!.data, 'attention').buffer;
-      const meta = Uint32Array.from([B * H, L, S, D, Dv, f32Bits(scale), causal ? 1 : 0, mc ? 1 : 0, qc!.offset, kc!.offset, vc!.offset, mc?.offset ?? 0]);
-      const buffers = [out.buffer, qd, this.data(kc!.data, 'attention').buffer, this.data(vc!.data, 'attention').buffer, mc ? this.data(mc.data, 'attention').buffer : qd];
-      this.runtime.dispatch('attention', attentionKernel(), buffers, meta, this.perOutput(B * H * L, 'attention'));
-      return out;
-    });
+    return attentionOp(this, q, k, v, mask, scale, causal);
   }
 
+  /**
+   * Submits the batched work. Throws (once) a device error found since the last read or
+   * flush, e.g. an out-of-range index of an earlier gather whose check has come back.
+   */
   flush(): void {
     this.runtime.flush();
+    this.runtime.raisePending();
   }
 
   dispose(): void {

@@ -6,7 +6,10 @@
 // Bindings: md (metadata slot) at 0, the output at 1, inputs from 2. Map kernels (elementwise,
 // copy, fill, gather, random) give each invocation 4 elements; reductions and scatterAdd one
 // output per invocation. Large sizes use 2-D grids (workgroup w = wg.x + wg.y * nwg.x).
+// Index kernels (gather/indexSelect, scatterAdd) report out-of-range indices through the
+// error buffer of index-errors.ts and still clamp (or skip) the memory access they guard.
 import type { DType, ReduceOp } from '@heed/core';
+import { INDEX_ERROR_WGSL } from './index-errors.js';
 import { offsetsWgsl } from './layout.js';
 import { MATH_WGSL, RANDOM_WGSL, WGSL_TYPE } from './wgsl.js';
 
@@ -227,8 +230,8 @@ ${arg ? 'var<workgroup> partIdx: array<u32, 64>;' : ''}
 
 /**
  * gather / indexSelect over the output shape: operand 0 = x with the axis stride zeroed,
- * operand 1 = the index. md tail: [axisStride, axisSize]. Out-of-range indices are clamped
- * (a kernel cannot raise).
+ * operand 1 = the index. md tail: [axisStride, axisSize]. An out-of-range index is reported
+ * (value, output position) through the error buffer; the load itself is clamped into range.
  *
  * @example
  * ```ts
@@ -237,8 +240,11 @@ ${arg ? 'var<workgroup> partIdx: array<u32, 64>;' : ''}
  */
 export function gatherKernel(dtype: DType, rank: number, contiguous: readonly boolean[]): string {
   const tail = 2 + rank + 2 * (rank + 1);
-  return `${bindings(dtype, [dtype, 'int32'])}\nfn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}
-  let idx = clamp(in1[off1], 0, i32(md[${tail + 1}]) - 1);
+  return `${bindings(dtype, [dtype, 'int32'])}\n${INDEX_ERROR_WGSL}\nfn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}
+  let raw = in1[off1];
+  let size = i32(md[${tail + 1}]);
+  if (raw < 0 || raw >= size) { reportIndex(raw, i, 0u); }
+  let idx = clamp(raw, 0, max(size - 1, 0));
   outBuf[i] = in0[off0 + u32(idx) * md[${tail}]];\n}\n${mapMain()}`;
 }
 
@@ -246,6 +252,9 @@ export function gatherKernel(dtype: DType, rank: number, contiguous: readonly bo
  * scatterAdd, deterministic: each output element sums, in index order, the sources whose
  * index points at it (no atomics). Operands over the OUTPUT shape (axis stride zeroed):
  * 0 = index, 1 = src. md tail: [axis, indexAxisLen, idxAxisStride, srcAxisStride, indexShape].
+ * The outputs at coordinate 0 of the axis also check their index column and report an
+ * out-of-range value (output position, column j) through the error buffer; such a source is
+ * added nowhere.
  *
  * @example
  * ```ts
@@ -258,8 +267,9 @@ export function scatterKernel(dtype: DType, rank: number): string {
   const src = dtype === 'bool' ? 'i32(in1[o1 + j * md[' + (tail + 3) + ']])' : `in1[o1 + j * md[${tail + 3}]]`;
   const coords = Array.from({ length: rank }, (_, d) => rank - 1 - d).map((d) =>
     `{ let c = rem % md[${2 + d}]; rem = rem / md[${2 + d}]; if (${d}u == axis) { tgt = c; } else if (c >= md[${tail + 4 + d}]) { inside = false; } }`).join('\n  ');
-  return `${bindings(dtype, ['int32', dtype])}\n${MAIN} {\n  ${INDEX}
+  return `${bindings(dtype, ['int32', dtype])}\n${INDEX_ERROR_WGSL}\n${MAIN} {\n  ${INDEX}
   let axis = md[${tail}];
+  let axisSize = i32(md[2u + axis]);
   var rem = i; var tgt = 0u; var inside = true;
   ${coords}
   var acc: ${T} = ${T}(0);
@@ -267,7 +277,9 @@ export function scatterKernel(dtype: DType, rank: number): string {
     ${offsetsWgsl(rank, [false, false]).replace('var rem = i;', 'rem = i;')}
     let o0 = off0; let o1 = off1;
     for (var j = 0u; j < md[${tail + 1}]; j = j + 1u) {
-      if (in0[o0 + j * md[${tail + 2}]] == i32(tgt)) { acc = acc + ${src}; }
+      let k = in0[o0 + j * md[${tail + 2}]];
+      if (k == i32(tgt)) { acc = acc + ${src}; }
+      if (tgt == 0u && (k < 0 || k >= axisSize)) { reportIndex(k, i, j); }
     }
   }
   outBuf[i] = ${dtype === 'bool' ? 'select(0u, 1u, acc != 0)' : 'acc'};\n}\n`;

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
-// The WebGPU runtime: a buffer pool by size class, a pipeline cache keyed by shader source, a
-// bind-group cache, a metadata arena, and one command encoder (with one open compute pass)
-// that batches dispatches until a read, flush() or the batch limit submits them.
-// Binding convention of every kernel: 0 = metadata (read-only storage, bound at a dynamic
-// offset), 1 = the output (read-write storage), 2.. = inputs (read-only storage). Pipelines use
-// explicit layouts of that shape, so a bind group depends only on the buffers and is reused
-// across dispatches and steps.
+// The WebGPU runtime: a buffer pool by size class, the pipeline and bind-group caches
+// (pipeline-cache.ts, which also states the binding convention), a metadata arena, and one
+// command encoder (with one open compute pass) that batches dispatches until a read, flush()
+// or the batch limit submits them.
 // Invariants: a freed buffer returns to the pool only after the submit that last used it
 // (pending frees are released right after queue.submit); every dispatch of a batch gets its own
 // 256-byte metadata slot, written with one queue.writeBuffer just before the submit; a cached
 // bind group never outlives a buffer it names (destroying a buffer drops its bind groups); once
 // the device is lost (or an allocation failed) every call throws a HeedError instead of hanging.
+// Failure paths leave the runtime usable: everything in dispatch() that can throw runs before
+// the batch is touched; each submit runs in a validation error scope, so an invalid batch (a
+// kernel that failed to compile, a bad copy) fails the reads in it and is reported once,
+// without poisoning later batches (failed pipelines and bind groups leave the caches); index
+// errors found on the device (index-errors.ts) are thrown by the next read or flush.
 import { HeedError } from '@heed/core';
+import { ERROR_BYTES, IndexChecks, TAG_WORD, toHeedError, type DeviceError, type IndexSite } from './index-errors.js';
+import { PipelineCache } from './pipeline-cache.js';
 
 // WebGPU flag values (the GPUBufferUsage/GPUMapMode globals may not exist before Dawn loads).
 const STORAGE = 0x80;
@@ -20,9 +24,6 @@ const COPY_DST = 0x8;
 const MAP_READ = 0x1;
 const MAP_MODE_READ = 0x1;
 const USAGE = STORAGE | COPY_SRC | COPY_DST;
-const COMPUTE_STAGE = 0x4;
-/** Cached bind groups kept at most; beyond this the cache starts over. */
-const BIND_GROUP_CACHE_MAX = 4096;
 /** Dispatches recorded before an automatic submit. */
 const MAX_BATCH = 128;
 /** Metadata words per dispatch (one 256-byte slot, the usual storage offset alignment). */
@@ -76,6 +77,15 @@ export interface PooledBuffer {
   readonly cls: number;
 }
 
+/** One submitted batch: settles once its validation scope, index check and all earlier batches have. */
+interface Submission {
+  readonly settled: Promise<void>;
+  /** The mapping of the read's staging buffer, for a batch submitted by a read. */
+  readonly mapped: Promise<void> | null;
+  /** Set when the batch failed validation: nothing in it ran. */
+  invalid: boolean;
+}
+
 /**
  * Owns the device, the pool, compiled pipelines and the current command batch.
  *
@@ -89,14 +99,6 @@ export interface PooledBuffer {
 export class Runtime {
   private readonly pool = new Map<number, GPUBuffer[]>();
   private pooledBytes = 0;
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; buffers: number }>();
-  /** Explicit layouts by number of buffers after the metadata (see the file comment). */
-  private readonly layouts = new Map<number, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  /** Bind-group keys that name each buffer (by buffer id), to drop them when it is destroyed. */
-  private readonly groupsOfBuffer = new Map<number, string[]>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private batched = 0;
@@ -105,8 +107,17 @@ export class Runtime {
   /** Buffers freed while unsubmitted commands may use them: pooled after the next submit. */
   private pendingRelease: PooledBuffer[] = [];
   private failure: string | null = null;
-  /** Counters for tests and debugging. */
-  readonly stats = { created: 0, reused: 0, submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0 };
+  private readonly indexChecks: IndexChecks;
+  private readonly cache: PipelineCache;
+  /** Settles after every batch submitted so far (and every pipeline compiled so far) was checked. */
+  private settled: Promise<void> = Promise.resolve();
+  /** The first device error not reported yet, and how many more were found meanwhile. */
+  private pending: DeviceError | null = null;
+  private pendingLater = 0;
+  /** Tag of the first dispatch of the batch being recorded. */
+  private batchStart = 0;
+  /** Counters for tests and debugging (`live`: buffers acquired and not released). */
+  readonly stats = { created: 0, reused: 0, submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0, live: 0 };
   readonly limits: GPUSupportedLimits;
 
   constructor(readonly device: GPUDevice, readonly debug: WebGPUDebug = {}) {
@@ -115,12 +126,46 @@ export class Runtime {
       throw new HeedError('createWebGPUBackend', `minStorageBufferOffsetAlignment ${device.limits.minStorageBufferOffsetAlignment} exceeds 256 bytes.`);
     }
     this.metaBuffer = device.createBuffer({ size: this.metaHost.byteLength, usage: STORAGE | COPY_DST });
+    this.indexChecks = new IndexChecks(device);
+    const hooks = { report: (e: DeviceError) => this.report(e), track: (scope: Promise<unknown>) => { this.settled = this.after(scope); } };
+    this.cache = new PipelineCache(device, { buffer: this.metaBuffer, bytes: META_WORDS * 4 }, this.indexChecks.layout, hooks, this.stats, debug.printShaders);
     void device.lost.then((info) => { this.failure ??= `the WebGPU device was lost (${info.message || info.reason || 'unknown reason'})`; });
   }
 
   /** Throws a HeedError if the device is gone or an earlier allocation failed. */
   check(op: string): void {
     if (this.failure !== null) throw new HeedError(op, `${this.failure}; create a new backend (registerBackend + setBackend) to continue.`);
+  }
+
+  /** A promise that settles (never rejects) after every earlier submission and `more`. */
+  private after(...more: (Promise<unknown> | null)[]): Promise<void> {
+    return Promise.all([this.settled, ...more]).then(() => undefined, () => undefined);
+  }
+
+  /** Keeps a device error for the next read or flush (only the first is kept; later ones are counted). */
+  private report(err: DeviceError): void {
+    if (this.pending === null) this.pending = err;
+    else this.pendingLater++;
+  }
+
+  /** Whether a device error is waiting to be thrown by the next read or flush. */
+  hasPendingError(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Takes the pending device error as a HeedError (so it is reported once), or null. */
+  private takePending(): HeedError | null {
+    if (this.pending === null) return null;
+    const err = toHeedError(this.pending, this.pendingLater);
+    this.pending = null;
+    this.pendingLater = 0;
+    return err;
+  }
+
+  /** Throws the pending device error, if any (flush() calls this after submitting). */
+  raisePending(): void {
+    const err = this.takePending();
+    if (err) throw err;
   }
 
   private checkSize(bytes: number, op: string): void {
@@ -156,10 +201,13 @@ export class Runtime {
     const free = this.pool.get(cls);
     if (free && free.length > 0) {
       this.stats.reused++;
+      this.stats.live++;
       this.pooledBytes -= cls;
       return { buffer: free.pop() as GPUBuffer, cls };
     }
-    return { buffer: this.create(cls, op, false), cls };
+    const buffer = this.create(cls, op, false);
+    this.stats.live++;
+    return { buffer, cls };
   }
 
   /** A buffer holding `data` (pooled buffer + queue.writeBuffer, ordered before later dispatches). */
@@ -171,6 +219,7 @@ export class Runtime {
 
   /** Returns a buffer to the pool once every command that used it has been submitted. */
   release(pooled: PooledBuffer): void {
+    this.stats.live--;
     if (this.encoder) this.pendingRelease.push(pooled);
     else this.toPool(pooled);
   }
@@ -185,95 +234,42 @@ export class Runtime {
 
   /** Destroys a buffer and forgets the bind groups that name it. */
   private destroyBuffer(buffer: GPUBuffer): void {
-    const id = this.bufferIds.get(buffer);
-    if (id !== undefined) {
-      for (const key of this.groupsOfBuffer.get(id) ?? []) this.bindGroups.delete(key);
-      this.groupsOfBuffer.delete(id);
-    }
+    this.cache.forget(buffer);
     buffer.destroy();
-  }
-
-  private bufferId(buffer: GPUBuffer): number {
-    let id = this.bufferIds.get(buffer);
-    if (id === undefined) this.bufferIds.set(buffer, (id = this.nextBufferId++));
-    return id;
-  }
-
-  /** The explicit bind-group and pipeline layout for kernels with `buffers` buffers after the metadata. */
-  private layout(buffers: number): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
-    let l = this.layouts.get(buffers);
-    if (!l) {
-      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'read-only-storage', hasDynamicOffset: true } }];
-      for (let k = 1; k <= buffers; k++) entries.push({ binding: k, visibility: COMPUTE_STAGE, buffer: { type: k === 1 ? 'storage' : 'read-only-storage' } });
-      const group = this.device.createBindGroupLayout({ entries });
-      l = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
-      this.layouts.set(buffers, l);
-    }
-    return l;
-  }
-
-  /** The compute pipeline of `code` (entry point `main`, `buffers` buffers after the metadata), compiled once. */
-  pipeline(code: string, buffers: number): GPUComputePipeline {
-    // Memoised sources (kernel-cache.ts) are the same string object each time: hashed once.
-    let p = this.pipelines.get(code);
-    if (!p) {
-      if (this.debug.printShaders) console.log(`[heed webgpu] compiling shader:\n${code}`);
-      this.device.pushErrorScope('validation');
-      const module = this.device.createShaderModule({ code });
-      const pipeline = this.device.createComputePipeline({ layout: this.layout(buffers).pipeline, compute: { module, entryPoint: 'main' } });
-      void this.device.popErrorScope().then((err) => {
-        if (err) this.failure ??= `a WebGPU kernel failed to compile (${err.message.split('\n').slice(0, 3).join(' ')}); this is a bug in @heed/backend-webgpu`;
-      });
-      p = { pipeline, buffers };
-      this.pipelines.set(code, p);
-      this.stats.pipelines++;
-    }
-    if (p.buffers !== buffers) throw new HeedError('dispatch', `a kernel compiled for ${p.buffers} buffers was given ${buffers}; this is a bug in @heed/backend-webgpu.`);
-    return p.pipeline;
-  }
-
-  /** The bind group of (metadata, `buffers`), created once per buffer combination. */
-  private bindGroup(buffers: readonly GPUBuffer[]): GPUBindGroup {
-    const ids = buffers.map((b) => this.bufferId(b));
-    const key = ids.join(',');
-    let group = this.bindGroups.get(key);
-    if (!group) {
-      if (this.bindGroups.size >= BIND_GROUP_CACHE_MAX) { this.bindGroups.clear(); this.groupsOfBuffer.clear(); }
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.metaBuffer, offset: 0, size: META_WORDS * 4 } }];
-      buffers.forEach((buffer, k) => entries.push({ binding: k + 1, resource: { buffer } }));
-      group = this.device.createBindGroup({ layout: this.layout(buffers.length).group, entries });
-      this.bindGroups.set(key, group);
-      for (const id of new Set(ids)) {
-        const keys = this.groupsOfBuffer.get(id);
-        if (keys) keys.push(key);
-        else this.groupsOfBuffer.set(id, [key]);
-      }
-      this.stats.bindGroups++;
-    }
-    return group;
   }
 
   /**
    * Records one dispatch. Binding 0 is the metadata slot holding `meta`; `buffers` follow from
    * binding 1 (the output first). `grid` is checked against maxComputeWorkgroupsPerDimension.
+   * With `site`, the kernel checks its indices (index-errors.ts): it binds the error buffer
+   * as group 1 and finds its dispatch tag in metadata word TAG_WORD.
+   * Everything that can throw happens before the batch is touched, so a throw leaves it as it was.
    */
-  dispatch(op: string, code: string, buffers: readonly GPUBuffer[], meta: Uint32Array, grid: readonly [number, number, number]): void {
+  dispatch(op: string, code: string, buffers: readonly GPUBuffer[], meta: Uint32Array, grid: readonly [number, number, number], site?: IndexSite): void {
     this.check(op);
     if (grid[0] * grid[1] * grid[2] === 0) return;
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (grid.some((g) => g > max)) throw new HeedError(op, `workgroup grid [${grid.join(', ')}] exceeds this device's limit of ${max} per dimension.`);
-    if (meta.length > META_WORDS) throw new HeedError(op, `needs ${meta.length} metadata words (at most ${META_WORDS}).`);
-    const pipeline = this.pipeline(code, buffers.length);
-    const slot = this.batched;
-    this.metaHost.set(meta, slot * META_WORDS);
-    const group = this.bindGroup(buffers);
-    this.encoder ??= this.device.createCommandEncoder();
+    const words = site ? TAG_WORD : META_WORDS;
+    if (meta.length > words) throw new HeedError(op, `needs ${meta.length} metadata words (at most ${words}).`);
+    const pipeline = this.cache.pipeline(code, buffers.length, op, site !== undefined);
+    const group = this.cache.bindGroup(buffers);
+    const encoder = (this.encoder ??= this.device.createCommandEncoder());
     // One compute pass per batch: WebGPU orders the dispatches of a pass (storage writes are
     // visible to later dispatches), so nothing is lost by not ending the pass each time.
-    this.pass ??= this.encoder.beginComputePass();
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, group, [slot * META_WORDS * 4]);
-    this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    const pass = (this.pass ??= encoder.beginComputePass());
+    const slot = this.batched;
+    const tag = this.stats.dispatches >>> 0;
+    if (slot === 0) this.batchStart = tag;
+    this.metaHost.set(meta, slot * META_WORDS);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group, [slot * META_WORDS * 4]);
+    if (site) {
+      this.metaHost[slot * META_WORDS + TAG_WORD] = tag;
+      this.indexChecks.watch(tag, site);
+      pass.setBindGroup(1, this.indexChecks.group);
+    }
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.stats.dispatches++;
     if (++this.batched >= MAX_BATCH) this.flush();
   }
@@ -293,38 +289,89 @@ export class Runtime {
     return [x, y, 1];
   }
 
-  /** Submits the batched commands, then recycles buffers released meanwhile. */
+  /**
+   * Submits the batched commands, then recycles buffers released meanwhile. Device errors are
+   * not thrown here (the backend's flush() raises them); see {@link Runtime.raisePending}.
+   */
   flush(): void {
-    if (!this.encoder) return;
+    this.submit();
+  }
+
+  /**
+   * Submits the batch inside a validation error scope, with the copy-out of the index-error
+   * words when the batch checks indices (into the end of `read`, the staging buffer of a
+   * read, which is then mapped). The returned submission settles when both (and every earlier
+   * submission) have come back; an invalid batch is reported once.
+   */
+  private submit(read: GPUBuffer | null = null): Submission | null {
+    const encoder = this.encoder;
+    if (!encoder) return null;
+    const batched = this.batched;
+    const first = this.batchStart;
+    // The runtime starts a fresh batch whatever happens below.
     this.endPass();
-    if (this.batched > 0) this.device.queue.writeBuffer(this.metaBuffer, 0, this.metaHost.buffer, 0, this.batched * META_WORDS * 4);
-    this.device.queue.submit([this.encoder.finish()]);
-    this.stats.submits++;
     this.encoder = null;
     this.batched = 0;
     const released = this.pendingRelease;
     this.pendingRelease = [];
-    for (const p of released) this.toPool(p);
+    const sub: Submission = { settled: Promise.resolve(), mapped: null, invalid: false };
+    try {
+      if (batched > 0) this.device.queue.writeBuffer(this.metaBuffer, 0, this.metaHost.buffer, 0, batched * META_WORDS * 4);
+      const check = this.indexChecks.encode(encoder, read);
+      this.device.pushErrorScope('validation');
+      try {
+        this.device.queue.submit([encoder.finish()]);
+      } finally {
+        const scope = this.device.popErrorScope().then((err) => {
+          if (!err) return;
+          sub.invalid = true;
+          const what = batched > 0 ? `the batch of dispatches #${first}..#${first + batched - 1}` : 'a batch of copies';
+          this.report({ op: 'submit', message: `${what} failed WebGPU validation (${err.message.split('\n').slice(0, 3).join(' ')}), so none of it ran; ` +
+            'this is a bug in @heed/backend-webgpu. Later batches are not affected.' });
+        }, () => undefined);
+        // Mapping starts after the submit (a buffer pending a map cannot be used by one).
+        const mapped = read ? read.mapAsync(MAP_MODE_READ) : null;
+        const found = check ? check.collect(check.own ? check.staging.mapAsync(MAP_MODE_READ) : mapped ?? Promise.resolve()).then((e) => { if (e) this.report(e); }) : null;
+        const settled = this.after(scope, found);
+        Object.assign(sub, { settled, mapped });
+        this.settled = settled;
+      }
+      this.stats.submits++;
+    } finally {
+      this.indexChecks.forgetBatch();
+      for (const p of released) this.toPool(p);
+    }
+    return sub;
   }
 
   /** Copies `bytes` of `buffer` to a MAP_READ staging buffer and maps it (submits pending work first). */
   async readBytes(buffer: GPUBuffer, bytes: number, op: string): Promise<ArrayBuffer> {
     this.check(op);
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
+    // Room for the index-error words after the data when this batch checks indices (8-aligned for getMappedRange).
+    const size = Math.max(8, Math.ceil(bytes / 8) * 8);
+    const staging = this.device.createBuffer({ size: size + (this.indexChecks.active ? ERROR_BYTES : 0), usage: MAP_READ | COPY_DST });
     this.encoder ??= this.device.createCommandEncoder();
     this.endPass();
-    this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
-    this.flush();
+    this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, Math.max(4, Math.ceil(bytes / 4) * 4));
+    const sub = this.submit(staging) as Submission;
     const lost = this.device.lost.then((info) => { throw new HeedError(op, `the WebGPU device was lost during a read (${info.message || info.reason}).`); });
     try {
-      await Promise.race([staging.mapAsync(MAP_MODE_READ), lost]);
+      await Promise.race([Promise.all([sub.mapped, sub.settled]), lost]);
     } catch (e) {
+      staging.destroy();
       this.check(op);
       throw e instanceof HeedError ? e : new HeedError(op, `reading from the GPU failed (${e instanceof Error ? e.message : String(e)}).`);
     }
     this.check(op);
-    const copy = staging.getMappedRange().slice(0, bytes);
+    // Device errors of this batch or earlier ones come first (once); an invalid batch never read anything.
+    const err = this.takePending() ?? (sub.invalid ? new HeedError(op, 'the batch holding this read failed WebGPU validation ' +
+      '(reported by an earlier read), so its values are not available; this is a bug in @heed/backend-webgpu.') : null);
+    if (err) {
+      staging.unmap();
+      staging.destroy();
+      throw err;
+    }
+    const copy = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
     staging.destroy();
     return copy;
@@ -335,9 +382,9 @@ export class Runtime {
     if (this.failure === null) this.flush();
     for (const list of this.pool.values()) for (const b of list) this.destroyBuffer(b);
     this.pool.clear();
-    this.bindGroups.clear();
-    this.groupsOfBuffer.clear();
+    this.cache.clear();
     this.pooledBytes = 0;
     this.metaBuffer.destroy();
+    this.indexChecks.destroy();
   }
 }
