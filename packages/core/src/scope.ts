@@ -228,6 +228,7 @@ export function withScope<T>(scope: Scope, fn: () => T): T {
     throw new HeedError('withScope', `expected a Scope (from createScope() or beginScope()) as the first argument, got ${describeValue(scope)}.`);
   }
   if (scope.ended) throw new HeedError('withScope', `scope '${scope.name}' was already ended; create a new one with createScope().`);
+  checkFunction('withScope', fn);
   return runExtent(asyncSlot() ? [] : [scope], scope, fn);
 }
 
@@ -242,6 +243,12 @@ export function collectTensors(value: unknown, out: Set<Scoped>, seen = new Set<
   if (Array.isArray(value)) for (const v of value) collectTensors(v, out, seen);
   else if (value instanceof Map) for (const v of value.values()) collectTensors(v, out, seen);
   else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectTensors(v, out, seen);
+}
+
+function checkFunction(op: string, fn: unknown): void {
+  if (typeof fn !== 'function') {
+    throw new HeedError(op, `expected a function to run, got ${describeValue(fn)}; pass a callback: ${op}(() => ...).`);
+  }
 }
 
 function describeValue(value: unknown): string {
@@ -354,6 +361,7 @@ function detach(scope: Scope): void {
  * ```
  */
 export function tidy<T>(fn: () => T): T {
+  checkFunction('tidy', fn);
   const scope = new Scope('tidy', currentScope(), 'sync');
   syncStack.push(scope);
   let result: T;
@@ -386,6 +394,7 @@ export function tidy<T>(fn: () => T): T {
  * ```
  */
 export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  checkFunction('tidyAsync', fn);
   const isolated = asyncSlot() !== null;
   const scope = new Scope('tidyAsync', currentScope(), isolated ? 'handle' : 'global');
   if (!isolated) fallbackStack.push(scope);
@@ -409,6 +418,9 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
  * ```
  */
 export function keep<T extends Scoped>(t: T): T {
+  if (t === null || typeof t !== 'object' || !('scope' in t) || !('isDisposed' in t)) {
+    throw new HeedError('keep', `expected a Tensor, got ${describeValue(t)}. To keep several, call keep() on each.`);
+  }
   t.scope?.owned.delete(t);
   t.scope = null;
   return t;

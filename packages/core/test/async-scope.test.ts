@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectClose } from './setup.js';
 import {
-  HeedError, Scope, asyncScopesIsolated, beginScope, createScope, endScope, memory, ones, tensor, tidy, tidyAsync, withScope,
+  HeedError, Scope, asyncScopesIsolated, beginScope, createScope, endScope, keep, memory, ones, tensor, tidy, tidyAsync, withScope,
   type Tensor,
 } from '@heed/core';
 import { setAsyncContextForTests } from '../src/async-context.js';
@@ -222,6 +222,22 @@ describe('sync scopes', () => {
     expectClose(out, [12, 12], [2]);
     out.dispose();
     expect(memory().numTensors).toBe(before);
+  });
+});
+
+describe('bad arguments', () => {
+  it('scope functions reject non-functions and non-tensors with a HeedError naming the op', async () => {
+    const js = (v: unknown) => v as never;
+    expect(() => tidy(js(undefined))).toThrow(/^tidy: expected a function to run, got undefined/);
+    await expect(tidyAsync(js(42))).rejects.toThrow(/^tidyAsync: expected a function to run, got number/);
+    const scope = createScope();
+    expect(() => withScope(scope, js(null))).toThrow(/^withScope: expected a function to run, got null/);
+    expect(() => withScope(js({}), () => 1)).toThrow(/^withScope: expected a Scope/);
+    expect(() => keep(js(undefined))).toThrow(/^keep: expected a Tensor, got undefined/);
+    const t = ones([1]);
+    expect(() => keep(js([t]))).toThrow(HeedError);
+    t.dispose();
+    endScope(scope);
   });
 });
 
