@@ -55,7 +55,7 @@ TRAIN="node $HERE/train_heed.mjs"
   echo "heed-cpu.elementwise     | 300 | 0 | $OPS --backend=cpu --op=elementwise"
   echo "heed-cpu.softmax         | 300 | 0 | $OPS --backend=cpu --op=softmax"
   echo "train.heed-cpu           | 600 | 0 | $TRAIN --backend=cpu"
-  echo "train.heed-cpu.fused     | 600 | 0 | $TRAIN --backend=cpu --fused --adam=fused"
+  echo "train.heed-cpu.fused     | 600 | 0 | $TRAIN --backend=cpu --fused --adam=step"
   echo "train.heed-cpu.adamstep  | 600 | 0 | $TRAIN --backend=cpu --adam=step"
   # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
   # these force the plain-SIMD build (mul + add) for comparison.

@@ -3,11 +3,11 @@
 // and Adam of ../shared/peers/lib/model_spec.mjs, written with Heed's public API, timed by
 // lib/train_loop.mjs. LayerNorm and GELU are written from primitives exactly as the peers do
 // (default), or with Heed's fused composites (--fused: layerNorm / gelu, each one kernel plus
-// one gradient rule). Adam is the same op-by-op formula as the peers (default) or the CPU
-// backend's fused in-place kernel (--adam=fused, CPU only) or core's `adamStep` (--adam=step: the
-// backend's fused `adam` kernel on any backend that has one, what nn.Adam uses).
+// one gradient rule). Adam is the same op-by-op formula as the peers (default) or core's
+// `adamStep` (--adam=step: the backend's fused `adam` kernel on any backend that has one, e.g.
+// the CPU's one-pass WASM kernel, what nn.Adam uses).
 // Loss at step 1 must be 2.4807, step 8 1.8826.
-// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|fused|step]
+// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step]
 //        CPU debug flags: --threads=N  --reference  --simd=simd|relaxed
 import { parseArgs, emit, rssMB } from '../../shared/peers/lib/common.mjs';
 import { CFG, GELU_C, paramShapes, initParams, makeBatch, adamScalars, PARAM_NAMES } from '../../shared/peers/lib/model_spec.mjs';
@@ -16,10 +16,11 @@ import { setupHeed } from './heed_setup.mjs';
 
 const args = parseArgs();
 const fused = Boolean(args.fused);
-const fusedAdam = args.adam === 'fused';
 const stepAdam = args.adam === 'step';
-const { heed, backend, meta } = await setupHeed(args);
-if (fusedAdam && typeof backend.adamUpdate !== 'function') throw new Error('--adam=fused needs a backend with adamUpdate (cpu)');
+if (args.adam !== undefined && args.adam !== 'ops' && !stepAdam) {
+  throw new Error(`unknown --adam=${args.adam}; use ops or step (the CPU's in-place adamUpdate is gone: step runs its fused kernel)`);
+}
+const { heed, meta } = await setupHeed(args);
 const rssInit = rssMB();
 
 const { B, T, D, H, lr, beta1, beta2, eps, lnEps } = CFG;
@@ -79,11 +80,6 @@ function adam(grads, c1, c2, t) {
       V[k].assign(r.expAvgSq);
       return;
     }
-    if (fusedAdam) {
-      const id = (t) => t.stridedView('adam').data; // contiguous leaves: storage == values
-      backend.adamUpdate(id(P[k]), id(g.contiguous()), id(M[k]), id(V[k]), P[k].size, { lr, beta1, beta2, eps, c1, c2 });
-      return;
-    }
     const m = M[k].mul(beta1).add(g.mul(1 - beta1));
     const v = V[k].mul(beta2).add(g.square().mul(1 - beta2));
     const upd = m.mul(c1).mul(lr).div(v.mul(c2).sqrt().add(eps));
@@ -107,7 +103,7 @@ async function step(t) {
 
 const r = await trainLoop(step);
 emit({
-  suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${fusedAdam ? '+fused-adam' : stepAdam ? '+adamStep' : ''}`,
+  suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${stepAdam ? '+adamStep' : ''}`,
   rss_init_mb: rssInit, heedTensors: heed.memory().numTensors, ...r,
 });
 process.exit(0);

@@ -3,13 +3,15 @@
 // class only validates what core does not and delegates to one kernel module per family.
 // With the fast path on (the default where WASM SIMD exists), float32 work goes first to the
 // WASM SIMD + worker-thread kernels in src/fast/ (which return null when they do not apply)
-// and the instance also offers fused softmax/logSoftmax/gelu/layerNorm; `{ fast: false }` or
-// HEED_CPU_FAST=0 keeps the pure reference kernels (no fused kernels).
+// and the instance also offers fused softmax/logSoftmax/gelu/layerNorm/adam, which decline
+// (return null, so core runs its fallback) wherever the WASM kernel does not apply; there is
+// no private JS copy of core's math. `{ fast: false }` or HEED_CPU_FAST=0 keeps the pure
+// reference kernels (no fused kernels).
 // Invariants: every kernel returns a new contiguous buffer and never modifies its inputs;
 // reads are synchronous (readSync exists) and always return copies; a freed buffer throws on
 // any later use; `dispose` makes every later call fail loudly.
 import {
-  BACKEND_API_VERSION, HeedError, isContiguous, type AdamScalars,
+  BACKEND_API_VERSION, HeedError, isContiguous, sizeOf, type AdamScalars,
   type Backend, type BackendCapabilities, type BinaryOp, type DataId, type DType, type RandomKind,
   type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
@@ -18,12 +20,11 @@ import { concatKernel, copyKernel, gatherKernel, indexSelectKernel, scatterAddKe
 import { matmulKernel } from './matmul.js';
 import { randomKernel } from './random.js';
 import { reduceKernel } from './reduce.js';
-import { arrayOf, bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
+import { bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
 import {
   acquireFastRuntime, envFlag, fastAdam, fastBinary, fastCopy, fastFill, fastGelu, fastLayerNorm, fastMatmul,
-  fastReduce, fastSoftmax, fastUnary, fastUpload, HeapBuffer, type AdamStep, type FastRuntime,
+  fastReduce, fastSoftmax, fastUnary, fastUpload, HeapBuffer, type FastRuntime,
 } from './fast/index.js';
-import { adamReference, geluReference, layerNormReference, softmaxReference } from './fast/fused-reference.js';
 import type { FastHeapStats } from './fast/heap.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -73,7 +74,7 @@ export interface CpuFastInfo {
 /**
  * The CPU backend: every primitive, computed with plain TypedArray loops, plus (by default)
  * WASM SIMD + worker-thread kernels for float32 matmul, elementwise ops, reductions and fused
- * softmax/logSoftmax/gelu/layerNorm. Buffers are `Float32Array` (float32), `Int32Array`
+ * softmax/logSoftmax/gelu/layerNorm/adam. Buffers are `Float32Array` (float32), `Int32Array`
  * (int32) and `Uint8Array` (bool, 0/1); fast-path float32 buffers live in WASM memory.
  *
  * @example
@@ -90,16 +91,19 @@ export class CpuBackend implements Backend {
   readonly apiVersion = BACKEND_API_VERSION;
   /** Synchronous reads; float32, int32 and bool storage. */
   readonly capabilities: BackendCapabilities = CAPABILITIES;
-  /** Fused softmax over the last axis (fast path only). */
-  softmax?: (x: StridedView) => DataId;
-  /** Fused log-softmax over the last axis (fast path only). */
-  logSoftmax?: (x: StridedView) => DataId;
-  /** Fused GELU (fast path only). */
-  gelu?: (x: StridedView, approximate: 'none' | 'tanh') => DataId;
-  /** Fused LayerNorm over the last axis (fast path only). */
-  layerNorm?: (x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number) => DataId;
-  /** Fused Adam step into new buffers (fast path only): copies param and moments, then {@link CpuBackend.adamUpdate}. */
-  adam?: (param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars) => [DataId, DataId, DataId];
+  /** Fused softmax over the last axis (fast path only); null (core's fallback) where the WASM kernel does not apply. */
+  softmax?: (x: StridedView) => DataId | null;
+  /** Fused log-softmax over the last axis (fast path only); null where the WASM kernel does not apply. */
+  logSoftmax?: (x: StridedView) => DataId | null;
+  /** Fused GELU (fast path only); null where the WASM kernel does not apply. */
+  gelu?: (x: StridedView, approximate: 'none' | 'tanh') => DataId | null;
+  /** Fused LayerNorm over the last axis (fast path only); null where the WASM kernel does not apply. */
+  layerNorm?: (x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number) => DataId | null;
+  /**
+   * Fused Adam step into new buffers, one WASM pass (fast path only); null where it does not
+   * apply (a buffer outside the fast heap, a view with an offset, a full heap).
+   */
+  adam?: (param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars) => [DataId, DataId, DataId] | null;
   #disposed = false;
   readonly #fast: FastRuntime | null;
 
@@ -108,14 +112,11 @@ export class CpuBackend implements Backend {
     this.#fast = fast ? acquireFastRuntime({ threads: options.threads, simd: options.simd }) : null;
     const rt = this.#fast;
     if (rt !== null) {
-      this.softmax = (x) => { this.#live('softmax'); return fastSoftmax(rt, x, false) ?? softmaxReference(x, false); };
-      this.logSoftmax = (x) => { this.#live('logSoftmax'); return fastSoftmax(rt, x, true) ?? softmaxReference(x, true); };
-      this.gelu = (x, approximate) => { this.#live('gelu'); return fastGelu(rt, x, approximate) ?? geluReference(x, approximate); };
-      this.layerNorm = (x, w, b, eps) => {
-        this.#live('layerNorm');
-        return fastLayerNorm(rt, x, w, b, eps) ?? layerNormReference(x, w, b, eps);
-      };
-      this.adam = (param, grad, expAvg, expAvgSq, step) => this.#adam(param, grad, expAvg, expAvgSq, step);
+      this.softmax = (x) => { this.#live('softmax'); return fastSoftmax(rt, x, false); };
+      this.logSoftmax = (x) => { this.#live('logSoftmax'); return fastSoftmax(rt, x, true); };
+      this.gelu = (x, approximate) => { this.#live('gelu'); return fastGelu(rt, x, approximate); };
+      this.layerNorm = (x, w, b, eps) => { this.#live('layerNorm'); return fastLayerNorm(rt, x, w, b, eps); };
+      this.adam = (param, grad, expAvg, expAvgSq, step) => this.#adam(rt, param, grad, expAvg, expAvgSq, step);
     }
   }
 
@@ -126,54 +127,21 @@ export class CpuBackend implements Backend {
     return { flavor: rt.flavor, threads: rt.threads, shared: rt.heap.shared, heap: rt.heap.stats() };
   }
 
-  /**
-   * Fused Adam update, IN PLACE on the float32 buffers `param`, `m` and `v` (`size` elements
-   * each, exclusively owned by the caller), given the gradient `grad`:
-   * `m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
-   *  param -= lr (m c1) / (sqrt(v c2) + eps)` with `c1 = 1/(1 - beta1^t)`, `c2 = 1/(1 - beta2^t)`.
-   * One pass over memory instead of about ten elementwise ops per parameter; for optimizers.
-   *
-   * @example
-   * ```ts
-   * cpu.adamUpdate(p, g, m, v, 1024, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 });
-   * ```
-   */
-  adamUpdate(param: DataId, grad: DataId, m: DataId, v: DataId, size: number, step: AdamStep): void {
-    this.#live('adamUpdate');
-    for (const [name, id] of [['param', param], ['grad', grad], ['m', m], ['v', v]] as const) {
-      const buf = bufferOf(id, 'adamUpdate');
-      if (buf.dtype !== 'float32' || !Number.isInteger(size) || size < 0 || buf.size < size) {
-        throw new HeedError('adamUpdate', `${name} must be a float32 buffer of at least ${size} elements, got ${buf.dtype} with ${buf.size}.`);
-      }
-    }
-    if (this.#fast !== null && fastAdam(this.#fast, param, grad, m, v, size, step)) return;
-    adamReference(arrayOf(param, 'adamUpdate'), arrayOf(grad, 'adamUpdate'), arrayOf(m, 'adamUpdate'), arrayOf(v, 'adamUpdate'), size, step);
-  }
-
-  /** New buffers for param and moments, written by the one-pass kernel (inputs unchanged). */
-  #adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] {
+  /** New buffers [param, m, v] from the one-pass WASM kernel (inputs unchanged), or null to decline. */
+  #adam(rt: FastRuntime, param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] | null {
     this.#live('adam');
-    const size = param.shape.reduce((a, b) => a * b, 1);
-    const rt = this.#fast;
-    const plainView = (x: StridedView) => x.offset === 0 && isContiguous(x.shape, x.strides);
-    if (rt !== null && [param, grad, expAvg, expAvgSq].every(plainView)) {
-      const out = [HeapBuffer.alloc(rt.heap, size), HeapBuffer.alloc(rt.heap, size), HeapBuffer.alloc(rt.heap, size)];
-      if (out.every((b) => b !== null)) {
-        const outs = out as [HeapBuffer, HeapBuffer, HeapBuffer];
-        if (fastAdam(rt, param.data, grad.data, expAvg.data, expAvgSq.data, size, step, outs)) return outs;
-      }
-      for (const b of out) b?.release();
-    }
-    // Inputs outside the heap (or a full heap): copy, then update the copies in place.
-    const out: [DataId, DataId, DataId] = [this.copy(param), this.copy(expAvg), this.copy(expAvgSq)];
-    const plain = plainView(grad);
-    const g = plain ? grad.data : this.copy(grad);
+    const plain = (v: StridedView) => v.dtype === 'float32' && v.offset === 0 && isContiguous(v.shape, v.strides);
+    if (!plain(param) || !plain(grad) || !plain(expAvg) || !plain(expAvgSq)) return null;
+    const size = sizeOf(param.shape);
+    const out = [HeapBuffer.alloc(rt.heap, size), HeapBuffer.alloc(rt.heap, size), HeapBuffer.alloc(rt.heap, size)];
+    let done = false;
     try {
-      this.adamUpdate(out[0], g, out[1], out[2], size, step);
+      const outs = out.every((b) => b !== null) ? out as [HeapBuffer, HeapBuffer, HeapBuffer] : null;
+      done = outs !== null && fastAdam(rt, param.data, grad.data, expAvg.data, expAvgSq.data, size, step, outs);
+      return done ? outs : null;
     } finally {
-      if (!plain) this.free(g);
+      if (!done) for (const b of out) b?.release();
     }
-    return out;
   }
 
   #live(op: string): void {

@@ -5,7 +5,6 @@ import type { BackendFactory } from '@heed/core';
 import { CpuBackend, type CpuBackendOptions } from './backend.js';
 
 export { CpuBackend, type CpuBackendOptions, type CpuFastInfo } from './backend.js';
-export { type AdamStep } from './fast/rows.js';
 export { type FastHeapStats } from './fast/heap.js';
 
 /**

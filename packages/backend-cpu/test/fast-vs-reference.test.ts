@@ -3,7 +3,7 @@
 // (sizes 1, 3, 17, 129 and larger threaded ones) with plain, transposed, broadcast-batch and
 // offset operands; binary ops in every broadcast mode (plus layouts that fall back); unary
 // math incl. NaN/Inf/huge inputs; sum/max over trailing and leading axes; fused softmax,
-// log-softmax, LayerNorm, GELU; strided copy; the fused Adam update. A 2-thread and a 1-thread
+// log-softmax, LayerNorm, GELU; strided copy; the fused Adam step; where fused kernels decline. A 2-thread and a 1-thread
 // fast backend (relaxed SIMD, the default) and a 1-thread plain-SIMD one are checked (the
 // first also after its workers are up).
 import { describe, it, expect, beforeAll } from 'vitest';
@@ -33,8 +33,10 @@ function on(be: CpuBackend, raw: Float32Array, shape: number[], strides = contig
   return { data: be.upload(raw, 'float32'), dtype: 'float32', shape, strides, offset };
 }
 
-function readAll(be: CpuBackend, id: DataId, n: number): Float32Array {
-  return be.readSync(id, 'float32', n) as Float32Array;
+/** Reads a result; a fused kernel's result must not be null (declined) where these tests call it. */
+function readAll(be: CpuBackend, id: DataId | null, n: number): Float32Array {
+  expect(id, 'the fast kernel declined').not.toBeNull();
+  return be.readSync(id!, 'float32', n) as Float32Array;
 }
 
 /** Max of |a-b| / (atol + rtol |b|) over all elements (<= 1 passes); NaN must match NaN. */
@@ -289,18 +291,38 @@ describe('fused kernels vs float64 references', () => {
     }
   });
 
-  it('adamUpdate: the fused kernel matches the reference formula, in place', () => {
+  it('adam: the fused kernel matches the formula in float64, into new buffers (inputs unchanged)', () => {
     const n = 1031;
     const p = values(n, 1), g = values(n, 2), m = values(n, 3, 0.1), v = values(n, 4).map(Math.abs);
     const step = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 1 / (1 - 0.9 ** 3), c2: 1 / (1 - 0.999 ** 3) };
-    const run = (be: CpuBackend) => {
-      const ids = [p, g, m, v].map((a) => be.upload(a, 'float32'));
-      be.adamUpdate(ids[0], ids[1], ids[2], ids[3], n, step);
-      return [ids[0], ids[2], ids[3]].map((id) => readAll(be, id, n));
-    };
-    const got = run(fast2);
-    const want = run(ref);
-    for (let i = 0; i < 3; i++) expect(closeness(got[i], want[i], 1e-6, 1e-7)).toBeLessThanOrEqual(1);
-    expect(Array.from(want[0])).not.toEqual(Array.from(p)); // the update really happened
+    const m2 = Array.from(m, (x, i) => step.beta1 * x + (1 - step.beta1) * g[i]);
+    const v2 = Array.from(v, (x, i) => step.beta2 * x + (1 - step.beta2) * g[i] * g[i]);
+    const p2 = Array.from(p, (x, i) => x - step.lr * (m2[i] * step.c1) / (Math.sqrt(v2[i] * step.c2) + step.eps));
+    for (const [label, be] of FAST) {
+      const views = [p, g, m, v].map((a) => on(be, a, [n]));
+      const out = be.adam!(views[0], views[1], views[2], views[3], step);
+      expect(out, label).not.toBeNull();
+      const got = out!.map((id) => readAll(be, id, n));
+      expect(closeness(got[0], Float32Array.from(p2), 1e-6, 1e-7), `${label} param`).toBeLessThanOrEqual(1);
+      expect(closeness(got[1], Float32Array.from(m2), 1e-6, 1e-7), `${label} m`).toBeLessThanOrEqual(1);
+      expect(closeness(got[2], Float32Array.from(v2), 1e-6, 1e-7), `${label} v`).toBeLessThanOrEqual(1);
+      expect(Array.from(readAll(be, views[0].data, n))).toEqual(Array.from(p)); // inputs unchanged
+      expect(Array.from(readAll(be, views[2].data, n))).toEqual(Array.from(m));
+    }
+  });
+
+  it('fused kernels decline (null, so core falls back) where the WASM kernels do not apply', () => {
+    // buffers outside the fast heap (made by the reference backend), and zero-size rows
+    const n = 8;
+    const plainViews = [1, 2, 3, 4].map((s) => on(ref, values(n, s).map(Math.abs), [n]));
+    const step = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 };
+    const before = fast2.fastInfo()!.heap.bytesInUse;
+    expect(fast2.adam!(plainViews[0], plainViews[1], plainViews[2], plainViews[3], step)).toBeNull();
+    expect(fast2.fastInfo()!.heap.bytesInUse).toBe(before); // nothing left allocated by the declined call
+    const empty = on(fast2, new Float32Array(0), [0, 5]);
+    expect(fast2.softmax!(empty)).toBeNull();
+    expect(fast2.logSoftmax!(empty)).toBeNull();
+    expect(fast2.layerNorm!(empty, null, null, 1e-5)).toBeNull();
+    expect(ref.softmax).toBeUndefined(); // the reference backend has no fused kernels at all
   });
 });

@@ -6,6 +6,10 @@
 // - Inputs arrive as StridedView: any strides (0 = broadcast, negative never used), any offset.
 // - Binary/where operands arrive already expanded to the output shape (broadcast via 0 strides).
 // - Shapes are validated by core; kernels may assume them valid. Zero-size tensors reach kernels.
+// - A fused kernel may decline a call by returning null: core then runs its own fallback from
+//   primitives, so a backend never needs a private copy of core's math.
+// - Layout arithmetic (sizeOf, contiguousStrides, isContiguous, coalesceDims, StridedWalker...)
+//   comes from core's shape.ts and layout.ts, exported for backends.
 import type { DType, TypedArray } from './dtype.js';
 
 /**
@@ -183,37 +187,45 @@ export interface Primitives {
 
 /**
  * Optional fused kernels. Core has a fallback (built from primitives) and the gradient for
- * each; a backend may override any subset for speed. Inputs are contiguous; the reduced axis
- * is the last one.
+ * each; a backend may override any subset for speed. Inputs are contiguous (offset allowed);
+ * the reduced axis is the last one.
+ *
+ * Any fused kernel may **decline** a call by returning `null` (for a layout, size or dtype it
+ * does not handle, a full scratch heap, ...): core then runs its fallback from primitives on
+ * the same inputs, and the gradient is the same either way. A kernel that declines must not
+ * have written or kept anything observable: it frees whatever it allocated for the call.
  *
  * @example
  * ```ts
- * const fused: Partial<FusedKernels> = { softmax: (x) => mySoftmaxShader(x) };
+ * const fused: Partial<FusedKernels> = {
+ *   // handles rows up to 1024 wide, leaves the rest to core's decomposition
+ *   softmax: (x) => (x.shape.at(-1)! <= 1024 ? mySoftmaxShader(x) : null),
+ * };
  * ```
  */
 export interface FusedKernels {
-  /** Softmax over the last axis. */
-  softmax(x: StridedView): DataId;
-  /** Log-softmax over the last axis. */
-  logSoftmax(x: StridedView): DataId;
-  /** GELU, exact (erf) or tanh approximation. */
-  gelu(x: StridedView, approximate: 'none' | 'tanh'): DataId;
-  /** LayerNorm over the last axis with optional affine weight/bias of that length. */
-  layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): DataId;
+  /** Softmax over the last axis, or null to decline. */
+  softmax(x: StridedView): DataId | null;
+  /** Log-softmax over the last axis, or null to decline. */
+  logSoftmax(x: StridedView): DataId | null;
+  /** GELU, exact (erf) or tanh approximation, or null to decline. */
+  gelu(x: StridedView, approximate: 'none' | 'tanh'): DataId | null;
+  /** LayerNorm over the last axis with optional affine weight/bias of that length, or null to decline. */
+  layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): DataId | null;
   /**
    * Scaled dot-product attention on `[B, H, L, D]` q and `[B, H, S, D]` k/v (float32), with an
    * optional additive float mask broadcastable to `[B, H, L, S]` (already expanded by core) and
-   * a causal flag. Returns `[B, H, L, Dv]`. Fully masked rows produce zeros.
+   * a causal flag. Returns `[B, H, L, Dv]`, or null to decline. Fully masked rows produce zeros.
    */
-  attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId;
+  attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId | null;
   /**
    * One Adam step on float32 views of equal shape (param, grad and the two moments), returning
-   * NEW buffers `[param, expAvg, expAvgSq]` (inputs are never written):
+   * NEW buffers `[param, expAvg, expAvgSq]` (inputs are never written), or null to decline:
    * `m' = beta1 m + (1 - beta1) g`, `v' = beta2 v + (1 - beta2) g^2`,
    * `param' = param - lr (m' c1) / (sqrt(v' c2) + eps)` with `c1 = 1 / (1 - beta1^t)` and
    * `c2 = 1 / (1 - beta2^t)` (PyTorch's formula).
    */
-  adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId];
+  adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] | null;
 }
 
 /**

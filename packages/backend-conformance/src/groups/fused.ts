@@ -3,13 +3,15 @@
 // inputs run on the backend (fused kernel, spied to prove it ran) and on the same instance
 // registered without fused kernels (core's decomposition over primitives). Outputs must agree,
 // and so must gradients (core owns them, but they use the fused forward's saved output).
-// Cases for kernels the backend lacks are skipped with a note.
+// Cases for kernels the backend lacks are skipped with a note. One more case, `fused/declined`,
+// runs every check on the same instance with fused kernels that all decline (return null):
+// core must then fall back and give the fallback's outputs and gradients.
 import {
-  adamStep, concat, gelu, layerNorm, logSoftmax, noGrad, scaledDotProductAttention, softmax, tidy,
-  type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
+  adamStep, concat, gelu, initBackend, layerNorm, logSoftmax, noGrad, registerBackend, removeBackend,
+  scaledDotProductAttention, softmax, tidy, type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
 } from '@heed/core';
 import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.js';
-import { FUSED_NAMES } from '../backends.js';
+import { FUSED_NAMES, wrapBackend } from '../backends.js';
 import { Rng, draw, numel, upload, type ValueKind } from '../host.js';
 import type { CaseContext, RunnableCase } from '../types.js';
 
@@ -140,17 +142,34 @@ async function runOn(backend: string, hosts: readonly HostTensor[], check: Fused
   }
 }
 
+/** The seeded host inputs of a check and its upstream gradients (one per output shape). */
+function inputsOf(kernel: keyof FusedKernels, check: FusedCheck) {
+  const rng = new Rng(`fused/${kernel}/${check.label}`);
+  const hosts = check.inputs.map((inp) => hostOf(inp, rng));
+  const u = new Map<string, HostTensor>();
+  const upstream = (shape: readonly number[]) => {
+    const key = shape.join();
+    if (!u.has(key)) u.set(key, { shape, dtype: 'float32', values: Array.from({ length: numel(shape) }, () => rng.normal()) });
+    return u.get(key) as HostTensor;
+  };
+  return { hosts, upstream };
+}
+
+type Run = Awaited<ReturnType<typeof runOn>>;
+
+/** Outputs and gradients of a run (`what`) must match the fallback's. */
+function compare(what: string, kernel: keyof FusedKernels, check: FusedCheck, got: Run, fallback: Run, ctx: CaseContext): void {
+  const k = check.loose ?? 1;
+  assertTensorClose(`${kernel} (${check.label}): ${what} vs fallback output`, got.out, fallback.out, k * ctx.tol.rtol, k * ctx.tol.atol);
+  ensure(got.grads.length === fallback.grads.length, `${kernel} (${check.label}): gradients reached different inputs`);
+  got.grads.forEach((g, i) => assertTensorClose(`${kernel} (${check.label}): gradient ${i}, ${what} vs fallback forward`,
+    g, fallback.grads[i], k * ctx.tol.gradRtol, k * 10 * ctx.tol.atol));
+}
+
 async function runFused(kernel: keyof FusedKernels, ctx: CaseContext): Promise<void> {
   if (typeof ctx.instance[kernel] !== 'function') ctx.skip(`the backend has no fused ${kernel} kernel`);
   for (const check of CHECKS[kernel]) {
-    const rng = new Rng(`fused/${kernel}/${check.label}`);
-    const hosts = check.inputs.map((inp) => hostOf(inp, rng));
-    const u = new Map<string, HostTensor>();
-    const upstream = (shape: readonly number[]) => {
-      const key = shape.join();
-      if (!u.has(key)) u.set(key, { shape, dtype: 'float32', values: Array.from({ length: numel(shape) }, () => rng.normal()) });
-      return u.get(key) as HostTensor;
-    };
+    const { hosts, upstream } = inputsOf(kernel, check);
     const s = spy(ctx.instance, kernel);
     let fused;
     try {
@@ -159,27 +178,56 @@ async function runFused(kernel: keyof FusedKernels, ctx: CaseContext): Promise<v
       s.restore();
     }
     ensure(s.count() > 0, `${kernel} (${check.label}): the fused kernel was not called`);
-    const fallback = await runOn(ctx.fallback, hosts, check, upstream);
-    const k = check.loose ?? 1;
-    assertTensorClose(`${kernel} (${check.label}): fused vs fallback output`, fused.out, fallback.out, k * ctx.tol.rtol, k * ctx.tol.atol);
-    ensure(fused.grads.length === fallback.grads.length, `${kernel} (${check.label}): gradients reached different inputs`);
-    fused.grads.forEach((g, i) => assertTensorClose(`${kernel} (${check.label}): gradient ${i}, fused vs fallback forward`,
-      g, fallback.grads[i], k * ctx.tol.gradRtol, k * 10 * ctx.tol.atol));
+    compare('fused', kernel, check, fused, await runOn(ctx.fallback, hosts, check, upstream), ctx);
   }
 }
 
 /**
- * One case per optional fused kernel.
+ * Every check on the instance registered with fused kernels that all decline (count the call,
+ * return null), against the fallback registration: core must fall back for each of them.
+ */
+async function runDeclined(ctx: CaseContext): Promise<void> {
+  const name = `${ctx.backend}~declining`;
+  const calls = new Map<string, number>();
+  const declining = Object.create(wrapBackend(ctx.instance, { name, withoutFused: true, ownsBackend: false })) as Backend;
+  for (const kernel of FUSED_NAMES) {
+    const decline = () => { calls.set(kernel, (calls.get(kernel) ?? 0) + 1); return null; };
+    Object.defineProperty(declining, kernel, { value: decline, enumerable: true });
+  }
+  registerBackend({ name, priority: -1000, create: () => declining });
+  try {
+    await initBackend(name);
+    for (const kernel of FUSED_NAMES) {
+      for (const check of CHECKS[kernel]) {
+        const { hosts, upstream } = inputsOf(kernel, check);
+        const got = await runOn(name, hosts, check, upstream);
+        compare('declined', kernel, check, got, await runOn(ctx.fallback, hosts, check, upstream), ctx);
+      }
+      ensure((calls.get(kernel) ?? 0) > 0, `declined ${kernel}: core never called the kernel, so the decline path was not tested`);
+    }
+  } finally {
+    removeBackend(name);
+  }
+}
+
+/**
+ * One case per optional fused kernel, plus `fused/declined` (every kernel declines; core's
+ * fallbacks must give the same outputs and gradients). That one runs on every backend.
  *
  * @example
  * ```ts
- * fusedCases().map((c) => c.id); // ['fused/softmax', ..., 'fused/adam']
+ * fusedCases().map((c) => c.id); // ['fused/softmax', ..., 'fused/adam', 'fused/declined']
  * ```
  */
 export function fusedCases(): RunnableCase[] {
-  return FUSED_NAMES.map((kernel) => ({
+  const perKernel = FUSED_NAMES.map((kernel): RunnableCase => ({
     id: `fused/${kernel}`, group: 'fused', op: kernel === 'attention' ? 'scaledDotProductAttention' : kernel === 'adam' ? 'adamStep' : kernel,
     dtypes: kernel === 'attention' ? ['float32', 'bool'] : ['float32'], hasGradient: kernel !== 'attention' && kernel !== 'adam',
     run: (ctx: CaseContext) => runFused(kernel, ctx),
   }));
+  const declined: RunnableCase = {
+    id: 'fused/declined', group: 'fused', op: 'fused kernels that decline', dtypes: ['float32', 'bool'], hasGradient: true,
+    run: (ctx: CaseContext) => runDeclined(ctx),
+  };
+  return [...perKernel, declined];
 }

@@ -11,7 +11,7 @@ export { FastRuntime, type FastOptions } from './runtime.js';
 export { HeapBuffer } from './buffer.js';
 export { fastMatmul, gemmBlocking } from './matmul.js';
 export { fastBinary, fastCopy, fastFill, fastGelu, fastUnary, fastUpload } from './elementwise.js';
-export { fastAdam, fastLayerNorm, fastReduce, fastSoftmax, type AdamStep } from './rows.js';
+export { fastAdam, fastLayerNorm, fastReduce, fastSoftmax } from './rows.js';
 
 const runtimes = new Map<string, FastRuntime | null>();
 let warned = false;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Fast row kernels on contiguous float32 data: sum/max over trailing axes (rows) or leading
 // axes (columns), softmax / log-softmax and LayerNorm over the last axis, and the fused Adam
-// update. Each returns null when it does not apply (the caller uses the reference path).
-import type { AdamScalars, DataId, DType, ReduceOp, StridedView } from '@heed/core';
+// step. Each returns null (or false) when it does not apply: the caller then uses the
+// reference kernel (primitives) or declines the fused kernel (core runs its fallback).
+import { isContiguous, sizeOf, type AdamScalars, type DataId, type DType, type ReduceOp, type StridedView } from '@heed/core';
 import { HeapBuffer, heapSource, heapSourceOf, type HeapSource } from './buffer.js';
-import { blockSize, isDenseF32, isRowMajor, numel } from './layout.js';
+import { blockSize, isDenseF32 } from './layout.js';
 import { KIND, PARALLEL_ELEMENTS, REDUCE } from './ops.js';
 import type { FastRuntime } from './runtime.js';
 
@@ -38,8 +39,8 @@ export function fastReduce(rt: FastRuntime, op: ReduceOp, x: StridedView, axes: 
   }
   if (!suffix && !prefix) return null;
   const split = suffix ? r - k : k;
-  const rows = numel(x.shape.slice(0, split));
-  const n = numel(x.shape.slice(split));
+  const rows = sizeOf(x.shape.slice(0, split));
+  const n = sizeOf(x.shape.slice(split));
   if (rows === 0 || n === 0) return null;
   const outSize = suffix ? rows : n;
   const out = HeapBuffer.alloc(rt.heap, outSize);
@@ -78,7 +79,7 @@ export function fastReduce(rt: FastRuntime, op: ReduceOp, x: StridedView, axes: 
  */
 export function fastSoftmax(rt: FastRuntime, x: StridedView, log: boolean): DataId | null {
   if (!isDenseF32(x)) return null;
-  const size = numel(x.shape);
+  const size = sizeOf(x.shape);
   const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
   if (size === 0 || n === 0) return null;
   const rows = size / n;
@@ -102,7 +103,7 @@ export function fastSoftmax(rt: FastRuntime, x: StridedView, log: boolean): Data
 /** A heap address for an optional length-n float32 vector view (0 for null). */
 function vectorSource(rt: FastRuntime, v: StridedView | null, n: number): HeapSource | null | 'bad' {
   if (v === null) return null;
-  if (v.dtype !== 'float32' || numel(v.shape) !== n || !isRowMajor(v.shape, v.strides)) return 'bad';
+  if (v.dtype !== 'float32' || sizeOf(v.shape) !== n || !isContiguous(v.shape, v.strides)) return 'bad';
   const s = heapSource(rt.heap, v, 'layerNorm');
   return s === null ? 'bad' : { ptr: s.ptr + 4 * v.offset, release: () => s.release() };
 }
@@ -117,7 +118,7 @@ function vectorSource(rt: FastRuntime, v: StridedView | null, n: number): HeapSo
  */
 export function fastLayerNorm(rt: FastRuntime, x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): DataId | null {
   if (!isDenseF32(x) || !Number.isFinite(eps)) return null;
-  const size = numel(x.shape);
+  const size = sizeOf(x.shape);
   const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
   if (size === 0 || n === 0) return null;
   const rows = size / n;
@@ -151,30 +152,20 @@ export function fastLayerNorm(rt: FastRuntime, x: StridedView, weight: StridedVi
 }
 
 /**
- * Adam hyper-parameters for one step `t` (core's `AdamScalars`): `c1 = 1 / (1 - beta1^t)`, `c2 = 1 / (1 - beta2^t)`.
+ * Fused Adam step of heap buffers `param`, `m`, `v` (float32, `size` elements each) given
+ * `grad`, written into the heap buffers `out` = [param', m', v'] (inputs unchanged). Returns
+ * false (and writes nothing) when a buffer is not in this runtime's heap.
  *
  * @example
  * ```ts
- * const h: AdamStep = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 };
+ * fastAdam(rt, p, g, m, v, 1024, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 }, [p2, m2, v2]);
  * ```
  */
-export type AdamStep = AdamScalars;
-
-/**
- * Fused Adam update of heap buffers `param`, `m`, `v` (float32, `size` elements each) given
- * `grad`: in place, or into the heap buffers `out` = [param', m', v'] (inputs then unchanged).
- * Returns false (and changes nothing) when a buffer is not in the heap.
- *
- * @example
- * ```ts
- * fastAdam(rt, p, g, m, v, 1024, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000 });
- * ```
- */
-export function fastAdam(rt: FastRuntime, param: DataId, grad: DataId, m: DataId, v: DataId, size: number, h: AdamStep,
-  out?: readonly [HeapBuffer, HeapBuffer, HeapBuffer]): boolean {
+export function fastAdam(rt: FastRuntime, param: DataId, grad: DataId, m: DataId, v: DataId, size: number, h: AdamScalars,
+  out: readonly [HeapBuffer, HeapBuffer, HeapBuffer]): boolean {
   if (!(param instanceof HeapBuffer) || !(m instanceof HeapBuffer) || !(v instanceof HeapBuffer)) return false;
   if (param.heap !== rt.heap || m.heap !== rt.heap || v.heap !== rt.heap) return false;
-  if (out && out.some((b) => b.heap !== rt.heap)) return false;
+  if (out.some((b) => b.heap !== rt.heap)) return false;
   param.array('adam'); // throws if freed
   m.array('adam');
   v.array('adam');
@@ -185,12 +176,11 @@ export function fastAdam(rt: FastRuntime, param: DataId, grad: DataId, m: DataId
     const threads = size >= PARALLEL_ELEMENTS ? rt.threads : 1;
     const chunk = blockSize(size, threads, 64, 8192);
     rt.begin();
-    const [po, mo, vo] = out ?? [param, m, v];
     const ints = [param.ptr, sg.ptr, m.ptr, v.ptr, size, chunk];
     for (let i = 0; i < ints.length; i++) rt.setI(i, ints[i]);
     const floats = [h.lr, h.beta1, h.beta2, h.eps, h.c1, h.c2];
     for (let i = 0; i < floats.length; i++) rt.setF(6 + i, floats[i]);
-    [po.ptr, mo.ptr, vo.ptr].forEach((ptr, i) => rt.setI(12 + i, ptr));
+    for (let i = 0; i < 3; i++) rt.setI(12 + i, out[i].ptr);
     rt.run(KIND.ADAM, Math.ceil(size / chunk), threads > 1);
     return true;
   } finally {

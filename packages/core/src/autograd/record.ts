@@ -2,7 +2,6 @@
 // Recording: after an op computes its output, `record` attaches a GradNode when grad mode is
 // on and some input requires grad. What each op saves comes from its rule in rules.ts.
 // OpAttrs is the single typed list of differentiable ops and the attributes their rules need.
-import type { Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { isFloatDType } from '../dtype.js';
 import { isGradEnabled } from './mode.js';
@@ -86,6 +85,3 @@ export function record<K extends OpName>(op: K, inputs: readonly Tensor[], outpu
   output.setNode(node);
   return output;
 }
-
-/** Input shapes of a node, for rules that need them. */
-export type InputShapes = readonly Shape[];

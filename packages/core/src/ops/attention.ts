@@ -101,15 +101,17 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const canFuse = backend.attention && !needsGrad && !options.needWeights && !(training && dropoutP > 0)
     && q.rank === 4 && k.rank === 4 && v.rank === 4;
   if (canFuse && backend.attention) {
-    return noGrad(() => tidy(() => {
+    const fused = noGrad(() => tidy(() => {
       const batch = broadcastShapes('scaledDotProductAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
       const cq = contiguous(expand(q, [...batch, L, q.shape[3]]));
       const ck = contiguous(expand(k, [...batch, S, k.shape[3]]));
       const cv = contiguous(expand(v, [...batch, S, v.shape[3]]));
       const additive = mask ? contiguous(expand(toAdditive(mask), [...batch, L, S])) : null;
       const data = backend.attention!(cq.stridedView('attention'), ck.stridedView('attention'), cv.stridedView('attention'), additive?.stridedView('attention') ?? null, scale, options.isCausal ?? false);
-      return { output: fromData(backend, data, [...batch, L, v.shape[3]], 'float32'), weights: null };
+      // null: the kernel declined; the decomposition below runs instead.
+      return data === null ? null : { output: fromData(backend, data, [...batch, L, v.shape[3]], 'float32'), weights: null };
     }));
+    if (fused !== null) return fused;
   }
 
   return tidy(() => {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Composite ops with optional fused kernels: softmax, logSoftmax, gelu, silu, layerNorm,
-// dropout. Each computes with the backend's fused kernel when present, else with primitives
-// (under noGrad), and records ONE node whose gradient rule lives in core, so gradients never
-// depend on which path ran the forward pass.
-import type { FusedKernels, StridedView } from '../backend.js';
+// dropout. Each computes with the backend's fused kernel when present and willing (a kernel
+// may decline by returning null), else with primitives (under noGrad), and records ONE node
+// whose gradient rule lives in core, so gradients never depend on which path ran forward.
+import type { DataId, FusedKernels, StridedView } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -20,14 +20,23 @@ function disposeAll(...ts: Tensor[]): void {
   for (const t of ts) t.dispose();
 }
 
-/** Runs `fused` on a contiguous copy of `x` if the backend has it, else `fallback`. */
-function runFused<K extends keyof FusedKernels>(x: Tensor, name: K, call: (k: FusedKernels[K], v: StridedView) => object, fallback: () => Tensor): Tensor {
+/**
+ * Runs the fused kernel `name` on a contiguous copy of `x` if the backend has it; when it is
+ * missing or declines (returns null), runs `fallback` from primitives instead.
+ */
+function runFused<K extends keyof FusedKernels>(x: Tensor, name: K, call: (k: FusedKernels[K], v: StridedView) => DataId | null, fallback: () => Tensor): Tensor {
   const kernel = x.backend[name];
-  if (!kernel) return noGrad(() => tidy(fallback));
-  const c = noGrad(() => contiguous(x));
-  const data = call(kernel.bind(x.backend) as FusedKernels[K], c.stridedView(name));
-  c.dispose();
-  return fromData(x.backend, data, x.shape, x.dtype);
+  if (kernel) {
+    const c = noGrad(() => contiguous(x));
+    let data: DataId | null;
+    try {
+      data = call(kernel.bind(x.backend) as FusedKernels[K], c.stridedView(name));
+    } finally {
+      c.dispose();
+    }
+    if (data !== null) return fromData(x.backend, data, x.shape, x.dtype);
+  }
+  return noGrad(() => tidy(fallback));
 }
 
 /** Applies a last-axis op along `axis` by moving that axis last and back. */
@@ -164,12 +173,18 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const x2 = reshape(x, [...x.shape.slice(0, x.rank - k), n]);
   const w2 = weight ? reshape(weight, [n]) : null;
   const b2 = bias ? reshape(bias, [n]) : null;
-  let y: Tensor;
+  let data: DataId | null = null;
   if (backend.layerNorm) {
     // Fused kernels take contiguous inputs (weight and bias too: they may be strided views).
     const [cx, cw, cb] = noGrad(() => [contiguous(x2), w2 ? contiguous(w2) : null, b2 ? contiguous(b2) : null]);
-    const data = backend.layerNorm(cx.stridedView('layerNorm'), cw?.stridedView('layerNorm') ?? null, cb?.stridedView('layerNorm') ?? null, eps);
-    for (const t of [cx, cw, cb]) t?.dispose();
+    try {
+      data = backend.layerNorm(cx.stridedView('layerNorm'), cw?.stridedView('layerNorm') ?? null, cb?.stridedView('layerNorm') ?? null, eps);
+    } finally {
+      for (const t of [cx, cw, cb]) t?.dispose();
+    }
+  }
+  let y: Tensor;
+  if (data !== null) {
     y = fromData(backend, data, x2.shape, 'float32');
   } else {
     y = noGrad(() => tidy(() => {

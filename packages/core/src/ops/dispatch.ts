@@ -65,15 +65,16 @@ export function scalarTensor(backend: Backend, value: number, dtype: DType): Ten
 }
 
 /**
- * Converts operands that may be numbers into tensors on one backend. Returns the tensors and
- * which of them were created here (the caller disposes those).
+ * Converts operands that may be numbers into tensors on one backend (that of the tensor
+ * operands; `home` when all are numbers, e.g. the backend of `where`'s condition; else the
+ * current one). Returns the tensors and which of them were created here (the caller disposes those).
  */
-export function toTensors(op: string, operands: readonly TensorLike[]): { tensors: Tensor[]; temps: Tensor[] } {
+export function toTensors(op: string, operands: readonly TensorLike[], home?: Backend): { tensors: Tensor[]; temps: Tensor[] } {
   const real = operands.filter((o): o is Tensor => o instanceof Tensor);
   for (const o of operands) {
     if (!(o instanceof Tensor) && typeof o !== 'number') throw new HeedError(op, `expected a Tensor or number but got ${describe(o)}.`);
   }
-  const backend = commonBackend(op, real);
+  const backend = real.length === 0 && home ? home : commonBackend(op, real);
   const anchor = real.length > 0 ? real[0].dtype : 'float32';
   const temps: Tensor[] = [];
   const tensors = operands.map((o) => {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Optimizer update ops: `adamStep` computes one Adam step (new parameter and moments) with the
-// backend's fused kernel when it has one (one pass over memory), else with primitives. It is
+// backend's fused kernel when it has one and does not decline it (one pass over memory), else
+// with primitives. It is
 // an update, not a differentiable op: it records nothing and refuses inputs that would need a
 // gradient while gradients are being recorded.
-import type { AdamScalars } from '../backend.js';
+import type { AdamScalars, DataId } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/mode.js';
@@ -51,7 +52,8 @@ export interface AdamStepResult {
  * One Adam step exactly as `torch.optim.Adam` computes it (without weight decay, amsgrad or
  * maximize, which callers apply around it): `m' = beta1 m + (1 - beta1) g`,
  * `v' = beta2 v + (1 - beta2) g^2`, `param' = param - lr / (1 - beta1^t) * m' /
- * (sqrt(v') / sqrt(1 - beta2^t) + eps)`. Uses the backend's fused `adam` kernel when present.
+ * (sqrt(v') / sqrt(1 - beta2^t) + eps)`. Uses the backend's fused `adam` kernel when present
+ * (and primitives when it is missing or declines).
  * All four tensors must be float32 with the same shape on one backend.
  *
  * @example
@@ -81,16 +83,20 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
   const scalars: AdamScalars = { lr, beta1, beta2, eps, c1: 1 / (1 - beta1 ** step), c2: 1 / (1 - beta2 ** step) };
   if (backend.adam) {
     const views = noGrad(() => named.map(([, t]) => contiguous(t)));
+    let fused: [DataId, DataId, DataId] | null;
     try {
       const [vp, vg, vm, vv] = views.map((t) => t.stridedView('adamStep'));
-      const [p, m, v] = backend.adam(vp, vg, vm, vv, scalars);
+      fused = backend.adam(vp, vg, vm, vv, scalars);
+    } finally {
+      for (const t of views) t.dispose();
+    }
+    if (fused !== null) {
+      const [p, m, v] = fused;
       return {
         param: fromData(backend, p, param.shape, 'float32'),
         expAvg: fromData(backend, m, param.shape, 'float32'),
         expAvgSq: fromData(backend, v, param.shape, 'float32'),
       };
-    } finally {
-      for (const t of views) t.dispose();
     }
   }
   return noGrad(() => {
