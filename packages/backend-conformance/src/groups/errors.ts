@@ -2,12 +2,17 @@
 // Error cases: each bad call must throw a HeedError whose message names the op and the
 // offending shapes/dtypes/values, and must leave the state unchanged: memory() counts as
 // before the call, input values unchanged, and the backend still computing correctly.
-// Out-of-range indices are detected by the backend (core does not scan index values).
+// Out-of-range indices are detected by the backend (core does not scan index values). The
+// contract for them: index errors are raised at the op OR at the next read. A backend that
+// can check synchronously (CPU) throws at the op; one whose kernels run asynchronously
+// (WebGPU) may return a result and throw from the next read (the case reads the result); in
+// both cases the error is a HeedError naming the op and the bad value, raised once, with the
+// backend working afterwards.
 // A run during which the GC safety net reclaimed tensors is retried once (memory() is global).
 import {
   add, backward, concat, expand, gather, indexSelect, layerNorm, linear, logicalAnd, logicalNot, matmul, max,
   memory, narrow, permute, reshape, scaledDotProductAttention, scatterAdd, select, softmax, split, stack, sum, tensor, tidy,
-  where, zeros, type DType, type MemoryInfo, type Tensor,
+  where, zeros, Tensor, type DType, type MemoryInfo,
 } from '@heed/core';
 import { ConformanceError, ensure, expectHeedError, readHost, type HostTensor } from '../assert.js';
 import type { CaseContext, RunnableCase } from '../types.js';
@@ -25,7 +30,12 @@ interface ErrorSpec {
   readonly op: string;
   readonly dtypes: readonly DType[];
   readonly setup: (ctx: CaseContext) => ErrorSetup;
+  /** An index error: it may be raised at the op or at the next read of its result (see the top). */
+  readonly atRead?: boolean;
 }
+
+/** Marks an out-of-range-index case: raised at the op or at the next read. */
+const indexError = (spec: ErrorSpec): ErrorSpec => ({ ...spec, atRead: true });
 
 const f32 = (ctx: CaseContext, shape: number[], start = 1): Tensor =>
   tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => start + i), { shape, backend: ctx.backend });
@@ -58,14 +68,14 @@ const SPECS: Readonly<Record<string, ErrorSpec>> = {
   'split-sizes': simple('split', (c) => [f32(c, [5])], ([x]) => split(x, [2, 2]), ['split', '[5]']),
   'concat-shapes': simple('concat', (c) => [f32(c, [2, 3]), f32(c, [2, 4])], (xs) => concat(xs, 0), ['concat', '[2, 3]', '[2, 4]']),
   'stack-shapes': simple('stack', (c) => [f32(c, [2, 3]), f32(c, [3, 2])], (xs) => stack(xs, 0), ['stack', '[2, 3]', '[3, 2]']),
-  'gather-index-out-of-range': simple('gather', (c) => [f32(c, [2, 3]), i32(c, [2, 2], [0, 7, 1, 2])], ([x, i]) => gather(x, 1, i), ['gather', '7'], ['float32', 'int32']),
-  'gather-negative-index': simple('gather', (c) => [f32(c, [2, 3]), i32(c, [1, 3], [0, -1, 1])], ([x, i]) => gather(x, 0, i), ['gather', '-1'], ['float32', 'int32']),
+  'gather-index-out-of-range': indexError(simple('gather', (c) => [f32(c, [2, 3]), i32(c, [2, 2], [0, 7, 1, 2])], ([x, i]) => gather(x, 1, i), ['gather', '7'], ['float32', 'int32'])),
+  'gather-negative-index': indexError(simple('gather', (c) => [f32(c, [2, 3]), i32(c, [1, 3], [0, -1, 1])], ([x, i]) => gather(x, 0, i), ['gather', '-1'], ['float32', 'int32'])),
   'gather-index-dtype': simple('gather', (c) => [f32(c, [2, 3]), f32(c, [2, 3])], ([x, i]) => gather(x, 0, i), ['gather', 'int32', 'float32']),
   'gather-index-rank': simple('gather', (c) => [f32(c, [2, 3]), i32(c, [2], [0, 1])], ([x, i]) => gather(x, 0, i), ['gather', '[2, 3]', '[2]'], ['float32', 'int32']),
-  'indexSelect-index-out-of-range': simple('indexSelect', (c) => [f32(c, [4, 2]), i32(c, [3], [0, 9, 1])], ([x, i]) => indexSelect(x, 0, i), ['indexSelect', '9'], ['float32', 'int32']),
+  'indexSelect-index-out-of-range': indexError(simple('indexSelect', (c) => [f32(c, [4, 2]), i32(c, [3], [0, 9, 1])], ([x, i]) => indexSelect(x, 0, i), ['indexSelect', '9'], ['float32', 'int32'])),
   'indexSelect-index-rank': simple('indexSelect', (c) => [f32(c, [4, 2]), i32(c, [1, 2], [0, 1])], ([x, i]) => indexSelect(x, 0, i), ['indexSelect', '[1, 2]'], ['float32', 'int32']),
-  'scatterAdd-index-out-of-range': simple('scatterAdd', (c) => [f32(c, [3, 2]), i32(c, [2, 2], [0, 5, 1, 1]), f32(c, [2, 2])],
-    ([x, i, s]) => scatterAdd(x, 0, i, s), ['scatterAdd', '5'], ['float32', 'int32']),
+  'scatterAdd-index-out-of-range': indexError(simple('scatterAdd', (c) => [f32(c, [3, 2]), i32(c, [2, 2], [0, 5, 1, 1]), f32(c, [2, 2])],
+    ([x, i, s]) => scatterAdd(x, 0, i, s), ['scatterAdd', '5'], ['float32', 'int32'])),
   'scatterAdd-src-dtype': simple('scatterAdd', (c) => [f32(c, [3, 2]), i32(c, [2, 2], [0, 1, 1, 1]), i32(c, [2, 2], [1, 1, 1, 1])],
     ([x, i, s]) => scatterAdd(x, 0, i, s), ['scatterAdd', 'int32', 'float32'], ['float32', 'int32']),
   'logicalAnd-dtype': simple('logicalAnd', (c) => [f32(c, [2]), f32(c, [2])], ([a, b]) => logicalAnd(a, b), ['logicalAnd', 'float32']),
@@ -161,7 +171,13 @@ async function runErrorOnce(name: string, spec: ErrorSpec, ctx: CaseContext, str
   try {
     const valuesBefore: HostTensor[] = await Promise.all(inputs.map((t) => readHost(t)));
     const before = memory();
-    const thrown = await captureAsync(call);
+    let thrown = await captureAsync(call);
+    if (spec.atRead && !thrown.error && thrown.value instanceof Tensor) {
+      const result = thrown.value;
+      thrown = await captureAsync(() => result.data());
+      result.dispose();
+      ensure(thrown.error !== null, `${name}: the op returned a result and reading it did not throw (index errors are raised at the op or at the next read)`);
+    }
     const err = expectHeedError(() => { if (thrown.error) throw thrown.error; return thrown.value; }, mentions);
     ensure(err.op.length > 0, 'HeedError.op must name the op');
     const after = memory();
