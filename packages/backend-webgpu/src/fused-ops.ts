@@ -4,7 +4,7 @@
 // backend hands them (backend.ts stays the class with the primitives).
 // Invariants: arguments are validated before anything is allocated; temporary copies are
 // freed whatever happens; an op that fails after allocating frees its outputs.
-import { HeedError, contiguousStrides, fmtShape, sizeOf, type AdamScalars, type DType, type DataId, type StridedView } from '@heed/core';
+import { HeedError, contiguousStrides, fmtShape, isContiguous, sizeOf, type AdamScalars, type DType, type DataId, type StridedView } from '@heed/core';
 import type { PooledBuffer, Runtime } from './runtime.js';
 import { HOST, checkFloat, checkSameShape } from './validate.js';
 import { checkRank } from './layout.js';
@@ -53,10 +53,9 @@ export interface OpKit {
 
 /** A contiguous view of `v` (itself when already contiguous, else a copy the caller frees). */
 function contiguous(kit: OpKit, v: StridedView): { view: StridedView; temp: DataId | null } {
-  const rm = contiguousStrides(v.shape);
-  if (v.shape.every((d, i) => d === 1 || v.strides[i] === rm[i])) return { view: v, temp: null };
+  if (isContiguous(v.shape, v.strides)) return { view: v, temp: null };
   const temp = kit.copy(v);
-  return { view: { data: temp, dtype: v.dtype, shape: v.shape, strides: rm, offset: 0 }, temp };
+  return { view: { data: temp, dtype: v.dtype, shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 }, temp };
 }
 
 function withContiguous(kit: OpKit, views: readonly (StridedView | null)[], f: (vs: (StridedView | null)[]) => DataId): DataId {

@@ -9,9 +9,6 @@
 // rank a kernel sees is at most MAX_RANK.
 import { HeedError, coalesceDims, isContiguous, sizeOf, type StridedView } from '@heed/core';
 
-// Transitional names for backend.ts (being edited by another change): core's helpers, not copies.
-export { sizeOf as numel, contiguousStrides as rowMajor } from '@heed/core';
-
 /**
  * Highest tensor rank the WebGPU kernels accept (each operand's strides live in metadata).
  *
