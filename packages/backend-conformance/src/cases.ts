@@ -12,6 +12,7 @@ import { fusedCases } from './groups/fused.js';
 import { memoryCases } from './groups/memory.js';
 import { miscCases } from './groups/misc.js';
 import { randomCases } from './groups/random.js';
+import { specialValueCases } from './groups/special-values.js';
 import { CASE_GROUPS, type ConformanceCase, type RunnableCase } from './types.js';
 
 let cached: readonly RunnableCase[] | null = null;
@@ -27,8 +28,8 @@ let cached: readonly RunnableCase[] | null = null;
 export function runnableCases(): readonly RunnableCase[] {
   if (cached) return cached;
   const all = [
-    ...fixtureRunnableCases(), ...miscCases(), ...dtypeCases(), ...nonContiguousFixtureCases(), ...expandedCases(),
-    ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
+    ...fixtureRunnableCases(), ...specialValueCases(), ...miscCases(), ...dtypeCases(), ...nonContiguousFixtureCases(),
+    ...expandedCases(), ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
   ];
   const seen = new Set<string>();
   for (const c of all) {

@@ -32,6 +32,13 @@ export interface FixtureCase {
   readonly grads: readonly (HostTensor | null)[] | null;
   /** Case-specific minimum tolerances. */
   readonly tol: { readonly rtol?: number; readonly atol?: number } | null;
+  /** Whether the sign of each zero output is part of the answer (-0 vs +0; special.json). */
+  readonly signedZeros: boolean;
+  /**
+   * special.json, for inputs holding subnormal values: the outputs and gradients with every
+   * subnormal input replaced by a zero of its sign (what flush-to-zero hardware computes).
+   */
+  readonly flushed: { readonly outputs: readonly HostTensor[]; readonly grads: readonly (HostTensor | null)[] | null } | null;
 }
 
 interface RawTensor {
@@ -50,6 +57,8 @@ interface RawCase {
   upstream?: (RawTensor | null)[];
   grads?: (RawTensor | null)[];
   tol?: { rtol?: number; atol?: number };
+  signedZeros?: boolean;
+  flushed?: { outputs: RawTensor[]; grads?: (RawTensor | null)[] };
 }
 
 function decodeNumber(v: number | string): number {
@@ -80,11 +89,24 @@ let cache: readonly FixtureCase[] | null = null;
  * ```
  */
 export function fixtureCases(): readonly FixtureCase[] {
-  if (cache) return cache;
-  const text = readFileSync(new URL('../fixtures/core.json', import.meta.url), 'utf8');
+  if (!cache) cache = readFixtureFile('core.json');
+  return cache;
+}
+
+/**
+ * The cases of a fixture file of this package's fixtures/ folder (core.json's format), e.g.
+ * special.json of the special-values group. Not cached.
+ *
+ * @example
+ * ```ts
+ * readFixtureFile('special.json').filter((c) => c.signedZeros).length;
+ * ```
+ */
+export function readFixtureFile(file: string): readonly FixtureCase[] {
+  const text = readFileSync(new URL(`../fixtures/${file}`, import.meta.url), 'utf8');
   const parsed = JSON.parse(text) as { version: number; cases: RawCase[] };
-  if (parsed.version !== 1) throw new Error(`core.json: unsupported version ${parsed.version}`);
-  cache = parsed.cases.map((c) => ({
+  if (parsed.version !== 1) throw new Error(`${file}: unsupported version ${parsed.version}`);
+  return parsed.cases.map((c) => ({
     id: c.id,
     group: c.group,
     op: c.op,
@@ -94,6 +116,10 @@ export function fixtureCases(): readonly FixtureCase[] {
     upstream: c.upstream ? c.upstream.map((t, i) => (t ? decodeTensor(t, `${c.id} upstream ${i}`) : null)) : null,
     grads: c.grads ? c.grads.map((t, i) => (t ? decodeTensor(t, `${c.id} grad ${i}`) : null)) : null,
     tol: c.tol ?? null,
+    signedZeros: c.signedZeros ?? false,
+    flushed: c.flushed ? {
+      outputs: c.flushed.outputs.map((t, i) => decodeTensor(t, `${c.id} flushed output ${i}`)),
+      grads: c.flushed.grads ? c.flushed.grads.map((t, i) => (t ? decodeTensor(t, `${c.id} flushed grad ${i}`) : null)) : null,
+    } : null,
   }));
-  return cache;
 }

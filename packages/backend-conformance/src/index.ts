@@ -9,6 +9,7 @@ export {
   CASE_GROUPS, DEFAULT_TOLERANCES,
   type CaseGroup, type CaseContext, type ConformanceCase, type ConformanceOptions, type RunnableCase, type Tolerances,
 } from './types.js';
-export { fixtureCases, type FixtureCase } from './fixtures.js';
+export { fixtureCases, readFixtureFile, type FixtureCase } from './fixtures.js';
+export { SPECIAL_VALUE_EXCEPTIONS, type SpecialAllowance, type SpecialValueException } from './groups/special-exceptions.js';
 export { FUSED_NAMES, fusedKernelsOf, wrapBackend, type WrapOptions } from './backends.js';
 export { ConformanceError, assertTensorClose, closeTo, expectHeedError, readHost, type HostTensor } from './assert.js';

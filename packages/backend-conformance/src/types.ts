@@ -13,7 +13,7 @@ import type { Backend, DType } from '@heed/core';
  * ```
  */
 export const CASE_GROUPS = [
-  'fixtures', 'broadcast', 'scalars', 'zero-size', 'dtypes', 'non-contiguous', 'finite-diff', 'second-order',
+  'fixtures', 'special-values', 'broadcast', 'scalars', 'zero-size', 'dtypes', 'non-contiguous', 'finite-diff', 'second-order',
   'fused', 'random', 'async', 'memory', 'errors',
 ] as const;
 

@@ -115,8 +115,9 @@ export class ToyBackend implements Backend {
         case 'prod': return g.reduce((s, v) => s * v, 1);
         case 'max': return g.some(Number.isNaN) ? NaN : Math.max(...g);
         case 'min': return g.some(Number.isNaN) ? NaN : Math.min(...g);
-        case 'argmax': return g.indexOf(Math.max(...g));
-        case 'argmin': return g.indexOf(Math.min(...g));
+        // NaN wins (the first one), as in PyTorch; Math.max(...g) would be NaN, found nowhere.
+        case 'argmax': return g.some(Number.isNaN) ? g.findIndex(Number.isNaN) : g.indexOf(Math.max(...g));
+        case 'argmin': return g.some(Number.isNaN) ? g.findIndex(Number.isNaN) : g.indexOf(Math.min(...g));
       }
     };
     return make(groups.map(reduceOne), outDtype);

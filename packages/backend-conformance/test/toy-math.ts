@@ -73,7 +73,7 @@ export function unflatten(i: number, shape: readonly number[]): number[] {
  * ```
  */
 export function erf(x: number): number {
-  if (Number.isNaN(x)) return NaN;
+  if (Number.isNaN(x) || x === 0) return x; // keeps -0
   const ax = Math.abs(x);
   if (ax > 6) return Math.sign(x);
   if (ax < 2.5) {
