@@ -216,10 +216,15 @@ export class WebGPUBackend implements Backend {
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
     checkOp('reduce', op);
     this.views(op, x);
-    checkAxes(op, axes, x.shape.length, op === 'argmax' || op === 'argmin');
+    const arg = op === 'argmax' || op === 'argmin';
+    checkAxes(op, axes, x.shape.length, arg);
     checkDType(op, outDtype);
     checkRank(op, x.shape);
     const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    // An arg op over an empty axis has no answer (the kernel would return index -1), as on the CPU backend.
+    if (arg && x.shape[axes[0]] === 0 && kept.every((d) => x.shape[d] > 0)) {
+      throw new HeedError(op, `cannot take ${op} over axis ${axes[0]} of size 0 (shape ${fmtShape(x.shape)}); the axis must be non-empty.`);
+    }
     const plan = coalesce(op, kept.map((i) => x.shape[i]), [{ offset: x.offset, strides: kept.map((i) => x.strides[i]) }]);
     const red = coalesce(op, axes.map((i) => x.shape[i]), [{ offset: 0, strides: axes.map((i) => x.strides[i]) }]);
     return this.produce(plan.size, outDtype, op, (out) => {

@@ -48,6 +48,22 @@ describe.skipIf(!device)(`WebGPU index errors${skipReason ? ` (skipped: ${skipRe
     be.dispose();
   });
 
+  it('reads in flight together: exactly one of them throws the error', async () => {
+    const be = new WebGPUBackend(device!);
+    const x = put(be, [1, 2, 3], 'float32');
+    const bad = be.indexSelect(x, 0, put(be, [5, 0], 'int32'));
+    const first = be.read(bad, 'float32', 2);
+    const other = be.unary('neg', x, 'float32');
+    const second = be.read(other, 'float32', 3);
+    const settled = await Promise.allSettled([first, second]);
+    const rejected = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected).toHaveLength(1);
+    expect(String(rejected[0].reason)).toMatch(/^HeedError: indexSelect: index 5 at index position \[0\]/);
+    const fulfilled = settled.find((r): r is PromiseFulfilledResult<Awaited<typeof first>> => r.status === 'fulfilled');
+    expect(Array.from(fulfilled!.value)).toEqual(settled[0].status === 'fulfilled' ? [3, 1] : [-1, -2, -3]);
+    be.dispose();
+  });
+
   it('scatterAdd: out-of-range and negative indices throw at the read instead of being dropped', async () => {
     const be = new WebGPUBackend(device!);
     const src = put(be, [1, 2, 3, 4], 'float32', [2, 2]);
