@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Gradient rules at the points where a naive formula divides by zero or multiplies 0 by inf:
-// prod at zeros (first and second order, any axes), pow at a = 0 and b = 0, maximum/minimum
-// and relu with NaN, abs at NaN, rsqrt at -0 and -inf, div with huge/tiny divisors, std of a
-// constant row, remainder's divisor gradient at infinities. Expected values are PyTorch 1.13's
+// prod at zeros (first and second order, any axes), pow at a = 0 and b = 0, maximum/minimum,
+// relu and clamp with NaN, abs at NaN, rsqrt at -0 and -inf, div with huge/tiny divisors, std
+// of a constant row, remainder's divisor gradient at infinities. Expected values are PyTorch 1.13's
 // (float64 runs, quoted in each test) or, for second derivatives, the analytic Hessian.
 import { describe, expect, it } from 'vitest';
 import './setup.js';
@@ -102,6 +102,10 @@ describe('NaN, zero and extreme inputs', () => {
   it('relu passes dy at NaN, abs gives 0 at NaN and at 0', () => {
     expectValues(gradOf((x) => x.relu(), [-0, 0, NaN, 2]), [0, 0, 1, 1]); // torch: [0, 0, 1, 1]
     expectValues(gradOf((x) => x.abs(), [0, -0, NaN, -3]), [0, 0, 0, -1]); // torch: [0, 0, 0, -1]
+  });
+
+  it('clamp passes dy inside [min, max] (bounds included) and 0 outside and at NaN', () => {
+    expectValues(gradOf((x) => x.clamp(-1, 1), [-1, 1, 0, 2, NaN, -Infinity]), [1, 1, 1, 0, 0, 0]); // torch
   });
 
   it('rsqrt keeps the sign at -0 and is NaN at -inf', () => {

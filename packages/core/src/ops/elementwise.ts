@@ -7,7 +7,7 @@ import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { record, type OpName } from '../autograd/record.js';
-import { commonBackend, fromData, toTensors, type TensorLike } from './dispatch.js';
+import { commonBackend, fromData, makeView, toTensors, type TensorLike } from './dispatch.js';
 
 /** Result dtype and grad-rule name of each unary op. 'float' = float32 for non-float input. */
 const UNARY_TABLE: { readonly [K in UnaryOp]: { dtype: 'same' | 'float' | 'bool'; rule: OpName | null } } = {
@@ -165,5 +165,12 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
     if (out !== x) out.dispose();
     out = next;
   }
-  return out;
+  if (!out.requiresGrad) return out;
+  // PyTorch's gradient is 0 at NaN (which compares false to both bounds, so it flowed through):
+  // NaN entries come from a view of x that records nothing.
+  const nan = unary('isnan', x);
+  const frozen = makeView(x, x.shape, x.strides, x.offset);
+  const masked = where(nan, frozen, out);
+  for (const t of [nan, frozen, out]) t.dispose();
+  return masked;
 }

@@ -223,8 +223,18 @@ export function variance(x: Tensor, options: VarianceOptions = {}): Tensor {
  */
 export function std(x: Tensor, options: VarianceOptions = {}): Tensor {
   const v = variance(x, options);
-  const out = unary('sqrt', v);
-  v.dispose();
+  if (!v.requiresGrad) {
+    const out = unary('sqrt', v);
+    v.dispose();
+    return out;
+  }
+  // PyTorch's gradient is 0 where std = 0, but sqrt's rule gives 0 * inf = NaN there: such
+  // entries take the value of v itself (sqrt(+-0) = +-0) and sqrt only sees the others.
+  const zero = binary('eq', v, 0);
+  const safe = where(zero, 1, v);
+  const root = unary('sqrt', safe);
+  const out = where(zero, v, root);
+  for (const t of [v, zero, safe, root]) t.dispose();
   return out;
 }
 
