@@ -3,8 +3,10 @@
 // resolved to their TypeScript sources), serves it on 127.0.0.1 (optionally cross-origin
 // isolated with COOP/COEP headers) and runs it in Debian's headless Chromium through
 // playwright-core, returning what the page stores in `window.heedResult`.
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Debian's Chromium (installed by .ci/run); the browser tests skip without it. */
@@ -29,16 +31,36 @@ export interface RunPageOptions {
   readonly isolated?: boolean;
   /** Milliseconds to wait for window.heedResult. */
   readonly timeoutMs?: number;
+  /** Serve this folder (a bundler's output; `/` is its index.html) instead of `script` as /page.js. */
+  readonly dir?: string;
+  /** Path and query of the page to open (default `/`). */
+  readonly path?: string;
 }
 
-/** Serves `script` as the page's module, runs it in headless Chromium and returns window.heedResult. */
+const CONTENT_TYPES: Readonly<Record<string, string>> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+
+/** Answers `url` with the file it names under `dir` (404 outside it or when missing). */
+function serveFile(dir: string, url: string, res: http.ServerResponse): void {
+  const path = join(dir, normalize(decodeURIComponent(new URL(url, 'http://x').pathname)).replace(/\/$/, '/index.html'));
+  if (!path.startsWith(dir) || !existsSync(path)) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  res.setHeader('content-type', CONTENT_TYPES[extname(path)] ?? 'application/octet-stream');
+  res.end(readFileSync(path));
+}
+
+/** Serves `script` as the page's module (or `options.dir`), runs it in headless Chromium and returns window.heedResult. */
 export async function runPage<T>(script: string, options: RunPageOptions = {}): Promise<T> {
   const server = http.createServer((req, res) => {
     if (options.isolated) {
       res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
       res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
     }
-    if (req.url === '/page.js') {
+    if (options.dir) {
+      serveFile(options.dir, req.url ?? '/', res);
+    } else if (req.url === '/page.js') {
       res.setHeader('content-type', 'text/javascript');
       res.end(script);
     } else {
@@ -56,7 +78,7 @@ export async function runPage<T>(script: string, options: RunPageOptions = {}): 
   });
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}${options.path ?? '/'}`);
     await page.waitForFunction(() => (window as { heedResult?: unknown }).heedResult !== undefined, undefined, { timeout: options.timeoutMs ?? 90_000 });
     return (await page.evaluate(() => (window as { heedResult?: unknown }).heedResult)) as T;
   } finally {
