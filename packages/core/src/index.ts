@@ -7,6 +7,7 @@ import './tensor-methods.js';
 
 export * from './dtype.js';
 export * from './errors.js';
+export * from './validate.js';
 export * from './backend.js';
 export * from './random-bits.js';
 export * from './registry.js';

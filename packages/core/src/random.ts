@@ -3,7 +3,8 @@
 // counters [offset, offset + n) of the counter-based stream in random-bits.ts, so the same
 // seed gives the same numbers on every backend.
 import { HeedError } from './errors.js';
-import { checkShape, sizeOf } from './shape.js';
+import { sizeOf } from './shape.js';
+import { checkOptions, checkShape, describeValue, type OptionKeys } from './validate.js';
 import type { Tensor } from './tensor.js';
 import { fromData } from './ops/dispatch.js';
 import { finish, resolveCreate, type CreateOptions } from './ops/creation.js';
@@ -89,10 +90,17 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
+const RANDOM_KEYS: OptionKeys<RandomOptions> = { dtype: true, backend: true, requiresGrad: true, generator: true };
+const RANDINT_KEYS: OptionKeys<Omit<RandomOptions, 'dtype'>> = { backend: true, requiresGrad: true, generator: true };
+
 function draw(op: string, kind: 'uniform' | 'normal', shape: readonly number[], options?: RandomOptions): Tensor {
-  const s = checkShape(shape, op);
-  const { backend, dtype } = resolveCreate(op, options);
+  const s = checkShape(op, shape);
+  const { backend, dtype } = resolveCreate(op, options, 'float32', RANDOM_KEYS);
   if (dtype !== 'float32') throw new HeedError(op, `only float32 is supported, got ${dtype}.`);
+  const generator: unknown = options?.generator;
+  if (generator !== undefined && !(generator instanceof Generator)) {
+    throw new HeedError(op, `generator must be a Generator (new Generator(seed)), got ${describeValue(generator)}.`);
+  }
   const gen = options?.generator ?? globalGenerator;
   const size = sizeOf(s);
   const data = backend.random(kind, size, gen.seed, gen.next(size));
@@ -132,8 +140,12 @@ export function randn(shape: readonly number[], options?: RandomOptions): Tensor
  * ```
  */
 export function randint(low: number, high: number, shape: readonly number[], options?: Omit<RandomOptions, 'dtype'>): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
-    throw new HeedError('randint', `needs integers low < high, got low=${low}, high=${high}.`);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || low < -(2 ** 31) || high > 2 ** 31) {
+    throw new HeedError('randint', `needs integers low < high within the int32 range (-2^31 <= low, high <= 2^31), ` +
+      `got low=${describeValue(low)}, high=${describeValue(high)}.`);
+  }
+  if (checkOptions('randint', options, RANDINT_KEYS).requiresGrad) {
+    throw new HeedError('randint', 'requiresGrad: true needs a float dtype, but randint returns int32; only float tensors can require gradients.');
   }
   const u = draw('randint', 'uniform', shape, { ...options, requiresGrad: false });
   const stretched = u.mul(high - low);

@@ -16,7 +16,8 @@ import { any } from './reduce.js';
 import { contiguous, expand, reshape, transpose } from './views.js';
 import { arange } from './creation.js';
 import { dropout, softmax } from './composites.js';
-import type { Generator } from '../random.js';
+import { Generator } from '../random.js';
+import { checkBoolean, checkNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
 
 /**
  * Options for {@link scaledDotProductAttention}.
@@ -81,6 +82,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * ```
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): AttentionResult {
+  checkAttentionOptions(options);
   const mask = options.attnMask ?? null;
   const backend = commonBackend('scaledDotProductAttention', mask ? [q, k, v, mask] : [q, k, v]);
   if (q.rank < 2 || k.rank < 2 || v.rank < 2 || q.shape.at(-1) !== k.shape.at(-1) || k.shape.at(-2) !== v.shape.at(-2)) {
@@ -136,6 +138,21 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     const output = matmul(used, v);
     return { output, weights: options.needWeights ? weights : null };
   });
+}
+
+const ATTENTION_KEYS: OptionKeys<AttentionOptions> = {
+  attnMask: true, isCausal: true, dropoutP: true, training: true, scale: true, generator: true, needWeights: true,
+};
+
+function checkAttentionOptions(options: AttentionOptions): void {
+  const op = 'scaledDotProductAttention';
+  const o = checkOptions(op, options, ATTENTION_KEYS);
+  for (const key of ['isCausal', 'training', 'needWeights'] as const) checkBoolean(op, key, o[key]);
+  if (o.dropoutP !== undefined) checkNumber(op, 'dropoutP', o.dropoutP, { min: 0, max: 1 });
+  if (o.scale !== undefined) checkNumber(op, 'scale', o.scale);
+  if (o.generator !== undefined && !(o.generator instanceof Generator)) {
+    throw new HeedError(op, `generator must be a Generator (new Generator(seed)), got ${describeValue(o.generator)}.`);
+  }
 }
 
 function toAdditive(mask: Tensor): Tensor {

@@ -5,7 +5,8 @@
 // whose gradient rule lives in core, so gradients never depend on which path ran forward.
 import type { DataId, FusedKernels, StridedView } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
-import { normalizeAxis, sizeOf } from '../shape.js';
+import { sizeOf } from '../shape.js';
+import { checkAxis, checkBoolean, checkNumber, checkShape, describeValue } from '../validate.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/mode.js';
 import { record } from '../autograd/record.js';
@@ -13,7 +14,7 @@ import { commonBackend, fromData } from './dispatch.js';
 import { binary, unary } from './elementwise.js';
 import { max, mean, sum, variance } from './reduce.js';
 import { contiguous, reshape, transpose } from './views.js';
-import { rand, type Generator } from '../random.js';
+import { Generator, rand } from '../random.js';
 import { tidy } from '../scope.js';
 
 function disposeAll(...ts: Tensor[]): void {
@@ -43,6 +44,7 @@ function runFused<K extends keyof FusedKernels>(x: Tensor, name: K, call: (k: Fu
 function alongAxis(x: Tensor, axis: number, op: string, lastAxisOp: (t: Tensor) => Tensor): Tensor {
   commonBackend(op, [x]);
   if (x.dtype !== 'float32') throw new HeedError(op, `expects a float32 tensor, got ${x.dtype} ${fmtShape(x.shape)}.`);
+  const a = checkAxis(op, axis, x.rank);
   if (x.rank === 0) {
     const r = reshape(x, [1]);
     const y = lastAxisOp(r);
@@ -50,7 +52,6 @@ function alongAxis(x: Tensor, axis: number, op: string, lastAxisOp: (t: Tensor) 
     disposeAll(r, y);
     return out;
   }
-  const a = normalizeAxis(axis, x.rank, op);
   if (a === x.rank - 1) return lastAxisOp(x);
   const t = transpose(x, a, -1);
   const y = lastAxisOp(t);
@@ -160,6 +161,8 @@ export function silu(x: Tensor): Tensor {
  */
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   const backend = commonBackend('layerNorm', [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])]);
+  checkShape('layerNorm', normalizedShape, 'normalizedShape');
+  checkNumber('layerNorm', 'eps', eps, { min: 0 });
   const k = normalizedShape.length;
   if (k === 0 || k > x.rank || normalizedShape.some((d, i) => d !== x.shape[x.rank - k + i])) {
     throw new HeedError('layerNorm', `normalizedShape ${fmtShape(normalizedShape)} must match the trailing dims of x ${fmtShape(x.shape)}.`);
@@ -215,7 +218,11 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
  */
 export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generator): Tensor {
   commonBackend('dropout', [x]);
-  if (!(p >= 0 && p <= 1)) throw new HeedError('dropout', `p must be in [0, 1], got ${p}.`);
+  if (!(p >= 0 && p <= 1)) throw new HeedError('dropout', `p must be in [0, 1], got ${describeValue(p)}.`);
+  checkBoolean('dropout', 'training', training);
+  if (generator !== undefined && !(generator instanceof Generator)) {
+    throw new HeedError('dropout', `generator must be a Generator (new Generator(seed)), got ${describeValue(generator)}.`);
+  }
   if (!training || p === 0) return binary('mul', x, 1);
   if (p === 1) return binary('mul', x, 0);
   const mask = noGrad(() => {

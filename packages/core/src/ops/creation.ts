@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Creating tensors: from JS data (nested arrays or typed arrays), constant fills, ranges,
-// identity matrices. Random creation lives in random.ts.
+// identity matrices. Random creation lives in random.ts. Every argument is validated here
+// (validate.ts) before a backend allocates anything.
 import type { Backend } from '../backend.js';
-import { DTYPE_INFO, PLANNED_DTYPES, allocArray, isDType, type DType, type TypedArray } from '../dtype.js';
+import { DTYPE_INFO, allocArray, isFloatDType, type DType, type TypedArray } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
-import { checkShape, sizeOf, type Shape } from '../shape.js';
+import { sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { findBackend, getBackend } from '../registry.js';
-import { fromData } from './dispatch.js';
+import {
+  checkBackendDType, checkBackendName, checkBoolean, checkDType, checkInt, checkNumber, checkNumel, checkOptions, checkShape,
+  checkStorable, describeValue, type OptionKeys,
+} from '../validate.js';
+import { commonBackend, fromData } from './dispatch.js';
 
 /**
  * Options for creation ops.
@@ -36,18 +41,37 @@ export interface CreateOptions {
  */
 export type TensorData = number | boolean | TypedArray | readonly TensorData[];
 
-/** @internal Resolves and validates the creation options. */
-export function resolveCreate(op: string, options: CreateOptions | undefined, fallback: DType = 'float32'): { backend: Backend; dtype: DType } {
-  const dtype = options?.dtype ?? fallback;
-  if (!isDType(dtype)) {
-    const planned = (PLANNED_DTYPES as readonly string[]).includes(dtype as string);
-    throw new HeedError(op, planned ? `dtype '${String(dtype)}' is planned but not implemented yet; use 'float32'.`
-      : `unknown dtype '${String(dtype)}'; use one of float32, int32, bool.`);
+/**
+ * Options of {@link tensor}: the creation options plus the shape of flat data.
+ *
+ * @example
+ * ```ts
+ * tensor([1, 2, 3, 4], { shape: [2, 2], dtype: 'int32' });
+ * ```
+ */
+export interface TensorOptions extends CreateOptions {
+  /** Shape of flat `data` (a typed array or a flat list); inferred from nested arrays otherwise. */
+  shape?: readonly number[];
+}
+
+/** The keys of {@link CreateOptions}. */
+const CREATE_KEYS: OptionKeys<CreateOptions> = { dtype: true, backend: true, requiresGrad: true };
+const TENSOR_KEYS: OptionKeys<TensorOptions> = { ...CREATE_KEYS, shape: true };
+
+/**
+ * @internal Validates creation options (only the keys of `keys`; a dtype, a registered
+ * backend that stores it, a boolean requiresGrad that only float dtypes may set) and resolves
+ * the backend and dtype.
+ */
+export function resolveCreate<T extends CreateOptions>(op: string, options: T | undefined, fallback: DType = 'float32',
+  keys: OptionKeys<T> = CREATE_KEYS as OptionKeys<T>): { backend: Backend; dtype: DType } {
+  const o = checkOptions(op, options, keys);
+  const dtype = o.dtype === undefined ? fallback : checkDType(op, o.dtype);
+  if (checkBoolean(op, 'requiresGrad', o.requiresGrad) && !isFloatDType(dtype)) {
+    throw new HeedError(op, `requiresGrad: true needs a float dtype, got ${dtype}; only float tensors can require gradients.`);
   }
-  const backend = options?.backend ? findBackend(options.backend) : getBackend();
-  if (!backend.capabilities.dtypes.includes(dtype)) {
-    throw new HeedError(op, `backend '${backend.name}' does not support ${dtype}.`);
-  }
+  const backend = o.backend === undefined ? getBackend() : findBackend(checkBackendName(op, o.backend));
+  checkBackendDType(op, backend, dtype);
   return { backend, dtype };
 }
 
@@ -56,35 +80,62 @@ export function finish(t: Tensor, options: CreateOptions | undefined): Tensor {
   return options?.requiresGrad ? t.requiresGrad_() : t;
 }
 
+function isTypedArray(v: unknown): v is ArrayLike<number | bigint> {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
 function inferShape(data: TensorData): number[] {
   const shape: number[] = [];
-  let cur: TensorData = data;
+  let cur: unknown = data;
   while (Array.isArray(cur)) {
     shape.push(cur.length);
     if (cur.length === 0) break;
-    cur = cur[0] as TensorData;
+    cur = cur[0];
   }
-  if (ArrayBuffer.isView(cur)) shape.push((cur as TypedArray).length);
+  if (isTypedArray(cur)) shape.push(cur.length);
+  else if (ArrayBuffer.isView(cur)) throw badValue(cur, shape.length);
   return shape;
 }
 
-function flattenInto(data: TensorData, shape: Shape, depth: number, out: TypedArray, pos: { i: number }): void {
+function badValue(v: unknown, depth: number): HeedError {
+  return new HeedError('tensor', `values must be numbers or booleans (nested arrays, or a typed array), got ${describeValue(v)} ` +
+    `at depth ${depth}.`);
+}
+
+/** Writes `data` into `out` row-major, checking raggedness, value types and int32 range. */
+function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray, pos: { i: number }): void {
   if (depth === shape.length) {
     if (typeof data === 'number' || typeof data === 'boolean') {
-      out[pos.i++] = Number(data);
+      store(out, pos.i++, Number(data));
       return;
     }
-    throw new HeedError('tensor', `ragged nested array: expected a number at depth ${depth} (inferred shape ${fmtShape(shape)}).`);
+    if (Array.isArray(data) || ArrayBuffer.isView(data)) {
+      throw new HeedError('tensor', `ragged nested array: expected a number at depth ${depth} (inferred shape ${fmtShape(shape)}).`);
+    }
+    throw badValue(data, depth);
   }
-  const items = data as ArrayLike<TensorData>;
-  if ((!Array.isArray(data) && !ArrayBuffer.isView(data)) || items.length !== shape[depth]) {
+  if (!Array.isArray(data) && !isTypedArray(data)) {
+    if (typeof data === 'number' || typeof data === 'boolean') {
+      throw new HeedError('tensor', `ragged nested array: every list at depth ${depth} must have length ${shape[depth]} (inferred shape ${fmtShape(shape)}).`);
+    }
+    throw badValue(data, depth);
+  }
+  const items = data as ArrayLike<unknown>;
+  if (items.length !== shape[depth]) {
     throw new HeedError('tensor', `ragged nested array: every list at depth ${depth} must have length ${shape[depth]} (inferred shape ${fmtShape(shape)}).`);
   }
-  if (ArrayBuffer.isView(data)) {
-    for (let k = 0; k < items.length; k++) out[pos.i++] = Number(items[k]);
+  if (isTypedArray(data)) {
+    if (depth !== shape.length - 1) throw new HeedError('tensor', `ragged nested array: a typed array at depth ${depth} (inferred shape ${fmtShape(shape)}).`);
+    for (let k = 0; k < items.length; k++) store(out, pos.i++, Number(items[k]));
     return;
   }
   for (let k = 0; k < items.length; k++) flattenInto(items[k], shape, depth + 1, out, pos);
+}
+
+/** Stores one value; int32 storage refuses values outside its range instead of wrapping. */
+function store(out: TypedArray, i: number, v: number): void {
+  if (out instanceof Int32Array) checkStorable('tensor', 'value', v, 'int32');
+  out[i] = v;
 }
 
 function defaultDType(data: TensorData): DType {
@@ -105,18 +156,19 @@ function defaultDType(data: TensorData): DType {
  * tensor(new Float32Array(6), { shape: [2, 3] }); // float32 [2, 3]
  * ```
  */
-export function tensor(data: TensorData, options?: CreateOptions & { shape?: readonly number[] }): Tensor {
-  const { backend, dtype } = resolveCreate('tensor', options, defaultDType(data));
-  const shape = options?.shape ? checkShape(options.shape, 'tensor') : inferShape(data);
+export function tensor(data: TensorData, options?: TensorOptions): Tensor {
+  const { backend, dtype } = resolveCreate('tensor', options, defaultDType(data), TENSOR_KEYS);
+  if (ArrayBuffer.isView(data) && !isTypedArray(data)) throw badValue(data, 0);
+  const shape = options?.shape !== undefined ? checkShape('tensor', options.shape) : inferShape(data);
   const size = sizeOf(shape);
   const values = allocArray(dtype, size);
-  const flatWithShape = options?.shape && (ArrayBuffer.isView(data) || (Array.isArray(data) && data.every((v) => typeof v === 'number' || typeof v === 'boolean')));
+  const flatWithShape = options?.shape !== undefined && (isTypedArray(data) || (Array.isArray(data) && data.every((v) => typeof v === 'number' || typeof v === 'boolean')));
   if (flatWithShape) {
-    const flat = data as ArrayLike<number | boolean>;
+    const flat = data as ArrayLike<number | boolean | bigint>;
     if (flat.length !== size) {
       throw new HeedError('tensor', `got ${flat.length} values but shape ${fmtShape(shape)} needs ${size}.`);
     }
-    for (let i = 0; i < size; i++) values[i] = Number(flat[i]);
+    for (let i = 0; i < size; i++) store(values, i, Number(flat[i]));
   } else {
     flattenInto(data, shape, 0, values, { i: 0 });
   }
@@ -136,6 +188,16 @@ export function scalar(value: number | boolean, options?: CreateOptions): Tensor
   return tensor(value, options);
 }
 
+/** A constant fill of `shape`, validated on behalf of `op`. */
+function fill(op: string, shape: unknown, value: unknown, options: CreateOptions | undefined): Tensor {
+  const s = checkShape(op, shape);
+  const { backend, dtype } = resolveCreate(op, options);
+  const v = typeof value === 'boolean' ? Number(value) : value;
+  if (typeof v !== 'number') throw new HeedError(op, `value must be a number or a boolean, got ${describeValue(value)}.`);
+  checkStorable(op, 'value', v, dtype);
+  return finish(fromData(backend, backend.fill(sizeOf(s), v, dtype), s, dtype), options);
+}
+
 /**
  * A tensor of `shape` filled with `value`.
  *
@@ -145,9 +207,7 @@ export function scalar(value: number | boolean, options?: CreateOptions): Tensor
  * ```
  */
 export function full(shape: readonly number[], value: number, options?: CreateOptions): Tensor {
-  const { backend, dtype } = resolveCreate('full', options);
-  const s = checkShape(shape, 'full');
-  return finish(fromData(backend, backend.fill(sizeOf(s), value, dtype), s, dtype), options);
+  return fill('full', shape, value, options);
 }
 
 /**
@@ -159,7 +219,7 @@ export function full(shape: readonly number[], value: number, options?: CreateOp
  * ```
  */
 export function zeros(shape: readonly number[], options?: CreateOptions): Tensor {
-  return full(shape, 0, options);
+  return fill('zeros', shape, 0, options);
 }
 
 /**
@@ -171,11 +231,14 @@ export function zeros(shape: readonly number[], options?: CreateOptions): Tensor
  * ```
  */
 export function ones(shape: readonly number[], options?: CreateOptions): Tensor {
-  return full(shape, 1, options);
+  return fill('ones', shape, 1, options);
 }
 
-function likeOptions(x: Tensor, options?: CreateOptions): CreateOptions {
-  return { dtype: x.dtype, backend: x.backend.name, ...options };
+/** `op` like `x`: x's shape, with x's dtype and backend unless the options say otherwise. */
+function fillLike(op: string, x: Tensor, value: unknown, options: CreateOptions | undefined): Tensor {
+  commonBackend(op, [x]);
+  const o = checkOptions(op, options, CREATE_KEYS);
+  return fill(op, x.shape, value, { dtype: o.dtype ?? x.dtype, backend: o.backend ?? x.backend.name, requiresGrad: o.requiresGrad });
 }
 
 /**
@@ -187,7 +250,7 @@ function likeOptions(x: Tensor, options?: CreateOptions): CreateOptions {
  * ```
  */
 export function zerosLike(x: Tensor, options?: CreateOptions): Tensor {
-  return full(x.shape, 0, likeOptions(x, options));
+  return fillLike('zerosLike', x, 0, options);
 }
 
 /**
@@ -199,7 +262,7 @@ export function zerosLike(x: Tensor, options?: CreateOptions): Tensor {
  * ```
  */
 export function onesLike(x: Tensor, options?: CreateOptions): Tensor {
-  return full(x.shape, 1, likeOptions(x, options));
+  return fillLike('onesLike', x, 1, options);
 }
 
 /**
@@ -211,12 +274,13 @@ export function onesLike(x: Tensor, options?: CreateOptions): Tensor {
  * ```
  */
 export function fullLike(x: Tensor, value: number, options?: CreateOptions): Tensor {
-  return full(x.shape, value, likeOptions(x, options));
+  return fillLike('fullLike', x, value, options);
 }
 
 /**
  * Values from `start` (inclusive) to `stop` (exclusive) by `step`; with one argument,
- * `0..start`. Int32 when all arguments are integers, unless `dtype` says otherwise.
+ * `0..start`. Int32 when all arguments are integers, unless `dtype` says otherwise. The
+ * bounds must be finite and the result at most {@link MAX_NUMEL} long.
  *
  * @example
  * ```ts
@@ -225,11 +289,18 @@ export function fullLike(x: Tensor, value: number, options?: CreateOptions): Ten
  * ```
  */
 export function arange(start: number, stop?: number, step = 1, options?: CreateOptions): Tensor {
+  checkNumber('arange', stop === undefined ? 'stop' : 'start', start);
+  if (stop !== undefined) checkNumber('arange', 'stop', stop);
+  if (checkNumber('arange', 'step', step) === 0) throw new HeedError('arange', 'step must be non-zero, got 0.');
   const [lo, hi] = stop === undefined ? [0, start] : [start, stop];
-  if (step === 0 || !Number.isFinite(step)) throw new HeedError('arange', `step must be a non-zero finite number, got ${step}.`);
   const ints = [lo, hi, step].every(Number.isInteger);
   const { backend, dtype } = resolveCreate('arange', options, ints ? 'int32' : 'float32');
   const n = Math.max(0, Math.ceil((hi - lo) / step));
+  checkNumel('arange', [n]);
+  if (n > 0) {
+    checkStorable('arange', 'start', lo, dtype);
+    checkStorable('arange', 'last value', lo + (n - 1) * step, dtype);
+  }
   const values = DTYPE_INFO[dtype].create(n);
   for (let i = 0; i < n; i++) values[i] = lo + i * step;
   return finish(fromData(backend, backend.upload(values, dtype), [n], dtype), options);
@@ -244,8 +315,12 @@ export function arange(start: number, stop?: number, step = 1, options?: CreateO
  * ```
  */
 export function linspace(start: number, stop: number, num: number, options?: CreateOptions): Tensor {
-  if (!Number.isInteger(num) || num < 0) throw new HeedError('linspace', `num must be a non-negative integer, got ${num}.`);
+  checkNumber('linspace', 'start', start);
+  checkNumber('linspace', 'stop', stop);
+  checkInt('linspace', 'num', num, { min: 0 });
+  checkNumel('linspace', [num]);
   const { backend, dtype } = resolveCreate('linspace', options);
+  if (num > 0) for (const v of [start, stop]) checkStorable('linspace', 'bound', v, dtype);
   const values = DTYPE_INFO[dtype].create(num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) values[i] = i === num - 1 && num > 1 ? stop : start + i * step;
@@ -261,7 +336,9 @@ export function linspace(start: number, stop: number, num: number, options?: Cre
  * ```
  */
 export function eye(n: number, m = n, options?: CreateOptions): Tensor {
-  const shape = checkShape([n, m], 'eye');
+  checkInt('eye', 'n', n, { min: 0 });
+  checkInt('eye', 'm', m, { min: 0 });
+  const shape = checkShape('eye', [n, m]);
   const { backend, dtype } = resolveCreate('eye', options);
   const values = DTYPE_INFO[dtype].create(n * m);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;

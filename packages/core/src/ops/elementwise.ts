@@ -7,6 +7,7 @@ import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { record, type OpName } from '../autograd/record.js';
+import { checkBackendDType, checkDType, checkNumber, checkNumel } from '../validate.js';
 import { commonBackend, fromData, makeView, toTensors, type TensorLike } from './dispatch.js';
 
 /** Result dtype and grad-rule name of each unary op. 'float' = float32 for non-float input. */
@@ -53,6 +54,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
       throw new HeedError(`logical${op[0].toUpperCase()}${op.slice(1)}`, `expects bool tensors, got ${ta.dtype} and ${tb.dtype}; compare first (e.g. x.gt(0)).`);
     }
     const shape = broadcastShapes(op, ta.shape, tb.shape);
+    checkNumel(op, shape);
     const dtype: DType = spec.dtype === 'bool' ? 'bool' : spec.dtype === 'float' && !isFloatDType(promoted) ? 'float32' : promoted;
     const computeIn: DType = spec.dtype === 'bool' ? promoted : dtype;
     const va = castView(ta, computeIn, shape, op);
@@ -96,6 +98,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
       throw new HeedError('where', `condition must be bool, got ${cond.dtype} (shape ${fmtShape(cond.shape)}); compare first, e.g. x.gt(0).`);
     }
     const shape = broadcastShapes('where', cond.shape, ta.shape, tb.shape);
+    checkNumel('where', shape);
     const dtype = promoteTypes(ta.dtype, tb.dtype);
     const vc = castView(cond, 'bool', shape, 'where');
     const va = castView(ta, dtype, shape, 'where');
@@ -120,6 +123,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
   const backend = commonBackend('cast', [x]);
+  checkDType('cast', dtype);
+  checkBackendDType('cast', backend, dtype);
   if (x.dtype === dtype) return binaryIdentity(x);
   return fromData(backend, backend.cast(x.stridedView('cast'), dtype), x.shape, dtype);
 }
@@ -153,9 +158,12 @@ export function clone(x: Tensor): Tensor {
  * ```
  */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  commonBackend('clamp', [x]);
   if (min === undefined && max === undefined) {
     throw new HeedError('clamp', 'at least one of min or max must be given.');
   }
+  if (min !== undefined) checkNumber('clamp', 'min', min, {}, true);
+  if (max !== undefined) checkNumber('clamp', 'max', max, {}, true);
   let out = x;
   for (const [bound, op] of [[min, 'lt'], [max, 'gt']] as const) {
     if (bound === undefined) continue;

@@ -3,12 +3,18 @@
 // of unsqueezed views; split/chunk return narrow views (no copies).
 import { promoteTypes } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
-import { normalizeAxis } from '../shape.js';
+import { checkAxis, checkInt, checkNumel, describeValue } from '../validate.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
 import { commonBackend, fromData } from './dispatch.js';
 import { cast } from './elementwise.js';
 import { narrow, unsqueeze } from './views.js';
+
+function checkTensorList(op: string, tensors: unknown): void {
+  if (!Array.isArray(tensors) || tensors.length === 0) {
+    throw new HeedError(op, `expects a non-empty array of tensors, got ${describeValue(tensors)}.`);
+  }
+}
 
 /**
  * Joins tensors along an existing axis. Shapes must match except along `axis`; dtypes are
@@ -20,10 +26,10 @@ import { narrow, unsqueeze } from './views.js';
  * ```
  */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
-  if (!tensors || tensors.length === 0) throw new HeedError('concat', 'expects a non-empty array of tensors.');
+  checkTensorList('concat', tensors);
   const backend = commonBackend('concat', tensors);
   const first = tensors[0];
-  const a = normalizeAxis(axis, first.rank, 'concat');
+  const a = checkAxis('concat', axis, first.rank);
   if (first.rank === 0) throw new HeedError('concat', 'cannot concatenate scalars (rank 0); use stack() instead.');
   for (const t of tensors) {
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
@@ -32,9 +38,10 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     }
   }
   const dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
-  const inputs = tensors.map((t) => (t.dtype === dtype ? t : cast(t, dtype)));
   const shape = [...first.shape];
-  shape[a] = inputs.reduce((n, t) => n + t.shape[a], 0);
+  shape[a] = tensors.reduce((n, t) => n + t.shape[a], 0);
+  checkNumel('concat', shape);
+  const inputs = tensors.map((t) => (t.dtype === dtype ? t : cast(t, dtype)));
   const data = backend.concat(inputs.map((t) => t.stridedView('concat')), a);
   const out = record('concat', inputs, fromData(backend, data, shape, dtype), { axis: a, sizes: inputs.map((t) => t.shape[a]) });
   inputs.forEach((t, i) => { if (t !== tensors[i]) t.dispose(); });
@@ -50,7 +57,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
  * ```
  */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
-  if (!tensors || tensors.length === 0) throw new HeedError('stack', 'expects a non-empty array of tensors.');
+  checkTensorList('stack', tensors);
   commonBackend('stack', tensors);
   const first = tensors[0];
   for (const t of tensors) {
@@ -58,7 +65,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
       throw new HeedError('stack', `all tensors must have the same shape, got ${tensors.map((x) => fmtShape(x.shape)).join(', ')}.`);
     }
   }
-  const a = normalizeAxis(axis, first.rank + 1, 'stack');
+  const a = checkAxis('stack', axis, first.rank + 1);
   const expanded = tensors.map((t) => unsqueeze(t, a));
   const out = concat(expanded, a);
   for (const t of expanded) t.dispose();
@@ -77,9 +84,12 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
  */
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
   commonBackend('split', [x]);
-  const a = normalizeAxis(axis, x.rank, 'split');
+  const a = checkAxis('split', axis, x.rank);
   const dim = x.shape[a];
   let list: number[];
+  if (typeof sizes !== 'number' && !Array.isArray(sizes)) {
+    throw new HeedError('split', `sizes must be a positive integer or an array of non-negative integers, got ${describeValue(sizes)}.`);
+  }
   if (typeof sizes === 'number') {
     if (!Number.isInteger(sizes) || sizes <= 0) throw new HeedError('split', `split size must be a positive integer, got ${sizes}.`);
     list = [];
@@ -109,7 +119,8 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
  * ```
  */
 export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new HeedError('chunk', `chunks must be a positive integer, got ${chunks}.`);
-  const a = normalizeAxis(axis, x.rank, 'chunk');
+  commonBackend('chunk', [x]);
+  checkInt('chunk', 'chunks', chunks, { min: 1 });
+  const a = checkAxis('chunk', axis, x.rank);
   return split(x, Math.max(1, Math.ceil(x.shape[a] / chunks)), a);
 }

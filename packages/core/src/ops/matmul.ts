@@ -8,6 +8,7 @@ import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, sizeOf, viewStrides } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
+import { checkNumel } from '../validate.js';
 import { commonBackend, fromData } from './dispatch.js';
 import { reshape, unsqueeze } from './views.js';
 
@@ -58,10 +59,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new HeedError('matmul', `batch dimensions of ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be broadcast ` +
       `(${fmtShape(batchA)} vs ${fmtShape(batchB)}); make them equal or 1.`);
   }
+  const m = a.rank === 1 ? 1 : a.shape[a.rank - 2];
+  const n = b.rank === 1 ? 1 : b.shape[b.rank - 1];
+  checkNumel('matmul', [...batch, m, n]);
   const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
-  const m = a2.shape[a2.rank - 2];
-  const n = b2.shape[b2.rank - 1];
   const va = batchedView(a2, batch, 'matmul');
   const vb = batchedView(b2, batch, 'matmul');
   const data = backend.matmul(va.view, vb.view);

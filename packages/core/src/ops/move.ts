@@ -5,7 +5,8 @@ import { HeedError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { findBackend, initBackend } from '../registry.js';
 import { record } from '../autograd/record.js';
-import { fromData } from './dispatch.js';
+import { checkBackendName } from '../validate.js';
+import { commonBackend, fromData } from './dispatch.js';
 
 function connect(x: Tensor, out: Tensor): Tensor {
   const source = x.backend.name;
@@ -31,8 +32,8 @@ function connect(x: Tensor, out: Tensor): Tensor {
  * ```
  */
 export function toBackend(x: Tensor, name: string): Tensor {
-  x.assertLive('to');
-  const target = findBackend(name);
+  commonBackend('to', [x]);
+  const target = findBackend(checkBackendName('to', name));
   if (target === x.backend) return connect(x, fromData(target, target.copy(x.stridedView('to')), x.shape, x.dtype));
   if (!x.backend.capabilities.syncRead) {
     throw new HeedError('to', `the '${x.backend.name}' backend cannot read synchronously; use 'await x.toAsync("${name}")'.`);
@@ -50,8 +51,8 @@ export function toBackend(x: Tensor, name: string): Tensor {
  * ```
  */
 export async function toBackendAsync(x: Tensor, name: string): Promise<Tensor> {
-  x.assertLive('toAsync');
-  const target = await initBackend(name);
+  commonBackend('toAsync', [x]);
+  const target = await initBackend(checkBackendName('toAsync', name));
   const values = await x.data();
   return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
 }

@@ -12,6 +12,9 @@ import { commonBackend, fromData } from './dispatch.js';
 import { binary, unary } from './elementwise.js';
 import { contiguous } from './views.js';
 import { tidy } from '../scope.js';
+import { checkNumber, checkOptions, type OptionKeys } from '../validate.js';
+
+const ADAM_KEYS: OptionKeys<AdamStepOptions> = { lr: true, beta1: true, beta2: true, eps: true, step: true };
 
 /**
  * Hyper-parameters of {@link adamStep}.
@@ -75,7 +78,10 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
       throw new HeedError('adamStep', `${name} requires grad; an optimizer update is not differentiable: call it inside noGrad().`);
     }
   }
-  const { lr, beta1, beta2, eps, step } = options;
+  const o = checkOptions('adamStep', options, ADAM_KEYS);
+  const lr = checkNumber('adamStep', 'lr', o.lr);
+  const eps = checkNumber('adamStep', 'eps', o.eps, { min: 0 });
+  const { beta1, beta2, step } = o as AdamStepOptions;
   if (!(step >= 1) || !Number.isInteger(step)) throw new HeedError('adamStep', `step must be a positive integer, got ${step}.`);
   if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
     throw new HeedError('adamStep', `betas must lie in [0, 1), got ${beta1} and ${beta2}.`);

@@ -3,9 +3,10 @@
 // transpose, expand, slice/narrow/select, squeeze/unsqueeze, flatten, contiguous.
 // Every view shares its input's storage; gradients are recorded as view ops.
 import { HeedError, fmtShape } from '../errors.js';
-import { broadcastShapes, broadcastStrides, contiguousStrides, inferShape, isContiguous, normalizeAxis, sizeOf, viewStrides } from '../shape.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, inferShape, isContiguous, sizeOf, viewStrides } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
+import { checkAxis, checkInt, checkShape, describeValue } from '../validate.js';
 import { commonBackend, fromData, makeView } from './dispatch.js';
 
 /**
@@ -19,12 +20,26 @@ import { commonBackend, fromData, makeView } from './dispatch.js';
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   commonBackend('reshape', [x]);
-  const target = inferShape(shape, x.size, 'reshape');
+  const target = inferShape(checkTarget('reshape', shape), x.size, 'reshape');
   const strides = viewStrides(x.shape, x.strides, target);
   const out = strides
     ? makeView(x, target, strides, x.offset)
     : fromData(x.backend, x.backend.copy(x.stridedView('reshape')), target, x.dtype);
   return record('reshape', [x], out, {});
+}
+
+/** Checks a target shape of reshape/expand: an array of integers >= -1 (-1 = infer/keep). */
+function checkTarget(op: string, shape: unknown): number[] {
+  if (!Array.isArray(shape)) {
+    throw new HeedError(op, `shape must be an array of integers (e.g. [2, -1]), got ${describeValue(shape)}.`);
+  }
+  shape.forEach((d: unknown, i) => {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < -1) {
+      throw new HeedError(op, `invalid shape ${describeValue(shape)}: dimension ${i} is ${describeValue(d)}; ` +
+        'every dimension must be a non-negative integer (or -1).');
+    }
+  });
+  return [...(shape as number[])];
 }
 
 /**
@@ -36,9 +51,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
  * ```
  */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  commonBackend('flatten', [x]);
+  const s = checkAxis('flatten', startDim, x.rank, 'startDim');
+  const e = checkAxis('flatten', endDim, x.rank, 'endDim');
   if (x.rank === 0) return reshape(x, [1]);
-  const s = normalizeAxis(startDim, x.rank, 'flatten');
-  const e = normalizeAxis(endDim, x.rank, 'flatten');
   if (s > e) throw new HeedError('flatten', `startDim ${startDim} comes after endDim ${endDim}.`);
   const shape = [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
   return reshape(x, shape);
@@ -54,10 +70,11 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
  */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   commonBackend('permute', [x]);
+  if (!Array.isArray(perm)) throw new HeedError('permute', `perm must be an array of axes, got ${describeValue(perm)}.`);
   if (perm.length !== x.rank) {
     throw new HeedError('permute', `perm [${perm.join(', ')}] has ${perm.length} entries but the tensor ${fmtShape(x.shape)} has rank ${x.rank}.`);
   }
-  const p = perm.map((a) => normalizeAxis(a, x.rank, 'permute'));
+  const p = perm.map((a: unknown) => checkAxis('permute', a, x.rank));
   if (new Set(p).size !== p.length) throw new HeedError('permute', `perm [${perm.join(', ')}] repeats an axis; it must be a permutation.`);
   const out = makeView(x, p.map((a) => x.shape[a]), p.map((a) => x.strides[a]), x.offset);
   return record('permute', [x], out, { perm: p });
@@ -72,9 +89,10 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
  * ```
  */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  commonBackend('transpose', [x]);
   if (x.rank < 2 && dim0 === -2 && dim1 === -1) return reshape(x, x.shape);
-  const a = normalizeAxis(dim0, x.rank, 'transpose');
-  const b = normalizeAxis(dim1, x.rank, 'transpose');
+  const a = checkAxis('transpose', dim0, x.rank, 'dim0');
+  const b = checkAxis('transpose', dim1, x.rank, 'dim1');
   const perm = Array.from({ length: x.rank }, (_, i) => i);
   perm[a] = b;
   perm[b] = a;
@@ -91,9 +109,9 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
  */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   commonBackend('expand', [x]);
-  const lead = shape.length - x.rank;
+  const lead = checkTarget('expand', shape).length - x.rank;
   if (lead < 0) throw new HeedError('expand', `cannot expand ${fmtShape(x.shape)} to fewer dimensions ${fmtShape(shape)}.`);
-  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
+  const target = checkShape('expand', shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d)), 'target shape');
   const result = broadcastShapes('expand', x.shape, target);
   if (result.some((d, i) => d !== target[i])) {
     throw new HeedError('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}; only size-1 dims can grow.`);
@@ -124,6 +142,9 @@ export type SliceRange = readonly [number, number?, number?] | null;
  */
 export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
   commonBackend('slice', [x]);
+  if (!Array.isArray(ranges)) {
+    throw new HeedError('slice', `ranges must be an array with one [start, end?, step?] or null per leading dimension, got ${describeValue(ranges)}.`);
+  }
   if (ranges.length > x.rank) {
     throw new HeedError('slice', `got ${ranges.length} ranges for a tensor of rank ${x.rank} ${fmtShape(x.shape)}.`);
   }
@@ -133,10 +154,16 @@ export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
   const steps = new Array<number>(x.rank).fill(1);
   let offset = x.offset;
   ranges.forEach((r, axis) => {
-    if (r === null) return;
+    if (r === null || r === undefined) return;
+    if (!Array.isArray(r) || r.length > 3) {
+      throw new HeedError('slice', `the range of axis ${axis} must be null or [start, end?, step?], got ${describeValue(r)}.`);
+    }
     const dim = x.shape[axis];
     const step = r[2] ?? 1;
-    if (!Number.isInteger(step) || step <= 0) throw new HeedError('slice', `step must be a positive integer, got ${step} on axis ${axis}.`);
+    if (!Number.isInteger(step) || step <= 0) throw new HeedError('slice', `step must be a positive integer, got ${describeValue(step)} on axis ${axis}.`);
+    for (const [name, v] of [['start', r[0]], ['end', r[1]]] as const) {
+      if (v !== undefined && v !== null) checkInt('slice', `${name} of axis ${axis}`, v);
+    }
     const clampIndex = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
     const start = clampIndex(r[0] ?? 0);
     const end = clampIndex(r[1] ?? dim);
@@ -160,7 +187,8 @@ export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
  * ```
  */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
-  const a = normalizeAxis(axis, x.rank, 'narrow');
+  commonBackend('narrow', [x]);
+  const a = checkAxis('narrow', axis, x.rank);
   const dim = x.shape[a];
   const s = start < 0 ? start + dim : start;
   if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > dim) {
@@ -180,7 +208,8 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
  * ```
  */
 export function select(x: Tensor, axis: number, index: number): Tensor {
-  const a = normalizeAxis(axis, x.rank, 'select');
+  commonBackend('select', [x]);
+  const a = checkAxis('select', axis, x.rank);
   const dim = x.shape[a];
   if (!Number.isInteger(index) || index < -dim || index >= dim) {
     throw new HeedError('select', `index ${index} is out of range for axis ${axis} of size ${dim} (shape ${fmtShape(x.shape)}).`);
@@ -200,8 +229,12 @@ export function select(x: Tensor, axis: number, index: number): Tensor {
  * ```
  */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  commonBackend('squeeze', [x]);
+  if (axes !== undefined && typeof axes !== 'number' && !Array.isArray(axes)) {
+    throw new HeedError('squeeze', `axes must be an integer or an array of integers, got ${describeValue(axes)}.`);
+  }
   const list = axes === undefined ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)
-    : (typeof axes === 'number' ? [axes] : axes).map((a) => normalizeAxis(a, x.rank, 'squeeze'));
+    : (typeof axes === 'number' ? [axes] : axes).map((a: unknown) => checkAxis('squeeze', a, x.rank));
   const shape = x.shape.filter((d, i) => !(list.includes(i) && d === 1));
   return reshape(x, shape);
 }
@@ -215,7 +248,8 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
  * ```
  */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const a = normalizeAxis(axis, x.rank + 1, 'unsqueeze');
+  commonBackend('unsqueeze', [x]);
+  const a = checkAxis('unsqueeze', axis, x.rank + 1);
   const shape = [...x.shape];
   shape.splice(a, 0, 1);
   return reshape(x, shape);
