@@ -7,14 +7,14 @@
 // heatmap (SVG), a checkpoint (exact `--resume`) and the final model with its tokenizer.
 // Run `node examples/translate-numbers/train.mjs --help` for the options.
 import { fileURLToPath } from 'node:url';
-import { Generator, getBackend, noGrad, tidy } from '@heed/core';
-import { AdamW, CosineAnnealingLR } from '@heed/nn';
-import { BpeTokenizer, Seq2SeqTransformer, padBatch, saveModel } from '@heed/models';
+import { getBackend, noGrad, tidy } from '@heed/core';
+import { padBatch, saveModel } from '@heed/models';
 import {
-  Rng, TRAINED_STEPS_KEY, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  Rng, TRAINED_STEPS_KEY, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
   resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
-import { DIRECTIONS, LANGUAGES, TAGS, sampleExample, sourceText, splitNumbers, targetText, tokenizerCorpus } from './data.mjs';
+import { DIRECTIONS, LANGUAGES, sampleExample, sourceText, splitNumbers, targetText } from './data.mjs';
+import { createRun, encodeBatch, encodeSource as encodeSourceWith, makeOptimizer, trainingBatch } from './task.mjs';
 
 const opts = parseTrainingArgs({
   name: 'translate-numbers',
@@ -39,13 +39,6 @@ const files = await runFiles(opts.out);
 const ckptPath = files.checkpoint;
 const backend = await selectBackend(opts.backend);
 
-/** Optimizer and schedule for a model (the same on resume). */
-function makeOptimizer(model, _generator, s) {
-  const optimizer = new AdamW(model, { lr: s.lr, betas: [0.9, 0.98], weightDecay: 0.01 });
-  const scheduler = new CosineAnnealingLR(optimizer, { totalSteps: s.totalSteps, warmupSteps: Math.max(1, Math.round(s.totalSteps * 0.05)), minLr: s.lr * 0.05 });
-  return { optimizer, scheduler };
-}
-
 let model; let optimizer; let scheduler; let tokenizer; let generator; let settings; let startStep = 0; let history = []; let rng;
 if (opts.resume) {
   const r = await resumeTraining(ckptPath, makeOptimizer);
@@ -59,17 +52,7 @@ if (opts.resume) {
     maxNumber: opts.maxNumber, heldOut: opts.heldOut, vocabSize: opts.vocabSize, dModel: opts.dModel, layers: opts.layers,
     batchSize: opts.batchSize, lr: opts.lr, totalSteps: opts.steps, seed: opts.seed, dropout: 0.0,
   };
-  const { train } = splitNumbers({ maxNumber: settings.maxNumber, heldOut: settings.heldOut, seed: settings.seed });
-  tokenizer = BpeTokenizer.train(tokenizerCorpus(train), { vocabSize: settings.vocabSize, extraSpecialTokens: TAGS });
-  generator = new Generator(settings.seed);
-  model = new Seq2SeqTransformer({
-    srcVocabSize: tokenizer.vocabSize, tgtVocabSize: tokenizer.vocabSize, shareEmbeddings: true, dModel: settings.dModel, nhead: 4,
-    numEncoderLayers: settings.layers, numDecoderLayers: settings.layers, dimFeedforward: 2 * settings.dModel, dropout: settings.dropout,
-    maxLen: 64, generator,
-  });
-  attachGenerator(model, generator);
-  ({ optimizer, scheduler } = makeOptimizer(model, generator, settings));
-  rng = new Rng(settings.seed + 1);
+  ({ model, optimizer, scheduler, tokenizer, generator, rng } = createRun(settings));
 }
 const { train, heldOut } = splitNumbers({ maxNumber: settings.maxNumber, heldOut: settings.heldOut, seed: settings.seed });
 const endStep = resolveEndStep(opts, settings);
@@ -77,24 +60,17 @@ console.log(`translate-numbers on '${backend}': numbers 0..${settings.maxNumber 
   `(x ${DIRECTIONS.length} directions); BPE vocab ${tokenizer.vocabSize}; ${model.numParameters().toLocaleString('en')} parameters; steps ${startStep + 1}..${endStep}`);
 await guardRunOutput(opts, endStep);
 
-const encodeSource = (e) => tokenizer.encode(sourceText(e.n, e.from, e.to));
-const encodeTarget = (e) => tokenizer.encode(targetText(e.n, e.to), { addBos: true, addEos: true });
+const encodeSource = (e) => encodeSourceWith(tokenizer, e);
 
 // A fixed held-out batch for the validation loss curve (its own RNG: training data order is untouched).
 const valRng = new Rng(12345);
 const valItems = Array.from({ length: 128 }, () => sampleExample(heldOut, valRng));
-const valSrc = padBatch(valItems.map(encodeSource), tokenizer.padId);
-const valTgt = padBatch(valItems.map(encodeTarget), tokenizer.padId);
+const { src: valSrc, tgt: valTgt } = encodeBatch(tokenizer, valItems);
 
 const result = await trainLoop({
   model, optimizer, scheduler, startStep, endStep, history,
   progress: terminalProgress({ total: endStep, start: startStep, label: 'translate', quiet: opts.quiet }),
-  batchLoss: () => {
-    const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
-    const src = padBatch(items.map(encodeSource), tokenizer.padId);
-    const tgt = padBatch(items.map(encodeTarget), tokenizer.padId);
-    return { loss: model.loss(src, tgt), tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
-  },
+  batchLoss: () => trainingBatch(model, tokenizer, train, rng, settings.batchSize),
   evalEvery: opts.evalEvery,
   onEval: async (step, log) => {
     model.eval();
