@@ -94,7 +94,7 @@ ${wide ? 'var<workgroup> part: array<f32, 64>;' : ''}`;
   ${tree('m', 'select(max(a, b), nanF(), isNan(a) || isNan(b))')}
   var s = 0.0; ${loop('s = s + exp32(X[xb + j] - m);')}
   ${tree('s', 'a + b')}
-  let ls = log(s);
+  let ls = log32(s); // NaN-aware (a row with +inf or NaN has s = NaN: every output is NaN, as in PyTorch)
   ${loop(write)}`;
   }
   return `${MATH_WGSL}\n${io}\n${head}\n  ${base}\n  ${body}\n}\n`;

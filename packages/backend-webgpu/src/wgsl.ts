@@ -63,8 +63,12 @@ export const MATH_WGSL = /* wgsl */ `
 fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
+var<private> SIGN_BITS: u32 = 0x80000000u;
 fn nanF() -> f32 { return bitcast<f32>(NAN_BITS); }
 fn infF() -> f32 { return bitcast<f32>(INF_BITS); }
+fn signBit(x: f32) -> bool { return (bitcast<u32>(x) & SIGN_BITS) != 0u; }
+// |m| with the sign of s (also for zeros and infinities).
+fn copySign(m: f32, s: f32) -> f32 { return bitcast<f32>((bitcast<u32>(m) & 0x7fffffffu) | (bitcast<u32>(s) & SIGN_BITS)); }
 // float -> int32 like a JS Int32Array store (ToInt32): truncate, NaN/inf -> 0, wrap mod 2^32.
 fn f2i(x: f32) -> i32 {
   if (abs(x) < 2147483648.0) { return i32(x); }
@@ -123,9 +127,45 @@ fn log1p32(x: f32) -> f32 {
   if (u == 1.0) { return x; }
   return log(u) * x / (u - 1.0);
 }
+// The 32 x 32 -> 64-bit product of a and b as (high word, low word), from 16-bit halves.
+fn mulWide(a: u32, b: u32) -> vec2<u32> {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0;
+  let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  return vec2<u32>(a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u), (p00 & 0xffffu) | (mid << 16u));
+}
+// x - k*2pi in [-pi, pi] for |x| >= 65536 (Payne-Hanek). With x = m 2^e (m the 24-bit
+// mantissa), the bits of 1/(2pi) of weight above 2^-e only add integers to x/(2pi), so the
+// fraction of x/(2pi) is m times the 96 bits that follow, computed exactly in integers.
+// c[1..8] = floor(2^256 / (2pi)) (big-endian words); c[0] = 0 covers e < 0.
+fn reduceHuge(x: f32) -> f32 {
+  var c = array<u32, 9>(0u, 0x28be60dbu, 0x9391054au, 0x7f09d5f4u, 0x7d4d3770u, 0x36d8a566u, 0x4f10e410u, 0x7f9458eau, 0xf7aef158u);
+  let bits = bitcast<u32>(x);
+  let m = (bits & 0x7fffffu) | 0x800000u;
+  let t0 = ((bits >> 23u) & 0xffu) - 118u; // bit of c[] (from the top of c[0]) with weight 2^-(e+1); e = exponent - 150 >= -7
+  let q = t0 >> 5u; let sh = t0 & 31u;
+  var w: array<u32, 3>;
+  for (var i = 0u; i < 3u; i = i + 1u) { w[i] = select((c[q + i] << sh) | (c[q + i + 1u] >> (32u - sh)), c[q + i], sh == 0u); }
+  let r2 = mulWide(m, w[2]); let r1 = mulWide(m, w[1]); let r0 = mulWide(m, w[0]);
+  // fraction 0.p2 p1 p0 of m * 0.w0 w1 w2 (the integer part, above p2, is dropped)
+  var p0 = r2.y;
+  var p1 = r1.y + r2.x;
+  var p2 = r0.y + r1.x + select(0u, 1u, p1 < r1.y);
+  // centre into [-1/2, 1/2): take 1 - fraction (two's complement) and flip the sign
+  let neg = p2 >= 0x80000000u;
+  if (neg) {
+    p0 = ~p0 + 1u; let c0 = select(0u, 1u, p0 == 0u);
+    p1 = ~p1 + c0; let c1 = select(0u, 1u, c0 == 1u && p1 == 0u);
+    p2 = ~p2 + c1;
+  }
+  let f = f32(p2) * 0x1p-32f + (f32(p1) * 0x1p-64f + f32(p0) * 0x1p-96f);
+  return select(1.0, -1.0, neg != (x < 0.0)) * f * 6.2831855;
+}
 fn reduceAngle(x: f32) -> f32 {
-  // Cody-Waite: 2*pi split in two floats so x - k*2pi keeps ~8 more bits.
+  if (abs(x) >= 65536.0) { return reduceHuge(x); }
+  // Cody-Waite: 2*pi split in two floats so x - k*2pi keeps ~8 more bits (k * 6.28125 is exact).
   let k = round(x * 0.15915494309189535);
+  if (k == 0.0) { return x; } // keeps -0
   return (x - k * 6.28125) - k * 0.0019353071795864769;
 }
 fn sin32(x: f32) -> f32 {
@@ -141,7 +181,7 @@ fn cos32(x: f32) -> f32 {
     + r2 * (1.0 / 479001600.0 + r2 * (-1.0 / 87178291200.0 + r2 * (1.0 / 20922789888000.0))))))));
 }
 fn tanh32(x: f32) -> f32 {
-  if (isNan(x)) { return x; }
+  if (isNan(x) || x == 0.0) { return x; }
   let e = expm1_32(-2.0 * abs(x));
   return sign(x) * (-e / (2.0 + e));
 }
@@ -159,16 +199,17 @@ fn powPos(a: f32, b: f32) -> f32 {
 }
 fn cpow(a: f32, b: f32) -> f32 {
   if (b == 0.0 || a == 1.0 || (a == -1.0 && abs(b) == infF())) { return 1.0; }
-  if (isNan(a) || isNan(b)) { return a + b; }
+  if (isNan(a) || isNan(b)) { return nanF(); }
   if (abs(b) == infF()) {
     let m = abs(a);
     if ((m > 1.0) == (b > 0.0)) { return infF(); }
     return 0.0;
   }
-  if (a == 0.0) {
+  // 0 and -inf: the result is 0 or inf (by the sign of b) with the sign of a for odd integer b
+  if (a == 0.0 || a == -infF()) {
     let odd = floor(b) == b && floor(b * 0.5) * 2.0 != b;
-    if (b < 0.0) { return select(infF(), bitcast<f32>(INF_BITS | (bitcast<u32>(a) & 0x80000000u)), odd); }
-    return select(0.0, a, odd);
+    let big = (b < 0.0) == (a == 0.0);
+    return copySign(select(0.0, infF(), big), select(1.0, a, odd));
   }
   if (a < 0.0) {
     if (floor(b) != b) { return nanF(); }
@@ -184,10 +225,37 @@ fn ipow(a: i32, e: i32) -> i32 {
   loop { if (k == 0) { break; } if ((k & 1) != 0) { r = r * b; } b = b * b; k = k >> 1u; }
   return r;
 }
+// Python/PyTorch remainder: the exact truncated remainder moved into b's sign. The truncated one
+// subtracts b scaled by powers of 2 (each step is exact: t <= r < 2t), so huge a / b loses no
+// digit and a zero result keeps a's sign; an infinite b leaves a finite a alone when the signs
+// agree and gives b otherwise.
 fn fmod(a: f32, b: f32) -> f32 {
-  if (isNan(a) || isNan(b)) { return a + b; }
-  if (abs(b) == infF() && abs(a) != infF()) { if (a == 0.0 || (a > 0.0) == (b > 0.0)) { return a; } return b; }
-  return a - b * floor(a / b);
+  if (isNan(a) || isNan(b) || b == 0.0 || abs(a) == infF()) { return nanF(); }
+  if (abs(b) == infF()) { if (a == 0.0 || (a > 0.0) == (b > 0.0)) { return a; } return b; }
+  let m = abs(b);
+  let fm = frexp(m).fract;
+  var r = abs(a);
+  for (var i = 0; i < 300 && r >= m; i = i + 1) {
+    var t = ldexp(fm, frexp(r).exp);
+    if (t > r) { t = t * 0.5; }
+    r = r - t;
+  }
+  r = copySign(r, a);
+  if (r != 0.0 && (r < 0.0) != (b < 0.0)) { return r + b; }
+  return r;
+}
+// atan2 with C's special cases (signed zeros, infinities, NaN), which WGSL's builtin leaves undefined.
+fn atan2_32(y: f32, x: f32) -> f32 {
+  if (isNan(y) || isNan(x)) { return nanF(); }
+  let pi = 3.1415927;
+  if (y == 0.0) { return select(y, copySign(pi, y), x < 0.0 || (x == 0.0 && signBit(x))); }
+  if (abs(y) == infF()) {
+    if (abs(x) == infF()) { return copySign(select(0.7853982, 2.3561945, x < 0.0), y); }
+    return copySign(1.5707964, y);
+  }
+  if (abs(x) == infF()) { return copySign(select(0.0, pi, x < 0.0), y); }
+  if (x == 0.0) { return copySign(1.5707964, y); }
+  return atan2(y, x);
 }
 fn imod(a: i32, b: i32) -> i32 { if (b == 0) { return 0; } let r = a % b; if (r != 0 && ((r < 0) != (b < 0))) { return r + b; } return r; }
 fn idiv(a: i32, b: i32) -> i32 { if (b == 0) { return 0; } return a / b; }
@@ -226,7 +294,7 @@ export function unaryExpr(op: UnaryOp, dom: 'f32' | 'i32'): string | null {
 const BINARY_F32: { readonly [K in BinaryOp]: string } = {
   add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'cpow(a, b)',
   maximum: 'select(max(a, b), a + b, isNan(a) || isNan(b))', minimum: 'select(min(a, b), a + b, isNan(a) || isNan(b))',
-  mod: 'fmod(a, b)', atan2: 'atan2(a, b)',
+  mod: 'fmod(a, b)', atan2: 'atan2_32(a, b)',
   eq: 'select(0.0, 1.0, a == b)', ne: 'select(0.0, 1.0, a != b || isNan(a) || isNan(b))', lt: 'select(0.0, 1.0, a < b)',
   le: 'select(0.0, 1.0, a <= b)', gt: 'select(0.0, 1.0, a > b)', ge: 'select(0.0, 1.0, a >= b)',
   and: 'select(0.0, 1.0, a != 0.0 && b != 0.0)', or: 'select(0.0, 1.0, a != 0.0 || b != 0.0)', xor: 'select(0.0, 1.0, (a != 0.0) != (b != 0.0))',
