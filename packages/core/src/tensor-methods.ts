@@ -4,7 +4,7 @@
 import type { DType } from './dtype.js';
 import { Tensor } from './tensor.js';
 import type { TensorLike } from './ops/dispatch.js';
-import type { ReduceOptions, VarianceOptions } from './ops/reduce.js';
+import type { ArgReduceOptions, AxisArg, CorrectionOptions, KeepdimOptions, ReduceOptions, VarianceOptions } from './ops/reduce.js';
 import type { SliceRange } from './ops/views.js';
 import type { BackwardOptions } from './autograd/engine.js';
 import * as binary from './ops/binary-math.js';
@@ -221,60 +221,120 @@ declare module './tensor.js' {
      */
     sum(options?: ReduceOptions): Tensor;
     /**
-     * Mean over axes.
+     * Sum over axes over `axis` (a number or an array), e.g. `x.sum(-1)`.
+     * @example `x.sum(-1, { keepdim: true });`
+     */
+    sum(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
+     * Mean over axes (all by default).
      * @example `x.mean({ axis: 0, keepdim: true });`
      */
     mean(options?: ReduceOptions): Tensor;
     /**
-     * Product over axes.
+     * Mean over axes over `axis` (a number or an array), e.g. `x.mean(-1)`.
+     * @example `x.mean(0);`
+     */
+    mean(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
+     * Product over axes (all by default).
      * @example `x.prod();`
      */
     prod(options?: ReduceOptions): Tensor;
     /**
-     * Maximum over axes.
+     * Product over axes over `axis` (a number or an array), e.g. `x.prod(-1)`.
+     * @example `x.prod(1);`
+     */
+    prod(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
+     * Maximum over axes: values only (unlike `torch.max(x, dim)`, no indices; use `argmax`).
      * @example `x.max({ axis: 1 });`
      */
     max(options?: ReduceOptions): Tensor;
     /**
-     * Minimum over axes.
+     * Maximum over `axis`: values only (`torch.max(x, 1)` also returns indices; here use `x.argmax(1)`).
+     * @example `x.max(1);`
+     */
+    max(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
+     * Minimum over axes: values only (use `argmin` for indices).
      * @example `x.min();`
      */
     min(options?: ReduceOptions): Tensor;
     /**
-     * Index of the maximum (int32).
+     * Minimum over `axis`: values only (use `argmin` for indices).
+     * @example `x.min(-1, { keepdim: true });`
+     */
+    min(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
+     * Index of the maximum (int32), along `axis` or of the flattened tensor.
      * @example `logits.argmax(-1);`
      */
-    argmax(axis?: number, keepdim?: boolean): Tensor;
+    argmax(axis?: number, keepdim?: boolean | KeepdimOptions): Tensor;
     /**
-     * Index of the minimum (int32).
+     * Index of the maximum (int32), with the axis in an options object.
+     * @example `logits.argmax({ axis: -1, keepdim: true });`
+     */
+    argmax(options: ArgReduceOptions): Tensor;
+    /**
+     * Index of the minimum (int32), along `axis` or of the flattened tensor.
      * @example `x.argmin(0);`
      */
-    argmin(axis?: number, keepdim?: boolean): Tensor;
+    argmin(axis?: number, keepdim?: boolean | KeepdimOptions): Tensor;
+    /**
+     * Index of the minimum (int32), with the axis in an options object.
+     * @example `x.argmin({ axis: 0 });`
+     */
+    argmin(options: ArgReduceOptions): Tensor;
     /**
      * Variance (unbiased by default).
      * @example `x.variance({ axis: -1, correction: 0 });`
      */
     variance(options?: VarianceOptions): Tensor;
     /**
+     * Variance over `axis` (a number or an array), e.g. `x.variance(-1)`.
+     * @example `x.variance(-1, { correction: 0 });`
+     */
+    variance(axis: AxisArg, options?: CorrectionOptions): Tensor;
+    /**
      * Standard deviation (unbiased by default).
      * @example `x.std();`
      */
     std(options?: VarianceOptions): Tensor;
+    /**
+     * Standard deviation over `axis` (a number or an array), e.g. `x.std(-1)`.
+     * @example `x.std(1);`
+     */
+    std(axis: AxisArg, options?: CorrectionOptions): Tensor;
     /**
      * Stable `log(sum(exp(x)))`.
      * @example `x.logsumexp({ axis: -1 });`
      */
     logsumexp(options?: ReduceOptions): Tensor;
     /**
+     * Stable `log over `axis` (a number or an array), e.g. `x.logsumexp(-1)`.
+     * @example `x.logsumexp(-1);`
+     */
+    logsumexp(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
      * Whether any element is nonzero (bool).
      * @example `mask.any();`
      */
     any(options?: ReduceOptions): Tensor;
     /**
+     * Whether any element is nonzero over `axis` (a number or an array), e.g. `x.any(-1)`.
+     * @example `mask.any(-1);`
+     */
+    any(axis: AxisArg, options?: KeepdimOptions): Tensor;
+    /**
      * Whether all elements are nonzero (bool).
      * @example `mask.all();`
      */
     all(options?: ReduceOptions): Tensor;
+    /**
+     * Whether all elements are nonzero over `axis` (a number or an array), e.g. `x.all(-1)`.
+     * @example `mask.all(0);`
+     */
+    all(axis: AxisArg, options?: KeepdimOptions): Tensor;
     /**
      * Same values in a new shape (a view when possible).
      * @example `x.reshape([2, -1]);`
@@ -418,6 +478,9 @@ declare module './tensor.js' {
   }
 }
 
+/** The first argument of a reduction method: an axis (or axes) or the options object. */
+type AxisOrOptions = AxisArg | ReduceOptions;
+
 const methods = {
   add(this: Tensor, other: TensorLike): Tensor { return binary.add(this, other); },
   sub(this: Tensor, other: TensorLike): Tensor { return binary.sub(this, other); },
@@ -458,18 +521,19 @@ const methods = {
   round(this: Tensor): Tensor { return unaryOps.round(this); },
   isnan(this: Tensor): Tensor { return unaryOps.isnan(this); },
   clamp(this: Tensor, min?: number, max?: number): Tensor { return elementwise.clamp(this, min, max); },
-  sum(this: Tensor, options?: ReduceOptions): Tensor { return reduce.sum(this, options); },
-  mean(this: Tensor, options?: ReduceOptions): Tensor { return reduce.mean(this, options); },
-  prod(this: Tensor, options?: ReduceOptions): Tensor { return reduce.prod(this, options); },
-  max(this: Tensor, options?: ReduceOptions): Tensor { return reduce.max(this, options); },
-  min(this: Tensor, options?: ReduceOptions): Tensor { return reduce.min(this, options); },
-  argmax(this: Tensor, axis?: number, keepdim?: boolean): Tensor { return reduce.argmax(this, axis, keepdim); },
-  argmin(this: Tensor, axis?: number, keepdim?: boolean): Tensor { return reduce.argmin(this, axis, keepdim); },
-  variance(this: Tensor, options?: VarianceOptions): Tensor { return reduce.variance(this, options); },
-  std(this: Tensor, options?: VarianceOptions): Tensor { return reduce.std(this, options); },
-  logsumexp(this: Tensor, options?: ReduceOptions): Tensor { return reduce.logsumexp(this, options); },
-  any(this: Tensor, options?: ReduceOptions): Tensor { return reduce.any(this, options); },
-  all(this: Tensor, options?: ReduceOptions): Tensor { return reduce.all(this, options); },
+  // Reductions forward both call forms ((options) and (axis, options)); the op validates them.
+  sum(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.sum(this, a as AxisArg, o); },
+  mean(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.mean(this, a as AxisArg, o); },
+  prod(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.prod(this, a as AxisArg, o); },
+  max(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.max(this, a as AxisArg, o); },
+  min(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.min(this, a as AxisArg, o); },
+  argmax(this: Tensor, a?: number | ArgReduceOptions, k?: boolean | KeepdimOptions): Tensor { return reduce.argmax(this, a as number, k); },
+  argmin(this: Tensor, a?: number | ArgReduceOptions, k?: boolean | KeepdimOptions): Tensor { return reduce.argmin(this, a as number, k); },
+  variance(this: Tensor, a?: AxisArg | VarianceOptions, o?: CorrectionOptions): Tensor { return reduce.variance(this, a as AxisArg, o); },
+  std(this: Tensor, a?: AxisArg | VarianceOptions, o?: CorrectionOptions): Tensor { return reduce.std(this, a as AxisArg, o); },
+  logsumexp(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.logsumexp(this, a as AxisArg, o); },
+  any(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.any(this, a as AxisArg, o); },
+  all(this: Tensor, a?: AxisOrOptions, o?: KeepdimOptions): Tensor { return reduce.all(this, a as AxisArg, o); },
   reshape(this: Tensor, shape: readonly number[]): Tensor { return views.reshape(this, shape); },
   view(this: Tensor, shape: readonly number[]): Tensor { return views.reshape(this, shape); },
   flatten(this: Tensor, startDim?: number, endDim?: number): Tensor { return views.flatten(this, startDim, endDim); },

@@ -1,31 +1,25 @@
 // SPDX-License-Identifier: MIT
 // Reductions over any set of axes with keepdim: sum, mean, prod, max, min, argmax, argmin,
 // var, std, logsumexp, any, all. The backend reduces; keepdim is a reshape here.
+// Every reduction takes either an options object (`sum(x, { axis, keepdim })`) or the axis
+// first (`sum(x, -1)`, `sum(x, [0, 1], { keepdim: true })`); unknown option keys are rejected.
 import type { ReduceOp } from '../backend.js';
 import { isFloatDType, type DType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
-import { normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
+import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
 import { noGrad } from '../autograd/mode.js';
+import { checkNumber } from '../validate.js';
+import {
+  CORRECTION_KEYS, KEEPDIM_KEYS, REDUCE_KEYS, VARIANCE_KEYS, argArgs, reduceArgs, type ArgReduceOptions, type AxisArg,
+  type CorrectionOptions, type KeepdimOptions, type ReduceOptions, type VarianceOptions,
+} from './reduce-args.js';
 import { commonBackend, fromData } from './dispatch.js';
 import { reshape } from './views.js';
 import { binary, unary, where } from './elementwise.js';
 
-/**
- * Options shared by reductions.
- *
- * @example
- * ```ts
- * sum(x, { axis: [0, 2], keepdim: true });
- * ```
- */
-export interface ReduceOptions {
-  /** Axis or axes to reduce (default: all). Negative values count from the end. */
-  axis?: number | readonly number[];
-  /** Keep reduced dimensions with size 1 (default false). */
-  keepdim?: boolean;
-}
+export type { ArgReduceOptions, AxisArg, CorrectionOptions, KeepdimOptions, ReduceOptions, VarianceOptions } from './reduce-args.js';
 
 function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -43,40 +37,70 @@ function rawReduce(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean, dt
   return kept;
 }
 
+/** The sum primitive with validated axes, recorded for autograd. */
+function sumAxes(x: Tensor, axes: number[], keepdim: boolean): Tensor {
+  const out = rawReduce('sum', x, axes, keepdim, x.dtype === 'bool' ? 'int32' : x.dtype);
+  return record('sum', [x], out, { axes, keepdim });
+}
+
 /**
- * Sum over axes. Bool and int32 inputs sum to int32.
+ * Sum over axes (all by default). Bool and int32 inputs sum to int32. The axis may come
+ * first: `sum(x, -1)` is `sum(x, { axis: -1 })`.
  *
  * @example
  * ```ts
  * sum(tensor([[1, 2], [3, 4]]), { axis: 0 }); // [4, 6]
  * ```
  */
-export function sum(x: Tensor, options: ReduceOptions = {}): Tensor {
+export function sum(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Sum over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * sum(tensor([[1, 2], [3, 4]]), -1, { keepdim: true }); // [[3], [7]]
+ * ```
+ */
+export function sum(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function sum(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
   commonBackend('sum', [x]);
-  const axes = normalizeAxes(options.axis, x.rank, 'sum');
-  const keepdim = options.keepdim ?? false;
-  const out = rawReduce('sum', x, axes, keepdim, x.dtype === 'bool' ? 'int32' : x.dtype);
-  return record('sum', [x], out, { axes, keepdim });
+  const { axes, keepdim } = reduceArgs('sum', x, axisOrOptions, options, REDUCE_KEYS, KEEPDIM_KEYS);
+  return sumAxes(x, axes, keepdim);
+}
+
+/** The mean with validated axes. */
+function meanAxes(x: Tensor, axes: number[], keepdim: boolean): Tensor {
+  const count = sizeOf(axes.map((a) => x.shape[a]));
+  const src = isFloatDType(x.dtype) ? x : castFloat(x);
+  const s = sumAxes(src, axes, keepdim);
+  const out = binary('div', s, count);
+  s.dispose();
+  if (src !== x) src.dispose();
+  return out;
 }
 
 /**
- * Mean over axes (float result).
+ * Mean over axes (float result). The axis may come first: `mean(x, 0)`.
  *
  * @example
  * ```ts
  * mean(tensor([1, 2, 3, 4])); // 2.5
  * ```
  */
-export function mean(x: Tensor, options: ReduceOptions = {}): Tensor {
+export function mean(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Mean over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * mean(tensor([[1, 2], [3, 4]]), 0); // [2, 3]
+ * ```
+ */
+export function mean(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function mean(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
   commonBackend('mean', [x]);
-  const axes = normalizeAxes(options.axis, x.rank, 'mean');
-  const count = sizeOf(axes.map((a) => x.shape[a]));
-  const src = isFloatDType(x.dtype) ? x : castFloat(x);
-  const s = sum(src, options);
-  const out = binary('div', s, count);
-  s.dispose();
-  if (src !== x) src.dispose();
-  return out;
+  const { axes, keepdim } = reduceArgs('mean', x, axisOrOptions, options, REDUCE_KEYS, KEEPDIM_KEYS);
+  return meanAxes(x, axes, keepdim);
 }
 
 function castFloat(x: Tensor): Tensor {
@@ -85,69 +109,104 @@ function castFloat(x: Tensor): Tensor {
 
 /**
  * Product over axes. (Its gradient divides by the input, so it is undefined at zeros.)
+ * The axis may come first: `prod(x, 1)`.
  *
  * @example
  * ```ts
  * prod(tensor([1, 2, 3, 4])); // 24
  * ```
  */
-export function prod(x: Tensor, options: ReduceOptions = {}): Tensor {
+export function prod(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Product over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * prod(tensor([[1, 2], [3, 4]]), 1); // [2, 12]
+ * ```
+ */
+export function prod(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function prod(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
   commonBackend('prod', [x]);
-  const axes = normalizeAxes(options.axis, x.rank, 'prod');
-  const keepdim = options.keepdim ?? false;
+  const { axes, keepdim } = reduceArgs('prod', x, axisOrOptions, options, REDUCE_KEYS, KEEPDIM_KEYS);
   const out = rawReduce('prod', x, axes, keepdim, x.dtype === 'bool' ? 'int32' : x.dtype);
   return record('prod', [x], out, { axes, keepdim });
 }
 
-function extreme(op: 'max' | 'min', x: Tensor, options: ReduceOptions): Tensor {
+function extreme(op: 'max' | 'min', x: Tensor, first: unknown, second: unknown): Tensor {
   commonBackend(op, [x]);
-  const axes = normalizeAxes(options.axis, x.rank, op);
+  const { axes, keepdim } = reduceArgs(op, x, first, second, REDUCE_KEYS, KEEPDIM_KEYS);
   for (const a of axes) {
     if (x.shape[a] === 0) {
       throw new HeedError(op, `cannot take the ${op} over axis ${a} of size 0 (shape ${fmtShape(x.shape)}); the reduction has no identity.`);
     }
   }
-  const keepdim = options.keepdim ?? false;
   const out = rawReduce(op, x, axes, keepdim, x.dtype);
   return record('extreme', [x], out, { axes, keepdim });
 }
 
 /**
- * Maximum over axes (values only; see {@link argmax} for indices). NaN propagates.
- * The gradient is shared evenly among tied maxima.
+ * Maximum over axes: the values only. Unlike PyTorch, where `torch.max(x, dim)` returns
+ * `(values, indices)`, `max(x, dim)` returns the values; use {@link argmax} for the indices.
+ * NaN propagates; the gradient is shared evenly among tied maxima.
  *
  * @example
  * ```ts
  * max(tensor([[1, 5], [7, 2]]), { axis: 1 }); // [5, 7]
  * ```
  */
-export function max(x: Tensor, options: ReduceOptions = {}): Tensor {
-  return extreme('max', x, options);
+export function max(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Maximum over `axis` (values only; {@link argmax} gives the indices).
+ *
+ * @example
+ * ```ts
+ * max(tensor([[1, 5], [7, 2]]), 1); // [5, 7] (torch.max(x, 1) would also return indices)
+ * ```
+ */
+export function max(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function max(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
+  return extreme('max', x, axisOrOptions, options);
 }
 
 /**
- * Minimum over axes. NaN propagates.
+ * Minimum over axes: the values only (unlike `torch.min(x, dim)`, no indices; use
+ * {@link argmin}). NaN propagates.
  *
  * @example
  * ```ts
  * min(tensor([[1, 5], [7, 2]]), { axis: 1 }); // [1, 2]
  * ```
  */
-export function min(x: Tensor, options: ReduceOptions = {}): Tensor {
-  return extreme('min', x, options);
+export function min(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Minimum over `axis` (values only; {@link argmin} gives the indices).
+ *
+ * @example
+ * ```ts
+ * min(tensor([[1, 5], [7, 2]]), 1); // [1, 2]
+ * ```
+ */
+export function min(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function min(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
+  return extreme('min', x, axisOrOptions, options);
 }
 
-function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdim: boolean): Tensor {
+function argExtreme(op: 'argmax' | 'argmin', x: Tensor, first: unknown, second: unknown): Tensor {
   commonBackend(op, [x]);
-  if (axis === undefined) {
+  const { axis, keepdim } = argArgs(op, x, first, second);
+  return argAlong(op, x, axis, keepdim);
+}
+
+function argAlong(op: 'argmax' | 'argmin', x: Tensor, a: number | undefined, keepdim: boolean): Tensor {
+  if (a === undefined) {
     const flat = noGrad(() => reshape(x, [x.size]));
-    const out = argExtreme(op, flat, 0, false);
+    const out = argAlong(op, flat, 0, false);
     flat.dispose();
     return out;
   }
-  const a = normalizeAxis(axis, x.rank, op);
   if (x.rank > 0 && x.shape[a] === 0) {
-    throw new HeedError(op, `cannot take ${op} over axis ${axis} of size 0 (shape ${fmtShape(x.shape)}).`);
+    throw new HeedError(op, `cannot take ${op} over axis ${a} of size 0 (shape ${fmtShape(x.shape)}).`);
   }
   if (x.rank === 0) return fromData(x.backend, x.backend.fill(1, 0, 'int32'), [], 'int32');
   return rawReduce(op, x, [a], keepdim, 'int32');
@@ -155,15 +214,26 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined
 
 /**
  * Index of the maximum along `axis` (of the flattened tensor when omitted), int32. Ties pick
- * the first index.
+ * the first index. (This is what the second output of `torch.max(x, dim)` holds.)
  *
  * @example
  * ```ts
  * argmax(tensor([[1, 5], [7, 2]]), 1); // [1, 0]
+ * argmax(tensor([[1, 5], [7, 2]]), 1, { keepdim: true }); // [[1], [0]]
  * ```
  */
-export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
-  return argExtreme('argmax', x, axis, keepdim);
+export function argmax(x: Tensor, axis?: number, keepdim?: boolean | KeepdimOptions): Tensor;
+/**
+ * Index of the maximum, with the axis in an options object.
+ *
+ * @example
+ * ```ts
+ * argmax(tensor([[1, 5], [7, 2]]), { axis: 0 }); // [1, 0]
+ * ```
+ */
+export function argmax(x: Tensor, options: ArgReduceOptions): Tensor;
+export function argmax(x: Tensor, axisOrOptions?: number | ArgReduceOptions, keepdim?: boolean | KeepdimOptions): Tensor {
+  return argExtreme('argmax', x, axisOrOptions, keepdim);
 }
 
 /**
@@ -174,55 +244,78 @@ export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
  * argmin(tensor([[1, 5], [7, 2]]), 1); // [0, 1]
  * ```
  */
-export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
-  return argExtreme('argmin', x, axis, keepdim);
-}
-
+export function argmin(x: Tensor, axis?: number, keepdim?: boolean | KeepdimOptions): Tensor;
 /**
- * Options for {@link variance} and {@link std}.
+ * Index of the minimum, with the axis in an options object.
  *
  * @example
  * ```ts
- * variance(x, { axis: -1, correction: 0 }); // population variance
+ * argmin(tensor([[1, 5], [7, 2]]), { axis: 0, keepdim: true }); // [[0, 1]]
  * ```
  */
-export interface VarianceOptions extends ReduceOptions {
-  /** Subtracted from the count in the denominator (1 = unbiased, the default; 0 = population). */
-  correction?: number;
+export function argmin(x: Tensor, options: ArgReduceOptions): Tensor;
+export function argmin(x: Tensor, axisOrOptions?: number | ArgReduceOptions, keepdim?: boolean | KeepdimOptions): Tensor {
+  return argExtreme('argmin', x, axisOrOptions, keepdim);
 }
 
-/**
- * Variance over axes (`correction` 1 by default, like torch.var).
- *
- * @example
- * ```ts
- * variance(tensor([1, 2, 3, 4])); // 1.6667
- * ```
- */
-export function variance(x: Tensor, options: VarianceOptions = {}): Tensor {
+function varianceOf(x: Tensor, first: unknown, second: unknown): Tensor {
   commonBackend('var', [x]);
-  const axes = normalizeAxes(options.axis, x.rank, 'var');
+  const { axes, keepdim, options } = reduceArgs('var', x, first, second, VARIANCE_KEYS, CORRECTION_KEYS);
+  const correction = options.correction === undefined ? 1 : checkNumber('var', 'correction', options.correction);
   const n = sizeOf(axes.map((a) => x.shape[a]));
-  const correction = options.correction ?? 1;
-  const m = mean(x, { axis: axes, keepdim: true });
+  const m = meanAxes(x, axes, true);
   const d = binary('sub', x, m);
   const sq = unary('square', d);
-  const s = sum(sq, { axis: axes, keepdim: options.keepdim ?? false });
+  const s = sumAxes(sq, axes, keepdim);
   const out = binary('div', s, Math.max(0, n - correction));
   for (const t of [m, d, sq, s]) t.dispose();
   return out;
 }
 
 /**
- * Standard deviation over axes (`correction` 1 by default, like torch.std).
+ * Variance over axes (`correction` 1 by default, like torch.var). The axis may come first:
+ * `variance(x, -1, { correction: 0 })`.
+ *
+ * @example
+ * ```ts
+ * variance(tensor([1, 2, 3, 4])); // 1.6667
+ * ```
+ */
+export function variance(x: Tensor, options?: VarianceOptions): Tensor;
+/**
+ * Variance over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * variance(tensor([[1, 2], [3, 5]]), 1, { correction: 0 }); // [0.25, 1]
+ * ```
+ */
+export function variance(x: Tensor, axis: AxisArg, options?: CorrectionOptions): Tensor;
+export function variance(x: Tensor, axisOrOptions?: AxisArg | VarianceOptions, options?: CorrectionOptions): Tensor {
+  return varianceOf(x, axisOrOptions, options);
+}
+
+/**
+ * Standard deviation over axes (`correction` 1 by default, like torch.std). The axis may
+ * come first: `std(x, -1)`.
  *
  * @example
  * ```ts
  * std(tensor([1, 2, 3, 4])); // 1.291
  * ```
  */
-export function std(x: Tensor, options: VarianceOptions = {}): Tensor {
-  const v = variance(x, options);
+export function std(x: Tensor, options?: VarianceOptions): Tensor;
+/**
+ * Standard deviation over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * std(tensor([[1, 3], [2, 6]]), 1, { correction: 0 }); // [1, 2]
+ * ```
+ */
+export function std(x: Tensor, axis: AxisArg, options?: CorrectionOptions): Tensor;
+export function std(x: Tensor, axisOrOptions?: AxisArg | VarianceOptions, options?: CorrectionOptions): Tensor {
+  const v = varianceOf(x, axisOrOptions, options);
   if (!v.requiresGrad) {
     const out = unary('sqrt', v);
     v.dispose();
@@ -240,16 +333,26 @@ export function std(x: Tensor, options: VarianceOptions = {}): Tensor {
 
 /**
  * `log(sum(exp(x)))` over axes, computed stably (rows of all -Infinity give -Infinity).
+ * The axis may come first: `logsumexp(x, -1)`.
  *
  * @example
  * ```ts
  * logsumexp(tensor([0, 0]), { axis: 0 }); // log(2)
  * ```
  */
-export function logsumexp(x: Tensor, options: ReduceOptions = {}): Tensor {
+export function logsumexp(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * `log(sum(exp(x)))` over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * logsumexp(tensor([[0, 0], [1, 1]]), -1); // [0.693, 1.693]
+ * ```
+ */
+export function logsumexp(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function logsumexp(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
   commonBackend('logsumexp', [x]);
-  const axes = normalizeAxes(options.axis, x.rank, 'logsumexp');
-  const keepdim = options.keepdim ?? false;
+  const { axes, keepdim } = reduceArgs('logsumexp', x, axisOrOptions, options, REDUCE_KEYS, KEEPDIM_KEYS);
   const shift = noGrad(() => {
     const m = rawReduce('max', x, axes, true, x.dtype);
     const absM = unary('abs', m);
@@ -260,7 +363,7 @@ export function logsumexp(x: Tensor, options: ReduceOptions = {}): Tensor {
   });
   const shifted = binary('sub', x, shift);
   const e = unary('exp', shifted);
-  const s = sum(e, { axis: axes, keepdim: true });
+  const s = sumAxes(e, axes, true);
   const l = unary('log', s);
   const full = binary('add', l, shift);
   const out = keepdim ? full : reshape(full, x.shape.filter((_, i) => !axes.includes(i)));
@@ -269,24 +372,36 @@ export function logsumexp(x: Tensor, options: ReduceOptions = {}): Tensor {
   return out;
 }
 
-function countTrue(x: Tensor, options: ReduceOptions, op: string): { count: Tensor; total: number } {
-  const axes = normalizeAxes(options.axis, x.rank, op);
+function countTrue(op: string, x: Tensor, first: unknown, second: unknown): { count: Tensor; total: number } {
+  commonBackend(op, [x]);
+  const { axes, keepdim } = reduceArgs(op, x, first, second, REDUCE_KEYS, KEEPDIM_KEYS);
   const nz = x.dtype === 'bool' ? x : binary('ne', x, 0);
-  const count = rawReduce('sum', nz, axes, options.keepdim ?? false, 'int32');
+  const count = rawReduce('sum', nz, axes, keepdim, 'int32');
   if (nz !== x) nz.dispose();
   return { count, total: sizeOf(axes.map((a) => x.shape[a])) };
 }
 
 /**
  * Whether any element is true (nonzero) over axes (bool result; false for empty input).
+ * The axis may come first: `any(mask, -1)`.
  *
  * @example
  * ```ts
  * any(tensor([0, 1])); // true
  * ```
  */
-export function any(x: Tensor, options: ReduceOptions = {}): Tensor {
-  const { count } = countTrue(x, options, 'any');
+export function any(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Whether any element is true over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * any(tensor([[true, false], [false, false]]), 1); // [true, false]
+ * ```
+ */
+export function any(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function any(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
+  const { count } = countTrue('any', x, axisOrOptions, options);
   const out = binary('gt', count, 0);
   count.dispose();
   return out;
@@ -294,14 +409,25 @@ export function any(x: Tensor, options: ReduceOptions = {}): Tensor {
 
 /**
  * Whether all elements are true (nonzero) over axes (bool result; true for empty input).
+ * The axis may come first: `all(mask, 0)`.
  *
  * @example
  * ```ts
  * all(tensor([0, 1])); // false
  * ```
  */
-export function all(x: Tensor, options: ReduceOptions = {}): Tensor {
-  const { count, total } = countTrue(x, options, 'all');
+export function all(x: Tensor, options?: ReduceOptions): Tensor;
+/**
+ * Whether all elements are true over `axis` (one axis or a list).
+ *
+ * @example
+ * ```ts
+ * all(tensor([[true, false], [true, true]]), 1); // [false, true]
+ * ```
+ */
+export function all(x: Tensor, axis: AxisArg, options?: KeepdimOptions): Tensor;
+export function all(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options?: KeepdimOptions): Tensor {
+  const { count, total } = countTrue('all', x, axisOrOptions, options);
   const out = binary('eq', count, total);
   count.dispose();
   return out;
