@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Index-driven ops: gather (torch.gather), indexSelect, scatterAdd and oneHot. Indices must be
-// int32; out-of-range indices are rejected by the backend with the offending value.
+// int32; out-of-range indices are rejected by the backend with the offending value (core does
+// not read index values: they live on the device). oneHot scatters through the backend's
+// scatterAdd primitive so that its classes get the same check.
+import type { StridedView } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
-import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
+import { checkAxis, checkNumel, describeValue } from '../validate.js';
 import { commonBackend, fromData } from './dispatch.js';
-import { arange } from './creation.js';
 import { binary } from './elementwise.js';
 import { unsqueeze } from './views.js';
 
@@ -28,7 +30,7 @@ function checkIndex(op: string, index: Tensor): void {
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const backend = commonBackend('gather', [x, index]);
   checkIndex('gather', index);
-  const a = normalizeAxis(axis, x.rank, 'gather');
+  const a = checkAxis('gather', axis, x.rank);
   if (index.rank !== x.rank || index.shape.some((d, i) => i !== a && d > x.shape[i])) {
     throw new HeedError('gather', `index ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and no larger size outside axis ${axis}.`);
   }
@@ -48,7 +50,7 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const backend = commonBackend('indexSelect', [x, index]);
   checkIndex('indexSelect', index);
   if (index.rank !== 1) throw new HeedError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}; flatten it first.`);
-  const a = normalizeAxis(axis, x.rank, 'indexSelect');
+  const a = checkAxis('indexSelect', axis, x.rank);
   const shape = [...x.shape];
   shape[a] = index.shape[0];
   const data = backend.indexSelect(x.stridedView('indexSelect'), a, index.stridedView('indexSelect'));
@@ -67,7 +69,7 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
 export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
   const backend = commonBackend('scatterAdd', [x, index, src]);
   checkIndex('scatterAdd', index);
-  const a = normalizeAxis(axis, x.rank, 'scatterAdd');
+  const a = checkAxis('scatterAdd', axis, x.rank);
   if (src.dtype !== x.dtype) throw new HeedError('scatterAdd', `src dtype ${src.dtype} must equal x dtype ${x.dtype}.`);
   if (index.rank !== x.rank || index.shape.some((d, i) => d !== src.shape[i] || (i !== a && d > x.shape[i]))) {
     throw new HeedError('scatterAdd', `index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have equal shapes, ` +
@@ -82,20 +84,51 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
 
 /**
  * One-hot encoding of int32 class indices: shape `[...index.shape, numClasses]`, float32.
+ * `numClasses` must be positive, or -1 (the default) to use the largest class + 1 (this
+ * reads the index values, so it needs a backend with synchronous reads). Classes outside
+ * `0..numClasses-1` are rejected by the backend like gather's indices (a GPU kernel cannot
+ * raise: there such classes give rows of zeros).
  *
  * @example
  * ```ts
  * oneHot(tensor([0, 2], { dtype: 'int32' }), 3); // [[1, 0, 0], [0, 0, 1]]
  * ```
  */
-export function oneHot(index: Tensor, numClasses: number): Tensor {
-  commonBackend('oneHot', [index]);
+export function oneHot(index: Tensor, numClasses = -1): Tensor {
+  const backend = commonBackend('oneHot', [index]);
   checkIndex('oneHot', index);
-  const classes = arange(numClasses, undefined, undefined, { dtype: 'int32', backend: index.backend.name });
+  if (!Number.isInteger(numClasses) || (numClasses <= 0 && numClasses !== -1)) {
+    throw new HeedError('oneHot', `numClasses must be a positive integer, or -1 to infer it from the largest class; got ${describeValue(numClasses)}.`);
+  }
+  const classes = numClasses === -1 ? inferClasses(index) : numClasses;
+  const shape = [...index.shape, classes];
+  checkNumel('oneHot', shape);
   const col = unsqueeze(index, -1);
-  const eq = binary('eq', col, classes);
-  const out = eq.float();
-  for (const t of [classes, col, eq]) t.dispose();
-  return out;
+  const one = backend.fill(1, 1, 'float32');
+  const ones: StridedView = { data: one, dtype: 'float32', shape: col.shape, strides: col.shape.map(() => 0), offset: 0 };
+  try {
+    return fromData(backend, backend.scatterAdd(shape, index.rank, col.stridedView('oneHot'), ones), shape, 'float32');
+  } catch (e) {
+    if (!(e instanceof HeedError)) throw e;
+    const found = e.message.startsWith(`${e.op}: `) ? e.message.slice(e.op.length + 2) : e.message;
+    throw new HeedError('oneHot', `every class must lie in 0..${classes - 1} for numClasses ${classes}, but one does not ` +
+      `(index shape ${fmtShape(index.shape)}; positions below end with a 0 for the class axis): ${found}`);
+  } finally {
+    backend.free(one);
+    col.dispose();
+  }
 }
 
+/** numClasses = -1: the largest class + 1, read synchronously from the index values. */
+function inferClasses(index: Tensor): number {
+  if (index.size === 0) {
+    throw new HeedError('oneHot', `cannot infer numClasses from an empty index tensor (shape ${fmtShape(index.shape)}); pass numClasses explicitly.`);
+  }
+  if (!index.backend.capabilities.syncRead) {
+    throw new HeedError('oneHot', `numClasses -1 infers the class count by reading the index values, which the '${index.backend.name}' ` +
+      'backend cannot do synchronously; pass numClasses explicitly, e.g. (await index.max().item()) + 1.');
+  }
+  let top = 0;
+  for (const v of index.dataSync()) top = Math.max(top, v);
+  return top + 1;
+}
