@@ -8,11 +8,13 @@
 // (WebGPU) may return a result and throw from the next read (the case reads the result); in
 // both cases the error is a HeedError naming the op and the bad value, raised once, with the
 // backend working afterwards.
+// Bad arguments (unknown dtypes, bad shapes and sizes, axes given as strings, unknown option
+// keys...) are rejected by core before they reach a backend, the same on every backend.
 // A run during which the GC safety net reclaimed tensors is retried once (memory() is global).
 import {
-  add, backward, concat, expand, gather, indexSelect, layerNorm, linear, logicalAnd, logicalNot, matmul, max,
-  memory, narrow, permute, reshape, scaledDotProductAttention, scatterAdd, select, softmax, split, stack, sum, tensor, tidy,
-  where, zeros, Tensor, type DType, type MemoryInfo,
+  MAX_NUMEL, add, arange, argmax, backward, cast, concat, expand, full, gather, indexSelect, layerNorm, linear, logicalAnd,
+  logicalNot, matmul, max, memory, narrow, oneHot, ones, permute, randn, reshape, scaledDotProductAttention, scatterAdd, select,
+  slice, softmax, split, stack, sum, tensor, tidy, variance, where, zeros, Tensor, type DType, type MemoryInfo,
 } from '@heed/core';
 import { ConformanceError, ensure, expectHeedError, readHost, type HostTensor } from '../assert.js';
 import type { CaseContext, RunnableCase } from '../types.js';
@@ -153,7 +155,55 @@ const SPECS: Readonly<Record<string, ErrorSpec>> = {
   },
   'ragged-data': simple('tensor', () => [], () => tensor([[1, 2], [3]] as number[][]), ['tensor', 'ragged']),
   'unsupported-dtype': simple('tensor', () => [], () => tensor([1], { dtype: 'float16' as DType }), ['tensor', 'float16']),
+  // Bad arguments from JavaScript or JSON: core rejects them before any backend sees them.
+  ...argumentSpecs(),
 };
+
+/** A value as a JavaScript caller may pass it, whatever the TypeScript signature says. */
+const js = <T>(v: unknown): T => v as T;
+
+/**
+ * Bad dtypes, shapes, sizes, axes and options: each must be a HeedError raised in core (so
+ * every backend, and the ones after it, keep working: an unknown dtype used to reach the
+ * kernels and break the WebGPU backend for good).
+ */
+function argumentSpecs(): Record<string, ErrorSpec> {
+  const huge = String(MAX_NUMEL);
+  /** A creation call on the backend under test that must fail. */
+  const creating = (op: string, call: (backend: string) => unknown, mentions: string[]): ErrorSpec =>
+    ({ op, dtypes: ['float32'], setup: (ctx) => ({ inputs: [], call: () => call(ctx.backend), mentions }) });
+  return {
+    'cast-planned-dtype': simple('cast', (c) => [f32(c, [2, 3])], ([x]) => cast(x, js('float16')), ['cast', 'float16']),
+    'cast-unknown-dtype': simple('cast', (c) => [f32(c, [2, 3])], ([x]) => x.cast(js('float64')), ['cast', 'float64']),
+    'zeros-unknown-dtype': creating('zeros', (backend) => zeros([2], { dtype: js('float16'), backend }), ['zeros', 'float16']),
+    'zeros-too-large': creating('zeros', (backend) => zeros([2 ** 20, 2 ** 20], { backend }), ['zeros', '[1048576, 1048576]', huge]),
+    'zeros-negative-dim': creating('zeros', (backend) => zeros([2, -1], { backend }), ['zeros', '[2, -1]']),
+    'ones-unknown-option': creating('ones', (backend) => ones([2], js({ device: 'gpu', backend })), ['ones', 'device', 'dtype, backend, requiresGrad']),
+    'full-int32-overflow': creating('full', (backend) => full([2], 1e10, { dtype: 'int32', backend }), ['full', '10000000000', 'int32']),
+    'tensor-int-requires-grad': creating('tensor', (backend) => tensor([1, 2], { dtype: 'int32', requiresGrad: true, backend }), ['tensor', 'requiresGrad', 'int32']),
+    'arange-nan': creating('arange', (backend) => arange(0, NaN, 1, { backend }), ['arange', 'NaN']),
+    'arange-too-long': creating('arange', (backend) => arange(0, 1e12, 1, { backend }), ['arange', huge]),
+    'randn-too-large': creating('randn', (backend) => randn([2 ** 20, 2 ** 20], { backend }), ['randn', huge]),
+    'reshape-not-an-array': simple('reshape', (c) => [f32(c, [2, 3])], ([x]) => reshape(x, js(6)), ['reshape', 'array']),
+    'expand-too-large': simple('expand', (c) => [f32(c, [1])], ([x]) => expand(x, [2 ** 40]), ['expand', huge]),
+    'slice-fractional': simple('slice', (c) => [f32(c, [2, 3])], ([x]) => slice(x, [[0.5, 2]]), ['slice', '0.5']),
+    'sum-unknown-option': simple('sum', (c) => [f32(c, [2, 3])], ([x]) => sum(x, js({ dim: 1 })), ['sum', "'dim'", 'axis, keepdim']),
+    'sum-string-axis': simple('sum', (c) => [f32(c, [2, 3])], ([x]) => x.sum(js('1')), ['sum', "'1'"]),
+    'max-axis-twice': simple('max', (c) => [f32(c, [2, 3])], ([x]) => x.max(0, js({ axis: 1 })), ['max', 'twice']),
+    'argmax-several-axes': simple('argmax', (c) => [f32(c, [2, 3])], ([x]) => argmax(x, js([0, 1])), ['argmax', 'one axis']),
+    'variance-unknown-option': simple('var', (c) => [f32(c, [2, 3])], ([x]) => variance(x, js({ unbiased: false })), ['var', 'unbiased']),
+    'oneHot-zero-classes': simple('oneHot', (c) => [i32(c, [3], [0, 1, 2])], ([i]) => oneHot(i, 0), ['oneHot', 'numClasses', '0'], ['int32']),
+    'oneHot-class-out-of-range': indexError(simple('oneHot', (c) => [i32(c, [3], [0, 5, 1])], ([i]) => oneHot(i, 3), ['5'], ['int32'])),
+    'oneHot-negative-class': indexError(simple('oneHot', (c) => [i32(c, [3], [0, -1, 1])], ([i]) => oneHot(i, 3), ['-1'], ['int32'])),
+    'add-result-too-large': simple('add', (c) => [zeros([2 ** 16, 1], { backend: c.backend }), zeros([1, 2 ** 16], { backend: c.backend })],
+      ([a, b]) => add(a, b), ['add', '[65536, 65536]', huge]),
+    'matmul-result-too-large': simple('matmul', (c) => [zeros([2 ** 16, 1], { backend: c.backend }), zeros([1, 2 ** 16], { backend: c.backend })],
+      ([a, b]) => matmul(a, b), ['matmul', '[65536, 65536]', huge]),
+    'attention-unknown-option': simple('scaledDotProductAttention', (c) => [f32(c, [1, 2, 4])],
+      ([q]) => scaledDotProductAttention(q, q, q, js({ causal: true })), ['scaledDotProductAttention', "'causal'", 'isCausal']),
+    'to-unknown-backend': simple('to', (c) => [f32(c, [2])], ([x]) => x.to('no-such-backend'), ['to', 'no-such-backend']),
+  };
+}
 
 /**
  * Runs an error case; a run during which the GC safety net reclaimed tensors (which moves the
