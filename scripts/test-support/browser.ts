@@ -25,6 +25,18 @@ export async function bundlePage(entry: string, packages: readonly string[]): Pr
   return result.outputFiles[0].text;
 }
 
+/** Chromium's flags in the browser tests: headless, WebGPU on SwiftShader's Vulkan, no background networking. */
+export const CHROMIUM_ARGS: readonly string[] = ['--headless=new', '--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader', '--use-angle=swiftshader', '--disable-vulkan-surface', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+/** Launches Debian's headless Chromium with {@link CHROMIUM_ARGS}; VK_ICD_FILENAMES defaults to SwiftShader's ICD. */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  const env = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json' };
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS], env: env as Record<string, string> });
+}
+
 /** Options of {@link runPage}. */
 export interface RunPageOptions {
   /** Serve with COOP/COEP so the page is cross-origin isolated (SharedArrayBuffer available). */
@@ -69,13 +81,7 @@ export async function runPage<T>(script: string, options: RunPageOptions = {}): 
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless=new', '--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
-      '--use-angle=swiftshader', '--disable-vulkan-surface', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}${options.path ?? '/'}`);
