@@ -163,10 +163,11 @@ fn reduceHuge(x: f32) -> f32 {
 }
 fn reduceAngle(x: f32) -> f32 {
   if (abs(x) >= 65536.0) { return reduceHuge(x); }
-  // Cody-Waite: 2*pi split in two floats so x - k*2pi keeps ~8 more bits (k * 6.28125 is exact).
+  // Cody-Waite: 2pi = 6.28125 + 1014 / 2^19 + 1.2556659e-6; for |k| < 2^14 the first two
+  // products are exact and so are the subtractions where the result is small (Sterbenz).
   let k = round(x * 0.15915494309189535);
   if (k == 0.0) { return x; } // keeps -0
-  return (x - k * 6.28125) - k * 0.0019353071795864769;
+  return ((x - k * 6.28125) - k * 0.001934051513671875) - k * 1.2556659e-6;
 }
 fn sin32(x: f32) -> f32 {
   if (isNan(x) || abs(x) == infF()) { return nanF(); }
