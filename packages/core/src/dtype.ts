@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Data types: the closed list of dtypes, their storage arrays, and the promotion rules.
 // Invariant: every dtype maps to exactly one TypedArray kind; promotion is total over DType pairs.
+// The helpers that take a dtype reject anything else with a HeedError (JavaScript callers).
+import { HeedError } from './errors.js';
 
 /**
  * The element types a tensor can hold.
@@ -123,6 +125,8 @@ export function isDType(value: unknown): value is DType {
  * ```
  */
 export function promoteTypes(a: DType, b: DType): DType {
+  checkDType('promoteTypes', a);
+  checkDType('promoteTypes', b);
   return DTYPE_INFO[a].rank >= DTYPE_INFO[b].rank ? a : b;
 }
 
@@ -135,6 +139,7 @@ export function promoteTypes(a: DType, b: DType): DType {
  * ```
  */
 export function isFloatDType(dtype: DType): boolean {
+  checkDType('isFloatDType', dtype);
   return DTYPE_INFO[dtype].isFloat;
 }
 
@@ -147,5 +152,27 @@ export function isFloatDType(dtype: DType): boolean {
  * ```
  */
 export function allocArray<D extends DType>(dtype: D, n: number): TypedArrayFor<D> {
+  checkDType('allocArray', dtype);
+  if (!Number.isSafeInteger(n) || n < 0) throw new HeedError('allocArray', `the element count must be a non-negative integer, got ${String(n)}.`);
   return DTYPE_INFO[dtype].create(n) as TypedArrayFor<D>;
+}
+
+/**
+ * Returns `value` as a supported dtype, or throws a HeedError naming the op (planned dtypes
+ * such as `float16` get their own message). Every public entry that takes a dtype uses it.
+ *
+ * @example
+ * ```ts
+ * checkDType('cast', 'int32'); // 'int32'
+ * checkDType('cast', 'float16'); // HeedError: cast: dtype 'float16' is planned but not implemented yet ...
+ * ```
+ */
+export function checkDType(op: string, value: unknown, what = 'dtype'): DType {
+  if (isDType(value)) return value;
+  const list = DTYPES.join(', ');
+  if (typeof value === 'string' && (PLANNED_DTYPES as readonly string[]).includes(value)) {
+    throw new HeedError(op, `${what} '${value}' is planned but not implemented yet; use one of ${list}.`);
+  }
+  const shown = typeof value === 'string' ? `'${value}' (a string)` : typeof value === 'object' && value !== null ? 'an object' : String(value);
+  throw new HeedError(op, `unknown ${what} ${shown}; use one of ${list}.`);
 }

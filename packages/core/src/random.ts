@@ -43,6 +43,7 @@ export class Generator {
    * ```
    */
   manualSeed(seed: number): this {
+    if (!Number.isInteger(seed)) throw new HeedError('manualSeed', `seed must be an integer, got ${describeValue(seed)}.`);
     this.seed = seed;
     this.offset = 0;
     return this;

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Argument checks for public entries: dtypes, shapes and element counts, axes, integers and
-// numbers, booleans, backend names and option objects. TypeScript protects typed callers;
+// Argument checks for public entries: shapes and element counts, axes, integers and numbers,
+// booleans, backend names and option objects (dtypes: checkDType in dtype.ts). TypeScript protects typed callers;
 // these protect JavaScript callers and values read from JSON. Each check throws a HeedError
 // naming the op, the bad value and the fix, before anything reaches a backend, so a bad
 // argument can never leave a backend (or memory()) in a broken state.
 import type { Backend } from './backend.js';
-import { DTYPES, PLANNED_DTYPES, isDType, type DType } from './dtype.js';
+import type { DType } from './dtype.js';
 import { HeedError, fmtShape } from './errors.js';
 import { listBackends } from './registry.js';
 import { normalizeAxes, normalizeAxis } from './shape.js';
@@ -48,24 +48,6 @@ export function describeValue(value: unknown, depth = 0): string {
   if (typeof value === 'function') return 'a function';
   const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
   return name && name !== 'Object' ? `a ${name}` : 'an object';
-}
-
-/**
- * Returns `value` as a supported dtype, or throws naming the op (planned dtypes such as
- * `float16` get their own message).
- *
- * @example
- * ```ts
- * checkDType('cast', 'int32'); // 'int32'
- * checkDType('cast', 'float16'); // HeedError: cast: dtype 'float16' is planned but not implemented yet ...
- * ```
- */
-export function checkDType(op: string, value: unknown, what = 'dtype'): DType {
-  if (isDType(value)) return value;
-  const planned = typeof value === 'string' && (PLANNED_DTYPES as readonly string[]).includes(value);
-  throw new HeedError(op, planned
-    ? `${what} '${String(value)}' is planned but not implemented yet; use one of ${DTYPES.join(', ')}.`
-    : `unknown ${what} ${describeValue(value)}; use one of ${DTYPES.join(', ')}.`);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose } from './setup.js';
 import {
-  HeedError, MAX_NUMEL, adamStep, add, all, any, arange, argmax, argmin, cast, chunk, clamp, concat, dropout,
+  Generator, HeedError, MAX_NUMEL, adamStep, allocArray, isFloatDType, linear, promoteTypes, add, all, any, arange, argmax, argmin, cast, chunk, clamp, concat, dropout,
   expand, eye, flatten, full, fullLike, gather, gelu, indexSelect, layerNorm, linspace, logSoftmax, logsumexp, matmul, max,
   mean, memory, min, narrow, oneHot, ones, onesLike, permute, prod, rand, randint, randn, reshape, scalar, scaledDotProductAttention,
   scatterAdd, select, slice, softmax, split, squeeze, stack, std, sum, tensor, tidy, transpose, unsqueeze, variance, where,
@@ -130,6 +130,10 @@ const CASTS: Record<string, Case> = {
   'Tensor.to unknown backend': ['to', () => x.to('nope'), "'nope'", 'cpu'],
   'Tensor.to not a string': ['to', () => x.to(js(1)), 'backend'],
   'cast not a tensor': ['cast', () => cast(js([1]), 'int32'), 'Tensor'],
+  'promoteTypes planned': ['promoteTypes', () => promoteTypes('float32', js('float16')), 'float16'],
+  'isFloatDType unknown': ['isFloatDType', () => isFloatDType(js('x')), "'x'"],
+  'allocArray unknown dtype': ['allocArray', () => allocArray(js('float64'), 2), "'float64'"],
+  'allocArray negative size': ['allocArray', () => allocArray('float32', -1), '-1'],
 };
 
 const VIEWS: Record<string, Case> = {
@@ -220,6 +224,8 @@ const OTHERS: Record<string, Case> = {
   'attention dropoutP 2': ['scaledDotProductAttention', () => scaledDotProductAttention(q, q, q, { dropoutP: 2 }), 'dropoutP'],
   'adamStep unknown key': ['adamStep', () => adamStep(p, g, m0, v0, js({ lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 1, decay: 0 })), "'decay'"],
   'adamStep lr NaN': ['adamStep', () => adamStep(p, g, m0, v0, { lr: NaN, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 1 }), 'lr'],
+  'linear weight not a tensor': ['linear', () => linear(x, js([1])), 'Tensor'],
+  'Generator.manualSeed NaN': ['manualSeed', () => new Generator(0).manualSeed(NaN), 'NaN'],
   'adamStep missing options': ['adamStep', () => adamStep(p, g, m0, v0, js(undefined)), 'lr'],
 };
 

@@ -3,13 +3,13 @@
 // identity matrices. Random creation lives in random.ts. Every argument is validated here
 // (validate.ts) before a backend allocates anything.
 import type { Backend } from '../backend.js';
-import { DTYPE_INFO, allocArray, isFloatDType, type DType, type TypedArray } from '../dtype.js';
+import { DTYPE_INFO, allocArray, checkDType, isFloatDType, type DType, type TypedArray } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { findBackend, getBackend } from '../registry.js';
 import {
-  checkBackendDType, checkBackendName, checkBoolean, checkDType, checkInt, checkNumber, checkNumel, checkOptions, checkShape,
+  checkBackendDType, checkBackendName, checkBoolean, checkInt, checkNumber, checkNumel, checkOptions, checkShape,
   checkStorable, describeValue, type OptionKeys,
 } from '../validate.js';
 import { commonBackend, fromData } from './dispatch.js';

@@ -2,12 +2,12 @@
 // Elementwise ops: unary math, binary arithmetic/comparison/logic with broadcasting and
 // PyTorch dtype promotion, where, clamp and cast. Each records its gradient via `record`.
 import type { BinaryOp, UnaryOp } from '../backend.js';
-import { isFloatDType, promoteTypes, type DType } from '../dtype.js';
+import { checkDType, isFloatDType, promoteTypes, type DType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { record, type OpName } from '../autograd/record.js';
-import { checkBackendDType, checkDType, checkNumber, checkNumel } from '../validate.js';
+import { checkBackendDType, checkNumber, checkNumel } from '../validate.js';
 import { commonBackend, fromData, makeView, toTensors, type TensorLike } from './dispatch.js';
 
 /** Result dtype and grad-rule name of each unary op. 'float' = float32 for non-float input. */

@@ -90,6 +90,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
  * ```
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  commonBackend('linear', bias ? [x, weight, bias] : [x, weight]);
   if (weight.rank !== 2) throw new HeedError('linear', `weight must be 2-D [out, in], got ${fmtShape(weight.shape)}.`);
   const wt = transposeLast(weight);
   let y: Tensor;
