@@ -31,6 +31,7 @@ export type SpecialAllowance = 'flushed-subnormals';
 export interface SpecialValueException {
   /** `Backend.name` of the instances it applies to (the real backend, not the suite's alias). */
   readonly backends: readonly string[];
+  /** What may differ (see {@link SpecialAllowance}). */
   readonly allow: SpecialAllowance;
   /** Why no kernel can reasonably match there. */
   readonly reason: string;
