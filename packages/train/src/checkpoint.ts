@@ -29,6 +29,27 @@ const MANIFEST_KEY = 'heed.checkpoint';
 export type TrainingSettings = { [key: string]: JsonValue };
 
 /**
+ * An optimizer that trains (`step`, `zeroGrad`) and checkpoints (`stateDict`, `loadStateDict`):
+ * any `@heed/nn` optimizer.
+ *
+ * @example
+ * ```ts
+ * const optimizer: TrainingOptimizer = new AdamW(model, { lr: 3e-3 });
+ * ```
+ */
+export type TrainingOptimizer = CheckpointOptimizer & { step(): void; zeroGrad(): void };
+
+/**
+ * A learning-rate schedule that steps and checkpoints: any `@heed/nn` scheduler.
+ *
+ * @example
+ * ```ts
+ * const scheduler: TrainingScheduler = new CosineAnnealingLR(optimizer, { totalSteps: 600 });
+ * ```
+ */
+export type TrainingScheduler = CheckpointScheduler & { step(): void };
+
+/**
  * Everything a training checkpoint holds.
  *
  * @example
@@ -38,8 +59,8 @@ export type TrainingSettings = { [key: string]: JsonValue };
  */
 export interface TrainingState {
   model: AnyModel;
-  optimizer: CheckpointOptimizer;
-  scheduler?: CheckpointScheduler;
+  optimizer: TrainingOptimizer;
+  scheduler?: TrainingScheduler;
   /** Steps done. */
   step: number;
   tokenizer: Tokenizer;
@@ -124,8 +145,8 @@ export function readTrainingCheckpointInfo(bytes: Uint8Array, source = 'the chec
  */
 export interface RestoredTraining {
   model: AnyModel;
-  optimizer: CheckpointOptimizer;
-  scheduler?: CheckpointScheduler;
+  optimizer: TrainingOptimizer;
+  scheduler?: TrainingScheduler;
   step: number;
   generator: Generator;
   tokenizer: Tokenizer;
@@ -143,7 +164,7 @@ export interface RestoredTraining {
  * const make: MakeOptimizer = (model, _generator, s) => ({ optimizer: new AdamW(model, { lr: s.lr as number }) });
  * ```
  */
-export type MakeOptimizer = (model: AnyModel, generator: Generator, settings: TrainingSettings) => { optimizer: CheckpointOptimizer; scheduler?: CheckpointScheduler };
+export type MakeOptimizer = (model: AnyModel, generator: Generator, settings: TrainingSettings) => { optimizer: TrainingOptimizer; scheduler?: TrainingScheduler };
 
 /**
  * Rebuilds model, tokenizer and generator from a training checkpoint's bytes, then restores

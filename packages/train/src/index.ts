@@ -4,6 +4,12 @@
 // bytes, backend selection with fallback, and the loss-curve / attention-heatmap figures as
 // Vega-Lite specs rendered to SVG. File system and terminal pieces are in `@heed/train/node`.
 // Importing it has no side effects and needs no `node:` module.
+/**
+ * The universal entry of @heed/train: runs in browsers, Web Workers and Node.
+ *
+ * @packageDocumentation
+ * @module @heed/train
+ */
 export { Rng } from './rng.js';
 export {
   ProgressMeter, lineProgress, formatProgress,
@@ -12,7 +18,7 @@ export {
 export { trainLoop, isDue, type TrainLoopOptions, type TrainLoopResult, type BatchLoss, type LossPoint } from './loop.js';
 export {
   serializeTrainingCheckpoint, readTrainingCheckpointInfo, restoreTrainingCheckpoint, attachGenerator,
-  type TrainingState, type TrainingSettings, type TrainingCheckpointExtra, type RestoredTraining, type MakeOptimizer,
+  type TrainingState, type TrainingSettings, type TrainingOptimizer, type TrainingScheduler, type TrainingCheckpointExtra, type RestoredTraining, type MakeOptimizer,
 } from './checkpoint.js';
 export { useBackend, BACKENDS, DEFAULT_LOADERS, type BackendName, type BackendLoaders, type UseBackendOptions } from './backend.js';
 export {
