@@ -10,7 +10,8 @@
 //   primitives, so a backend never needs a private copy of core's math.
 // - Layout arithmetic (sizeOf, contiguousStrides, isContiguous, coalesceDims, StridedWalker...)
 //   comes from core's shape.ts and layout.ts, exported for backends.
-import type { DType, TypedArray } from './dtype.js';
+import { DTYPE_INFO, type DType, type TypedArray } from './dtype.js';
+import { HeedError, fmtShape } from './errors.js';
 
 /**
  * The backend contract version. Core refuses to register a backend built for another version.
@@ -264,8 +265,38 @@ export interface BackendCapabilities {
   readonly syncRead: boolean;
   /** Dtypes the backend stores. */
   readonly dtypes: readonly DType[];
-  /** Largest buffer in bytes, if limited (e.g. WebGPU's maxStorageBufferBindingSize). */
+  /**
+   * Largest buffer in bytes, if limited (e.g. WebGPU's maxStorageBufferBindingSize). Core
+   * checks the result of every op that can grow (creation, broadcasting, matmul, concat,
+   * gather, ...) against it before dispatch ({@link checkBufferLimit}), counting
+   * `DTYPE_INFO[dtype].bytesPerElement` per element.
+   */
   readonly maxBufferBytes?: number;
+}
+
+/**
+ * Throws a HeedError naming `op`, the result shape and dtype, its size in bytes and the limit
+ * when a result of `shape` and `dtype` would not fit in one buffer of `backend`
+ * (`capabilities.maxBufferBytes`); does nothing for backends without a limit. Core calls it
+ * before dispatching an op whose result can be larger than its inputs, so the backend never
+ * sees the request.
+ *
+ * @example
+ * ```ts
+ * checkBufferLimit(webgpu, 'matmul', [65536, 65536], 'float32');
+ * // HeedError: matmul: the result [65536, 65536] float32 needs 17179869184 bytes, but one buffer of backend 'webgpu' holds at most 134217728 (capabilities.maxBufferBytes); ...
+ * ```
+ */
+export function checkBufferLimit(backend: Backend, op: string, shape: readonly number[], dtype: DType): void {
+  const limit = backend.capabilities.maxBufferBytes;
+  if (limit === undefined) return;
+  let bytes = DTYPE_INFO[dtype]?.bytesPerElement ?? 4;
+  for (const d of shape) bytes *= d;
+  if (bytes > limit) {
+    throw new HeedError(op, `the result ${fmtShape(shape)} ${dtype} needs ${bytes} bytes, but one buffer of backend ` +
+      `'${backend.name}' holds at most ${limit} (capabilities.maxBufferBytes); split the work into smaller pieces ` +
+      '(e.g. process the batch in chunks) or use a backend without this limit.');
+  }
 }
 
 /**

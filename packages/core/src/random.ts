@@ -2,6 +2,7 @@
 // Seedable random generation. A Generator is (seed, offset): each draw of n values consumes
 // counters [offset, offset + n) of the counter-based stream in random-bits.ts, so the same
 // seed gives the same numbers on every backend.
+import { checkBufferLimit } from './backend.js';
 import { HeedError } from './errors.js';
 import { sizeOf } from './shape.js';
 import { checkOptions, checkShape, describeValue, type OptionKeys } from './validate.js';
@@ -104,6 +105,7 @@ function draw(op: string, kind: 'uniform' | 'normal', shape: readonly number[], 
   }
   const gen = options?.generator ?? globalGenerator;
   const size = sizeOf(s);
+  checkBufferLimit(backend, op, s, 'float32');
   const data = backend.random(kind, size, gen.seed, gen.next(size));
   return finish(fromData(backend, data, s, 'float32'), options);
 }

@@ -3,7 +3,7 @@
 // on one backend, plus its autograd node. Ops never modify their inputs; the only in-place
 // update is `assign` (for optimizers), which swaps the storage and bumps its version.
 // Chainable op methods (x.add(y), x.sum()...) are attached in tensor-methods.ts.
-import type { Backend, StridedView } from './backend.js';
+import { checkBufferLimit, type Backend, type StridedView } from './backend.js';
 import { isFloatDType, type DType, type TypedArray } from './dtype.js';
 import { HeedError, fmtShape } from './errors.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
@@ -238,6 +238,7 @@ export class Tensor {
   private contiguousStorage(op: string): Storage {
     this.assertLive(op);
     if (this.isContiguous) return this.storage.retain();
+    checkBufferLimit(this.backend, op, this.shape, this.dtype); // copying an expanded view can grow
     const data = this.backend.copy(this.stridedView(op));
     return new Storage(this.backend, data, this.size, this.dtype);
   }

@@ -2,7 +2,7 @@
 // Creating tensors: from JS data (nested arrays or typed arrays), constant fills, ranges,
 // identity matrices. Random creation lives in random.ts. Every argument is validated here
 // (validate.ts) before a backend allocates anything.
-import type { Backend } from '../backend.js';
+import { checkBufferLimit, type Backend } from '../backend.js';
 import { DTYPE_INFO, allocArray, checkDType, isFloatDType, type DType, type TypedArray } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { sizeOf, type Shape } from '../shape.js';
@@ -161,6 +161,7 @@ export function tensor(data: TensorData, options?: TensorOptions): Tensor {
   if (ArrayBuffer.isView(data) && !isTypedArray(data)) throw badValue(data, 0);
   const shape = options?.shape !== undefined ? checkShape('tensor', options.shape) : inferShape(data);
   const size = sizeOf(shape);
+  checkBufferLimit(backend, 'tensor', shape, dtype);
   const values = allocArray(dtype, size);
   const flatWithShape = options?.shape !== undefined && (isTypedArray(data) || (Array.isArray(data) && data.every((v) => typeof v === 'number' || typeof v === 'boolean')));
   if (flatWithShape) {
@@ -195,6 +196,7 @@ function fill(op: string, shape: unknown, value: unknown, options: CreateOptions
   const v = typeof value === 'boolean' ? Number(value) : value;
   if (typeof v !== 'number') throw new HeedError(op, `value must be a number or a boolean, got ${describeValue(value)}.`);
   checkStorable(op, 'value', v, dtype);
+  checkBufferLimit(backend, op, s, dtype);
   return finish(fromData(backend, backend.fill(sizeOf(s), v, dtype), s, dtype), options);
 }
 
@@ -297,6 +299,7 @@ export function arange(start: number, stop?: number, step = 1, options?: CreateO
   const { backend, dtype } = resolveCreate('arange', options, ints ? 'int32' : 'float32');
   const n = Math.max(0, Math.ceil((hi - lo) / step));
   checkNumel('arange', [n]);
+  checkBufferLimit(backend, 'arange', [n], dtype);
   if (n > 0) {
     checkStorable('arange', 'start', lo, dtype);
     checkStorable('arange', 'last value', lo + (n - 1) * step, dtype);
@@ -320,6 +323,7 @@ export function linspace(start: number, stop: number, num: number, options?: Cre
   checkInt('linspace', 'num', num, { min: 0 });
   checkNumel('linspace', [num]);
   const { backend, dtype } = resolveCreate('linspace', options);
+  checkBufferLimit(backend, 'linspace', [num], dtype);
   if (num > 0) for (const v of [start, stop]) checkStorable('linspace', 'bound', v, dtype);
   const values = DTYPE_INFO[dtype].create(num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
@@ -340,6 +344,7 @@ export function eye(n: number, m = n, options?: CreateOptions): Tensor {
   checkInt('eye', 'm', m, { min: 0 });
   const shape = checkShape('eye', [n, m]);
   const { backend, dtype } = resolveCreate('eye', options);
+  checkBufferLimit(backend, 'eye', shape, dtype);
   const values = DTYPE_INFO[dtype].create(n * m);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
   return finish(fromData(backend, backend.upload(values, dtype), shape, dtype), options);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Elementwise ops: unary math, binary arithmetic/comparison/logic with broadcasting and
 // PyTorch dtype promotion, where, clamp and cast. Each records its gradient via `record`.
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import { checkBufferLimit, type BinaryOp, type UnaryOp } from '../backend.js';
 import { checkDType, isFloatDType, promoteTypes, type DType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides } from '../shape.js';
@@ -57,6 +57,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     checkNumel(op, shape);
     const dtype: DType = spec.dtype === 'bool' ? 'bool' : spec.dtype === 'float' && !isFloatDType(promoted) ? 'float32' : promoted;
     const computeIn: DType = spec.dtype === 'bool' ? promoted : dtype;
+    checkBufferLimit(ta.backend, op, shape, dtype);
     const va = castView(ta, computeIn, shape, op);
     const vb = castView(tb, computeIn, shape, op);
     const backend = ta.backend;
@@ -77,6 +78,7 @@ function castView(t: Tensor, dtype: DType, shape: readonly number[], op: string)
     return { view: { ...t.stridedView(op), shape, strides }, release: () => undefined };
   }
   const backend = t.backend;
+  checkBufferLimit(backend, op, t.shape, dtype);
   const data = backend.cast(t.stridedView(op), dtype);
   const castStrides = broadcastStrides(t.shape, contiguousStrides(t.shape), shape);
   return { view: { data, dtype, shape, strides: castStrides, offset: 0 }, release: () => backend.free(data) };
@@ -100,6 +102,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     const shape = broadcastShapes('where', cond.shape, ta.shape, tb.shape);
     checkNumel('where', shape);
     const dtype = promoteTypes(ta.dtype, tb.dtype);
+    checkBufferLimit(cond.backend, 'where', shape, dtype);
     const vc = castView(cond, 'bool', shape, 'where');
     const va = castView(ta, dtype, shape, 'where');
     const vb = castView(tb, dtype, shape, 'where');
@@ -126,6 +129,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   checkDType('cast', dtype);
   checkBackendDType('cast', backend, dtype);
   if (x.dtype === dtype) return binaryIdentity(x);
+  checkBufferLimit(backend, 'cast', x.shape, dtype);
   return fromData(backend, backend.cast(x.stridedView('cast'), dtype), x.shape, dtype);
 }
 

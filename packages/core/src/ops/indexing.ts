@@ -3,7 +3,7 @@
 // int32; out-of-range indices are rejected by the backend with the offending value (core does
 // not read index values: they live on the device). oneHot scatters through the backend's
 // scatterAdd primitive so that its classes get the same check.
-import type { StridedView } from '../backend.js';
+import { checkBufferLimit, type StridedView } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
@@ -34,6 +34,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   if (index.rank !== x.rank || index.shape.some((d, i) => i !== a && d > x.shape[i])) {
     throw new HeedError('gather', `index ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and no larger size outside axis ${axis}.`);
   }
+  checkBufferLimit(backend, 'gather', index.shape, x.dtype);
   const data = backend.gather(x.stridedView('gather'), a, index.stridedView('gather'));
   return record('gather', [x, index], fromData(backend, data, index.shape, x.dtype), { axis: a });
 }
@@ -53,6 +54,7 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const a = checkAxis('indexSelect', axis, x.rank);
   const shape = [...x.shape];
   shape[a] = index.shape[0];
+  checkBufferLimit(backend, 'indexSelect', shape, x.dtype);
   const data = backend.indexSelect(x.stridedView('indexSelect'), a, index.stridedView('indexSelect'));
   return record('indexSelect', [x, index], fromData(backend, data, shape, x.dtype), { axis: a });
 }
@@ -103,6 +105,7 @@ export function oneHot(index: Tensor, numClasses = -1): Tensor {
   const classes = numClasses === -1 ? inferClasses(index) : numClasses;
   const shape = [...index.shape, classes];
   checkNumel('oneHot', shape);
+  checkBufferLimit(backend, 'oneHot', shape, 'float32');
   const col = unsqueeze(index, -1);
   const one = backend.fill(1, 1, 'float32');
   const ones: StridedView = { data: one, dtype: 'float32', shape: col.shape, strides: col.shape.map(() => 0), offset: 0 };

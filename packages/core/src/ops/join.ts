@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Joining and splitting: concat, stack, split, chunk. concat is a primitive; stack is concat
 // of unsqueezed views; split/chunk return narrow views (no copies).
+import { checkBufferLimit } from '../backend.js';
 import { promoteTypes } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { checkAxis, checkInt, checkNumel, describeValue } from '../validate.js';
@@ -41,6 +42,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const shape = [...first.shape];
   shape[a] = tensors.reduce((n, t) => n + t.shape[a], 0);
   checkNumel('concat', shape);
+  checkBufferLimit(backend, 'concat', shape, dtype);
   const inputs = tensors.map((t) => (t.dtype === dtype ? t : cast(t, dtype)));
   const data = backend.concat(inputs.map((t) => t.stridedView('concat')), a);
   const out = record('concat', inputs, fromData(backend, data, shape, dtype), { axis: a, sizes: inputs.map((t) => t.shape[a]) });

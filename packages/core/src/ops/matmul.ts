@@ -2,7 +2,7 @@
 // Matrix product with PyTorch semantics: 1-D operands are promoted and squeezed back, batch
 // dimensions broadcast. The backend sees rank-3 strided views, so transposed operands and
 // broadcast batches reach the kernel without copies whenever the layout allows.
-import type { StridedView } from '../backend.js';
+import { checkBufferLimit, type StridedView } from '../backend.js';
 import { isFloatDType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, sizeOf, viewStrides } from '../shape.js';
@@ -22,6 +22,7 @@ function batchedView(t: Tensor, batch: readonly number[], op: string): { view: S
   const merged = viewStrides(full, strides, target);
   const base = t.stridedView(op);
   if (merged) return { view: { ...base, shape: target, strides: merged }, free: () => undefined };
+  checkBufferLimit(t.backend, op, full, t.dtype);
   const data = t.backend.copy({ ...base, shape: full, strides });
   return { view: { data, dtype: t.dtype, shape: target, strides: [rows * cols, cols, 1], offset: 0 }, free: () => t.backend.free(data) };
 }
@@ -62,6 +63,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const m = a.rank === 1 ? 1 : a.shape[a.rank - 2];
   const n = b.rank === 1 ? 1 : b.shape[b.rank - 1];
   checkNumel('matmul', [...batch, m, n]);
+  checkBufferLimit(backend, 'matmul', [...batch, m, n], 'float32');
   const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
   const va = batchedView(a2, batch, 'matmul');

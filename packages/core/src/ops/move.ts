@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Moving tensors between backends: a copy through host memory. Gradients flow back across the
 // move (recorded as a custom op that moves the gradient the other way).
+import { checkBufferLimit } from '../backend.js';
 import { HeedError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { findBackend, initBackend } from '../registry.js';
@@ -38,6 +39,7 @@ export function toBackend(x: Tensor, name: string): Tensor {
   if (!x.backend.capabilities.syncRead) {
     throw new HeedError('to', `the '${x.backend.name}' backend cannot read synchronously; use 'await x.toAsync("${name}")'.`);
   }
+  checkBufferLimit(target, 'to', x.shape, x.dtype);
   const values = x.dataSync();
   return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
 }
@@ -53,6 +55,7 @@ export function toBackend(x: Tensor, name: string): Tensor {
 export async function toBackendAsync(x: Tensor, name: string): Promise<Tensor> {
   commonBackend('toAsync', [x]);
   const target = await initBackend(checkBackendName('toAsync', name));
+  checkBufferLimit(target, 'toAsync', x.shape, x.dtype);
   const values = await x.data();
   return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
 }

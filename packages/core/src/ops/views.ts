@@ -2,6 +2,7 @@
 // Zero-copy view ops: reshape (copies only when the layout forbids a view), permute,
 // transpose, expand, slice/narrow/select, squeeze/unsqueeze, flatten, contiguous.
 // Every view shares its input's storage; gradients are recorded as view ops.
+import { checkBufferLimit } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, inferShape, isContiguous, sizeOf, viewStrides } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -22,6 +23,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   commonBackend('reshape', [x]);
   const target = inferShape(checkTarget('reshape', shape), x.size, 'reshape');
   const strides = viewStrides(x.shape, x.strides, target);
+  if (!strides) checkBufferLimit(x.backend, 'reshape', target, x.dtype); // copying an expanded view can grow
   const out = strides
     ? makeView(x, target, strides, x.offset)
     : fromData(x.backend, x.backend.copy(x.stridedView('reshape')), target, x.dtype);
@@ -265,7 +267,9 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
  */
 export function contiguous(x: Tensor): Tensor {
   commonBackend('contiguous', [x]);
-  const out = x.offset === 0 && isContiguous(x.shape, x.strides) && x.storage.size === x.size
+  const plain = x.offset === 0 && isContiguous(x.shape, x.strides) && x.storage.size === x.size;
+  if (!plain) checkBufferLimit(x.backend, 'contiguous', x.shape, x.dtype); // copying an expanded view can grow
+  const out = plain
     ? makeView(x, x.shape, contiguousStrides(x.shape), 0)
     : fromData(x.backend, x.backend.copy(x.stridedView('contiguous')), x.shape, x.dtype);
   return record('reshape', [x], out, {});
