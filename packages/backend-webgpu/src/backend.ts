@@ -56,7 +56,7 @@ export class WebGPUBackend implements Backend {
   readonly name: string;
   /** The backend contract version this backend implements. */
   readonly apiVersion = BACKEND_API_VERSION;
-  /** No synchronous reads; float32, int32 and bool; buffers up to maxStorageBufferBindingSize. */
+  /** No synchronous reads; float32, int32 and bool; buffers up to min(maxStorageBufferBindingSize, maxBufferSize). */
   readonly capabilities: BackendCapabilities;
   /** @internal The runtime (pool, pipelines, batching, stats); for tests and diagnostics. */
   readonly runtime: Runtime;
@@ -74,7 +74,9 @@ export class WebGPUBackend implements Backend {
     const info = adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     this.software = /swiftshader|llvmpipe|warp|cpu/i.test(`${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`)
       || (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
-    this.capabilities = { syncRead: false, dtypes: STORED_DTYPES, maxBufferBytes: device.limits.maxStorageBufferBindingSize };
+    // The largest buffer a kernel can bind (core checks op results against it before dispatch).
+    const maxBufferBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.capabilities = { syncRead: false, dtypes: STORED_DTYPES, maxBufferBytes };
   }
 
   /** @internal */
