@@ -49,7 +49,7 @@ const WGSL_FLUSH: SpecialValueException = {
 /** Cases whose elements read a subnormal input (as an operand, or in the same row). */
 const FLUSHED_ON_WEBGPU = [
   'unary/abs', 'unary/log', 'unary/sqrt', 'unary/rsqrt', 'unary/relu', 'unary/floor', 'unary/ceil', 'unary/sign',
-  'unary/floor-ceil-near-zero', 'elementwise/cast-bool',
+  'unary/floor-ceil-near-zero', 'elementwise/cast-bool', 'elementwise/clamp-min',
   'binary/mul-pairs', 'binary/mul-outer', 'binary/div-pairs', 'binary/div-outer', 'binary/pow-pairs', 'binary/pow-outer',
   'binary/remainder-pairs', 'binary/remainder-outer', 'binary/atan2-pairs', 'binary/atan2-outer',
   'binary/eq-pairs', 'binary/eq-outer', 'binary/ne-pairs', 'binary/ne-outer', 'binary/lt-pairs', 'binary/lt-outer',
