@@ -198,58 +198,43 @@ function elementFormatter(values: readonly number[], dtype: DType, opts: PrintOp
 
 // ---- layout ---------------------------------------------------------------------------
 
-/** Indices shown along a dimension of size n: all of them, or the edges when summarising. */
-function shownIndices(n: number, summarize: boolean, edge: number): { head: number[]; tail: number[]; elided: boolean } {
-  const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-  if (summarize && n > 2 * edge) return { head: range(0, edge), tail: range(n - edge, n), elided: true };
-  return { head: range(0, n), tail: [], elided: false };
+/**
+ * @internal The printed part of each dimension: the whole dimension, or (when the tensor is
+ * summarised and the dimension longer than twice the edge items) its first and last
+ * `edgeItems` indices. Shown values are passed row-major over the shown indices only.
+ */
+export function shownSegments(shape: Shape, opts: PrintOptions = options): [start: number, length: number][][] {
+  const summarize = shape.reduce((a, b) => a * b, 1) > opts.threshold;
+  const edge = opts.edgeItems;
+  return shape.map((n) => (summarize && n > 2 * edge ? [[0, edge], [n - edge, edge]] : [[0, n]]));
 }
 
-function rowStrides(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
-  let step = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    strides[d] = step;
-    step *= shape[d];
-  }
-  return strides;
-}
-
-/** The values that will be printed (what the element formatter is fitted to). */
-function collectShown(values: ArrayLike<number>, shape: Shape, edge: number): number[] {
-  const out: number[] = [];
-  const strides = rowStrides(shape);
-  const walk = (dim: number, base: number) => {
-    if (dim === shape.length) {
-      out.push(values[base]);
-      return;
-    }
-    const { head, tail } = shownIndices(shape[dim], true, edge);
-    for (const i of head) walk(dim + 1, base + i * strides[dim]);
-    for (const i of tail) walk(dim + 1, base + i * strides[dim]);
-  };
-  walk(0, 0);
-  return out;
-}
-
-function render(values: ArrayLike<number>, shape: Shape, fmt: ElementFormatter, summarize: boolean, indent: number, opts: PrintOptions): string {
+function render(values: ArrayLike<number>, shape: Shape, fmt: ElementFormatter, indent: number, opts: PrintOptions): string {
   if (shape.length === 0) return fmt.format(values[0]);
-  const strides = rowStrides(shape);
+  const segments = shownSegments(shape, opts);
+  const counts = segments.map((segs) => segs.reduce((a, [, len]) => a + len, 0));
+  const strides = new Array<number>(shape.length);
+  for (let d = shape.length - 1, step = 1; d >= 0; d--) {
+    strides[d] = step;
+    step *= counts[d];
+  }
   const edge = opts.edgeItems;
   const block = (dim: number, base: number, ind: number): string => {
-    const { head, tail, elided } = shownIndices(shape[dim], summarize, edge);
+    const elided = segments[dim].length > 1;
+    const head = elided ? edge : counts[dim];
+    const at = (i: number) => base + i * strides[dim];
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
     if (dim === shape.length - 1) {
-      const items = head.map((i) => fmt.format(values[base + i]));
-      if (elided) items.push(edge === 0 ? '...' : ' ...', ...tail.map((i) => fmt.format(values[base + i])));
+      const items = range(0, head).map((i) => fmt.format(values[at(i)]));
+      if (elided) items.push(edge === 0 ? '...' : ' ...', ...range(edge, 2 * edge).map((i) => fmt.format(values[at(i)])));
       const perLine = Math.max(1, Math.floor((opts.lineWidth - ind) / (fmt.width + 2)));
       const lines: string[] = [];
       for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(', '));
       return `[${lines.join(`,\n${' '.repeat(ind + 1)}`)}]`;
     }
-    const rows = head.map((i) => block(dim + 1, base + i * strides[dim], ind + 1));
-    if (elided) rows.push('...', ...tail.map((i) => block(dim + 1, base + i * strides[dim], ind + 1)));
-    const rank = shape.length - dim;
-    return `[${rows.join(`,${'\n'.repeat(rank - 1)}${' '.repeat(ind + 1)}`)}]`;
+    const rows = range(0, head).map((i) => block(dim + 1, at(i), ind + 1));
+    if (elided) rows.push('...', ...range(edge, 2 * edge).map((i) => block(dim + 1, at(i), ind + 1)));
+    return `[${rows.join(`,${'\n'.repeat(shape.length - dim - 1)}${' '.repeat(ind + 1)}`)}]`;
   };
   return block(0, 0, indent);
 }
@@ -260,8 +245,13 @@ function render(values: ArrayLike<number>, shape: Shape, fmt: ElementFormatter, 
 export interface TensorDescription {
   readonly shape: Shape;
   readonly dtype: DType;
-  /** Row-major values, or null when they cannot be read synchronously. */
+  /**
+   * The shown values (see {@link shownSegments}; all of them unless summarised), row-major,
+   * or null when they cannot be read synchronously.
+   */
   readonly values: ArrayLike<number> | null;
+  /** Why the values are missing, shown in their place (default: how to read them). */
+  readonly note?: string;
   /** The backend name, shown when not 'cpu'. */
   readonly device: string;
   readonly requiresGrad: boolean;
@@ -302,16 +292,14 @@ export function formatTensor(t: TensorDescription, opts: PrintOptions = options)
   let body: string;
   if (t.disposed || t.values === null) {
     suffixes.unshift(`size=[${t.shape.join(', ')}]`, `dtype=${t.dtype}`);
-    body = t.disposed ? '<disposed>' : '<values not readable synchronously: use await t.print()>';
+    body = t.disposed ? '<disposed>' : `<${t.note ?? 'values not readable synchronously: use await t.print()'}>`;
   } else if (size === 0) {
     if (t.shape.length !== 1) suffixes.push(`size=[${t.shape.join(', ')}]`);
     if (t.dtype !== 'float32') suffixes.push(`dtype=${t.dtype}`);
     body = '[]';
   } else {
     if (!IMPLIED_DTYPE[t.dtype]) suffixes.push(`dtype=${t.dtype}`);
-    const summarize = size > opts.threshold;
-    const shown = summarize ? collectShown(t.values, t.shape, opts.edgeItems) : Array.from(t.values);
-    body = render(t.values, t.shape, elementFormatter(shown, t.dtype, opts), summarize, indent, opts);
+    body = render(t.values, t.shape, elementFormatter(Array.from(t.values), t.dtype, opts), indent, opts);
   }
   if (t.gradFn) suffixes.push(`grad_fn=<${t.gradFn[0].toUpperCase()}${t.gradFn.slice(1)}Backward>`);
   else if (t.requiresGrad) suffixes.push('requires_grad=True');

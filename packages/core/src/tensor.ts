@@ -12,6 +12,7 @@ import type { Scope } from './scope.js';
 import { trackTensor, untrackTensor } from './memory.js';
 import { GradNode } from './autograd/node.js';
 import { formatTensor, type TensorDescription } from './format.js';
+import { shownValues, shownValuesSync } from './print.js';
 
 // Node's util.inspect looks this symbol up (no node: import needed).
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
@@ -318,11 +319,16 @@ export class Tensor {
    * ```
    */
   toString(): string {
-    let values: TypedArray | null = null;
+    let values: ArrayLike<number> | null = null;
+    let note: string | undefined;
     if (!this.disposed && !this.storage.freed && this.backend.capabilities.syncRead && this.backend.readSync) {
-      values = this.dataSync();
+      try {
+        values = shownValuesSync(this);
+      } catch (e) {
+        note = `values could not be read: ${(e as Error).message}`;
+      }
     }
-    return formatTensor(this.describe(values));
+    return formatTensor(this.describe(values, note));
   }
 
   /** @internal Node's `util.inspect` hook (used by `console.log`): the same as `toString()`. */
@@ -340,16 +346,16 @@ export class Tensor {
    * ```
    */
   async print(): Promise<string> {
-    const values = this.disposed || this.storage.freed ? null : await this.data();
+    const values = this.disposed || this.storage.freed ? null : await shownValues(this);
     const text = formatTensor(this.describe(values));
     console.log(text);
     return text;
   }
 
-  private describe(values: TypedArray | null): TensorDescription {
+  private describe(values: ArrayLike<number> | null, note?: string): TensorDescription {
     const node = this.owned.node;
     return {
-      shape: this.shape, dtype: this.dtype, values, device: this.storage.backend.name, disposed: this.disposed || this.storage.freed,
+      shape: this.shape, dtype: this.dtype, values, note, device: this.storage.backend.name, disposed: this.disposed || this.storage.freed,
       requiresGrad: node !== null, gradFn: node && !node.isLeaf ? node.op : null,
     };
   }

@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import './setup.js';
 import {
-  HeedError, registerBackend, setPrintOptions, tensor, type Backend, type BackendFactory, type DType, type Shape,
+  HeedError, arange, memory, registerBackend, setPrintOptions, slice, tensor, type Backend, type BackendFactory, type DType, type Shape,
 } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { formatFixed, formatScientific } from '../src/format.js';
@@ -69,6 +69,31 @@ describe('tensor printing matches PyTorch', () => {
     expect(String(v)).toBe('tensor([[1., 4.],\n        [2., 5.],\n        [3., 6.]])');
     t.dispose();
     v.dispose();
+  });
+
+  // Expected strings printed by /usr/bin/python3 (torch 1.13):
+  //   str(torch.arange(6, dtype=torch.float32).reshape(6, 1, 1).expand(6, 20000, 10000))
+  //   str(torch.arange(2000, dtype=torch.float32).reshape(40, 50).t())
+  //   str(torch.arange(2 * 3 * 400).reshape(2, 3, 400)[:, :, ::2])
+  it('summarised views read only the shown blocks: a 1.2-billion-element broadcast view prints', () => {
+    const base = arange(6, undefined, 1, { dtype: 'float32' }).reshape([6, 1, 1]);
+    const huge = base.expand([6, 20000, 10000]); // 4.8 GB if it were copied to be read
+    const before = memory().numBytes;
+    const rows = (v: number) => [0, 1, 2].map(() => `[${v}., ${v}., ${v}.,  ..., ${v}., ${v}., ${v}.]`);
+    const block = (v: number) => `[${[...rows(v), '...', ...rows(v)].join(',\n         ')}]`;
+    expect(String(huge)).toBe(`tensor([${[0, 1, 2, 3, 4, 5].map(block).join(',\n\n        ')}])`);
+    expect(memory().numBytes).toBe(before);
+    for (const t of [base, huge]) t.dispose();
+  });
+
+  it('summarised transposed and stepped views', () => {
+    const m = arange(2000, undefined, 1, { dtype: 'float32' }).reshape([40, 50]);
+    const t = m.transpose();
+    expect(String(t)).toBe('tensor([[0.0000e+00, 5.0000e+01, 1.0000e+02,  ..., 1.8500e+03, 1.9000e+03,\n         1.9500e+03],\n        [1.0000e+00, 5.1000e+01, 1.0100e+02,  ..., 1.8510e+03, 1.9010e+03,\n         1.9510e+03],\n        [2.0000e+00, 5.2000e+01, 1.0200e+02,  ..., 1.8520e+03, 1.9020e+03,\n         1.9520e+03],\n        ...,\n        [4.7000e+01, 9.7000e+01, 1.4700e+02,  ..., 1.8970e+03, 1.9470e+03,\n         1.9970e+03],\n        [4.8000e+01, 9.8000e+01, 1.4800e+02,  ..., 1.8980e+03, 1.9480e+03,\n         1.9980e+03],\n        [4.9000e+01, 9.9000e+01, 1.4900e+02,  ..., 1.8990e+03, 1.9490e+03,\n         1.9990e+03]])');
+    const ints = arange(2 * 3 * 400, undefined, 1, { dtype: 'int32' }).reshape([2, 3, 400]);
+    const stepped = slice(ints, [null, null, [0, 400, 2]]);
+    expect(String(stepped)).toBe('tensor([[[   0,    2,    4,  ...,  394,  396,  398],\n         [ 400,  402,  404,  ...,  794,  796,  798],\n         [ 800,  802,  804,  ..., 1194, 1196, 1198]],\n\n        [[1200, 1202, 1204,  ..., 1594, 1596, 1598],\n         [1600, 1602, 1604,  ..., 1994, 1996, 1998],\n         [2000, 2002, 2004,  ..., 2394, 2396, 2398]]])');
+    for (const x of [m, t, ints, stepped]) x.dispose();
   });
 
   it('a disposed tensor prints its shape and dtype, not an error', () => {
