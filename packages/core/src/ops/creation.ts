@@ -102,11 +102,13 @@ function badValue(v: unknown, depth: number): HeedError {
     `at depth ${depth}.`);
 }
 
-/** Writes `data` into `out` row-major, checking raggedness, value types and int32 range. */
-function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray, pos: { i: number }): void {
+/** Writes `data` into `out` row-major, checking raggedness, value types and (int32) range. */
+function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray, pos: { i: number }, int32: boolean): void {
   if (depth === shape.length) {
     if (typeof data === 'number' || typeof data === 'boolean') {
-      store(out, pos.i++, Number(data));
+      const v = Number(data);
+      if (int32) checkInt32(v);
+      out[pos.i++] = v;
       return;
     }
     if (Array.isArray(data) || ArrayBuffer.isView(data)) {
@@ -126,16 +128,29 @@ function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray
   }
   if (isTypedArray(data)) {
     if (depth !== shape.length - 1) throw new HeedError('tensor', `ragged nested array: a typed array at depth ${depth} (inferred shape ${fmtShape(shape)}).`);
-    for (let k = 0; k < items.length; k++) store(out, pos.i++, Number(items[k]));
+    copyFlat(items, out, pos.i, int32);
+    pos.i += items.length;
     return;
   }
-  for (let k = 0; k < items.length; k++) flattenInto(items[k], shape, depth + 1, out, pos);
+  for (let k = 0; k < items.length; k++) flattenInto(items[k], shape, depth + 1, out, pos, int32);
 }
 
-/** Stores one value; int32 storage refuses values outside its range instead of wrapping. */
-function store(out: TypedArray, i: number, v: number): void {
-  if (out instanceof Int32Array) checkStorable('tensor', 'value', v, 'int32');
-  out[i] = v;
+/** int32 storage refuses values outside its range (and NaN) instead of wrapping them. */
+function checkInt32(v: number): void {
+  checkStorable('tensor', 'value', v, 'int32');
+}
+
+/** Copies flat values into `out` at `start` (one loop per case, so the plain copy stays fast). */
+function copyFlat(flat: ArrayLike<unknown>, out: TypedArray, start: number, int32: boolean): void {
+  if (int32 && !(flat instanceof Int32Array || flat instanceof Uint8Array)) {
+    for (let k = 0; k < flat.length; k++) {
+      const v = Number(flat[k]);
+      checkInt32(v);
+      out[start + k] = v;
+    }
+  } else {
+    for (let k = 0; k < flat.length; k++) out[start + k] = Number(flat[k]);
+  }
 }
 
 function defaultDType(data: TensorData): DType {
@@ -169,9 +184,9 @@ export function tensor(data: TensorData, options?: TensorOptions): Tensor {
     if (flat.length !== size) {
       throw new HeedError('tensor', `got ${flat.length} values but shape ${fmtShape(shape)} needs ${size}.`);
     }
-    for (let i = 0; i < size; i++) store(values, i, Number(flat[i]));
+    copyFlat(flat, values, 0, dtype === 'int32');
   } else {
-    flattenInto(data, shape, 0, values, { i: 0 });
+    flattenInto(data, shape, 0, values, { i: 0 }, dtype === 'int32');
   }
   if (dtype === 'bool') for (let i = 0; i < size; i++) values[i] = values[i] !== 0 ? 1 : 0;
   return finish(fromData(backend, backend.upload(values, dtype), shape, dtype), options);

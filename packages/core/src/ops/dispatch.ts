@@ -8,6 +8,7 @@ import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
 import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { getBackend } from '../registry.js';
+import { describeValue } from '../validate.js';
 
 /**
  * A tensor, or a plain number that ops treat as a scalar tensor.
@@ -48,9 +49,7 @@ export function commonBackend(op: string, tensors: readonly Tensor[]): Backend {
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array (wrap it with tensor(...))';
-  return typeof v;
+  return Array.isArray(v) ? 'an array (wrap it with tensor(...))' : describeValue(v);
 }
 
 /** The dtype a JS number takes next to a tensor of `other` (PyTorch's "weak" scalar rule). */
