@@ -221,7 +221,7 @@ declare module './tensor.js' {
      */
     sum(options?: ReduceOptions): Tensor;
     /**
-     * Sum over axes over `axis` (a number or an array), e.g. `x.sum(-1)`.
+     * Sum over `axis` (a number or an array), e.g. `x.sum(-1)`.
      * @example `x.sum(-1, { keepdim: true });`
      */
     sum(axis: AxisArg, options?: KeepdimOptions): Tensor;
@@ -231,7 +231,7 @@ declare module './tensor.js' {
      */
     mean(options?: ReduceOptions): Tensor;
     /**
-     * Mean over axes over `axis` (a number or an array), e.g. `x.mean(-1)`.
+     * Mean over `axis` (a number or an array), e.g. `x.mean(-1)`.
      * @example `x.mean(0);`
      */
     mean(axis: AxisArg, options?: KeepdimOptions): Tensor;
@@ -241,7 +241,7 @@ declare module './tensor.js' {
      */
     prod(options?: ReduceOptions): Tensor;
     /**
-     * Product over axes over `axis` (a number or an array), e.g. `x.prod(-1)`.
+     * Product over `axis` (a number or an array), e.g. `x.prod(-1)`.
      * @example `x.prod(1);`
      */
     prod(axis: AxisArg, options?: KeepdimOptions): Tensor;
@@ -311,7 +311,7 @@ declare module './tensor.js' {
      */
     logsumexp(options?: ReduceOptions): Tensor;
     /**
-     * Stable `log over `axis` (a number or an array), e.g. `x.logsumexp(-1)`.
+     * Stable `log(sum(exp(x)))` over `axis` (a number or an array), e.g. `x.logsumexp(-1)`.
      * @example `x.logsumexp(-1);`
      */
     logsumexp(axis: AxisArg, options?: KeepdimOptions): Tensor;
