@@ -4,13 +4,14 @@
 // headless Chromium. On the CPU backend (WASM, threaded) it trains a few dozen steps and the
 // loss must fall; the translation box must answer and draw the cross-attention heatmap (one
 // cell per generated x source token); the downloaded model must load in Node with
-// @heed/models and translate exactly as the page did, and load back into the page. On
+// @heed/models and translate exactly as the page did, and load back into the page; a model
+// made in Node must upload and translate in the page exactly as in Node. On
 // WebGPU ('auto' on a machine with an adapter, here SwiftShader) a few steps must train with
 // the backend label saying so; with WebGPU switched off in the browser, 'auto' falls back to
 // the CPU. HEED_UPDATE_SCREENSHOT=1 also writes docs/browser-demo.png.
 // Skipped, with a message, without Chromium or without the built packages (`npm test` builds).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,8 @@ import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { registerBackend, setBackend } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import { deserializeModel } from '@heed/models';
+import { deserializeModel, serializeModel } from '@heed/models';
+import { createRun, DEFAULT_SETTINGS } from '../translate-numbers/task.mjs';
 import { CHROMIUM, launchChromium } from '../../scripts/test-support/browser.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -152,6 +154,18 @@ describe.skipIf(missing.length > 0)('browser demo (vite build + preview, headles
     await waitFor(page, 'window.heedDemo.state === "ready" && window.heedDemo.log.some((l) => l.startsWith("loaded "))');
     const again = await translate(page, 'zweihundertdrei');
     expect(again.output).toBe(t.output);
+
+    // A model made in Node (by the same task module as examples/translate-numbers) uploads and translates like in Node.
+    const node = createRun({ ...DEFAULT_SETTINGS, dModel: 16, layers: 1, seed: 3 });
+    const nodeFile = join(outDir, 'from-node.safetensors');
+    writeFileSync(nodeFile, await serializeModel(node.model, { tokenizer: node.tokenizer, extra: { trainedSteps: 0 } }));
+    await page.setInputFiles('#upload', nodeFile);
+    await waitFor(page, 'window.heedDemo.state === "ready" && window.heedDemo.log.some((l) => l.startsWith("loaded from-node"))');
+    const fromNode = await translate(page, 'settecento');
+    const [nodeIds] = await node.model.greedyDecode([node.tokenizer.encode('<de> <es> settecento')], { maxLen: 24 });
+    expect(fromNode.source).toBe('<de> <es> settecento');
+    expect(fromNode.output).toBe(node.tokenizer.decode(nodeIds));
+    node.model.dispose();
     expect(consoleOf.get(page)!.filter((l) => l.startsWith('pageerror'))).toEqual([]);
     await context.close();
   }, 150_000);

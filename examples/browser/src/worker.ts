@@ -194,7 +194,7 @@ async function trainRun(r: Run): Promise<void> {
           await drain(true);
         }
         meter.resume();
-        if (state === 'paused') setState('training');
+        if (state === 'paused' && !stopRequested) setState('training');
       },
       shouldStop: () => stopRequested,
     });
