@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Argument checks for public entries: shapes and element counts, axes, integers and numbers,
-// booleans, backend names and option objects (dtypes: checkDType in dtype.ts). TypeScript protects typed callers;
-// these protect JavaScript callers and values read from JSON. Each check throws a HeedError
+// booleans, backend names and option objects (dtypes: checkDType in dtype.ts). TypeScript
+// protects typed callers; these protect JavaScript callers and values read from JSON. Each check throws a HeedError
 // naming the op, the bad value and the fix, before anything reaches a backend, so a bad
 // argument can never leave a backend (or memory()) in a broken state.
 import type { Backend } from './backend.js';
@@ -36,13 +36,17 @@ const INT32_MAX = 2 ** 31 - 1;
  * describeValue([2, NaN]); // '[2, NaN]'
  * ```
  */
-export function describeValue(value: unknown, depth = 0): string {
+export function describeValue(value: unknown): string {
+  return describe(value, 0);
+}
+
+function describe(value: unknown, depth: number): string {
   if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}' (a string)`;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) {
     if (depth > 1) return '[...]';
-    const items = value.slice(0, 8).map((v) => describeValue(v, depth + 1));
+    const items = value.slice(0, 8).map((v: unknown) => describe(v, depth + 1));
     return `[${items.join(', ')}${value.length > 8 ? ', ...' : ''}]`;
   }
   if (typeof value === 'function') return 'a function';
@@ -65,8 +69,8 @@ export function checkBackendDType(op: string, backend: Backend, dtype: DType): v
 }
 
 /**
- * Validates a user shape: an array of non-negative safe integers whose element count is at
- * most {@link MAX_NUMEL}. Returns a copy.
+ * Validates a user shape: an array of non-negative integers whose element count (and so each
+ * dimension) is at most {@link MAX_NUMEL}. Returns a copy.
  *
  * @example
  * ```ts
