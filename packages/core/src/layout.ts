@@ -68,13 +68,22 @@ export function coalesceDims(shape: readonly number[], strides: readonly (readon
     if (len === 1) continue;
     const last = dims.length - 1;
     let merge = last >= 0;
-    for (let k = 0; merge && k < ops; k++) merge = out[k][last] === (strides[k][d] ?? 0) * len;
+    for (let k = 0; merge && k < ops; k++) {
+      const st = strides[k][d];
+      merge = out[k][last] === (st === undefined ? 0 : st) * len;
+    }
     if (merge) {
       dims[last] *= len;
-      for (let k = 0; k < ops; k++) out[k][last] = strides[k][d] ?? 0;
+      for (let k = 0; k < ops; k++) {
+        const st = strides[k][d];
+        out[k][last] = st === undefined ? 0 : st;
+      }
     } else {
       dims.push(len);
-      for (let k = 0; k < ops; k++) out[k].push(strides[k][d] ?? 0);
+      for (let k = 0; k < ops; k++) {
+        const st = strides[k][d];
+        out[k].push(st === undefined ? 0 : st);
+      }
     }
   }
   return { shape: dims, strides: out };
@@ -132,7 +141,11 @@ export class StridedWalker {
   ) {
     let size = 1;
     for (let d = 0; d < shape.length; d++) size *= shape[d];
-    const { shape: dims, strides: [t0, t1, t2] } = coalesceDims(shape, [strides0, strides1, strides2]);
+    const merged = coalesceDims(shape, [strides0, strides1, strides2]);
+    const dims = merged.shape;
+    const t0 = merged.strides[0];
+    const t1 = merged.strides[1];
+    const t2 = merged.strides[2];
     this.p0 = offset0;
     this.p1 = offset1;
     this.p2 = offset2;
