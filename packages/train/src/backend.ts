@@ -67,9 +67,13 @@ export interface UseBackendOptions {
   onFallback?: (name: BackendName, reason: string) => void;
 }
 
-const HINTS: Record<BackendName, string> = {
-  cpu: 'install @heed/backend-cpu.',
-  webgpu: 'install @heed/backend-webgpu; a WebGPU adapter is needed (a GPU, or SwiftShader via VK_ICD_FILENAMES in Node); use the cpu backend otherwise.',
+/** What to do when a backend's package cannot be loaded, or its backend cannot start. */
+const HINTS: Record<BackendName, { load: string; start: string }> = {
+  cpu: { load: 'install @heed/backend-cpu.', start: 'the CPU backend needs no hardware: please report this.' },
+  webgpu: {
+    load: 'install @heed/backend-webgpu.',
+    start: 'a WebGPU adapter is needed (a GPU, or SwiftShader via VK_ICD_FILENAMES in Node); use the cpu backend otherwise.',
+  },
 };
 
 async function start(name: BackendName, loaders: BackendLoaders): Promise<void> {
@@ -78,14 +82,14 @@ async function start(name: BackendName, loaders: BackendLoaders): Promise<void> 
     try {
       factory = await loaders[name]();
     } catch (e) {
-      throw new Error(`could not load the ${name} backend (${e instanceof Error ? e.message : String(e)}); ${HINTS[name]}`);
+      throw new Error(`could not load the ${name} backend (${e instanceof Error ? e.message : String(e)}); ${HINTS[name].load}`);
     }
     registerBackend(factory);
   }
   try {
     await setBackend(name);
   } catch (e) {
-    throw new Error(`the ${name} backend failed to start (${e instanceof Error ? e.message : String(e)}); ${HINTS[name]}`);
+    throw new Error(`the ${name} backend failed to start (${e instanceof Error ? e.message : String(e)}); ${HINTS[name].start}`);
   }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // @heed/train/node: the command line (typed options win over --quick defaults, which win over
-// presets and normal defaults; a quick run's default folder is `<outDir>-quick`), the run's
+// presets and normal defaults; quick and preset runs default to their own folders), the run's
 // files (checkpoint save/inspect/resume through a real folder, text files with their
 // folders), the overwrite guard (refuses a shorter run over a longer-trained checkpoint or
 // model, allows equal/longer runs and --force, and writes nothing when it refuses), and the
@@ -35,7 +35,9 @@ describe('parseTrainingArgs', () => {
     const full = parseTrainingArgs({ ...base, argv: argv() });
     expect(full).toMatchObject({ steps: 600, batchSize: 64, width: 64, quick: false, out: '/tmp/out/demo/', backend: 'cpu', force: false });
     const quick = parseTrainingArgs({ ...base, argv: argv('--quick', '--large', '--batch-size', '8') });
-    expect(quick).toMatchObject({ steps: 40, batchSize: 8, width: 16, out: '/tmp/out/demo-quick' });
+    expect(quick).toMatchObject({ steps: 40, batchSize: 8, width: 16, out: '/tmp/out/demo-large-quick' });
+    expect(parseTrainingArgs({ ...base, argv: argv('--quick') }).out).toBe('/tmp/out/demo-quick');
+    expect(parseTrainingArgs({ ...base, argv: argv('--large') }).out).toBe('/tmp/out/demo-large');
     expect([...quick.explicit]).toEqual(expect.arrayContaining(['quick', 'large', 'batchSize']));
     expect(parseTrainingArgs({ ...base, argv: argv('--large') })).toMatchObject({ steps: 1000, width: 128 });
     expect(parseTrainingArgs({ ...base, argv: argv('--quick', '--out', '/x', '--force') })).toMatchObject({ out: '/x', force: true });

@@ -4,8 +4,9 @@
 // force. Each script adds its own options and passes its defaults (normal, `--quick`, and
 // optional named presets such as `--large`); helpers turn failures into `error: ...` + exit 2.
 // Invariants: an option the user typed always wins; otherwise `--quick` defaults beat preset
-// values, which beat the normal defaults; `--help` lists every option with its default; a
-// quick run writes to `<outDir>-quick` unless `--out` is typed, never over the full run's folder.
+// values, which beat the normal defaults; `--help` lists every option with its default; unless
+// `--out` is typed, a quick or preset run writes to its own folder (`<outDir>-quick`,
+// `<outDir>-large`, `<outDir>-large-quick`), never over the normal run's folder.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, useBackend, type BackendName } from '../backend.js';
 import { guardOutput } from './files.js';
@@ -68,7 +69,7 @@ export interface TrainingArgs {
   batchSize: number;
   lr: number;
   seed: number;
-  /** The output folder (`--out`, else `<outDir>` or, with `--quick`, `<outDir>-quick`). */
+  /** The output folder (`--out`, else `<outDir>`, or `<outDir>-<preset>[-quick]` for preset and quick runs). */
   out: string;
   resume: boolean;
   stopAt?: number;
@@ -108,7 +109,7 @@ export interface TrainingPreset {
 export interface TrainingArgsOptions {
   name: string;
   description: string;
-  /** The default output folder of a full run; quick runs default to `<outDir>-quick`. */
+  /** The default output folder of a normal run; preset and quick runs default to `<outDir>-<preset>[-quick]`. */
   outDir: string;
   defaults: Record<string, unknown>;
   quickDefaults: Record<string, unknown>;
@@ -131,7 +132,7 @@ export interface TrainingArgsOptions {
  */
 export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
   const { defaults, quickDefaults, presets = {} } = o;
-  const quickOut = `${o.outDir.replace(/[\\/]+$/, '')}-quick`;
+  const base = o.outDir.replace(/[\\/]+$/, '');
   const program = new Command(o.name)
     .description(o.description)
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKENDS).default('cpu'))
@@ -140,7 +141,8 @@ export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
     .option('--batch-size <n>', `examples per step (quick: ${String(quickDefaults.batchSize ?? defaults.batchSize)})`, parsePositiveInt, defaults.batchSize as number)
     .option('--lr <x>', 'peak learning rate (AdamW, warmup + cosine decay)', parsePositiveFloat, defaults.lr as number)
     .option('--seed <n>', 'seed of the data split, init, dropout and sampling', parseNonNegativeInt, 0)
-    .option('--out <dir>', `output folder (images, checkpoint, model, summary.json) (default: "${o.outDir}"; quick: "${quickOut}")`)
+    .option('--out <dir>', `output folder (images, checkpoint, model, summary.json) (default: "${o.outDir}"; --quick: "${base}-quick"` +
+      `${Object.keys(presets).map((p) => `; --${p}: "${base}-${p}"`).join('')})`)
     .option('--force', 'overwrite a model in --out even if it was trained for more steps than this run', false)
     .option('--resume', 'continue from <out>/checkpoint.safetensors: model, optimizer, schedule, step and data order', false)
     .option('--stop-at <step>', 'stop after this step (checkpoint saved) as if interrupted; --resume continues to --steps', parsePositiveInt)
@@ -169,7 +171,8 @@ export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
     for (const [key, value] of Object.entries(quickDefaults)) if (!typed(key)) opts[key] = value;
   }
   for (const [key, value] of Object.entries(defaults)) if (opts[key] === undefined) opts[key] = value;
-  opts.out ??= opts.quick ? quickOut : o.outDir;
+  const suffix = [...Object.keys(presets).filter((p) => opts[p]), ...(opts.quick ? ['quick'] : [])];
+  opts.out ??= suffix.length > 0 ? `${base}-${suffix.join('-')}` : o.outDir;
   opts.explicit = new Set(Object.keys(opts).filter(typed));
   return opts as TrainingArgs;
 }
