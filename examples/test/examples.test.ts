@@ -103,7 +103,8 @@ run('example scripts (--quick)', () => {
     expectOk(runScript('translate-numbers', ['--quick', '--steps', '4', '--eval-limit', '20', '--out', out, '--force']));
     expect(summaryOf(out).steps).toBe(4);
     // Without --out, quick runs write to examples/out/<example>-quick/, never to the full run's folder.
-    const r = runScript('char-lm', ['--quick', '--steps', '2', '--sample-length', '4', '--val-windows', '4']);
+    // (--force: a quick run the developer made there earlier may have more steps.)
+    const r = runScript('char-lm', ['--quick', '--steps', '2', '--sample-length', '4', '--val-windows', '4', '--force']);
     expectOk(r);
     const quickOut = join(root, 'examples', 'out', 'char-lm-quick');
     expect(r.stdout).toContain(join(quickOut, 'model.safetensors'));
