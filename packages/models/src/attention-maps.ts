@@ -5,16 +5,10 @@
 // Invariants: runs under noGrad in eval mode (the module's training flag is restored); the
 // returned tensors are the only survivors, one `[N, L, S]` per layer.
 import { keep, noGrad, tidy, type Tensor } from '@heed/core';
-import type { Module, TransformerDecoder, TransformerEncoder } from '@heed/nn';
+import { withEval, type Module, type TransformerDecoder, type TransformerEncoder } from '@heed/nn';
 
 function inEval<T>(module: Module, fn: () => T): T {
-  const wasTraining = module.training;
-  module.eval();
-  try {
-    return noGrad(() => fn());
-  } finally {
-    if (wasTraining) module.train();
-  }
+  return withEval(module, () => noGrad(() => fn()));
 }
 
 /**

@@ -8,7 +8,7 @@
 import { HeedError, concat, noGrad, tidy, zeros, type Generator, type Tensor } from '@heed/core';
 import {
   Dropout, Embedding, LayerNorm, Linear, Module, SinusoidalPositionalEncoding, TransformerEncoder, TransformerEncoderLayer,
-  crossEntropy, normal_, parameter, type ActivationName,
+  crossEntropy, normal_, parameter, type ActivationName, withEval,
 } from '@heed/nn';
 import { checkAttentionConfig, checkPositiveInts } from './batch.js';
 import { encoderSelfAttention } from './attention-maps.js';
@@ -176,17 +176,13 @@ export class TransformerClassifier extends Module {
    * ```
    */
   async predictProba(ids: Tensor): Promise<number[][]> {
-    const wasTraining = this.training;
-    this.eval();
-    try {
+    return withEval(this, async () => {
       const probs = noGrad(() => tidy(() => this.forward(ids).softmax(-1)));
       const data = await probs.data();
       probs.dispose();
       const C = this.config.numClasses;
       return Array.from({ length: ids.shape[0] }, (_, n) => Array.from(data.subarray(n * C, (n + 1) * C)));
-    } finally {
-      if (wasTraining) this.train();
-    }
+    });
   }
 
   /**
@@ -199,16 +195,10 @@ export class TransformerClassifier extends Module {
    * ```
    */
   attentionMaps(ids: Tensor): Tensor[] {
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      return noGrad(() => tidy(() => {
-        const { x, pad } = this.inputs(ids);
-        return encoderSelfAttention(this.encoder, x, { keyPaddingMask: pad });
-      }));
-    } finally {
-      if (wasTraining) this.train();
-    }
+    return withEval(this, () => noGrad(() => tidy(() => {
+      const { x, pad } = this.inputs(ids);
+      return encoderSelfAttention(this.encoder, x, { keyPaddingMask: pad });
+    })));
   }
 
   override extraRepr(): string {

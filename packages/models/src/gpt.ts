@@ -12,7 +12,7 @@
 import { HeedError, Tensor, noGrad, tensor, tidy, type Generator } from '@heed/core';
 import {
   Dropout, Embedding, KVCache, LayerNorm, LearnedPositionalEmbedding, Linear, Module, TransformerEncoder, TransformerEncoderLayer,
-  crossEntropy, normal_, type ActivationName,
+  crossEntropy, normal_, type ActivationName, withEval,
 } from '@heed/nn';
 import { checkAttentionConfig, checkPositiveInts } from './batch.js';
 import { sampleToken, type SamplingOptions } from './generation/sampling.js';
@@ -212,33 +212,32 @@ export class GPT extends Module {
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new HeedError('GPT.generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}.`);
     const useCache = options.useCache ?? true;
     const window = this.config.maxLen;
-    const wasTraining = this.training;
-    this.eval();
-    let cache: KVCache[] | null = null;
-    const seq = [...prompt];
-    const out: number[] = [];
-    try {
-      let pending: number[] = seq.slice(-window);
-      if (useCache) cache = this.createCache();
-      for (let i = 0; i < maxNewTokens; i++) {
-        if (cache && cache[0].length + pending.length > window) {
-          // The context is full: slide it, rebuilding the cache over the last `window` tokens.
-          for (const c of cache) c.reset();
-          pending = seq.slice(-window);
+    return withEval(this, async () => {
+      let cache: KVCache[] | null = null;
+      const seq = [...prompt];
+      const out: number[] = [];
+      try {
+        let pending: number[] = seq.slice(-window);
+        if (useCache) cache = this.createCache();
+        for (let i = 0; i < maxNewTokens; i++) {
+          if (cache && cache[0].length + pending.length > window) {
+            // The context is full: slide it, rebuilding the cache over the last `window` tokens.
+            for (const c of cache) c.reset();
+            pending = seq.slice(-window);
+          }
+          const logits = await this.lastLogits(cache ? pending : seq.slice(-window), cache);
+          const token = await sampleToken(logits, options);
+          seq.push(token);
+          out.push(token);
+          options.onToken?.(token);
+          pending = [token];
+          if (token === options.stopToken) break;
         }
-        const logits = await this.lastLogits(cache ? pending : seq.slice(-window), cache);
-        const token = await sampleToken(logits, options);
-        seq.push(token);
-        out.push(token);
-        options.onToken?.(token);
-        pending = [token];
-        if (token === options.stopToken) break;
+      } finally {
+        if (cache) for (const c of cache) c.dispose();
       }
-    } finally {
-      if (cache) for (const c of cache) c.dispose();
-      if (wasTraining) this.train();
-    }
-    return out;
+      return out;
+    });
   }
 
   /**
@@ -251,13 +250,7 @@ export class GPT extends Module {
    * ```
    */
   attentionMaps(ids: Tensor): Tensor[] {
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      return noGrad(() => tidy(() => encoderSelfAttention(this.blocks, this.embed(ids, 0), { isCausal: true })));
-    } finally {
-      if (wasTraining) this.train();
-    }
+    return withEval(this, () => noGrad(() => tidy(() => encoderSelfAttention(this.blocks, this.embed(ids, 0), { isCausal: true }))));
   }
 
   override extraRepr(): string {

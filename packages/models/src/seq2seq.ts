@@ -8,7 +8,7 @@
 import { HeedError, Tensor, keep, noGrad, tensor, tidy, type Generator } from '@heed/core';
 import {
   Embedding, Linear, Module, SinusoidalPositionalEncoding, Transformer, crossEntropy, disposeDecoderCache, normal_,
-  type ActivationName, type DecoderLayerCache,
+  type ActivationName, type DecoderLayerCache, withEval,
 } from '@heed/nn';
 import { checkAttentionConfig, checkPositiveInts, padBatch } from './batch.js';
 import { beamSearch, type BeamStepper } from './generation/beam.js';
@@ -266,15 +266,6 @@ export class Seq2SeqTransformer extends Module {
     };
   }
 
-  private async evalMode<T>(fn: () => Promise<T>): Promise<T> {
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      return await fn();
-    } finally {
-      if (wasTraining) this.train();
-    }
-  }
 
   private maxDecodeLen(options: DecodeSeq2SeqOptions): number {
     const maxLen = options.maxLen ?? this.config.maxLen - 1;
@@ -295,7 +286,7 @@ export class Seq2SeqTransformer extends Module {
   async greedyDecode(src: TokenIds, options: DecodeSeq2SeqOptions = {}): Promise<number[][]> {
     const maxLen = this.maxDecodeLen(options);
     const s = this.ids(src);
-    return this.evalMode(async () => {
+    return withEval(this, async () => {
       const session = this.session(s, 1);
       const N = s.shape[0];
       const V = this.config.tgtVocabSize;
@@ -335,7 +326,7 @@ export class Seq2SeqTransformer extends Module {
     const maxLen = this.maxDecodeLen(options);
     const beamSize = options.beamSize ?? 4;
     const s = this.ids(src);
-    return this.evalMode(async () => {
+    return withEval(this, async () => {
       const session = this.session(s, beamSize);
       try {
         const results = await beamSearch(session, {

@@ -109,6 +109,23 @@ describe('Seq2SeqTransformer', () => {
     expect(model.training).toBe(true);
   });
 
+  it('two concurrent decodes of a model in training mode both run with dropout off', async () => {
+    const noisy = new Seq2SeqTransformer({
+      srcVocabSize: V, tgtVocabSize: V, dModel: 32, nhead: 4, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 64,
+      dropout: 0.5, maxLen: 16, generator: new Generator(7),
+    });
+    const { src } = batchOf(9, 4, V);
+    noisy.eval();
+    const shortRef = await noisy.greedyDecode(src, { maxLen: 1 });
+    const longRef = await noisy.greedyDecode(src, { maxLen: 12 });
+    noisy.train();
+    // The short decode finishes first; the long one must not go on with dropout switched back on.
+    const [shortOut, longOut] = await Promise.all([noisy.greedyDecode(src, { maxLen: 1 }), noisy.greedyDecode(src, { maxLen: 12 })]);
+    expect(shortOut).toEqual(shortRef);
+    expect(longOut).toEqual(longRef);
+    expect(noisy.training).toBe(true);
+  });
+
   it('saves and reloads with its tokenizer, decoding the same', async () => {
     const tok = CharTokenizer.fromCorpus(['abcdefgh']);
     expect(tok.vocabSize).toBe(V);

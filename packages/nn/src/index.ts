@@ -5,6 +5,7 @@ export {
   Module, parameter, buffer, isParameter, isBuffer, toSnakeCase,
   type BufferOptions, type StateDict, type LoadStateDictOptions, type LoadStateDictResult,
 } from './module.js';
+export { withEval } from './eval-mode.js';
 export * from './init.js';
 export * from './layers/index.js';
 export * from './attention/index.js';
