@@ -38,6 +38,7 @@ export * from './ops/matmul.js';
 export * from './ops/join.js';
 export * from './ops/indexing.js';
 export * from './ops/composites.js';
+export * from './ops/activations.js';
 export * from './ops/attention.js';
 export * from './ops/move.js';
 export * from './ops/optim.js';

@@ -14,6 +14,7 @@ import * as reduce from './ops/reduce.js';
 import * as views from './ops/views.js';
 import * as mm from './ops/matmul.js';
 import * as composites from './ops/composites.js';
+import * as activations from './ops/activations.js';
 import * as indexing from './ops/indexing.js';
 import * as api from './autograd/api.js';
 import * as move from './ops/move.js';
@@ -421,6 +422,36 @@ declare module './tensor.js' {
      */
     silu(): Tensor;
     /**
+     * Softplus `log(1 + exp(beta x)) / beta` (linear above `threshold`).
+     * @example `x.softplus({ beta: 2 });`
+     */
+    softplus(options?: { beta?: number; threshold?: number }): Tensor;
+    /**
+     * Stable `log(exp(x) + exp(other))`.
+     * @example `a.logaddexp(b);`
+     */
+    logaddexp(other: TensorLike): Tensor;
+    /**
+     * Clamp to `[minVal, maxVal]` with hardtanh's gradient.
+     * @example `x.hardtanh(-2, 2);`
+     */
+    hardtanh(minVal?: number, maxVal?: number): Tensor;
+    /**
+     * Leaky ReLU.
+     * @example `x.leakyRelu(0.2);`
+     */
+    leakyRelu(negativeSlope?: number): Tensor;
+    /**
+     * ELU activation.
+     * @example `x.elu(1.0);`
+     */
+    elu(alpha?: number): Tensor;
+    /**
+     * Mish activation, `x tanh(softplus(x))`.
+     * @example `x.mish();`
+     */
+    mish(): Tensor;
+    /**
      * torch.gather along an axis.
      * @example `x.gather(1, idx);`
      */
@@ -551,6 +582,12 @@ const methods = {
   logSoftmax(this: Tensor, axis?: number): Tensor { return composites.logSoftmax(this, axis); },
   gelu(this: Tensor, approximate?: 'none' | 'tanh'): Tensor { return composites.gelu(this, approximate); },
   silu(this: Tensor): Tensor { return composites.silu(this); },
+  softplus(this: Tensor, options?: { beta?: number; threshold?: number }): Tensor { return activations.softplus(this, options); },
+  logaddexp(this: Tensor, other: TensorLike): Tensor { return activations.logaddexp(this, other); },
+  hardtanh(this: Tensor, minVal?: number, maxVal?: number): Tensor { return activations.hardtanh(this, minVal, maxVal); },
+  leakyRelu(this: Tensor, negativeSlope?: number): Tensor { return activations.leakyRelu(this, negativeSlope); },
+  elu(this: Tensor, alpha?: number): Tensor { return activations.elu(this, alpha); },
+  mish(this: Tensor): Tensor { return activations.mish(this); },
   gather(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.gather(this, axis, index); },
   indexSelect(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.indexSelect(this, axis, index); },
   cast(this: Tensor, dtype: DType): Tensor { return elementwise.cast(this, dtype); },

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Parameter-free layers: Dropout and the activation modules (ReLU, GELU, SiLU, Tanh,
-// Sigmoid), plus the typed table of activation functions the transformer layers pick from.
+// Sigmoid, Softplus, Hardtanh, LeakyReLU, ELU, Mish), plus the typed table of activation
+// functions the transformer layers pick from.
 // Invariants: Dropout is the identity in eval mode (and when p = 0) and scales kept values
 // by 1/(1-p) in training; no module here has parameters or keeps tensors.
-import { HeedError, dropout, gelu, type Generator, type Tensor } from '@heed/core';
+import { HeedError, checkNumber, dropout, elu, gelu, hardtanh, leakyRelu, mish, softplus, type Generator, type Tensor } from '@heed/core';
 import { Module } from '../module.js';
 
 /**
@@ -217,5 +218,160 @@ export class Sigmoid extends Module {
    */
   forward(x: Tensor): Tensor {
     return x.sigmoid();
+  }
+}
+
+/**
+ * Softplus `log(1 + exp(beta x)) / beta`, linear where `beta x > threshold` (like `torch.nn.Softplus`).
+ *
+ * @example
+ * ```ts
+ * new Softplus({ beta: 2 }).forward(x);
+ * ```
+ */
+export class Softplus extends Module {
+  /** The sharpness (default 1). */
+  readonly beta: number;
+  /** Above `beta x > threshold` the output is `x` (default 20). */
+  readonly threshold: number;
+
+  constructor(options: { beta?: number; threshold?: number } = {}) {
+    super();
+    this.beta = checkNumber('Softplus', 'beta', options.beta ?? 1);
+    this.threshold = checkNumber('Softplus', 'threshold', options.threshold ?? 20);
+    if (this.beta === 0) throw new HeedError('Softplus', 'beta must be nonzero, got 0.');
+  }
+
+  /**
+   * Applies softplus.
+   *
+   * @example
+   * ```ts
+   * new Softplus().forward(x);
+   * ```
+   */
+  forward(x: Tensor): Tensor {
+    return softplus(x, { beta: this.beta, threshold: this.threshold });
+  }
+
+  override extraRepr(): string {
+    return `beta=${this.beta}, threshold=${this.threshold}`;
+  }
+}
+
+/**
+ * Clamps to `[minVal, maxVal]` (default `[-1, 1]`, like `torch.nn.Hardtanh`).
+ *
+ * @example
+ * ```ts
+ * new Hardtanh(-2, 2).forward(x);
+ * ```
+ */
+export class Hardtanh extends Module {
+  constructor(readonly minVal = -1, readonly maxVal = 1) {
+    super();
+    checkNumber('Hardtanh', 'minVal', minVal, {}, true);
+    checkNumber('Hardtanh', 'maxVal', maxVal, {}, true);
+    if (!(minVal <= maxVal)) throw new HeedError('Hardtanh', `minVal (${minVal}) must not exceed maxVal (${maxVal}).`);
+  }
+
+  /**
+   * Applies hardtanh.
+   *
+   * @example
+   * ```ts
+   * new Hardtanh().forward(x);
+   * ```
+   */
+  forward(x: Tensor): Tensor {
+    return hardtanh(x, this.minVal, this.maxVal);
+  }
+
+  override extraRepr(): string {
+    return `minVal=${this.minVal}, maxVal=${this.maxVal}`;
+  }
+}
+
+/**
+ * `x` for `x > 0`, `negativeSlope * x` otherwise (default slope 0.01, like `torch.nn.LeakyReLU`).
+ *
+ * @example
+ * ```ts
+ * new LeakyReLU(0.2).forward(x);
+ * ```
+ */
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+    checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
+  }
+
+  /**
+   * Applies leaky ReLU.
+   *
+   * @example
+   * ```ts
+   * new LeakyReLU().forward(x);
+   * ```
+   */
+  forward(x: Tensor): Tensor {
+    return leakyRelu(x, this.negativeSlope);
+  }
+
+  override extraRepr(): string {
+    return `negativeSlope=${this.negativeSlope}`;
+  }
+}
+
+/**
+ * ELU: `x` for `x > 0`, `alpha (exp(x) - 1)` otherwise (like `torch.nn.ELU`).
+ *
+ * @example
+ * ```ts
+ * new ELU(1.0).forward(x);
+ * ```
+ */
+export class ELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+    checkNumber('ELU', 'alpha', alpha);
+  }
+
+  /**
+   * Applies ELU.
+   *
+   * @example
+   * ```ts
+   * new ELU().forward(x);
+   * ```
+   */
+  forward(x: Tensor): Tensor {
+    return elu(x, this.alpha);
+  }
+
+  override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
+
+/**
+ * Mish, `x tanh(softplus(x))` (like `torch.nn.Mish`).
+ *
+ * @example
+ * ```ts
+ * new Mish().forward(x);
+ * ```
+ */
+export class Mish extends Module {
+  /**
+   * Applies mish.
+   *
+   * @example
+   * ```ts
+   * new Mish().forward(x);
+   * ```
+   */
+  forward(x: Tensor): Tensor {
+    return mish(x);
   }
 }

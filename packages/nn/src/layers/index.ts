@@ -4,7 +4,7 @@
 export { Linear, Identity, Embedding, type LinearOptions, type EmbeddingOptions } from './linear.js';
 export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from './normalization.js';
 export {
-  Dropout, ReLU, GELU, SiLU, Tanh, Sigmoid, ACTIVATIONS, resolveActivation, type ActivationName, type DropoutOptions,
+  Dropout, ReLU, GELU, SiLU, Tanh, Sigmoid, Softplus, Hardtanh, LeakyReLU, ELU, Mish, ACTIVATIONS, resolveActivation, type ActivationName, type DropoutOptions,
 } from './activation.js';
 export { ModuleList, Sequential, ModuleDict, type TensorModule } from './containers.js';
 export {
