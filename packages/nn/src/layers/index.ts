@@ -3,6 +3,7 @@
 // containers, positional encodings. No side effects on import.
 export { Linear, Identity, Embedding, type LinearOptions, type EmbeddingOptions } from './linear.js';
 export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from './normalization.js';
+export { BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, type BatchNormOptions, type GroupNormOptions } from './batchnorm.js';
 export {
   Dropout, ReLU, GELU, SiLU, Tanh, Sigmoid, Softplus, Hardtanh, LeakyReLU, ELU, Mish, ACTIVATIONS, resolveActivation, type ActivationName, type DropoutOptions,
 } from './activation.js';
