@@ -227,6 +227,18 @@ export interface FusedKernels {
    * `c2 = 1 / (1 - beta2^t)` (PyTorch's formula).
    */
   adam(param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars): [DataId, DataId, DataId] | null;
+  /**
+   * Stable argsort of each row (the last axis) of a float32 or int32 view: NEW int32 indices of
+   * `x.shape` that order every row ascending (or `descending`), equal values in index order,
+   * NaN as the largest value (PyTorch's order). Or null to decline.
+   */
+  argsort(x: StridedView, descending: boolean): DataId | null;
+  /**
+   * The first `k` (1 <= k < row length) indices {@link FusedKernels.argsort} would give for each
+   * row, `[..., k]` int32: the k largest (`largest`, i.e. a descending sort) or k smallest, in
+   * that order. Or null to decline.
+   */
+  topk(x: StridedView, k: number, largest: boolean): DataId | null;
 }
 
 /**

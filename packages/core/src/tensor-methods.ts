@@ -6,6 +6,8 @@ import { Tensor } from './tensor.js';
 import type { TensorLike } from './ops/dispatch.js';
 import type { ArgReduceOptions, AxisArg, CorrectionOptions, KeepdimOptions, ReduceOptions, VarianceOptions } from './ops/reduce.js';
 import type { SliceRange } from './ops/views.js';
+import type { DiffOptions } from './ops/reorder.js';
+import type { SortOptions, SortResult, TopkOptions } from './ops/sorting.js';
 import type { BackwardOptions } from './autograd/engine.js';
 import * as binary from './ops/binary-math.js';
 import * as unaryOps from './ops/unary-math.js';
@@ -18,6 +20,9 @@ import * as activations from './ops/activations.js';
 import * as indexing from './ops/indexing.js';
 import * as api from './autograd/api.js';
 import * as move from './ops/move.js';
+import * as reorder from './ops/reorder.js';
+import * as scan from './ops/scan.js';
+import * as sorting from './ops/sorting.js';
 
 declare module './tensor.js' {
   interface Tensor {
@@ -452,6 +457,71 @@ declare module './tensor.js' {
      */
     mish(): Tensor;
     /**
+     * Stable sort along an axis (NaN largest): values and int32 indices.
+     * @example `const { values, indices } = x.sort({ descending: true });`
+     */
+    sort(options?: SortOptions): SortResult;
+    /**
+     * The int32 indices of a stable sort along an axis.
+     * @example `x.argsort();`
+     */
+    argsort(options?: SortOptions): Tensor;
+    /**
+     * The k largest (or smallest) entries along an axis, sorted: values and int32 indices.
+     * @example `const { values, indices } = logits.topk(5);`
+     */
+    topk(k: number, options?: TopkOptions): SortResult;
+    /**
+     * Cumulative sum along an axis.
+     * @example `x.cumsum(0);`
+     */
+    cumsum(axis: number): Tensor;
+    /**
+     * Cumulative product along an axis.
+     * @example `x.cumprod(-1);`
+     */
+    cumprod(axis: number): Tensor;
+    /**
+     * Lower triangle of the last two axes (others zeroed).
+     * @example `scores.tril();`
+     */
+    tril(diagonal?: number): Tensor;
+    /**
+     * Upper triangle of the last two axes (others zeroed).
+     * @example `x.triu(1);`
+     */
+    triu(diagonal?: number): Tensor;
+    /**
+     * `value` where the bool mask is true (a new tensor).
+     * @example `scores.maskedFill(pad, -Infinity);`
+     */
+    maskedFill(mask: Tensor, value: number | Tensor): Tensor;
+    /**
+     * Repeats along each axis (torch.Tensor.repeat).
+     * @example `x.repeat([2, 1]);`
+     */
+    repeat(repeats: readonly number[]): Tensor;
+    /**
+     * Tiles (torch.tile: short reps are padded with leading 1s).
+     * @example `x.tile([2]);`
+     */
+    tile(reps: readonly number[]): Tensor;
+    /**
+     * Reverses the order along axes (a copy).
+     * @example `x.flip(0);`
+     */
+    flip(dims: number | readonly number[]): Tensor;
+    /**
+     * Rolls elements along axes (flattened without dims).
+     * @example `x.roll(1, 0);`
+     */
+    roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor;
+    /**
+     * n-th forward difference along an axis.
+     * @example `x.diff({ n: 1, axis: -1 });`
+     */
+    diff(options?: DiffOptions): Tensor;
+    /**
      * torch.gather along an axis.
      * @example `x.gather(1, idx);`
      */
@@ -590,6 +660,19 @@ const methods = {
   mish(this: Tensor): Tensor { return activations.mish(this); },
   gather(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.gather(this, axis, index); },
   indexSelect(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.indexSelect(this, axis, index); },
+  sort(this: Tensor, options?: SortOptions): SortResult { return sorting.sort(this, options); },
+  argsort(this: Tensor, options?: SortOptions): Tensor { return sorting.argsort(this, options); },
+  topk(this: Tensor, k: number, options?: TopkOptions): SortResult { return sorting.topk(this, k, options); },
+  cumsum(this: Tensor, axis: number): Tensor { return scan.cumsum(this, axis); },
+  cumprod(this: Tensor, axis: number): Tensor { return scan.cumprod(this, axis); },
+  tril(this: Tensor, diagonal?: number): Tensor { return reorder.tril(this, diagonal); },
+  triu(this: Tensor, diagonal?: number): Tensor { return reorder.triu(this, diagonal); },
+  maskedFill(this: Tensor, mask: Tensor, value: number | Tensor): Tensor { return reorder.maskedFill(this, mask, value); },
+  repeat(this: Tensor, repeats: readonly number[]): Tensor { return reorder.repeat(this, repeats); },
+  tile(this: Tensor, reps: readonly number[]): Tensor { return reorder.tile(this, reps); },
+  flip(this: Tensor, dims: number | readonly number[]): Tensor { return reorder.flip(this, dims); },
+  roll(this: Tensor, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor { return reorder.roll(this, shifts, dims); },
+  diff(this: Tensor, options?: DiffOptions): Tensor { return reorder.diff(this, options); },
   cast(this: Tensor, dtype: DType): Tensor { return elementwise.cast(this, dtype); },
   float(this: Tensor): Tensor { return elementwise.cast(this, 'float32'); },
   int(this: Tensor): Tensor { return elementwise.cast(this, 'int32'); },
