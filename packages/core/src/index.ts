@@ -6,6 +6,7 @@
 import './tensor-methods.js';
 
 export * from './dtype.js';
+export * from './int64.js';
 export * from './errors.js';
 export * from './validate.js';
 export * from './backend.js';

@@ -177,16 +177,16 @@ export function checkNumber(op: string, name: string, value: unknown, range: Num
 /**
  * Throws unless `value` can be stored in a tensor of `dtype`: any number for float32 and
  * bool; for int32 a number within the int32 range (not NaN or infinite; fractions truncate
- * toward zero, like a cast).
+ * toward zero, like a cast). `where` (e.g. `' at index [1, 2]'`) follows the value in the message.
  *
  * @example
  * ```ts
  * checkStorable('full', 'value', 1e10, 'int32'); // HeedError: full: value 10000000000 does not fit in int32 ...
  * ```
  */
-export function checkStorable(op: string, name: string, value: number, dtype: DType): void {
+export function checkStorable(op: string, name: string, value: number, dtype: DType, where = ''): void {
   if (dtype === 'int32' && !(value > INT32_MIN - 1 && value < INT32_MAX + 1)) {
-    throw new HeedError(op, `${name} ${value} does not fit in int32 (range ${INT32_MIN}..${INT32_MAX}); ` +
+    throw new HeedError(op, `${name} ${value}${where} does not fit in int32 (range ${INT32_MIN}..${INT32_MAX}); ` +
       "use dtype 'float32' or a smaller value.");
   }
 }

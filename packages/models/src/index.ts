@@ -3,7 +3,7 @@
 // tokenizers (character-level, byte-level BPE), generation helpers (sampling, beam search),
 // attention-map extraction, and single-file model I/O. Importing it has no side effects.
 export * from './tokenizers/index.js';
-export { padBatch, checkPositiveInts, checkAttentionConfig } from './batch.js';
+export { padBatch, checkPositiveInts, checkAttentionConfig, type SequenceIds } from './batch.js';
 export { argmaxRow, samplingDistribution, uniform, sampleToken, type SamplingOptions } from './generation/sampling.js';
 export { beamSearch, type BeamStepper, type BeamSearchOptions, type BeamHypothesis } from './generation/beam.js';
 export {

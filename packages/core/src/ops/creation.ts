@@ -3,7 +3,8 @@
 // identity matrices. Random creation lives in random.ts. Every argument is validated here
 // (validate.ts) before a backend allocates anything.
 import { checkBufferLimit, type Backend } from '../backend.js';
-import { DTYPE_INFO, allocArray, checkDType, isFloatDType, type DType, type TypedArray } from '../dtype.js';
+import { DTYPE_INFO, allocArray, isFloatDType, type DType, type TypedArray } from '../dtype.js';
+import { bigintToInt32, isInt64Array, positionOf, storageDType, type DTypeLike, type Int64Array } from '../int64.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -23,8 +24,11 @@ import { commonBackend, fromData } from './dispatch.js';
  * ```
  */
 export interface CreateOptions {
-  /** Element type (default float32; bool for boolean data; int32 for Int32Array data). */
-  dtype?: DType;
+  /**
+   * Element type (default float32; bool for boolean data; int32 for Int32Array, BigInt64Array
+   * or bigint data). `'int64'` is accepted and stored as checked int32 (see {@link DTypeLike}).
+   */
+  dtype?: DTypeLike;
   /** Name of a registered backend (default: the current backend). */
   backend?: string;
   /** Make the new tensor a leaf that requires gradients. */
@@ -39,7 +43,7 @@ export interface CreateOptions {
  * const d: TensorData = [[1, 2], [3, 4]];
  * ```
  */
-export type TensorData = number | boolean | TypedArray | readonly TensorData[];
+export type TensorData = number | boolean | bigint | TypedArray | Int64Array | readonly TensorData[];
 
 /**
  * Options of {@link tensor}: the creation options plus the shape of flat data.
@@ -66,7 +70,7 @@ const TENSOR_KEYS: OptionKeys<TensorOptions> = { ...CREATE_KEYS, shape: true };
 export function resolveCreate<T extends CreateOptions>(op: string, options: T | undefined, fallback: DType = 'float32',
   keys: OptionKeys<T> = CREATE_KEYS as OptionKeys<T>): { backend: Backend; dtype: DType } {
   const o = checkOptions(op, options, keys);
-  const dtype = o.dtype === undefined ? fallback : checkDType(op, o.dtype);
+  const dtype = o.dtype === undefined ? fallback : storageDType(op, o.dtype);
   if (checkBoolean(op, 'requiresGrad', o.requiresGrad) && !isFloatDType(dtype)) {
     throw new HeedError(op, `requiresGrad: true needs a float dtype, got ${dtype}; only float tensors can require gradients.`);
   }
@@ -103,12 +107,11 @@ function badValue(v: unknown, depth: number): HeedError {
 }
 
 /** Writes `data` into `out` row-major, checking raggedness, value types and (int32) range. */
-function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray, pos: { i: number }, int32: boolean): void {
+function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray, pos: { i: number }, dtype: DType): void {
   if (depth === shape.length) {
-    if (typeof data === 'number' || typeof data === 'boolean') {
-      const v = Number(data);
-      if (int32) checkInt32(v);
-      out[pos.i++] = v;
+    if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') {
+      out[pos.i] = storable(data, pos.i, shape, dtype);
+      pos.i++;
       return;
     }
     if (Array.isArray(data) || ArrayBuffer.isView(data)) {
@@ -117,7 +120,7 @@ function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray
     throw badValue(data, depth);
   }
   if (!Array.isArray(data) && !isTypedArray(data)) {
-    if (typeof data === 'number' || typeof data === 'boolean') {
+    if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') {
       throw new HeedError('tensor', `ragged nested array: every list at depth ${depth} must have length ${shape[depth]} (inferred shape ${fmtShape(shape)}).`);
     }
     throw badValue(data, depth);
@@ -128,26 +131,38 @@ function flattenInto(data: unknown, shape: Shape, depth: number, out: TypedArray
   }
   if (isTypedArray(data)) {
     if (depth !== shape.length - 1) throw new HeedError('tensor', `ragged nested array: a typed array at depth ${depth} (inferred shape ${fmtShape(shape)}).`);
-    copyFlat(items, out, pos.i, int32);
+    copyFlat(items, out, pos.i, dtype, shape);
     pos.i += items.length;
     return;
   }
-  for (let k = 0; k < items.length; k++) flattenInto(items[k], shape, depth + 1, out, pos, int32);
+  for (let k = 0; k < items.length; k++) flattenInto(items[k], shape, depth + 1, out, pos, dtype);
 }
 
-/** int32 storage refuses values outside its range (and NaN) instead of wrapping them. */
-function checkInt32(v: number): void {
-  checkStorable('tensor', 'value', v, 'int32');
+/**
+ * The value stored for element `at` (flat position in `shape`) of a `dtype` tensor. int32
+ * refuses values outside its range (and NaN) instead of wrapping them; bigints (BigInt64Array,
+ * arrays of bigint) are narrowed with an exact range check; bool is `value != 0` (NaN is true,
+ * as in PyTorch), decided before the Uint8Array store could wrap 256 to 0.
+ */
+function storable(x: unknown, at: number, shape: Shape, dtype: DType): number {
+  if (typeof x === 'bigint') {
+    if (dtype === 'int32') return bigintToInt32('tensor', x, at, shape);
+    return dtype === 'bool' ? (x !== 0n ? 1 : 0) : Number(x);
+  }
+  const v = Number(x);
+  if (dtype === 'bool') return v !== 0 ? 1 : 0;
+  if (dtype === 'int32') checkStorable('tensor', 'value', v, 'int32', ` at index ${positionOf(at, shape)}`);
+  return v;
 }
 
-/** Copies flat values into `out` at `start` (one loop per case, so the plain copy stays fast). */
-function copyFlat(flat: ArrayLike<unknown>, out: TypedArray, start: number, int32: boolean): void {
-  if (int32 && !(flat instanceof Int32Array || flat instanceof Uint8Array)) {
-    for (let k = 0; k < flat.length; k++) {
-      const v = Number(flat[k]);
-      checkInt32(v);
-      out[start + k] = v;
-    }
+/**
+ * Copies flat values into `out` at `start` (one loop per case, so the plain float copy and
+ * int32 from Int32Array stay fast); everything else goes through {@link storable}.
+ */
+function copyFlat(flat: ArrayLike<unknown>, out: TypedArray, start: number, dtype: DType, shape: Shape): void {
+  const checked = dtype === 'bool' || (dtype === 'int32' && !(flat instanceof Int32Array || flat instanceof Uint8Array));
+  if (checked) {
+    for (let k = 0; k < flat.length; k++) out[start + k] = storable(flat[k], start + k, shape, dtype);
   } else {
     for (let k = 0; k < flat.length; k++) out[start + k] = Number(flat[k]);
   }
@@ -156,7 +171,7 @@ function copyFlat(flat: ArrayLike<unknown>, out: TypedArray, start: number, int3
 function defaultDType(data: TensorData): DType {
   let cur: TensorData = data;
   while (Array.isArray(cur) && cur.length > 0) cur = cur[0] as TensorData;
-  if (cur instanceof Int32Array) return 'int32';
+  if (cur instanceof Int32Array || isInt64Array(cur) || typeof cur === 'bigint') return 'int32';
   if (cur instanceof Uint8Array) return 'bool';
   return typeof cur === 'boolean' ? 'bool' : 'float32';
 }
@@ -178,17 +193,17 @@ export function tensor(data: TensorData, options?: TensorOptions): Tensor {
   const size = sizeOf(shape);
   checkBufferLimit(backend, 'tensor', shape, dtype);
   const values = allocArray(dtype, size);
-  const flatWithShape = options?.shape !== undefined && (isTypedArray(data) || (Array.isArray(data) && data.every((v) => typeof v === 'number' || typeof v === 'boolean')));
+  const flatWithShape = options?.shape !== undefined && (isTypedArray(data) ||
+    (Array.isArray(data) && data.every((v) => typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')));
   if (flatWithShape) {
     const flat = data as ArrayLike<number | boolean | bigint>;
     if (flat.length !== size) {
       throw new HeedError('tensor', `got ${flat.length} values but shape ${fmtShape(shape)} needs ${size}.`);
     }
-    copyFlat(flat, values, 0, dtype === 'int32');
+    copyFlat(flat, values, 0, dtype, shape);
   } else {
-    flattenInto(data, shape, 0, values, { i: 0 }, dtype === 'int32');
+    flattenInto(data, shape, 0, values, { i: 0 }, dtype);
   }
-  if (dtype === 'bool') for (let i = 0; i < size; i++) values[i] = values[i] !== 0 ? 1 : 0;
   return finish(fromData(backend, backend.upload(values, dtype), shape, dtype), options);
 }
 

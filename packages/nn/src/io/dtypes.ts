@@ -78,9 +78,9 @@ function ints(bytesPer: number, read: (dv: DataView, i: number, name: string) =>
   };
 }
 
-function outOfRange(name: string, value: bigint | number, type: string): never {
-  throw new HeedError('loadSafetensors', `tensor '${name}' (${type}) holds ${value}, outside the int32 range Heed loads integers as. ` +
-    'Store it as I32 (values in [-2^31, 2^31)) or as floats.');
+function outOfRange(name: string, value: bigint | number, type: string, element: number): never {
+  throw new HeedError('loadSafetensors', `tensor '${name}' (${type}) holds ${value}, outside the int32 range Heed loads integers as ` +
+    `(WebGPU has no 64-bit integers), at element ${element} (flat position). Store it as I32 (values in [-2^31, 2^31)) or as floats.`);
 }
 
 /** Reads a little-endian int64 as a number, or throws when it does not fit int32. */
@@ -88,13 +88,13 @@ function readI64(dv: DataView, at: number, name: string): number {
   const lo = dv.getUint32(at, true);
   const hi = dv.getInt32(at + 4, true);
   if ((hi === 0 && lo <= 0x7fffffff) || (hi === -1 && lo >= 0x80000000)) return lo | 0;
-  return outOfRange(name, dv.getBigInt64(at, true), 'I64');
+  return outOfRange(name, dv.getBigInt64(at, true), 'I64', at / 8);
 }
 
 function readU64(dv: DataView, at: number, name: string): number {
   const lo = dv.getUint32(at, true);
   if (dv.getUint32(at + 4, true) === 0 && lo <= 0x7fffffff) return lo;
-  return outOfRange(name, dv.getBigUint64(at, true), 'U64');
+  return outOfRange(name, dv.getBigUint64(at, true), 'U64', at / 8);
 }
 
 /**
@@ -200,7 +200,7 @@ export const SAFETENSORS_DTYPES: { readonly [D in SafetensorsDType]: Safetensors
   I16: { bytes: 2, loadsAs: 'int32', decode: ints(2, (dv, at) => dv.getInt16(at, true)) },
   I8: { bytes: 1, loadsAs: 'int32', decode: ints(1, (dv, at) => dv.getInt8(at)) },
   U64: { bytes: 8, loadsAs: 'int32', decode: ints(8, readU64) },
-  U32: { bytes: 4, loadsAs: 'int32', decode: ints(4, (dv, at, name) => { const v = dv.getUint32(at, true); return v <= 0x7fffffff ? v : outOfRange(name, v, 'U32'); }) },
+  U32: { bytes: 4, loadsAs: 'int32', decode: ints(4, (dv, at, name) => { const v = dv.getUint32(at, true); return v <= 0x7fffffff ? v : outOfRange(name, v, 'U32', at / 4); }) },
   U16: { bytes: 2, loadsAs: 'int32', decode: ints(2, (dv, at) => dv.getUint16(at, true)) },
   U8: { bytes: 1, loadsAs: 'int32', decode: ints(1, (dv, at) => dv.getUint8(at)) },
   BOOL: { bytes: 1, loadsAs: 'bool', decode: (b, n) => Uint8Array.from(b.subarray(0, n), (v) => (v !== 0 ? 1 : 0)) },
@@ -220,15 +220,15 @@ export function isSafetensorsDType(s: unknown): s is SafetensorsDType {
 }
 
 /**
- * The dtypes Heed writes: float32 tensors as F32 (or F16/BF16 on request), int32 as I32,
- * bool as BOOL.
+ * The dtypes Heed writes: float32 tensors as F32 (or F16/BF16 on request), int32 as I32 (or
+ * I64 on request, PyTorch's dtype for token ids and indices), bool as BOOL.
  *
  * @example
  * ```ts
  * const d: WritableDType = 'F16';
  * ```
  */
-export type WritableDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'BOOL';
+export type WritableDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'BOOL';
 
 /** @internal Encodes values as little-endian bytes of `dtype`. */
 export function encode(values: TypedArray, dtype: WritableDType): Uint8Array {
@@ -245,6 +245,12 @@ export function encode(values: TypedArray, dtype: WritableDType): Uint8Array {
         if (dtype === 'F32') dv.setFloat32(i * 4, values[i], true);
         else dv.setInt32(i * 4, values[i], true);
       }
+      return out;
+    }
+    case 'I64': {
+      const out = new Uint8Array(n * 8);
+      const dv = view(out);
+      for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, BigInt(values[i]), true);
       return out;
     }
     case 'F16':

@@ -75,6 +75,8 @@ export interface SaveSafetensorsOptions {
    * even), for all of them or chosen per tensor by a function of its name.
    */
   floatDType?: FloatDType | ((name: string, t: Tensor) => FloatDType);
+  /** How int32 tensors are stored: I32 (default) or I64 (PyTorch's `torch.long`, e.g. token ids). */
+  intDType?: 'I32' | 'I64';
 }
 
 /**
@@ -228,6 +230,8 @@ export async function saveSafetensors(tensors: Map<string, Tensor> | Record<stri
     if (!Object.prototype.hasOwnProperty.call(FLOAT_DTYPES, d)) throw new HeedError(OP_SAVE, `floatDType must be 'F32', 'F16' or 'BF16', got '${String(d)}'.`);
     return d;
   };
+  const intDType = options.intDType ?? 'I32';
+  if (intDType !== 'I32' && intDType !== 'I64') throw new HeedError(OP_SAVE, `intDType must be 'I32' or 'I64', got ${JSON.stringify(intDType)}.`);
   if (metadata !== undefined && (!isPlainObject(metadata) || !Object.values(metadata).every((v) => typeof v === 'string'))) {
     throw new HeedError(OP_SAVE, 'metadata must map strings to strings (JSON.stringify other values first).');
   }
@@ -235,7 +239,7 @@ export async function saveSafetensors(tensors: Map<string, Tensor> | Record<stri
     if (name === '__metadata__') throw new HeedError(OP_SAVE, "'__metadata__' is reserved and cannot name a tensor.");
     if (!t || typeof (t as Tensor).assertLive !== 'function') throw new HeedError(OP_SAVE, `'${name}' is not a Tensor.`);
     t.assertLive(OP_SAVE);
-    const dtype: WritableDType = t.dtype === 'float32' ? floatDTypeOf(name, t) : WRITE_DTYPE[t.dtype];
+    const dtype: WritableDType = t.dtype === 'float32' ? floatDTypeOf(name, t) : t.dtype === 'int32' ? intDType : WRITE_DTYPE[t.dtype];
     return { name, t, dtype };
   });
   // The reference order: larger elements first (keeps every tensor aligned), then by name.
