@@ -3,6 +3,7 @@
 // runner-free description `conformanceCases` (what coverage tables are generated from).
 // Invariant: ids are unique; this module imports no test runner.
 import { asyncCases } from './groups/async.js';
+import { convCases } from './groups/conv.js';
 import { dtypeCases } from './groups/dtypes.js';
 import { errorCases } from './groups/errors.js';
 import { expandedCases } from './groups/expanded.js';
@@ -30,6 +31,7 @@ export function runnableCases(): readonly RunnableCase[] {
   const all = [
     ...fixtureRunnableCases(), ...specialValueCases(), ...miscCases(), ...dtypeCases(), ...nonContiguousFixtureCases(),
     ...expandedCases(), ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
+    ...convCases(),
   ];
   const seen = new Set<string>();
   for (const c of all) {

@@ -44,6 +44,8 @@ export * from './ops/sorting.js';
 export * from './ops/composites.js';
 export * from './ops/activations.js';
 export * from './ops/attention.js';
+export * from './ops/conv.js';
+export * from './ops/pool.js';
 export * from './ops/move.js';
 export * from './ops/optim.js';
 export * from './random.js';
