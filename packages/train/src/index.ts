@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Public entry point of @heed/train (browser and Node): the training loop with its cadence
-// and hooks, progress metering (tokens/s, ETA), a seedable data RNG, training checkpoints as
+// and hooks, progress metering (tokens/s, ETA), a seedable data RNG, datasets and the DataLoader
+// (seeded shuffle, collate with padding, prefetch), training checkpoints as
 // bytes, backend selection with fallback, and the loss-curve / attention-heatmap figures as
 // Vega-Lite specs rendered to SVG. File system and terminal pieces are in `@heed/train/node`.
 // Importing it has no side effects and needs no `node:` module.
@@ -11,6 +12,13 @@
  * @module @heed/train
  */
 export { Rng } from './rng.js';
+export {
+  TensorDataset, Subset, randomSplit, splitLengths, isMapDataset, type Dataset, type IterableDataset,
+} from './data.js';
+export {
+  defaultCollate, padCollate, disposeBatch, type Collated, type NumericArray, type NumericTypedArray, type PadCollateOptions, type SequenceItem, type PaddedBatch,
+} from './collate.js';
+export { DataLoader, type DataLoaderOptions, type EpochStart } from './loader.js';
 export {
   ProgressMeter, lineProgress, formatProgress,
   type ProgressSnapshot, type ProgressReporter, type StepInfo,

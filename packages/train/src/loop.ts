@@ -62,8 +62,8 @@ export interface TrainLoopOptions {
   endStep: number;
   /** Loss history; the loop appends `{ step, loss, series: 'train' }` after each step. */
   history: LossPoint[];
-  /** Builds the batch of `step` and returns its loss. */
-  batchLoss: (step: number) => BatchLoss;
+  /** Builds the batch of `step` and returns its loss (or a Promise of it, e.g. awaiting a DataLoader's next batch). */
+  batchLoss: (step: number) => BatchLoss | Promise<BatchLoss>;
   /** Maximum global gradient norm (default 1). */
   clipNorm?: number;
   /** Where progress goes (nothing by default). */
@@ -147,7 +147,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       }
       const t0 = performance.now();
       o.model.train();
-      const batch = o.batchLoss(step);
+      const batch = await o.batchLoss(step);
       try {
         batch.loss.backward();
         clipGradNorm(o.model, o.clipNorm ?? 1).dispose();
