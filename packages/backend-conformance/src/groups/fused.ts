@@ -7,8 +7,8 @@
 // runs every check on the same instance with fused kernels that all decline (return null):
 // core must then fall back and give the fallback's outputs and gradients.
 import {
-  adamStep, concat, gelu, initBackend, layerNorm, logSoftmax, noGrad, registerBackend, removeBackend,
-  scaledDotProductAttention, softmax, tidy, type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
+  adamStep, argsort, concat, gelu, initBackend, layerNorm, logSoftmax, noGrad, registerBackend, removeBackend,
+  scaledDotProductAttention, softmax, tidy, topk, type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
 } from '@heed/core';
 import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.js';
 import { FUSED_NAMES, wrapBackend } from '../backends.js';
@@ -31,6 +31,9 @@ const X = (...shape: number[]): In => ({ shape });
 const R = (lo: number, hi: number, ...shape: number[]): In => ({ shape, kind: { kind: 'uniform', lo, hi } });
 const M = (shape: number[], values: number[]): In => ({ shape, values, dtype: 'bool' });
 const NEG = -Infinity;
+/** Values from {-2..2} in a fixed scramble: many ties (stability). */
+const TIES = (...shape: number[]): In => ({ shape, values: Array.from({ length: numel(shape) }, (_, i) => ((i * 7 + (i >> 3)) % 5) - 2) });
+const SPECIAL: In = { shape: [2, 6], values: [1.5, NaN, NEG, 0, Infinity, NaN, -2, 1.5, NaN, Infinity, NEG, -0] };
 
 const softmaxChecks = (f: typeof softmax): FusedCheck[] => [
   { label: 'rows', inputs: [R(-3, 3, 3, 5)], f: ([x]) => f(x), grad: true },
@@ -96,6 +99,21 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
     { label: 'zero gradient and moments', inputs: [X(6), { shape: [6], values: [0, 0, 0, 0, 0, 0] }, { shape: [6], values: [0, 0, 0, 0, 0, 0] }, { shape: [6], values: [0, 0, 0, 0, 0, 0] }],
       f: adamAll({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), grad: false },
     { label: 'empty', inputs: [X(0), X(0), X(0), X(0)], f: adamAll({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), grad: false },
+  ],
+  argsort: [
+    { label: 'rows with ties', inputs: [TIES(3, 40)], f: ([x]) => argsort(x), grad: false },
+    { label: 'descending, long rows with ties', inputs: [TIES(2, 1500)], f: ([x]) => argsort(x, { descending: true }), grad: false },
+    { label: 'NaN and infinities', inputs: [SPECIAL], f: ([x]) => argsort(x), grad: false },
+    { label: 'NaN and infinities, descending', inputs: [SPECIAL], f: ([x]) => argsort(x, { descending: true }), grad: false },
+    { label: 'axis 0 of a transposed input', inputs: [TIES(7, 5)], f: ([x]) => argsort(x.transpose(), { axis: 0 }), grad: false },
+    { label: 'sort values', inputs: [R(-3, 3, 4, 33)], f: ([x]) => x.sort().values, grad: true },
+  ],
+  topk: [
+    { label: 'vocab-like rows', inputs: [R(-10, 10, 2, 3000)], f: ([x]) => topk(x, 8).values, grad: true },
+    { label: 'smallest, ties (indices)', inputs: [TIES(3, 40)], f: ([x]) => topk(x, 9, { largest: false }).indices, grad: false },
+    { label: 'largest, ties (indices)', inputs: [TIES(3, 40)], f: ([x]) => topk(x, 9).indices, grad: false },
+    { label: 'NaN and infinities', inputs: [SPECIAL], f: ([x]) => topk(x, 4).indices, grad: false },
+    { label: 'k = 1', inputs: [R(-1, 1, 5, 17)], f: ([x]) => topk(x, 1).values, grad: true },
   ],
 };
 
