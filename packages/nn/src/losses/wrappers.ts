@@ -6,6 +6,7 @@
 import type { Tensor } from '@heed/core';
 import { crossEntropy, nllLoss, type CrossEntropyOptions, type NllLossOptions } from './classification.js';
 import { binaryCrossEntropyWithLogits, l1Loss, mseLoss, type BceWithLogitsOptions } from './regression.js';
+import { huberLoss, klDiv, smoothL1Loss, type HuberOptions, type KlDivOptions, type SmoothL1Options } from './extra.js';
 import type { LossOptions } from './reduction.js';
 
 /**
@@ -86,5 +87,53 @@ export class BCEWithLogitsLoss {
   /** Computes the loss. */
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropyWithLogits(input, target, this.options);
+  }
+}
+
+/**
+ * Smooth L1 loss with fixed options; see {@link smoothL1Loss}.
+ *
+ * @example
+ * ```ts
+ * const loss = new SmoothL1Loss({ beta: 0.5 }).forward(prediction, target);
+ * ```
+ */
+export class SmoothL1Loss {
+  constructor(readonly options: SmoothL1Options = {}) {}
+  /** Computes the loss. */
+  forward(input: Tensor, target: Tensor): Tensor {
+    return smoothL1Loss(input, target, this.options);
+  }
+}
+
+/**
+ * Huber loss with fixed options; see {@link huberLoss}.
+ *
+ * @example
+ * ```ts
+ * const loss = new HuberLoss({ delta: 2 }).forward(prediction, target);
+ * ```
+ */
+export class HuberLoss {
+  constructor(readonly options: HuberOptions = {}) {}
+  /** Computes the loss. */
+  forward(input: Tensor, target: Tensor): Tensor {
+    return huberLoss(input, target, this.options);
+  }
+}
+
+/**
+ * KL divergence with fixed options; see {@link klDiv}.
+ *
+ * @example
+ * ```ts
+ * const loss = new KLDivLoss({ reduction: 'batchmean' }).forward(logProbs, targetProbs);
+ * ```
+ */
+export class KLDivLoss {
+  constructor(readonly options: KlDivOptions = {}) {}
+  /** Computes the loss. */
+  forward(input: Tensor, target: Tensor): Tensor {
+    return klDiv(input, target, this.options);
   }
 }
