@@ -13,6 +13,7 @@ import { fusedCases } from './groups/fused.js';
 import { memoryCases } from './groups/memory.js';
 import { miscCases } from './groups/misc.js';
 import { randomCases } from './groups/random.js';
+import { samplingCases } from './groups/sampling.js';
 import { reorderCases } from './groups/reorder.js';
 import { specialValueCases } from './groups/special-values.js';
 import { CASE_GROUPS, type ConformanceCase, type RunnableCase } from './types.js';
@@ -31,7 +32,7 @@ export function runnableCases(): readonly RunnableCase[] {
   if (cached) return cached;
   const all = [
     ...fixtureRunnableCases(), ...specialValueCases(), ...miscCases(), ...dtypeCases(), ...nonContiguousFixtureCases(),
-    ...expandedCases(), ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
+    ...expandedCases(), ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...samplingCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
     ...convCases(), ...reorderCases(),
   ];
   const seen = new Set<string>();

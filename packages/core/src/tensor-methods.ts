@@ -17,6 +17,7 @@ import * as views from './ops/views.js';
 import * as mm from './ops/matmul.js';
 import * as composites from './ops/composites.js';
 import * as activations from './ops/activations.js';
+import * as sampling from './ops/sampling.js';
 import * as indexing from './ops/indexing.js';
 import * as api from './autograd/api.js';
 import * as move from './ops/move.js';
@@ -457,6 +458,16 @@ declare module './tensor.js' {
      */
     mish(): Tensor;
     /**
+     * Draws 0/1 with this tensor's probabilities.
+     * @example `probs.bernoulli({ generator: new Generator(0) });`
+     */
+    bernoulli(options?: sampling.BernoulliOptions): Tensor;
+    /**
+     * Samples category indices from each row of weights.
+     * @example `probs.multinomial(1);`
+     */
+    multinomial(numSamples: number, options?: sampling.MultinomialOptions): Tensor;
+    /**
      * Stable sort along an axis (NaN largest): values and int32 indices.
      * @example `const { values, indices } = x.sort({ descending: true });`
      */
@@ -658,6 +669,8 @@ const methods = {
   leakyRelu(this: Tensor, negativeSlope?: number): Tensor { return activations.leakyRelu(this, negativeSlope); },
   elu(this: Tensor, alpha?: number): Tensor { return activations.elu(this, alpha); },
   mish(this: Tensor): Tensor { return activations.mish(this); },
+  bernoulli(this: Tensor, options?: sampling.BernoulliOptions): Tensor { return sampling.bernoulli(this, options); },
+  multinomial(this: Tensor, numSamples: number, options?: sampling.MultinomialOptions): Tensor { return sampling.multinomial(this, numSamples, options); },
   gather(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.gather(this, axis, index); },
   indexSelect(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.indexSelect(this, axis, index); },
   sort(this: Tensor, options?: SortOptions): SortResult { return sorting.sort(this, options); },
