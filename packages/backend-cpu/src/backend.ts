@@ -20,6 +20,7 @@ import { concatKernel, copyKernel, gatherKernel, indexSelectKernel, scatterAddKe
 import { matmulKernel } from './matmul.js';
 import { randomKernel } from './random.js';
 import { reduceKernel } from './reduce.js';
+import { argsortKernel, topkKernel } from './sorting.js';
 import { bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
 import {
   acquireFastRuntime, envFlag, fastAdam, fastBinary, fastCopy, fastFill, fastGelu, fastLayerNorm, fastMatmul,
@@ -104,6 +105,10 @@ export class CpuBackend implements Backend {
    * apply (a buffer outside the fast heap, a view with an offset, a full heap).
    */
   adam?: (param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars) => [DataId, DataId, DataId] | null;
+  /** Fused stable argsort of the last axis (fast path only; JS typed-array sort); null for other layouts/dtypes. */
+  argsort?: (x: StridedView, descending: boolean) => DataId | null;
+  /** Fused top-k indices of the last axis (fast path only; one pass with a k-buffer); null for other layouts/dtypes. */
+  topk?: (x: StridedView, k: number, largest: boolean) => DataId | null;
   #disposed = false;
   readonly #fast: FastRuntime | null;
 
@@ -117,6 +122,8 @@ export class CpuBackend implements Backend {
       this.gelu = (x, approximate) => { this.#live('gelu'); return fastGelu(rt, x, approximate); };
       this.layerNorm = (x, w, b, eps) => { this.#live('layerNorm'); return fastLayerNorm(rt, x, w, b, eps); };
       this.adam = (param, grad, expAvg, expAvgSq, step) => this.#adam(rt, param, grad, expAvg, expAvgSq, step);
+      this.argsort = (x, descending) => { this.#live('argsort'); return argsortKernel(x, descending); };
+      this.topk = (x, k, largest) => { this.#live('topk'); return topkKernel(x, k, largest); };
     }
   }
 
