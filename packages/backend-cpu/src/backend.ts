@@ -11,7 +11,7 @@
 // reads are synchronous (readSync exists) and always return copies; a freed buffer throws on
 // any later use; `dispose` makes every later call fail loudly.
 import {
-  BACKEND_API_VERSION, HeedError, isContiguous, sizeOf, type AdamScalars,
+  BACKEND_API_VERSION, HeedError, isContiguous, sizeOf, type AdamScalars, type Conv2dParams,
   type Backend, type BackendCapabilities, type BinaryOp, type DataId, type DType, type RandomKind,
   type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
@@ -23,7 +23,7 @@ import { reduceKernel } from './reduce.js';
 import { argsortKernel, topkKernel } from './sorting.js';
 import { bufferOf, fillBuffer, readBuffer, uploadBuffer } from './storage.js';
 import {
-  acquireFastRuntime, envFlag, fastAdam, fastBinary, fastCopy, fastFill, fastGelu, fastLayerNorm, fastMatmul,
+  acquireFastRuntime, envFlag, fastAdam, fastBinary, fastConv2d, fastCopy, fastFill, fastGelu, fastLayerNorm, fastMatmul,
   fastReduce, fastSoftmax, fastUnary, fastUpload, HeapBuffer, type FastRuntime,
 } from './fast/index.js';
 import type { FastHeapStats } from './fast/heap.js';
@@ -105,6 +105,8 @@ export class CpuBackend implements Backend {
    * apply (a buffer outside the fast heap, a view with an offset, a full heap).
    */
   adam?: (param: StridedView, grad: StridedView, expAvg: StridedView, expAvgSq: StridedView, step: AdamScalars) => [DataId, DataId, DataId] | null;
+  /** Fused conv2d: im2col in the WASM heap + one WASM GEMM (fast path only); null (core's fallback) where it does not apply. */
+  conv2d?: (x: StridedView, weight: StridedView, bias: StridedView | null, params: Conv2dParams) => DataId | null;
   /** Fused stable argsort of the last axis (fast path only; JS typed-array sort); null for other layouts/dtypes. */
   argsort?: (x: StridedView, descending: boolean) => DataId | null;
   /** Fused top-k indices of the last axis (fast path only; one pass with a k-buffer); null for other layouts/dtypes. */
@@ -122,6 +124,7 @@ export class CpuBackend implements Backend {
       this.gelu = (x, approximate) => { this.#live('gelu'); return fastGelu(rt, x, approximate); };
       this.layerNorm = (x, w, b, eps) => { this.#live('layerNorm'); return fastLayerNorm(rt, x, w, b, eps); };
       this.adam = (param, grad, expAvg, expAvgSq, step) => this.#adam(rt, param, grad, expAvg, expAvgSq, step);
+      this.conv2d = (x, w, b, params) => { this.#live('conv2d'); return fastConv2d(rt, x, w, b, params); };
       this.argsort = (x, descending) => { this.#live('argsort'); return argsortKernel(x, descending); };
       this.topk = (x, k, largest) => { this.#live('topk'); return topkKernel(x, k, largest); };
     }

@@ -239,6 +239,34 @@ export interface FusedKernels {
    * that order. Or null to decline.
    */
   topk(x: StridedView, k: number, largest: boolean): DataId | null;
+  /**
+   * 2-D convolution (cross-correlation) of float32 `x` `[N, C, H, W]` with `weight`
+   * `[O, C/groups, kH, kW]` and an optional `bias` `[O]` (all contiguous, offset allowed), the
+   * geometry already checked by core: returns `[N, O, outH, outW]` where output (i, j) reads
+   * input rows `i*stride[0] - pad[0] + kh*dilation[0]` (zero outside the input), or null to decline.
+   */
+  conv2d(x: StridedView, weight: StridedView, bias: StridedView | null, params: Conv2dParams): DataId | null;
+}
+
+/**
+ * Geometry of one {@link FusedKernels.conv2d} call, per spatial axis `[h, w]`.
+ *
+ * @example
+ * ```ts
+ * const p: Conv2dParams = { stride: [1, 1], pad: [1, 1], dilation: [1, 1], groups: 1, out: [8, 8] };
+ * ```
+ */
+export interface Conv2dParams {
+  /** Step between output positions. */
+  readonly stride: readonly [number, number];
+  /** Zero padding before the first input element (the padding after is implied by `out`). */
+  readonly pad: readonly [number, number];
+  /** Spacing between kernel taps. */
+  readonly dilation: readonly [number, number];
+  /** Channel groups (C and O are multiples of it). */
+  readonly groups: number;
+  /** Output size. */
+  readonly out: readonly [number, number];
 }
 
 /**

@@ -7,7 +7,7 @@
 // runs every check on the same instance with fused kernels that all decline (return null):
 // core must then fall back and give the fallback's outputs and gradients.
 import {
-  adamStep, argsort, concat, gelu, initBackend, layerNorm, logSoftmax, noGrad, registerBackend, removeBackend,
+  adamStep, argsort, concat, conv1d, conv2d, gelu, initBackend, layerNorm, logSoftmax, noGrad, registerBackend, removeBackend,
   scaledDotProductAttention, softmax, tidy, topk, type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
 } from '@heed/core';
 import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.js';
@@ -114,6 +114,16 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
     { label: 'largest, ties (indices)', inputs: [TIES(3, 40)], f: ([x]) => topk(x, 9).indices, grad: false },
     { label: 'NaN and infinities', inputs: [SPECIAL], f: ([x]) => topk(x, 4).indices, grad: false },
     { label: 'k = 1', inputs: [R(-1, 1, 5, 17)], f: ([x]) => topk(x, 1).values, grad: true },
+  ],
+  conv2d: [
+    { label: '3x3 padded, bias', inputs: [X(2, 3, 7, 6), X(4, 3, 3, 3), X(4)], f: ([x, w, b]) => conv2d(x, w, { bias: b, padding: 1 }), grad: true },
+    { label: 'stride, dilation, same-size tuple', inputs: [X(1, 2, 9, 8), X(3, 2, 3, 2)], f: ([x, w]) => conv2d(x, w, { stride: [2, 1], dilation: [1, 2], padding: [1, 0] }), grad: true },
+    { label: "'same' with an even kernel", inputs: [X(2, 2, 5, 6), X(3, 2, 4, 2)], f: ([x, w]) => conv2d(x, w, { padding: 'same' }), grad: true },
+    { label: 'groups', inputs: [X(2, 4, 5, 5), X(6, 2, 3, 3), X(6)], f: ([x, w, b]) => conv2d(x, w, { bias: b, groups: 2 }), grad: true },
+    { label: 'depthwise', inputs: [X(1, 4, 6, 6), X(4, 1, 3, 3)], f: ([x, w]) => conv2d(x, w, { groups: 4, stride: 2, padding: 1 }), grad: true },
+    { label: 'transposed input', inputs: [X(2, 3, 6, 5), X(4, 3, 2, 2)], f: ([x, w]) => conv2d(x.transpose(2, 3), w), grad: true },
+    { label: 'larger (parallel GEMM)', inputs: [X(4, 16, 20, 20), X(32, 16, 3, 3), X(32)], f: ([x, w, b]) => conv2d(x, w, { bias: b, padding: 1 }), grad: true, loose: 4 },
+    { label: 'conv1d', inputs: [X(2, 3, 12), X(5, 3, 3)], f: ([x, w]) => conv1d(x, w, { padding: 2, dilation: 2 }), grad: true },
   ],
 };
 

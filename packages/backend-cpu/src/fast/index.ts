@@ -10,6 +10,7 @@ import { FastRuntime, type FastOptions } from './runtime.js';
 export { FastRuntime, type FastOptions } from './runtime.js';
 export { HeapBuffer } from './buffer.js';
 export { fastMatmul, gemmBlocking } from './matmul.js';
+export { fastConv2d } from './conv.js';
 export { fastBinary, fastCopy, fastFill, fastGelu, fastUnary, fastUpload } from './elementwise.js';
 export { fastAdam, fastLayerNorm, fastReduce, fastSoftmax } from './rows.js';
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Shared geometry of convolution and pooling (one source for the formulas): per-axis
 // arguments (int or tuple), output sizes (PyTorch's, incl. ceil_mode), the window index
-// tables that turn im2col / col2im into one indexSelect / scatterAdd, and im2col itself.
+// tables that turn im2col / col2im into one indexSelect / scatterAdd, and both of them.
 // Every table addresses the flattened spatial positions of one channel plus one extra slot
 // (index = spatial size) that holds the padding value, so padding needs no padded copy.
 import type { Backend } from '../backend.js';
@@ -9,10 +9,10 @@ import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { checkInt, describeValue } from '../validate.js';
 import { fromData } from './dispatch.js';
-import { full } from './creation.js';
-import { indexSelect } from './indexing.js';
+import { full, zeros } from './creation.js';
+import { indexSelect, scatterAdd } from './indexing.js';
 import { concat } from './join.js';
-import { reshape } from './views.js';
+import { expand, narrow, reshape } from './views.js';
 
 /** One spatial axis of a convolution or pooling window. */
 export interface AxisGeom {
@@ -117,4 +117,17 @@ export function im2col(x: Tensor, axes: readonly [AxisGeom, AxisGeom], padValue:
   const out = reshape(cols, [n, c, axes[0].kernel * axes[1].kernel, axes[0].out * axes[1].out]);
   for (const t of [flat, padSlot, ext, index, cols]) if (t !== out) t.dispose();
   return out;
+}
+
+/**
+ * col2im, the adjoint of {@link im2col}: `cols` `[N, C, k0*k1*o0*o1]` (ordered like im2col's
+ * output) summed into `[N, C, H, W]` at the positions im2col read (padding taps dropped).
+ * Differentiable in `cols` (its gradient is im2col's gather).
+ */
+export function col2im(cols: Tensor, axes: readonly [AxisGeom, AxisGeom]): Tensor {
+  const [n, c, len] = cols.shape;
+  const spatial = spatialSize(axes);
+  const index = expand(reshape(indexTensor(cols.backend, windowIndex(axes)), [1, 1, len]), [n, c, len]);
+  const summed = scatterAdd(zeros([n, c, spatial + 1], { backend: cols.backend.name }), 2, index, cols);
+  return reshape(narrow(summed, 2, 0, spatial), [n, c, axes[0].size, axes[1].size]);
 }

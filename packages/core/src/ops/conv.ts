@@ -6,17 +6,19 @@
 // Both are composites of differentiable primitives, so every backend runs them and the
 // gradients for input, weight and bias come from the primitives' rules. conv1d is conv2d
 // with a height of 1.
+import { checkBufferLimit, type Conv2dParams } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
+import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { customGrad } from '../autograd/api.js';
 import { tidy } from '../scope.js';
 import { checkInt, checkOptions, describeValue, type OptionKeys } from '../validate.js';
-import { commonBackend } from './dispatch.js';
+import { commonBackend, fromData } from './dispatch.js';
 import { binary } from './elementwise.js';
 import { matmul } from './matmul.js';
-import { scatterAdd } from './indexing.js';
-import { zeros } from './creation.js';
-import { expand, narrow, reshape, squeeze, transpose, unsqueeze } from './views.js';
-import { type AxisGeom, checkInput, checkOut, im2col, indexTensor, tupleArg, windowOut } from './conv-geometry.js';
+import { sum } from './reduce.js';
+import { contiguous, permute, reshape, squeeze, transpose, unsqueeze } from './views.js';
+import { type AxisGeom, checkInput, checkOut, col2im, im2col, tupleArg, windowOut } from './conv-geometry.js';
 
 /**
  * Options of {@link conv2d} (PyTorch's `torch.nn.functional.conv2d` arguments). Each of
@@ -127,13 +129,100 @@ function convAxes(op: string, x: Tensor, weight: Tensor, o: Partial<Conv2dOption
   return axes;
 }
 
-function addBias(y: Tensor, bias: Tensor | null | undefined): Tensor {
-  return bias ? binary('add', y, reshape(bias, [1, bias.shape[0], 1, 1])) : y;
+/** What core's conv2d computes: the geometry of both axes and the channel groups. */
+interface ConvPlan {
+  readonly axes: readonly [AxisGeom, AxisGeom];
+  readonly groups: number;
+}
+
+/** conv2d without autograd: the backend's fused kernel, or (declined / absent) im2col + one batched matmul. */
+function convForward(x: Tensor, weight: Tensor, bias: Tensor | null, plan: ConvPlan): Tensor {
+  const { axes, groups } = plan;
+  const [n, c] = x.shape;
+  const outCh = weight.shape[0];
+  const shape = [n, outCh, axes[0].out, axes[1].out];
+  checkBufferLimit(x.backend, 'conv2d', shape, 'float32');
+  const backend = x.backend;
+  if (backend.conv2d && sizeOf(shape) > 0) {
+    const params: Conv2dParams = {
+      stride: [axes[0].stride, axes[1].stride], pad: [axes[0].padBefore, axes[1].padBefore],
+      dilation: [axes[0].dilation, axes[1].dilation], groups, out: [axes[0].out, axes[1].out],
+    };
+    const views = [x, weight, ...(bias ? [bias] : [])].map((t) => contiguous(t));
+    try {
+      const data = backend.conv2d(views[0].stridedView('conv2d'), views[1].stridedView('conv2d'), bias ? views[2].stridedView('conv2d') : null, params);
+      if (data !== null) return fromData(backend, data, shape, 'float32');
+    } finally {
+      for (const v of views) v.dispose();
+    }
+  }
+  return tidy(() => {
+    const taps = axes[0].kernel * axes[1].kernel;
+    const cols = reshape(im2col(x, axes, 0), [n, groups, (c / groups) * taps, axes[0].out * axes[1].out]);
+    const w = reshape(weight, [groups, outCh / groups, (c / groups) * taps]);
+    const y = reshape(matmul(w, cols), shape);
+    return bias ? binary('add', y, reshape(bias, [1, outCh, 1, 1])) : y;
+  });
+}
+
+/**
+ * The transposed convolution of `y` `[N, O, oH, oW]` through `weight` `[O, C/groups, kH, kW]`
+ * (conv2d's layout) for the conv2d geometry `plan`: `[N, C, H, W]` (col2im of weight^T @ y).
+ * The input gradient of conv2d, and convTranspose2d itself. Differentiable.
+ */
+function convTransposeCore(y: Tensor, weight: Tensor, plan: ConvPlan, inChannels: number): Tensor {
+  const { axes, groups } = plan;
+  const [n, o] = y.shape;
+  const taps = axes[0].kernel * axes[1].kernel;
+  const positions = axes[0].out * axes[1].out;
+  const wt = transpose(reshape(weight, [groups, o / groups, (inChannels / groups) * taps]), 1, 2);
+  const cols = matmul(wt, reshape(y, [n, groups, o / groups, positions]));
+  return col2im(reshape(cols, [n, inChannels, taps * positions]), axes);
+}
+
+/** conv2d's weight gradient `[O, C/groups, kH, kW]`: the correlation of `x` with `dy`. */
+function convWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly number[], plan: ConvPlan): Tensor {
+  const { axes, groups } = plan;
+  const [n, c] = x.shape;
+  const o = dy.shape[1];
+  if (groups === 1) {
+    // dW^T [C, O, kH, kW] = conv2d(x^T [C, N, H, W], dy^T [O, N, oH, oW]) with stride and dilation swapped.
+    const swapped = axes.map((a): AxisGeom => ({
+      size: a.size, kernel: a.out, stride: a.dilation, dilation: a.stride, padBefore: a.padBefore, out: a.kernel,
+    })) as [AxisGeom, AxisGeom];
+    return transpose(conv2dPlanned(transpose(x, 0, 1), transpose(dy, 0, 1), null, { axes: swapped, groups: 1 }), 0, 1);
+  }
+  const taps = axes[0].kernel * axes[1].kernel;
+  const positions = axes[0].out * axes[1].out;
+  const cg = (c / groups) * taps;
+  // [g, O/g, N*L] @ [g, N*L, C/g*taps], summing over images and positions in one product.
+  const dyg = reshape(permute(reshape(dy, [n, groups, o / groups, positions]), [1, 2, 0, 3]), [groups, o / groups, n * positions]);
+  const cols = reshape(permute(reshape(im2col(x, axes, 0), [n, groups, cg, positions]), [1, 0, 3, 2]), [groups, n * positions, cg]);
+  return reshape(matmul(dyg, cols), weightShape);
+}
+
+/**
+ * conv2d for a checked plan, with core's gradients (so they never depend on which path ran
+ * the forward): dX by the transposed convolution, dW by the correlation of x with dY (itself a
+ * conv2d when groups is 1, so a fused kernel speeds up the backward pass too), dB by a sum.
+ */
+function conv2dPlanned(x: Tensor, weight: Tensor, bias: Tensor | null, plan: ConvPlan): Tensor {
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const f = customGrad((...ts: Tensor[]) => ({
+    value: convForward(ts[0], ts[1], ts[2] ?? null, plan),
+    backward: (dy: Tensor, saved: Tensor[]) => [
+      saved[0].requiresGrad ? convTransposeCore(dy, saved[1], plan, saved[0].shape[1]) : null,
+      saved[1].requiresGrad ? convWeightGrad(saved[0], dy, saved[1].shape, plan) : null,
+      ...(saved.length > 2 ? [sum(dy, { axis: [0, 2, 3] })] : []),
+    ],
+  }));
+  return f(...inputs);
 }
 
 /**
  * 2-D convolution (cross-correlation, like `torch.nn.functional.conv2d`) of `x` `[N, C, H, W]`
- * with `weight` `[O, C/groups, kH, kW]`: returns `[N, O, H', W']`.
+ * with `weight` `[O, C/groups, kH, kW]`: returns `[N, O, H', W']`. Runs the backend's fused
+ * kernel when it has one, else im2col + one batched matmul; gradients are core's either way.
  *
  * @example
  * ```ts
@@ -149,18 +238,7 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
   const o = checkOptions(op, options, CONV_KEYS);
   checkInput(op, x, 4, '[N, C, H, W]');
   const groups = checkParams(op, x, weight, o.bias, o.groups, false);
-  const axes = convAxes(op, x, weight, o);
-  return tidy(() => {
-    const [n, c] = x.shape;
-    const outCh = weight.shape[0];
-    const taps = axes[0].kernel * axes[1].kernel;
-    const positions = axes[0].out * axes[1].out;
-    // cols [N, g, C/g * taps, L] @ ... ; weight [g, O/g, C/g * taps]
-    const cols = reshape(im2col(x, axes, 0), [n, groups, (c / groups) * taps, positions]);
-    const w = reshape(weight, [groups, outCh / groups, (c / groups) * taps]);
-    const y = reshape(matmul(w, cols), [n, outCh, axes[0].out, axes[1].out]);
-    return addBias(y, o.bias);
-  });
+  return conv2dPlanned(x, weight, o.bias ?? null, { axes: convAxes(op, x, weight, o), groups });
 }
 
 /**
@@ -215,37 +293,15 @@ export function convTranspose2d(x: Tensor, weight: Tensor, options?: ConvTranspo
     throw new HeedError(op, `the output would be [${outSize.join(', ')}] for input ${fmtShape(x.shape)}, kernel [${k.join(', ')}] and padding ` +
       `[${padding.join(', ')}]; use less padding.`);
   }
+  const [n, cin, h, w] = x.shape;
+  const outCh = weight.shape[1] * groups;
+  checkBufferLimit(x.backend, op, [n, outCh, ...outSize], 'float32');
+  // The conv2d whose input gradient this is: input outSize, output [h, w], weight [C, O/g, kH, kW].
+  const axes = [0, 1].map((i): AxisGeom => ({
+    size: outSize[i], kernel: k[i], stride: stride[i], dilation: dilation[i], padBefore: padding[i], out: [h, w][i],
+  })) as [AxisGeom, AxisGeom];
   return tidy(() => {
-    const [n, cin, h, w] = x.shape;
-    const outCh = weight.shape[1] * groups;
-    const taps = k[0] * k[1];
-    // cols [N, g, O/g * taps, H*W] = weight_g^T @ x_g, then every (tap, input position) adds into its output position.
-    const wg = transpose(reshape(weight, [groups, cin / groups, (outCh / groups) * taps]), 1, 2);
-    const cols = reshape(matmul(wg, reshape(x, [n, groups, cin / groups, h * w])), [n, outCh, taps * h * w]);
-    const table = col2imIndex([h, w], k, stride, padding, dilation, outSize);
-    const index = expand(reshape(indexTensor(x.backend, table), [1, 1, table.length]), [n, outCh, table.length]);
-    const spatial = outSize[0] * outSize[1];
-    const summed = scatterAdd(zeros([n, outCh, spatial + 1], { backend: x.backend.name }), 2, index, cols);
-    const y = reshape(narrow(summed, 2, 0, spatial), [n, outCh, outSize[0], outSize[1]]);
-    return addBias(y, o.bias);
+    const y = convTransposeCore(x, weight, { axes, groups }, outCh);
+    return o.bias ? binary('add', y, reshape(o.bias, [1, outCh, 1, 1])) : y;
   });
-}
-
-/** col2im table ordered `[kh, kw, ih, iw]`: the flat output position each tap of each input lands on (or the dump slot). */
-function col2imIndex(size: number[], k: number[], stride: number[], padding: number[], dilation: number[], out: number[]): Int32Array {
-  const dump = out[0] * out[1];
-  const table = new Int32Array(k[0] * k[1] * size[0] * size[1]);
-  let i = 0;
-  for (let kh = 0; kh < k[0]; kh++) {
-    for (let kw = 0; kw < k[1]; kw++) {
-      for (let ih = 0; ih < size[0]; ih++) {
-        const oh = ih * stride[0] - padding[0] + kh * dilation[0];
-        for (let iw = 0; iw < size[1]; iw++) {
-          const ow = iw * stride[1] - padding[1] + kw * dilation[1];
-          table[i++] = oh >= 0 && oh < out[0] && ow >= 0 && ow < out[1] ? oh * out[1] + ow : dump;
-        }
-      }
-    }
-  }
-  return table;
 }
