@@ -10,6 +10,7 @@ import { expandedCases } from './groups/expanded.js';
 import { finiteDiffCases } from './groups/finite-diff.js';
 import { fixtureRunnableCases, nonContiguousFixtureCases } from './groups/fixture-cases.js';
 import { fusedCases } from './groups/fused.js';
+import { int64Cases } from './groups/int64.js';
 import { memoryCases } from './groups/memory.js';
 import { miscCases } from './groups/misc.js';
 import { randomCases } from './groups/random.js';
@@ -31,7 +32,7 @@ let cached: readonly RunnableCase[] | null = null;
 export function runnableCases(): readonly RunnableCase[] {
   if (cached) return cached;
   const all = [
-    ...fixtureRunnableCases(), ...specialValueCases(), ...miscCases(), ...dtypeCases(), ...nonContiguousFixtureCases(),
+    ...fixtureRunnableCases(), ...specialValueCases(), ...miscCases(), ...dtypeCases(), ...int64Cases(), ...nonContiguousFixtureCases(),
     ...expandedCases(), ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...samplingCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
     ...convCases(), ...reorderCases(),
   ];
