@@ -45,6 +45,7 @@ export * from './ops/composites.js';
 export * from './ops/activations.js';
 export * from './ops/einsum.js';
 export * from './ops/sampling.js';
+export * from './ops/select.js';
 export * from './ops/attention.js';
 export * from './ops/conv.js';
 export * from './ops/pool.js';

@@ -18,6 +18,7 @@ import * as mm from './ops/matmul.js';
 import * as composites from './ops/composites.js';
 import * as activations from './ops/activations.js';
 import * as sampling from './ops/sampling.js';
+import * as select from './ops/select.js';
 import * as indexing from './ops/indexing.js';
 import * as api from './autograd/api.js';
 import * as move from './ops/move.js';
@@ -468,6 +469,26 @@ declare module './tensor.js' {
      */
     multinomial(numSamples: number, options?: sampling.MultinomialOptions): Tensor;
     /**
+     * Coordinates of the nonzero elements, int32 `[count, rank]` (reads the data).
+     * @example `const where = await mask.nonzero();`
+     */
+    nonzero(): Promise<Tensor>;
+    /**
+     * Elements where a bool mask is true, 1-D (reads the mask).
+     * @example `const positives = await x.maskedSelect(x.gt(0));`
+     */
+    maskedSelect(mask: Tensor): Promise<Tensor>;
+    /**
+     * Copy with `this[indices...] = values` (or `+=` with accumulate).
+     * @example `x.indexPut([rows], 0);`
+     */
+    indexPut(indices: readonly Tensor[], values: TensorLike, options?: select.IndexPutOptions): Tensor;
+    /**
+     * Copy with `src` written along an axis at `index` (torch.scatter).
+     * @example `x.scatter(1, idx, src);`
+     */
+    scatter(axis: number, index: Tensor, src: TensorLike, options?: select.ScatterOptions): Tensor;
+    /**
      * Stable sort along an axis (NaN largest): values and int32 indices.
      * @example `const { values, indices } = x.sort({ descending: true });`
      */
@@ -671,6 +692,10 @@ const methods = {
   mish(this: Tensor): Tensor { return activations.mish(this); },
   bernoulli(this: Tensor, options?: sampling.BernoulliOptions): Tensor { return sampling.bernoulli(this, options); },
   multinomial(this: Tensor, numSamples: number, options?: sampling.MultinomialOptions): Tensor { return sampling.multinomial(this, numSamples, options); },
+  nonzero(this: Tensor): Promise<Tensor> { return select.nonzero(this); },
+  maskedSelect(this: Tensor, mask: Tensor): Promise<Tensor> { return select.maskedSelect(this, mask); },
+  indexPut(this: Tensor, indices: readonly Tensor[], values: TensorLike, options?: select.IndexPutOptions): Tensor { return select.indexPut(this, indices, values, options); },
+  scatter(this: Tensor, axis: number, index: Tensor, src: TensorLike, options?: select.ScatterOptions): Tensor { return select.scatter(this, axis, index, src, options); },
   gather(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.gather(this, axis, index); },
   indexSelect(this: Tensor, axis: number, index: Tensor): Tensor { return indexing.indexSelect(this, axis, index); },
   sort(this: Tensor, options?: SortOptions): SortResult { return sorting.sort(this, options); },
