@@ -15,6 +15,7 @@ import {
 } from '@heed/core';
 import { Runtime, type WebGPUDebug } from './runtime.js';
 import { adamOp, attentionOp, rowsOp, type GpuData } from './fused-ops.js';
+import { argsortOp } from './sorting.js';
 import type { IndexSite } from './index-errors.js';
 import {
   HOST, STORED_DTYPES, checkAxes, checkAxis, checkDType, checkFloat, checkIndexDims, checkIs, checkOp, checkRandomKind,
@@ -400,6 +401,11 @@ export class WebGPUBackend implements Backend {
 
   attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId {
     return attentionOp(this, q, k, v, mask, scale, causal);
+  }
+
+  /** Stable argsort of the last axis by rank counting (see sorting.ts); null for dtypes other than float32/int32. */
+  argsort(x: StridedView, descending: boolean): DataId | null {
+    return argsortOp(this, x, descending);
   }
 
   /**
