@@ -4,15 +4,16 @@
 // sentences built from the AFINN-165 lexicon (see data.mjs: plain statements, negations,
 // "X, but Y" and "although X, Y"), and compares its test accuracy, overall and per sentence
 // kind, with three baselines: the majority class, the AFINN word-sum rule and a bag-of-words
-// logistic regression. Writes a loss curve, a self-attention heatmap (SVG), a checkpoint
-// (exact `--resume`) and the model with its tokenizer.
+// logistic regression. Training batches come from a @heed/train DataLoader (shuffled epochs of
+// the training sentences, padded per batch by padCollate, prefetched). Writes a loss curve, a
+// self-attention heatmap (SVG), a checkpoint (exact `--resume`) and the model with its tokenizer.
 // Run `node examples/sentiment/train.mjs --help` for the options.
 import { fileURLToPath } from 'node:url';
 import { Generator, getBackend, noGrad, tensor } from '@heed/core';
 import { AdamW, CosineAnnealingLR, decayMatricesOnly } from '@heed/nn';
 import { BpeTokenizer, TransformerClassifier, padBatch, saveModel } from '@heed/models';
 import {
-  Rng, TRAINED_STEPS_KEY, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  DataLoader, Rng, TRAINED_STEPS_KEY, disposeBatch, padCollate, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
   resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
 import { KINDS, buildDataset } from './data.mjs';
@@ -67,7 +68,7 @@ if (!opts.resume) {
   });
   attachGenerator(model, generator);
   ({ optimizer, scheduler } = makeOptimizer(model, generator, settings));
-  rng = new Rng(settings.seed + 1);
+  rng = new Rng(settings.seed + 1); // its state is the DataLoader's shuffle seed (saved in checkpoints)
 }
 const endStep = resolveEndStep(opts, settings);
 console.log(`sentiment on '${backend}': ${train.length} training / ${test.length} test sentences, BPE vocab ${tokenizer.vocabSize}, ` +
@@ -77,6 +78,24 @@ await guardRunOutput(opts, endStep);
 const encode = (texts) => padBatch(texts.map((t) => tokenizer.encode(t)), tokenizer.padId);
 const testIds = encode(test.map((s) => s.text));
 const testLabels = tensor(test.map((s) => s.label), { dtype: 'int32' });
+
+// The training data: each sentence tokenized once; shuffled epochs (the order of epoch e
+// depends only on the seed and e, so a resumed run continues with the same batches), short
+// last batches dropped, each batch padded to its longest sentence.
+const trainItems = train.map((s) => ({ inputIds: tokenizer.encode(s.text), label: s.label }));
+const loader = new DataLoader({ length: trainItems.length, get: (i) => trainItems[i] }, {
+  batchSize: settings.batchSize, shuffle: true, seed: rng.state, dropLast: true, collate: padCollate({ padId: tokenizer.padId }), prefetch: 1,
+});
+let epoch = Math.floor(startStep / loader.length);
+let batches = loader.epoch({ epoch, start: startStep % loader.length });
+async function nextBatch() {
+  let r = await batches.next();
+  if (r.done) {
+    batches = loader.epoch({ epoch: ++epoch });
+    r = await batches.next();
+  }
+  return r.value;
+}
 
 async function testAccuracy() {
   const probs = await model.predictProba(testIds);
@@ -88,11 +107,9 @@ async function testAccuracy() {
 const result = await trainLoop({
   model, optimizer, scheduler, startStep, endStep, history,
   progress: terminalProgress({ total: endStep, start: startStep, label: 'sentiment', quiet: opts.quiet }),
-  batchLoss: () => {
-    const batch = Array.from({ length: settings.batchSize }, () => train[rng.int(train.length)]);
-    const ids = encode(batch.map((s) => s.text));
-    const labels = tensor(batch.map((s) => s.label), { dtype: 'int32' });
-    return { loss: model.loss(ids, labels), tokens: ids.size, dispose: () => { ids.dispose(); labels.dispose(); } };
+  batchLoss: async () => {
+    const batch = await nextBatch(); // { inputIds, attentionMask, labels }: ours to dispose
+    return { loss: model.loss(batch.inputIds, batch.labels), tokens: batch.inputIds.size, dispose: () => disposeBatch(batch) };
   },
   evalEvery: opts.evalEvery,
   onEval: async (step, log) => {
@@ -107,6 +124,7 @@ const result = await trainLoop({
   checkpointEvery: opts.checkpointEvery,
   onCheckpoint: (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
 });
+await batches.return(); // disposes the batch prefetched for a step that will not run
 
 // Accuracy table: the transformer against the baselines, overall and per sentence kind.
 const rows = [

@@ -89,6 +89,16 @@ run('example scripts (--quick)', () => {
     }, 120_000);
   }
 
+  it('sentiment: --resume continues exactly across an epoch boundary of its DataLoader (3 batches per epoch, stop at 4 of 8)', () => {
+    const args = ['--quick', '--train-size', '100', '--test-size', '20', '--steps', '8'];
+    const straight = tmp();
+    expectOk(runScript('sentiment', [...args, '--checkpoint-every', '4', '--out', straight]));
+    const resumed = tmp();
+    expectOk(runScript('sentiment', [...args, '--stop-at', '4', '--out', resumed]));
+    expectOk(runScript('sentiment', [...args, '--resume', '--out', resumed]));
+    expect(readFileSync(join(resumed, 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors')))).toBe(true);
+  }, 120_000);
+
   it('never overwrites a model trained for more steps without --force; --quick has its own default folder', () => {
     const out = tmp();
     expectOk(runScript('translate-numbers', ['--quick', '--steps', '8', '--eval-limit', '20', '--out', out]));

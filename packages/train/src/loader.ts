@@ -8,7 +8,7 @@
 // are disposed by the loader before the iteration finishes; a failed fetch never becomes an
 // unhandled rejection (it is thrown to the consumer at that batch).
 import { HeedError, checkOptions, describeValue, tidy, type OptionKeys } from '@heed/core';
-import { defaultCollate, disposeBatch } from './collate.js';
+import { defaultCollate, disposeBatch, type Collated } from './collate.js';
 import { checkMapDataset, isMapDataset, toRng, type Dataset, type IterableDataset } from './data.js';
 import { Rng } from './rng.js';
 
@@ -27,7 +27,11 @@ export interface DataLoaderOptions<T, B> {
   shuffle?: boolean;
   /** The shuffle seed: epoch `e`'s order depends only on (seed, e). Default: a random seed. */
   seed?: number;
-  /** Alternatively an {@link Rng}: each epoch's order is drawn from it when the epoch starts (like PyTorch's `generator`). */
+  /**
+   * Alternatively an {@link Rng}: each epoch's order is drawn from it when the epoch starts
+   * (like PyTorch's `generator`), so `epoch({ epoch })` cannot recreate a past epoch; use
+   * `seed` for runs that resume.
+   */
   generator?: Rng;
   /** Drop the last batch if it is smaller than `batchSize` (default false). */
   dropLast?: boolean;
@@ -83,7 +87,7 @@ export interface EpochStart {
  * }
  * ```
  */
-export class DataLoader<T, B = unknown> implements AsyncIterable<B> {
+export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B> {
   /** The dataset batched. */
   readonly dataset: Dataset<T> | IterableDataset<T>;
   /** Items per batch. */
