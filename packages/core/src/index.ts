@@ -38,7 +38,7 @@ export * from './ops/views.js';
 export * from './ops/matmul.js';
 export * from './ops/join.js';
 export * from './ops/indexing.js';
-export * from './ops/reorder.js';
+export { flip, roll, repeat, tile, tril, triu, maskedFill, diff, type DiffOptions } from './ops/reorder.js';
 export * from './ops/scan.js';
 export * from './ops/sorting.js';
 export * from './ops/composites.js';

@@ -107,6 +107,14 @@ describe.each(['cpu', 'cpu-nofused'])('sort on %s', (backend) => {
     for (const t of [x, c, z, gz]) t.dispose();
   });
 
+  it('long rows (the fallback compares in several blocks of positions) match the oracle', () => {
+    const r = rows(1, 2600, 5, true); // 2600^2 comparisons > the fallback's 2^22 block: two blocks
+    const x = tensor(r, { backend });
+    const { values, indices } = topk(x, 2600, { largest: false });
+    expect(data(indices)).toEqual(oracle(r[0], false));
+    for (const t of [x, values, indices]) t.dispose();
+  });
+
   it('frees its temporaries', () => {
     const before = memory().numTensors;
     const x = tensor(rows(3, 50, 3, true), { backend });
