@@ -173,6 +173,10 @@ export function checkDType(op: string, value: unknown, what = 'dtype'): DType {
   if (typeof value === 'string' && (PLANNED_DTYPES as readonly string[]).includes(value)) {
     throw new HeedError(op, `${what} '${value}' is planned but not implemented yet; use one of ${list}.`);
   }
+  if (value === 'int64') {
+    throw new HeedError(op, `${what} 'int64' is accepted where tensors are created (tensor(), zeros(), ...; stored as int32, since WGSL ` +
+      "has no 64-bit integers); here use 'int32'.");
+  }
   const shown = typeof value === 'string' ? `'${value}' (a string)` : typeof value === 'object' && value !== null ? 'an object' : String(value);
   throw new HeedError(op, `unknown ${what} ${shown}; use one of ${list}.`);
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import './setup.js';
 import {
-  HeedError, arange, bigintToInt32, full, gather, indexSelect, int64ToInt32, memory, oneHot, storageDType, tensor, zeros,
+  HeedError, arange, bigintToInt32, cast, full, gather, indexSelect, int64ToInt32, memory, oneHot, storageDType, tensor, zeros,
 } from '@heed/core';
 
 const MIN = -(2n ** 31n);
@@ -85,6 +85,12 @@ describe('int64 inputs are stored as checked int32', () => {
     expect(e.message).toContain('8589934592');
     expect(e.message).toContain('[2]');
     expect(memory().numTensors).toBe(before); // nothing allocated by the rejected calls
+  });
+
+  it("where only storage dtypes make sense (cast), 'int64' gets a message that says where it is accepted", () => {
+    const e = heedError(() => cast(tensor([1.5]), 'int64' as 'int32'));
+    expect(e.message).toMatch(/^cast: dtype 'int64' is accepted where tensors are created/);
+    expect(e.message).toContain("use 'int32'");
   });
 
   it('the helpers: bigintToInt32 and int64ToInt32', () => {

@@ -137,6 +137,11 @@ describe('schedule details', () => {
     seq2.step();
     expect(opt2.paramGroups[0].lr).toBe(opt.paramGroups[0].lr);
     expect(opt.paramGroups[0].lr).toBe(0.25); // StepLR restarted at step 3: local step 2 -> 0.5 * 0.5
+    // a bad second scheduler state loads nothing
+    const before = JSON.stringify(seq2.stateDict());
+    const bad = { ...saved, schedulers: [{ ...saved.schedulers[0], lastEpoch: 1 }, { lastEpoch: -3 }] };
+    throws(() => seq2.loadStateDict(bad), /^StepLR\.loadStateDict: /);
+    expect(JSON.stringify(seq2.stateDict())).toBe(before);
   });
 
   it('ReduceLROnPlateau state dict round trip (best = Infinity survives JSON as null)', () => {

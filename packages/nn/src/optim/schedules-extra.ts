@@ -345,7 +345,13 @@ export class SequentialLR {
       !Array.isArray(dict.lastLrs)) {
       throw new HeedError(op, `expected { lastEpoch: integer >= 0, lastLrs, schedulers: ${this.schedulers.length} scheduler states }.`);
     }
-    this.schedulers.forEach((s, i) => s.loadStateDict(dict.schedulers[i]));
+    const previous = this.schedulers.map((s) => s.stateDict());
+    try {
+      this.schedulers.forEach((s, i) => s.loadStateDict(dict.schedulers[i]));
+    } catch (err) {
+      this.schedulers.forEach((s, i) => s.loadStateDict(previous[i])); // all or nothing
+      throw err;
+    }
     this.lastEpoch = dict.lastEpoch;
     this.lastLrs = [...dict.lastLrs];
   }
