@@ -266,16 +266,21 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B> {
       return items;
     };
     let chain: Promise<unknown> = Promise.resolve();
-    for (let index = 0; ; index++) {
-      const mine = chain.then(pull);
-      chain = mine.catch(() => undefined);
-      const i = index;
-      yield async () => {
-        const items = await mine;
-        if (items.length === 0 || (items.length < this.batchSize && this.dropLast)) return END;
-        if (i < start) return SKIP;
-        return this.collate(items, false);
-      };
+    try {
+      for (let index = 0; ; index++) {
+        const mine = chain.then(pull);
+        chain = mine.catch(() => undefined);
+        const i = index;
+        yield async () => {
+          const items = await mine;
+          if (items.length === 0 || (items.length < this.batchSize && this.dropLast)) return END;
+          if (i < start) return SKIP;
+          return this.collate(items, false);
+        };
+      }
+    } finally {
+      // Left early (the consumer broke out, or an error): close the source, as for-of would.
+      if (!done) void Promise.resolve(it.return?.()).catch(() => undefined);
     }
   }
 
@@ -314,6 +319,7 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B> {
     } finally {
       const pending = queue.splice(0);
       for (const b of await Promise.allSettled(pending)) if (b.status === 'fulfilled' && b.value !== END && b.value !== SKIP) disposeBatch(b.value);
+      loaders.return?.();
     }
   }
 }

@@ -81,6 +81,14 @@ describe('DataLoader batches', () => {
     expect(await collect(new DataLoader<number, Tensor>(gen(10), { batchSize: 4, dropLast: true }))).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
     expect(await collect(new DataLoader<number, Tensor>(gen(8), { batchSize: 4 }))).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
     expect(await collect(new DataLoader<number, Tensor>(gen(10), { batchSize: 4 }).epoch({ start: 1 }))).toEqual([[4, 5, 6, 7], [8, 9]]);
+    // Breaking out closes the source (its finally runs) once the batches in flight are settled and disposed.
+    const before = memory().numTensors;
+    let closed = false;
+    async function* source() { try { for (let i = 0; ; i++) yield i; } finally { closed = true; } }
+    for await (const b of new DataLoader<number, Tensor>(source(), { batchSize: 2, prefetch: 2 })) { b.dispose(); break; }
+    await sleep(0);
+    expect(closed).toBe(true);
+    expect(memory().numTensors).toBe(before);
     expect(() => new DataLoader(gen(3), { shuffle: true })).toThrow(/shuffle needs a map-style dataset/);
     expect(() => new DataLoader(gen(3)).length).toThrow(/no length/);
   });
