@@ -10,12 +10,13 @@
 // the backend as it was. gather/indexSelect/scatterAdd report out-of-range indices from the
 // device (index-errors.ts): the next read or flush throws.
 import {
-  BACKEND_API_VERSION, HeedError, type AdamScalars, type Backend, type BackendCapabilities, type BinaryOp, type DType, type DataId,
+  BACKEND_API_VERSION, HeedError, type AdamScalars, type Backend, type Conv2dParams, type BackendCapabilities, type BinaryOp, type DType, type DataId,
   type RandomKind, type ReduceOp, type StridedView, type TypedArray, type UnaryOp, contiguousStrides, fmtShape, sizeOf, unravelIndex,
 } from '@heed/core';
 import { Runtime, type WebGPUDebug } from './runtime.js';
 import { adamOp, attentionOp, rowsOp, type GpuData } from './fused-ops.js';
 import { argsortOp } from './sorting.js';
+import { conv2dOp } from './conv.js';
 import type { IndexSite } from './index-errors.js';
 import {
   HOST, STORED_DTYPES, checkAxes, checkAxis, checkDType, checkFloat, checkIndexDims, checkIs, checkOp, checkRandomKind,
@@ -406,6 +407,11 @@ export class WebGPUBackend implements Backend {
   /** Stable argsort of the last axis by rank counting (see sorting.ts); null for dtypes other than float32/int32. */
   argsort(x: StridedView, descending: boolean): DataId | null {
     return argsortOp(this, x, descending);
+  }
+
+  /** Fused conv2d, a direct convolution with one invocation per output (see conv.ts); null for non-float32 or non-contiguous views. */
+  conv2d(x: StridedView, weight: StridedView, bias: StridedView | null, params: Conv2dParams): DataId | null {
+    return conv2dOp(this, x, weight, bias, params);
   }
 
   /**
