@@ -171,17 +171,21 @@ function collateValue(items: readonly unknown[], path: string): unknown {
  * ```
  */
 export function disposeBatch(batch: unknown): void {
+  forEachTensor(batch, (t) => { if (!t.isDisposed) t.dispose(); });
+}
+
+/** @internal Calls `fn` once for each tensor in `value` (nested in arrays, plain objects and Maps). */
+export function forEachTensor(value: unknown, fn: (t: Tensor) => void): void {
   const seen = new Set<unknown>();
   const walk = (v: unknown): void => {
     if (v === null || typeof v !== 'object' || seen.has(v)) return;
     seen.add(v);
-    if (v instanceof Tensor) {
-      if (!v.isDisposed) v.dispose();
-    } else if (Array.isArray(v)) v.forEach(walk);
+    if (v instanceof Tensor) fn(v);
+    else if (Array.isArray(v)) v.forEach(walk);
     else if (v instanceof Map) for (const x of v.values()) walk(x);
     else if (isPlainObject(v)) Object.values(v).forEach(walk);
   };
-  walk(batch);
+  walk(value);
 }
 
 /**

@@ -4,11 +4,11 @@
 // look-ahead: the next `prefetch` batches are fetched and collated while the consumer works on
 // the current one), iterated with `for await`.
 // Invariants: epoch e's order depends only on (seed, e); every batch yielded is the consumer's
-// to dispose; batches fetched ahead but never yielded (the consumer broke out, or an error)
+// to dispose and belongs to no scope (a tidy/tidyAsync around the consumer never frees it); batches fetched ahead but never yielded (the consumer broke out, or an error)
 // are disposed by the loader before the iteration finishes; a failed fetch never becomes an
 // unhandled rejection (it is thrown to the consumer at that batch).
-import { HeedError, checkOptions, describeValue, tidy, type OptionKeys } from '@heed/core';
-import { defaultCollate, disposeBatch, type Collated } from './collate.js';
+import { HeedError, checkOptions, describeValue, keep, tidy, type OptionKeys } from '@heed/core';
+import { defaultCollate, disposeBatch, forEachTensor, type Collated } from './collate.js';
 import { checkMapDataset, isMapDataset, toRng, type Dataset, type IterableDataset } from './data.js';
 import { Rng } from './rng.js';
 
@@ -71,7 +71,8 @@ export interface EpochStart {
  * collated while the consumer awaits its step, so a slow data source and a slow step overlap.
  *
  * Ownership: every batch yielded is new and the consumer's; dispose it when the step is done
- * ({@link disposeBatch}). Batches fetched ahead and never yielded are disposed by the loader.
+ * ({@link disposeBatch}). Batches belong to no scope: a `tidy`/`tidyAsync` around the step does
+ * not free them (a batch fetched ahead during it must outlive it). Batches fetched ahead and never yielded are disposed by the loader.
  * Items stay the dataset's, unless its `itemsOwnedByLoader` is true (then the loader disposes
  * their tensors once collated).
  *
@@ -284,9 +285,15 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B> {
     }
   }
 
+  /**
+   * Collates inside tidy, then takes the batch's tensors out of every scope: a batch fetched
+   * ahead while the consumer runs inside tidy/tidyAsync must not die when that scope ends.
+   */
   private collate(items: T[], owned: boolean): B {
     try {
-      return tidy(() => this.collateFn(items));
+      const batch = tidy(() => this.collateFn(items));
+      forEachTensor(batch, (t) => { keep(t); });
+      return batch;
     } finally {
       if (owned) disposeBatch(items);
     }

@@ -4,9 +4,10 @@
 // PyTorch's), iterable datasets, collated values, errors delivered at their batch; prefetch
 // overlaps a slow async dataset with a slow consumer (total ≈ max, not sum, and batch k+1
 // starts loading before step k ends); memory returns to baseline after an epoch, after a
-// `break` with batches prefetched, and after a failed fetch; trainLoop awaits async batches.
+// `break` with batches prefetched, and after a failed fetch; a batch prefetched inside the
+// consumer's tidyAsync outlives it; trainLoop awaits async batches.
 import { describe, expect, it } from 'vitest';
-import { memory, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
+import { memory, registerBackend, setBackend, tensor, tidyAsync, type Tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { Linear, SGD } from '@heed/nn';
 import { DataLoader, Rng, TensorDataset, disposeBatch, trainLoop, type Dataset } from '../src/index.js';
@@ -165,6 +166,25 @@ describe('DataLoader prefetch', () => {
     expect(seen).toEqual([0, 1, 2, 3]);
     expect(memory().numTensors).toBe(base.numTensors);
     disposeBatch([x, y]);
+  });
+});
+
+describe('DataLoader and scopes', () => {
+  it('a batch prefetched while the consumer is inside tidyAsync survives it (batches belong to no scope)', async () => {
+    const loader = new DataLoader<number, Tensor>(range(6), { batchSize: 2, prefetch: 1 });
+    const it = loader[Symbol.asyncIterator]();
+    const first = await tidyAsync(async () => {
+      const r = await it.next(); // batch [2, 3] is fetched ahead inside this scope
+      const v = Array.from(await (r.value as Tensor).data());
+      (r.value as Tensor).dispose();
+      return v;
+    });
+    expect(first).toEqual([0, 1]);
+    const second = (await it.next()).value as Tensor;
+    expect(second.isDisposed).toBe(false);
+    expect(Array.from(await second.data())).toEqual([2, 3]);
+    second.dispose();
+    await it.return?.();
   });
 });
 
