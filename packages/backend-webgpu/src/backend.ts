@@ -15,7 +15,7 @@ import {
 } from '@heed/core';
 import { Runtime, type WebGPUDebug } from './runtime.js';
 import { adamOp, attentionOp, rowsOp, type GpuData } from './fused-ops.js';
-import { argsortOp } from './sorting.js';
+import { argsortOp, topkOp } from './sorting.js';
 import { conv2dOp } from './conv.js';
 import type { IndexSite } from './index-errors.js';
 import {
@@ -407,6 +407,11 @@ export class WebGPUBackend implements Backend {
   /** Stable argsort of the last axis by rank counting (see sorting.ts); null for dtypes other than float32/int32. */
   argsort(x: StridedView, descending: boolean): DataId | null {
     return argsortOp(this, x, descending);
+  }
+
+  /** Top-k indices of the last axis by a tournament of blocks (see sorting.ts); null for other dtypes or k > 1024. */
+  topk(x: StridedView, k: number, largest: boolean): DataId | null {
+    return topkOp(this, x, k, largest);
   }
 
   /** Fused conv2d, a direct convolution with one invocation per output (see conv.ts); null for non-float32 or non-contiguous views. */
