@@ -15,6 +15,7 @@ import { memoryCases } from './groups/memory.js';
 import { miscCases } from './groups/misc.js';
 import { randomCases } from './groups/random.js';
 import { samplingCases } from './groups/sampling.js';
+import { einsumSelectCases } from './groups/einsum-select.js';
 import { reorderCases } from './groups/reorder.js';
 import { specialValueCases } from './groups/special-values.js';
 import { CASE_GROUPS, type ConformanceCase, type RunnableCase } from './types.js';
@@ -34,7 +35,7 @@ export function runnableCases(): readonly RunnableCase[] {
   const all = [
     ...fixtureRunnableCases(), ...specialValueCases(), ...miscCases(), ...dtypeCases(), ...int64Cases(), ...nonContiguousFixtureCases(),
     ...expandedCases(), ...finiteDiffCases(), ...fusedCases(), ...randomCases(), ...samplingCases(), ...asyncCases(), ...memoryCases(), ...errorCases(),
-    ...convCases(), ...reorderCases(),
+    ...convCases(), ...reorderCases(), ...einsumSelectCases(),
   ];
   const seen = new Set<string>();
   for (const c of all) {

@@ -20,7 +20,7 @@ import { ConformanceError, ensure, expectHeedError, readHost, type HostTensor } 
 import type { CaseContext, RunnableCase } from '../types.js';
 
 /** What an error case sets up: live inputs, the failing call and what its message names. */
-interface ErrorSetup {
+export interface ErrorSetup {
   readonly inputs: readonly Tensor[];
   readonly call: () => unknown;
   readonly mentions: readonly string[];
@@ -28,7 +28,8 @@ interface ErrorSetup {
   readonly extra?: readonly Tensor[];
 }
 
-interface ErrorSpec {
+/** An error case: its op, dtypes and setup (other groups build their own tables of these). */
+export interface ErrorSpec {
   readonly op: string;
   readonly dtypes: readonly DType[];
   readonly setup: (ctx: CaseContext) => ErrorSetup;
@@ -208,8 +209,13 @@ function argumentSpecs(): Record<string, ErrorSpec> {
 /**
  * Runs an error case; a run during which the GC safety net reclaimed tensors (which moves the
  * global memory() counts) skips the exact memory comparisons and is retried once.
+ *
+ * @example
+ * ```ts
+ * await runError('einsum-arity', spec, ctx);
+ * ```
  */
-async function runError(name: string, spec: ErrorSpec, ctx: CaseContext): Promise<void> {
+export async function runError(name: string, spec: ErrorSpec, ctx: CaseContext): Promise<void> {
   if (await runErrorOnce(name, spec, ctx, false)) await runErrorOnce(name, spec, ctx, true);
 }
 

@@ -32,7 +32,7 @@ function zerosLikeHost(h: HostTensor): HostTensor {
  * const run: FixtureRunner = (op, [x, w]) => [conv2d(x, w)];
  * ```
  */
-export type FixtureRunner = (op: string, inputs: readonly Tensor[], attrs: Readonly<Record<string, unknown>>, backend: string) => Tensor[];
+export type FixtureRunner = (op: string, inputs: readonly Tensor[], attrs: Readonly<Record<string, unknown>>, backend: string) => Tensor[] | Promise<Tensor[]>;
 
 /**
  * Runs fixture case `c` on the context's backend with inputs stored in `layout`: checks the
@@ -57,7 +57,7 @@ export async function runFixtureCase(c: FixtureCase, ctx: CaseContext, layout: L
       if (v !== s.base) owned.push(v);
       return v;
     });
-    const outs = runOp ? runOp(op, inputs, c.attrs, ctx.backend) : runFixtureOp(op as FixtureOpName, inputs, c.attrs, ctx.backend);
+    const outs = await (runOp ? runOp(op, inputs, c.attrs, ctx.backend) : runFixtureOp(op as FixtureOpName, inputs, c.attrs, ctx.backend));
     owned.push(...outs);
     ensure(outs.length === c.outputs.length, () => `${op} returned ${outs.length} outputs, want ${c.outputs.length}`);
     for (let i = 0; i < outs.length; i++) {

@@ -97,8 +97,8 @@ const INDEX_PUT_KEYS: OptionKeys<IndexPutOptions> = { accumulate: true };
  * broadcast together (negative entries count from the end); `values` broadcasts to the indexed
  * shape `[...broadcastIndexShape, ...x.shape.slice(indices.length)]`. With `accumulate` values
  * are added (duplicates sum); without it, of duplicate entries the last in row-major order wins
- * (PyTorch leaves this undefined), and only the winner receives a gradient. Out-of-range
- * entries throw on backends that check indices (CPU) and are skipped on the GPU.
+ * (PyTorch leaves this undefined), and only the winner receives a gradient. An out-of-range
+ * entry throws a HeedError like scatterAdd's: at the op on CPU, at the next read on WebGPU.
  *
  * @example
  * ```ts
@@ -179,7 +179,8 @@ const SCATTER_KEYS: OptionKeys<ScatterOptions> = { reduce: true };
  * `torch.scatter`, not in place). `index` (int32) has `x`'s rank and no larger size than `src`
  * anywhere, nor than `x` outside `axis`; `src` may be a number. With `reduce: 'add'` the entries
  * are summed in; otherwise, of entries writing one place, the last in row-major order wins
- * (deterministic; PyTorch leaves this undefined) and only it receives a gradient.
+ * (deterministic; PyTorch leaves this undefined) and only it receives a gradient. An
+ * out-of-range index throws a HeedError like scatterAdd's (on WebGPU at the next read).
  *
  * @example
  * ```ts
