@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Convolution and pooling cases: every case of fixtures/conv.json (gen_conv_fixtures.py,
 // PyTorch 1.13) forward and gradients with contiguous and non-contiguous inputs, finite
-// differences of conv1d/conv2d/convTranspose2d/pools in every option family, and the errors
+// differences of conv1d/conv2d/convTranspose2d/pools in every option family (and second order
+// through conv2d's own gradients), and the errors
 // (bad shapes, groups, options) that must leave memory and the backend as they were.
 // Invariant: every tensor a case creates is disposed, also when an assertion fails.
 import {
@@ -12,7 +13,7 @@ import { ensure, expectHeedError, readHost } from '../assert.js';
 import { readFixtureFile, type FixtureCase } from '../fixtures.js';
 import { layoutApplies, type Rng } from '../host.js';
 import type { CaseContext, RunnableCase } from '../types.js';
-import { checkFirstOrder } from './finite-diff.js';
+import { checkFirstOrder, checkSecondOrder } from './finite-diff.js';
 import { runFixtureCase } from './fixture-cases.js';
 import type { FdInput, FdSpec } from './finite-diff-specs.js';
 
@@ -81,6 +82,22 @@ const FD: Readonly<Record<string, FdSpec>> = {
   'adaptiveAvgPool2d': { op: 'adaptiveAvgPool2d', inputs: [Distinct(1, 2, 5, 7)], f: ([x]) => adaptiveAvgPool2d(x, [3, 4]) },
 };
 
+/** A constant float32 input (not differentiated). */
+const Fixed = (...shape: number[]): FdInput => ({
+  shape, dtype: 'float32', fixed: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.fround(Math.sin(1.7 * i + 1))),
+});
+
+/**
+ * Second-order checks (w.r.t. the first input): they differentiate core's conv2d gradients
+ * themselves (the transposed convolution for x; the x/dY correlation for w, a conv2d when
+ * groups is 1 and a matmul otherwise).
+ */
+const FD2: Readonly<Record<string, FdSpec>> = {
+  'conv2d-input': { op: 'conv2d', inputs: [U(1, 2, 5, 5), Fixed(3, 2, 3, 3)], f: ([x, w]) => conv2d(x, w, { padding: 1, stride: 2 }).square() },
+  'conv2d-weight': { op: 'conv2d', inputs: [U(3, 2, 2, 3), Fixed(2, 2, 4, 5)], f: ([w, x]) => conv2d(x, w, { padding: [1, 0], dilation: [1, 2] }).square() },
+  'conv2d-weight-groups': { op: 'conv2d', inputs: [U(4, 1, 3, 3), Fixed(1, 2, 4, 4)], f: ([w, x]) => conv2d(x, w, { groups: 2, padding: 1 }).square() },
+};
+
 const f32 = (ctx: CaseContext, shape: number[]): Tensor =>
   tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i / 10), { shape, backend: ctx.backend });
 
@@ -140,9 +157,13 @@ export function convCases(): RunnableCase[] {
     id: `finite-diff/conv/${name}`, group: 'finite-diff', op: spec.op, dtypes: ['float32'], hasGradient: true,
     run: (ctx) => checkFirstOrder(`conv/${name}`, spec, ctx),
   }));
+  const second = Object.entries(FD2).map(([name, spec]): RunnableCase => ({
+    id: `second-order/conv/${name}`, group: 'second-order', op: spec.op, dtypes: ['float32'], hasGradient: true,
+    run: (ctx) => checkSecondOrder(`conv/${name}`, spec, ctx),
+  }));
   const errors = Object.entries(ERRORS).map(([name, spec]): RunnableCase => ({
     id: `errors/conv/${name}`, group: 'errors', op: spec.op, dtypes: ['float32'], hasGradient: false,
     run: (ctx) => runError(name, spec, ctx),
   }));
-  return [...fixtures, ...fd, ...errors];
+  return [...fixtures, ...fd, ...second, ...errors];
 }
