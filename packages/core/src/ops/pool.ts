@@ -2,7 +2,7 @@
 // Pooling with PyTorch semantics on NCHW / NCL (or unbatched CHW / CL) inputs: maxPool1d/2d
 // (kernel, stride, padding, dilation, ceilMode), avgPool1d/2d (countIncludePad, ceilMode,
 // divisorOverride) and adaptiveAvgPool2d. Windows come from the shared im2col (one
-// indexSelect); max pooling takes argmax over each window and gathers it, so the gradient
+// indexSelect), or, when they tile the input, from one strided copy; max pooling takes argmax over each window and gathers it, so the gradient
 // goes to the first maximum of each window like PyTorch's; adaptive pooling is two matmuls
 // with averaging matrices built from PyTorch's start/end index formula.
 import { HeedError, fmtShape } from '../errors.js';
@@ -14,7 +14,7 @@ import { binary } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { gather } from './indexing.js';
 import { argmax, sum } from './reduce.js';
-import { reshape, squeeze, unsqueeze } from './views.js';
+import { permute, reshape, slice, squeeze, unsqueeze } from './views.js';
 import { type AxisGeom, checkOut, im2col, tupleArg, windowOut } from './conv-geometry.js';
 
 /**
@@ -106,12 +106,29 @@ function poolAxes(op: string, x: Tensor, dims: 1 | 2, kernelSize: unknown, o: Po
   return axes;
 }
 
+/**
+ * The windows as the last axis, `[N, C, oH, oW, kH*kW]` (taps in scan order), when they tile
+ * the input (stride = kernel, no padding or dilation, no partial window): one strided copy
+ * instead of im2col's table. Null otherwise.
+ */
+function tiledWindows(x4: Tensor, axes: readonly [AxisGeom, AxisGeom]): Tensor | null {
+  if (!axes.every((a) => a.stride === a.kernel && a.padBefore === 0 && a.dilation === 1 && a.out * a.kernel <= a.size)) return null;
+  const [n, c] = x4.shape;
+  const [h, w] = axes;
+  const fits = h.out * h.kernel === h.size && w.out * w.kernel === w.size;
+  const body = fits ? x4 : slice(x4, [null, null, [0, h.out * h.kernel], [0, w.out * w.kernel]]);
+  const grid = reshape(body, [n, c, h.out, h.kernel, w.out, w.kernel]);
+  return reshape(permute(grid, [0, 1, 2, 4, 3, 5]), [n, c, h.out, w.out, h.kernel * w.kernel]);
+}
+
 function maxPool(op: string, x: Tensor, dims: 1 | 2, kernelSize: number | readonly number[], options: MaxPoolOptions | undefined): Tensor {
   const o = checkOptions(op, options, MAX_KEYS);
   return as2d(op, x, dims, (x4) => {
     const axes = poolAxes(op, x4, dims, kernelSize, o);
-    const cols = im2col(x4, axes, -Infinity);
-    const best = gather(cols, 2, argmax(cols, 2, true));
+    const tiled = tiledWindows(x4, axes);
+    const cols = tiled ?? im2col(x4, axes, -Infinity);
+    const axis = tiled ? 4 : 2;
+    const best = gather(cols, axis, argmax(cols, axis, true));
     return reshape(best, [x4.shape[0], x4.shape[1], axes[0].out, axes[1].out]);
   });
 }
@@ -122,7 +139,8 @@ function avgPool(op: string, x: Tensor, dims: 1 | 2, kernelSize: number | readon
   const override = o.divisorOverride === undefined ? undefined : checkInt(op, 'divisorOverride', o.divisorOverride, { min: 1 });
   return as2d(op, x, dims, (x4) => {
     const axes = poolAxes(op, x4, dims, kernelSize, o);
-    const summed = sum(im2col(x4, axes, 0), 2);
+    const tiled = tiledWindows(x4, axes);
+    const summed = reshape(tiled ? sum(tiled, 4) : sum(im2col(x4, axes, 0), 2), [x4.shape[0], x4.shape[1], axes[0].out * axes[1].out]);
     const divisor = fromData(x4.backend, x4.backend.upload(avgDivisors(axes, includePad, override), 'float32'), [axes[0].out * axes[1].out], 'float32');
     return reshape(binary('div', summed, divisor), [x4.shape[0], x4.shape[1], axes[0].out, axes[1].out]);
   });
