@@ -112,7 +112,7 @@ describe('BatchNorm rejects bad input without touching its statistics', () => {
     const cases: [Tensor, RegExp][] = [
       [ones([2, 3, 4]), /BatchNorm2d: expects a 4D input \[N, 3, \.\.\.\], got 3D \[2, 3, 4\]/],
       [ones([2, 4, 2, 2]), /BatchNorm2d: expects 3 channels on axis 1, got \[2, 4, 2, 2\]/],
-      [ones([1, 3, 1, 1]), /more than 1 value per channel when training, got \[1, 3, 1, 1\].*eval\(\)/],
+      [ones([1, 3, 1, 1]), /more than 1 value per channel when normalising with batch statistics, got \[1, 3, 1, 1\].*eval\(\)/],
       [ones([2, 3, 2, 2], { dtype: 'int32' }), /float32 input, got int32/],
     ];
     for (const [x, re] of cases) {
@@ -129,6 +129,12 @@ describe('BatchNorm rejects bad input without touching its statistics', () => {
     expect(y.dataSync()[0]).toBeCloseTo(1 / Math.sqrt(1 + 1e-5), 6);
     for (const t of [one, y]) t.dispose();
     expect(() => new BatchNorm1d(4).forward(ones([2, 4, 3, 3]))).toThrow(/BatchNorm1d: expects a 2D or 3D input/);
+    // Without running statistics eval mode normalises with the batch too, so it needs > 1 value (like PyTorch).
+    const noStats = new BatchNorm1d(3, { trackRunningStats: false }).eval();
+    const single = ones([1, 3]);
+    expect(() => noStats.forward(single)).toThrow(/BatchNorm1d: expects more than 1 value per channel when normalising with batch statistics, got \[1, 3\]/);
+    single.dispose();
+    noStats.dispose();
     bn.dispose();
   });
 

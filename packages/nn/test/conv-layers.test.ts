@@ -185,7 +185,8 @@ describe('conv layers: init, shapes, errors', () => {
 
   it('prints PyTorch-like summaries', () => {
     expect(String(new Conv2d(1, 8, 3, { padding: 1, bias: false }))).toBe('Conv2d(1, 8, kernelSize=[3, 3], stride=[1, 1], padding=[1, 1], bias=false)');
-    expect(String(new MaxPool2d(2))).toBe('MaxPool2d(kernelSize=2, {})');
+    expect(String(new MaxPool2d(2))).toBe('MaxPool2d(kernelSize=2)');
+    expect(String(new AvgPool1d([3], { stride: 2, countIncludePad: false }))).toBe('AvgPool1d(kernelSize=[3], stride=2, countIncludePad=false)');
     expect(String(new Flatten())).toBe('Flatten(startDim=1, endDim=-1)');
   });
 });

@@ -133,9 +133,9 @@ export abstract class BatchNorm extends Module {
     }
     const n = x.size / this.numFeatures;
     const useBatch = this.training || this.runningMean === null;
-    if (this.training && n <= 1) {
-      throw new HeedError(op, `expects more than 1 value per channel when training, got ${fmtShape(x.shape)}; ` +
-        'use a larger batch or call eval().');
+    if (useBatch && n <= 1) {
+      throw new HeedError(op, `expects more than 1 value per channel when normalising with batch statistics, got ${fmtShape(x.shape)}; ` +
+        `use a larger batch${this.runningMean ? ' or call eval() to use the running statistics' : ''}.`);
     }
     const shape = channelShape(this.numFeatures, x.rank);
     return tidy(() => {

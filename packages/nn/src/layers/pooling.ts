@@ -42,6 +42,12 @@ function checkAvgPool(op: string, n: number, kernelSize: unknown, options: AvgPo
   return { ...o };
 }
 
+/** `kernelSize=2, stride=1, ...`: the given options only, like PyTorch's summaries. */
+function poolRepr(kernelSize: number | readonly number[], options: object): string {
+  const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  return [['kernelSize', kernelSize], ...Object.entries(options).filter(([, v]) => v !== undefined)].map(([k, v]) => `${String(k)}=${show(v)}`).join(', ');
+}
+
 /**
  * 1-D max pooling of `[N, C, L]` (or `[C, L]`) inputs (torch.nn.MaxPool1d; stride defaults to
  * the kernel size).
@@ -73,7 +79,7 @@ export class MaxPool1d extends Module {
   }
 
   override extraRepr(): string {
-    return `kernelSize=${JSON.stringify(this.kernelSize)}, ${JSON.stringify(this.options)}`;
+    return poolRepr(this.kernelSize, this.options);
   }
 }
 
@@ -109,7 +115,7 @@ export class MaxPool2d extends Module {
   }
 
   override extraRepr(): string {
-    return `kernelSize=${JSON.stringify(this.kernelSize)}, ${JSON.stringify(this.options)}`;
+    return poolRepr(this.kernelSize, this.options);
   }
 }
 
@@ -144,7 +150,7 @@ export class AvgPool1d extends Module {
   }
 
   override extraRepr(): string {
-    return `kernelSize=${JSON.stringify(this.kernelSize)}, ${JSON.stringify(this.options)}`;
+    return poolRepr(this.kernelSize, this.options);
   }
 }
 
@@ -179,7 +185,7 @@ export class AvgPool2d extends Module {
   }
 
   override extraRepr(): string {
-    return `kernelSize=${JSON.stringify(this.kernelSize)}, ${JSON.stringify(this.options)}`;
+    return poolRepr(this.kernelSize, this.options);
   }
 }
 
