@@ -2,7 +2,7 @@
 // bernoulli and multinomial draw the same values on every backend: each case compares a
 // backend's draws with a host evaluation of the documented algorithm on core's counter stream
 // (uniformAt): bernoulli is `u_i < p_i`; multinomial picks, for u = uniform * total, the number
-// of float32 CDF entries <= u, the CDF built by log-step shifted adds (the order core uses).
+// of float32 CDF entries <= u, the CDF built in core's blocked log-step order of adds.
 import { Generator, bernoulli, multinomial, tensor, tidy, uniformAt, type Tensor } from '@heed/core';
 import { ensure, readHost } from '../assert.js';
 import type { CaseContext, RunnableCase } from '../types.js';
@@ -18,11 +18,29 @@ async function values(make: () => Tensor): Promise<number[]> {
   }
 }
 
+const BLOCK = 16;
+
+/** Log-step inclusive scan of at most BLOCK float32 values. */
+function scanShort(v: readonly number[]): number[] {
+  let acc = [...v];
+  for (let d = 1; d < v.length; d *= 2) acc = acc.map((c, j) => (j >= d ? f32(c + acc[j - d]) : c));
+  return acc;
+}
+
+/** core's blocked scan order: log-step within blocks of 16, block totals scanned recursively, offsets added. */
+function scanRow(v: readonly number[]): number[] {
+  if (v.length <= BLOCK) return scanShort(v);
+  const blocks = Math.ceil(v.length / BLOCK);
+  const padded = [...v, ...new Array<number>(blocks * BLOCK - v.length).fill(0)];
+  const inner = Array.from({ length: blocks }, (_, b) => scanShort(padded.slice(b * BLOCK, (b + 1) * BLOCK)));
+  const before = scanRow(inner.map((blk) => blk[BLOCK - 1]));
+  return inner.flatMap((blk, b) => blk.map((c) => (b === 0 ? f32(c + 0) : f32(c + before[b - 1])))).slice(0, v.length);
+}
+
 /** Host inverse-CDF draw for one row of float32 weights at uniform `u`. */
 function drawRow(weights: readonly number[], u: number): number {
   const n = weights.length;
-  let cdf = weights.map(f32);
-  for (let d = 1; d < n; d *= 2) cdf = cdf.map((c, j) => (j >= d ? f32(c + cdf[j - d]) : c));
+  const cdf = scanRow(weights.map(f32));
   const target = f32(u * cdf[n - 1]);
   const index = cdf.filter((c) => c <= target).length;
   let lastPositive = 0;
@@ -60,8 +78,10 @@ async function multinomialStream(ctx: CaseContext): Promise<void> {
     [3, 3, 3, 0, 1e-3, 7],
     Array.from({ length: 6 }, (_, j) => (j === 5 ? 0 : 1 / (j + 1))),
   ];
-  const long = [Array.from({ length: 37 }, (_, j) => ((j * 7919) % 13) / 13)];
-  for (const [w, samples, replacement, seed] of [[rows, 25, true, 5], [rows, 4, false, 6], [long, 12, false, 7], [long, 50, true, 8]] as const) {
+  // Longer rows: several scan blocks, and block totals scanned over two levels.
+  const long = [Array.from({ length: 37 }, (_, j) => ((j * 7919) % 13) / 13), Array.from({ length: 37 }, (_, j) => 1 / (j + 1))];
+  const longer = [Array.from({ length: 300 }, (_, j) => ((j * 104729) % 97) / 97)];
+  for (const [w, samples, replacement, seed] of [[rows, 25, true, 5], [rows, 4, false, 6], [long, 12, false, 7], [long, 50, true, 8], [longer, 40, true, 9], [longer, 3, false, 10]] as const) {
     const got = await values(() => multinomial(tensor(w as number[][], { backend: ctx.backend }), samples, { replacement, generator: new Generator(seed) }));
     const want = hostMultinomial(w as number[][], samples, replacement, seed);
     ensure(got.join() === want.join(), () => `multinomial (${replacement ? 'with' : 'without'} replacement, seed ${seed}): ` +

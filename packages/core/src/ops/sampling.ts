@@ -3,8 +3,8 @@
 // CDF on one uniform per sample). Both take their uniforms from core's counter-based stream
 // (rand with a Generator) and then use only comparisons, additions and multiplications, which
 // are correctly rounded on every backend, so the same seed gives the same samples on CPU and
-// WebGPU. The CDF is a log-step (Hillis-Steele) scan of plain adds in a fixed order, not a
-// backend reduction whose summation order could differ.
+// WebGPU. The CDF is a blocked log-step (Hillis-Steele) scan of plain adds in a fixed order,
+// not a backend reduction whose summation order could differ.
 import { HeedError, fmtShape } from '../errors.js';
 import { isFloatDType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
@@ -79,16 +79,36 @@ export function bernoulli(p: Tensor, options?: BernoulliOptions): Tensor {
   return noGrad(() => tidy(() => cast(binary('lt', rand(p.shape, { backend: p.backend.name, generator }), p), 'float32')));
 }
 
-/** Inclusive prefix sums along the last axis by log-step shifted adds (fixed order on every backend). */
-function scanLast(x: Tensor): Tensor {
+/** Block length of {@link scanLast}: rows are scanned in blocks of this many entries. */
+const SCAN_BLOCK = 16;
+
+/** Inclusive prefix sums along the last axis by log-step shifted adds (at most SCAN_BLOCK long). */
+function scanShort(x: Tensor): Tensor {
   const n = x.shape[x.rank - 1];
   let acc = x;
   for (let d = 1; d < n; d *= 2) {
     const pad = zeros([...x.shape.slice(0, -1), d], { backend: x.backend.name });
-    const shifted = concat([pad, narrow(acc, -1, 0, n - d)], -1);
-    acc = binary('add', acc, shifted);
+    acc = binary('add', acc, concat([pad, narrow(acc, -1, 0, n - d)], -1));
   }
   return acc;
+}
+
+/**
+ * Inclusive prefix sums along the last axis of [rows, n], in one fixed order of plain adds (so
+ * every backend rounds the same way): log-step scans within blocks of SCAN_BLOCK, the block
+ * totals scanned the same way (recursively), then each block's exclusive offset added.
+ */
+function scanLast(x: Tensor): Tensor {
+  const [rows, n] = x.shape;
+  if (n <= SCAN_BLOCK) return scanShort(x);
+  const blocks = Math.ceil(n / SCAN_BLOCK);
+  const padded = blocks * SCAN_BLOCK === n ? x : concat([x, zeros([rows, blocks * SCAN_BLOCK - n], { backend: x.backend.name })], 1);
+  const inner = scanShort(reshape(padded, [rows, blocks, SCAN_BLOCK]));
+  const totals = reshape(narrow(inner, 2, SCAN_BLOCK - 1, 1), [rows, blocks]);
+  const before = scanLast(totals);
+  const offsets = concat([zeros([rows, 1], { backend: x.backend.name }), narrow(before, 1, 0, blocks - 1)], 1);
+  const out = binary('add', inner, unsqueeze(offsets, -1));
+  return narrow(reshape(out, [rows, blocks * SCAN_BLOCK]), 1, 0, n);
 }
 
 /**
