@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // sort/argsort/topk against an independent oracle (JS's stable Array.prototype.sort with
-// PyTorch's order: NaN largest, ties by index), on core's rank fallback (a backend without the
-// fused kernels) and on the CPU backend's fused kernels; gradients scatter back to the picked
-// positions; cumsum/cumprod accuracy and the cumprod gradient with zeros.
+// PyTorch's order: NaN largest, ties by index), on core's fallbacks (rank sort and topk's
+// tournament, on a backend without the fused kernels) and on the CPU backend's fused kernels;
+// gradients scatter back to the picked positions; cumsum/cumprod accuracy and the cumprod
+// gradient with zeros.
 import { describe, expect, it } from 'vitest';
 import {
   PRIMITIVE_NAMES, argsort, cumprod, cumsum, grad, memory, registerBackend, sort, tensor, topk, type Backend, type Tensor,
@@ -112,6 +113,15 @@ describe.each(['cpu', 'cpu-nofused'])('sort on %s', (backend) => {
     const x = tensor(r, { backend });
     const { values, indices } = topk(x, 2600, { largest: false });
     expect(data(indices)).toEqual(oracle(r[0], false));
+    for (const t of [x, values, indices]) t.dispose();
+  });
+
+  it.each([[1, true], [50, false], [70, true]] as const)('topk k=%i (largest %s) of long rows (several tournament levels on the fallback)', (k, largest) => {
+    const r = rows(2, 5000, 9 + k, true);
+    const x = tensor(r, { backend });
+    const { values, indices } = topk(x, k, { largest });
+    expect(data(indices)).toEqual(r.flatMap((row) => oracle(row, largest).slice(0, k)));
+    expect(data(values).map(String)).toEqual(r.flatMap((row) => oracle(row, largest).slice(0, k).map((i) => String(Math.fround(row[i])))));
     for (const t of [x, values, indices]) t.dispose();
   });
 

@@ -4,7 +4,8 @@
 // backend: the optional fused kernels `topk` and `argsort` (FusedKernels) compute them when
 // present and willing, else core ranks by broadcast comparisons (rank_i = #{j: x_j before
 // x_i} + #{j < i: x_j equal to x_i}), chunked to bound memory, then scatters each index to
-// its rank. Values are always `gather(x, axis, indices)`, so the gradient (a scatter of the
+// its rank (topk with k <= n/4: a tournament of blocks, about n * max(32, 2k) comparisons
+// per row). Values are always `gather(x, axis, indices)`, so the gradient (a scatter of the
 // upstream gradient back to the picked positions) never depends on which path ran.
 import type { DataId } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
@@ -22,6 +23,8 @@ import { contiguous, expand, narrow, reshape, transpose, unsqueeze } from './vie
 
 /** Most elements of one comparison block of the fallback (bounds its temporary memory). */
 const FALLBACK_BLOCK = 1 << 22;
+/** The fallback topk runs a tournament when k <= n / TOURNAMENT_RATIO (else it ranks the whole row). */
+const TOURNAMENT_RATIO = 4;
 
 /**
  * The result of {@link sort} and {@link topk}: the values and their int32 positions along the axis.
@@ -83,38 +86,94 @@ function rankIndices(x: Tensor, descending: boolean): Tensor {
   return tidy(() => rankIndicesIn(x, descending));
 }
 
+/**
+ * Whether candidate j (value `vj`, index `ij`) comes before candidate i in a stable sort, as
+ * a broadcast bool tensor: a better value (NaN is the largest: last ascending, first
+ * descending), or an equal value (NaNs are equal) and a smaller index.
+ */
+function comesBefore(vj: Tensor, vi: Tensor, ij: Tensor, ii: Tensor, descending: boolean): Tensor {
+  let before = binary(descending ? 'gt' : 'lt', vj, vi);
+  let equal = binary('eq', vj, vi);
+  if (vj.dtype === 'float32') {
+    const nanJ = unary('isnan', vj);
+    const nanI = unary('isnan', vi);
+    const nanFirst = descending ? binary('and', nanJ, unary('not', nanI)) : binary('and', nanI, unary('not', nanJ));
+    before = binary('or', before, nanFirst);
+    equal = binary('or', equal, binary('and', nanI, nanJ));
+  }
+  return binary('or', before, binary('and', equal, binary('lt', ij, ii)));
+}
+
 /** {@link rankIndices}'s body: every tensor it makes but the result is freed by the caller's tidy. */
 function rankIndicesIn(x: Tensor, descending: boolean): Tensor {
   const n = x.shape[x.rank - 1];
   const rows = x.size / n;
   const block = Math.max(1, Math.floor(FALLBACK_BLOCK / Math.max(1, rows * n)));
-  const isFloat = x.dtype === 'float32';
   const ranks: Tensor[] = [];
   const xj = unsqueeze(x, -2); // [..., 1, n]
-  const nanJ = isFloat ? unary('isnan', xj) : null;
   const jIdx = reshape(iota(x.backend, n), [1, n]);
   for (let i0 = 0; i0 < n; i0 += block) {
     const c = Math.min(block, n - i0);
     ranks.push(tidy(() => { // frees each block's comparisons as soon as its ranks exist
       const xi = unsqueeze(narrow(x, -1, i0, c), -1); // [..., c, 1]
-      let before = binary(descending ? 'gt' : 'lt', xj, xi);
-      let equal = binary('eq', xj, xi);
-      if (nanJ) {
-        const nanI = unary('isnan', xi);
-        // NaN is the largest value: it comes last ascending, first descending; NaNs tie.
-        const nanFirst = descending ? binary('and', nanJ, unary('not', nanI)) : binary('and', nanI, unary('not', nanJ));
-        before = binary('or', before, nanFirst);
-        equal = binary('or', equal, binary('and', nanI, nanJ));
-      }
       const iIdx = reshape(iota(x.backend, c, i0), [c, 1]);
-      const tie = binary('and', equal, binary('lt', jIdx, iIdx));
-      return sum(cast(binary('or', before, tie), 'int32'), -1);
+      return sum(cast(comesBefore(xj, xi, jIdx, iIdx, descending), 'int32'), -1);
     }));
   }
   const rank = ranks.length === 1 ? ranks[0] : concat(ranks, -1);
   const base = fromData(x.backend, x.backend.fill(x.size, 0, 'int32'), x.shape, 'int32');
   const positions = expand(iota(x.backend, n), x.shape);
   return scatterAdd(base, -1, rank, positions);
+}
+
+/**
+ * Fallback topk from primitives for k much smaller than the row: a tournament. Candidates
+ * (value, original index) go in blocks of B = max(32, 2k); each block ranks its members by
+ * broadcast comparisons (B^2 per block, in bounded chunks of blocks) and keeps its k best,
+ * so each level at least halves the candidates, until one block is left. The tail block is
+ * padded with the worst value (-Infinity or INT32_MIN descending, NaN or INT32_MAX
+ * ascending) under indices past every real one, so padding always loses. About n * B
+ * comparisons per row instead of n^2.
+ */
+function tournamentIndices(x: Tensor, descending: boolean, k: number): Tensor {
+  return tidy(() => {
+    const n = x.shape[x.rank - 1];
+    const rows = x.size / n;
+    const block = Math.max(32, 2 * k);
+    const worst = x.dtype === 'float32' ? (descending ? -Infinity : NaN) : descending ? -(2 ** 31) : 2 ** 31 - 1;
+    let values = reshape(x, [rows, n]);
+    let index = expand(reshape(iota(x.backend, n), [1, n]), [rows, n]);
+    let nextIndex = n;
+    for (let m = n; ; m = values.shape[1]) {
+      const blocks = Math.ceil(m / block);
+      const pad = blocks * block - m;
+      if (pad > 0) {
+        values = concat([values, fromData(x.backend, x.backend.fill(rows * pad, worst, x.dtype), [rows, pad], x.dtype)], 1);
+        index = concat([index, expand(reshape(iota(x.backend, pad, nextIndex), [1, pad]), [rows, pad])], 1);
+        nextIndex += pad;
+      }
+      const v3 = reshape(values, [rows, blocks, block]);
+      const i3 = reshape(index, [rows, blocks, block]);
+      const chunk = Math.max(1, Math.floor(FALLBACK_BLOCK / (rows * block * block)));
+      const ranks: Tensor[] = [];
+      for (let b0 = 0; b0 < blocks; b0 += chunk) {
+        const c = Math.min(chunk, blocks - b0);
+        ranks.push(tidy(() => {
+          const v = narrow(v3, 1, b0, c);
+          const i = narrow(i3, 1, b0, c);
+          const before = comesBefore(unsqueeze(v, -2), unsqueeze(v, -1), unsqueeze(i, -2), unsqueeze(i, -1), descending);
+          return sum(cast(before, 'int32'), -1); // [rows, c, block]: a permutation of 0..block-1 per block
+        }));
+      }
+      const rank = ranks.length === 1 ? ranks[0] : concat(ranks, 1);
+      const members = scatterAdd(fromData(x.backend, x.backend.fill(rank.size, 0, 'int32'), rank.shape, 'int32'), -1, rank,
+        expand(iota(x.backend, block), rank.shape));
+      const best = narrow(members, -1, 0, k); // the k best of each block, in order
+      index = reshape(gather(i3, -1, best), [rows, blocks * k]);
+      if (blocks === 1) return reshape(index, [...x.shape.slice(0, -1), k]);
+      values = reshape(gather(v3, -1, best), [rows, blocks * k]);
+    }
+  });
 }
 
 /**
@@ -136,6 +195,7 @@ function orderIndices(key: Tensor, descending: boolean, k: number): Tensor {
         if (data !== null) return fromData(backend, data, outShape, 'int32');
       }
       data = backend.argsort ? backend.argsort(c.stridedView('argsort'), descending) : null;
+      if (data === null && k * TOURNAMENT_RATIO <= n) return tournamentIndices(c, descending, k);
       const full = data !== null ? fromData(backend, data, key.shape, 'int32') : rankIndices(c, descending);
       if (k === n) return full;
       const first = narrow(full, -1, 0, k);
