@@ -43,6 +43,9 @@ describe('reorder composites', () => {
     expect(outs.map((o) => o.dtype)).toEqual(['int32', 'bool', 'bool', 'int32', 'bool', 'int32', 'int32', 'int32', 'bool']);
     expect(Array.from(maskedFill(i, b, 9).dataSync())).toEqual([9, 2, 3, 9]);
     expect(Array.from(cumsum(b, 0).dataSync())).toEqual([1, 0, 1, 1]);
+    const filled = maskedFill(b, tensor([[false, true], [false, false]]), 2); // bool(2) is true
+    expect(Array.from(filled.dataSync())).toEqual([1, 1, 0, 1]);
+    outs.push(filled);
     for (const o of [i, b, ...outs]) o.dispose();
   });
 

@@ -225,7 +225,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number | Tensor): Ten
       throw new HeedError('maskedFill', `value ${value} is not an integer but x is int32; cast x with .float() first.`);
     }
     checkStorable('maskedFill', 'value', value, x.dtype);
-    fill = scalarTensor(backend, value, x.dtype);
+    fill = scalarTensor(backend, x.dtype === 'bool' ? Number(value !== 0) : value, x.dtype); // bool: value != 0
   }
   const out = where(mask, fill, x);
   if (fill !== value) fill.dispose();
