@@ -27,10 +27,10 @@ export interface EinsumSelectAttrMap {
   elu: { readonly alpha?: number };
   indexPut: { readonly indices: number; readonly accumulate?: boolean };
   scatter: { readonly axis: number; readonly value?: number; readonly reduce?: 'add' };
-  maskedSelect: NoAttrs; nonzero: NoAttrs;
+  maskedSelect: NoAttrs; nonzero: { readonly asTuple?: boolean };
 }
 
-type OpImpl<A> = (inputs: readonly Tensor[], attrs: A) => Tensor | Promise<Tensor>;
+type OpImpl<A> = (inputs: readonly Tensor[], attrs: A) => Tensor | Tensor[] | Promise<Tensor | Tensor[]>;
 
 /**
  * The table: einsum-select.json op name -> Heed call. Exhaustive over {@link EinsumSelectAttrMap}.
@@ -51,7 +51,7 @@ export const EINSUM_SELECT_FIXTURE_OPS: { readonly [K in keyof EinsumSelectAttrM
   indexPut: (x, a) => indexPut(x[0], x.slice(1, 1 + a.indices), x[1 + a.indices], { accumulate: a.accumulate }),
   scatter: (x, a) => scatter(x[0], a.axis, x[1], a.value ?? x[2], a.reduce ? { reduce: a.reduce } : undefined),
   maskedSelect: (x) => maskedSelect(x[0], x[1]),
-  nonzero: (x) => nonzero(x[0]),
+  nonzero: (x, a) => (a.asTuple ? nonzero(x[0], { asTuple: true }) : nonzero(x[0])),
 };
 
 /**
@@ -67,5 +67,6 @@ export async function runEinsumSelectOp(op: string, inputs: readonly Tensor[], a
     throw new Error(`einsum-select.json names op '${op}', which EINSUM_SELECT_FIXTURE_OPS does not know`);
   }
   const impl = EINSUM_SELECT_FIXTURE_OPS[op as keyof EinsumSelectAttrMap] as OpImpl<unknown>;
-  return [await impl(inputs, attrs)];
+  const out = await impl(inputs, attrs);
+  return Array.isArray(out) ? out : [out];
 }

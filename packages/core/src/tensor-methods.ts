@@ -472,7 +472,12 @@ declare module './tensor.js' {
      * Coordinates of the nonzero elements, int32 `[count, rank]` (reads the data).
      * @example `const where = await mask.nonzero();`
      */
-    nonzero(): Promise<Tensor>;
+    nonzero(options?: select.NonzeroOptions & { asTuple?: false }): Promise<Tensor>;
+    /**
+     * Coordinates of the nonzero elements, one 1-D int32 tensor per dim (reads the data).
+     * @example `const [rows, cols] = await mask.nonzero({ asTuple: true });`
+     */
+    nonzero(options: select.NonzeroOptions & { asTuple: true }): Promise<Tensor[]>;
     /**
      * Elements where a bool mask is true, 1-D (reads the mask).
      * @example `const positives = await x.maskedSelect(x.gt(0));`
@@ -692,7 +697,7 @@ const methods = {
   mish(this: Tensor): Tensor { return activations.mish(this); },
   bernoulli(this: Tensor, options?: sampling.BernoulliOptions): Tensor { return sampling.bernoulli(this, options); },
   multinomial(this: Tensor, numSamples: number, options?: sampling.MultinomialOptions): Tensor { return sampling.multinomial(this, numSamples, options); },
-  nonzero(this: Tensor): Promise<Tensor> { return select.nonzero(this); },
+  nonzero(this: Tensor, options?: select.NonzeroOptions): Promise<Tensor | Tensor[]> { return select.nonzero(this, options as select.NonzeroOptions & { asTuple: true }); },
   maskedSelect(this: Tensor, mask: Tensor): Promise<Tensor> { return select.maskedSelect(this, mask); },
   indexPut(this: Tensor, indices: readonly Tensor[], values: TensorLike, options?: select.IndexPutOptions): Tensor { return select.indexPut(this, indices, values, options); },
   scatter(this: Tensor, axis: number, index: Tensor, src: TensorLike, options?: select.ScatterOptions): Tensor { return select.scatter(this, axis, index, src, options); },

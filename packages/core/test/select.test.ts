@@ -19,6 +19,17 @@ describe('nonzero and maskedSelect', () => {
     expectClose(await nonzero(tensor([true, false, true])), [0, 2], [2, 1]);
   });
 
+  it('nonzero asTuple gives one index tensor per dim, usable by indexPut', async () => {
+    const mask = tensor([[true, false, true], [false, true, false]]);
+    const [rows, cols] = await nonzero(mask, { asTuple: true });
+    expectClose(rows, [0, 0, 1], [3]);
+    expectClose(cols, [0, 2, 1], [3]);
+    expectClose(indexPut(x34().narrow(1, 0, 3), [rows, cols], 0), [0, 1, 0, 4, 0, 6, 8, 9, 10]);
+    expect((await tensor(3).nonzero({ asTuple: true })).length).toBe(0);
+    await expect(nonzero(mask, { asTuple: 1 } as never)).rejects.toThrow(/nonzero: asTuple must be a boolean/);
+    await expect(nonzero(mask, { tuple: true } as never)).rejects.toThrow(/nonzero/);
+  });
+
   it('maskedSelect broadcasts the mask and is differentiable', async () => {
     const mask = tensor([true, false, true, false]);
     expectClose(await maskedSelect(x34(), mask), [0, 2, 4, 6, 8, 10], [6]);

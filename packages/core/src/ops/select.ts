@@ -232,17 +232,40 @@ export function scatter(x: Tensor, axis: number, index: Tensor, src: TensorLike,
 }
 
 /**
+ * Options of {@link nonzero}.
+ *
+ * @example
+ * ```ts
+ * const o: NonzeroOptions = { asTuple: true };
+ * ```
+ */
+export interface NonzeroOptions {
+  /** Return one 1-D int32 tensor of coordinates per dim instead of one `[count, rank]` tensor. */
+  asTuple?: boolean;
+}
+
+const NONZERO_KEYS: OptionKeys<NonzeroOptions> = { asTuple: true };
+
+/**
  * The coordinates of the nonzero (true) elements of `x`, int32 `[count, x.rank]` in row-major
- * order (like `torch.nonzero`). Async: the output shape depends on the values, which are read.
+ * order (like `torch.nonzero`); with `asTuple`, one 1-D tensor per dim (`torch.nonzero(x,
+ * as_tuple=True)`), ready to pass to {@link indexPut}. Async: the output shape depends on the
+ * values, which are read.
  *
  * @example
  * ```ts
  * await nonzero(tensor([[0, 1], [2, 0]])); // [[0, 1], [1, 0]]
+ * const [rows, cols] = await nonzero(mask, { asTuple: true });
+ * indexPut(x, [rows, cols], 0); // x with the masked entries zeroed
  * ```
  */
-export async function nonzero(x: Tensor): Promise<Tensor> {
+export async function nonzero(x: Tensor, options?: NonzeroOptions & { asTuple?: false }): Promise<Tensor>;
+export async function nonzero(x: Tensor, options: NonzeroOptions & { asTuple: true }): Promise<Tensor[]>;
+export async function nonzero(x: Tensor, options?: NonzeroOptions): Promise<Tensor | Tensor[]> {
   if (!(x instanceof Tensor)) throw new HeedError('nonzero', `x must be a Tensor, got ${describeValue(x)}.`);
   commonBackend('nonzero', [x]);
+  const asTuple = checkOptions('nonzero', options, NONZERO_KEYS).asTuple ?? false;
+  if (typeof asTuple !== 'boolean') throw new HeedError('nonzero', `asTuple must be a boolean, got ${describeValue(asTuple)}.`);
   const data = await x.data();
   const rank = x.rank;
   const coords: number[] = [];
@@ -257,7 +280,10 @@ export async function nonzero(x: Tensor): Promise<Tensor> {
       rem = Math.floor(rem / x.shape[d]);
     }
   }
-  return tensor(Int32Array.from(coords), { dtype: 'int32', shape: [count, rank], backend: x.backend.name });
+  const backend = x.backend.name;
+  if (!asTuple) return tensor(Int32Array.from(coords), { dtype: 'int32', shape: [count, rank], backend });
+  return Array.from({ length: rank }, (_, d) =>
+    tensor(Int32Array.from({ length: count }, (_, k) => coords[k * rank + d]), { dtype: 'int32', shape: [count], backend }));
 }
 
 /**
