@@ -4,7 +4,8 @@
 // [batch, 1, 28, 28] input, timed with the backend's fused conv2d kernel (CPU: im2col in the
 // WASM heap + the WASM GEMM) and without it (core's fallback: im2col through indexSelect + one
 // batched matmul on the same backend's primitives). Gradients are core's in both runs; the
-// script checks both give the same loss and gradients. One `RESULT {json}` line per mode.
+// script checks both give the same loss and gradients. One `RESULT {json}` line per mode; the
+// modes alternate step by step.
 // usage: node bench/conv_heed.mjs [--batch=32] [--reps=10] [--backend=cpu|webgpu] [--threads=N] [--reference]
 import { parseArgs } from '../../shared/peers/lib/common.mjs';
 import { setupHeed } from './heed_setup.mjs';
@@ -35,36 +36,39 @@ function step() {
   return [value, ...grads];
 }
 
-async function timeMode(mode) {
-  const times = [];
-  let out = null;
-  for (let i = 0; i < reps + 2; i++) {
-    const t0 = performance.now();
-    const r = step();
-    await Promise.all(r.map((t) => t.data()));
-    const ms = performance.now() - t0;
-    if (i >= 2) times.push(ms);
-    if (out) for (const t of out) t.dispose();
-    out = r;
-  }
-  times.sort((a, b) => a - b);
-  const values = await Promise.all(out.map(async (t) => Array.from(await t.data())));
-  for (const t of out) t.dispose();
-  console.log(`RESULT ${JSON.stringify({ ...meta, suite: 'conv', op: 'cnn-fwd-bwd', mode, batch, ms: times[times.length >> 1], ms_min: times[0], reps })}`);
-  return values;
+/** One timed step (ms) and its values. */
+async function timed() {
+  const t0 = performance.now();
+  const r = step();
+  const values = await Promise.all(r.map(async (t) => Array.from(await t.data())));
+  const ms = performance.now() - t0;
+  for (const t of r) t.dispose();
+  return { ms, values };
 }
 
+// The modes alternate step by step (after 3 warm-up steps each), so a busy machine slows both alike.
 const fused = backend.conv2d;
-const results = {};
-if (fused) results.fused = await timeMode('fused-conv2d');
-delete backend.conv2d;
-results.fallback = await timeMode('core-fallback');
+const modes = fused ? ['fused-conv2d', 'core-fallback'] : ['core-fallback'];
+const times = Object.fromEntries(modes.map((m) => [m, []]));
+const last = {};
+for (let i = 0; i < reps + 3; i++) {
+  for (const mode of modes) {
+    if (mode === 'fused-conv2d') backend.conv2d = fused;
+    else delete backend.conv2d;
+    const { ms, values } = await timed();
+    if (i >= 3) times[mode].push(ms);
+    last[mode] = values;
+  }
+}
 if (fused) backend.conv2d = fused;
-
-if (results.fused) {
+for (const mode of modes) {
+  const t = times[mode].sort((a, b) => a - b);
+  console.log(`RESULT ${JSON.stringify({ ...meta, suite: 'conv', op: 'cnn-fwd-bwd', mode, batch, ms: t[t.length >> 1], ms_min: t[0], reps })}`);
+}
+if (fused) {
   let worst = 0;
-  results.fused.forEach((vals, i) => vals.forEach((v, j) => {
-    const w = results.fallback[i][j];
+  last['fused-conv2d'].forEach((vals, i) => vals.forEach((v, j) => {
+    const w = last['core-fallback'][i][j];
     worst = Math.max(worst, Math.abs(v - w) / (1e-3 + Math.abs(w)));
   }));
   console.log(`check: fused vs fallback loss and gradients, worst relative difference ${worst.toExponential(2)}${worst < 1e-3 ? ' (ok)' : ' (MISMATCH)'}`);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Fused conv2d on the fast path: im2col straight into the WASM heap, one batched call of the
+// Fused conv2d on the fast path: im2col straight into the WASM heap (row by row, no index table), one batched call of the
 // WASM GEMM (asm/gemm.ts through fastMatmul) over the channel groups, then one pass that
 // reorders the product to NCHW and adds the bias. The im2col matrix is laid out
 // `[C * kH * kW, N * oH * oW]` (rows: channel-major taps; columns: every image's output
@@ -11,34 +11,6 @@ import { bufferOf } from '../storage.js';
 import { HeapBuffer } from './buffer.js';
 import { fastMatmul } from './matmul.js';
 import type { FastRuntime } from './runtime.js';
-
-/**
- * For each kernel tap t and output position l (row-major `[t, l]`), the offset of the input
- * element it reads within one channel plane, or -1 for padding.
- *
- * @example
- * ```ts
- * convTapTable([3, 3], [3, 3], { stride: [1, 1], pad: [1, 1], dilation: [1, 1], groups: 1, out: [3, 3] })[0]; // -1
- * ```
- */
-export function convTapTable(size: readonly [number, number], kernel: readonly [number, number], p: Conv2dParams): Int32Array {
-  const [h, w] = size;
-  const [oh, ow] = p.out;
-  const table = new Int32Array(kernel[0] * kernel[1] * oh * ow);
-  let i = 0;
-  for (let kh = 0; kh < kernel[0]; kh++) {
-    for (let kw = 0; kw < kernel[1]; kw++) {
-      for (let y = 0; y < oh; y++) {
-        const ih = y * p.stride[0] - p.pad[0] + kh * p.dilation[0];
-        for (let x = 0; x < ow; x++) {
-          const iw = x * p.stride[1] - p.pad[1] + kw * p.dilation[1];
-          table[i++] = ih >= 0 && ih < h && iw >= 0 && iw < w ? ih * w + iw : -1;
-        }
-      }
-    }
-  }
-  return table;
-}
 
 /**
  * conv2d of contiguous float32 views (core's {@link Conv2dParams} geometry), or null to decline.
@@ -61,21 +33,37 @@ export function fastConv2d(rt: FastRuntime, x: StridedView, weight: StridedView,
   if (colBuf === null) return null;
   let product: HeapBuffer | null = null;
   try {
-    // im2col: row ci*taps + t, column image*positions + l.
+    // im2col: row (ci*kH + i)*kW + j, column image*positions + l; one output row at a time, the
+    // valid columns as one range, zeros around it.
     const src = bufferOf(x.data, 'conv2d').array('conv2d');
     const dst = colBuf.array('conv2d');
-    const table = convTapTable([h, w], [kh, kw], p);
+    const [oh, ow] = p.out;
+    const [sh, sw] = p.stride;
     const plane = h * w;
     for (let ci = 0; ci < c; ci++) {
-      for (let t = 0; t < taps; t++) {
-        const row = (ci * taps + t) * cols;
-        const tab = t * positions;
-        for (let img = 0; img < n; img++) {
-          const base = x.offset + (img * c + ci) * plane;
-          const at = row + img * positions;
-          for (let l = 0; l < positions; l++) {
-            const idx = table[tab + l];
-            dst[at + l] = idx < 0 ? 0 : src[base + idx];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          const row = ((ci * kh + i) * kw + j) * cols;
+          const off = j * p.dilation[1] - p.pad[1];
+          // output columns whose input column ow*sw + off lies in [0, w)
+          const lo = Math.min(ow, Math.max(0, Math.ceil(-off / sw)));
+          const hi = Math.max(lo, Math.min(ow, Math.floor((w - 1 - off) / sw) + 1));
+          for (let img = 0; img < n; img++) {
+            const base = x.offset + (img * c + ci) * plane;
+            for (let y = 0; y < oh; y++) {
+              const seg = row + img * positions + y * ow;
+              const ih = y * sh - p.pad[0] + i * p.dilation[0];
+              if (ih < 0 || ih >= h) {
+                for (let q = 0; q < ow; q++) dst[seg + q] = 0;
+                continue;
+              }
+              for (let q = 0; q < lo; q++) dst[seg + q] = 0;
+              for (let q = hi; q < ow; q++) dst[seg + q] = 0;
+              const from = base + ih * w + off;
+              // plain loops (short rows would pay more for subarray objects than they save)
+              if (sw === 1 && hi - lo >= 64) dst.set(src.subarray(from + lo, from + hi), seg + lo);
+              else for (let q = lo; q < hi; q++) dst[seg + q] = src[from + q * sw];
+            }
           }
         }
       }

@@ -17,6 +17,7 @@ import { commonBackend, fromData } from './dispatch.js';
 import { binary } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { sum } from './reduce.js';
+import { flip } from './reorder.js';
 import { contiguous, permute, reshape, squeeze, transpose, unsqueeze } from './views.js';
 import { type AxisGeom, checkInput, checkOut, col2im, im2col, tupleArg, windowOut } from './conv-geometry.js';
 
@@ -180,6 +181,24 @@ function convTransposeCore(y: Tensor, weight: Tensor, plan: ConvPlan, inChannels
   return col2im(reshape(cols, [n, inChannels, taps * positions]), axes);
 }
 
+/**
+ * conv2d's input gradient as a stride-1 conv2d of `dy` with the transposed, spatially flipped
+ * kernel (so a fused conv2d kernel runs the backward pass too), or null where that does not
+ * apply (stride > 1, or padding beyond the dilated kernel's extent): col2im runs then.
+ */
+function inputGradAsConv(dy: Tensor, weight: Tensor, plan: ConvPlan, inChannels: number): Tensor | null {
+  const { axes, groups } = plan;
+  if (!axes.every((a) => a.stride === 1 && a.padBefore <= a.dilation * (a.kernel - 1))) return null;
+  const [o, cg, kh, kw] = weight.shape;
+  const og = o / groups;
+  // wt[g*Cg + c, o', i, j] = weight[g*Og + o', c, kH-1-i, kW-1-j]
+  const wt = flip(reshape(permute(reshape(weight, [groups, og, cg, kh, kw]), [0, 2, 1, 3, 4]), [inChannels, og, kh, kw]), [2, 3]);
+  const back = axes.map((a): AxisGeom => ({
+    size: a.out, kernel: a.kernel, stride: 1, dilation: a.dilation, padBefore: a.dilation * (a.kernel - 1) - a.padBefore, out: a.size,
+  })) as [AxisGeom, AxisGeom];
+  return conv2dPlanned(dy, wt, null, { axes: back, groups });
+}
+
 /** conv2d's weight gradient `[O, C/groups, kH, kW]`: the correlation of `x` with `dy`. */
 function convWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly number[], plan: ConvPlan): Tensor {
   const { axes, groups } = plan;
@@ -203,15 +222,16 @@ function convWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly number[], p
 
 /**
  * conv2d for a checked plan, with core's gradients (so they never depend on which path ran
- * the forward): dX by the transposed convolution, dW by the correlation of x with dY (itself a
- * conv2d when groups is 1, so a fused kernel speeds up the backward pass too), dB by a sum.
+ * the forward): dX by the transposed convolution (a stride-1 conv2d with the flipped kernel
+ * where the geometry allows, else col2im), dW by the correlation of x with dY (a conv2d when
+ * groups is 1), dB by a sum; so a fused conv2d kernel speeds up the backward pass too.
  */
 function conv2dPlanned(x: Tensor, weight: Tensor, bias: Tensor | null, plan: ConvPlan): Tensor {
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const f = customGrad((...ts: Tensor[]) => ({
     value: convForward(ts[0], ts[1], ts[2] ?? null, plan),
     backward: (dy: Tensor, saved: Tensor[]) => [
-      saved[0].requiresGrad ? convTransposeCore(dy, saved[1], plan, saved[0].shape[1]) : null,
+      saved[0].requiresGrad ? inputGradAsConv(dy, saved[1], plan, saved[0].shape[1]) ?? convTransposeCore(dy, saved[1], plan, saved[0].shape[1]) : null,
       saved[1].requiresGrad ? convWeightGrad(saved[0], dy, saved[1].shape, plan) : null,
       ...(saved.length > 2 ? [sum(dy, { axis: [0, 2, 3] })] : []),
     ],
