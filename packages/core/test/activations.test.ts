@@ -84,5 +84,6 @@ describe('activation argument errors', () => {
     expect(() => softplus(x, { threshold: NaN })).toThrow(/softplus/);
     expect(() => hardtanh(x, 1, -1)).toThrow(/hardtanh: minVal \(1\) must not exceed maxVal \(-1\)/);
     expect(() => elu(x, Number.NaN)).toThrow(/elu/);
+    expect(() => logaddexp(tensor([[1, 2, 3]]), tensor([1, 2]))).toThrow(/logaddexp.*\[1, 3\].*\[2\]/);
   });
 });

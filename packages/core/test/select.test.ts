@@ -4,7 +4,11 @@
 // gradients (only the winning entry gets one), and argument errors.
 import { describe, expect, it } from 'vitest';
 import { expectClose } from './setup.js';
-import { Generator, arange, indexPut, maskedSelect, nonzero, randint, randn, scatter, tensor, valueAndGrad, zeros, type Tensor } from '@heed/core';
+import {
+  Generator, arange, einsum, indexPut, logaddexp, maskedSelect, nonzero, randint, randn, registerBackend, removeBackend, scatter, tensor,
+  valueAndGrad, zeros, type Tensor,
+} from '@heed/core';
+import { CpuBackend } from '@heed/backend-cpu';
 
 const int = (v: number[] | number[][]) => tensor(v, { dtype: 'int32' });
 const x34 = () => arange(12, undefined, 1, { dtype: 'float32' }).reshape([3, 4]);
@@ -122,5 +126,23 @@ describe('scatter', () => {
     expect(() => scatter(x, 1, int([[4]]), 1)).toThrow(/scatter: an index lies outside the dimension it indexes/);
     expect(() => scatter(x, 1, int([[0]]), 1, { reduce: 'multiply' } as never)).toThrow(/reduce must be 'add' or omitted/);
     expect(() => scatter(x, 1, tensor([[0]]), 1)).toThrow(/scatter: index must be int32, got float32/);
+  });
+});
+
+describe('operands on two backends', () => {
+  it('are rejected by name before any work', async () => {
+    registerBackend({ name: 'cpu2', priority: 0, create: () => Object.assign(new CpuBackend(), { name: 'cpu2' }) });
+    try {
+      const x = zeros([3, 2]);
+      const other = zeros([2, 2], { backend: 'cpu2' });
+      const i = int([0, 1]);
+      expect(() => indexPut(x, [i], other)).toThrow(/indexPut.*'cpu2'/);
+      expect(() => scatter(x, 0, int([[0, 1]]), other.narrow(0, 0, 1))).toThrow(/scatter.*'cpu2'/);
+      expect(() => einsum('ij,jk', x, other)).toThrow(/einsum.*'cpu2'/);
+      expect(() => logaddexp(x.narrow(0, 0, 2), other)).toThrow(/logaddexp.*'cpu2'/);
+      await expect(maskedSelect(x, other.gt(0))).rejects.toThrow(/maskedSelect.*'cpu2'/);
+    } finally {
+      removeBackend('cpu2');
+    }
   });
 });

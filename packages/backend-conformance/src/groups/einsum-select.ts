@@ -74,7 +74,7 @@ const ERRORS: Readonly<Record<string, ErrorSpec>> = {
   'softplus-beta': spec('softplus', (c) => [f32(c, [3])], ([x]) => softplus(x, { beta: 0 }), ['softplus', 'beta']),
   'hardtanh-bounds': spec('hardtanh', (c) => [f32(c, [3])], ([x]) => hardtanh(x, 1, -1), ['hardtanh', 'minVal', 'maxVal']),
   'elu-int': spec('elu', (c) => [i32(c, [2], [1, 2])], ([x]) => elu(x), ['elu', 'int32']),
-  'logaddexp-shapes': spec('logaddexp', (c) => [f32(c, [2, 3]), f32(c, [4])], ([a, b]) => logaddexp(a, b), ['[2, 3]', '[4]']),
+  'logaddexp-shapes': spec('logaddexp', (c) => [f32(c, [2, 3]), f32(c, [4])], ([a, b]) => logaddexp(a, b), ['logaddexp', '[2, 3]', '[4]']),
   'indexPut-index-dtype': spec('indexPut', (c) => [f32(c, [3, 2]), f32(c, [2])], ([x, i]) => indexPut(x, [i], 0), ['indexPut', 'int32', 'float32']),
   'indexPut-values-shape': spec('indexPut', (c) => [f32(c, [3, 2]), i32(c, [2], [0, 1]), f32(c, [3])], ([x, i, v]) => indexPut(x, [i], v), ['indexPut', '[3]', '[2, 2]']),
   'indexPut-out-of-range': spec('indexPut', (c) => [f32(c, [3, 2]), i32(c, [2], [0, 3])], ([x, i]) => indexPut(x, [i], 1), ['index 3', 'out of range'], true),

@@ -6,6 +6,7 @@
 // leakyRelu and mish are plain compositions.
 import { isFloatDType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
+import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { customGrad } from '../autograd/api.js';
 import { tidy } from '../scope.js';
@@ -90,6 +91,8 @@ export function logaddexp(a: Tensor, b: TensorLike): Tensor {
   const { tensors, temps } = toTensors('logaddexp', [b], a.backend);
   try {
     const other = checkFloat('logaddexp', tensors[0]);
+    commonBackend('logaddexp', [a, other]);
+    broadcastShapes('logaddexp', a.shape, other.shape);
     return logaddexpOp(a, other);
   } finally {
     for (const t of temps) t.dispose();

@@ -35,6 +35,7 @@ function valuesFor(op: string, x: Tensor, values: TensorLike): { v: Tensor; temp
   }
   const { tensors, temps } = toTensors(op, [values], x.backend);
   const v = tensors[0];
+  commonBackend(op, [x, v]);
   if (v.dtype !== x.dtype) {
     for (const t of temps) t.dispose();
     throw new HeedError(op, `values dtype ${v.dtype} must equal x dtype ${x.dtype}; cast one of them.`);
