@@ -8,6 +8,7 @@ import {
   matmul, max, mean, permute, prod, reshape, scaledDotProductAttention, scatterAdd, slice, softmax, stack, sum, tensor,
   tidy, where, zeros, type Tensor,
 } from '@heed/core';
+import { cumprod, cumsum, diff, flip, maskedFill, repeat, roll, sort, topk, tril } from '@heed/core';
 import { assertTensorClose, readHost, type HostTensor } from '../assert.js';
 import { Rng, draw, numel, upload, type ValueKind } from '../host.js';
 import type { CaseContext, RunnableCase } from '../types.js';
@@ -66,6 +67,17 @@ const SPECS: Readonly<Record<string, ExpandedSpec>> = {
     small: [1, 2, 3], full: [2, 2, 3],
     f: (q, b) => scaledDotProductAttention(q, C(b, [2, 4, 3], 12), C(b, [2, 4, 2], 13)),
   },
+  'sort-ties': { small: [4, 1], full: [4, 5], f: (x) => sort(x, { descending: true }).values },
+  'sort-axis0': { small: [1, 3], full: [4, 3], kind: { kind: 'distinct' }, f: (x) => sort(x, { axis: 0 }).values },
+  topk: { small: [1, 6], full: [3, 6], kind: { kind: 'distinct' }, f: (x) => topk(x, 2).values },
+  cumsum: { small: [1, 4], full: [3, 4], f: (x) => cumsum(x, 1) },
+  cumprod: { small: [3, 1], full: [3, 4], kind: { kind: 'positive' }, f: (x) => cumprod(x, 1) },
+  tril: { small: [1, 4], full: [3, 4], f: (x) => tril(x) },
+  maskedFill: { small: [1, 3], full: [2, 3], f: (x, b) => maskedFill(x, gt(C(b, [2, 3], 14), 0), -1) },
+  flip: { small: [3, 1], full: [3, 2], f: (x) => flip(x, [0, 1]) },
+  roll: { small: [1, 4], full: [2, 4], f: (x) => roll(x, [1, 1], [0, 1]) },
+  repeat: { small: [1, 3], full: [2, 3], f: (x) => repeat(x, [2, 2]) },
+  diff: { small: [2, 1], full: [2, 4], f: (x) => diff(x, { axis: 0 }) },
 };
 
 const NON_DIFFERENTIABLE = new Set(['compare', 'cast', 'argmax']);
