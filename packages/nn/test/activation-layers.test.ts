@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { registerBackend, setBackend, tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import { ELU, Hardtanh, LeakyReLU, Mish, Softplus, type Module } from '../src/index.js';
+import { ACTIVATIONS, ELU, Hardtanh, LeakyReLU, Mish, Softplus, resolveActivation, type Module } from '../src/index.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
@@ -27,6 +27,15 @@ describe('activation modules match torch.nn', () => {
       expect([...m.parameters()]).toEqual([]);
     });
   }
+
+  it('are in the activation table the transformer layers pick from (PyTorch default parameters)', () => {
+    const x = tensor([-3, -0.5, 0, 0.7, 4]);
+    const same = (a: ReturnType<typeof tensor>, b: ReturnType<typeof tensor>) => expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    same(ACTIVATIONS.leaky_relu(x), new LeakyReLU().forward(x));
+    same(ACTIVATIONS.elu(x), new ELU().forward(x));
+    same(ACTIVATIONS.softplus(x), new Softplus().forward(x));
+    same(resolveActivation('test', 'mish')(x), new Mish().forward(x));
+  });
 
   it('rejects bad arguments', () => {
     expect(() => new Softplus({ beta: 0 })).toThrow(/Softplus: beta must be nonzero/);

@@ -22,6 +22,10 @@ export const ACTIVATIONS = {
   silu: (x: Tensor) => x.silu(),
   tanh: (x: Tensor) => x.tanh(),
   sigmoid: (x: Tensor) => x.sigmoid(),
+  leaky_relu: (x: Tensor) => leakyRelu(x),
+  elu: (x: Tensor) => elu(x),
+  softplus: (x: Tensor) => softplus(x),
+  mish: (x: Tensor) => mish(x),
 } as const satisfies Record<string, (x: Tensor) => Tensor>;
 
 /**
