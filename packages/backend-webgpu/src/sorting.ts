@@ -5,7 +5,7 @@
 // PyTorch's sort: float32 bits mapped so that u32 order is numeric order, every NaN to the
 // largest key and -0 to +0 (equal values keep index order: stable); int32 by flipping the
 // sign bit. O(n) work per element, all rows in one dispatch.
-// Fused topk selects by tournament: each block of B = max(256, 2k) candidates keeps its k
+// Fused topk selects by tournament: each block of B = max(64, 2k) candidates keeps its k
 // best (ranked the same way, ties by original index) as (key, index) pairs, which shrinks the
 // candidates at least by half per level; the one block left writes the k indices in order.
 // Work is about n * B per row (not n^2), in a few dispatches.
@@ -137,7 +137,7 @@ export function topkOp(kit: OpKit, x: StridedView, k: number, largest: boolean):
   checkRank('topk', x.shape);
   const rows = sizeOf(x.shape) / n;
   if (rows === 0) return kit.alloc(0, 'int32', 'topk');
-  const block = Math.max(256, 2 * k);
+  const block = Math.max(64, 2 * k);
   let source: 'f32' | 'i32' | 'pairs' = x.dtype === 'float32' ? 'f32' : 'i32';
   let input = kit.data(x.data, 'topk').buffer;
   let m = n;
