@@ -103,7 +103,7 @@ const f32 = (ctx: CaseContext, shape: number[]): Tensor =>
 
 /** Bad calls: the message must name the op and these strings. */
 const ERRORS: Readonly<Record<string, { op: string; shapes: number[][]; call: (xs: Tensor[]) => unknown; mentions: string[] }>> = {
-  'conv2d-rank': { op: 'conv2d', shapes: [[3, 5, 5], [2, 3, 3, 3]], call: ([x, w]) => conv2d(x, w), mentions: ['conv2d', '[3, 5, 5]', 'unsqueeze'] },
+  'conv2d-rank': { op: 'conv2d', shapes: [[5, 5], [2, 3, 3, 3]], call: ([x, w]) => conv2d(x, w), mentions: ['conv2d', '[5, 5]', '[N, C, H, W]'] },
   'conv2d-channels': { op: 'conv2d', shapes: [[1, 4, 5, 5], [2, 3, 3, 3]], call: ([x, w]) => conv2d(x, w), mentions: ['conv2d', '[1, 4, 5, 5]', '[2, 3, 3, 3]'] },
   'conv2d-groups': { op: 'conv2d', shapes: [[1, 4, 5, 5], [3, 2, 3, 3]], call: ([x, w]) => conv2d(x, w, { groups: 2 }), mentions: ['conv2d', 'groups 2', '[3, 2, 3, 3]'] },
   'conv2d-bias-shape': { op: 'conv2d', shapes: [[1, 2, 5, 5], [3, 2, 3, 3], [2]], call: ([x, w, b]) => conv2d(x, w, { bias: b }), mentions: ['conv2d', 'bias', '[3]', '[2]'] },

@@ -44,8 +44,8 @@ export function tupleArg(op: string, name: string, value: unknown, n: number, mi
 /** Checks `x` is float32 of rank `rank` (named layout in the message). */
 export function checkInput(op: string, x: Tensor, rank: number, layout: string): void {
   if (x.rank !== rank) {
-    throw new HeedError(op, `expects input ${layout} (rank ${rank}), got ${fmtShape(x.shape)}; ` +
-      (x.rank === rank - 1 ? 'add a batch dimension with unsqueeze(x, 0).' : 'reshape it to that layout.'));
+    throw new HeedError(op, `expects input ${layout} (rank ${rank}, or ${rank - 1} without the batch dimension), got ${fmtShape(x.shape)}; ` +
+      'reshape it to that layout.');
   }
   if (x.dtype !== 'float32') throw new HeedError(op, `expects a float32 input, got ${x.dtype}; cast with .float().`);
 }

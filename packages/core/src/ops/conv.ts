@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Convolutions with PyTorch semantics: conv1d / conv2d (NCL / NCHW; stride, padding incl.
+// Convolutions with PyTorch semantics: conv1d / conv2d (NCL / NCHW or unbatched; stride, padding incl.
 // 'same' and 'valid', dilation, groups, bias) and convTranspose2d (stride, padding,
 // outputPadding, groups, dilation). conv2d is im2col (one indexSelect through a precomputed
 // table) + one batched matmul; convTranspose2d is one batched matmul + col2im (one scatterAdd).
@@ -80,6 +80,11 @@ const CONV_KEYS: OptionKeys<Conv2dOptions> = { bias: true, stride: true, padding
 const CONVT_KEYS: OptionKeys<ConvTranspose2dOptions> = {
   bias: true, stride: true, padding: true, outputPadding: true, groups: true, dilation: true,
 };
+
+/** `f` of an unbatched input (one dimension less, like PyTorch's): a batch of one, removed again. */
+function unbatched(x: Tensor, f: (xb: Tensor) => Tensor): Tensor {
+  return tidy(() => squeeze(f(unsqueeze(x, 0)), 0));
+}
 
 /** Checks weight / bias / groups against the input; returns groups. */
 function checkParams(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, groups: unknown, transposed: boolean): number {
@@ -241,7 +246,7 @@ function conv2dPlanned(x: Tensor, weight: Tensor, bias: Tensor | null, plan: Con
 
 /**
  * 2-D convolution (cross-correlation, like `torch.nn.functional.conv2d`) of `x` `[N, C, H, W]`
- * with `weight` `[O, C/groups, kH, kW]`: returns `[N, O, H', W']`. Runs the backend's fused
+ * (or unbatched `[C, H, W]`) with `weight` `[O, C/groups, kH, kW]`: returns `[N, O, H', W']`. Runs the backend's fused
  * kernel when it has one, else im2col + one batched matmul; gradients are core's either way.
  *
  * @example
@@ -256,14 +261,15 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
   const op = 'conv2d';
   commonBackend(op, options?.bias ? [x, weight, options.bias] : [x, weight]);
   const o = checkOptions(op, options, CONV_KEYS);
+  if (x.rank === 3) return unbatched(x, (xb) => conv2d(xb, weight, options));
   checkInput(op, x, 4, '[N, C, H, W]');
   const groups = checkParams(op, x, weight, o.bias, o.groups, false);
   return conv2dPlanned(x, weight, o.bias ?? null, { axes: convAxes(op, x, weight, o), groups });
 }
 
 /**
- * 1-D convolution (like `torch.nn.functional.conv1d`) of `x` `[N, C, L]` with `weight`
- * `[O, C/groups, k]`: returns `[N, O, L']`.
+ * 1-D convolution (like `torch.nn.functional.conv1d`) of `x` `[N, C, L]` (or unbatched
+ * `[C, L]`) with `weight` `[O, C/groups, k]`: returns `[N, O, L']`.
  *
  * @example
  * ```ts
@@ -274,6 +280,7 @@ export function conv1d(x: Tensor, weight: Tensor, options?: Conv1dOptions): Tens
   const op = 'conv1d';
   commonBackend(op, options?.bias ? [x, weight, options.bias] : [x, weight]);
   const o = checkOptions(op, options, CONV_KEYS);
+  if (x.rank === 2) return unbatched(x, (xb) => conv1d(xb, weight, options));
   checkInput(op, x, 3, '[N, C, L]');
   if (weight.rank !== 3) throw new HeedError(op, `weight must be [outChannels, inChannels/groups, kernel], got ${fmtShape(weight.shape)}.`);
   // The height axis is 1 wide: stride/dilation 1 and no padding there.
@@ -286,7 +293,8 @@ export function conv1d(x: Tensor, weight: Tensor, options?: Conv1dOptions): Tens
 
 /**
  * Transposed 2-D convolution (like `torch.nn.functional.conv_transpose2d`, the gradient of
- * conv2d with respect to its input) of `x` `[N, C, H, W]` with `weight` `[C, O/groups, kH, kW]`:
+ * conv2d with respect to its input) of `x` `[N, C, H, W]` (or unbatched `[C, H, W]`) with
+ * `weight` `[C, O/groups, kH, kW]`:
  * returns `[N, O, H', W']` with `H' = (H-1)*stride - 2*padding + dilation*(kH-1) + outputPadding + 1`.
  *
  * @example
@@ -298,6 +306,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, options?: ConvTranspo
   const op = 'convTranspose2d';
   commonBackend(op, options?.bias ? [x, weight, options.bias] : [x, weight]);
   const o = checkOptions(op, options, CONVT_KEYS);
+  if (x.rank === 3) return unbatched(x, (xb) => convTranspose2d(xb, weight, options));
   checkInput(op, x, 4, '[N, C, H, W]');
   const groups = checkParams(op, x, weight, o.bias, o.groups, true);
   const stride = tupleArg(op, 'stride', o.stride ?? 1, 2, 1);
