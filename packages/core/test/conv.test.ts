@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose } from './setup.js';
 import {
-  Generator, adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, convTranspose2d, getBackend, grad, maxPool2d, randn, tensor, zeros,
-  type Tensor,
+  Generator, adaptiveAvgPool2d, avgPool1d, avgPool2d, conv1d, conv2d, convTranspose2d, getBackend, grad, maxPool1d, maxPool2d,
+  memory, randn, tensor, valueAndGrad, zeros, type Tensor,
 } from '@heed/core';
 
 interface Geo { stride: [number, number]; pad: [number, number]; dil: [number, number]; groups: number }
@@ -149,5 +149,47 @@ describe('edge cases', () => {
     // coverage: i=0 {w0}, 1 {w0,w1}, 2 {w0,w1,w2}, 3 {w1,w2}, 4 {w2} -> s = [0.5, -0.5, 1.5, 1, 2]
     const s = [0.5, -0.5, 1.5, 1, 2];
     expectClose(g2, [2 * (s[0] + s[1] + s[2]), 2 * (s[1] + s[2] + s[3]), 2 * (s[2] + s[3] + s[4])], [1, 1, 3], 1e-4);
+  });
+
+  it('every op frees its intermediates (forward alone, and forward + backward), fused or not', () => {
+    const x = rand([2, 4, 7, 6]);
+    const w = rand([6, 2, 3, 3]);
+    const b = rand([6]);
+    const wt = rand([4, 3, 2, 2]);
+    const w2 = rand([6, 4, 3, 3]);
+    const w1 = rand([6, 2, 3]);
+    const x1 = rand([2, 4, 9]);
+    const ops: [Tensor, (t: Tensor) => Tensor][] = [
+      [x, (t) => conv2d(t, w, { bias: b, groups: 2, padding: 1 })],
+      [x, (t) => conv2d(t, w2, { stride: 2, padding: 'valid' })],
+      [x1, (t) => conv1d(t, w1, { groups: 2, padding: 'same' })],
+      [x, (t) => convTranspose2d(t, wt, { stride: 2, outputPadding: 1 })],
+      [x, (t) => maxPool2d(t, 2)],
+      [x, (t) => maxPool2d(t, 3, { stride: 2, padding: 1, ceilMode: true })],
+      [x, (t) => avgPool2d(t, 3, { stride: 1, countIncludePad: false, padding: 1 })],
+      [x1, (t) => maxPool1d(t, 3)],
+      [x1, (t) => avgPool1d(t, 2)],
+      [x, (t) => adaptiveAvgPool2d(t, [3, 2])],
+    ];
+    const backend = getBackend();
+    const original = backend.conv2d;
+    try {
+      for (const fused of [true, false]) {
+        if (!fused) delete backend.conv2d;
+        ops.forEach(([input, f], i) => {
+          const before = memory();
+          const y = f(input);
+          expect(memory().numTensors, `op ${i} forward (fused ${fused})`).toBe(before.numTensors + 1);
+          y.dispose();
+          const { value, grads } = valueAndGrad((t: Tensor) => f(t).square().sum())(input);
+          expect(memory().numTensors, `op ${i} forward + backward (fused ${fused})`).toBe(before.numTensors + 2);
+          value.dispose();
+          grads.forEach((g) => g.dispose());
+          expect(memory().numBuffers, `op ${i} buffers (fused ${fused})`).toBe(before.numBuffers);
+        });
+      }
+    } finally {
+      if (original) backend.conv2d = original;
+    }
   });
 });
