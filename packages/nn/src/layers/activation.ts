@@ -272,10 +272,15 @@ export class Softplus extends Module {
  * ```
  */
 export class Hardtanh extends Module {
-  constructor(readonly minVal = -1, readonly maxVal = 1) {
+  /** The lower bound (default -1). */
+  readonly minVal: number;
+  /** The upper bound (default 1). */
+  readonly maxVal: number;
+
+  constructor(minVal = -1, maxVal = 1) {
     super();
-    checkNumber('Hardtanh', 'minVal', minVal, {}, true);
-    checkNumber('Hardtanh', 'maxVal', maxVal, {}, true);
+    this.minVal = checkNumber('Hardtanh', 'minVal', minVal, {}, true);
+    this.maxVal = checkNumber('Hardtanh', 'maxVal', maxVal, {}, true);
     if (!(minVal <= maxVal)) throw new HeedError('Hardtanh', `minVal (${minVal}) must not exceed maxVal (${maxVal}).`);
   }
 
@@ -305,9 +310,12 @@ export class Hardtanh extends Module {
  * ```
  */
 export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01) {
+  /** The slope for `x <= 0` (default 0.01). */
+  readonly negativeSlope: number;
+
+  constructor(negativeSlope = 0.01) {
     super();
-    checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
+    this.negativeSlope = checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
   }
 
   /**
@@ -336,9 +344,12 @@ export class LeakyReLU extends Module {
  * ```
  */
 export class ELU extends Module {
-  constructor(readonly alpha = 1) {
+  /** The scale of the negative part (default 1). */
+  readonly alpha: number;
+
+  constructor(alpha = 1) {
     super();
-    checkNumber('ELU', 'alpha', alpha);
+    this.alpha = checkNumber('ELU', 'alpha', alpha);
   }
 
   /**
