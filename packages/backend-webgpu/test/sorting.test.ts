@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The fused argsort and topk kernels on WebGPU against an independent oracle (JS's sort with
 // PyTorch's order: NaN largest, ties by index): rows with many ties, NaN and infinities,
-// int32 rows, several tournament levels for topk (long rows, small and large k), and topk's
+// int32 rows, long rows (the bitonic path of argsort), several tournament levels for topk (long rows, small and large k), and topk's
 // decline above k = 1024 (core then keeps the first k of the fused argsort).
 import { describe, expect, it } from 'vitest';
 import { argsort, registerBackend, tensor, topk } from '@heed/core';
@@ -45,6 +45,15 @@ describe.skipIf(!device)(`webgpu argsort/topk${skipReason ? ` (${skipReason})` :
     x.dispose(); idx.dispose();
   });
 
+  it.each([[false, 3000], [true, 5000], [true, 1025]] as const)('argsort of long rows: the bitonic sort (descending %s, n = %i)', async (descending, n) => {
+    const data = values(2 * n, n);
+    const x = tensor(data, { shape: [2, n], backend: 'webgpu-sorting' });
+    const idx = argsort(x, { descending });
+    const got = rowsOf(await idx.data(), n);
+    rowsOf(data, n).forEach((row, r) => expect(got[r]).toEqual(oracle(row, descending)));
+    x.dispose(); idx.dispose();
+  });
+
   it.each([[1, true], [10, false], [50, true], [300, true], [1100, false]] as const)('topk k=%i (largest %s) over rows of 4000', async (k, largest) => {
     const data = values(2 * 4000, 11 + k);
     const x = tensor(data, { shape: [2, 4000], backend: 'webgpu-sorting' });
@@ -61,7 +70,11 @@ describe.skipIf(!device)(`webgpu argsort/topk${skipReason ? ` (${skipReason})` :
     expect(rowsOf(await indices.data(), 20)).toEqual(rowsOf(data, 700).map((row) => oracle(row, true).slice(0, 20)));
     const s = argsort(x);
     expect(rowsOf(await s.data(), 700)).toEqual(rowsOf(data, 700).map((row) => oracle(row, false)));
-    for (const t of [x, v, indices, s]) t.dispose();
+    const long = Int32Array.from({ length: 1500 }, (_, i) => ((i * 7919) % 23) - 11 + (i % 4 === 0 ? -2147483000 : 0));
+    const y = tensor(long, { shape: [1, 1500], dtype: 'int32', backend: 'webgpu-sorting' });
+    const ys = argsort(y, { descending: true });
+    expect(Array.from(await ys.data())).toEqual(oracle(long, true));
+    for (const t of [x, v, indices, s, y, ys]) t.dispose();
   });
 
   it('topk declines k above 1024 (core then narrows the fused argsort)', () => {
