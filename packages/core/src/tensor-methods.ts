@@ -432,7 +432,7 @@ declare module './tensor.js' {
      * Softplus `log(1 + exp(beta x)) / beta` (linear above `threshold`).
      * @example `x.softplus({ beta: 2 });`
      */
-    softplus(options?: { beta?: number; threshold?: number }): Tensor;
+    softplus(options?: activations.SoftplusOptions): Tensor;
     /**
      * Stable `log(exp(x) + exp(other))`.
      * @example `a.logaddexp(b);`
@@ -689,7 +689,7 @@ const methods = {
   logSoftmax(this: Tensor, axis?: number): Tensor { return composites.logSoftmax(this, axis); },
   gelu(this: Tensor, approximate?: 'none' | 'tanh'): Tensor { return composites.gelu(this, approximate); },
   silu(this: Tensor): Tensor { return composites.silu(this); },
-  softplus(this: Tensor, options?: { beta?: number; threshold?: number }): Tensor { return activations.softplus(this, options); },
+  softplus(this: Tensor, options?: activations.SoftplusOptions): Tensor { return activations.softplus(this, options); },
   logaddexp(this: Tensor, other: TensorLike): Tensor { return activations.logaddexp(this, other); },
   hardtanh(this: Tensor, minVal?: number, maxVal?: number): Tensor { return activations.hardtanh(this, minVal, maxVal); },
   leakyRelu(this: Tensor, negativeSlope?: number): Tensor { return activations.leakyRelu(this, negativeSlope); },

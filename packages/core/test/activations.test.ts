@@ -82,6 +82,7 @@ describe('activation argument errors', () => {
     const x = tensor([1]);
     expect(() => softplus(x, { beta: 0 })).toThrow(/softplus: beta must be nonzero/);
     expect(() => softplus(x, { threshold: NaN })).toThrow(/softplus/);
+    expect(() => softplus(x, { beta: 1, limit: 3 } as never)).toThrow(/softplus.*limit/);
     expect(() => hardtanh(x, 1, -1)).toThrow(/hardtanh: minVal \(1\) must not exceed maxVal \(-1\)/);
     expect(() => elu(x, Number.NaN)).toThrow(/elu/);
     expect(() => logaddexp(tensor([[1, 2, 3]]), tensor([1, 2]))).toThrow(/logaddexp.*\[1, 3\].*\[2\]/);

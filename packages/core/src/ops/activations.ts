@@ -10,7 +10,7 @@ import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { customGrad } from '../autograd/api.js';
 import { tidy } from '../scope.js';
-import { checkNumber } from '../validate.js';
+import { checkNumber, checkOptions, type OptionKeys } from '../validate.js';
 import { commonBackend, toTensors, type TensorLike } from './dispatch.js';
 import { binary, clamp, unary, where } from './elementwise.js';
 
@@ -44,6 +44,23 @@ const softplusOp = (beta: number, threshold: number) => customGrad((x: Tensor) =
 });
 
 /**
+ * Options of {@link softplus}.
+ *
+ * @example
+ * ```ts
+ * const o: SoftplusOptions = { beta: 2, threshold: 10 };
+ * ```
+ */
+export interface SoftplusOptions {
+  /** The sharpness (default 1, nonzero). */
+  beta?: number;
+  /** Where `beta x` exceeds it, the result is `x` (default 20). */
+  threshold?: number;
+}
+
+const SOFTPLUS_KEYS: OptionKeys<SoftplusOptions> = { beta: true, threshold: true };
+
+/**
  * Softplus `log(1 + exp(beta x)) / beta`, and `x` itself where `beta x > threshold` (like
  * `torch.nn.functional.softplus`). Never overflows: `softplus(1000) = 1000`, `softplus(-inf) = 0`.
  *
@@ -53,10 +70,11 @@ const softplusOp = (beta: number, threshold: number) => customGrad((x: Tensor) =
  * softplus(tensor([1]), { beta: 2 }); // [0.5 * log(1 + e^2)] = [1.0635]
  * ```
  */
-export function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
+export function softplus(x: Tensor, options?: SoftplusOptions): Tensor {
   checkFloat('softplus', x);
-  const beta = checkNumber('softplus', 'beta', options.beta ?? 1);
-  const threshold = checkNumber('softplus', 'threshold', options.threshold ?? 20);
+  const o = checkOptions('softplus', options, SOFTPLUS_KEYS);
+  const beta = checkNumber('softplus', 'beta', o.beta ?? 1);
+  const threshold = checkNumber('softplus', 'threshold', o.threshold ?? 20);
   if (beta === 0) throw new HeedError('softplus', 'beta must be nonzero (softplus divides by beta), got 0.');
   return softplusOp(beta, threshold)(x);
 }
