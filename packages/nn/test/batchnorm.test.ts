@@ -9,12 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { HeedError, checkLeaks, ones, randn, registerBackend, setBackend, tensor, tidy, type Tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { BatchNorm1d, BatchNorm2d, GroupNorm, type BatchNormOptions, type Module } from '../src/index.js';
+import { FixtureChecker, toTensor, type Enc } from './fixture-tensors.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
 
-type Num = number | string | boolean;
-interface Enc { shape: number[]; dtype: 'float32' | 'bool' | 'int32'; data: Num[] }
 interface Step {
   mode: 'train' | 'eval';
   input: Enc;
@@ -40,25 +39,8 @@ interface LayerCase {
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/conv.json', import.meta.url), 'utf8')) as { batchnorm: BatchNormCase[]; norm: LayerCase[] };
 
-function toTensor(e: Enc, requiresGrad = false): Tensor {
-  const values = e.data.map((v) => Number(v));
-  const data = e.dtype === 'bool' ? Uint8Array.from(values) : e.dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
-  return tensor(data, { shape: e.shape, dtype: e.dtype, requiresGrad });
-}
-
-let maxAbs = 0;
-function expectClose(t: Tensor | null, e: Enc, label: string, tol = 1e-5): void {
-  expect(t, `${label} missing`).not.toBeNull();
-  expect([...(t as Tensor).shape], `${label} shape`).toEqual(e.shape);
-  expect((t as Tensor).dtype, `${label} dtype`).toBe(e.dtype);
-  const got = (t as Tensor).dataSync();
-  e.data.forEach((w, i) => {
-    const want = Number(w);
-    const err = Math.abs(got[i] - want);
-    maxAbs = Math.max(maxAbs, err);
-    if (!(err <= tol + tol * Math.abs(want))) expect.fail(`${label}[${i}]: got ${got[i]}, want ${want}`);
-  });
-}
+const checker = new FixtureChecker();
+const { expectClose } = checker;
 
 function load(m: Module, state: Record<string, Enc>): void {
   const dict = new Map(Object.entries(state).map(([k, e]) => [k, toTensor(e)]));
@@ -203,7 +185,7 @@ describe('GroupNorm matches PyTorch 1.13', () => {
   }
 
   it('reports the max error', () => {
-    console.log(`batchnorm/groupnorm: max abs error ${maxAbs.toExponential(2)}`);
-    expect(maxAbs).toBeLessThan(1e-5);
+    console.log(`batchnorm/groupnorm: max abs error ${checker.maxAbs.toExponential(2)}`);
+    expect(checker.maxAbs).toBeLessThan(1e-5);
   });
 });

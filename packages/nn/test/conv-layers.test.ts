@@ -13,12 +13,11 @@ import {
   AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, Flatten, MaxPool1d, MaxPool2d, type ConvOptions,
   type ConvTransposeOptions, type Module,
 } from '../src/index.js';
+import { FixtureChecker, toTensor, type Enc } from './fixture-tensors.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
 
-type Num = number | string | boolean;
-interface Enc { shape: number[]; dtype: 'float32' | 'bool' | 'int32'; data: Num[] }
 interface Case {
   name: string;
   layer: string;
@@ -34,24 +33,8 @@ interface Case {
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/conv.json', import.meta.url), 'utf8')) as { conv: Case[]; pool: Case[] };
 
-function toTensor(e: Enc, requiresGrad = false): Tensor {
-  const values = e.data.map((v) => Number(v));
-  const data = e.dtype === 'bool' ? Uint8Array.from(values) : e.dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
-  return tensor(data, { shape: e.shape, dtype: e.dtype, requiresGrad });
-}
-
-let maxAbs = 0;
-function expectClose(t: Tensor | null, e: Enc, label: string, tol = 1e-5): void {
-  expect(t, `${label} missing`).not.toBeNull();
-  expect([...(t as Tensor).shape], `${label} shape`).toEqual(e.shape);
-  const got = (t as Tensor).dataSync();
-  e.data.forEach((w, i) => {
-    const want = Number(w);
-    const err = Math.abs(got[i] - want);
-    maxAbs = Math.max(maxAbs, err);
-    if (!(err <= tol + tol * Math.abs(want))) expect.fail(`${label}[${i}]: got ${got[i]}, want ${want}`);
-  });
-}
+const checker = new FixtureChecker();
+const { expectClose } = checker;
 
 type Layer = Module & { forward(x: Tensor): Tensor };
 type K = number | number[];
@@ -100,8 +83,8 @@ describe('conv and pooling layers match PyTorch 1.13', () => {
   }
 
   it('reports the max error', () => {
-    console.log(`conv/pool layers: max abs error ${maxAbs.toExponential(2)}`);
-    expect(maxAbs).toBeLessThan(1e-5);
+    console.log(`conv/pool layers: max abs error ${checker.maxAbs.toExponential(2)}`);
+    expect(checker.maxAbs).toBeLessThan(1e-5);
   });
 });
 
