@@ -45,9 +45,19 @@ const f32 = (ctx: CaseContext, shape: number[], start = 1): Tensor =>
 const i32 = (ctx: CaseContext, shape: number[], values: number[]): Tensor => tensor(values, { shape, dtype: 'int32', backend: ctx.backend });
 const mask = (ctx: CaseContext, shape: number[]): Tensor => tensor(new Array<number>(shape.reduce((a, b) => a * b, 1)).fill(1), { shape, dtype: 'bool', backend: ctx.backend });
 
-function simple(op: string, make: (ctx: CaseContext) => Tensor[], call: (xs: Tensor[]) => unknown, mentions: string[], dtypes: DType[] = ['float32']): ErrorSpec {
+/**
+ * An error case from the inputs it makes, the bad call on them and what the message must mention
+ * (other groups build their tables with it and run them with {@link runError}).
+ *
+ * @example
+ * ```ts
+ * errorSpec('topk', (ctx) => [tensor([1, 2], { backend: ctx.backend })], ([x]) => topk(x, 3), ['topk', 'k = 3']);
+ * ```
+ */
+export function errorSpec(op: string, make: (ctx: CaseContext) => Tensor[], call: (xs: Tensor[]) => unknown, mentions: string[], dtypes: DType[] = ['float32']): ErrorSpec {
   return { op, dtypes, setup: (ctx) => { const inputs = make(ctx); return { inputs, call: () => call(inputs), mentions }; } };
 }
+const simple = errorSpec;
 
 const SPECS: Readonly<Record<string, ErrorSpec>> = {
   'add-shape-mismatch': simple('add', (c) => [f32(c, [2, 3]), f32(c, [4])], ([a, b]) => add(a, b), ['add', '[2, 3]', '[4]']),
