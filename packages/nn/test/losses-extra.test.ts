@@ -115,6 +115,10 @@ describe('details and errors', () => {
     expect(await c.item()).toBe(0);
     c.backward();
     expect(Array.from((z.grad as Tensor).dataSync()).every(Number.isFinite)).toBe(true);
+    // PyTorch: F.kl_div(tensor([1., 2.]), tensor([0., -1.]), reduction='none') == [0., nan]
+    const kl = Array.from(await klDiv(tensor([1, 2]), tensor([0, -1]), { reduction: 'none' }).data());
+    expect(kl[0]).toBe(0);
+    expect(kl[1]).toBeNaN();
     const p = tensor([[-1, -2]]);
     const q = tensor([[0.5, 0.5]]);
     expect(await new KLDivLoss({ reduction: 'batchmean' }).forward(p, q).item()).toBeCloseTo(await klDiv(p, q, { reduction: 'batchmean' }).item(), 7);

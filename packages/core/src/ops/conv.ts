@@ -238,7 +238,7 @@ function conv2dPlanned(x: Tensor, weight: Tensor, bias: Tensor | null, plan: Con
     backward: (dy: Tensor, saved: Tensor[]) => [
       saved[0].requiresGrad ? inputGradAsConv(dy, saved[1], plan, saved[0].shape[1]) ?? convTransposeCore(dy, saved[1], plan, saved[0].shape[1]) : null,
       saved[1].requiresGrad ? convWeightGrad(saved[0], dy, saved[1].shape, plan) : null,
-      ...(saved.length > 2 ? [sum(dy, { axis: [0, 2, 3] })] : []),
+      ...(saved.length > 2 ? [saved[2].requiresGrad ? sum(dy, { axis: [0, 2, 3] }) : null] : []),
     ],
   }));
   return f(...inputs);

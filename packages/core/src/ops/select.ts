@@ -53,13 +53,13 @@ function checkWritable(op: string, x: Tensor): void {
  */
 function lastOfGroups(groups: Tensor, valid: Tensor, count: number): Tensor {
   const m = groups.shape[0];
-  const pos = arange(m, undefined, 1, { backend: groups.backend.name });
+  const pos = arange(m, undefined, 1, { backend: groups.backend.name, dtype: 'int32' }); // int32: exact beyond 2^24 entries
   let alive = valid;
   for (let bit = Math.ceil(Math.log2(Math.max(m, 1))) - 1; bit >= 0; bit--) {
     // Among the alive entries of a group, keep those with this bit set if any has it.
     const has = binary('ge', binary('mod', pos, 2 ** (bit + 1)), 2 ** bit);
-    const cand = cast(binary('and', alive, has), 'float32');
-    const perGroup = scatterAdd(zeros([count], { backend: groups.backend.name }), 0, groups, cand);
+    const cand = cast(binary('and', alive, has), 'int32');
+    const perGroup = scatterAdd(zeros([count], { backend: groups.backend.name, dtype: 'int32' }), 0, groups, cand);
     const groupHas = binary('gt', gather(perGroup, 0, groups), 0);
     alive = binary('and', alive, binary('or', has, unary('not', groupHas)));
   }

@@ -127,7 +127,8 @@ const KL_KEYS: OptionKeys<KlDivOptions> = { reduction: true, logTarget: true };
 
 /**
  * Kullback-Leibler divergence (like `torch.nn.functional.kl_div`): `input` holds
- * log-probabilities; per element `target * (log(target) - input)` (0 where `target == 0`), or
+ * log-probabilities; per element `target * (log(target) - input)` (0 where `target == 0`, NaN where
+ * `target < 0`, as in PyTorch), or
  * with `logTarget: true`, `exp(target) * (target - input)`. Input and target must have the same
  * shape. Gradients flow to both; where `target == 0` the element is masked (value 0 and
  * gradient 0 for input and target, where PyTorch's target gradient is NaN).
@@ -149,7 +150,8 @@ export function klDiv(input: Tensor, target: Tensor, options: KlDivOptions = {})
   return tidy(() => {
     const pointwise = o.logTarget
       ? target.exp().mul(target.sub(input))
-      : where(target.gt(0), target.mul(where(target.gt(0), target, 1).log().sub(input)), 0);
+      // PyTorch: target * (log(target) - input), 0 where target == 0, NaN where target < 0 (log of a negative).
+      : where(target.lt(0), Number.NaN, where(target.gt(0), target.mul(where(target.gt(0), target, 1).log().sub(input)), 0));
     const r = reduce(pointwise, reduction);
     return batchmean ? r.div(input.shape[0]) : r;
   });
