@@ -122,7 +122,11 @@ export class IndexChecks {
   /** Tags of checked dispatches in the batch being recorded. */
   private watched: number[] = [];
 
-  constructor(private readonly device: GPUDevice) {
+  /**
+   * @param deviceFailed whether the device is already known to be lost or broken (then a check
+   *   that cannot be read back is covered by that failure and not reported again).
+   */
+  constructor(private readonly device: GPUDevice, private readonly deviceFailed: () => boolean = () => false) {
     this.buffer = device.createBuffer({ size: ERROR_WORDS * 4, usage: STORAGE | COPY_SRC | COPY_DST });
     device.queue.writeBuffer(this.buffer, 0, new Uint32Array(ERROR_WORDS));
     this.layout = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'storage' } }] });
@@ -163,8 +167,14 @@ export class IndexChecks {
           await mapped;
           const words = new Uint32Array(staging.getMappedRange(offset, ERROR_BYTES).slice(0));
           return words[0] === 0 ? null : this.describe(words);
-        } catch {
-          return null; // the device was lost or the batch was invalid: reported elsewhere
+        } catch (e) {
+          if (this.deviceFailed()) return null; // the lost device is what every later call reports
+          const ops = [...new Set(tags.map((t) => this.sites.get(t)?.op ?? 'index'))].join(', ');
+          return {
+            op: ops,
+            message: `the index check of this batch could not be read back (${e instanceof Error ? e.message : String(e)}), ` +
+              'so its indices were not verified; rerun the op to check them.',
+          };
         } finally {
           if (own) { staging.unmap(); staging.destroy(); }
           for (const t of tags) this.sites.delete(t);

@@ -40,7 +40,7 @@ export interface WebGPUBackendOptions {
 }
 
 /** Dawn's GPU instance must stay referenced while its devices live. */
-let dawnGpu: GPU | null = null;
+let dawnGpu: Promise<GPU> | null = null;
 
 /** The npm package of Dawn for Node; a variable, so that bundlers do not resolve it. */
 const DAWN_PACKAGE: string = 'webgpu';
@@ -72,7 +72,18 @@ function isNotInstalled(e: unknown): boolean {
 export async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
-  if (dawnGpu) return dawnGpu;
+  // One Dawn instance for the module's life, also when calls overlap: a second instance would
+  // leave the first unreferenced, and Dawn tears its devices down when it is collected.
+  dawnGpu ??= loadDawn();
+  try {
+    return await dawnGpu;
+  } catch (e) {
+    dawnGpu = null; // not installed: a later call (after `npm install webgpu`) may try again
+    throw e;
+  }
+}
+
+async function loadDawn(): Promise<GPU> {
   const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
   let dawn: DawnModule;
   try {
@@ -87,8 +98,7 @@ export async function findGpu(): Promise<GPU> {
       `optional peer dependency of @heed/backend-webgpu) ${why}. Run \`npm install ${DAWN_PACKAGE}\`, or use the CPU backend.`);
   }
   Object.assign(globalThis, dawn.globals);
-  dawnGpu = dawn.create([]);
-  return dawnGpu;
+  return dawn.create([]);
 }
 
 /**

@@ -113,6 +113,8 @@ export class Runtime {
   private settled: Promise<void> = Promise.resolve();
   /** The first device error not reported yet, and how many more were found meanwhile. */
   private pending: DeviceError | null = null;
+  /** Rejecters of the reads in flight, called once if the device is lost (one listener on device.lost, not one per read). */
+  private readonly waitingReads = new Set<(info: GPUDeviceLostInfo) => void>();
   private pendingLater = 0;
   /** Tag of the first dispatch of the batch being recorded. */
   private batchStart = 0;
@@ -126,10 +128,14 @@ export class Runtime {
       throw new HeedError('createWebGPUBackend', `minStorageBufferOffsetAlignment ${device.limits.minStorageBufferOffsetAlignment} exceeds 256 bytes.`);
     }
     this.metaBuffer = device.createBuffer({ size: this.metaHost.byteLength, usage: STORAGE | COPY_DST });
-    this.indexChecks = new IndexChecks(device);
+    this.indexChecks = new IndexChecks(device, () => this.failure !== null);
     const hooks = { report: (e: DeviceError) => this.report(e), track: (scope: Promise<unknown>) => { this.settled = this.after(scope); } };
     this.cache = new PipelineCache(device, { buffer: this.metaBuffer, bytes: META_WORDS * 4 }, this.indexChecks.layout, hooks, this.stats, debug.printShaders);
-    void device.lost.then((info) => { this.failure ??= `the WebGPU device was lost (${info.message || info.reason || 'unknown reason'})`; });
+    void device.lost.then((info) => {
+      this.failure ??= `the WebGPU device was lost (${info.message || info.reason || 'unknown reason'})`;
+      for (const reject of this.waitingReads) reject(info);
+      this.waitingReads.clear();
+    });
   }
 
   /** Throws a HeedError if the device is gone or an earlier allocation failed. */
@@ -354,13 +360,19 @@ export class Runtime {
     this.endPass();
     this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, Math.max(4, Math.ceil(bytes / 4) * 4));
     const sub = this.submit(staging) as Submission;
-    const lost = this.device.lost.then((info) => { throw new HeedError(op, `the WebGPU device was lost during a read (${info.message || info.reason}).`); });
+    let onLost: ((info: GPUDeviceLostInfo) => void) | null = null;
+    const lost = new Promise<never>((_, reject) => {
+      onLost = (info) => reject(new HeedError(op, `the WebGPU device was lost during a read (${info.message || info.reason}).`));
+      this.waitingReads.add(onLost);
+    });
     try {
       await Promise.race([Promise.all([sub.mapped, sub.settled]), lost]);
     } catch (e) {
       staging.destroy();
       this.check(op);
       throw e instanceof HeedError ? e : new HeedError(op, `reading from the GPU failed (${e instanceof Error ? e.message : String(e)}).`);
+    } finally {
+      if (onLost) this.waitingReads.delete(onLost);
     }
     this.check(op);
     // Device errors of this batch or earlier ones come first (once); an invalid batch never read anything.
