@@ -11,6 +11,7 @@
 // open ancestor (the scope current when it was opened); an ended scope is never current.
 import { HeedError } from './errors.js';
 import { asyncSlot } from './async-context.js';
+import { describeValue } from './validate.js';
 
 /**
  * What the scope machinery needs from a tensor (avoids an import cycle with tensor.ts).
@@ -137,8 +138,12 @@ export function asyncScopesIsolated(): boolean {
  * In Node.js the scope follows the calling async context only (AsyncLocalStorage), so
  * concurrent requests each own their tensors. One caveat of that mechanism: when an async
  * function calls `beginScope()` before its first `await`, its caller's synchronous code right
- * after the call runs in the same context and would see the scope; prefer {@link tidyAsync} or
- * {@link withScope}, which make the scope current only inside their function. Inside a
+ * after the call runs in the same context and would see the scope — and so would a second
+ * async function started in the same synchronous run (`Promise.all([handle(a), handle(b)])`
+ * where each handler begins a scope before awaiting): the second scope then nests in the
+ * first, and a value it keeps is disposed when the first ends. For concurrent requests use
+ * {@link tidyAsync} or {@link createScope}/{@link withScope}, which make the scope current only
+ * inside their function. Inside a
  * synchronous `tidy`, a scope opened with `beginScope` is closed when that `tidy` ends. In
  * browsers see {@link asyncScopesIsolated}.
  *
@@ -251,12 +256,6 @@ function checkFunction(op: string, fn: unknown): void {
   }
 }
 
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value !== 'object') return typeof value;
-  return (value as { constructor?: { name?: string } }).constructor?.name ?? 'an object';
-}
-
 /**
  * Closes `scope`, disposing every tensor it owns except those inside `keepValue` (tensors,
  * arrays, maps or plain objects of tensors), which move to the scope that was current when
@@ -279,6 +278,10 @@ export function endScope(scope?: Scope, keepValue?: unknown): void {
     if (!innermost) {
       throw new HeedError('endScope', 'no scope is open here. Pass the Scope returned by beginScope(): ' +
         'const s = beginScope(); ... endScope(s, valueToKeep).');
+    }
+    if (tidyScopes.has(innermost)) {
+      throw new HeedError('endScope', 'endScope() without an argument would end the scope of the enclosing tidy(), which ' +
+        'ends it itself. Pass the Scope returned by beginScope(): const s = beginScope(); ... endScope(s, valueToKeep).');
     }
     scope = innermost;
   } else if (!(scope instanceof Scope)) {
@@ -351,6 +354,9 @@ function detach(scope: Scope): void {
   }
 }
 
+/** The scopes that tidy() opened (endScope() without an argument must not end them). */
+const tidyScopes = new WeakSet<Scope>();
+
 /**
  * Runs `fn` and disposes every tensor it created except those in its return value.
  * `fn` must be synchronous; for async code use {@link tidyAsync} or {@link withScope}.
@@ -363,6 +369,7 @@ function detach(scope: Scope): void {
 export function tidy<T>(fn: () => T): T {
   checkFunction('tidy', fn);
   const scope = new Scope('tidy', currentScope(), 'sync');
+  tidyScopes.add(scope);
   syncStack.push(scope);
   let result: T;
   try {

@@ -168,6 +168,19 @@ describe('async scopes (AsyncLocalStorage)', () => {
     t.dispose();
   });
 
+  it('endScope() without an argument refuses to end the scope of an enclosing tidy (whose result would be lost)', () => {
+    const before = memory().numTensors;
+    const kept = tidy(() => {
+      const x = ones([2]);
+      expect(() => endScope()).toThrow(/enclosing tidy\(\)/);
+      return x.mul(2);
+    });
+    expect(kept.isDisposed).toBe(false);
+    expect(Array.from(kept.dataSync())).toEqual([2, 2]);
+    kept.dispose();
+    expect(memory().numTensors).toBe(before);
+  });
+
   it('withScope and track: an explicit handle owns exactly what runs inside it', async () => {
     const before = memory().numTensors;
     const scope = createScope('request');
@@ -229,7 +242,7 @@ describe('bad arguments', () => {
   it('scope functions reject non-functions and non-tensors with a HeedError naming the op', async () => {
     const js = (v: unknown) => v as never;
     expect(() => tidy(js(undefined))).toThrow(/^tidy: expected a function to run, got undefined/);
-    await expect(tidyAsync(js(42))).rejects.toThrow(/^tidyAsync: expected a function to run, got number/);
+    await expect(tidyAsync(js(42))).rejects.toThrow(/^tidyAsync: expected a function to run, got 42/);
     const scope = createScope();
     expect(() => withScope(scope, js(null))).toThrow(/^withScope: expected a function to run, got null/);
     expect(() => withScope(js({}), () => 1)).toThrow(/^withScope: expected a Scope/);

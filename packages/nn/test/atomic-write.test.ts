@@ -13,12 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeedError, registerBackend, setBackend, tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { loadFile, saveFile, writeFileAtomic } from '@heed/nn';
+import { hostTag } from '../src/io/atomic.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
 
 const work = mkdtempSync(join(tmpdir(), 'heed-atomic-'));
-const host = hostname().replace(/[^A-Za-z0-9-]/g, '') || 'host';
+const host = hostTag({ hostname });
 const children: ChildProcess[] = [];
 
 // The child runs the real writer (bundled from source with esbuild, as the tests import sources)
@@ -107,6 +108,14 @@ describe('writeFileAtomic: temporary files of killed writers', () => {
     expect(tempsIn(dir)).toEqual([...foreign].sort());
     expect(Array.from(readFileSync(target))).toEqual([4]);
   }, 30_000);
+});
+
+describe('writeFileAtomic: temp names', () => {
+  it('hosts whose names differ only in characters a file name drops get different tags', () => {
+    const tags = ['node1.a', 'node1a', 'a_b', 'ab'].map((name) => hostTag({ hostname: () => name }));
+    expect(new Set(tags).size).toBe(4);
+    expect(tags[0]).toMatch(/^node1a-[0-9a-z]+$/);
+  });
 });
 
 describe('writeFileAtomic: only regular files are replaced', () => {

@@ -75,9 +75,18 @@ async function resolveTarget({ fs, path: p }: NodeModules, path: string, op: str
   return target;
 }
 
-/** The host part of temporary names: the hostname with anything but [A-Za-z0-9-] dropped. */
-function hostTag(os: NodeModules['os']): string {
-  return os.hostname().replace(/[^A-Za-z0-9-]/g, '') || 'host';
+/**
+ * The host part of temporary names: the hostname with anything but [A-Za-z0-9-] dropped, plus a
+ * hash of the full name, so hosts that differ only in dropped characters (`node1.a`, `node1a`)
+ * never clean up each other's temp files on a shared file system.
+ *
+ * @internal
+ */
+export function hostTag(os: { hostname(): string }): string {
+  const name = os.hostname();
+  let h = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return `${name.replace(/[^A-Za-z0-9-]/g, '') || 'host'}-${(h >>> 0).toString(36)}`;
 }
 
 function escapeRegExp(s: string): string {
