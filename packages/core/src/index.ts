@@ -28,7 +28,7 @@ export { type BackwardOptions } from './autograd/engine.js';
 export { backward, grad, valueAndGrad, detach, customGrad, type ScalarFn } from './autograd/api.js';
 export { type OpAttrs, type OpName, type NoAttrs } from './autograd/record.js';
 export { gradRules, type GradRule, type GradContext, type Rules } from './autograd/rules.js';
-export { type TensorLike } from './ops/dispatch.js';
+export { type TensorLike } from './ops/operands.js';
 export * from './ops/creation.js';
 export * from './ops/unary-math.js';
 export * from './ops/binary-math.js';

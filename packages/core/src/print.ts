@@ -8,6 +8,7 @@ import type { TypedArray } from './dtype.js';
 import { shownSegments } from './format.js';
 import { Storage } from './storage.js';
 import type { Tensor } from './tensor.js';
+import { runKernel } from './kernel-dispatch.js';
 
 interface Block {
   readonly view: StridedView;
@@ -70,7 +71,7 @@ function assemble(blocks: readonly Block[], counts: readonly number[], parts: re
 
 /** Copies `block` to a contiguous buffer, reads it with `read`, and frees the buffer. */
 function withCopy<R>(t: Tensor, block: Block, read: (s: Storage) => R): R {
-  const storage = new Storage(t.backend, t.backend.copy(block.view), block.size, t.dtype);
+  const storage = new Storage(t.backend, runKernel(t.backend, 'copy', block.view), block.size, t.dtype);
   let result: R;
   try {
     result = read(storage);
@@ -88,7 +89,7 @@ export function shownValuesSync(t: Tensor): ArrayLike<number> {
   const plan = blocksOf(t, 'toString');
   if (!plan) return t.dataSync();
   const backend = t.backend;
-  const parts = plan.blocks.map((b) => withCopy(t, b, (s) => backend.readSync!(s.data, t.dtype, b.size)));
+  const parts = plan.blocks.map((b) => withCopy(t, b, (s) => runKernel(backend, 'readSync', s.data, t.dtype, b.size)));
   return assemble(plan.blocks, plan.counts, parts);
 }
 
@@ -96,6 +97,6 @@ export function shownValuesSync(t: Tensor): ArrayLike<number> {
 export async function shownValues(t: Tensor): Promise<ArrayLike<number>> {
   const plan = blocksOf(t, 'print');
   if (!plan) return t.data();
-  const parts = await Promise.all(plan.blocks.map((b) => withCopy(t, b, (s) => t.backend.read(s.data, t.dtype, b.size))));
+  const parts = await Promise.all(plan.blocks.map((b) => withCopy(t, b, (s) => runKernel(t.backend, 'read', s.data, t.dtype, b.size))));
   return assemble(plan.blocks, plan.counts, parts);
 }

@@ -7,9 +7,10 @@ import { HeedError } from './errors.js';
 import { sizeOf } from './shape.js';
 import { checkOptions, checkShape, describeValue, type OptionKeys } from './validate.js';
 import type { Tensor } from './tensor.js';
-import { fromData } from './ops/dispatch.js';
+import { fromData } from './ops/operands.js';
 import { finish, resolveCreate, type CreateOptions } from './ops/creation.js';
 import { cast } from './ops/elementwise.js';
+import { runKernel } from './kernel-dispatch.js';
 
 /**
  * A seeded random stream. Pass one in `options.generator` for reproducible draws, or seed
@@ -106,7 +107,7 @@ function draw(op: string, kind: 'uniform' | 'normal', shape: readonly number[], 
   const gen = options?.generator ?? globalGenerator;
   const size = sizeOf(s);
   checkBufferLimit(backend, op, s, 'float32');
-  const data = backend.random(kind, size, gen.seed, gen.next(size));
+  const data = runKernel(backend, 'random', kind, size, gen.seed, gen.next(size));
   return finish(fromData(backend, data, s, 'float32'), options);
 }
 

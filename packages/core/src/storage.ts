@@ -4,6 +4,7 @@
 // Also keeps the live-buffer statistics behind `memory()`.
 import type { Backend, DataId } from './backend.js';
 import { DTYPE_INFO, type DType } from './dtype.js';
+import { runKernel } from './kernel-dispatch.js';
 
 /**
  * Live buffers and bytes of one backend.
@@ -69,7 +70,7 @@ export class Storage {
       const s = statsFor(this.backend.name);
       s.buffers--;
       s.bytes -= this.size * DTYPE_INFO[this.dtype].bytesPerElement;
-      this.backend.free(this.data);
+      runKernel(this.backend, 'free', this.data);
     }
   }
 }

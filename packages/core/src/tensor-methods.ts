@@ -3,7 +3,7 @@
 // merging and installed on its prototype here. Each forwards to the functional op.
 import type { DType } from './dtype.js';
 import { Tensor } from './tensor.js';
-import type { TensorLike } from './ops/dispatch.js';
+import type { TensorLike } from './ops/operands.js';
 import type { ArgReduceOptions, AxisArg, CorrectionOptions, KeepdimOptions, ReduceOptions, VarianceOptions } from './ops/reduce.js';
 import type { SliceRange } from './ops/views.js';
 import type { DiffOptions } from './ops/reorder.js';

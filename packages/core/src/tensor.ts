@@ -13,6 +13,7 @@ import { trackTensor, untrackTensor } from './memory.js';
 import { GradNode } from './autograd/node.js';
 import { formatTensor, type TensorDescription } from './format.js';
 import { shownValues, shownValuesSync } from './print.js';
+import { runKernel } from './kernel-dispatch.js';
 
 // Node's util.inspect looks this symbol up (no node: import needed).
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
@@ -180,7 +181,7 @@ export class Tensor {
   async data(): Promise<TypedArray> {
     const c = this.contiguousStorage('data');
     try {
-      return await this.backend.read(c.data, this.dtype, this.size);
+      return await runKernel(this.backend, 'read', c.data, this.dtype, this.size);
     } finally {
       c.release();
     }
@@ -202,7 +203,7 @@ export class Tensor {
     }
     const c = this.contiguousStorage('dataSync');
     try {
-      return backend.readSync(c.data, this.dtype, this.size);
+      return runKernel(backend, 'readSync', c.data, this.dtype, this.size);
     } finally {
       c.release();
     }
@@ -240,7 +241,7 @@ export class Tensor {
     this.assertLive(op);
     if (this.isContiguous) return this.storage.retain();
     checkBufferLimit(this.backend, op, this.shape, this.dtype); // copying an expanded view can grow
-    const data = this.backend.copy(this.stridedView(op));
+    const data = runKernel(this.backend, 'copy', this.stridedView(op));
     return new Storage(this.backend, data, this.size, this.dtype);
   }
 

@@ -8,7 +8,7 @@ import { isGradEnabled, noGrad } from './mode.js';
 import { record } from './record.js';
 import { runBackward, type BackwardOptions } from './engine.js';
 import { onesLike, zerosLike } from '../ops/creation.js';
-import { makeView } from '../ops/dispatch.js';
+import { makeView } from '../ops/operands.js';
 import { reshape } from '../ops/views.js';
 import { tidy } from '../scope.js';
 

@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor.js';
 import { customGrad } from '../autograd/api.js';
 import { tidy } from '../scope.js';
 import { checkNumber, checkOptions, type OptionKeys } from '../validate.js';
-import { commonBackend, toTensors, type TensorLike } from './dispatch.js';
+import { commonBackend, toTensors, type TensorLike } from './operands.js';
 import { binary, clamp, unary, where } from './elementwise.js';
 
 function checkFloat(op: string, x: unknown): Tensor {

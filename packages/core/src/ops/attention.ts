@@ -9,7 +9,7 @@ import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/mode.js';
 import { tidy } from '../scope.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary, where } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { any } from './reduce.js';
@@ -18,6 +18,7 @@ import { arange } from './creation.js';
 import { dropout, softmax } from './composites.js';
 import { Generator } from '../random.js';
 import { checkBoolean, checkNumber, checkOptions, describeValue, type OptionKeys } from '../validate.js';
+import { hasFusedKernel, runFusedKernel } from '../kernel-dispatch.js';
 
 /**
  * Options for {@link scaledDotProductAttention}.
@@ -100,16 +101,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   if (mask) broadcastShapes('scaledDotProductAttention', mask.shape, [L, S]);
 
   const needsGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
-  const canFuse = backend.attention && !needsGrad && !options.needWeights && !(training && dropoutP > 0)
+  const canFuse = hasFusedKernel(backend, 'attention') && !needsGrad && !options.needWeights && !(training && dropoutP > 0)
     && q.rank === 4 && k.rank === 4 && v.rank === 4;
-  if (canFuse && backend.attention) {
+  if (canFuse) {
     const fused = noGrad(() => tidy(() => {
       const batch = broadcastShapes('scaledDotProductAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
       const cq = contiguous(expand(q, [...batch, L, q.shape[3]]));
       const ck = contiguous(expand(k, [...batch, S, k.shape[3]]));
       const cv = contiguous(expand(v, [...batch, S, v.shape[3]]));
       const additive = mask ? contiguous(expand(toAdditive(mask), [...batch, L, S])) : null;
-      const data = backend.attention!(cq.stridedView('attention'), ck.stridedView('attention'), cv.stridedView('attention'), additive?.stridedView('attention') ?? null, scale, options.isCausal ?? false);
+      const data = runFusedKernel(backend, 'attention', cq.stridedView('attention'), ck.stridedView('attention'), cv.stridedView('attention'), additive?.stridedView('attention') ?? null, scale, options.isCausal ?? false);
       // null: the kernel declined; the decomposition below runs instead.
       return data === null ? null : { output: fromData(backend, data, [...batch, L, v.shape[3]], 'float32'), weights: null };
     }));

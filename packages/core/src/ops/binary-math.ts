@@ -3,7 +3,7 @@
 // (broadcasting, dtype promotion and gradients live there).
 import type { Tensor } from '../tensor.js';
 import { binary, unary } from './elementwise.js';
-import type { TensorLike } from './dispatch.js';
+import type { TensorLike } from './operands.js';
 
 /**
  * Elementwise `a + b` with broadcasting.

@@ -3,14 +3,15 @@
 // dropout. Each computes with the backend's fused kernel when present and willing (a kernel
 // may decline by returning null), else with primitives (under noGrad), and records ONE node
 // whose gradient rule lives in core, so gradients never depend on which path ran forward.
-import type { DataId, FusedKernels, StridedView } from '../backend.js';
+import type { DataId, StridedView } from '../backend.js';
+import { hasFusedKernel, runFusedKernel, type FusedKernelName } from '../kernel-dispatch.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import { checkAxis, checkBoolean, checkNumber, checkShape, describeValue } from '../validate.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/mode.js';
 import { record } from '../autograd/record.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary, unary } from './elementwise.js';
 import { max, mean, sum, variance } from './reduce.js';
 import { contiguous, reshape, transpose } from './views.js';
@@ -25,13 +26,12 @@ function disposeAll(...ts: Tensor[]): void {
  * Runs the fused kernel `name` on a contiguous copy of `x` if the backend has it; when it is
  * missing or declines (returns null), runs `fallback` from primitives instead.
  */
-function runFused<K extends keyof FusedKernels>(x: Tensor, name: K, call: (k: FusedKernels[K], v: StridedView) => DataId | null, fallback: () => Tensor): Tensor {
-  const kernel = x.backend[name];
-  if (kernel) {
+function runFused(x: Tensor, name: FusedKernelName, call: (v: StridedView) => DataId | null, fallback: () => Tensor): Tensor {
+  if (hasFusedKernel(x.backend, name)) {
     const c = noGrad(() => contiguous(x));
     let data: DataId | null;
     try {
-      data = call(kernel.bind(x.backend) as FusedKernels[K], c.stridedView(name));
+      data = call(c.stridedView(name));
     } finally {
       c.dispose();
     }
@@ -70,7 +70,7 @@ function alongAxis(x: Tensor, axis: number, op: string, lastAxisOp: (t: Tensor) 
  */
 export function softmax(x: Tensor, axis = -1): Tensor {
   return alongAxis(x, axis, 'softmax', (t) => {
-    const out = runFused(t, 'softmax', (k, v) => k(v), () => {
+    const out = runFused(t, 'softmax', (v) => runFusedKernel(t.backend, 'softmax', v), () => {
       const m = max(t, { axis: -1, keepdim: true });
       const e = unary('exp', binary('sub', t, m));
       const s = sum(e, { axis: -1, keepdim: true });
@@ -92,7 +92,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return alongAxis(x, axis, 'logSoftmax', (t) => {
-    const out = runFused(t, 'logSoftmax', (k, v) => k(v), () => {
+    const out = runFused(t, 'logSoftmax', (v) => runFusedKernel(t.backend, 'logSoftmax', v), () => {
       const m = max(t, { axis: -1, keepdim: true });
       const shifted = binary('sub', t, m);
       const e = unary('exp', shifted);
@@ -119,7 +119,7 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   commonBackend('gelu', [x]);
   if (x.dtype !== 'float32') throw new HeedError('gelu', `expects a float32 tensor, got ${x.dtype}.`);
   if (approximate !== 'none' && approximate !== 'tanh') throw new HeedError('gelu', `approximate must be 'none' or 'tanh', got '${String(approximate)}'.`);
-  const out = runFused(x, 'gelu', (k, v) => k(v, approximate), () => geluFallback(x, approximate));
+  const out = runFused(x, 'gelu', (v) => runFusedKernel(x.backend, 'gelu', v, approximate), () => geluFallback(x, approximate));
   return record('gelu', [x], out, { approximate });
 }
 
@@ -177,11 +177,11 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const w2 = weight ? reshape(weight, [n]) : null;
   const b2 = bias ? reshape(bias, [n]) : null;
   let data: DataId | null = null;
-  if (backend.layerNorm) {
+  if (hasFusedKernel(backend, 'layerNorm')) {
     // Fused kernels take contiguous inputs (weight and bias too: they may be strided views).
     const [cx, cw, cb] = noGrad(() => [contiguous(x2), w2 ? contiguous(w2) : null, b2 ? contiguous(b2) : null]);
     try {
-      data = backend.layerNorm(cx.stridedView('layerNorm'), cw?.stridedView('layerNorm') ?? null, cb?.stridedView('layerNorm') ?? null, eps);
+      data = runFusedKernel(backend, 'layerNorm', cx.stridedView('layerNorm'), cw?.stridedView('layerNorm') ?? null, cb?.stridedView('layerNorm') ?? null, eps);
     } finally {
       for (const t of [cx, cw, cb]) t?.dispose();
     }

@@ -8,11 +8,12 @@ import type { Backend } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { checkInt, describeValue } from '../validate.js';
-import { fromData } from './dispatch.js';
+import { fromData } from './operands.js';
 import { full, zeros } from './creation.js';
 import { indexSelect, scatterAdd } from './indexing.js';
 import { concat } from './join.js';
 import { expand, narrow, reshape } from './views.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /** One spatial axis of a convolution or pooling window. */
 export interface AxisGeom {
@@ -99,7 +100,7 @@ export function windowIndex(axes: readonly [AxisGeom, AxisGeom]): Int32Array {
 
 /** A 1-D int32 tensor of `values` on `backend` (not tracked by autograd). */
 export function indexTensor(backend: Backend, values: Int32Array): Tensor {
-  return fromData(backend, backend.upload(values, 'int32'), [values.length], 'int32');
+  return fromData(backend, runKernel(backend, 'upload', values, 'int32'), [values.length], 'int32');
 }
 
 /**

@@ -13,13 +13,14 @@ import type { Tensor } from '../tensor.js';
 import { customGrad } from '../autograd/api.js';
 import { tidy } from '../scope.js';
 import { checkInt, checkOptions, describeValue, type OptionKeys } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { sum } from './reduce.js';
 import { flip } from './reorder.js';
 import { contiguous, permute, reshape, squeeze, transpose, unsqueeze } from './views.js';
 import { type AxisGeom, checkInput, checkOut, col2im, im2col, tupleArg, windowOut } from './conv-geometry.js';
+import { hasFusedKernel, runFusedKernel } from '../kernel-dispatch.js';
 
 /**
  * Options of {@link conv2d} (PyTorch's `torch.nn.functional.conv2d` arguments). Each of
@@ -149,14 +150,14 @@ function convForward(x: Tensor, weight: Tensor, bias: Tensor | null, plan: ConvP
   const shape = [n, outCh, axes[0].out, axes[1].out];
   checkBufferLimit(x.backend, 'conv2d', shape, 'float32');
   const backend = x.backend;
-  if (backend.conv2d && sizeOf(shape) > 0) {
+  if (hasFusedKernel(backend, 'conv2d') && sizeOf(shape) > 0) {
     const params: Conv2dParams = {
       stride: [axes[0].stride, axes[1].stride], pad: [axes[0].padBefore, axes[1].padBefore],
       dilation: [axes[0].dilation, axes[1].dilation], groups, out: [axes[0].out, axes[1].out],
     };
     const views = [x, weight, ...(bias ? [bias] : [])].map((t) => contiguous(t));
     try {
-      const data = backend.conv2d(views[0].stridedView('conv2d'), views[1].stridedView('conv2d'), bias ? views[2].stridedView('conv2d') : null, params);
+      const data = runFusedKernel(backend, 'conv2d', views[0].stridedView('conv2d'), views[1].stridedView('conv2d'), bias ? views[2].stridedView('conv2d') : null, params);
       if (data !== null) return fromData(backend, data, shape, 'float32');
     } finally {
       for (const v of views) v.dispose();

@@ -13,7 +13,8 @@ import {
   checkBackendDType, checkBackendName, checkBoolean, checkInt, checkNumber, checkNumel, checkOptions, checkShape,
   checkStorable, describeValue, type OptionKeys,
 } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /**
  * Options for creation ops.
@@ -204,7 +205,7 @@ export function tensor(data: TensorData, options?: TensorOptions): Tensor {
   } else {
     flattenInto(data, shape, 0, values, { i: 0 }, dtype);
   }
-  return finish(fromData(backend, backend.upload(values, dtype), shape, dtype), options);
+  return finish(fromData(backend, runKernel(backend, 'upload', values, dtype), shape, dtype), options);
 }
 
 /**
@@ -227,7 +228,7 @@ function fill(op: string, shape: unknown, value: unknown, options: CreateOptions
   if (typeof v !== 'number') throw new HeedError(op, `value must be a number or a boolean, got ${describeValue(value)}.`);
   checkStorable(op, 'value', v, dtype);
   checkBufferLimit(backend, op, s, dtype);
-  return finish(fromData(backend, backend.fill(sizeOf(s), v, dtype), s, dtype), options);
+  return finish(fromData(backend, runKernel(backend, 'fill', sizeOf(s), v, dtype), s, dtype), options);
 }
 
 /**
@@ -336,7 +337,7 @@ export function arange(start: number, stop?: number, step = 1, options?: CreateO
   }
   const values = DTYPE_INFO[dtype].create(n);
   for (let i = 0; i < n; i++) values[i] = lo + i * step;
-  return finish(fromData(backend, backend.upload(values, dtype), [n], dtype), options);
+  return finish(fromData(backend, runKernel(backend, 'upload', values, dtype), [n], dtype), options);
 }
 
 /**
@@ -358,7 +359,7 @@ export function linspace(start: number, stop: number, num: number, options?: Cre
   const values = DTYPE_INFO[dtype].create(num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) values[i] = i === num - 1 && num > 1 ? stop : start + i * step;
-  return finish(fromData(backend, backend.upload(values, dtype), [num], dtype), options);
+  return finish(fromData(backend, runKernel(backend, 'upload', values, dtype), [num], dtype), options);
 }
 
 /**
@@ -377,5 +378,5 @@ export function eye(n: number, m = n, options?: CreateOptions): Tensor {
   checkBufferLimit(backend, 'eye', shape, dtype);
   const values = DTYPE_INFO[dtype].create(n * m);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
-  return finish(fromData(backend, backend.upload(values, dtype), shape, dtype), options);
+  return finish(fromData(backend, runKernel(backend, 'upload', values, dtype), shape, dtype), options);
 }

@@ -8,7 +8,7 @@ import { isFloatDType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { tidy } from '../scope.js';
-import { commonBackend } from './dispatch.js';
+import { commonBackend } from './operands.js';
 import { binary } from './elementwise.js';
 import { eye } from './creation.js';
 import { matmul } from './matmul.js';

@@ -8,7 +8,8 @@ import { broadcastShapes, broadcastStrides, contiguousStrides } from '../shape.j
 import { Tensor } from '../tensor.js';
 import { record, type OpName } from '../autograd/record.js';
 import { checkBackendDType, checkNumber, checkNumel } from '../validate.js';
-import { commonBackend, fromData, makeView, toTensors, type TensorLike } from './dispatch.js';
+import { commonBackend, fromData, makeView, toTensors, type TensorLike } from './operands.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /** Result dtype and grad-rule name of each unary op. 'float' = float32 for non-float input. */
 const UNARY_TABLE: { readonly [K in UnaryOp]: { dtype: 'same' | 'float' | 'bool'; rule: OpName | null } } = {
@@ -40,7 +41,7 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
     throw new HeedError('logicalNot', `expects a bool tensor, got ${x.dtype}; compare first (e.g. x.ne(0)).`);
   }
   const dtype: DType = spec.dtype === 'bool' ? 'bool' : spec.dtype === 'float' && !isFloatDType(x.dtype) ? 'float32' : x.dtype;
-  const out = fromData(backend, backend.unary(op, x.stridedView(op), dtype), x.shape, dtype);
+  const out = fromData(backend, runKernel(backend, 'unary', op, x.stridedView(op), dtype), x.shape, dtype);
   return spec.rule ? record(spec.rule, [x], out, {}) : out;
 }
 
@@ -61,7 +62,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     const va = castView(ta, computeIn, shape, op);
     const vb = castView(tb, computeIn, shape, op);
     const backend = ta.backend;
-    const data = backend.binary(op, va.view, vb.view, dtype);
+    const data = runKernel(backend, 'binary', op, va.view, vb.view, dtype);
     va.release();
     vb.release();
     const out = fromData(backend, data, shape, dtype);
@@ -79,9 +80,9 @@ function castView(t: Tensor, dtype: DType, shape: readonly number[], op: string)
   }
   const backend = t.backend;
   checkBufferLimit(backend, op, t.shape, dtype);
-  const data = backend.cast(t.stridedView(op), dtype);
+  const data = runKernel(backend, 'cast', t.stridedView(op), dtype);
   const castStrides = broadcastStrides(t.shape, contiguousStrides(t.shape), shape);
-  return { view: { data, dtype, shape, strides: castStrides, offset: 0 }, release: () => backend.free(data) };
+  return { view: { data, dtype, shape, strides: castStrides, offset: 0 }, release: () => runKernel(backend, 'free', data) };
 }
 
 /**
@@ -106,7 +107,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     const vc = castView(cond, 'bool', shape, 'where');
     const va = castView(ta, dtype, shape, 'where');
     const vb = castView(tb, dtype, shape, 'where');
-    const data = cond.backend.where(vc.view, va.view, vb.view);
+    const data = runKernel(cond.backend, 'where', vc.view, va.view, vb.view);
     vc.release(); va.release(); vb.release();
     const out = fromData(cond.backend, data, shape, dtype);
     return record('where', [cond, ta, tb], out, {});
@@ -130,12 +131,12 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   checkBackendDType('cast', backend, dtype);
   if (x.dtype === dtype) return binaryIdentity(x);
   checkBufferLimit(backend, 'cast', x.shape, dtype);
-  return fromData(backend, backend.cast(x.stridedView('cast'), dtype), x.shape, dtype);
+  return fromData(backend, runKernel(backend, 'cast', x.stridedView('cast'), dtype), x.shape, dtype);
 }
 
 /** A copy of `x` that stays in the graph (x * 1 without a kernel for the multiply). */
 function binaryIdentity(x: Tensor): Tensor {
-  const out = fromData(x.backend, x.backend.copy(x.stridedView('clone')), x.shape, x.dtype);
+  const out = fromData(x.backend, runKernel(x.backend, 'copy', x.stridedView('clone')), x.shape, x.dtype);
   return record('reshape', [x], out, {});
 }
 

@@ -8,9 +8,10 @@ import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
 import { checkAxis, checkNumel, describeValue } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary } from './elementwise.js';
 import { unsqueeze } from './views.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 function checkIndex(op: string, index: Tensor): void {
   if (index.dtype !== 'int32') {
@@ -35,7 +36,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
     throw new HeedError('gather', `index ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and no larger size outside axis ${axis}.`);
   }
   checkBufferLimit(backend, 'gather', index.shape, x.dtype);
-  const data = backend.gather(x.stridedView('gather'), a, index.stridedView('gather'));
+  const data = runKernel(backend, 'gather', x.stridedView('gather'), a, index.stridedView('gather'));
   return record('gather', [x, index], fromData(backend, data, index.shape, x.dtype), { axis: a });
 }
 
@@ -55,7 +56,7 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const shape = [...x.shape];
   shape[a] = index.shape[0];
   checkBufferLimit(backend, 'indexSelect', shape, x.dtype);
-  const data = backend.indexSelect(x.stridedView('indexSelect'), a, index.stridedView('indexSelect'));
+  const data = runKernel(backend, 'indexSelect', x.stridedView('indexSelect'), a, index.stridedView('indexSelect'));
   return record('indexSelect', [x, index], fromData(backend, data, shape, x.dtype), { axis: a });
 }
 
@@ -77,7 +78,7 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
     throw new HeedError('scatterAdd', `index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have equal shapes, ` +
       `with the rank of x ${fmtShape(x.shape)} and no larger size outside axis ${axis}.`);
   }
-  const scattered = fromData(backend, backend.scatterAdd(x.shape, a, index.stridedView('scatterAdd'), src.stridedView('scatterAdd')), x.shape, x.dtype);
+  const scattered = fromData(backend, runKernel(backend, 'scatterAdd', x.shape, a, index.stridedView('scatterAdd'), src.stridedView('scatterAdd')), x.shape, x.dtype);
   const withSrc = record('scatterAdd', [src, index], scattered, { axis: a });
   const out = binary('add', x, withSrc);
   withSrc.dispose();
@@ -107,17 +108,17 @@ export function oneHot(index: Tensor, numClasses = -1): Tensor {
   checkNumel('oneHot', shape);
   checkBufferLimit(backend, 'oneHot', shape, 'float32');
   const col = unsqueeze(index, -1);
-  const one = backend.fill(1, 1, 'float32');
+  const one = runKernel(backend, 'fill', 1, 1, 'float32');
   const ones: StridedView = { data: one, dtype: 'float32', shape: col.shape, strides: col.shape.map(() => 0), offset: 0 };
   try {
-    return fromData(backend, backend.scatterAdd(shape, index.rank, col.stridedView('oneHot'), ones), shape, 'float32');
+    return fromData(backend, runKernel(backend, 'scatterAdd', shape, index.rank, col.stridedView('oneHot'), ones), shape, 'float32');
   } catch (e) {
     if (!(e instanceof HeedError)) throw e;
     const found = e.message.startsWith(`${e.op}: `) ? e.message.slice(e.op.length + 2) : e.message;
     throw new HeedError('oneHot', `every class must lie in 0..${classes - 1} for numClasses ${classes}, but one does not ` +
       `(index shape ${fmtShape(index.shape)}; positions below end with a 0 for the class axis): ${found}`);
   } finally {
-    backend.free(one);
+    runKernel(backend, 'free', one);
     col.dispose();
   }
 }

@@ -7,9 +7,10 @@ import { HeedError, fmtShape } from '../errors.js';
 import { checkAxis, checkInt, checkNumel, describeValue } from '../validate.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { cast } from './elementwise.js';
 import { narrow, unsqueeze } from './views.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 function checkTensorList(op: string, tensors: unknown): void {
   if (!Array.isArray(tensors) || tensors.length === 0) {
@@ -44,7 +45,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   checkNumel('concat', shape);
   checkBufferLimit(backend, 'concat', shape, dtype);
   const inputs = tensors.map((t) => (t.dtype === dtype ? t : cast(t, dtype)));
-  const data = backend.concat(inputs.map((t) => t.stridedView('concat')), a);
+  const data = runKernel(backend, 'concat', inputs.map((t) => t.stridedView('concat')), a);
   const out = record('concat', inputs, fromData(backend, data, shape, dtype), { axis: a, sizes: inputs.map((t) => t.shape[a]) });
   inputs.forEach((t, i) => { if (t !== tensors[i]) t.dispose(); });
   return out;

@@ -9,8 +9,9 @@ import { broadcastShapes, broadcastStrides, sizeOf, viewStrides } from '../shape
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
 import { checkNumel } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { reshape, unsqueeze } from './views.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /** A rank-3 [B, rows, cols] view of `t` broadcast to `batch`, copying only if unavoidable. */
 function batchedView(t: Tensor, batch: readonly number[], op: string): { view: StridedView; free: () => void } {
@@ -23,8 +24,8 @@ function batchedView(t: Tensor, batch: readonly number[], op: string): { view: S
   const base = t.stridedView(op);
   if (merged) return { view: { ...base, shape: target, strides: merged }, free: () => undefined };
   checkBufferLimit(t.backend, op, full, t.dtype);
-  const data = t.backend.copy({ ...base, shape: full, strides });
-  return { view: { data, dtype: t.dtype, shape: target, strides: [rows * cols, cols, 1], offset: 0 }, free: () => t.backend.free(data) };
+  const data = runKernel(t.backend, 'copy', { ...base, shape: full, strides });
+  return { view: { data, dtype: t.dtype, shape: target, strides: [rows * cols, cols, 1], offset: 0 }, free: () => runKernel(t.backend, 'free', data) };
 }
 
 /**
@@ -68,7 +69,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
   const va = batchedView(a2, batch, 'matmul');
   const vb = batchedView(b2, batch, 'matmul');
-  const data = backend.matmul(va.view, vb.view);
+  const data = runKernel(backend, 'matmul', va.view, vb.view);
   va.free();
   vb.free();
   const out = record('matmul', [a2, b2], fromData(backend, data, [...batch, m, n], 'float32'), {});

@@ -7,7 +7,8 @@ import type { Tensor } from '../tensor.js';
 import { findBackend, initBackend } from '../registry.js';
 import { record } from '../autograd/record.js';
 import { checkBackendName } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 function connect(x: Tensor, out: Tensor): Tensor {
   const source = x.backend.name;
@@ -35,13 +36,13 @@ function connect(x: Tensor, out: Tensor): Tensor {
 export function toBackend(x: Tensor, name: string): Tensor {
   commonBackend('to', [x]);
   const target = findBackend(checkBackendName('to', name));
-  if (target === x.backend) return connect(x, fromData(target, target.copy(x.stridedView('to')), x.shape, x.dtype));
+  if (target === x.backend) return connect(x, fromData(target, runKernel(target, 'copy', x.stridedView('to')), x.shape, x.dtype));
   if (!x.backend.capabilities.syncRead) {
     throw new HeedError('to', `the '${x.backend.name}' backend cannot read synchronously; use 'await x.toAsync("${name}")'.`);
   }
   checkBufferLimit(target, 'to', x.shape, x.dtype);
   const values = x.dataSync();
-  return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
+  return connect(x, fromData(target, runKernel(target, 'upload', values, x.dtype), x.shape, x.dtype));
 }
 
 /**
@@ -57,5 +58,5 @@ export async function toBackendAsync(x: Tensor, name: string): Promise<Tensor> {
   const target = await initBackend(checkBackendName('toAsync', name));
   checkBufferLimit(target, 'toAsync', x.shape, x.dtype);
   const values = await x.data();
-  return connect(x, fromData(target, target.upload(values, x.dtype), x.shape, x.dtype));
+  return connect(x, fromData(target, runKernel(target, 'upload', values, x.dtype), x.shape, x.dtype));
 }

@@ -8,11 +8,12 @@ import type { AdamScalars, DataId } from '../backend.js';
 import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/mode.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary, unary } from './elementwise.js';
 import { contiguous } from './views.js';
 import { tidy } from '../scope.js';
 import { checkNumber, checkOptions, type OptionKeys } from '../validate.js';
+import { hasFusedKernel, runFusedKernel } from '../kernel-dispatch.js';
 
 const ADAM_KEYS: OptionKeys<AdamStepOptions> = { lr: true, beta1: true, beta2: true, eps: true, step: true };
 
@@ -87,12 +88,12 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
     throw new HeedError('adamStep', `betas must lie in [0, 1), got ${beta1} and ${beta2}.`);
   }
   const scalars: AdamScalars = { lr, beta1, beta2, eps, c1: 1 / (1 - beta1 ** step), c2: 1 / (1 - beta2 ** step) };
-  if (backend.adam) {
+  if (hasFusedKernel(backend, 'adam')) {
     const views = noGrad(() => named.map(([, t]) => contiguous(t)));
     let fused: [DataId, DataId, DataId] | null;
     try {
       const [vp, vg, vm, vv] = views.map((t) => t.stridedView('adamStep'));
-      fused = backend.adam(vp, vg, vm, vv, scalars);
+      fused = runFusedKernel(backend, 'adam', vp, vg, vm, vv, scalars);
     } finally {
       for (const t of views) t.dispose();
     }

@@ -9,13 +9,14 @@ import { HeedError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { tidy } from '../scope.js';
 import { checkBoolean, checkInt, checkOptions, describeValue, type OptionKeys } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { gather } from './indexing.js';
 import { argmax, sum } from './reduce.js';
 import { permute, reshape, slice, squeeze, unsqueeze } from './views.js';
 import { type AxisGeom, checkOut, im2col, tupleArg, windowOut } from './conv-geometry.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /**
  * Options of {@link maxPool2d} / {@link maxPool1d} (PyTorch's `max_pool2d` arguments; one int or
@@ -141,7 +142,7 @@ function avgPool(op: string, x: Tensor, dims: 1 | 2, kernelSize: number | readon
     const axes = poolAxes(op, x4, dims, kernelSize, o);
     const tiled = tiledWindows(x4, axes);
     const summed = reshape(tiled ? sum(tiled, 4) : sum(im2col(x4, axes, 0), 2), [x4.shape[0], x4.shape[1], axes[0].out * axes[1].out]);
-    const divisor = fromData(x4.backend, x4.backend.upload(avgDivisors(axes, includePad, override), 'float32'), [axes[0].out * axes[1].out], 'float32');
+    const divisor = fromData(x4.backend, runKernel(x4.backend, 'upload', avgDivisors(axes, includePad, override), 'float32'), [axes[0].out * axes[1].out], 'float32');
     return reshape(binary('div', summed, divisor), [x4.shape[0], x4.shape[1], axes[0].out, axes[1].out]);
   });
 }
@@ -230,8 +231,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly (numb
     const [h, w] = [x4.shape[2], x4.shape[3]];
     const [oh, ow] = sizes.map((s: unknown, i) => (s === null ? x4.shape[2 + i] : checkInt(op, `outputSize[${i}]`, s, { min: 1 })));
     if ((oh > 0 && h === 0) || (ow > 0 && w === 0)) throw new HeedError(op, `cannot pool an empty spatial input ${fmtShape(x.shape)}.`);
-    const rows = fromData(x4.backend, x4.backend.upload(adaptiveMatrix(h, oh, false), 'float32'), [oh, h], 'float32');
-    const colsT = fromData(x4.backend, x4.backend.upload(adaptiveMatrix(w, ow, true), 'float32'), [w, ow], 'float32');
+    const rows = fromData(x4.backend, runKernel(x4.backend, 'upload', adaptiveMatrix(h, oh, false), 'float32'), [oh, h], 'float32');
+    const colsT = fromData(x4.backend, runKernel(x4.backend, 'upload', adaptiveMatrix(w, ow, true), 'float32'), [w, ow], 'float32');
     return matmul(matmul(rows, x4), colsT);
   });
 }

@@ -15,9 +15,10 @@ import {
   CORRECTION_KEYS, KEEPDIM_KEYS, REDUCE_KEYS, VARIANCE_KEYS, argArgs, reduceArgs, type ArgReduceOptions, type AxisArg,
   type CorrectionOptions, type KeepdimOptions, type ReduceOptions, type VarianceOptions,
 } from './reduce-args.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { reshape } from './views.js';
 import { binary, unary, where } from './elementwise.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 export type { ArgReduceOptions, AxisArg, CorrectionOptions, KeepdimOptions, ReduceOptions, VarianceOptions } from './reduce-args.js';
 
@@ -29,7 +30,7 @@ function keptShape(shape: readonly number[], axes: readonly number[]): number[] 
 function rawReduce(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean, dtype: DType): Tensor {
   const backend = commonBackend(op, [x]);
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
-  const data = axes.length === 0 ? backend.cast(x.stridedView(op), dtype) : backend.reduce(op, x.stridedView(op), axes, dtype);
+  const data = axes.length === 0 ? runKernel(backend, 'cast', x.stridedView(op), dtype) : runKernel(backend, 'reduce', op, x.stridedView(op), axes, dtype);
   const out = fromData(backend, data, outShape, dtype);
   if (!keepdim) return out;
   const kept = noGrad(() => reshape(out, keptShape(x.shape, axes)));
@@ -104,7 +105,7 @@ export function mean(x: Tensor, axisOrOptions?: AxisArg | ReduceOptions, options
 }
 
 function castFloat(x: Tensor): Tensor {
-  return fromData(x.backend, x.backend.cast(x.stridedView('cast'), 'float32'), x.shape, 'float32');
+  return fromData(x.backend, runKernel(x.backend, 'cast', x.stridedView('cast'), 'float32'), x.shape, 'float32');
 }
 
 /**
@@ -208,7 +209,7 @@ function argAlong(op: 'argmax' | 'argmin', x: Tensor, a: number | undefined, kee
   if (x.rank > 0 && x.shape[a] === 0) {
     throw new HeedError(op, `cannot take ${op} over axis ${a} of size 0 (shape ${fmtShape(x.shape)}).`);
   }
-  if (x.rank === 0) return fromData(x.backend, x.backend.fill(1, 0, 'int32'), [], 'int32');
+  if (x.rank === 0) return fromData(x.backend, runKernel(x.backend, 'fill', 1, 0, 'int32'), [], 'int32');
   return rawReduce(op, x, [a], keepdim, 'int32');
 }
 

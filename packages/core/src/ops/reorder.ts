@@ -8,17 +8,18 @@ import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { checkAxis, checkInt, checkNumel, checkOptions, checkStorable, describeValue, type OptionKeys } from '../validate.js';
-import { commonBackend, fromData, scalarTensor } from './dispatch.js';
+import { commonBackend, fromData, scalarTensor } from './operands.js';
 import { binary, cast, clone, where } from './elementwise.js';
 import { indexSelect } from './indexing.js';
 import { concat } from './join.js';
 import { expand, narrow, reshape } from './views.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /** @internal A 1-D int32 tensor `[start, start + step, ...]` of length `n` on `backend` (no gradient). */
 export function iota(backend: Backend, n: number, start = 0, step = 1): Tensor {
   const values = new Int32Array(n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
-  return fromData(backend, backend.upload(values, 'int32'), [n], 'int32');
+  return fromData(backend, runKernel(backend, 'upload', values, 'int32'), [n], 'int32');
 }
 
 /** An integer or a list of integers, as a list (checked). */

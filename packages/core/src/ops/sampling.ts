@@ -12,7 +12,7 @@ import { noGrad } from '../autograd/mode.js';
 import { Generator, rand } from '../random.js';
 import { tidy } from '../scope.js';
 import { checkBoolean, checkInt, checkOptions, describeValue, type OptionKeys } from '../validate.js';
-import { commonBackend } from './dispatch.js';
+import { commonBackend } from './operands.js';
 import { binary, cast, where } from './elementwise.js';
 import { arange, zeros } from './creation.js';
 import { concat } from './join.js';

@@ -8,7 +8,7 @@
 import { HeedError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { checkAxis } from '../validate.js';
-import { commonBackend } from './dispatch.js';
+import { commonBackend } from './operands.js';
 import { binary, cast, clone } from './elementwise.js';
 import { concat } from './join.js';
 import { narrow, reshape } from './views.js';

@@ -11,7 +11,7 @@ import { broadcastShapes, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { tidy } from '../scope.js';
 import { checkAxis, checkOptions, checkStorable, describeValue, type OptionKeys } from '../validate.js';
-import { commonBackend, scalarTensor, toTensors, type TensorLike } from './dispatch.js';
+import { commonBackend, scalarTensor, toTensors, type TensorLike } from './operands.js';
 import { binary, cast, unary, where } from './elementwise.js';
 import { arange, tensor, zeros } from './creation.js';
 import { gather, indexSelect, scatterAdd } from './indexing.js';

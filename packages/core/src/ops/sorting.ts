@@ -13,13 +13,14 @@ import type { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/mode.js';
 import { tidy } from '../scope.js';
 import { checkAxis, checkBoolean, checkInt, checkOptions, type OptionKeys } from '../validate.js';
-import { commonBackend, fromData } from './dispatch.js';
+import { commonBackend, fromData } from './operands.js';
 import { binary, cast, unary } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
 import { concat } from './join.js';
 import { sum } from './reduce.js';
 import { iota } from './reorder.js';
 import { contiguous, expand, narrow, reshape, transpose, unsqueeze } from './views.js';
+import { hasFusedKernel, runFusedKernel, runKernel } from '../kernel-dispatch.js';
 
 /** Most elements of one comparison block of the fallback (bounds its temporary memory). */
 const FALLBACK_BLOCK = 1 << 22;
@@ -121,7 +122,7 @@ function rankIndicesIn(x: Tensor, descending: boolean): Tensor {
     }));
   }
   const rank = ranks.length === 1 ? ranks[0] : concat(ranks, -1);
-  const base = fromData(x.backend, x.backend.fill(x.size, 0, 'int32'), x.shape, 'int32');
+  const base = fromData(x.backend, runKernel(x.backend, 'fill', x.size, 0, 'int32'), x.shape, 'int32');
   const positions = expand(iota(x.backend, n), x.shape);
   return scatterAdd(base, -1, rank, positions);
 }
@@ -148,7 +149,7 @@ function tournamentIndices(x: Tensor, descending: boolean, k: number): Tensor {
       const blocks = Math.ceil(m / block);
       const pad = blocks * block - m;
       if (pad > 0) {
-        values = concat([values, fromData(x.backend, x.backend.fill(rows * pad, worst, x.dtype), [rows, pad], x.dtype)], 1);
+        values = concat([values, fromData(x.backend, runKernel(x.backend, 'fill', rows * pad, worst, x.dtype), [rows, pad], x.dtype)], 1);
         index = concat([index, expand(reshape(iota(x.backend, pad, nextIndex), [1, pad]), [rows, pad])], 1);
         nextIndex += pad;
       }
@@ -166,7 +167,7 @@ function tournamentIndices(x: Tensor, descending: boolean, k: number): Tensor {
         }));
       }
       const rank = ranks.length === 1 ? ranks[0] : concat(ranks, 1);
-      const members = scatterAdd(fromData(x.backend, x.backend.fill(rank.size, 0, 'int32'), rank.shape, 'int32'), -1, rank,
+      const members = scatterAdd(fromData(x.backend, runKernel(x.backend, 'fill', rank.size, 0, 'int32'), rank.shape, 'int32'), -1, rank,
         expand(iota(x.backend, block), rank.shape));
       const best = narrow(members, -1, 0, k); // the k best of each block, in order
       index = reshape(gather(i3, -1, best), [rows, blocks * k]);
@@ -186,15 +187,15 @@ function orderIndices(key: Tensor, descending: boolean, k: number): Tensor {
   const outShape = [...key.shape.slice(0, -1), k];
   const backend = key.backend;
   return noGrad(() => {
-    if (k === 0 || n === 0) return fromData(backend, backend.fill(0, 0, 'int32'), outShape, 'int32');
+    if (k === 0 || n === 0) return fromData(backend, runKernel(backend, 'fill', 0, 0, 'int32'), outShape, 'int32');
     const c = contiguous(key);
     try {
       let data: DataId | null = null;
-      if (k < n && backend.topk) {
-        data = backend.topk(c.stridedView('topk'), k, descending);
+      if (k < n && hasFusedKernel(backend, 'topk')) {
+        data = runFusedKernel(backend, 'topk', c.stridedView('topk'), k, descending);
         if (data !== null) return fromData(backend, data, outShape, 'int32');
       }
-      data = backend.argsort ? backend.argsort(c.stridedView('argsort'), descending) : null;
+      data = runFusedKernel(backend, 'argsort', c.stridedView('argsort'), descending);
       if (data === null && k * TOURNAMENT_RATIO <= n) return tournamentIndices(c, descending, k);
       const full = data !== null ? fromData(backend, data, key.shape, 'int32') : rankIndices(c, descending);
       if (k === n) return full;

@@ -8,7 +8,8 @@ import { broadcastShapes, broadcastStrides, contiguousStrides, inferShape, isCon
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
 import { checkAxis, checkInt, checkShape, describeValue } from '../validate.js';
-import { commonBackend, fromData, makeView } from './dispatch.js';
+import { commonBackend, fromData, makeView } from './operands.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /**
  * Returns a tensor with the same values in a new shape (one entry may be -1). A view when
@@ -26,7 +27,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (!strides) checkBufferLimit(x.backend, 'reshape', target, x.dtype); // copying an expanded view can grow
   const out = strides
     ? makeView(x, target, strides, x.offset)
-    : fromData(x.backend, x.backend.copy(x.stridedView('reshape')), target, x.dtype);
+    : fromData(x.backend, runKernel(x.backend, 'copy', x.stridedView('reshape')), target, x.dtype);
   return record('reshape', [x], out, {});
 }
 
@@ -271,6 +272,6 @@ export function contiguous(x: Tensor): Tensor {
   if (!plain) checkBufferLimit(x.backend, 'contiguous', x.shape, x.dtype); // copying an expanded view can grow
   const out = plain
     ? makeView(x, x.shape, contiguousStrides(x.shape), 0)
-    : fromData(x.backend, x.backend.copy(x.stridedView('contiguous')), x.shape, x.dtype);
+    : fromData(x.backend, runKernel(x.backend, 'copy', x.stridedView('contiguous')), x.shape, x.dtype);
   return record('reshape', [x], out, {});
 }

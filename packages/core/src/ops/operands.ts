@@ -9,6 +9,7 @@ import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { getBackend } from '../registry.js';
 import { describeValue } from '../validate.js';
+import { runKernel } from '../kernel-dispatch.js';
 
 /**
  * A tensor, or a plain number that ops treat as a scalar tensor.
@@ -60,7 +61,7 @@ export function scalarDType(value: number, other: DType): DType {
 
 /** A 0-d tensor holding `value` on `backend`. */
 export function scalarTensor(backend: Backend, value: number, dtype: DType): Tensor {
-  return fromData(backend, backend.fill(1, value, dtype), [], dtype);
+  return fromData(backend, runKernel(backend, 'fill', 1, value, dtype), [], dtype);
 }
 
 /**

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+// The one seam between core and backends: every kernel call from core goes through runKernel
+// (primitives, readSync) or runFusedKernel (optional fused kernels), where observers can watch.
+import type { Backend, FusedKernels, Primitives } from './backend.js';
+
+/**
+ * The kernels every caller may expect: the primitives, plus `readSync` (callers check
+ * `capabilities.syncRead` first) and `flush`.
+ *
+ * @example
+ * ```ts
+ * type Upload = Kernels['upload']; // (values, dtype) => DataId
+ * ```
+ */
+export type Kernels = Primitives & Required<Pick<Backend, 'readSync' | 'flush'>>;
+
+/**
+ * Names of the kernels {@link runKernel} dispatches.
+ *
+ * @example
+ * ```ts
+ * const k: KernelName = 'matmul';
+ * ```
+ */
+export type KernelName = keyof Kernels;
+
+/**
+ * Names of the optional fused kernels {@link runFusedKernel} dispatches.
+ *
+ * @example
+ * ```ts
+ * const k: FusedKernelName = 'softmax';
+ * ```
+ */
+export type FusedKernelName = keyof FusedKernels;
+
+/**
+ * @internal Sees every kernel call core makes, just before it reaches the backend.
+ *
+ * @example
+ * ```ts
+ * const stop = onKernel((backend, kernel) => console.log(backend.name, kernel));
+ * ```
+ */
+export type KernelObserver = (backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[]) => void;
+
+let observers: readonly KernelObserver[] = [];
+
+/**
+ * @internal Installs `fn` to see every kernel call (lazy recording and profiling hook here);
+ * returns a function that removes it again.
+ *
+ * @example
+ * ```ts
+ * const seen: string[] = [];
+ * const stop = onKernel((_backend, kernel) => seen.push(kernel));
+ * add(x, y);
+ * stop(); // seen: ['binary']
+ * ```
+ */
+export function onKernel(fn: KernelObserver): () => void {
+  observers = [...observers, fn];
+  return () => {
+    observers = observers.filter((o) => o !== fn);
+  };
+}
+
+function notify(backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[]): void {
+  for (const o of observers) o(backend, kernel, args);
+}
+
+/**
+ * Calls the kernel `kernel` of `backend` with `args`: the only way core reaches a backend.
+ * `readSync` and `flush` are optional on a backend; check for them before calling.
+ *
+ * @example
+ * ```ts
+ * const data = runKernel(backend, 'fill', 4, 0, 'float32');
+ * ```
+ */
+export function runKernel<K extends KernelName>(backend: Backend, kernel: K, ...args: Parameters<Kernels[K]>): ReturnType<Kernels[K]> {
+  if (observers.length !== 0) notify(backend, kernel, args);
+  const fn = backend[kernel] as (...a: Parameters<Kernels[K]>) => ReturnType<Kernels[K]>;
+  return fn.apply(backend, args);
+}
+
+/**
+ * Calls the optional fused kernel `kernel` of `backend`, or returns null when the backend lacks
+ * it (without calling anything) or declines the call; core then runs its fallback.
+ *
+ * @example
+ * ```ts
+ * const data = runFusedKernel(backend, 'softmax', view) ?? softmaxFromPrimitives(view);
+ * ```
+ */
+export function runFusedKernel<K extends FusedKernelName>(backend: Backend, kernel: K, ...args: Parameters<FusedKernels[K]>): ReturnType<FusedKernels[K]> | null {
+  const fn = backend[kernel] as ((...a: Parameters<FusedKernels[K]>) => ReturnType<FusedKernels[K]>) | undefined;
+  if (fn === undefined) return null;
+  if (observers.length !== 0) notify(backend, kernel, args);
+  return fn.apply(backend, args);
+}
+
+/**
+ * Whether `backend` has the optional fused kernel `kernel` (it may still decline a call).
+ *
+ * @example
+ * ```ts
+ * if (hasFusedKernel(backend, 'attention')) { ... }
+ * ```
+ */
+export function hasFusedKernel(backend: Backend, kernel: FusedKernelName): boolean {
+  return backend[kernel] !== undefined;
+}
