@@ -5,83 +5,18 @@
 // asynchronously, to 1e-5 abs + 1e-5 relative. Then a short CNN training check on the synthetic
 // digit glyphs (kept short: SwiftShader runs a step in seconds): 6 Adam steps on one batch give
 // the same losses as on the CPU backend (same init) and the loss falls.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Generator, registerBackend, setBackend, tensor, tidy, type Tensor } from '@heed/core';
+import { Generator, registerBackend, setBackend, tensor, tidy } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import {
-  Adam, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d, Flatten, GroupNorm, Linear,
-  MaxPool1d, MaxPool2d, ReLU, Sequential, crossEntropy, type BatchNormOptions, type ConvOptions, type ConvTransposeOptions, type Module,
-} from '@heed/nn';
+import { Adam, BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy } from '@heed/nn';
 import { WebGPUBackend } from '@heed/backend-webgpu';
+import { buildLayer, convFixture, loadState } from '../../nn/test/conv-fixtures.js';
+import { FixtureChecker, toTensor } from '../../nn/test/fixture-tensors.js';
 import { GLYPH_SIZE, makeGlyphs } from '../../nn/test/glyphs.js';
 import { device } from './gpu.js';
 
-type Num = number | string | boolean;
-interface Enc { shape: number[]; dtype: 'float32' | 'bool' | 'int32'; data: Num[] }
-interface Case {
-  name: string;
-  layer: string;
-  config: Record<string, unknown>;
-  state: Record<string, Enc>;
-  inputs: { x: Enc };
-  upstream: Enc;
-  output: Enc;
-  inputGrads: { x: Enc };
-  paramGrads: Record<string, Enc>;
-}
-interface Step { mode: 'train' | 'eval'; input: Enc; upstream: Enc; output: Enc; inputGrad: Enc; paramGrads: Record<string, Enc>; stateAfter: Record<string, Enc> }
-interface BatchNormCase { name: string; layer: string; config: BatchNormOptions & { numFeatures: number }; state: Record<string, Enc>; steps: Step[] }
-
-const fixture = JSON.parse(readFileSync(new URL('../../nn/fixtures/conv.json', import.meta.url), 'utf8')) as {
-  conv: Case[]; pool: Case[]; norm: Case[]; batchnorm: BatchNormCase[];
-};
-
-function toTensor(e: Enc, requiresGrad = false): Tensor {
-  const values = e.data.map((v) => Number(v));
-  const data = e.dtype === 'bool' ? Uint8Array.from(values) : e.dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
-  return tensor(data, { shape: e.shape, dtype: e.dtype, requiresGrad });
-}
-
-let worst = 0;
-async function expectClose(t: Tensor | null | undefined, e: Enc, label: string): Promise<void> {
-  expect(t, `${label} missing`).toBeTruthy();
-  expect([...(t as Tensor).shape], `${label} shape`).toEqual(e.shape);
-  const got = await (t as Tensor).data();
-  e.data.forEach((w, i) => {
-    const want = Number(w);
-    const err = Math.abs(got[i] - want);
-    worst = Math.max(worst, err);
-    if (!(err <= 1e-5 + 1e-5 * Math.abs(want))) expect.fail(`${label}[${i}]: got ${got[i]}, want ${want} (err ${err})`);
-  });
-}
-
-type Layer = Module & { forward(x: Tensor): Tensor };
-function build(c: Pick<Case, 'layer' | 'config'>): Layer {
-  const { in: inC, out: outC, kernelSize, outputSize, startDim, endDim, numGroups, numChannels, ...rest } = c.config as {
-    in: number; out: number; kernelSize: number | number[]; outputSize: number | (number | null)[]; startDim?: number; endDim?: number;
-    numGroups: number; numChannels: number;
-  };
-  switch (c.layer) {
-    case 'Conv1d': return new Conv1d(inC, outC, kernelSize, rest as ConvOptions);
-    case 'Conv2d': return new Conv2d(inC, outC, kernelSize, rest as ConvOptions);
-    case 'ConvTranspose2d': return new ConvTranspose2d(inC, outC, kernelSize, rest as ConvTransposeOptions);
-    case 'MaxPool1d': return new MaxPool1d(kernelSize, rest);
-    case 'MaxPool2d': return new MaxPool2d(kernelSize, rest);
-    case 'AvgPool1d': return new AvgPool1d(kernelSize, rest);
-    case 'AvgPool2d': return new AvgPool2d(kernelSize, rest);
-    case 'AdaptiveAvgPool2d': return new AdaptiveAvgPool2d(outputSize);
-    case 'Flatten': return new Flatten(startDim, endDim);
-    case 'GroupNorm': return new GroupNorm(numGroups, numChannels, rest);
-    default: throw new Error(`unknown layer ${c.layer}`);
-  }
-}
-
-function loadState(m: Module, state: Record<string, Enc>): void {
-  const dict = new Map(Object.entries(state).map(([k, e]) => [k, toTensor(e)]));
-  m.loadStateDict(dict);
-  for (const t of dict.values()) t.dispose();
-}
+const checker = new FixtureChecker();
+const expectClose = checker.expectCloseRead;
 
 async function useWebGPU(): Promise<void> {
   registerBackend({ name: 'webgpu-conv', priority: 0, async: true, create: () => new WebGPUBackend(device!, {}, 'webgpu-conv') });
@@ -89,10 +24,10 @@ async function useWebGPU(): Promise<void> {
 }
 
 describe.skipIf(!device)('@heed/nn conv, pooling and norm layers on WebGPU match PyTorch 1.13', () => {
-  for (const c of [...fixture.conv, ...fixture.pool, ...fixture.norm]) {
+  for (const c of [...convFixture.conv, ...convFixture.pool, ...convFixture.norm]) {
     it(c.name, async () => {
       await useWebGPU();
-      const m = build(c);
+      const m = buildLayer(c);
       loadState(m, c.state);
       const x = toTensor(c.inputs.x, true);
       const out = m.forward(x);
@@ -105,7 +40,7 @@ describe.skipIf(!device)('@heed/nn conv, pooling and norm layers on WebGPU match
     });
   }
 
-  for (const c of fixture.batchnorm) {
+  for (const c of convFixture.batchnorm) {
     it(c.name, async () => {
       await useWebGPU();
       const { numFeatures, ...options } = c.config;
@@ -129,8 +64,8 @@ describe.skipIf(!device)('@heed/nn conv, pooling and norm layers on WebGPU match
   }
 
   it('reports the max abs error', () => {
-    console.log(`nn conv/pool/norm on WebGPU: max abs error vs PyTorch ${worst.toExponential(2)}`);
-    expect(worst).toBeGreaterThan(0);
+    console.log(`nn conv/pool/norm on WebGPU: max abs error vs PyTorch ${checker.maxAbs.toExponential(2)}`);
+    expect(checker.maxAbs).toBeGreaterThan(0);
   });
 });
 

@@ -4,57 +4,26 @@
 // the running statistics after each of several training steps and in eval mode (momentum,
 // cumulative average, no affine, no running statistics); plus input and option errors that
 // leave the running statistics untouched, and memory hygiene.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HeedError, checkLeaks, ones, randn, registerBackend, setBackend, tensor, tidy, type Tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import { BatchNorm1d, BatchNorm2d, GroupNorm, type BatchNormOptions, type Module } from '../src/index.js';
-import { FixtureChecker, toTensor, type Enc } from './fixture-tensors.js';
+import { BatchNorm1d, BatchNorm2d, GroupNorm, type BatchNormOptions } from '../src/index.js';
+import { convFixture, loadState } from './conv-fixtures.js';
+import { FixtureChecker, toTensor } from './fixture-tensors.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
 
-interface Step {
-  mode: 'train' | 'eval';
-  input: Enc;
-  upstream: Enc;
-  output: Enc;
-  inputGrad: Enc;
-  paramGrads: Record<string, Enc>;
-  stateAfter: Record<string, Enc>;
-}
-interface BatchNormCase { name: string; layer: 'BatchNorm1d' | 'BatchNorm2d'; config: BatchNormOptions & { numFeatures: number }; keys: string[]; state: Record<string, Enc>; steps: Step[] }
-interface LayerCase {
-  name: string;
-  layer: string;
-  config: Record<string, unknown>;
-  keys: string[];
-  state: Record<string, Enc>;
-  inputs: { x: Enc };
-  upstream: Enc;
-  output: Enc;
-  inputGrads: { x: Enc };
-  paramGrads: Record<string, Enc>;
-}
-
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/conv.json', import.meta.url), 'utf8')) as { batchnorm: BatchNormCase[]; norm: LayerCase[] };
-
 const checker = new FixtureChecker();
 const { expectClose } = checker;
 
-function load(m: Module, state: Record<string, Enc>): void {
-  const dict = new Map(Object.entries(state).map(([k, e]) => [k, toTensor(e)]));
-  m.loadStateDict(dict);
-  for (const t of dict.values()) t.dispose();
-}
-
 describe('BatchNorm matches PyTorch 1.13 over training and eval steps', () => {
-  for (const c of fixture.batchnorm) {
+  for (const c of convFixture.batchnorm) {
     it(c.name, async () => {
       const { numFeatures, ...options } = c.config;
       const m = c.layer === 'BatchNorm1d' ? new BatchNorm1d(numFeatures, options) : new BatchNorm2d(numFeatures, options);
       expect([...m.stateDict().keys()]).toEqual(c.keys);
-      load(m, c.state);
+      loadState(m, c.state);
       for (const [i, step] of c.steps.entries()) {
         m.train(step.mode === 'train');
         const x = toTensor(step.input, true);
@@ -155,12 +124,12 @@ describe('BatchNorm rejects bad input without touching its statistics', () => {
 });
 
 describe('GroupNorm matches PyTorch 1.13', () => {
-  for (const c of fixture.norm) {
+  for (const c of convFixture.norm) {
     it(c.name, async () => {
       const { numGroups, numChannels, ...options } = c.config as { numGroups: number; numChannels: number; eps?: number; affine?: boolean };
       const m = new GroupNorm(numGroups, numChannels, options);
       expect([...m.stateDict().keys()]).toEqual(c.keys);
-      load(m, c.state);
+      loadState(m, c.state);
       const x = toTensor(c.inputs.x, true);
       for (const mode of [true, false]) {
         m.train(mode);

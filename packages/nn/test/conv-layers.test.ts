@@ -5,67 +5,25 @@
 // AvgPool, AdaptiveAvgPool2d and Flatten: state-dict keys, outputs and gradients for the
 // input and every parameter. Plus PyTorch's default init bounds, unbatched inputs, argument
 // errors and memory hygiene.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Generator, HeedError, checkLeaks, ones, randn, registerBackend, setBackend, tensor, tidy, type Tensor } from '@heed/core';
+import { Generator, HeedError, checkLeaks, ones, randn, registerBackend, setBackend, tidy, type Tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import {
-  AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, Flatten, MaxPool1d, MaxPool2d, type ConvOptions,
-  type ConvTransposeOptions, type Module,
-} from '../src/index.js';
-import { FixtureChecker, toTensor, type Enc } from './fixture-tensors.js';
+import { AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d } from '../src/index.js';
+import { buildLayer, convFixture, loadState } from './conv-fixtures.js';
+import { FixtureChecker, toTensor } from './fixture-tensors.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
 
-interface Case {
-  name: string;
-  layer: string;
-  config: Record<string, unknown>;
-  keys: string[];
-  state: Record<string, Enc>;
-  inputs: { x: Enc };
-  upstream: Enc;
-  output: Enc;
-  inputGrads: { x: Enc };
-  paramGrads: Record<string, Enc>;
-}
-
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/conv.json', import.meta.url), 'utf8')) as { conv: Case[]; pool: Case[] };
-
 const checker = new FixtureChecker();
 const { expectClose } = checker;
 
-type Layer = Module & { forward(x: Tensor): Tensor };
-type K = number | number[];
-
-/** Builds the Heed layer of a fixture case from its config (Heed's option names). */
-function build(c: Pick<Case, 'layer' | 'config'>): Layer {
-  const { in: inC, out: outC, kernelSize, outputSize, startDim, endDim, ...rest } = c.config as {
-    in: number; out: number; kernelSize: K; outputSize: number | (number | null)[]; startDim?: number; endDim?: number;
-  };
-  switch (c.layer) {
-    case 'Conv1d': return new Conv1d(inC, outC, kernelSize, rest as ConvOptions);
-    case 'Conv2d': return new Conv2d(inC, outC, kernelSize, rest as ConvOptions);
-    case 'ConvTranspose2d': return new ConvTranspose2d(inC, outC, kernelSize, rest as ConvTransposeOptions);
-    case 'MaxPool1d': return new MaxPool1d(kernelSize, rest);
-    case 'MaxPool2d': return new MaxPool2d(kernelSize, rest);
-    case 'AvgPool1d': return new AvgPool1d(kernelSize, rest);
-    case 'AvgPool2d': return new AvgPool2d(kernelSize, rest);
-    case 'AdaptiveAvgPool2d': return new AdaptiveAvgPool2d(outputSize);
-    case 'Flatten': return new Flatten(startDim, endDim);
-    default: throw new Error(`unknown layer ${c.layer}`);
-  }
-}
-
 describe('conv and pooling layers match PyTorch 1.13', () => {
-  for (const c of [...fixture.conv, ...fixture.pool]) {
+  for (const c of [...convFixture.conv, ...convFixture.pool]) {
     it(c.name, async () => {
-      const m = build(c);
+      const m = buildLayer(c);
       expect([...m.stateDict().keys()]).toEqual(c.keys);
-      const dict = new Map(Object.entries(c.state).map(([k, e]) => [k, toTensor(e)]));
-      m.loadStateDict(dict);
-      for (const t of dict.values()) t.dispose();
+      loadState(m, c.state);
       const x = toTensor(c.inputs.x, true);
       await checkLeaks(() => {
         tidy(() => {

@@ -28,12 +28,23 @@ export class FixtureChecker {
     expect(t, `${label} missing`).not.toBeNull();
     expect([...(t as Tensor).shape], `${label} shape`).toEqual(e.shape);
     expect((t as Tensor).dtype, `${label} dtype`).toBe(e.dtype);
-    const got = (t as Tensor).dataSync();
+    this.compare((t as Tensor).dataSync(), e, label, tol);
+  };
+
+  /** The same check through an asynchronous read (backends without sync reads, e.g. WebGPU). */
+  readonly expectCloseRead = async (t: Tensor | null | undefined, e: Enc, label: string, tol = 1e-5): Promise<void> => {
+    expect(t, `${label} missing`).toBeTruthy();
+    expect([...(t as Tensor).shape], `${label} shape`).toEqual(e.shape);
+    expect((t as Tensor).dtype, `${label} dtype`).toBe(e.dtype);
+    this.compare(await (t as Tensor).data(), e, label, tol);
+  };
+
+  private compare(got: ArrayLike<number>, e: Enc, label: string, tol: number): void {
     e.data.forEach((w, i) => {
       const want = Number(w);
       const err = Math.abs(got[i] - want);
       this.maxAbs = Math.max(this.maxAbs, err);
-      if (!(err <= tol + tol * Math.abs(want))) expect.fail(`${label}[${i}]: got ${got[i]}, want ${want}`);
+      if (!(err <= tol + tol * Math.abs(want))) expect.fail(`${label}[${i}]: got ${got[i]}, want ${want} (err ${err})`);
     });
-  };
+  }
 }
