@@ -5,21 +5,8 @@
 // of a constant row, remainder's divisor gradient at infinities. Expected values are PyTorch 1.13's
 // (float64 runs, quoted in each test) or, for second derivatives, the analytic Hessian.
 import { describe, expect, it } from 'vitest';
-import './setup.js';
+import { expectValues } from './setup.js';
 import { grad, maximum, minimum, pow, prod, remainder, std, tensor, valueAndGrad, type Tensor } from '@heed/core';
-
-/** Values of `t` against `want`: NaN for NaN, infinities exactly, finite values to 1e-5 relative. */
-function expectValues(t: Tensor, want: number[]): void {
-  const got = Array.from(t.dataSync());
-  expect(got.length).toBe(want.length);
-  got.forEach((g, i) => {
-    const w = want[i];
-    const label = `element ${i}: got ${g}, want ${w}`;
-    if (Number.isNaN(w)) expect(Number.isNaN(g), label).toBe(true);
-    else if (!Number.isFinite(w)) expect(g, label).toBe(w);
-    else expect(Math.abs(g - w), label).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(w)));
-  });
-}
 
 /** Gradient of sum(f(x)) at x. */
 function gradOf(f: (x: Tensor) => Tensor, values: number[], shape?: number[]): Tensor {
