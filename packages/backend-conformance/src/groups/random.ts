@@ -6,7 +6,8 @@ import { Generator, dropout, manualSeed, normalAt, ones, rand, randint, randn, t
 import { ensure, readHost } from '../assert.js';
 import type { CaseContext, RunnableCase } from '../types.js';
 
-async function values(make: () => Tensor): Promise<number[]> {
+/** Runs `make` under tidy and reads its result to the host (then frees it). */
+export async function values(make: () => Tensor): Promise<number[]> {
   const t = tidy(make);
   try {
     return (await readHost(t)).values as number[];

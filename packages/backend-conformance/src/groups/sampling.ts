@@ -3,20 +3,12 @@
 // backend's draws with a host evaluation of the documented algorithm on core's counter stream
 // (uniformAt): bernoulli is `u_i < p_i`; multinomial picks, for u = uniform * total, the number
 // of float32 CDF entries <= u, the CDF built in core's blocked log-step order of adds.
-import { Generator, bernoulli, multinomial, tensor, tidy, uniformAt, type Tensor } from '@heed/core';
-import { ensure, readHost } from '../assert.js';
+import { Generator, bernoulli, multinomial, tensor, uniformAt } from '@heed/core';
+import { ensure } from '../assert.js';
 import type { CaseContext, RunnableCase } from '../types.js';
+import { values } from './random.js';
 
 const f32 = Math.fround;
-
-async function values(make: () => Tensor): Promise<number[]> {
-  const t = tidy(make);
-  try {
-    return (await readHost(t)).values as number[];
-  } finally {
-    t.dispose();
-  }
-}
 
 const BLOCK = 16;
 
