@@ -16,3 +16,4 @@ export {
   saveModel, loadModel, serializeModel, deserializeModel, readModelInfo, createModel, modelKind,
   type ModelTypes, type ModelKind, type AnyModel, type LoadedModel, type SaveModelOptions,
 } from './io.js';
+export * from './hf/index.js';

