@@ -3,7 +3,7 @@
 // and hooks, progress metering (tokens/s, ETA), a seedable data RNG, datasets and the DataLoader
 // (seeded shuffle, collate with padding, prefetch), training checkpoints as
 // bytes, backend selection with fallback, and the loss-curve / attention-heatmap figures as
-// Vega-Lite specs rendered to SVG. File system and terminal pieces are in `@heed/train/node`.
+// Vega-Lite specs rendered to SVG, and the ROUGE summary metric. File system and terminal pieces are in `@heed/train/node`.
 // Importing it has no side effects and needs no `node:` module.
 /**
  * The universal entry of @heed/train: runs in browsers, Web Workers and Node.
@@ -29,6 +29,7 @@ export {
   type TrainingState, type TrainingSettings, type TrainingOptimizer, type TrainingScheduler, type TrainingCheckpointExtra, type RestoredTraining, type MakeOptimizer,
 } from './checkpoint.js';
 export { useBackend, BACKENDS, DEFAULT_LOADERS, type BackendName, type BackendLoaders, type UseBackendOptions } from './backend.js';
+export { rouge, corpusRouge, rougeN, rougeL, rougeTokens, lcsLength, type RougeScore, type RougeScores } from './rouge.js';
 export {
   renderSvg, lossCurveSpec, lossCurveSvg, heatmapSpec, heatmapSvg, withSmoothedTrain, tokenLabels,
   type LossCurveOptions, type HeatmapOptions,
