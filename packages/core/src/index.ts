@@ -26,6 +26,7 @@ export { memory, checkLeaks, setWarnOnGC, type MemoryInfo } from './memory.js';
 export { isGradEnabled, noGrad, enableGrad, setGradEnabled } from './autograd/mode.js';
 export { type BackwardOptions } from './autograd/engine.js';
 export { backward, grad, valueAndGrad, detach, customGrad, type ScalarFn } from './autograd/api.js';
+export { type GradHook, type PostAccumulateGradHook, type RemovableHandle } from './autograd/hooks.js';
 export { type OpAttrs, type OpName, type NoAttrs } from './autograd/record.js';
 export { gradRules, type GradRule, type GradContext, type Rules } from './autograd/rules.js';
 export { type TensorLike } from './ops/operands.js';

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The reverse-mode engine: walks the graph from the roots in reverse creation order, calls
 // each node's rule, reduces broadcast gradients to input shapes (the one place this happens)
-// and either accumulates into leaves' `.grad` or returns gradients for chosen nodes.
+// and either accumulates into leaves' `.grad` or returns gradients for chosen nodes. A leaf is
+// finished (hooks, `.grad`, post-accumulate hooks) as soon as its last consumer was visited.
 // Invariants: temporaries are disposed; without retainGraph, saved tensors are freed after use.
 import { HeedError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
@@ -14,6 +15,7 @@ import type { OpName } from './record.js';
 import { reshape } from '../ops/views.js';
 import { sum } from '../ops/reduce.js';
 import { add } from '../ops/binary-math.js';
+import { applyGradHooks, applyPostAccumulateHooks } from './hooks.js';
 
 /**
  * Options for `backward()` and the functional gradient API.
@@ -88,20 +90,49 @@ export function runBackward(roots: readonly Tensor[], seeds: readonly Tensor[], 
   };
   const mode = createGraph ? enableGrad : noGrad;
   const order = collect(roots.map((r) => r.node as GradNode));
-  mode(() => {
+  // Consumers of each node still to be visited: a leaf is final when its count reaches zero.
+  const consumers = new Map<GradNode, number>();
+  for (const n of order) for (const e of n.edges) if (e) consumers.set(e, (consumers.get(e) ?? 0) + 1);
+  const finishLeaf = (node: GradNode) => {
+    let g = pending.get(node);
+    if (!g) return;
+    pending.delete(node);
+    if (targetSet.has(node)) {
+      results.set(node, applyGradHooks(node, g));
+      return;
+    }
+    const leaf = node.leaf?.deref();
+    if (targets || !leaf || leaf.isDisposed) {
+      g.dispose();
+      return;
+    }
+    g = applyGradHooks(node, g);
+    leaf.accumulateGrad(keep(g));
+    applyPostAccumulateHooks(node, leaf as Tensor);
+  };
+  const visited = (node: GradNode) => {
+    for (const e of node.edges) {
+      if (!e) continue;
+      const left = (consumers.get(e) as number) - 1;
+      consumers.set(e, left);
+      if (left === 0 && e.isLeaf) finishLeaf(e);
+    }
+  };
+  const backwardPass = () => {
     roots.forEach((r, i) => accumulate(r.node as GradNode, seeds[i]));
+    for (const node of order) if (node.isLeaf && !consumers.has(node)) finishLeaf(node);
     for (const node of order) {
-      const g = pending.get(node);
-      if (!g) continue;
-      pending.delete(node);
-      if (targetSet.has(node)) {
-        results.set(node, g);
+      if (node.isLeaf) continue;
+      let g = pending.get(node);
+      if (!g) {
+        visited(node);
         continue;
       }
-      if (node.isLeaf) {
-        const leaf = node.leaf?.deref();
-        if (!targets && leaf && !leaf.isDisposed) leaf.accumulateGrad(keep(g));
-        else g.dispose();
+      pending.delete(node);
+      g = applyGradHooks(node, g);
+      if (targetSet.has(node)) {
+        results.set(node, g);
+        visited(node);
         continue;
       }
       if (node.savedReleased) {
@@ -128,9 +159,14 @@ export function runBackward(roots: readonly Tensor[], seeds: readonly Tensor[], 
         accumulate(edge, reduced);
       });
       if (!retainGraph) node.releaseSaved();
+      visited(node);
     }
-  });
-  for (const g of pending.values()) g.dispose();
+  };
+  try {
+    mode(backwardPass);
+  } finally {
+    for (const g of pending.values()) g.dispose(); // also when a rule or a hook threw
+  }
   return results;
 }
 
