@@ -5,7 +5,7 @@
 // (forced through debug.forceMatmulVariant) on the shapes of the transformer training step.
 // On SwiftShader (CPU-emulated Vulkan) it shows why the training step cannot get much faster:
 // every load is a per-lane gather and matmul stays near 1.5-2 GFLOP/s whatever the blocking.
-// usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/webgpu_probe.mjs
+// usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/webgpu_probe.mjs [--info-only]
 import { createWebGPUBackend, findGpu } from '@heed/backend-webgpu';
 
 const gpu = await findGpu(); // keep referenced: Dawn tears the device down when it is collected
@@ -13,6 +13,7 @@ const adapter = await gpu.requestAdapter();
 if (!adapter) throw new Error('no WebGPU adapter (set VK_ICD_FILENAMES for SwiftShader)');
 const device = await adapter.requestDevice();
 console.log(`adapter: ${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description}`);
+if (process.argv.includes('--info-only')) process.exit(0); // bench/gpu.sh: just name the adapter
 
 /** Best-of-4 milliseconds of `reps` dispatches of `code` over `groups` workgroups of 64. */
 async function timeKernel(code, buffers, groups, reps = 3) {
