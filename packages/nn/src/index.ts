@@ -13,3 +13,4 @@ export * from './transformer/index.js';
 export * from './losses/index.js';
 export * from './optim/index.js';
 export * from './io/index.js';
+export * from './parallel/index.js';
