@@ -18,6 +18,8 @@ export default defineConfig({
       // '@heed/train/node' before '@heed/train': the first matching prefix wins.
       '@heed/train/node': fileURLToPath(new URL('./packages/train/src/node/index.ts', import.meta.url)),
       '@heed/train': pkg('train'),
+      '@heed/distributed/node': fileURLToPath(new URL('./packages/distributed/src/node/index.ts', import.meta.url)),
+      '@heed/distributed': pkg('distributed'),
     },
   },
   test: {

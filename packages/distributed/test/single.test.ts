@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// The 1-rank group and the shared tensor layer's validation: initProcessGroup() outside any
+// launcher is 'single', every collective is the identity (values checked), results are new
+// tensors or in-place assigns, bad input is a HeedError naming the op and nothing leaks.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HeedError, memory, ones, registerBackend, setBackend, tensor } from '@heed/core';
+import { cpuBackend } from '@heed/backend-cpu';
+import { envRankInfo, initProcessGroup } from '@heed/distributed';
+
+beforeAll(async () => {
+  registerBackend(cpuBackend);
+  await setBackend('cpu');
+});
+
+describe('single group', () => {
+  it('is the default outside a launcher and every collective is the identity', async () => {
+    expect(envRankInfo()).toBeNull();
+    const g = await initProcessGroup();
+    expect([g.rank, g.worldSize, g.backend]).toEqual([0, 1, 'single']);
+    const before = memory().numTensors;
+    const a = tensor([1.5, -2, 3]);
+    const b = tensor([[1, 2], [3, 4]], { dtype: 'int32' });
+    await g.allReduce([a, b], { op: 'sum' });
+    await g.allReduce([a], { op: 'mean' });
+    expect(Array.from(await a.data())).toEqual([1.5, -2, 3]);
+    expect(Array.from(await b.data())).toEqual([1, 2, 3, 4]);
+    await g.broadcast([a]);
+    const gathered = await g.allGather(a);
+    expect(gathered).toHaveLength(1);
+    expect(Array.from(await gathered[0].data())).toEqual([1.5, -2, 3]);
+    const rs = await g.reduceScatter(b);
+    expect(rs.shape).toEqual([2, 2]);
+    expect(Array.from(await rs.data())).toEqual([1, 2, 3, 4]);
+    const host = new Float64Array([2 ** 40 + 1]);
+    await g.allReduceBuffer!(host, 'sum');
+    expect(host[0]).toBe(2 ** 40 + 1);
+    await g.barrier();
+    for (const t of [a, b, rs, ...gathered]) t.dispose();
+    expect(memory().numTensors).toBe(before);
+    await g.destroy();
+    await expect(g.barrier()).rejects.toThrow(/destroyed/);
+  });
+
+  it('rejects bad input with a HeedError naming the op and the fix', async () => {
+    const g = await initProcessGroup({ backend: 'single' });
+    const x = ones([2]);
+    await expect(g.allReduce([tensor([true, false])])).rejects.toThrow(/allReduce: tensor 0 \[2\] is bool; only float32 and int32/);
+    await expect(g.allReduce([tensor([1, 2], { dtype: 'int32' })], { op: 'mean' })).rejects.toThrow(/op 'mean' needs float32 tensors/);
+    await expect(g.allReduce([x], { op: 'prod' as never })).rejects.toThrow(/unknown reduce op "prod"/);
+    const w = ones([2], { requiresGrad: true });
+    const y = w.mul(2);
+    await expect(g.allReduce([y])).rejects.toThrow(/is not a leaf/);
+    y.dispose();
+    w.dispose();
+    await expect(g.reduceScatter(tensor(3))).rejects.toThrow(HeedError);
+    await expect(g.broadcast([x], { src: 1 })).rejects.toThrow(/src 1 is not a rank of this group \(0..0\)/);
+    await expect(initProcessGroup({ backend: 'gloo' as never })).rejects.toThrow(/unknown backend 'gloo'/);
+    await expect(initProcessGroup({ backend: 'threads' })).rejects.toThrow(/only works inside a worker started by spawnThreads/);
+    await expect(initProcessGroup({ timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be a positive/);
+    expect(Array.from(await x.data())).toEqual([1, 1]);
+    x.dispose();
+  });
+});
