@@ -11,7 +11,8 @@
  * @packageDocumentation
  * @module @heed/train
  */
-export { Rng } from './rng.js';
+export { Rng, epochPermutation } from './rng.js';
+export { DistributedSampler, type DistributedSamplerOptions } from './distributed-sampler.js';
 export {
   TensorDataset, Subset, randomSplit, splitLengths, isMapDataset, type Dataset, type IterableDataset,
 } from './data.js';

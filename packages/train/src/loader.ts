@@ -10,7 +10,7 @@
 import { HeedError, checkOptions, describeValue, keep, tidy, type OptionKeys } from '@heed/core';
 import { defaultCollate, disposeBatch, forEachTensor, type Collated } from './collate.js';
 import { checkMapDataset, isMapDataset, toRng, type Dataset, type IterableDataset } from './data.js';
-import { Rng } from './rng.js';
+import { Rng, epochPermutation } from './rng.js';
 
 /**
  * Options of {@link DataLoader}.
@@ -184,11 +184,9 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B> {
    */
   batchIndices(epoch = this.currentEpoch): number[][] {
     const ds = checkMapDataset('DataLoader.batchIndices', this.dataset);
-    const order = Array.from({ length: ds.length }, (_, i) => i);
-    if (this.shuffle) {
-      const rng = this.generator ?? new Rng((this.seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
-      new Rng(Math.floor(rng.next() * 4294967296)).shuffle(order);
-    }
+    let order = Array.from({ length: ds.length }, (_, i) => i);
+    if (this.shuffle && this.generator) new Rng(Math.floor(this.generator.next() * 4294967296)).shuffle(order);
+    else if (this.shuffle) order = epochPermutation(ds.length, this.seed, epoch);
     const out: number[][] = [];
     for (let i = 0; i < order.length; i += this.batchSize) {
       const b = order.slice(i, i + this.batchSize);

@@ -70,3 +70,19 @@ export class Rng {
     return items;
   }
 }
+
+/**
+ * The shuffled order of `0..length-1` for `epoch` of a run seeded with `seed`: depends only on
+ * (seed, epoch), on every platform. The DataLoader's seeded shuffle and the DistributedSampler
+ * both use it, so a 1-rank sampler yields the loader's own order.
+ *
+ * @example
+ * ```ts
+ * epochPermutation(5, 0, 3); // the same 5 indices in the same order on every run
+ * ```
+ */
+export function epochPermutation(length: number, seed: number, epoch: number): number[] {
+  const order = Array.from({ length }, (_, i) => i);
+  const rng = new Rng((seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
+  return new Rng(Math.floor(rng.next() * 4294967296)).shuffle(order);
+}
