@@ -3,3 +3,19 @@
 // safetensors) with Hugging Face's class names and key names, and generation for them.
 export {};
 export { processLogits, processorNames, softmaxRow, sampleScores, type LogitsProcessorSettings, type RowState } from './logits-process.js';
+export { openSource, writeSourceFile, type PretrainedSource, type SourceReader } from './source.js';
+export {
+  CONFIG_NAME, GENERATION_CONFIG_NAME, parseConfig, loadConfig, loadGenerationConfig, generationConfigFromModel, serializeConfig,
+  ConfigFields, type PretrainedConfig, type GenerationConfig, type TokenIdField,
+} from './config.js';
+export { WEIGHTS_NAME, WEIGHTS_INDEX_NAME, loadWeights, saveWeights, type LoadWeightsOptions, type SaveWeightsOptions } from './weights.js';
+export {
+  cacheLength, disposeCache, type LayerKeyValue, type PastKeyValues, type CausalLMForwardOptions, type CausalLMOutput, type CausalLM,
+} from './cache.js';
+export {
+  PreTrainedModel, loadPretrained, type FromPretrainedOptions, type SavePretrainedOptions, type PretrainedModelClass,
+} from './pretrained.js';
+export {
+  AutoModelForCausalLM, AutoModelForSequenceClassification, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, autoModelClass,
+  supportedModelTypes, type AutoTask, type AutoTaskModels, type SupportedModelType,
+} from './auto.js';
