@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 enum kind { K_INIT, K_ALLREDUCE, K_REDUCE_SCATTER, K_BCAST, K_ALLGATHER, K_BARRIER, K_FINALIZE, K_NOTIFY, K_ABORT };
-enum dtype { D_F32, D_F64, D_BYTES };
+enum dtype { D_F32, D_F64, D_I32, D_BYTES };
 enum rop { OP_SUM, OP_MAX, OP_MIN };
 enum status { S_OK, S_TIMEOUT, S_PEER, S_MPI, S_BROKEN, S_USAGE };
 static const char *const STATUS_CODE[] = {"ok", "timeout", "peer", "mpi", "broken", "usage"};
@@ -56,7 +56,9 @@ static job *q_head, *q_tail, *urgent; // guarded by mu
 static int started, finalized, env_gone, polling_stopped;
 static int g_rank = -1, g_size = 0;
 static int fail_rank = -1;             // first peer that sent a failure notice (guarded by mu)
-static char fail_msg[MSG_LEN];
+static char fail_msg[MSG_LEN];         // its notice
+static unsigned char *failed;          // failed[r]: rank r sent a notice (guarded by mu)
+static char *fail_text;                // rank r's notice at r * MSG_LEN (guarded by mu)
 static int broken;                     // MPI thread only
 static char broken_msg[MSG_LEN];
 static napi_threadsafe_function tsfn;
@@ -67,6 +69,7 @@ static char ctrl_buf[MSG_LEN];
 static char barrier_buf[1];
 static MPI_Request ctrl_req = MPI_REQUEST_NULL;
 static unsigned seq;
+static int wait_list[MAX_LISTED], wait_n = -1; // peers the running collective still waits for (guarded by mu)
 
 static double now_s(void) {
   struct timespec t;
@@ -79,7 +82,7 @@ static void sleep_us(long us) {
   nanosleep(&t, NULL);
 }
 
-static size_t elsize(int dtype) { return dtype == D_F32 ? 4 : dtype == D_F64 ? 8 : 1; }
+static size_t elsize(int dtype) { return dtype == D_F32 || dtype == D_I32 ? 4 : dtype == D_F64 ? 8 : 1; }
 
 static void chunk(size_t n, int parts, int r, size_t *off, size_t *len) {
   size_t base = n / (size_t)parts, rem = n % (size_t)parts, ur = (size_t)r;
@@ -110,8 +113,13 @@ static void poll_control(void) {
   if (MPI_Test(&ctrl_req, &flag, &st) != MPI_SUCCESS || !flag) return;
   ctrl_buf[MSG_LEN - 1] = 0;
   pthread_mutex_lock(&mu);
+  int src = st.MPI_SOURCE;
+  if (src >= 0 && src < g_size && !failed[src]) {
+    failed[src] = 1;
+    snprintf(fail_text + (size_t)src * MSG_LEN, MSG_LEN, "%s", ctrl_buf);
+  }
   if (fail_rank < 0) {
-    fail_rank = st.MPI_SOURCE;
+    fail_rank = src;
     snprintf(fail_msg, MSG_LEN, "%s", ctrl_buf);
   }
   pthread_mutex_unlock(&mu);
@@ -182,6 +190,18 @@ static void fail_missing(job *j, int status, MPI_Request *reqs, const int *peer,
   broken = 1;
 }
 
+static void publish_waiting(MPI_Request *reqs, const int *peer, int n) {
+  pthread_mutex_lock(&mu);
+  wait_n = 0;
+  for (int i = 0; i < n; i++) {
+    if (reqs[i] == MPI_REQUEST_NULL) continue;
+    int seen = 0;
+    for (int m = 0; m < wait_n; m++) seen |= wait_list[m] == peer[i];
+    if (!seen && wait_n < MAX_LISTED) wait_list[wait_n++] = peer[i];
+  }
+  pthread_mutex_unlock(&mu);
+}
+
 static int wait_reqs(job *j, MPI_Request *reqs, const int *peer, int n, double deadline) {
   int remaining = n;
   int *idx = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
@@ -197,13 +217,18 @@ static int wait_reqs(job *j, MPI_Request *reqs, const int *peer, int n, double d
     if (outcount == MPI_UNDEFINED) break;
     remaining -= outcount;
     if (remaining == 0) break;
+    if (outcount > 0 || iter == 0) publish_waiting(reqs, peer, n);
     poll_control();
     process_urgent();
     pthread_mutex_lock(&mu);
     int stopped = polling_stopped;
-    int fr = fail_rank;
+    // A notice matters only from a peer this collective still waits for (a peer that failed
+    // after sending everything we need does not spoil this collective; the next one refuses).
+    int fr = -1;
     char fm[MSG_LEN];
-    snprintf(fm, MSG_LEN, "%s", fail_msg);
+    for (int i = 0; fail_rank >= 0 && fr < 0 && i < n; i++)
+      if (reqs[i] != MPI_REQUEST_NULL && failed[peer[i]]) fr = peer[i];
+    if (fr >= 0) snprintf(fm, MSG_LEN, "%s", fail_text + (size_t)fr * MSG_LEN);
     pthread_mutex_unlock(&mu);
     if (stopped) { // the Node environment is going away: stop making MPI calls
       j->leak = 1;
@@ -265,24 +290,33 @@ static int wait_reqs(job *j, MPI_Request *reqs, const int *peer, int n, double d
   } while (0)
 
 // dst[i] = op(...op(op(src[0][i], src[1][i]), src[2][i])..., src[parts-1][i]); dst may alias a src.
-// max/min propagate NaN (like PyTorch); the fixed order makes signed zeros deterministic too.
+// The same combine as the JS transports (src/reduce.ts combineInto): the next rank's value v
+// replaces the accumulator a when v > a (max) / v < a (min) or v is NaN (NaN wins, like
+// PyTorch); ties keep the earlier rank's value (so -0/+0 follow rank order). int32 sums wrap
+// modulo 2^32 like an Int32Array store.
 static void fold(void *dst, char **src, int parts, size_t len, int dtype, int op) {
   if (dtype == D_F32) {
     if (op == OP_SUM) FOLD(float, a + v);
-    else if (op == OP_MAX) FOLD(float, (a > v || a != a) ? a : v);
-    else FOLD(float, (a < v || a != a) ? a : v);
-  } else {
+    else if (op == OP_MAX) FOLD(float, (v > a || v != v) ? v : a);
+    else FOLD(float, (v < a || v != v) ? v : a);
+  } else if (dtype == D_F64) {
     if (op == OP_SUM) FOLD(double, a + v);
-    else if (op == OP_MAX) FOLD(double, (a > v || a != a) ? a : v);
-    else FOLD(double, (a < v || a != a) ? a : v);
+    else if (op == OP_MAX) FOLD(double, (v > a || v != v) ? v : a);
+    else FOLD(double, (v < a || v != v) ? v : a);
+  } else {
+    if (op == OP_SUM) FOLD(int32_t, (int32_t)((uint32_t)a + (uint32_t)v));
+    else if (op == OP_MAX) FOLD(int32_t, v > a ? v : a);
+    else FOLD(int32_t, v < a ? v : a);
   }
 }
 
-static int tag_of(int phase) { return 8 + (int)(seq % (1u << 24)) * 4 + phase; }
+// Tags carry the collective's sequence number and kind, so messages of different collectives
+// never match (a rank calling a different sequence of collectives shows up as a timeout).
+static int tag_of(int kind, int phase) { return 8 + (int)(seq % (1u << 22)) * 64 + kind * 4 + phase; }
 
 // Rank r receives every rank's chunk r of `data` and folds them in rank order into `dst`.
 static int reduce_scatter_phase(job *j, char *data, char *dst, double deadline) {
-  int N = g_size, me = g_rank, tag = tag_of(0);
+  int N = g_size, me = g_rank, tag = tag_of(j->kind, 0);
   size_t es = elsize(j->dtype), moff, mlen;
   chunk(j->count, N, me, &moff, &mlen);
   char *tmp = malloc(mlen * es * (size_t)N + 1);
@@ -313,7 +347,7 @@ static int reduce_scatter_phase(job *j, char *data, char *dst, double deadline) 
 // Every rank sends `mine` (its chunk of the layout given by count/N) and receives the others
 // into `all`; with `uniform`, every block has `mine_len` bytes (allgather), else allreduce chunks.
 static int gather_phase(job *j, char *all, const char *mine, int uniform, double deadline) {
-  int N = g_size, me = g_rank, tag = tag_of(1);
+  int N = g_size, me = g_rank, tag = tag_of(j->kind, 1);
   size_t es = uniform ? 1 : elsize(j->dtype);
   MPI_Request *reqs = malloc(sizeof(MPI_Request) * (size_t)(2 * N));
   int *peer = malloc(sizeof(int) * (size_t)(2 * N));
@@ -340,7 +374,7 @@ static int gather_phase(job *j, char *all, const char *mine, int uniform, double
 }
 
 static int broadcast(job *j, double deadline) {
-  int N = g_size, me = g_rank, tag = tag_of(2);
+  int N = g_size, me = g_rank, tag = tag_of(j->kind, 2);
   MPI_Request *reqs = malloc(sizeof(MPI_Request) * (size_t)N);
   int *peer = malloc(sizeof(int) * (size_t)N);
   int k = 0, rc = MPI_SUCCESS;
@@ -424,6 +458,10 @@ static void run_init(job *j) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+  pthread_mutex_lock(&mu);
+  failed = calloc((size_t)g_size, 1);
+  fail_text = calloc((size_t)g_size, MSG_LEN);
+  pthread_mutex_unlock(&mu);
   MPI_Comm_dup(MPI_COMM_WORLD, &data_comm);
   MPI_Comm_dup(MPI_COMM_WORLD, &ctrl_comm);
   post_ctrl();
@@ -491,6 +529,9 @@ static void *mpi_main(void *arg) {
       j->status = S_USAGE;
       snprintf(j->message, MSG_LEN, "the process group was destroyed");
     } else run_collective(j);
+    pthread_mutex_lock(&mu);
+    wait_n = -1;
+    pthread_mutex_unlock(&mu);
     complete(j);
   }
   return NULL;
@@ -588,8 +629,10 @@ static napi_value get_args(napi_env env, napi_callback_info info, size_t want, n
   return argv[0];
 }
 
-// Reads a TypedArray: its data pointer, element count and dtype (D_BYTES for non-float arrays).
+// Reads a TypedArray: its data pointer, its count (elements for float32/float64/int32 arrays,
+// which get that dtype; bytes for every other TypedArray, which gets D_BYTES) and its dtype.
 static int typed(napi_env env, napi_value v, char **data, size_t *count, int *dtype) {
+  static const size_t sizes[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8}; // by napi_typedarray_type
   bool is = false;
   napi_is_typedarray(env, v, &is);
   if (!is) return 0;
@@ -598,18 +641,8 @@ static int typed(napi_env env, napi_value v, char **data, size_t *count, int *dt
   void *p;
   napi_get_typedarray_info(env, v, &t, &len, &p, NULL, NULL);
   *data = p;
-  *dtype = t == napi_float32_array ? D_F32 : t == napi_float64_array ? D_F64 : D_BYTES;
-  size_t bytes = t == napi_float32_array ? 4 : t == napi_float64_array ? 8 : 0;
-  if (!bytes) {
-    size_t total;
-    napi_value ab;
-    size_t off;
-    napi_get_typedarray_info(env, v, &t, &len, &p, &ab, &off);
-    // Byte length of any TypedArray: element size from its type.
-    static const size_t sizes[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
-    total = len * ((size_t)t < sizeof(sizes) / sizeof(sizes[0]) ? sizes[t] : 1);
-    *count = total;
-  } else *count = len;
+  *dtype = t == napi_float32_array ? D_F32 : t == napi_float64_array ? D_F64 : t == napi_int32_array ? D_I32 : D_BYTES;
+  *count = *dtype != D_BYTES ? len : len * ((size_t)t < sizeof(sizes) / sizeof(sizes[0]) ? sizes[t] : 1);
   return 1;
 }
 
@@ -645,7 +678,7 @@ static napi_value js_allreduce(napi_env env, napi_callback_info info) {
   double ms;
   if (!typed(env, argv[0], &j->data, &j->count, &j->dtype) || j->dtype == D_BYTES) {
     free(j);
-    THROW("heed_mpi.allreduce: expected a Float32Array or Float64Array");
+    THROW("heed_mpi.allreduce: expected a Float32Array, Float64Array or Int32Array");
   }
   napi_get_value_int32(env, argv[1], &j->op);
   napi_get_value_double(env, argv[2], &ms);
@@ -669,7 +702,7 @@ static napi_value js_reduce_scatter(napi_env env, napi_callback_info info) {
       j->dtype == D_BYTES || out_dtype != j->dtype || j->count % (size_t)g_size != 0 ||
       out_count != j->count / (size_t)g_size || j->count * elsize(j->dtype) > (size_t)INT32_MAX) {
     free(j);
-    THROW("heed_mpi.reduceScatter: expected float arrays of the same dtype, input length = world size x output length");
+    THROW("heed_mpi.reduceScatter: expected Float32/Float64/Int32 arrays of one type, input length = world size x output length");
   }
   napi_get_value_int32(env, argv[2], &j->op);
   napi_get_value_double(env, argv[3], &ms);
@@ -821,6 +854,26 @@ static napi_value js_peer_failure(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// waiting() -> number[] | null: the ranks the running collective still waits for (null when idle).
+static napi_value js_waiting(napi_env env, napi_callback_info info) {
+  napi_value v;
+  pthread_mutex_lock(&mu);
+  int n = wait_n, list[MAX_LISTED];
+  if (n > 0) memcpy(list, wait_list, sizeof(int) * (size_t)n);
+  pthread_mutex_unlock(&mu);
+  if (n < 0) {
+    napi_get_null(env, &v);
+    return v;
+  }
+  napi_create_array_with_length(env, (size_t)n, &v);
+  for (int i = 0; i < n; i++) {
+    napi_value r;
+    napi_create_int32(env, list[i], &r);
+    napi_set_element(env, v, (uint32_t)i, r);
+  }
+  return v;
+}
+
 static napi_value js_library_version(napi_env env, napi_callback_info info) {
   char s[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
@@ -858,6 +911,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"notifyFailure", NULL, js_notify_failure, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
       {"peerFailure", NULL, js_peer_failure, NULL, NULL, NULL, napi_default, NULL},
+      {"waiting", NULL, js_waiting, NULL, NULL, NULL, napi_default, NULL},
       {"libraryVersion", NULL, js_library_version, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
