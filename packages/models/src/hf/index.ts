@@ -19,3 +19,4 @@ export {
   AutoModelForCausalLM, AutoModelForSequenceClassification, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, autoModelClass,
   supportedModelTypes, type AutoTask, type AutoTaskModels, type SupportedModelType,
 } from './auto.js';
+export { generate, streamGenerate, type HFGenerateOptions, type GenerationStep } from './generate.js';
