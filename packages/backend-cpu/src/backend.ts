@@ -13,9 +13,10 @@
 import {
   BACKEND_API_VERSION, HeedError, isContiguous, sizeOf, type AdamScalars, type Conv2dParams,
   type Backend, type BackendCapabilities, type BinaryOp, type DataId, type DType, type RandomKind,
-  type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
+  type ElementwiseProgram, type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
 import { binaryKernel, castKernel, unaryKernel, whereKernel } from './elementwise.js';
+import { fusedElementwise } from './fused-elementwise.js';
 import { concatKernel, copyKernel, gatherKernel, indexSelectKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
 import { randomKernel } from './random.js';
@@ -227,6 +228,12 @@ export class CpuBackend implements Backend {
   matmul(a: StridedView, b: StridedView): DataId {
     this.#live('matmul');
     return (this.#fast && fastMatmul(this.#fast, a, b)) || matmulKernel(a, b);
+  }
+
+  /** A fused elementwise program from lazy execution, as one generated loop (null without eval). */
+  elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
+    this.#live('elementwise');
+    return fusedElementwise(program, inputs);
   }
 
   /** Dtype conversion. */

@@ -12,6 +12,7 @@
 //   comes from core's shape.ts and layout.ts, exported for backends.
 import { DTYPE_INFO, type DType, type TypedArray } from './dtype.js';
 import { HeedError, fmtShape } from './errors.js';
+import type { ElementwiseProgram } from './lazy/program.js';
 
 /**
  * The backend contract version. Core refuses to register a backend built for another version.
@@ -246,6 +247,13 @@ export interface FusedKernels {
    * input rows `i*stride[0] - pad[0] + kh*dilation[0]` (zero outside the input), or null to decline.
    */
   conv2d(x: StridedView, weight: StridedView, bias: StridedView | null, params: Conv2dParams): DataId | null;
+  /**
+   * Runs a fused elementwise program (what lazy execution makes of a chain of unary / binary /
+   * where / cast primitives): NEW contiguous buffers, one per `program.outputs` entry, with the
+   * values the primitives would give op by op (see {@link ElementwiseProgram}). Backends cache
+   * compiled kernels by {@link programKey}. Or null to decline (the chain then runs op by op).
+   */
+  elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null;
 }
 
 /**

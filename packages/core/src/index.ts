@@ -12,6 +12,8 @@ export * from './validate.js';
 export * from './backend.js';
 export * from './random-bits.js';
 export * from './registry.js';
+export { LazyBackend, lazyBackendFactory, type LazyStats } from './lazy/lazy-backend.js';
+export { programKey, runProgramByPrimitives, type ElementwiseExpr, type ElementwiseProgram, type ElementwisePrimitives } from './lazy/program.js';
 export { Storage, storageStats, type BackendStats } from './storage.js';
 export {
   type Shape, sizeOf, contiguousStrides, isContiguous, broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes,

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+// Lazy execution (core's LazyBackend) over the CPU backend: elementwise chains become one fused
+// program, freed intermediates are never computed, escaping intermediates are written once, and
+// random op DAGs (views, broadcasts, reductions, matmuls, gradients) give bitwise the values of
+// eager execution on the reference kernels (the generated loop rounds every step like the
+// op-by-op kernels). A backend without `elementwise` runs the same programs op by op.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as heed from '@heed/core';
+import { LazyBackend, type Backend, type Tensor } from '@heed/core';
+import { CpuBackend } from '@heed/backend-cpu';
+
+/** `b` seen through a proxy that renames it and hides some of its kernels. */
+function variant(b: Backend, name: string, hide: readonly string[] = []): Backend {
+  return new Proxy(b, {
+    get(target, key) {
+      if (key === 'name') return name;
+      if (typeof key === 'string' && hide.includes(key)) return undefined;
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+const lazyRef = new LazyBackend(new CpuBackend({ fast: false }), { name: 'lazy-ref' });
+// A third-party backend that only implements the primitives: the same programs run op by op.
+const noFusion = new LazyBackend(variant(new CpuBackend({ fast: false }), 'plain', ['elementwise']), { name: 'lazy-unfused' });
+
+beforeAll(() => {
+  heed.registerBackend({ name: 'eager-ref', priority: -10, create: () => variant(new CpuBackend({ fast: false }), 'eager-ref') });
+  heed.registerBackend({ name: 'lazy-ref', priority: -10, create: () => lazyRef });
+  heed.registerBackend({ name: 'lazy-unfused', priority: -10, create: () => noFusion });
+  heed.registerBackend({ name: 'lazy-fast', priority: -10, create: () => new LazyBackend(new CpuBackend(), { name: 'lazy-fast' }) });
+});
+afterAll(() => {
+  for (const n of ['eager-ref', 'lazy-ref', 'lazy-unfused', 'lazy-fast']) heed.removeBackend(n);
+});
+
+/** A seeded stream of floats in [-2, 2) (xorshift32). */
+function values(n: number, seed: number): number[] {
+  let s = seed | 1;
+  return Array.from({ length: n }, () => {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    return ((s >>> 0) / 2 ** 32) * 4 - 2;
+  });
+}
+
+describe('lazy execution: fusion', () => {
+  it('runs relu(x * a + b) as one program and never computes the freed intermediates', async () => {
+    const x = heed.tensor(values(12, 1), { shape: [3, 4], backend: 'lazy-ref' });
+    const a = heed.tensor(values(4, 2), { shape: [4], backend: 'lazy-ref' });
+    const b = heed.tensor(values(3, 3), { shape: [3, 1], backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const y = heed.tidy(() => heed.relu(x.mul(a).add(b)));
+    const got = await y.data();
+    const s = lazyRef.stats();
+    expect(s.recorded).toBe(3);
+    expect(s.programs).toBe(1);
+    expect(s.dispatches).toBe(1);
+    expect(s.skipped).toBe(0);
+    const xs = await x.data(), as = await a.data(), bs = await b.data();
+    const want = Array.from(xs, (v, i) => Math.max(0, Math.fround(Math.fround(v * as[i % 4]) + bs[Math.floor(i / 4)])));
+    expect(Array.from(got)).toEqual(want);
+    for (const t of [x, a, b, y]) t.dispose();
+  });
+
+  it('drops a recorded chain that is freed before it is needed', () => {
+    const x = heed.tensor(values(8, 4), { backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    heed.tidy(() => { x.exp().mul(2).sub(1); });
+    const s = lazyRef.stats();
+    expect(s.programs).toBe(0);
+    expect(s.dispatches).toBe(0);
+    expect(s.recorded).toBeGreaterThanOrEqual(3); // exp, mul, sub (+ the scalar constants)
+    expect(s.skipped).toBe(s.recorded);
+    x.dispose();
+  });
+
+  it('writes a live intermediate out once instead of recomputing it', async () => {
+    const x = heed.tensor(values(6, 5), { backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const e = x.exp();
+    const y = heed.tidy(() => e.add(1).log());
+    await y.data();
+    expect(lazyRef.stats().programs).toBe(1);
+    await e.data(); // already computed by y's program
+    expect(lazyRef.stats().programs).toBe(1);
+    expect(Array.from(await e.data())).toEqual(Array.from(await x.data(), (v) => Math.fround(Math.exp(v))));
+    for (const t of [x, e, y]) t.dispose();
+  });
+
+  it('fuses softmax into few dispatches: elementwise work between the reductions is one program each', async () => {
+    const x = heed.tensor(values(64, 6), { shape: [4, 16], backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const y = heed.tidy(() => {
+      const m = x.max({ axis: -1, keepdim: true });
+      const e = x.sub(m).exp();
+      return e.div(e.sum({ axis: -1, keepdim: true }));
+    });
+    await y.data();
+    const s = lazyRef.stats();
+    // max, sum (two reductions) + exp(x - m) + the division: 4 dispatches for 5 primitives
+    expect(s.dispatches).toBeLessThanOrEqual(4);
+    x.dispose(); y.dispose();
+  });
+});
+
+type Op = (ts: Tensor[], r: () => number) => Tensor;
+/** Random DAG steps over [4, 6] float32 tensors: elementwise ops, views, broadcasts, reductions, matmuls. */
+const STEPS: readonly Op[] = [
+  (t, r) => t[Math.floor(r() * t.length)].add(t[Math.floor(r() * t.length)]),
+  (t, r) => t[Math.floor(r() * t.length)].mul(t[Math.floor(r() * t.length)]),
+  (t, r) => t[Math.floor(r() * t.length)].sub(0.5).tanh(),
+  (t, r) => heed.where(t[Math.floor(r() * t.length)].gt(0), t[Math.floor(r() * t.length)], -1),
+  (t, r) => t[Math.floor(r() * t.length)].transpose(0, 1).mul(1.5).transpose(0, 1),
+  (t, r) => t[Math.floor(r() * t.length)].add(t[Math.floor(r() * t.length)].sum({ axis: 0, keepdim: true })),
+  (t, r) => t[Math.floor(r() * t.length)].sub(t[Math.floor(r() * t.length)].max({ axis: 1, keepdim: true })).exp(),
+  (t, r) => heed.matmul(heed.matmul(t[Math.floor(r() * t.length)], t[Math.floor(r() * t.length)].transpose(0, 1)), t[Math.floor(r() * t.length)]).mul(0.1),
+  (t, r) => t[Math.floor(r() * t.length)].square().add(1).sqrt().reciprocal(),
+  (t, r) => t[Math.floor(r() * t.length)].cast('int32').mul(3).cast('float32').div(4),
+  (t, r) => heed.concat([t[Math.floor(r() * t.length)].reshape([6, 4]).narrow(0, 1, 4).contiguous().exp().reshape([4, 4]), t[Math.floor(r() * t.length)].narrow(1, 0, 2)], 1),
+  (t, r) => heed.expand(t[Math.floor(r() * t.length)].select(1, 2).unsqueeze(1).neg(), [4, 6]).add(t[Math.floor(r() * t.length)]),
+];
+
+function seeded(seed: number): () => number {
+  let s = seed;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+}
+
+/** Builds the same random DAG on `backend`; returns its loss value and the inputs' gradients. */
+async function runDag(backend: string, seed: number): Promise<number[][]> {
+  const inputs = [0, 1, 2].map((k) => heed.tensor(values(24, seed * 7 + k), { shape: [4, 6], backend }));
+  const f = (...xs: Tensor[]): Tensor => {
+    const r = seeded(seed);
+    const ts: Tensor[] = [...xs];
+    for (let i = 0; i < 10; i++) ts.push(STEPS[Math.floor(r() * STEPS.length)](ts, r));
+    const last = ts[ts.length - 1];
+    return last.mul(last).sum().add(ts[ts.length - 2].sum());
+  };
+  const { value, grads } = heed.valueAndGrad(f)(...inputs);
+  const result = [Array.from(await value.data())];
+  for (const g of grads) result.push(Array.from(await g.data()));
+  for (const t of [...inputs, value, ...grads]) t.dispose();
+  return result;
+}
+
+describe('lazy execution: random op DAGs agree with eager', () => {
+  for (let seed = 1; seed <= 12; seed++) {
+    it(`DAG ${seed}: forward and gradients bitwise equal on the reference kernels, close on the fast path`, async () => {
+      const eager = await runDag('eager-ref', seed);
+      expect(await runDag('lazy-ref', seed)).toEqual(eager);
+      expect(await runDag('lazy-unfused', seed)).toEqual(eager);
+      const fast = await runDag('lazy-fast', seed);
+      fast.forEach((vs, i) => vs.forEach((v, j) => expect(Math.abs(v - eager[i][j])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(eager[i][j])))));
+    });
+  }
+});
