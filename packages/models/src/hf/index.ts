@@ -20,3 +20,12 @@ export {
   supportedModelTypes, type AutoTask, type AutoTaskModels, type SupportedModelType,
 } from './auto.js';
 export { generate, streamGenerate, type HFGenerateOptions, type GenerationStep } from './generate.js';
+export { HF_ACTIVATIONS, hfActivation, initHFWeights, keyPaddingMask, embedTokens, type HFActivation } from './modeling-utils.js';
+export {
+  BertModel, BertEmbeddings, BertSelfAttention, BertResidualOutput, BertAttention, BertLayer, BertEncoder, DenseBlock, bertSettings,
+  type BertConfig, type BertProblemType, type BertSettings, type BertModelOutput, type BertForwardOptions,
+} from './bert.js';
+export {
+  BertForSequenceClassification, BertForMaskedLM, BertPredictionHeadTransform, BertLMPredictionHead, BertOnlyMLMHead, numLabelsOf,
+  type BertHeadOutput, type BertHeadForwardOptions,
+} from './bert-heads.js';
