@@ -64,6 +64,13 @@ export interface TrainLoopOptions {
   history: LossPoint[];
   /** Builds the batch of `step` and returns its loss (or a Promise of it, e.g. awaiting a DataLoader's next batch). */
   batchLoss: (step: number) => BatchLoss | Promise<BatchLoss>;
+  /**
+   * Awaited right after `backward()`, before clipping: data-parallel training passes
+   * `() => ddp.finishGradSync()` so every rank clips and steps on the all-reduced gradients.
+   */
+  afterBackward?: (step: number) => void | Promise<void>;
+  /** Turns the step's loss value into the one recorded (data-parallel: the all-reduced sum of every rank's share). */
+  reduceLoss?: (loss: number, step: number) => number | Promise<number>;
   /** Maximum global gradient norm (default 1). */
   clipNorm?: number;
   /** Where progress goes (nothing by default). */
@@ -150,11 +157,13 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       const batch = await o.batchLoss(step);
       try {
         batch.loss.backward();
+        await o.afterBackward?.(step);
         clipGradNorm(o.model, o.clipNorm ?? 1).dispose();
         o.optimizer.step();
         o.optimizer.zeroGrad();
         o.scheduler?.step();
         lastLoss = (await batch.loss.data())[0];
+        if (o.reduceLoss) lastLoss = await o.reduceLoss(lastLoss, step);
       } finally {
         batch.loss.dispose();
         batch.dispose?.();
