@@ -114,7 +114,6 @@ export async function spawnThreads<T = unknown>(worldSize: number, workerUrl: st
     let finished = false;
     let graceTimer: ReturnType<typeof setTimeout> | null = null;
     let hangTimer: ReturnType<typeof setTimeout> | null = null;
-    const settledCount = (): number => outcomes.filter((o) => o !== null).length;
 
     const finish = (): void => {
       if (finished) return;
@@ -153,7 +152,9 @@ export async function spawnThreads<T = unknown>(worldSize: number, workerUrl: st
           finish();
         }, timeoutMs);
       }
-      if (settledCount() === worldSize) finish();
+      // Done once every rank has settled, or when only the blamed rank is left (it hangs: no grace to wait out).
+      const left = outcomes.map((o, r) => (o === null ? r : -1)).filter((r) => r >= 0);
+      if (left.length === 0 || (firstFailure?.reason === 'timeout' && left.length === 1 && left[0] === firstFailure.rank)) finish();
     };
 
     for (let rank = 0; rank < worldSize; rank++) {

@@ -3,9 +3,12 @@
 // Each collective runs in chunks of at most one slab region: every rank copies its chunk into
 // its own region, arrives at a barrier, reduces its own 1/N slice of the chunk over the regions
 // in rank order 0..N-1 into the result region (a reduce-scatter, so the work is spread over the
-// ranks), arrives again, and copies the whole result out (an all-gather). Waits block in
-// Atomics.wait (workers may block; where a thread may not, Atomics.waitAsync) with the group's
-// timeout, and wake when any rank or the launcher records a failure. No Node imports.
+// ranks), arrives again, and copies the whole result out (an all-gather). Only a region's own
+// rank writes it, and only before the first barrier of a step; the result region is written
+// only between the two barriers; so a rank still copying out never sees the next collective's
+// writes. Waits block in Atomics.wait (workers may block; where a thread may not,
+// Atomics.waitAsync) with the group's timeout, and wake when any rank or the launcher records
+// a failure. No Node imports.
 import type { HostTransport } from '../collectives.js';
 import { DistributedError, REDUCE_OPS, type HostArray, type ReduceOp } from '../group.js';
 import { combineInto, finishReduce } from '../reduce.js';
@@ -178,16 +181,18 @@ export class ThreadsTransport implements HostTransport {
   async broadcast(data: HostArray, src: number): Promise<void> {
     const ctor = ctorOf(data);
     this.#begin('broadcast', ctor, data.length, src);
-    const result = this.#region(ctor, this.worldSize);
+    // The source's own region, never the result region: a rank may still be copying the
+    // previous collective's result out when the source starts this one.
+    const from = this.#region(ctor, src);
     const cap = this.#capacity(ctor);
     let first = true;
     for (let off = 0; off < data.length || first; off += cap) {
       const len = Math.min(cap, data.length - off);
-      if (this.rank === src) result.set(data.subarray(off, off + len));
+      if (this.rank === src) from.set(data.subarray(off, off + len));
       await this.#barrier('broadcast');
       if (first) this.#checkSignatures('broadcast');
       first = false;
-      if (this.rank !== src) data.set(result.subarray(0, len), off);
+      if (this.rank !== src) data.set(from.subarray(0, len), off);
       await this.#barrier('broadcast');
     }
   }
