@@ -208,6 +208,11 @@ static int wait_reqs(job *j, MPI_Request *reqs, const int *peer, int n, double d
   double start = now_s();
   long iter = 0;
   while (remaining > 0) {
+    // Control first, then the requests: a peer's data precedes its failure notice on the wire,
+    // so a notice seen here means that peer's earlier messages are matched by the Testsome below
+    // (a rank that failed after finishing its part of this collective does not spoil it).
+    poll_control();
+    process_urgent();
     int outcount = 0;
     int rc = MPI_Testsome(n, reqs, &outcount, idx, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) {
@@ -218,8 +223,6 @@ static int wait_reqs(job *j, MPI_Request *reqs, const int *peer, int n, double d
     remaining -= outcount;
     if (remaining == 0) break;
     if (outcount > 0 || iter == 0) publish_waiting(reqs, peer, n);
-    poll_control();
-    process_urgent();
     pthread_mutex_lock(&mu);
     int stopped = polling_stopped;
     // A notice matters only from a peer this collective still waits for (a peer that failed
