@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Shared setup of the Heed benchmark scripts: parse --backend=cpu|webgpu (plus CPU debug flags
-// --threads=N, --reference, --simd=simd|relaxed), register and select that backend through
+// --threads=N, --reference, --simd=simd|relaxed; --lazy wraps the backend in core's LazyBackend), register and select that backend through
 // Heed's public API, wait until the CPU fast path's worker threads are up (they start
 // asynchronously), and describe the configuration for the RESULT records of the peers harness.
 import { readFileSync } from 'node:fs';
@@ -24,7 +24,8 @@ export async function setupHeed(args) {
     const threads = args.threads ? Number(args.threads) : undefined;
     const fast = !args.reference;
     const simd = typeof args.simd === 'string' ? args.simd : undefined;
-    heed.registerBackend({ name: 'cpu', priority: 1, create: () => new CpuBackend({ fast, threads, simd }) });
+    const factory = { name: 'cpu', priority: 1, create: () => new CpuBackend({ fast, threads, simd }) };
+    heed.registerBackend(args.lazy ? heed.lazyBackendFactory(factory) : factory);
   } else if (want === 'webgpu') {
     let mod;
     try {
@@ -36,25 +37,26 @@ export async function setupHeed(args) {
     process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
     const factory = mod.webgpuBackend ?? mod.default;
     if (!factory) throw new Error('@heed/backend-webgpu does not export webgpuBackend');
-    heed.registerBackend(factory);
+    heed.registerBackend(args.lazy ? heed.lazyBackendFactory(factory) : factory);
   } else {
     throw new Error(`unknown --backend=${want}; use cpu or webgpu`);
   }
   const backend = await heed.setBackend(want);
-  let info = typeof backend.fastInfo === 'function' ? backend.fastInfo() : null;
+  const plain = backend.inner ?? backend; // under --lazy, the LazyBackend's inner backend
+  let info = typeof plain.fastInfo === 'function' ? plain.fastInfo() : null;
   if (info) {
     // workers start in the background: wait (up to 3 s) until all expected threads are ready
     const expect = args.threads ? Number(args.threads) : Math.min(8, (await import('node:os')).availableParallelism());
     const t0 = performance.now();
     while (info.threads < expect && performance.now() - t0 < 3000) {
       await new Promise((r) => setTimeout(r, 10));
-      info = backend.fastInfo();
+      info = plain.fastInfo();
     }
   }
   const flavor = want !== 'cpu' ? want : info ? `wasm-${info.flavor}` : 'reference';
   const meta = {
     peer: 'heed', version: heedVersion(),
-    backend: want === 'cpu' ? `cpu-${flavor}` : want,
+    backend: (want === 'cpu' ? `cpu-${flavor}` : want) + (args.lazy ? '-lazy' : ''),
     actualBackend: heed.getBackend().name,
     threads: want === 'cpu' ? (info ? info.threads : 1) : 'gpu',
   };
@@ -63,7 +65,7 @@ export async function setupHeed(args) {
 
 /** Waits until `t` is computed (a 1-element readback on async backends; nothing on sync ones). */
 export async function sync(backend, t) {
-  if (backend.capabilities?.syncRead) return;
+  if (backend.capabilities?.syncRead && backend.inner === undefined) return; // a LazyBackend must compute t
   const one = heed.tidy(() => heed.narrow(heed.reshape(t, [-1]), 0, 0, 1));
   await one.data();
   one.dispose();

@@ -12,6 +12,7 @@ import { setupHeed, sync } from './heed_setup.mjs';
 const args = parseArgs();
 const op = args.op || 'matmul';
 const { heed, backend, meta } = await setupHeed(args);
+const lazy = Boolean(args.lazy);
 
 const close = (x, y, tol) => Math.abs(x - y) <= tol * (1 + Math.abs(y));
 /** Spot check of C = op(A) op(B) where A[i,k] = a[ta ? k*n+i : i*n+k], B[k,j] = b[tb ? j*n+k : k*n+j]. */
@@ -29,7 +30,10 @@ function batchRunner(fn) {
   return async (K) => {
     let last = null;
     for (let i = 0; i < K; i++) {
-      if (last) last.dispose();
+      if (last) {
+        if (lazy) await heed.flush(); // lazy: compute each result (a freed one would be skipped)
+        last.dispose();
+      }
       last = fn();
     }
     await sync(backend, last);

@@ -88,6 +88,19 @@ describe('lazy execution: fusion', () => {
     for (const t of [x, e, y]) t.dispose();
   });
 
+  it('flush() computes what is still referenced, and only that', async () => {
+    const x = heed.tensor(values(5, 9), { backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const kept = x.mul(3);
+    heed.tidy(() => { x.add(7).exp(); });
+    await heed.flush('lazy-ref');
+    expect(lazyRef.stats().programs).toBe(1);
+    await heed.flush('lazy-ref'); // nothing left
+    expect(lazyRef.stats().programs).toBe(1);
+    expect(Array.from(await kept.data())).toEqual(Array.from(await x.data(), (v) => Math.fround(v * 3)));
+    x.dispose(); kept.dispose();
+  });
+
   it('fuses softmax into few dispatches: elementwise work between the reductions is one program each', async () => {
     const x = heed.tensor(values(64, 6), { shape: [4, 16], backend: 'lazy-ref' });
     lazyRef.resetStats();

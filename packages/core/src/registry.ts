@@ -4,6 +4,7 @@
 // at most once; `setBackend` never leaves the registry half-switched when creation fails.
 import { BACKEND_API_VERSION, PRIMITIVE_NAMES, type Backend } from './backend.js';
 import { HeedError } from './errors.js';
+import { runKernel } from './kernel-dispatch.js';
 
 /**
  * How to create a backend. Register one with {@link registerBackend}.
@@ -181,4 +182,20 @@ export function getBackend(): Backend {
   }
   throw new HeedError('getBackend', 'no backend is registered. Register one first, e.g. ' +
     "`import { cpuBackend } from '@heed/backend-cpu'; registerBackend(cpuBackend);`.");
+}
+
+/**
+ * Runs all work recorded so far on a backend (the current one by default): under lazy execution
+ * ({@link LazyBackend}) every pending value still referenced is computed; backends that batch
+ * submissions (WebGPU) submit them. Reads (`data()`) flush what they need by themselves.
+ *
+ * @example
+ * ```ts
+ * const y = x.mul(2).add(1); // recorded under lazy execution
+ * await flush();             // computed now
+ * ```
+ */
+export async function flush(name?: string): Promise<void> {
+  const backend = name === undefined ? getBackend() : findBackend(name);
+  if (backend.flush !== undefined) runKernel(backend, 'flush');
 }
