@@ -7,6 +7,8 @@
 import { HeedError } from '@heed/core';
 import { loadConfig } from './config.js';
 import type { CausalLM } from './cache.js';
+import { GPT2LMHeadModel } from './gpt2.js';
+import { LlamaForCausalLM } from './llama.js';
 import { loadPretrained, type FromPretrainedOptions, type PreTrainedModel, type PretrainedModelClass } from './pretrained.js';
 import { openSource, type PretrainedSource } from './source.js';
 import { BertForMaskedLM, BertForSequenceClassification } from './bert-heads.js';
@@ -48,6 +50,8 @@ type AutoRow = { readonly [T in AutoTask]?: PretrainedModelClass<AutoTaskModels[
  * model files' imports.
  */
 const AUTO_MODELS = {
+  gpt2: { CausalLM: GPT2LMHeadModel },
+  llama: { CausalLM: LlamaForCausalLM },
   bert: { SequenceClassification: BertForSequenceClassification, MaskedLM: BertForMaskedLM },
 } as const satisfies Record<string, AutoRow>;
 

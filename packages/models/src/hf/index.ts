@@ -10,7 +10,8 @@ export {
 } from './config.js';
 export { WEIGHTS_NAME, WEIGHTS_INDEX_NAME, loadWeights, saveWeights, type LoadWeightsOptions, type SaveWeightsOptions } from './weights.js';
 export {
-  cacheLength, disposeCache, type LayerKeyValue, type PastKeyValues, type CausalLMForwardOptions, type CausalLMOutput, type CausalLM,
+  cacheLength, disposeCache, checkCausalInputs, defaultPositionIds, causalPaddingMask, appendKeyValue,
+  type LayerKeyValue, type PastKeyValues, type CausalLMForwardOptions, type CausalLMOutput, type CausalLM,
 } from './cache.js';
 export {
   PreTrainedModel, loadPretrained, type FromPretrainedOptions, type SavePretrainedOptions, type PretrainedModelClass,
@@ -29,3 +30,7 @@ export {
   BertForSequenceClassification, BertForMaskedLM, BertPredictionHeadTransform, BertLMPredictionHead, BertOnlyMLMHead, numLabelsOf,
   type BertHeadOutput, type BertHeadForwardOptions,
 } from './bert-heads.js';
+export { GPT2Model, GPT2LMHeadModel, GPT2Block, GPT2Attention, GPT2MLP, Conv1D, type GPT2Config, type GPT2ModelOutput } from './gpt2.js';
+export {
+  LlamaModel, LlamaForCausalLM, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type LlamaConfig, type LlamaModelOutput,
+} from './llama.js';

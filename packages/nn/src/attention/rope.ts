@@ -47,6 +47,11 @@ export interface RotaryOptions {
 export interface RotaryApplyOptions {
   /** Position of the first row (default 0). */
   offset?: number;
+  /**
+   * Explicit int32 positions instead of `offset`: `[L]`, or `[N, L]` / `[1, L]` with one row per
+   * entry of x's first axis (e.g. per batch row of left-padded sequences, like HF's `position_ids`).
+   */
+  positions?: Tensor;
 }
 
 /**
@@ -114,9 +119,19 @@ export class RotaryEmbedding extends Module {
       throw new HeedError('RotaryEmbedding', `positions ${offset}..${offset + L - 1} exceed maxLen ${this.maxLen}.`);
     }
     const half = this.dim / 2;
+    const pos = options.positions;
+    if (pos !== undefined && (pos.dtype !== 'int32' || pos.shape.at(-1) !== L || pos.rank > 2 || (pos.rank === 2 && (x.rank < 3 || (pos.shape[0] !== x.shape[0] && pos.shape[0] !== 1))))) {
+      throw new HeedError('RotaryEmbedding', `positions must be int32 [${L}] or [${x.rank >= 3 ? x.shape[0] : 'N'}, ${L}] for x ${fmtShape(x.shape)}, got ${pos.dtype} ${fmtShape(pos.shape)}.`);
+    }
     return tidy(() => {
-      const cos = this.cos.narrow(0, offset, L);
-      const sin = this.sin.narrow(0, offset, L);
+      // Rows of the tables for the positions, shaped to broadcast against x [..., L, half].
+      const rows = (table: Tensor): Tensor => {
+        if (pos === undefined) return table.narrow(0, offset, L);
+        const picked = table.indexSelect(0, pos.reshape([pos.size]));
+        return pos.rank === 1 ? picked : picked.reshape([pos.shape[0], ...new Array<number>(x.rank - 3).fill(1), L, half]);
+      };
+      const cos = rows(this.cos);
+      const sin = rows(this.sin);
       const rot = D > this.dim ? x.narrow(-1, 0, this.dim) : x;
       let out: Tensor;
       if (this.style === 'half') {
