@@ -122,7 +122,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** @internal An elementwise kernel over same-shape `views` (validated by the caller) into a new `outDtype` buffer. */
-  elementwise(op: string, views: readonly StridedView[], outDtype: DType, body: string, extra = ''): DataId {
+  mapKernel(op: string, views: readonly StridedView[], outDtype: DType, body: string, extra = ''): DataId {
     const plan = planViews(op, views);
     return this.produce(plan.size, outDtype, op, (out) => {
       const inputs = views.map((v) => this.data(v.data, op).buffer);
@@ -173,7 +173,7 @@ export class WebGPUBackend implements Backend {
 
   copy(x: StridedView): DataId {
     this.views('copy', x);
-    return this.elementwise('copy', [x], x.dtype, 'v0');
+    return this.mapKernel('copy', [x], x.dtype, 'v0');
   }
 
   unary(op: UnaryOp, x: StridedView, outDtype: DType): DataId {
@@ -188,7 +188,7 @@ export class WebGPUBackend implements Backend {
       : x.dtype === 'bool' ? 'i32(v0)' : x.dtype === 'int32' ? 'v0' : 'f2i(v0)';
     const target = op === 'isnan' || op === 'not' ? 'bool' : outDtype;
     const fn = `fn fnUnary(x: ${dom}) -> ${WGSL_TYPE[target]} { return ${convert(`(${expr})`, dom, target)}; }`;
-    return this.elementwise(op, [x], outDtype, `fnUnary(${load})`, fn);
+    return this.mapKernel(op, [x], outDtype, `fnUnary(${load})`, fn);
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView, outDtype: DType): DataId {
@@ -200,7 +200,7 @@ export class WebGPUBackend implements Backend {
     const load = (v: string, d: DType) => (dom === 'f32' ? (d === 'float32' ? v : d === 'bool' ? `f32(i32(${v}))` : `f32(${v})`)
       : d === 'float32' ? `f2i(${v})` : d === 'bool' ? `i32(${v})` : v);
     const fn = `fn fnBinary(a: ${dom}, b: ${dom}) -> ${WGSL_TYPE[outDtype]} { return ${convert(`(${binaryExpr(op, dom)})`, dom, outDtype)}; }`;
-    return this.elementwise(op, [a, b], outDtype, `fnBinary(${load('v0', a.dtype)}, ${load('v1', b.dtype)})`, fn);
+    return this.mapKernel(op, [a, b], outDtype, `fnBinary(${load('v0', a.dtype)}, ${load('v1', b.dtype)})`, fn);
   }
 
   where(cond: StridedView, a: StridedView, b: StridedView): DataId {
@@ -208,13 +208,13 @@ export class WebGPUBackend implements Backend {
     checkIs('where', 'the condition', cond.dtype, 'bool');
     checkIs('where', 'the second branch', b.dtype, a.dtype);
     checkSameShape('where', [cond, a, b]);
-    return this.elementwise('where', [cond, a, b], a.dtype, 'select(v2, v1, v0 != 0u)');
+    return this.mapKernel('where', [cond, a, b], a.dtype, 'select(v2, v1, v0 != 0u)');
   }
 
   cast(x: StridedView, dtype: DType): DataId {
     this.views('cast', x);
     checkDType('cast', dtype);
-    return this.elementwise('cast', [x], dtype, convert('v0', WGSL_TYPE[x.dtype], dtype));
+    return this.mapKernel('cast', [x], dtype, convert('v0', WGSL_TYPE[x.dtype], dtype));
   }
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
@@ -392,7 +392,7 @@ export class WebGPUBackend implements Backend {
     this.views('gelu', x);
     checkFloat('gelu', [x]);
     if (approximate !== 'none' && approximate !== 'tanh') throw new HeedError('gelu', `approximate must be 'none' or 'tanh', got '${String(approximate)}'.`);
-    return this.elementwise('gelu', [x], 'float32', geluExpr(approximate));
+    return this.mapKernel('gelu', [x], 'float32', geluExpr(approximate));
   }
 
   /** One Adam step in three elementwise dispatches (see fused-ops.ts). */

@@ -44,7 +44,7 @@ export interface OpKit {
   views(op: string, ...views: readonly (StridedView | null)[]): void;
   alloc(size: number, dtype: DType, op: string): GpuData;
   produce(size: number, dtype: DType, op: string, record: (out: GpuData) => void): GpuData;
-  elementwise(op: string, views: readonly StridedView[], outDtype: DType, body: string, extra?: string): DataId;
+  mapKernel(op: string, views: readonly StridedView[], outDtype: DType, body: string, extra?: string): DataId;
   perOutput(n: number, op: string): [number, number, number];
   copy(x: StridedView): DataId;
   upload(values: Float32Array, dtype: DType): DataId;
@@ -147,13 +147,13 @@ export function adamOp(kit: OpKit, param: StridedView, grad: StridedView, expAvg
   const s = (i: number): StridedView => ({ data: scalars, dtype: 'float32', shape: param.shape, strides: param.shape.map(() => 0), offset: i });
   const made: DataId[] = [];
   try {
-    const m = kit.elementwise('adam', [expAvg, grad, s(0), s(1)], 'float32', 'v2 * v0 + v3 * v1');
+    const m = kit.mapKernel('adam', [expAvg, grad, s(0), s(1)], 'float32', 'v2 * v0 + v3 * v1');
     made.push(m);
-    const v = kit.elementwise('adam', [expAvgSq, grad, s(2), s(3)], 'float32', 'v2 * v0 + v3 * (v1 * v1)');
+    const v = kit.mapKernel('adam', [expAvgSq, grad, s(2), s(3)], 'float32', 'v2 * v0 + v3 * (v1 * v1)');
     made.push(v);
     const mv: StridedView = { data: m, dtype: 'float32', shape: param.shape, strides: contiguousStrides(param.shape), offset: 0 };
     const vv: StridedView = { ...mv, data: v };
-    const p = kit.elementwise('adam', [param, mv, vv, s(4), s(5), s(6)], 'float32', 'v0 - v3 * v1 / (sqrt(v2 * v4) + v5)');
+    const p = kit.mapKernel('adam', [param, mv, vv, s(4), s(5), s(6)], 'float32', 'v0 - v3 * v1 / (sqrt(v2 * v4) + v5)');
     return [p, m, v];
   } catch (e) {
     for (const id of made) kit.free(id);
