@@ -40,10 +40,20 @@ export interface MpiRun {
   lines: (tag: string) => Record<string, unknown>[];
 }
 
-/** Runs `mpirun -np n [extra] node <script> ...args` with a hard wall-clock limit. */
-export function mpirun(n: number, script: string, args: readonly string[] = [], options: { extra?: readonly string[]; limitMs?: number; env?: Record<string, string> } = {}): MpiRun {
+/** Options of {@link mpirun}: extra mpirun flags, a command mpirun runs under (e.g. `ip netns exec A`), limit, env. */
+export interface MpirunOptions {
+  extra?: readonly string[];
+  prefix?: readonly string[];
+  limitMs?: number;
+  env?: Record<string, string>;
+}
+
+/** Runs `[prefix] mpirun -np n [extra] node <script> ...args` with a hard wall-clock limit. */
+export function mpirun(n: number, script: string, args: readonly string[] = [], options: MpirunOptions = {}): MpiRun {
   const start = Date.now();
-  const r = spawnSync(MPIRUN ?? 'mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(n), ...(options.extra ?? []), process.execPath, join(SCRIPTS, script), ...args], {
+  const argv = [...(options.prefix ?? []), MPIRUN ?? 'mpirun', '--allow-run-as-root', '--oversubscribe', '-np', String(n), ...(options.extra ?? []),
+    process.execPath, join(SCRIPTS, script), ...args];
+  const r = spawnSync(argv[0], argv.slice(1), {
     cwd: root, encoding: 'utf8', timeout: options.limitMs ?? 25_000, killSignal: 'SIGKILL',
     env: { ...process.env, FORCE_COLOR: '0', ...options.env },
   });
