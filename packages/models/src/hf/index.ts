@@ -34,3 +34,4 @@ export { GPT2Model, GPT2LMHeadModel, GPT2Block, GPT2Attention, GPT2MLP, Conv1D, 
 export {
   LlamaModel, LlamaForCausalLM, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type LlamaConfig, type LlamaModelOutput,
 } from './llama.js';
+export * from './tokenizer/index.js';

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+// tokenizer.json models: BPE (merge ranks in a pair -> rank map, applied lowest rank first with
+// a binary heap over a linked list of symbols, as the Rust library's `Word::merge_all`; byte
+// fallback to <0xXX> tokens, unk fusing, continuing_subword_prefix / end_of_word_suffix,
+// ignore_merges, a word cache), WordPiece (greedy longest match, max_input_chars_per_word) and
+// WordLevel. Each turns one pre-tokenized word into ids.
+import { HeedError } from '@heed/core';
+import type { BpeModelJSON, ModelJSON, WordLevelModelJSON, WordPieceModelJSON } from './json.js';
+
+const OP = 'AutoTokenizer';
+const CACHE_LIMIT = 10_000;
+const PAIR = 2 ** 21; // ids are below 2^21; pair key = a * PAIR + b
+const POS = 2 ** 22; // heap key = rank * POS + position (words under 4M characters)
+
+/** A tokenizer.json model: words to ids, and its vocabulary. */
+export interface TokenizerModel {
+  /** The ids of one pre-tokenized word. */
+  tokenize(word: string): number[];
+  /** token -> id of the model's vocabulary. */
+  readonly vocab: ReadonlyMap<string, number>;
+  /** id -> token of the model's vocabulary. */
+  readonly vocabR: ReadonlyMap<number, string>;
+}
+
+function vocabMaps(vocab: Record<string, number>): [Map<string, number>, Map<number, string>] {
+  const fwd = new Map<string, number>();
+  const rev = new Map<number, string>();
+  for (const [t, id] of Object.entries(vocab)) {
+    if (!Number.isInteger(id) || id < 0 || id >= PAIR) throw new HeedError(OP, `the vocabulary id ${id} of ${JSON.stringify(t)} is not an integer in [0, 2^21).`);
+    fwd.set(t, id);
+    rev.set(id, t);
+  }
+  return [fwd, rev];
+}
+
+/** A min-heap of numbers (heap keys). */
+class MinHeap {
+  private readonly a: number[] = [];
+  get size(): number { return this.a.length; }
+  push(v: number): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= v) break;
+      a[i] = a[p];
+      i = p;
+    }
+    a[i] = v;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop() as number;
+    if (a.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1] < a[l] ? l + 1 : l;
+        if (a[c] >= last) break;
+        a[i] = a[c];
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
+class BpeModel implements TokenizerModel {
+  readonly vocab: Map<string, number>;
+  readonly vocabR: Map<number, string>;
+  private readonly ranks = new Map<number, number>();
+  private readonly mergedId: number[] = [];
+  private readonly cache = new Map<string, number[]>();
+  private readonly byteIds: (number | undefined)[] = [];
+  private readonly unkId: number | undefined;
+
+  constructor(private readonly j: BpeModelJSON) {
+    if (j.dropout !== null && j.dropout !== undefined && j.dropout > 0) {
+      throw new HeedError(OP, `BPE dropout ${j.dropout} makes encoding random; set "dropout": null in tokenizer.json for inference.`);
+    }
+    [this.vocab, this.vocabR] = vocabMaps(j.vocab);
+    const prefixLen = (j.continuing_subword_prefix ?? '').length;
+    j.merges.forEach((m, rank) => {
+      const [a, b] = typeof m === 'string' ? splitMerge(m) : m;
+      const ia = this.vocab.get(a);
+      const ib = this.vocab.get(b);
+      const merged = this.vocab.get(a + b.slice(prefixLen));
+      if (ia === undefined || ib === undefined || merged === undefined) {
+        throw new HeedError(OP, `BPE merge ${rank} (${JSON.stringify(a)}, ${JSON.stringify(b)}) uses a token missing from the vocabulary.`);
+      }
+      const key = ia * PAIR + ib;
+      if (!this.ranks.has(key)) this.ranks.set(key, rank);
+      this.mergedId[rank] = merged;
+    });
+    if (j.byte_fallback) {
+      for (let b = 0; b < 256; b++) this.byteIds.push(this.vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+    }
+    if (j.unk_token !== null && j.unk_token !== undefined) {
+      this.unkId = this.vocab.get(j.unk_token);
+      if (this.unkId === undefined) throw new HeedError(OP, `the BPE unk_token ${JSON.stringify(j.unk_token)} is not in the vocabulary.`);
+    }
+  }
+
+  tokenize(word: string): number[] {
+    if (word.length === 0) return [];
+    if (this.j.ignore_merges === true) {
+      const id = this.vocab.get(word);
+      if (id !== undefined) return [id];
+    }
+    const hit = this.cache.get(word);
+    if (hit !== undefined) return hit;
+    const ids = this.merge(this.symbols(word));
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(word, ids);
+    return ids;
+  }
+
+  /** The initial symbols of a word: one per character, byte tokens or unk for unknown ones. */
+  private symbols(word: string): number[] {
+    const { continuing_subword_prefix: prefix, end_of_word_suffix: suffix, fuse_unk: fuse } = this.j;
+    const out: number[] = [];
+    let unkPending = false;
+    let i = 0;
+    for (const c of word) {
+      const isFirst = i === 0;
+      i += c.length;
+      let s = c;
+      if (!isFirst && prefix) s = prefix + s;
+      if (i === word.length && suffix) s += suffix;
+      const id = this.vocab.get(s);
+      if (id !== undefined) {
+        if (unkPending) out.push(this.unkId as number);
+        unkPending = false;
+        out.push(id);
+        continue;
+      }
+      if (this.j.byte_fallback) {
+        const bytes = new TextEncoder().encode(s);
+        const ids = Array.from(bytes, (b) => this.byteIds[b]);
+        if (ids.every((x) => x !== undefined)) {
+          out.push(...(ids as number[]));
+          continue;
+        }
+      }
+      if (this.unkId !== undefined) {
+        if (unkPending && !fuse) out.push(this.unkId);
+        unkPending = true;
+      }
+    }
+    if (unkPending) out.push(this.unkId as number);
+    return out;
+  }
+
+  /** Applies the merges lowest rank first (ties: leftmost), as `Word::merge_all`. */
+  private merge(ids: number[]): number[] {
+    const n = ids.length;
+    if (n < 2) return ids;
+    const c = Int32Array.from(ids);
+    const prev = new Int32Array(n);
+    const next = new Int32Array(n);
+    const alive = new Uint8Array(n).fill(1);
+    for (let k = 0; k < n; k++) { prev[k] = k - 1; next[k] = k + 1 < n ? k + 1 : -1; }
+    const heap = new MinHeap();
+    for (let k = 0; k + 1 < n; k++) {
+      const r = this.ranks.get(c[k] * PAIR + c[k + 1]);
+      if (r !== undefined) heap.push(r * POS + k);
+    }
+    while (heap.size > 0) {
+      const top = heap.pop();
+      const rank = Math.floor(top / POS);
+      const pos = top - rank * POS;
+      if (!alive[pos]) continue;
+      const nx = next[pos];
+      if (nx < 0) continue;
+      if (this.ranks.get(c[pos] * PAIR + c[nx]) !== rank) continue; // stale entry
+      c[pos] = this.mergedId[rank];
+      alive[nx] = 0;
+      const nn = next[nx];
+      next[pos] = nn;
+      if (nn >= 0) prev[nn] = pos;
+      const pv = prev[pos];
+      if (pv >= 0) {
+        const r = this.ranks.get(c[pv] * PAIR + c[pos]);
+        if (r !== undefined) heap.push(r * POS + pv);
+      }
+      if (nn >= 0) {
+        const r = this.ranks.get(c[pos] * PAIR + c[nn]);
+        if (r !== undefined) heap.push(r * POS + pos);
+      }
+    }
+    const out: number[] = [];
+    for (let k = 0; k >= 0; k = next[k]) out.push(c[k]);
+    return out;
+  }
+}
+
+function splitMerge(m: string): [string, string] {
+  const sp = m.indexOf(' ', 1);
+  if (sp < 0) throw new HeedError(OP, `BPE merge ${JSON.stringify(m)} is not "left right".`);
+  return [m.slice(0, sp), m.slice(sp + 1)];
+}
+
+class WordPieceModel implements TokenizerModel {
+  readonly vocab: Map<string, number>;
+  readonly vocabR: Map<number, string>;
+  private readonly unkId: number;
+
+  constructor(private readonly j: WordPieceModelJSON) {
+    [this.vocab, this.vocabR] = vocabMaps(j.vocab);
+    const unk = this.vocab.get(j.unk_token);
+    if (unk === undefined) throw new HeedError(OP, `the WordPiece unk_token ${JSON.stringify(j.unk_token)} is not in the vocabulary.`);
+    this.unkId = unk;
+  }
+
+  tokenize(word: string): number[] {
+    const chars = [...word];
+    if (chars.length > this.j.max_input_chars_per_word) return [this.unkId];
+    const out: number[] = [];
+    let start = 0;
+    while (start < chars.length) {
+      let end = chars.length;
+      let found: number | undefined;
+      while (start < end) {
+        const sub = (start > 0 ? this.j.continuing_subword_prefix : '') + chars.slice(start, end).join('');
+        found = this.vocab.get(sub);
+        if (found !== undefined) break;
+        end--;
+      }
+      if (found === undefined) return [this.unkId];
+      out.push(found);
+      start = end;
+    }
+    return out;
+  }
+}
+
+class WordLevelModel implements TokenizerModel {
+  readonly vocab: Map<string, number>;
+  readonly vocabR: Map<number, string>;
+  private readonly unkId: number | undefined;
+
+  constructor(j: WordLevelModelJSON) {
+    [this.vocab, this.vocabR] = vocabMaps(j.vocab);
+    this.unkId = this.vocab.get(j.unk_token);
+  }
+
+  tokenize(word: string): number[] {
+    const id = this.vocab.get(word) ?? this.unkId;
+    if (id === undefined) throw new HeedError(OP, `WordLevel: ${JSON.stringify(word)} is not in the vocabulary and there is no unk_token.`);
+    return [id];
+  }
+}
+
+/**
+ * Builds the model a tokenizer.json `model` entry describes; an unknown type is a HeedError naming it.
+ *
+ * @example
+ * ```ts
+ * const m = buildModel({ type: 'WordLevel', unk_token: '?', vocab: { '?': 0, hi: 1 } });
+ * m.tokenize('hi'); // [1]
+ * ```
+ */
+export function buildModel(j: ModelJSON): TokenizerModel {
+  switch (j.type) {
+    case 'BPE': return new BpeModel(j);
+    case 'WordPiece': return new WordPieceModel(j);
+    case 'WordLevel': return new WordLevelModel(j);
+    default:
+      throw new HeedError(OP, `unknown model type ${JSON.stringify((j as { type?: unknown }).type)} in tokenizer.json; supported: BPE, WordPiece, WordLevel.`);
+  }
+}

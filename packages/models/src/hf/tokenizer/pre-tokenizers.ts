@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+// tokenizer.json pre-tokenizers: split normalized text into the words the model tokenizes, with
+// the Rust library's split behaviours (Removed, Isolated, MergedWithPrevious, MergedWithNext,
+// Contiguous) over regex or per-character matches. A piece remembers whether it starts the
+// original text (`first`), which Metaspace's prepend_scheme "first" needs.
+import { HeedError } from '@heed/core';
+import type { PreTokenizerJSON, PrependScheme, SplitBehavior } from './json.js';
+import { patternRegExp } from './normalizers.js';
+import { BYTE_TO_CHAR, isBertPunctuation, isWhitespace, onigToRegExp } from './unicode.js';
+
+/** A piece of text on its way to the model; `first` when it starts at offset 0 of the input. */
+export interface Piece {
+  text: string;
+  first: boolean;
+}
+
+/** A pre-tokenizer: the pieces one piece splits into. */
+export type PreTokenizer = (piece: Piece) => Piece[];
+
+type Match = [start: number, end: number, isMatch: boolean];
+
+const OP = 'AutoTokenizer';
+const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const GPT2_RE = onigToRegExp(GPT2_PATTERN, OP);
+const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+const WHITESPACE_RE = onigToRegExp(`[${WORD}]+|[^${WORD}\\s]+`, OP);
+const utf8 = new TextEncoder();
+
+function regexMatches(text: string, re: RegExp): Match[] {
+  const out: Match[] = [];
+  let prev = 0;
+  for (const m of text.matchAll(re)) {
+    const start = m.index ?? 0;
+    const end = start + m[0].length;
+    if (prev !== start) out.push([prev, start, false]);
+    out.push([start, end, true]);
+    prev = end;
+  }
+  if (prev !== text.length) out.push([prev, text.length, false]);
+  return out;
+}
+
+function charMatches(text: string, pred: (c: string) => boolean): Match[] {
+  const out: Match[] = [];
+  let last = 0;
+  let i = 0;
+  for (const c of text) {
+    if (pred(c)) {
+      if (last < i) out.push([last, i, false]);
+      out.push([i, i + c.length, true]);
+      last = i + c.length;
+    }
+    i += c.length;
+  }
+  if (i > last) out.push([last, i, false]);
+  return out;
+}
+
+/** Splits `piece` at `matches` the way the Rust library's `NormalizedString::split` does. */
+function splitPiece(piece: Piece, matches: Match[], behavior: SplitBehavior): Piece[] {
+  let spans: [number, number, boolean][]; // [start, end, remove]
+  if (behavior === 'Removed') spans = matches;
+  else if (behavior === 'Isolated') spans = matches.map(([a, b]) => [a, b, false]);
+  else if (behavior === 'MergedWithNext') {
+    spans = [];
+    let prev = false;
+    for (let k = matches.length - 1; k >= 0; k--) {
+      const [a, b, m] = matches[k];
+      const last = spans[spans.length - 1];
+      if (m && !prev && last !== undefined) last[0] = a;
+      else spans.push([a, b, false]);
+      prev = m;
+    }
+    spans.reverse();
+  } else {
+    spans = [];
+    let prev = false;
+    for (const [a, b, m] of matches) {
+      const last = spans[spans.length - 1];
+      const merge = behavior === 'Contiguous' ? m === prev : m && !prev;
+      if (merge && last !== undefined) last[1] = b;
+      else spans.push([a, b, false]);
+      prev = m;
+    }
+  }
+  const out: Piece[] = [];
+  for (const [a, b, remove] of spans) {
+    if (remove || a === b) continue;
+    out.push({ text: piece.text.slice(a, b), first: piece.first && a === 0 });
+  }
+  return out;
+}
+
+function byteLevel(piece: Piece): Piece {
+  let text = '';
+  for (const b of utf8.encode(piece.text)) text += BYTE_TO_CHAR[b];
+  return { text, first: piece.first };
+}
+
+function metaspace(replacement: string, scheme: PrependScheme, split: boolean): PreTokenizer {
+  return (piece) => {
+    let text = piece.text.replaceAll(' ', replacement);
+    if (!text.startsWith(replacement) && (scheme === 'always' || (scheme === 'first' && piece.first))) text = replacement + text;
+    const p = { text, first: piece.first };
+    return split ? splitPiece(p, charMatches(text, (c) => c === replacement), 'MergedWithNext') : text.length > 0 ? [p] : [];
+  };
+}
+
+/** Metaspace's prepend scheme, reading the older `add_prefix_space` flag too. */
+export function prependScheme(j: { prepend_scheme?: PrependScheme; add_prefix_space?: boolean }): PrependScheme {
+  return j.prepend_scheme ?? (j.add_prefix_space === false ? 'never' : 'always');
+}
+
+/**
+ * Builds the pre-tokenizer a tokenizer.json `pre_tokenizer` entry describes; an unknown type is a HeedError naming it.
+ *
+ * @example
+ * ```ts
+ * buildPreTokenizer({ type: 'WhitespaceSplit' })({ text: 'a  b', first: true }).map((p) => p.text); // ['a', 'b']
+ * ```
+ */
+export function buildPreTokenizer(j: PreTokenizerJSON): PreTokenizer {
+  switch (j.type) {
+    case 'ByteLevel': {
+      const useRegex = j.use_regex ?? true;
+      return (piece) => {
+        const p = j.add_prefix_space && !piece.text.startsWith(' ') ? { text: ' ' + piece.text, first: piece.first } : piece;
+        const parts = useRegex ? splitPiece(p, regexMatches(p.text, GPT2_RE), 'Isolated') : p.text.length > 0 ? [p] : [];
+        return parts.map(byteLevel);
+      };
+    }
+    case 'BertPreTokenizer':
+      return (piece) => splitPiece(piece, charMatches(piece.text, isWhitespace), 'Removed')
+        .flatMap((p) => splitPiece(p, charMatches(p.text, isBertPunctuation), 'Isolated'));
+    case 'Whitespace':
+      return (piece) => splitPiece(piece, regexMatches(piece.text, WHITESPACE_RE).map(([a, b, m]) => [a, b, !m]), 'Removed');
+    case 'WhitespaceSplit':
+      return (piece) => splitPiece(piece, charMatches(piece.text, isWhitespace), 'Removed');
+    case 'Metaspace':
+      return metaspace(j.replacement, prependScheme(j), j.split ?? true);
+    case 'Split': {
+      const re = patternRegExp(j.pattern);
+      return (piece) => splitPiece(piece, regexMatches(piece.text, re).map(([a, b, m]) => [a, b, j.invert ? !m : m]), j.behavior);
+    }
+    case 'Punctuation':
+      return (piece) => splitPiece(piece, charMatches(piece.text, isBertPunctuation), j.behavior ?? 'Isolated');
+    case 'Digits': {
+      const digit = (c: string) => /^\p{N}$/u.test(c);
+      return (piece) => splitPiece(piece, charMatches(piece.text, digit), j.individual_digits ? 'Isolated' : 'Contiguous');
+    }
+    case 'Sequence': {
+      const steps = j.pretokenizers.map(buildPreTokenizer);
+      return (piece) => steps.reduce<Piece[]>((pieces, f) => pieces.flatMap(f), [piece]);
+    }
+    default:
+      throw new HeedError(OP, `unknown pre_tokenizer type ${JSON.stringify((j as { type?: unknown }).type)} in tokenizer.json; `
+        + 'supported: ByteLevel, BertPreTokenizer, Whitespace, WhitespaceSplit, Metaspace, Split, Punctuation, Digits, Sequence.');
+  }
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// AutoTokenizer against the Rust `tokenizers` library: for tokenizers trained by
+// scripts/fixtures/gen_hf_tokenizer_fixtures.py in the GPT-2 (byte-level BPE), BERT (WordPiece)
+// and Llama (byte-fallback BPE, Prepend/Replace and Metaspace layouts) formats, every recorded
+// string's ids (with and without special tokens), tokens, decodes (with and without special
+// tokens) and pairs must be exactly the library's; batches must pad and truncate exactly as
+// transformers' PreTrainedTokenizerFast does.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AutoTokenizer, type EncodeBatchOptions, type PreTrainedTokenizerFast } from '../src/index.js';
+
+const FIX = join(import.meta.dirname, 'fixtures', 'hf-tokenizers');
+export const KINDS = ['gpt2', 'bert', 'llama', 'llama-metaspace'] as const;
+
+interface Case {
+  text: string; ids: number[]; tokens: string[]; idTokens: string[]; idsNoSpecial: number[]; tokensNoSpecial: string[];
+  decode: string; decodeSkipSpecial: string; hfDecode: string; hfDecodeSkipSpecial: string;
+}
+interface Expected {
+  kind: string; vocabSize: number; cases: Case[];
+  pairs: { text: string; textPair: string; ids: number[]; idsNoSpecial: number[]; typeIds: number[] }[];
+  batchTexts: string[];
+  batches: { options: Record<string, unknown>; inputIds?: number[][]; attentionMask?: number[][]; error?: string }[];
+  convert: Record<string, number | null>;
+}
+
+function expected(kind: string): Expected {
+  return JSON.parse(readFileSync(join(FIX, kind, 'expected.json'), 'utf8')) as Expected;
+}
+
+/** transformers' keyword arguments -> encodeBatch options. */
+function batchOptions(o: Record<string, unknown>): EncodeBatchOptions {
+  return {
+    padding: o.padding as EncodeBatchOptions['padding'], maxLength: o.max_length as number | undefined,
+    truncation: o.truncation as boolean | undefined, paddingSide: o.padding_side as 'left' | 'right' | undefined,
+    addSpecialTokens: o.add_special_tokens as boolean | undefined,
+  };
+}
+
+describe.each(KINDS)('AutoTokenizer %s', (kind) => {
+  const exp = expected(kind);
+  let tok: PreTrainedTokenizerFast;
+  beforeAll(async () => {
+    tok = await AutoTokenizer.fromPretrained(join(FIX, kind));
+  });
+  it('loads tokenizer.json + tokenizer_config.json', () => {
+    expect(tok.vocabSize).toBe(exp.vocabSize);
+  });
+
+  it.each(exp.cases.map((c, i) => [i, JSON.stringify(c.text).slice(0, 40), c] as const))('case %i %s', (_i, _name, c) => {
+    expect(tok.encode(c.text)).toEqual(c.ids);
+    expect(tok.encode(c.text, { addSpecialTokens: false })).toEqual(c.idsNoSpecial);
+    expect(tok.tokenize(c.text)).toEqual(c.tokensNoSpecial);
+    expect(tok.tokenize(c.text, { addSpecialTokens: true })).toEqual(c.tokens);
+    expect(tok.convertIdsToTokens(c.ids)).toEqual(c.idTokens);
+    expect(tok.decode(c.ids, { cleanUpTokenizationSpaces: false })).toBe(c.decode);
+    expect(tok.decode(c.ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false })).toBe(c.decodeSkipSpecial);
+    expect(tok.decode(c.ids)).toBe(c.hfDecode);
+    expect(tok.decode(c.ids, { skipSpecialTokens: true })).toBe(c.hfDecodeSkipSpecial);
+  });
+
+  it('pairs', () => {
+    for (const p of exp.pairs) {
+      expect(tok.encode(p.text, { textPair: p.textPair })).toEqual(p.ids);
+      expect(tok.encode(p.text, { textPair: p.textPair, addSpecialTokens: false })).toEqual(p.idsNoSpecial);
+      expect(tok.encodeBatch([p.text], { textPairs: [p.textPair] }).tokenTypeIds[0]).toEqual(p.typeIds);
+    }
+  });
+
+  it('batches pad and truncate like transformers', () => {
+    for (const b of exp.batches) {
+      const run = () => tok.encodeBatch(exp.batchTexts, batchOptions(b.options));
+      if (b.error !== undefined) {
+        expect(run).toThrow(/no pad token/);
+        continue;
+      }
+      const out = run();
+      expect(out.inputIds, JSON.stringify(b.options)).toEqual(b.inputIds);
+      expect(out.attentionMask, JSON.stringify(b.options)).toEqual(b.attentionMask);
+    }
+  });
+
+  it('convertTokensToIds', () => {
+    for (const [t, id] of Object.entries(exp.convert)) expect(tok.convertTokensToIds(t)).toBe(id ?? tok.unkTokenId);
+  });
+});
