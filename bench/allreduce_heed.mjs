@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+// All-reduce bandwidth of @heed/distributed's threads transport beside memcpy, for 1-64 MB of
+// float32 at 2 and 4 ranks (worker_threads over one SharedArrayBuffer slab). For each size it
+// prints the time of one all-reduce (the slowest rank's mean over the reps), the algorithm
+// bandwidth (bytes / time) and NCCL's bus bandwidth (algbw * 2 (N-1) / N: the bytes every
+// rank must move in a ring), for the host-array path (`allReduceBuffer`) and the tensor path
+// (`allReduce([t])`, which also reads the tensor and assigns the result), and the memcpy
+// bandwidth of one thread (`Float32Array.set`) for reference.
+// Usage: node bench/allreduce_heed.mjs [--ranks=2,4] [--sizes=1,4,16,64] [--reps=5] [--slab=4] [--json]
+// (sizes and slab in MiB; needs `npm run build`). This file is also the workers' script.
+import { isMainThread } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+
+const MiB = 1024 * 1024;
+
+function arg(name, fallback) {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+}
+
+async function rank() {
+  const { registerBackend, setBackend, tensor } = await import('@heed/core');
+  const { cpuBackend } = await import('@heed/backend-cpu');
+  const { runWorker } = await import('@heed/distributed');
+  registerBackend(cpuBackend);
+  await setBackend('cpu');
+  await runWorker(async (group, { sizes, reps }) => {
+    const rows = [];
+    for (const mb of sizes) {
+      const n = (mb * MiB) / 4;
+      const buf = new Float32Array(n).fill(group.rank + 1);
+      const time = async (fn) => {
+        await fn();
+        await group.barrier();
+        const t0 = performance.now();
+        for (let r = 0; r < reps; r++) await fn();
+        const ms = (performance.now() - t0) / reps;
+        const slowest = new Float64Array([ms]);
+        await group.allReduceBuffer(slowest, 'max');
+        return slowest[0];
+      };
+      const hostMs = await time(() => group.allReduceBuffer(buf, 'sum'));
+      const t = tensor(new Float32Array(n).fill(group.rank + 1), { shape: [n] });
+      const tensorMs = await time(() => group.allReduce([t], { op: 'mean' }));
+      // mean keeps the values bounded; check the result once: every element is the mean of 1..N.
+      const first = (await t.data())[0];
+      t.dispose();
+      if (Math.abs(first - (group.worldSize + 1) / 2) > 1e-6) throw new Error(`wrong all-reduce result ${first}`);
+      rows.push({ mb, hostMs, tensorMs });
+    }
+    return rows;
+  });
+}
+
+function memcpyGBs(mb, reps) {
+  const n = (mb * MiB) / 4;
+  const a = new Float32Array(n).fill(1), b = new Float32Array(n);
+  b.set(a);
+  const t0 = performance.now();
+  for (let r = 0; r < reps; r++) b.set(a);
+  return (mb * MiB) / (((performance.now() - t0) / reps) * 1e6);
+}
+
+async function main() {
+  const { spawnThreads } = await import('@heed/distributed/node');
+  const { availableParallelism } = await import('node:os');
+  const ranksList = arg('ranks', '2,4').split(',').map(Number);
+  const sizes = arg('sizes', '1,4,16,64').split(',').map(Number);
+  const reps = Number(arg('reps', '5'));
+  const slabBytes = Number(arg('slab', '4')) * MiB;
+  const json = process.argv.includes('--json');
+  const out = [];
+  console.log(`# all-reduce, float32, ${availableParallelism()} hardware threads, slab region ${slabBytes / MiB} MiB, ${reps} reps, node ${process.version}`);
+  console.log('| ranks | MB | memcpy GB/s | host allReduce ms | algbw GB/s | busbw GB/s | busbw / memcpy | tensor allReduce ms | tensor algbw GB/s |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const n of ranksList) {
+    const results = await spawnThreads(n, fileURLToPath(import.meta.url), { workerData: { sizes, reps }, slabBytes, timeoutMs: 120_000, cpuThreads: 1 });
+    for (const row of results[0]) {
+      const copy = memcpyGBs(row.mb, reps);
+      const bytes = row.mb * MiB;
+      const algbw = bytes / (row.hostMs * 1e6);
+      const busbw = (algbw * 2 * (n - 1)) / n;
+      const tensorAlg = bytes / (row.tensorMs * 1e6);
+      out.push({ ranks: n, mb: row.mb, memcpyGBs: copy, hostMs: row.hostMs, algbw, busbw, tensorMs: row.tensorMs, tensorAlgbw: tensorAlg });
+      console.log(`| ${n} | ${row.mb} | ${copy.toFixed(2)} | ${row.hostMs.toFixed(2)} | ${algbw.toFixed(2)} | ${busbw.toFixed(2)} | ${(busbw / copy).toFixed(2)} | ${row.tensorMs.toFixed(2)} | ${tensorAlg.toFixed(2)} |`);
+    }
+  }
+  if (json) console.log(`RESULT ${JSON.stringify(out)}`);
+}
+
+if (isMainThread) await main();
+else await rank();
