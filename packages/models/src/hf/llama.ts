@@ -14,6 +14,7 @@ import {
 } from './cache.js';
 import { ConfigFields, type PretrainedConfig } from './config.js';
 import { HF_ACTIVATIONS, embedTokens, hfActivation, type HFActivation } from './modeling-utils.js';
+import { generate, type HFGenerateOptions } from './generate.js';
 import { PreTrainedModel } from './pretrained.js';
 
 /**
@@ -391,5 +392,18 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> implements Ca
       if (pastKeyValues) out.pastKeyValues = pastKeyValues;
       return out;
     });
+  }
+
+  /**
+   * Generates continuations of int32 `inputIds` `[B, T]` with HF `generate()` semantics: the
+   * input followed by the new tokens (see {@link generate} for the options).
+   *
+   * @example
+   * ```ts
+   * const out = await model.generate(ids, { maxNewTokens: 20, attentionMask: mask }); // int32 [B, T + 20]
+   * ```
+   */
+  generate(inputIds: Tensor, options: HFGenerateOptions = {}): Promise<Tensor> {
+    return generate(this, inputIds, options);
   }
 }
