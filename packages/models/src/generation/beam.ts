@@ -54,6 +54,8 @@ export interface BeamSearchOptions {
   maxLen: number;
   /** Exponent of the length normalisation (default 0 = raw log-probability). */
   lengthPenalty?: number;
+  /** Stop a source as soon as it has K finished hypotheses (Hugging Face's early_stopping=True; default false). */
+  earlyStopping?: boolean;
 }
 
 /**
@@ -152,7 +154,7 @@ export async function beamSearch(stepper: BeamStepper, options: BeamSearchOption
       if (finished[n].length >= K) {
         finished[n].sort((a, b) => b.score - a.score);
         const bound = next[0].logProb === -Infinity ? -Infinity : norm(next[0].logProb, pos + 1);
-        if (bound <= finished[n][K - 1].score) done[n] = true;
+        if (options.earlyStopping || bound <= finished[n][K - 1].score) done[n] = true;
       }
     }
     stepper.reorder(index);

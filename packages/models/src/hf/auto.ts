@@ -12,6 +12,7 @@ import { LlamaForCausalLM } from './llama.js';
 import { loadPretrained, type FromPretrainedOptions, type PreTrainedModel, type PretrainedModelClass } from './pretrained.js';
 import { openSource, type PretrainedSource } from './source.js';
 import { BertForMaskedLM, BertForSequenceClassification } from './bert-heads.js';
+import { BartForConditionalGeneration } from './bart-model.js';
 
 /**
  * The model each AutoModelFor* task returns.
@@ -53,6 +54,7 @@ const AUTO_MODELS = {
   gpt2: { CausalLM: GPT2LMHeadModel },
   llama: { CausalLM: LlamaForCausalLM },
   bert: { SequenceClassification: BertForSequenceClassification, MaskedLM: BertForMaskedLM },
+  bart: { Seq2SeqLM: BartForConditionalGeneration },
 } as const satisfies Record<string, AutoRow>;
 
 /**

@@ -35,3 +35,11 @@ export {
   LlamaModel, LlamaForCausalLM, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type LlamaConfig, type LlamaModelOutput,
 } from './llama.js';
 export * from './tokenizer/index.js';
+export {
+  BartAttention, BartEncoderLayer, BartDecoderLayer, BartLearnedPositionalEmbedding, BartEncoder, BartDecoder, bartSettings, decoderSelfMask,
+  disposeEncoderDecoderCache, type BartConfig, type BartSettings, type EncoderDecoderCache,
+} from './bart.js';
+export {
+  BartModel, BartForConditionalGeneration, shiftTokensRight, type BartForwardOptions, type Seq2SeqModelOutput, type Seq2SeqLMOutput,
+} from './bart-model.js';
+export { generateSeq2Seq, noRepeatNgram, type Seq2SeqGenerateOptions } from './bart-generate.js';

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+// Hugging Face BART on the CPU backend against transformers' own outputs for a tiny random
+// BartForConditionalGeneration (scripts/fixtures/gen_hf_encoder_fixtures.py): logits with
+// decoder inputs (single, right-padded source + decoder masks, left-padded source), the default
+// shift_tokens_right decoder inputs, the loss over labels, HF generate() greedy/beam/no-repeat/
+// forced-BOS sequences, cached decoding equal to full recomputation, state keys, the
+// save -> load round trip, a fine-tuning step, leaks and errors.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HeedError, checkLeaks, noGrad, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
+import { cpuBackend } from '@heed/backend-cpu';
+import { AdamW } from '@heed/nn';
+import {
+  AutoModelForSeq2SeqLM, BartForConditionalGeneration, BartModel, disposeEncoderDecoderCache, shiftTokensRight,
+  type Seq2SeqGenerateOptions,
+} from '../src/index.js';
+import { expectRel, fixtureDir, fromEnc, readExpected, type Enc } from './hf-bert-helpers.js';
+
+registerBackend(cpuBackend);
+await setBackend('cpu');
+
+interface BartCase {
+  name: string;
+  inputs: { input_ids: Enc; attention_mask?: Enc; decoder_input_ids?: Enc; decoder_attention_mask?: Enc };
+  logits: Enc;
+  labels?: Enc;
+  loss?: number;
+}
+interface GenCase { name: string; options: Record<string, number | boolean>; sequences: Enc }
+interface BartExpected { state_keys: string[]; cases: BartCase[]; generate_inputs: { input_ids: Enc; attention_mask: Enc }; generate: GenCase[] }
+
+const bart = readExpected<BartExpected>('bart');
+const load = () => BartForConditionalGeneration.fromPretrained(fixtureDir('bart'));
+
+function rows(e: Enc): number[][] {
+  const [B, L] = e.shape;
+  return Array.from({ length: B }, (_, b) => e.data.slice(b * L, (b + 1) * L));
+}
+
+/** HF generate() keyword arguments -> Heed's option names. */
+function genOptions(o: Record<string, number | boolean>): Seq2SeqGenerateOptions {
+  const names: Record<string, keyof Seq2SeqGenerateOptions> = {
+    max_new_tokens: 'maxNewTokens', num_beams: 'numBeams', no_repeat_ngram_size: 'noRepeatNgramSize', length_penalty: 'lengthPenalty',
+    forced_bos_token_id: 'forcedBosTokenId',
+  };
+  const out: Record<string, number | boolean> = {};
+  for (const [k, v] of Object.entries(o)) if (k !== 'do_sample') out[names[k]] = v;
+  return out as Seq2SeqGenerateOptions;
+}
+
+describe('BartForConditionalGeneration (HF parity, CPU)', () => {
+  it('has exactly HF state_dict keys, with embed_tokens and lm_head tied to model.shared', async () => {
+    const model = await load();
+    expect([...model.stateDict().keys()].sort()).toEqual(bart.state_keys);
+    expect(model.lmHead.weight).toBe(model.model.shared.weight);
+    expect(model.model.encoder.embedTokens).toBe(model.model.shared);
+    model.dispose();
+  });
+
+  for (const c of bart.cases) {
+    it(`matches HF logits${c.loss !== undefined ? ' and loss' : ''}: ${c.name}`, async () => {
+      const model = await load();
+      const t = {
+        ids: fromEnc(c.inputs.input_ids), attentionMask: c.inputs.attention_mask && fromEnc(c.inputs.attention_mask),
+        decoderInputIds: c.inputs.decoder_input_ids && fromEnc(c.inputs.decoder_input_ids),
+        decoderAttentionMask: c.inputs.decoder_attention_mask && fromEnc(c.inputs.decoder_attention_mask),
+        labels: c.labels && fromEnc(c.labels),
+      };
+      const out = model.forward(t.ids, t);
+      expect(await expectRel(out.logits, c.logits, `${c.name} logits`)).toBeLessThan(1e-4);
+      if (c.loss !== undefined) {
+        const loss = (await (out.loss as Tensor).data())[0];
+        expect(Math.abs(loss - c.loss) / c.loss, `loss ${loss} vs HF ${c.loss}`).toBeLessThan(1e-4);
+      }
+      for (const x of [...Object.values(t), out.logits, out.loss, out.encoderLastHiddenState]) x?.dispose();
+      model.dispose();
+    });
+  }
+
+  for (const g of bart.generate) {
+    it(`generate() equals HF's sequences: ${g.name}`, async () => {
+      const model = await load();
+      const ids = fromEnc(bart.generate_inputs.input_ids);
+      const attentionMask = fromEnc(bart.generate_inputs.attention_mask);
+      const got = await checkLeaks(() => model.generate(ids, { attentionMask, ...genOptions(g.options) }), `generate ${g.name}`);
+      expect(got).toEqual(rows(g.sequences));
+      ids.dispose();
+      attentionMask.dispose();
+      model.dispose();
+    });
+  }
+
+  it('cached step-by-step decoding gives the logits of the full forward', async () => {
+    const model = await load();
+    const c = bart.cases.find((x) => x.name === 'right_padded') as BartCase;
+    const ids = fromEnc(c.inputs.input_ids);
+    const attentionMask = fromEnc(c.inputs.attention_mask as Enc);
+    const dec = rows(c.inputs.decoder_input_ids as Enc);
+    const [B, T] = [dec.length, dec[0].length];
+    const V = 96;
+    const encoderOutputs = { lastHiddenState: model.model.encode(ids, attentionMask) };
+    let past;
+    const steps: number[] = [];
+    for (let t = 0; t < T; t++) {
+      const step = tensor(dec.map((r) => [r[t]]), { dtype: 'int32' });
+      const out = noGrad(() => model.forward(null, { encoderOutputs, attentionMask, decoderInputIds: step, pastKeyValues: past, useCache: true }));
+      disposeEncoderDecoderCache(past);
+      past = out.pastKeyValues;
+      steps.push(...(await out.logits.data()));
+      out.logits.dispose();
+      step.dispose();
+    }
+    disposeEncoderDecoderCache(past);
+    // Row-major [B, T, V] from T chunks of [B, 1, V]; the padded decoder positions of row 1 are
+    // masked differently (HF masks them as keys in the full forward only), so compare row 0.
+    const full = c.logits.data;
+    for (let t = 0; t < T; t++) {
+      for (let v = 0; v < V; v++) {
+        const got = steps[t * B * V + v];
+        const want = full[t * V + v];
+        expect(Math.abs(got - want), `t=${t} v=${v}`).toBeLessThan(1e-4 * (Math.abs(want) + 0.1));
+      }
+    }
+    for (const x of [ids, attentionMask, encoderOutputs.lastHiddenState]) x.dispose();
+    model.dispose();
+  });
+
+  it('shiftTokensRight is HF shift_tokens_right; AutoModelForSeq2SeqLM picks BART; BartModel loads the base', async () => {
+    const shifted = shiftTokensRight(tensor([[0, 44, 2], [0, -100, -100]], { dtype: 'int32' }), 1, 2);
+    expect(await shifted.array()).toEqual([[2, 0, 44], [2, 0, 1]]);
+    shifted.dispose();
+    const auto = await AutoModelForSeq2SeqLM.fromPretrained(fixtureDir('bart'));
+    expect(auto).toBeInstanceOf(BartForConditionalGeneration);
+    auto.dispose();
+    const base = await BartModel.fromPretrained(fixtureDir('bart'));
+    expect(base.stateDict().has('shared.weight')).toBe(true);
+    base.dispose();
+  });
+
+  it('savePretrained -> fromPretrained is exact, in HF layout (tied keys omitted)', async () => {
+    const model = await load();
+    const dir = mkdtempSync(join(tmpdir(), 'heed-bart-'));
+    await model.savePretrained(dir);
+    const header = (p: string) => {
+      const b = readFileSync(p);
+      return Object.keys(JSON.parse(b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString('utf8')) as object).filter((k) => k !== '__metadata__').sort();
+    };
+    expect(header(join(dir, 'model.safetensors'))).toEqual(header(join(fixtureDir('bart'), 'model.safetensors')));
+    const gen = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')) as Record<string, unknown>;
+    expect(gen.forced_eos_token_id).toBe(2);
+    const again = await BartForConditionalGeneration.fromPretrained(dir);
+    for (const [k, t] of again.stateDict()) expect(await t.data(), k).toEqual(await (model.stateDict().get(k) as Tensor).data());
+    model.dispose();
+    again.dispose();
+  });
+
+  it('a fine-tuning step lowers the loss; repeated forwards leak nothing', async () => {
+    const model = await load();
+    const c = bart.cases.find((x) => x.name === 'labels') as BartCase;
+    const ids = fromEnc(c.inputs.input_ids);
+    const attentionMask = fromEnc(c.inputs.attention_mask as Enc);
+    const labels = fromEnc(c.labels as Enc);
+    const evalLoss = async () => {
+      model.eval();
+      const out = model.forward(ids, { attentionMask, labels });
+      const v = (await (out.loss as Tensor).data())[0];
+      for (const x of [out.loss, out.logits, out.encoderLastHiddenState]) x?.dispose();
+      return v;
+    };
+    await checkLeaks(async () => { for (let i = 0; i < 3; i++) await evalLoss(); }, 'BartForConditionalGeneration.forward');
+    const before = await evalLoss();
+    const opt = new AdamW(model, { lr: 1e-3 });
+    for (let step = 0; step < 5; step++) {
+      model.train();
+      const out = model.forward(ids, { attentionMask, labels });
+      (out.loss as Tensor).backward();
+      expect(model.model.shared.weight.grad).not.toBeNull();
+      opt.step();
+      opt.zeroGrad();
+      for (const x of [out.loss, out.logits, out.encoderLastHiddenState]) x?.dispose();
+    }
+    const after = await evalLoss();
+    expect(after, `loss ${before} -> ${after}`).toBeLessThan(before * 0.8);
+    for (const x of [ids, attentionMask, labels]) x.dispose();
+    model.dispose();
+  });
+
+  it('refuses out-of-range ids and mismatched masks with HeedErrors', async () => {
+    const model = await load();
+    const bad = tensor([[0, 96, 2]], { dtype: 'int32' });
+    expect(() => model.forward(bad)).toThrow(HeedError);
+    expect(() => model.forward(bad)).toThrow(/vocab_size is 96/);
+    const ids = tensor([[0, 5, 2]], { dtype: 'int32' });
+    const mask = tensor([[1, 1]], { dtype: 'int32' });
+    expect(() => model.forward(ids, { attentionMask: mask })).toThrow(/attentionMask must be \[batch, keys\] = \[1, 3\]/);
+    expect(() => model.forward(ids, { decoderInputIds: ids, decoderAttentionMask: mask })).toThrow(/decoderAttentionMask must be \[batch, past \+ length\] = \[1, 3\]/);
+    await expect(model.generate(ids, { numBeams: 0 })).rejects.toThrow(/numBeams must be an integer >= 1/);
+    for (const t of [bad, ids, mask]) t.dispose();
+    model.dispose();
+  });
+});
