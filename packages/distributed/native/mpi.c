@@ -317,18 +317,30 @@ static void fold(void *dst, char **src, int parts, size_t len, int dtype, int op
 // never match (a rank calling a different sequence of collectives shows up as a timeout).
 static int tag_of(int kind, int phase) { return 8 + (int)(seq % (1u << 22)) * 64 + kind * 4 + phase; }
 
+// The reduce-scatter's receive buffer, kept between calls (no page faults on every all-reduce).
+static char *scratch_buf;
+static size_t scratch_cap;
+static char *scratch(size_t bytes) {
+  if (bytes + 1 > scratch_cap) {
+    free(scratch_buf);
+    scratch_cap = bytes + 1;
+    scratch_buf = malloc(scratch_cap);
+  }
+  return scratch_buf;
+}
+
 // Rank r receives every rank's chunk r of `data` and folds them in rank order into `dst`.
 static int reduce_scatter_phase(job *j, char *data, char *dst, double deadline) {
   int N = g_size, me = g_rank, tag = tag_of(j->kind, 0);
   size_t es = elsize(j->dtype), moff, mlen;
   chunk(j->count, N, me, &moff, &mlen);
-  char *tmp = malloc(mlen * es * (size_t)N + 1);
+  char *tmp = scratch(mlen * es * (size_t)(N - 1));
   char **src = malloc(sizeof(char *) * (size_t)N);
   MPI_Request *reqs = malloc(sizeof(MPI_Request) * (size_t)(2 * N));
   int *peer = malloc(sizeof(int) * (size_t)(2 * N));
   int k = 0, rc = MPI_SUCCESS;
   for (int p = 0; p < N && rc == MPI_SUCCESS; p++) {
-    src[p] = p == me ? data + moff * es : tmp + (size_t)p * mlen * es;
+    src[p] = p == me ? data + moff * es : tmp + (size_t)(p < me ? p : p - 1) * mlen * es;
     if (p == me) continue;
     size_t off, len;
     chunk(j->count, N, p, &off, &len);
@@ -340,7 +352,7 @@ static int reduce_scatter_phase(job *j, char *data, char *dst, double deadline) 
   }
   int st = rc != MPI_SUCCESS ? mpi_fail(j, rc, "MPI_Isend/MPI_Irecv") : wait_reqs(j, reqs, peer, k, deadline);
   if (st == S_OK) fold(dst, src, N, mlen, j->dtype, j->op);
-  if (st == S_OK) free(tmp); // on failure a late message may still land in tmp: leaked on purpose
+  if (st != S_OK) scratch_buf = NULL, scratch_cap = 0; // a late message may still land in it: leaked on purpose
   free(src);
   free(reqs);
   free(peer);
