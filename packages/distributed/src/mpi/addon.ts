@@ -37,7 +37,14 @@ export interface MpiAddon {
   libraryVersion(): string;
 }
 
-/** The install and build commands that every "binding missing" error repeats. */
+/**
+ * The install and build commands that every "binding missing" error of the 'mpi' backend repeats.
+ *
+ * @example
+ * ```ts
+ * if (!mpiAvailable().ok) console.warn(`MPI transport unavailable: ${MPI_SETUP_HINT}`);
+ * ```
+ */
 export const MPI_SETUP_HINT =
   'install Open MPI (`apt-get install openmpi-bin libopenmpi-dev`) and build the binding ' +
   '(`npm run build:native -w @heed/distributed`, i.e. `node /usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js ' +

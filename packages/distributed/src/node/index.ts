@@ -9,3 +9,4 @@
  */
 export * from '../index.js';
 export { spawnThreads, cpuThreadsPerRank, SpawnError, type SpawnOptions, type RankOutcome } from './spawn.js';
+export { mpiAvailable, mpiAddonPath, MPI_SETUP_HINT } from '../mpi/addon.js';
