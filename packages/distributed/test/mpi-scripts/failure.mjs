@@ -4,7 +4,7 @@
 // (never calls the next collective; its event loop stays alive), `busy` (an endless loop on the
 // JS thread), `kill` (SIGKILL: no chance to say anything) — while every other rank calls the
 // next allReduce. A surviving rank prints `CAUGHT {json}` with the error it got (name, blamed
-// rank, message, ms after the call) and exits 1; in `kill` mode mpirun stops the survivors
+// rank, message, ms after the call, timer ticks while it waited) and exits 1; in `kill` mode mpirun stops the survivors
 // (SIGTERM) and the transport's hook prints the DistributedError instead.
 import { registerBackend, setBackend, tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
@@ -29,10 +29,13 @@ if (group.rank === 1) {
 }
 if (mode === 'kill' && group.rank !== 1) setInterval(() => {}, 1000); // keep waiting: mpirun stops us
 const start = Date.now();
+let ticks = 0; // the collective waits on the binding's thread: this rank's event loop keeps running
+const ticker = setInterval(() => ticks++, 50);
 try {
   await group.allReduce([t]);
   console.log(`CAUGHT ${JSON.stringify({ rank: group.rank, name: 'none' })}`);
 } catch (e) {
-  console.log(`CAUGHT ${JSON.stringify({ rank: group.rank, name: e.name, blamed: e.rank, message: e.message, ms: Date.now() - start })}`);
+  clearInterval(ticker);
+  console.log(`CAUGHT ${JSON.stringify({ rank: group.rank, name: e.name, blamed: e.rank, message: e.message, ms: Date.now() - start, ticks })}`);
   process.exitCode = 1;
 }
