@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoTokenizer, type EncodeBatchOptions, type PreTrainedTokenizerFast } from '../src/index.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'hf-tokenizers');
-export const KINDS = ['gpt2', 'bert', 'llama', 'llama-metaspace'] as const;
+export const KINDS = ['gpt2', 'bert', 'llama', 'llama-metaspace', 'roberta', 'llama3', 'misc', 'wordlevel'] as const;
 
 interface Case {
   text: string; ids: number[]; tokens: string[]; idTokens: string[]; idsNoSpecial: number[]; tokensNoSpecial: string[];

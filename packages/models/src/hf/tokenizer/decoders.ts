@@ -67,11 +67,15 @@ function strip(content: string, start: number, stop: number): Decoder {
   });
 }
 
-/** WordPiece's cleanup of tokenization spaces (also transformers' `clean_up_tokenization`). */
-export function cleanupSpaces(s: string): string {
-  return s.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',').replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(' do not', " don't").replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+/**
+ * Removes the spaces tokenization put before punctuation and contractions: transformers'
+ * `clean_up_tokenization`, and with `doNot` the Rust WordPiece decoder's cleanup (which also
+ * turns " do not" into " don't").
+ */
+export function cleanupSpaces(s: string, doNot = false): string {
+  const t = s.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',').replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't").replaceAll(" 'm", "'m");
+  return (doNot ? t.replaceAll(' do not', " don't") : t).replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
 }
 
 /**
@@ -96,7 +100,7 @@ export function buildDecoder(j: DecoderJSON): Decoder {
       return (tokens) => tokens.map((t, i) => {
         let s = t;
         if (i !== 0) s = s.startsWith(j.prefix) ? s.slice(j.prefix.length) : ' ' + s;
-        return j.cleanup ? cleanupSpaces(s) : s;
+        return j.cleanup ? cleanupSpaces(s, true) : s;
       });
     case 'Metaspace': {
       const scheme = prependScheme(j);

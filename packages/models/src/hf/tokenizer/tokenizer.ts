@@ -44,7 +44,11 @@ export interface TokenizerEncodeOptions {
 export interface TokenizerDecodeOptions {
   /** Drop special added tokens (default false). */
   skipSpecialTokens?: boolean;
-  /** transformers' clean_up_tokenization (" ." -> "." ...); default: the config's clean_up_tokenization_spaces. */
+  /**
+   * transformers' clean_up_tokenization (" ." -> "." ...); default: the config's clean_up_tokenization_spaces.
+   * As in transformers 5, BPE tokenizers skip it unless the config sets
+   * clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output.
+   */
   cleanUpTokenizationSpaces?: boolean;
 }
 
@@ -291,7 +295,9 @@ export class PreTrainedTokenizerFast {
     }
     const text = this.decoder ? this.decoder(tokens).join('') : tokens.join(' ');
     const clean = options.cleanUpTokenizationSpaces ?? this.config.clean_up_tokenization_spaces === true;
-    return clean ? cleanupSpaces(text) : text;
+    // transformers 5 skips the cleanup for BPE models (it would eat real spaces before punctuation).
+    const bpeSkip = this.json.model.type === 'BPE' && this.config.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output !== true;
+    return clean && !bpeSkip ? cleanupSpaces(text) : text;
   }
 
   /**
