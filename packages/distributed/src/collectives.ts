@@ -148,6 +148,7 @@ export function createTensorGroup(transport: HostTransport): ProcessGroup {
       const bucketBytes = options.bucketBytes ?? DEFAULT_BUCKET_BYTES;
       if (!(bucketBytes > 0)) throw new HeedError(op, `bucketBytes must be positive, got ${bucketBytes}.`);
       const dtypes = checkList(op, tensors, reduce);
+      if (worldSize === 1) return; // a reduction over one rank is its values (mean divides by 1)
       for (const b of makeBuckets(tensors, dtypes, bucketBytes)) {
         const host = await pack(b);
         await transport.allReduce(host, reduce);
@@ -160,6 +161,7 @@ export function createTensorGroup(transport: HostTransport): ProcessGroup {
       const src = options.src ?? 0;
       if (!Number.isInteger(src) || src < 0 || src >= worldSize) throw new HeedError(op, `src ${src} is not a rank of this group (0..${worldSize - 1}).`);
       const dtypes = checkList(op, tensors, null);
+      if (worldSize === 1) return;
       for (const b of makeBuckets(tensors, dtypes, DEFAULT_BUCKET_BYTES)) {
         const host = rank === src ? await pack(b) : hostArrayFor(b.dtype, b.size);
         await transport.broadcast(host, src);
