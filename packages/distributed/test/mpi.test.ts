@@ -60,6 +60,12 @@ describe.skipIf(MPIRUN === null)('mpi transport under mpirun', () => {
     expect(run.status).toBe(0);
   });
 
+  it('a script that ends without destroy() is finalized by the exit hook, and mpirun reports success', () => {
+    const run = mpirun(2, 'no-destroy.mjs');
+    expect(run.lines('RESULT'), run.output).toEqual([{ rank: 0, backend: 'mpi', sum: 1 }, { rank: 1, backend: 'mpi', sum: 1 }]);
+    expect(run.status, run.output).toBe(0);
+  });
+
   const survivors = [0, 2];
   const caught = (run: ReturnType<typeof mpirun>) => run.lines('CAUGHT').filter((c) => c.rank !== 1);
 
