@@ -2,12 +2,14 @@
 // One rank of `mpirun -np N node collectives.mjs [timeoutMs]` (run by test/mpi.test.ts on the
 // built dist): every collective of the 'mpi' group on the CPU backend, checked bit for bit
 // against a JS oracle that regenerates every rank's inputs from per-rank seeds and folds them in
-// rank order 0..N-1 (float32 rounding after every rank via Math.fround). Float32 sums of values
-// of very different magnitudes make the order visible. Prints one `RESULT {json}` line; the
+// rank order 0..N-1 (float32 rounding after every rank via Math.fround), and against the
+// threads transport's reduction kernel (combineInto/finishReduce) on the same inputs, so both
+// transports give the same bits. Float32 sums of values of very different magnitudes make the
+// order visible. Prints one `RESULT {json}` line; the
 // test also compares the result digests across ranks.
 import { registerBackend, setBackend, tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import { initProcessGroup } from '@heed/distributed';
+import { combineInto, finishReduce, initProcessGroup } from '@heed/distributed';
 
 const timeoutMs = Number(process.argv[2] ?? 5000);
 registerBackend(cpuBackend);
@@ -58,6 +60,14 @@ function fold(op, arrays, ctor) {
   return ctor.from(acc);
 }
 
+/** What the threads transport computes: its reduction kernel (src/reduce.ts) over the ranks in order. */
+function threadsKernel(op, arrays, ctor) {
+  const acc = ctor.from(arrays[0]);
+  for (let r = 1; r < arrays.length; r++) combineInto(op, acc, 0, ctor.from(arrays[r]), 0, acc.length);
+  finishReduce(op, acc, 0, acc.length, arrays.length);
+  return acc;
+}
+
 const all = (stream, n) => Array.from({ length: N }, (_, r) => values(r, stream, n));
 
 // allReduce on tensors of several sizes (0, 1 < N, odd, large), three buckets by bucketBytes.
@@ -66,7 +76,9 @@ for (const op of ['sum', 'mean', 'max', 'min']) {
   const ts = sizes.map((n, k) => tensor(Float32Array.from(values(rank, 10 + k, n)), { shape: [n] }));
   await group.allReduce(ts, { op, bucketBytes: 4096 });
   for (let k = 0; k < sizes.length; k++) {
-    check(`allReduce ${op} f32 [${sizes[k]}]`, await ts[k].data(), fold(op, all(10 + k, sizes[k]).map((a) => Float32Array.from(a)), Float32Array));
+    const got = await ts[k].data();
+    check(`allReduce ${op} f32 [${sizes[k]}]`, got, fold(op, all(10 + k, sizes[k]).map((a) => Float32Array.from(a)), Float32Array));
+    check(`allReduce ${op} f32 [${sizes[k]}] = threads kernel`, got, threadsKernel(op, all(10 + k, sizes[k]), Float32Array), false);
   }
 }
 
@@ -76,7 +88,9 @@ for (const op of ['sum', 'mean', 'max', 'min']) {
   for (const op of ['max', 'min', 'sum']) {
     const t = tensor(special(rank), { shape: [5] });
     await group.allReduce([t], { op });
-    check(`allReduce ${op} special`, await t.data(), fold(op, Array.from({ length: N }, (_, r) => special(r)), Float32Array));
+    const got = await t.data();
+    check(`allReduce ${op} special`, got, fold(op, Array.from({ length: N }, (_, r) => special(r)), Float32Array));
+    check(`allReduce ${op} special = threads kernel`, got, threadsKernel(op, Array.from({ length: N }, (_, r) => special(r)), Float32Array), false);
   }
 }
 
