@@ -6,7 +6,7 @@
 // step gives HF's loss before and after (gradients through the whole model), repeated forwards
 // and backward leak nothing, and savePretrained -> fromPretrained is exact (with
 // HEED_HF_EXPORT_DIR set, the exports are written there for the script's HF from_pretrained check).
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -152,6 +152,23 @@ describe('GPT-2 specifics', () => {
     const lm2 = await GPT2LMHeadModel.fromPretrained(dir);
     expect(await stateValues(lm2)).toEqual(await stateValues(lm));
     for (const m of [base, lm, lm2]) m.dispose();
+  });
+
+  it('a config that does not describe the weights is refused, listing missing and unexpected keys', async () => {
+    const withConfig = (edit: Record<string, unknown>): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'heed-gpt2-mismatch-'));
+      for (const f of readdirSync(fixtureDir('gpt2'))) copyFileSync(join(fixtureDir('gpt2'), f), join(dir, f));
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...edit }));
+      return dir;
+    };
+    await expect(GPT2LMHeadModel.fromPretrained(withConfig({ n_layer: 3 })))
+      .rejects.toThrow(/does not match GPT2LMHeadModel .*missing keys: transformer\.h\.2\.ln_1\.weight, .*; unexpected keys: none\./);
+    await expect(GPT2LMHeadModel.fromPretrained(withConfig({ n_layer: 1 })))
+      .rejects.toThrow(/missing keys: none; unexpected keys: transformer\.h\.1\.attn\.c_attn\.bias, .*transformer\.h\.1\.ln_1\.weight/);
+    await expect(GPT2LMHeadModel.fromPretrained(withConfig({ tie_word_embeddings: false }))).rejects.toThrow(/missing keys: lm_head\.weight;/);
+    await expect(GPT2LMHeadModel.fromPretrained(withConfig({ n_inner: 64 }))).rejects.toThrow(/shape mismatches: transformer\.h\.0\.mlp\.c_fc\.bias: checkpoint \[128\] float32, model \[64\] float32/);
+    await expect(LlamaForCausalLM.fromPretrained(fixtureDir('gpt2'))).rejects.toThrow(/holds a "gpt2" model but LlamaForCausalLM is a "llama" class/);
   });
 
   it('bad inputs are HeedErrors naming the argument, and change nothing', async () => {

@@ -47,10 +47,15 @@ export type AutoTask = keyof AutoTaskModels;
 type AutoRow = { readonly [T in AutoTask]?: PretrainedModelClass<AutoTaskModels[T]> };
 
 /**
- * THE table: HF `model_type` -> the model class of each task. Rows are added beside their
- * model files' imports.
+ * THE table of the AutoModelFor* classes: HF `model_type` -> the model class of each task.
+ * Adding a family is adding a row (beside its model file's import).
+ *
+ * @example
+ * ```ts
+ * AUTO_MODELS.gpt2.CausalLM; // GPT2LMHeadModel
+ * ```
  */
-const AUTO_MODELS = {
+export const AUTO_MODELS = {
   gpt2: { CausalLM: GPT2LMHeadModel },
   llama: { CausalLM: LlamaForCausalLM },
   bert: { SequenceClassification: BertForSequenceClassification, MaskedLM: BertForMaskedLM },

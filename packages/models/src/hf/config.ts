@@ -9,9 +9,17 @@ import { HeedError } from '@heed/core';
 import type { JsonValue } from '@heed/nn';
 import { openSource, type PretrainedSource, type SourceReader } from './source.js';
 
-/** The model config file name. */
+/**
+ * The model config file name.
+ *
+ * @example `await openSource(dir).readText(CONFIG_NAME);`
+ */
 export const CONFIG_NAME = 'config.json';
-/** The generation defaults file name. */
+/**
+ * The generation defaults file name.
+ *
+ * @example `await openSource(dir).readText(GENERATION_CONFIG_NAME); // null when absent`
+ */
 export const GENERATION_CONFIG_NAME = 'generation_config.json';
 
 /**

@@ -133,9 +133,13 @@ export class Conv1D extends Module {
  * ```
  */
 export class GPT2Attention extends Module {
+  /** `c_attn`: the q, k, v projection `[n_embd, 3 * n_embd]`. */
   cAttn: Conv1D;
+  /** `c_proj`: the output projection. */
   cProj: Conv1D;
+  /** Dropout on the attention weights (`attn_pdrop`). */
   attnDropout: Dropout;
+  /** Dropout on the output (`resid_pdrop`). */
   residDropout: Dropout;
   private readonly heads: number;
   private readonly scale: number;
@@ -179,8 +183,11 @@ export class GPT2Attention extends Module {
  * @example `block.mlp.forward(h);`
  */
 export class GPT2MLP extends Module {
+  /** `c_fc`: `[n_embd, n_inner]`. */
   cFc: Conv1D;
+  /** `c_proj`: `[n_inner, n_embd]`. */
   cProj: Conv1D;
+  /** Dropout on the output (`resid_pdrop`). */
   dropout: Dropout;
   private readonly act: (x: Tensor) => Tensor;
 
@@ -212,9 +219,13 @@ const BLOCK_KEYS: Readonly<Record<string, string>> = { ln1: 'ln_1', ln2: 'ln_2' 
  * @example `const { hidden, cache } = model.transformer.h.at(0).forward(x, valid, undefined);`
  */
 export class GPT2Block extends Module {
+  /** `ln_1`, before attention. */
   ln1: LayerNorm;
+  /** Self-attention. */
   attn: GPT2Attention;
+  /** `ln_2`, before the MLP. */
   ln2: LayerNorm;
+  /** The MLP. */
   mlp: GPT2MLP;
 
   /** @internal */
@@ -270,10 +281,15 @@ export class GPT2Model extends PreTrainedModel<GPT2Config> {
   static readonly modelType = 'gpt2';
   /** HF's class name. */
   static readonly architecture = 'GPT2Model';
+  /** Token embeddings `[vocab_size, n_embd]`. */
   wte: Embedding;
+  /** Learned position embeddings `[n_positions, n_embd]`. */
   wpe: Embedding;
+  /** Dropout after the embeddings (`embd_pdrop`). */
   drop: Dropout;
+  /** The blocks (`h.0`, `h.1`, ...). */
   h: ModuleList<GPT2Block>;
+  /** `ln_f`, the final LayerNorm. */
   lnF: LayerNorm;
   /** @internal */
   readonly settings: GPT2Settings;
@@ -355,7 +371,9 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> implements Caus
   static readonly modelType = 'gpt2';
   /** HF's class name. */
   static readonly architecture = 'GPT2LMHeadModel';
+  /** The base model (HF's `base_model_prefix` 'transformer'). */
   transformer: GPT2Model;
+  /** `lm_head` `[vocab_size, n_embd]`, sharing wte's weight when tied. */
   lmHead: Linear;
 
   constructor(config: GPT2Config) {

@@ -18,7 +18,7 @@ export {
 } from './pretrained.js';
 export {
   AutoModelForCausalLM, AutoModelForSequenceClassification, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, autoModelClass,
-  supportedModelTypes, type AutoTask, type AutoTaskModels, type SupportedModelType,
+  supportedModelTypes, AUTO_MODELS, type AutoTask, type AutoTaskModels, type SupportedModelType,
 } from './auto.js';
 export { generate, streamGenerate, type HFGenerateOptions, type GenerationStep } from './generate.js';
 export { HF_ACTIVATIONS, hfActivation, initHFWeights, keyPaddingMask, embedTokens, type HFActivation } from './modeling-utils.js';

@@ -119,9 +119,13 @@ function llamaSettings(config: LlamaConfig, op: string): LlamaSettings {
  * @example `const { output, cache } = layer.selfAttn.forward(h, valid, rope, positions, undefined);`
  */
 export class LlamaAttention extends Module {
+  /** `q_proj`: `[heads * head_dim, hidden]`. */
   qProj: Linear;
+  /** `k_proj`: `[kv_heads * head_dim, hidden]`. */
   kProj: Linear;
+  /** `v_proj`: `[kv_heads * head_dim, hidden]`. */
   vProj: Linear;
+  /** `o_proj`: `[hidden, heads * head_dim]`. */
   oProj: Linear;
   private readonly s: LlamaSettings;
   private readonly dropoutP: number;
@@ -168,8 +172,11 @@ export class LlamaAttention extends Module {
  * @example `layer.mlp.forward(h);`
  */
 export class LlamaMLP extends Module {
+  /** `gate_proj` (through the activation). */
   gateProj: Linear;
+  /** `up_proj`. */
   upProj: Linear;
+  /** `down_proj`. */
   downProj: Linear;
   private readonly act: (x: Tensor) => Tensor;
 
@@ -199,9 +206,13 @@ export class LlamaMLP extends Module {
  * @example `model.model.layers.at(0).forward(x, valid, rotate, undefined);`
  */
 export class LlamaDecoderLayer extends Module {
+  /** Grouped-query self-attention. */
   selfAttn: LlamaAttention;
+  /** The SwiGLU MLP. */
   mlp: LlamaMLP;
+  /** RMSNorm before attention. */
   inputLayernorm: RMSNorm;
+  /** RMSNorm before the MLP. */
   postAttentionLayernorm: RMSNorm;
 
   /** @internal */
@@ -253,9 +264,13 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
   static readonly modelType = 'llama';
   /** HF's class name. */
   static readonly architecture = 'LlamaModel';
+  /** Token embeddings `[vocab_size, hidden]` (padding row: `pad_token_id`). */
   embedTokens: Embedding;
+  /** The decoder layers (`layers.0`, ...). */
   layers: ModuleList<LlamaDecoderLayer>;
+  /** The final RMSNorm. */
   norm: RMSNorm;
+  /** RoPE tables (`rope_theta`, head_dim; non-persistent, like HF's inv_freq). */
   rotaryEmb: RotaryEmbedding;
   /** @internal */
   readonly settings: LlamaSettings;
@@ -337,7 +352,9 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> implements Ca
   static readonly modelType = 'llama';
   /** HF's class name. */
   static readonly architecture = 'LlamaForCausalLM';
+  /** The base model (HF's `base_model_prefix` 'model'). */
   model: LlamaModel;
+  /** `lm_head` `[vocab_size, hidden]`, sharing embed_tokens' weight when tied. */
   lmHead: Linear;
 
   constructor(config: LlamaConfig) {

@@ -10,9 +10,17 @@ import { HeedError, type Tensor } from '@heed/core';
 import { loadSafetensors, nodeModules, saveSafetensors, type FloatDType } from '@heed/nn';
 import { openSource, writeSourceFile, type PretrainedSource, type SourceReader } from './source.js';
 
-/** The single-file weights name. */
+/**
+ * The single-file weights name.
+ *
+ * @example `await openSource(dir).read(WEIGHTS_NAME); // the safetensors bytes, or null`
+ */
 export const WEIGHTS_NAME = 'model.safetensors';
-/** The index of sharded weights. */
+/**
+ * The index of sharded weights (`weight_map`: tensor name -> shard file).
+ *
+ * @example `JSON.parse(await openSource(dir).readText(WEIGHTS_INDEX_NAME) ?? '{}').weight_map;`
+ */
 export const WEIGHTS_INDEX_NAME = 'model.safetensors.index.json';
 /** Weight files Heed does not read, with what they are (for the error). */
 const FOREIGN_WEIGHTS: readonly (readonly [string, string])[] = [
