@@ -34,7 +34,7 @@ if "$NODE" --input-type=module -e "await import('@heed/train/node'); await impor
   echo "## translate-numbers --ranks (quick, 4 steps, dropout 0)"
   for n in $tn_ranks; do
     out="$(mktemp -d)"
-    timeout 20 "$NODE" examples/translate-numbers/train.mjs --quick --ranks "$n" --steps 4 --dropout 0 --quiet --force --out "$out" >/dev/null 2>&1 &&
+    timeout 40 "$NODE" examples/translate-numbers/train.mjs --quick --ranks "$n" --steps 4 --dropout 0 --quiet --force --out "$out" >/dev/null 2>&1 &&
       "$NODE" -e "const s=require('$out/summary.json'); console.log('RESULT '+JSON.stringify({suite:'translate-numbers', ranks:$n, samplesPerSecond:s.samplesPerSecond, tokensPerSecond:s.tokensPerSecond}))" ||
       echo "# translate-numbers --ranks $n: failed or timed out"
     rm -rf "$out"
