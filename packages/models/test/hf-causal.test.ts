@@ -185,3 +185,42 @@ describe('GPT-2 specifics', () => {
     model.dispose();
   });
 });
+
+describe('Llama specifics', () => {
+  const withConfig = (edit: (c: Record<string, unknown>) => Record<string, unknown>): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'heed-llama-config-'));
+    for (const f of readdirSync(fixtureDir('llama'))) copyFileSync(join(fixtureDir('llama'), f), join(dir, f));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(edit(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>)));
+    return dir;
+  };
+
+  it('a transformers 4 config (top-level rope_theta, rope_scaling null, no head_dim) gives the same logits', async () => {
+    const dir = withConfig(({ rope_parameters: _, head_dim: __, ...rest }) => ({ ...rest, rope_theta: 500, rope_scaling: null }));
+    const model = await LlamaForCausalLM.fromPretrained(dir);
+    expect(await checkCases(model, 'llama', 'cpu')).toBeLessThan(1e-4);
+    model.dispose();
+    // And rope_theta matters: the default 10000 does not match.
+    const wrong = await LlamaForCausalLM.fromPretrained(withConfig(({ rope_parameters: _, ...rest }) => rest));
+    await expect(checkCases(wrong, 'llama', 'cpu')).rejects.toThrow();
+    wrong.dispose();
+  });
+
+  it('unsupported RoPE scaling and inconsistent heads are HeedErrors naming the field', async () => {
+    await expect(LlamaForCausalLM.fromPretrained(withConfig((c) => ({ ...c, rope_parameters: { rope_type: 'llama3', rope_theta: 500, factor: 8 } }))))
+      .rejects.toThrow(/RoPE type "llama3" is not supported/);
+    await expect(LlamaForCausalLM.fromPretrained(withConfig((c) => ({ ...c, num_key_value_heads: 3 }))))
+      .rejects.toThrow(/num_attention_heads \(4\) must be a multiple of num_key_value_heads \(3\)/);
+  });
+
+  it('grouped-query attention: the cache holds num_key_value_heads heads after RoPE', async () => {
+    const model = await LlamaForCausalLM.fromPretrained(fixtureDir('llama'));
+    const ids = ints({ shape: [2, 3], data: [5, 6, 7, 8, 9, 10] }, 'cpu');
+    const out = model.forward(ids, { useCache: true });
+    expect(out.pastKeyValues?.layers.length).toBe(2);
+    expect([...(out.pastKeyValues?.layers[0].key.shape ?? [])]).toEqual([2, 2, 3, 8]);
+    out.logits.dispose();
+    disposeCache(out.pastKeyValues);
+    ids.dispose();
+    model.dispose();
+  });
+});

@@ -6,14 +6,15 @@
 // state loading (missing/unexpected keys listed, model unchanged; tied aliases; base-model
 // prefix) and savePretrained -> fromPretrained round trip, on a toy model with HF-style keys.
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeedError, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { Embedding, Linear, Module, readSafetensorsHeader } from '@heed/nn';
 import {
-  AutoModelForCausalLM, ConfigFields, PreTrainedModel, loadConfig, loadGenerationConfig, loadWeights, saveWeights, serializeConfig,
+  AutoModelForCausalLM, ConfigFields, GPT2LMHeadModel, PreTrainedModel, loadConfig, loadGenerationConfig, loadWeights, saveWeights, serializeConfig,
   type PretrainedConfig,
 } from '../src/index.js';
 
@@ -269,5 +270,49 @@ describe('pretrained: strict loading, tied weights, savePretrained', () => {
 
   it('fromPretrained refuses a config of another family', async () => {
     await expect(ToyLM.fromPretrained(join(FIX, 'gpt2'))).rejects.toThrow(/holds a "gpt2" model but ToyLM is a "toy" class/);
+  });
+});
+
+describe('URL sources (fetch, as in the browser)', () => {
+  let server: Server;
+  let base = '';
+  const requests: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      requests.push(path);
+      if (path.startsWith('/broken/')) {
+        res.writeHead(500, 'Server Error').end();
+        return;
+      }
+      try {
+        const body = readFileSync(join(FIX, ...path.split('/').filter((p) => p && p !== '..')));
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const addr = server.address() as { port: number };
+    base = `http://127.0.0.1:${addr.port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('fromPretrained reads config, index and shards from a URL prefix (string or URL) like from the folder', async () => {
+    const fromDir = await GPT2LMHeadModel.fromPretrained(join(FIX, 'gpt2-sharded'));
+    const fromUrl = await GPT2LMHeadModel.fromPretrained(`${base}/gpt2-sharded`);
+    const fromUrlObject = await AutoModelForCausalLM.fromPretrained(new URL(`${base}/gpt2-sharded/`));
+    expect(await stateValues(fromUrl)).toEqual(await stateValues(fromDir));
+    expect(await stateValues(fromUrlObject)).toEqual(await stateValues(fromDir));
+    expect(requests).toContain('/gpt2-sharded/model.safetensors.index.json');
+    expect(requests).toContain('/gpt2-sharded/model-00004-of-00004.safetensors');
+    for (const m of [fromDir, fromUrl, fromUrlObject]) m.dispose();
+  });
+
+  it('a missing file (404) is "absent"; other HTTP errors are HeedErrors naming the URL', async () => {
+    await expect(loadConfig(`${base}/nothing-here`)).rejects.toThrow(/nothing-here' has no config\.json/);
+    expect(await loadGenerationConfig(`${base}/gpt2-bin`)).toBeUndefined();
+    await expect(loadWeights(`${base}/gpt2-bin`)).rejects.toThrow(/pytorch_model\.bin/);
+    await expect(loadConfig(`${base}/broken`)).rejects.toThrow(/could not fetch 'http:\/\/127\.0\.0\.1:\d+\/broken\/config\.json': HTTP 500/);
   });
 });
