@@ -5,6 +5,7 @@
 // languages (see data.mjs), then reports ROUGE-1/2/L F1 on held-out reports against the lead
 // baseline (the report's first sentence). Writes a loss curve, a cross-attention heatmap
 // (SVG), a checkpoint (exact `--resume`), the model with its tokenizer and summary.json.
+// With `--model DIR` it fine-tunes a downloaded BART checkpoint instead (see pretrained.mjs).
 // Run `node examples/summarize/train.mjs --help` for the options.
 import { fileURLToPath } from 'node:url';
 import { getBackend, noGrad } from '@heed/core';
@@ -16,12 +17,15 @@ import {
 import { CODES, buildDataset, leadSentence } from './data.mjs';
 import { createRun, encodePair, makeOptimizer, trainingBatches } from './task.mjs';
 
+const OUT_DIR = fileURLToPath(new URL('../out/summarize/', import.meta.url));
+const QUICK = { steps: 20, batchSize: 16, checkpointEvery: 10, evalEvery: 10, trainSize: 400, testSize: 40, vocabSize: 600, dModel: 32, layers: 1 };
+const PRETRAINED = { lr: 5e-5, batchSize: 8, steps: 200, checkpointEvery: 50 };
 const opts = parseTrainingArgs({
   name: 'summarize',
   description: 'Train a seq2seq transformer to write headlines of generated news reports in id, de, pt, it and es; report ROUGE-1/2/L against the lead-sentence baseline.',
-  outDir: fileURLToPath(new URL('../out/summarize/', import.meta.url)),
-  defaults: { steps: 400, batchSize: 32, lr: 2e-3, checkpointEvery: 200, evalEvery: 100, trainSize: 8000, testSize: 500, vocabSize: 1500, dModel: 64, layers: 2, maxLen: 128, beamSize: 1 },
-  quickDefaults: { steps: 20, batchSize: 16, checkpointEvery: 10, evalEvery: 10, trainSize: 400, testSize: 40, vocabSize: 600, dModel: 32, layers: 1 },
+  outDir: OUT_DIR,
+  defaults: { steps: 400, batchSize: 32, lr: 2e-3, checkpointEvery: 200, evalEvery: 100, trainSize: 8000, testSize: 500, vocabSize: 1500, dModel: 64, layers: 2, maxLen: 128, beamSize: 1, maxTargetLength: 32 },
+  quickDefaults: QUICK,
   extra: (p) => p
     .option('--train-size <n>', 'training reports', parsePositiveInt)
     .option('--test-size <n>', 'held-out reports (distinct from every training report)', parsePositiveInt)
@@ -29,8 +33,21 @@ const opts = parseTrainingArgs({
     .option('--d-model <n>', 'model width', parsePositiveInt)
     .option('--layers <n>', 'encoder layers = decoder layers', parsePositiveInt)
     .option('--max-len <n>', 'reports are cut to this many tokens', parsePositiveInt)
-    .option('--beam-size <n>', 'beam width of the evaluation decoding (1 = greedy)', parsePositiveInt),
+    .option('--beam-size <n>', 'beam width of the evaluation decoding (1 = greedy)', parsePositiveInt)
+    .option('--model <dir>', 'fine-tune a downloaded BART checkpoint (config.json, model.safetensors, tokenizer.json) instead of training ' +
+      `from scratch; unless typed: --lr ${PRETRAINED.lr}, --batch-size ${PRETRAINED.batchSize}, --steps ${PRETRAINED.steps}, --out <default>-pretrained[-quick]`)
+    .option('--tokenizer <dir>', 'with --model: the folder of tokenizer.json (default: --model)')
+    .option('--max-target-length <n>', 'with --model: headlines are cut to (and generated up to) this many tokens', parsePositiveInt),
 });
+
+if (opts.model !== undefined) {
+  // Fine-tuning defaults of a pretrained model (the options typed on the command line win).
+  for (const [key, value] of Object.entries(PRETRAINED)) if (!opts.explicit.has(key) && !(opts.quick && key in QUICK)) opts[key] = value;
+  if (!opts.explicit.has('out')) opts.out = `${OUT_DIR.replace(/[\\/]+$/, '')}-pretrained${opts.quick ? '-quick' : ''}`;
+  const { finetunePretrained } = await import('./pretrained.mjs');
+  await finetunePretrained(opts);
+  process.exit(0);
+}
 
 const files = await runFiles(opts.out);
 const ckptPath = files.checkpoint;

@@ -116,6 +116,6 @@ run('summarize script (--quick)', () => {
   it('documents its options with --help', () => {
     const r = runScript(['--help']);
     expectOk(r);
-    for (const flag of ['--backend', '--steps', '--quick', '--resume', '--out', '--lr', '--batch-size', '--beam-size']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--backend', '--steps', '--quick', '--resume', '--out', '--lr', '--batch-size', '--beam-size', '--model', '--tokenizer']) expect(r.stdout).toContain(flag);
   }, 30_000);
 });
