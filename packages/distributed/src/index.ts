@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Public entry point of @heed/distributed (browsers, Web Workers, Node): the process-group
 // interface, initProcessGroup, the 1-rank group, the tensor layer every transport shares, and
-// the worker side of the threads transport. No static `node:` import anywhere; the Node
-// launcher is `@heed/distributed/node`.
+// the threads transport's worker side and browser launcher (spawnWorkers). No static `node:`
+// import anywhere; the Node launcher is `@heed/distributed/node`.
 /**
  * Data-parallel collectives for Heed: a process group over worker threads or MPI.
  *
@@ -18,3 +18,5 @@ export { createTensorGroup, type HostTransport } from './collectives.js';
 export { combineInto, finishReduce } from './reduce.js';
 export { createSingleGroup } from './single.js';
 export { runWorker, initThreadsGroup, inThreadsWorker, type RankFunction, type RankInfo } from './threads/worker.js';
+export { SpawnError, type SpawnOptions, type RankOutcome } from './threads/launch.js';
+export { spawnWorkers } from './threads/web.js';

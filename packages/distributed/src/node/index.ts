@@ -8,5 +8,5 @@
  * @module @heed/distributed/node
  */
 export * from '../index.js';
-export { spawnThreads, cpuThreadsPerRank, SpawnError, type SpawnOptions, type RankOutcome } from './spawn.js';
+export { spawnThreads, cpuThreadsPerRank } from './spawn.js';
 export { mpiAvailable, mpiAddonPath, MPI_SETUP_HINT } from '../mpi/addon.js';

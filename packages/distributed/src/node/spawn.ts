@@ -1,75 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The Node launcher of the threads transport: starts `worldSize` worker_threads on one worker
-// script (each runs `runWorker`), with the shared control block and slab, torchrun-style
-// RANK/WORLD_SIZE/LOCAL_RANK and HEED_CPU_THREADS = hardware threads / world size in each
-// worker's environment. Resolves with every rank's result in rank order; when a rank throws,
-// exits early or hangs it marks the group failed (waking every waiting rank), gives the others
-// a short grace to report, terminates them all and rejects with a SpawnError naming the rank.
+// script (each runs `runWorker`) through the shared launcher (threads/launch.ts), with
+// torchrun-style RANK/WORLD_SIZE/LOCAL_RANK and HEED_CPU_THREADS = hardware threads / world
+// size in each worker's environment (the CPU backend reads it), so the ranks' worker pools do
+// not oversubscribe the cores.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { HeedError } from '@heed/core';
-import { DistributedError, defaultTimeoutMs } from '../group.js';
-import { FAILURE_REASONS, createThreadsStart, markFailed, readFailure, type FailureReason, type ThreadsResult } from '../threads/shared.js';
-
-/**
- * Options of {@link spawnThreads}.
- *
- * @example
- * ```ts
- * const o: SpawnOptions = { workerData: { steps: 10 }, timeoutMs: 5000 };
- * ```
- */
-export interface SpawnOptions {
-  /** Passed to every rank's function (structured-clonable). */
-  readonly workerData?: unknown;
-  /** Collective timeout in ms, and how long the last ranks may run after the first one finished (default `HEED_DIST_TIMEOUT_MS` or 60 s). */
-  readonly timeoutMs?: number;
-  /** Bytes of one slab region: collectives larger than this run in chunks (default 4 MiB). */
-  readonly slabBytes?: number;
-  /** CPU threads per rank (default: hardware threads / worldSize, at least 1; `HEED_CPU_THREADS` in the environment wins). */
-  readonly cpuThreads?: number;
-  /** How long the other ranks may take to report after a failure before they are terminated (default 2 s). */
-  readonly graceMs?: number;
-}
-
-/**
- * How one rank ended: `ok` (its function returned), `error` (it threw; `culprit` is the rank
- * its error blames), `exited` (it ended without a result), `terminated` (stopped by the launcher).
- *
- * @example
- * ```ts
- * err.outcomes.filter((o) => o.status === 'error').map((o) => o.message);
- * ```
- */
-export interface RankOutcome {
-  readonly rank: number;
-  readonly status: 'ok' | 'error' | 'exited' | 'terminated';
-  /** The error's name (`'DistributedError'`, `'HeedError'`, `'Error'`) when it threw. */
-  readonly errorName?: string;
-  /** The error message, or the exit code, or why it was terminated. */
-  readonly message?: string;
-  /** The rank its error blames. */
-  readonly culprit?: number | null;
-}
-
-/**
- * The rejection of {@link spawnThreads}: `rank` is the rank that failed first (threw, exited,
- * hung); `outcomes` says how every rank ended.
- *
- * @example
- * ```ts
- * try { await spawnThreads(4, url); } catch (e) { if (e instanceof SpawnError) console.log(e.rank, e.outcomes); }
- * ```
- */
-export class SpawnError extends DistributedError {
-  /** How each rank ended, in rank order. */
-  readonly outcomes: readonly RankOutcome[];
-  constructor(rank: number | null, message: string, outcomes: readonly RankOutcome[]) {
-    super('spawnThreads', rank, message);
-    this.name = 'SpawnError';
-    this.outcomes = outcomes;
-  }
-}
+import { launchRanks, type SpawnOptions } from '../threads/launch.js';
 
 /**
  * CPU threads per rank so `worldSize` ranks do not oversubscribe `hardwareThreads` cores.
@@ -85,7 +22,9 @@ export function cpuThreadsPerRank(worldSize: number, hardwareThreads: number = a
 
 /**
  * Starts `worldSize` ranks of a threads group, each a worker_thread running `workerUrl` (a
- * module that calls `runWorker`), and resolves with their results in rank order.
+ * module that calls `runWorker`), and resolves with their results in rank order. Rejects with
+ * a `SpawnError` naming the rank when one throws, exits early or hangs (the others are
+ * stopped).
  *
  * @example
  * ```ts
@@ -93,88 +32,16 @@ export function cpuThreadsPerRank(worldSize: number, hardwareThreads: number = a
  * ```
  */
 export async function spawnThreads<T = unknown>(worldSize: number, workerUrl: string | URL, options: SpawnOptions = {}): Promise<T[]> {
-  const op = 'spawnThreads';
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new HeedError(op, `worldSize must be a positive integer, got ${worldSize}.`);
-  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs();
-  if (!(timeoutMs > 0)) throw new HeedError(op, `timeoutMs must be positive, got ${timeoutMs}.`);
-  const slabBytes = options.slabBytes ?? 4 * 1024 * 1024;
-  if (!(slabBytes >= 64)) throw new HeedError(op, `slabBytes must be at least 64, got ${slabBytes}.`);
-  const envThreads = process.env.HEED_CPU_THREADS;
-  const cpuThreads = options.cpuThreads ?? (envThreads !== undefined && Number(envThreads) > 0 ? Number(envThreads) : cpuThreadsPerRank(worldSize));
-  const graceMs = options.graceMs ?? 2000;
-  const start0 = createThreadsStart(worldSize, slabBytes, 0, timeoutMs, cpuThreads, options.workerData);
-  const ctrl = new Int32Array(start0.control);
-
-  const outcomes: (RankOutcome | null)[] = Array.from({ length: worldSize }, () => null);
-  const results: unknown[] = new Array(worldSize);
-  const workers: Worker[] = [];
-  let firstFailure: { rank: number | null; reason: FailureReason } | null = null;
-
-  return new Promise<T[]>((resolve, reject) => {
-    let finished = false;
-    let graceTimer: ReturnType<typeof setTimeout> | null = null;
-    let hangTimer: ReturnType<typeof setTimeout> | null = null;
-
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      if (graceTimer) clearTimeout(graceTimer);
-      if (hangTimer) clearTimeout(hangTimer);
-      const all = outcomes.map((o, rank) => o ?? { rank, status: 'terminated' as const, message: 'terminated by the launcher after the failure' });
-      void Promise.all(workers.map((w) => w.terminate())).finally(() => {
-        if (firstFailure === null) {
-          resolve(results as T[]);
-          return;
-        }
-        const f = firstFailure;
-        const who = f.rank === null ? 'a rank' : `rank ${f.rank}`;
-        const detail = all.map((o) => `  rank ${o.rank}: ${o.status}${o.message ? ` (${o.message.split('\n')[0]})` : ''}`).join('\n');
-        reject(new SpawnError(f.rank, `${who} of ${worldSize} ${FAILURE_REASONS[f.reason].text}; the other ranks were stopped.\n${detail}`, all));
-      });
-    };
-
-    const settle = (rank: number, outcome: RankOutcome): void => {
-      if (outcomes[rank] !== null || finished) return;
-      outcomes[rank] = outcome;
-      if (outcome.status !== 'ok') {
-        if (firstFailure === null) {
-          // The group's first record wins: a rank that timed out waiting for a hung one blames that rank.
-          markFailed(ctrl, worldSize, outcome.culprit ?? rank, outcome.status === 'exited' ? 'exited' : 'threw');
-          firstFailure = readFailure(ctrl) ?? { rank, reason: 'threw' };
-          graceTimer = setTimeout(finish, graceMs);
-        }
-      } else if (hangTimer === null && firstFailure === null) {
-        hangTimer = setTimeout(() => {
-          const stuck = outcomes.findIndex((o) => o === null);
-          if (stuck < 0) return;
-          markFailed(ctrl, worldSize, stuck, 'hung');
-          firstFailure = readFailure(ctrl);
-          finish();
-        }, timeoutMs);
-      }
-      // Done once every rank has settled, or when only the blamed rank is left (it hangs: no grace to wait out).
-      const left = outcomes.map((o, r) => (o === null ? r : -1)).filter((r) => r >= 0);
-      if (left.length === 0 || (firstFailure?.reason === 'timeout' && left.length === 1 && left[0] === firstFailure.rank)) finish();
-    };
-
-    for (let rank = 0; rank < worldSize; rank++) {
-      const w = new Worker(workerUrl, {
-        workerData: { ...start0, rank },
-        env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(rank), HEED_CPU_THREADS: String(cpuThreads) },
-      });
-      workers.push(w);
-      w.on('message', (m: unknown) => {
-        const r = m as Partial<ThreadsResult>;
-        if (r === null || typeof r !== 'object' || r.heedThreadsResult !== 1) return;
-        if (r.ok === true) {
-          results[rank] = r.value;
-          settle(rank, { rank, status: 'ok' });
-        } else if (r.ok === false) {
-          settle(rank, { rank, status: 'error', errorName: r.name, message: r.message, culprit: r.culprit ?? null });
-        }
-      });
-      w.on('error', (e: Error) => settle(rank, { rank, status: 'error', errorName: e.name, message: e.message, culprit: rank }));
-      w.on('exit', (code: number) => settle(rank, { rank, status: 'exited', message: `exit code ${code} before returning a result` }));
-    }
+  const envThreads = Number(process.env.HEED_CPU_THREADS);
+  const defaultThreads = (n: number): number => (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : cpuThreadsPerRank(n));
+  return launchRanks<T>('spawnThreads', worldSize, options, defaultThreads, (rank, start, events) => {
+    const w = new Worker(workerUrl, {
+      workerData: start,
+      env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(rank), HEED_CPU_THREADS: String(start.cpuThreads) },
+    });
+    w.on('message', events.message);
+    w.on('error', (e: Error) => events.error(e.name, e.message));
+    w.on('exit', events.exit);
+    return w;
   });
 }

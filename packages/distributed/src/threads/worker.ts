@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The worker side of the threads transport: finds the start message (Node: worker_threads'
-// workerData, loaded without a static `node:` import; a Web Worker: the first message from
-// the page), makes the rank's ProcessGroup, and `runWorker` runs the user's function and
+// workerData, loaded without a static `node:` import; a Web Worker: the first start message
+// from the page, listened for from the moment this module loads), makes the rank's ProcessGroup, and `runWorker` runs the user's function and
 // reports its result or error to the launcher. A rank that throws marks the group failed first,
 // so the other ranks stop waiting at once and name it.
 import { HeedError } from '@heed/core';
@@ -33,6 +33,30 @@ function isStart(v: unknown): v is ThreadsStart {
 
 let portPromise: Promise<LauncherPort | null> | null = null;
 
+function browserWorkerScope(): WorkerScope | null {
+  const g = globalThis as unknown as Partial<WorkerScope> & { process?: unknown; WorkerGlobalScope?: abstract new () => unknown };
+  if (g.process !== undefined || typeof g.WorkerGlobalScope !== 'function' || !(globalThis instanceof g.WorkerGlobalScope)) return null;
+  return g as WorkerScope;
+}
+
+/**
+ * In a Web Worker, listen for the start message as soon as this module is evaluated: before
+ * the worker's own top-level code runs (it may await its backend first), so the launcher's
+ * message is never dispatched to nobody.
+ */
+const browserStart: Promise<ThreadsStart> | null = (() => {
+  const self = browserWorkerScope();
+  if (self === null) return null;
+  return new Promise<ThreadsStart>((resolve) => {
+    const onMessage = (e: { data: unknown }): void => {
+      if (!isStart(e.data)) return;
+      self.removeEventListener('message', onMessage);
+      resolve(e.data);
+    };
+    self.addEventListener('message', onMessage);
+  });
+})();
+
 async function findPort(): Promise<LauncherPort | null> {
   const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof proc?.versions?.node === 'string') {
@@ -42,18 +66,9 @@ async function findPort(): Promise<LauncherPort | null> {
     if (!isStart(wt.workerData) || parent === null) return null;
     return { start: wt.workerData, post: (m) => parent.postMessage(m) };
   }
-  const scope = globalThis as unknown as Partial<WorkerScope> & { document?: unknown };
-  if (typeof scope.addEventListener !== 'function' || typeof scope.postMessage !== 'function' || scope.document !== undefined) return null;
-  const self = scope as WorkerScope;
-  const start = await new Promise<ThreadsStart>((resolve) => {
-    const onMessage = (e: { data: unknown }): void => {
-      if (!isStart(e.data)) return;
-      self.removeEventListener('message', onMessage);
-      resolve(e.data);
-    };
-    self.addEventListener('message', onMessage);
-  });
-  return { start, post: (m) => self.postMessage(m) };
+  const self = browserWorkerScope();
+  if (self === null || browserStart === null) return null;
+  return { start: await browserStart, post: (m) => self.postMessage(m) };
 }
 
 function launcherPort(): Promise<LauncherPort | null> {
