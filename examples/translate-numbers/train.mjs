@@ -10,7 +10,7 @@
 // normalised by the all-reduced global token count and DistributedDataParallel sums the
 // gradients, so any world size trains the same model; rank 0 alone writes the files.
 // Run `node examples/translate-numbers/train.mjs --help` for the options.
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getBackend, noGrad, tidy } from '@heed/core';
 import { DistributedDataParallel, saveFile } from '@heed/nn';
@@ -51,7 +51,7 @@ const parseArgs = (argv) => parseTrainingArgs({
     .option('--ranks <n>', 'data-parallel ranks as worker threads, each with its own CPU backend; each global batch is split across them ' +
       '(under `mpirun -np N` the ranks come from mpirun)', parsePositiveInt, 1)
     .option('--accumulate <k>', 'micro-batches per rank and step (gradient accumulation: the first k-1 backward passes run under DDP noSync)', parsePositiveInt, 1)
-    .option('--grad-dump <file>', 'write the all-reduced gradients of the first step to this .safetensors file (equivalence checks)'),
+    .option('--grad-dump <dir>', 'write the all-reduced gradients of every step to <dir>/step-<n>.safetensors (equivalence checks)'),
 });
 
 await runDataParallel(parseArgs, trainRank);
@@ -143,9 +143,9 @@ async function trainRank(opts, group) {
     batchLoss,
     afterBackward: async (step) => {
       await ddp.finishGradSync();
-      if (lead && opts.gradDump && step === startStep + 1) {
-        await ensureDir(dirname(opts.gradDump));
-        await saveFile(opts.gradDump, new Map(model.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad])));
+      if (lead && opts.gradDump) {
+        await ensureDir(opts.gradDump);
+        await saveFile(join(opts.gradDump, `step-${step}.safetensors`), new Map(model.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad])));
       }
     },
     reduceLoss: async (value) => (await allReduceNumbers(group, [earlierLoss + value]))[0],
