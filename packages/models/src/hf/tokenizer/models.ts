@@ -9,6 +9,7 @@ import type { BpeModelJSON, ModelJSON, WordLevelModelJSON, WordPieceModelJSON } 
 
 const OP = 'AutoTokenizer';
 const CACHE_LIMIT = 10_000;
+const utf8 = new TextEncoder();
 const PAIR = 2 ** 21; // ids are below 2^21; pair key = a * PAIR + b
 const POS = 2 ** 22; // heap key = rank * POS + position (words under 4M characters)
 
@@ -138,7 +139,7 @@ class BpeModel implements TokenizerModel {
         continue;
       }
       if (this.j.byte_fallback) {
-        const bytes = new TextEncoder().encode(s);
+        const bytes = utf8.encode(s);
         const ids = Array.from(bytes, (b) => this.byteIds[b]);
         if (ids.every((x) => x !== undefined)) {
           out.push(...(ids as number[]));

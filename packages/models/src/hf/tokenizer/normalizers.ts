@@ -5,7 +5,7 @@
 // accents, lowercase, in that order), Prepend (only on non-empty text), Replace, Strip, Sequence.
 import { HeedError } from '@heed/core';
 import type { NormalizerJSON, PatternJSON } from './json.js';
-import { escapeRegExp, isBertControl, isCjk, isNonspacingMark, isWhitespace, lowercaseChars, onigToRegExp } from './unicode.js';
+import { bertCleanText, escapeRegExp, isWhitespace, lowercaseChars, onigToRegExp, spaceCjk, stripNonspacingMarks } from './unicode.js';
 
 /** A normalizer: the text after normalization. */
 export type Normalizer = (text: string) => string;
@@ -19,33 +19,13 @@ export function patternRegExp(pattern: PatternJSON, op = OP): RegExp {
   throw new HeedError(op, `unknown pattern ${JSON.stringify(pattern)} in tokenizer.json; expected {"String": ...} or {"Regex": ...}.`);
 }
 
-function stripAccents(s: string): string {
-  let out = '';
-  for (const c of s) if (!isNonspacingMark(c)) out += c;
-  return out;
-}
-
 function bertNormalizer(j: Extract<NormalizerJSON, { type: 'BertNormalizer' }>): Normalizer {
   const strip = j.strip_accents ?? j.lowercase;
   return (s) => {
-    let out = s;
-    if (j.clean_text) {
-      let t = '';
-      for (const c of out) {
-        const cp = c.codePointAt(0) ?? 0;
-        if (cp === 0 || cp === 0xfffd || isBertControl(c)) continue;
-        t += isWhitespace(c) ? ' ' : c;
-      }
-      out = t;
-    }
-    if (j.handle_chinese_chars) {
-      let t = '';
-      for (const c of out) t += isCjk(c.codePointAt(0) ?? 0) ? ` ${c} ` : c;
-      out = t;
-    }
-    if (strip) out = stripAccents(out.normalize('NFD'));
-    if (j.lowercase) out = lowercaseChars(out);
-    return out;
+    let out = j.clean_text ? bertCleanText(s) : s;
+    if (j.handle_chinese_chars) out = spaceCjk(out);
+    if (strip) out = stripNonspacingMarks(out.normalize('NFD'));
+    return j.lowercase ? lowercaseChars(out) : out;
   };
 }
 
@@ -73,7 +53,7 @@ export function buildNormalizer(j: NormalizerJSON): Normalizer {
       return (s) => s.normalize(form);
     }
     case 'Lowercase': return lowercaseChars;
-    case 'StripAccents': return stripAccents;
+    case 'StripAccents': return stripNonspacingMarks;
     case 'BertNormalizer': return bertNormalizer(j);
     case 'Prepend': return (s) => (s.length > 0 ? j.prepend + s : s);
     case 'Replace': {

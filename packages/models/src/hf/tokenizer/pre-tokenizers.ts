@@ -24,7 +24,6 @@ const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\
 const GPT2_RE = onigToRegExp(GPT2_PATTERN, OP);
 const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
 const WHITESPACE_RE = onigToRegExp(`[${WORD}]+|[^${WORD}\\s]+`, OP);
-const utf8 = new TextEncoder();
 
 function regexMatches(text: string, re: RegExp): Match[] {
   const out: Match[] = [];
@@ -91,10 +90,54 @@ function splitPiece(piece: Piece, matches: Match[], behavior: SplitBehavior): Pi
   return out;
 }
 
+const B = BYTE_TO_CHAR;
+
+/** The text's UTF-8 bytes as GPT-2's byte characters (lone surrogates encode as U+FFFD, as TextEncoder does). */
+function byteLevelText(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    let cp = s.charCodeAt(i);
+    if (cp < 0x80) { out += B[cp]; continue; }
+    if (cp >= 0xd800 && cp < 0xe000) {
+      const lo = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (cp < 0xdc00 && lo >= 0xdc00 && lo < 0xe000) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); i++; } else cp = 0xfffd;
+    }
+    if (cp < 0x800) out += B[0xc0 | (cp >> 6)] + B[0x80 | (cp & 63)];
+    else if (cp < 0x10000) out += B[0xe0 | (cp >> 12)] + B[0x80 | ((cp >> 6) & 63)] + B[0x80 | (cp & 63)];
+    else out += B[0xf0 | (cp >> 18)] + B[0x80 | ((cp >> 12) & 63)] + B[0x80 | ((cp >> 6) & 63)] + B[0x80 | (cp & 63)];
+  }
+  return out;
+}
+
 function byteLevel(piece: Piece): Piece {
-  let text = '';
-  for (const b of utf8.encode(piece.text)) text += BYTE_TO_CHAR[b];
-  return { text, first: piece.first };
+  return { text: byteLevelText(piece.text), first: piece.first };
+}
+
+/** BERT's split: whitespace removed, then each punctuation character isolated (one pass). */
+function bertPreTokenize(piece: Piece): Piece[] {
+  const out: Piece[] = [];
+  const s = piece.text;
+  let start = 0;
+  let i = 0;
+  const flush = (end: number) => {
+    if (end > start) out.push({ text: s.slice(start, end), first: piece.first && start === 0 });
+  };
+  while (i < s.length) {
+    const cp = s.codePointAt(i) as number;
+    const n = cp > 0xffff ? 2 : 1;
+    const c = n === 1 ? s[i] : s.slice(i, i + 2);
+    if (isWhitespace(c)) {
+      flush(i);
+      start = i + n;
+    } else if (isBertPunctuation(c)) {
+      flush(i);
+      out.push({ text: c, first: piece.first && i === 0 });
+      start = i + n;
+    }
+    i += n;
+  }
+  flush(s.length);
+  return out;
 }
 
 function metaspace(replacement: string, scheme: PrependScheme, split: boolean): PreTokenizer {
@@ -124,14 +167,25 @@ export function buildPreTokenizer(j: PreTokenizerJSON): PreTokenizer {
     case 'ByteLevel': {
       const useRegex = j.use_regex ?? true;
       return (piece) => {
-        const p = j.add_prefix_space && !piece.text.startsWith(' ') ? { text: ' ' + piece.text, first: piece.first } : piece;
-        const parts = useRegex ? splitPiece(p, regexMatches(p.text, GPT2_RE), 'Isolated') : p.text.length > 0 ? [p] : [];
-        return parts.map(byteLevel);
+        const text = j.add_prefix_space && !piece.text.startsWith(' ') ? ' ' + piece.text : piece.text;
+        if (!useRegex) return text.length > 0 ? [byteLevel({ text, first: piece.first })] : [];
+        // Isolated split on GPT-2's pattern, fused with the byte mapping (the hot path of byte-level BPE).
+        const out: Piece[] = [];
+        const re = GPT2_RE;
+        re.lastIndex = 0;
+        let prev = 0;
+        for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+          const a = m.index;
+          if (a > prev) out.push({ text: byteLevelText(text.slice(prev, a)), first: piece.first && prev === 0 });
+          out.push({ text: byteLevelText(m[0]), first: piece.first && a === 0 });
+          prev = a + m[0].length; // the pattern never matches empty text
+        }
+        if (prev < text.length) out.push({ text: byteLevelText(text.slice(prev)), first: piece.first && prev === 0 });
+        return out;
       };
     }
     case 'BertPreTokenizer':
-      return (piece) => splitPiece(piece, charMatches(piece.text, isWhitespace), 'Removed')
-        .flatMap((p) => splitPiece(p, charMatches(p.text, isBertPunctuation), 'Isolated'));
+      return bertPreTokenize;
     case 'Whitespace':
       return (piece) => splitPiece(piece, regexMatches(piece.text, WHITESPACE_RE).map(([a, b, m]) => [a, b, !m]), 'Removed');
     case 'WhitespaceSplit':

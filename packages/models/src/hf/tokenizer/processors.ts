@@ -19,7 +19,12 @@ export type PostProcessor = (encodings: EncodedIds[], addSpecialTokens: boolean)
 const OP = 'AutoTokenizer';
 
 function concat(encs: readonly EncodedIds[]): EncodedIds {
-  return { ids: encs.flatMap((e) => e.ids), tokens: encs.flatMap((e) => e.tokens), typeIds: encs.flatMap((e) => e.typeIds) };
+  if (encs.length === 1) return encs[0];
+  const out: EncodedIds = { ids: [], tokens: [], typeIds: [] };
+  for (const e of encs) {
+    for (let k = 0; k < e.ids.length; k++) { out.ids.push(e.ids[k]); out.tokens.push(e.tokens[k]); out.typeIds.push(e.typeIds[k]); }
+  }
+  return out;
 }
 
 function template(pieces: TemplatePieceJSON[], specials: Extract<PostProcessorJSON, { type: 'TemplateProcessing' }>['special_tokens'],

@@ -223,15 +223,17 @@ export class PreTrainedTokenizerFast {
     if (typeof text !== 'string') throw new HeedError('encode', `text must be a string, got ${describeValue(text)}.`);
     const ids: number[] = [];
     const tokens: string[] = [];
+    const vocabR = this.model.vocabR;
     for (const seg of this.added.extractAndNormalize(text)) {
       // An added token's token is the text it matched (with lstrip/rstrip spaces, normalized), as in Rust.
       if (seg.id !== undefined) { ids.push(seg.id); tokens.push(seg.text); continue; }
       const words = this.preTokenizer ? this.preTokenizer(seg) : [seg];
       for (const w of words) {
-        for (const id of this.model.tokenize(w.text)) { ids.push(id); tokens.push(this.model.vocabR.get(id) as string); }
+        const wordIds = this.model.tokenize(w.text);
+        for (let k = 0; k < wordIds.length; k++) { ids.push(wordIds[k]); tokens.push(vocabR.get(wordIds[k]) as string); }
       }
     }
-    return { ids, tokens, typeIds: ids.map(() => typeId) };
+    return { ids, tokens, typeIds: new Array<number>(ids.length).fill(typeId) };
   }
 
   /** @internal The ids and token type ids of one input (a pair when `textPair` is given), before truncation. */

@@ -10,41 +10,44 @@ import { HeedError } from '@heed/core';
 export const WS_CLASS = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const WS = new RegExp(`^[${WS_CLASS}]$`, 'u');
 const PUNCT = /^\p{P}$/u;
-const OTHER = /^\p{C}$/u;
-const MN = /^\p{Mn}$/u;
+const MN_ALL = /\p{Mn}/gu;
+const WS_ALL = new RegExp(`[${WS_CLASS}]`, 'gu');
+const BERT_DROP = /(?![\t\n\r])[\0\ufffd\p{C}]/gu;
+const CJK_ALL = /[\u4e00-\u9fff\u3400-\u4dbf\u{20000}-\u{2a6df}\u{2a700}-\u{2b73f}\u{2b740}-\u{2b81f}\u{2b820}-\u{2ceaf}\uf900-\ufaff\u{2f800}-\u{2fa1f}]/gu;
 
 /** Rust's `char::is_whitespace` for one character. */
 export function isWhitespace(c: string): boolean {
+  const cp = c.charCodeAt(0);
+  if (cp < 128) return cp === 32 || (cp >= 9 && cp <= 13);
   return WS.test(c);
 }
 
 /** BERT's punctuation: ASCII punctuation (incl. `$+<=>^\`|~`) or a Unicode P* character. */
 export function isBertPunctuation(c: string): boolean {
-  const cp = c.codePointAt(0) ?? 0;
+  const cp = c.charCodeAt(0);
   if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
-  return PUNCT.test(c);
+  return cp >= 128 && PUNCT.test(c);
 }
 
-/** BERT's control test: a Unicode C* character other than tab, newline and carriage return. */
-export function isBertControl(c: string): boolean {
-  if (c === '\t' || c === '\n' || c === '\r') return false;
-  return OTHER.test(c);
+/** BERT's clean_text: control characters (and NUL, U+FFFD) removed, then every whitespace character a space. */
+export function bertCleanText(s: string): string {
+  return s.replace(BERT_DROP, '').replace(WS_ALL, ' ');
 }
 
-/** A nonspacing mark (Mn): what StripAccents removes. */
-export function isNonspacingMark(c: string): boolean {
-  return MN.test(c);
+/** Drops the nonspacing marks (Mn): what StripAccents does. */
+export function stripNonspacingMarks(s: string): string {
+  return s.replace(MN_ALL, '');
 }
 
-/** The CJK ideograph blocks BERT surrounds with spaces. */
-export function isCjk(cp: number): boolean {
-  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df)
-    || (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf)
-    || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+/** Surrounds each CJK ideograph with spaces (BERT's handle_chinese_chars). */
+export function spaceCjk(s: string): string {
+  return s.replace(CJK_ALL, ' $& ');
 }
 
 /** Lowercases each character on its own, as Rust's `char::to_lowercase` (Σ is always σ). */
 export function lowercaseChars(s: string): string {
+  // Final sigma is the only context-dependent rule of String.prototype.toLowerCase.
+  if (!s.includes('\u03a3')) return s.toLowerCase();
   let out = '';
   for (const c of s) out += c.toLowerCase();
   return out;
