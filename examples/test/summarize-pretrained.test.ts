@@ -5,7 +5,7 @@
 // With random tiny weights ROUGE means nothing, so the test checks that training lowers the
 // loss on a small training set seen every epoch, that ROUGE of generate() and the lead
 // baseline (recomputed here from the data) are reported, and that the model saved with
-// savePretrained reloads to the same logits. Skipped, with a message, when not built.
+// savePretrained reloads to the same logits; `--resume` continues bit for bit. Skipped, with a message, when not built.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,4 +50,19 @@ run('summarize --model (tiny BART fixture, offline)', () => {
     expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/^<svg/);
     expect(r.stdout).toContain('lead sentence baseline');
   }, 90_000);
+
+  it('--resume continues exactly (stop at 3 of 6, resume to 6 = 6 at once), also with beam search', () => {
+    const bart = modelFixture('bart');
+    const args = ['--quick', '--model', bart.dir, '--tokenizer', restrictedTokenizer('bert', bart.vocabSize), '--train-size', '16', '--test-size', '4',
+      '--batch-size', '8', '--steps', '6', '--lr', '3e-3', '--checkpoint-every', '3'];
+    const straight = tmp('summarize-bart');
+    expectOk(runExample('summarize', [...args, '--out', straight]));
+    const resumed = tmp('summarize-bart');
+    expectOk(runExample('summarize', [...args, '--stop-at', '3', '--out', resumed]));
+    const r = runExample('summarize', [...args, '--resume', '--beam-size', '2', '--out', resumed]);
+    expectOk(r);
+    expect(r.stdout).toContain('resumed from');
+    expect(r.stdout).toContain('beam 2');
+    expect(readFileSync(join(resumed, 'model', 'model.safetensors')).equals(readFileSync(join(straight, 'model', 'model.safetensors')))).toBe(true);
+  }, 120_000);
 });
