@@ -6,7 +6,8 @@
 // buffers); every rank's result must equal the oracle bit for bit (so ranks agree bitwise),
 // and no rank may leak a tensor.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnThreads } from '@heed/distributed/node';
+import { availableParallelism } from 'node:os';
+import { cpuThreadsPerRank, spawnThreads } from '@heed/distributed/node';
 import { bits, ensureBuilt, workerUrl } from './threads-support.js';
 // @ts-expect-error plain-JS helper shared with the workers (no declaration file)
 import { ints, values } from './workers/inputs.mjs';
@@ -96,4 +97,20 @@ describe('threads transport', () => {
       }
     });
   }
+
+  it("gives each rank torchrun's variables and hardware threads / world size CPU threads, which the CPU backend's pool uses", async () => {
+    const hw = availableParallelism();
+    expect(cpuThreadsPerRank(4, 16)).toBe(4);
+    expect(cpuThreadsPerRank(3, 2)).toBe(1);
+    for (const n of [1, 2]) {
+      const fromEnv = Number(process.env.HEED_CPU_THREADS); // the user's setting wins over the default
+      const want = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, Math.floor(hw / n));
+      const results = await spawnThreads<Record<string, unknown>>(n, workerUrl('env.mjs'), { timeoutMs: 20_000 });
+      expect(results).toEqual(ranks(n).map((r) => ({
+        rank: r, RANK: String(r), WORLD_SIZE: String(n), LOCAL_RANK: String(r), HEED_CPU_THREADS: String(want), cpuThreads: want,
+        poolThreads: Math.min(want, hw), // the pool never starts more workers than hardware threads
+      })));
+    }
+  });
 });
+
