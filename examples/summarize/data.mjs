@@ -227,7 +227,10 @@ const fill = (template, facts) => template.replace(/\{(\w+)\}/g, (_, k) => {
 const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 const pick = (rng, list) => list[rng.int(list.length)];
 
-/** The facts of one report of `kind` in language `L`: the values its templates fill in. */
+/**
+ * The facts of one report of `kind` in language `L`: the values its templates fill in, and in
+ * `headline` the words the headline writes differently (a verb's headline form, an event without article).
+ */
 function drawFacts(rng, L, kind) {
   const facts = { day: pick(rng, L.days), city: pick(rng, CITIES) };
   if (kind === 'weather') Object.assign(facts, { cond: pick(rng, L.conds), t: rng.int(41) - 5 });
@@ -239,11 +242,11 @@ function drawFacts(rng, L, kind) {
   }
   if (kind === 'market') {
     const [dir, head] = pick(rng, L.dirs);
-    Object.assign(facts, { company: pick(rng, COMPANIES), dir, head, p: 1 + rng.int(15) });
+    Object.assign(facts, { company: pick(rng, COMPANIES), dir, p: 1 + rng.int(15), headline: { dir: head } });
   }
   if (kind === 'event') {
     const [event, head] = pick(rng, L.events);
-    Object.assign(facts, { event, head, n: 2 + rng.int(49) });
+    Object.assign(facts, { event, n: 2 + rng.int(49), headline: { event: head } });
   }
   return facts;
 }
@@ -276,8 +279,7 @@ export function makeReport(rng, lang, kind) {
   body.push(...fillers.slice(0, 1 + rng.int(2)));
   const sentences = rng.shuffle(body);
   if (rng.next() < 0.3) sentences.unshift(pick(rng, L.generic));
-  const headFacts = { ...facts, dir: facts.head ?? facts.dir, event: facts.head ?? facts.event };
-  return { text: sentences.join(' '), headline: fill(K.headline, headFacts), lang, kind, keyIndex: sentences.indexOf(key), sentences };
+  return { text: sentences.join(' '), headline: fill(K.headline, { ...facts, ...facts.headline }), lang, kind, keyIndex: sentences.indexOf(key), sentences };
 }
 
 /**
