@@ -4,8 +4,9 @@
 // sizes — steps 1-2 on 4 ranks, step 3 on 2 ranks with noSync accumulation (--accumulate 2),
 // step 4 on 2 ranks — has every step's reduced gradients within 1e-6, per-step losses and the
 // summary.json final loss within 1e-4 relative, and the final parameters within 1e-4 (see
-// expectWeightsNear). A rank that throws makes the run exit 1 with a HeedError (SpawnError)
-// naming it. Skipped when the packages are not built.
+// expectWeightsNear); so does `mpirun -np 2` of the script (the MPI transport; skipped with a
+// message where the binding is not built). A rank that throws makes the run exit 1 with a
+// HeedError (SpawnError) naming it. Skipped when the packages are not built.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { registerBackend, setBackend } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { loadFile } from '@heed/nn';
+import { mpiAvailable } from '@heed/distributed/node';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const needed = ['core', 'backend-cpu', 'nn', 'models', 'train', 'distributed'].map((p) => join(root, 'packages', p, 'dist', 'index.js'));
@@ -24,15 +26,21 @@ const run = describe.skipIf(missing.length > 0);
 
 const BASE = ['--quick', '--steps', '4', '--dropout', '0', '--eval-limit', '2', '--quiet', '--force'];
 
-function train(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [join(root, 'examples', 'translate-numbers', 'train.mjs'), ...BASE, ...args], {
+const SCRIPT = join(root, 'examples', 'translate-numbers', 'train.mjs');
+
+/** Runs the script (or, with `mpiRanks`, `mpirun -np mpiRanks` of it). */
+function train(args: string[], env: Record<string, string> = {}, mpiRanks = 0) {
+  const [cmd, pre] = mpiRanks > 0
+    ? ['mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(mpiRanks), process.execPath, SCRIPT]]
+    : [process.execPath, [SCRIPT]];
+  const r = spawnSync(cmd, [...pre, ...BASE, ...args], {
     cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, NO_COLOR: '1', HEED_DIST_TIMEOUT_MS: '20000', ...env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function trainOk(args: string[]): void {
-  const r = train(args);
+function trainOk(args: string[], mpiRanks = 0): void {
+  const r = train(args, {}, mpiRanks);
   if (r.status !== 0) throw new Error(`exit ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
 }
 
@@ -114,6 +122,19 @@ run('translate-numbers data-parallel (worker-thread ranks)', () => {
     expect(Math.abs(last.finalTrainLoss - ref.finalTrainLoss)).toBeLessThanOrEqual(1e-4 * ref.finalTrainLoss);
     expectWeightsNear(await tensorsOf(join(out, 'model.safetensors')), await tensorsOf(join(one, 'model.safetensors')));
   }, 150_000);
+
+  const mpi = missing.length > 0 ? { ok: false as const, reason: 'not built' } : mpiAvailable();
+  if (!mpi.ok) console.warn(`[examples] skipping the mpirun equivalence test: ${mpi.reason}`);
+  it.skipIf(!mpi.ok)('under mpirun -np 2 (the MPI transport) it trains the same model as 1 rank', async () => {
+    const out = dir('mpi2');
+    trainOk(['--out', out, '--grad-dump', join(out, 'grads')], 2);
+    const ref = summaryOf(one);
+    const s = summaryOf(out);
+    expect(s).toMatchObject({ ranks: 2, transport: 'mpi', steps: 4 });
+    for (const step of [1, 2, 3, 4]) expectTensorsNear(await grads(out, step), await grads(one, step), 1e-6, 0);
+    expectLossesNear(s.trainLosses, ref.trainLosses);
+    expectWeightsNear(await tensorsOf(join(out, 'model.safetensors')), await tensorsOf(join(one, 'model.safetensors')));
+  }, 90_000);
 
   it('fails with a HeedError naming the rank when one rank throws', () => {
     const r = train(['--ranks', '2', '--steps', '3', '--out', dir('fail')], { HEED_EXAMPLE_FAIL_RANK: '1' });
