@@ -3,7 +3,8 @@
 // BartForConditionalGeneration (scripts/fixtures/gen_hf_encoder_fixtures.py): logits with
 // decoder inputs (single, right-padded source + decoder masks, left-padded source), the default
 // shift_tokens_right decoder inputs, the loss over labels, HF generate() greedy/beam/no-repeat/
-// forced-BOS sequences, cached decoding equal to full recomputation, state keys, the
+// forced-BOS sequences (and, on the smaller bart-gen model whose beams end early, early
+// stopping, a negative length penalty, repetition penalty and min lengths), cached decoding equal to full recomputation, state keys, the
 // save -> load round trip, a fine-tuning step, leaks and errors.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ interface GenCase { name: string; options: Record<string, number | boolean>; seq
 interface BartExpected { state_keys: string[]; cases: BartCase[]; generate_inputs: { input_ids: Enc; attention_mask: Enc }; generate: GenCase[] }
 
 const bart = readExpected<BartExpected>('bart');
+const bartGen = readExpected<Pick<BartExpected, 'generate' | 'generate_inputs'>>('bart-gen');
 const load = () => BartForConditionalGeneration.fromPretrained(fixtureDir('bart'));
 
 function rows(e: Enc): number[][] {
@@ -43,7 +45,8 @@ function rows(e: Enc): number[][] {
 function genOptions(o: Record<string, number | boolean>): Seq2SeqGenerateOptions {
   const names: Record<string, keyof Seq2SeqGenerateOptions> = {
     max_new_tokens: 'maxNewTokens', num_beams: 'numBeams', no_repeat_ngram_size: 'noRepeatNgramSize', length_penalty: 'lengthPenalty',
-    forced_bos_token_id: 'forcedBosTokenId',
+    forced_bos_token_id: 'forcedBosTokenId', early_stopping: 'earlyStopping', repetition_penalty: 'repetitionPenalty',
+    min_new_tokens: 'minNewTokens', min_length: 'minLength',
   };
   const out: Record<string, number | boolean> = {};
   for (const [k, v] of Object.entries(o)) if (k !== 'do_sample') out[names[k]] = v;
@@ -79,11 +82,11 @@ describe('BartForConditionalGeneration (HF parity, CPU)', () => {
     });
   }
 
-  for (const g of bart.generate) {
-    it(`generate() equals HF's sequences: ${g.name}`, async () => {
-      const model = await load();
-      const ids = fromEnc(bart.generate_inputs.input_ids);
-      const attentionMask = fromEnc(bart.generate_inputs.attention_mask);
+  for (const [name, fixture, g] of [...bart.generate.map((g) => ['bart', bart, g] as const), ...bartGen.generate.map((g) => ['bart-gen', bartGen, g] as const)]) {
+    it(`generate() equals HF's sequences: ${name} ${g.name}`, async () => {
+      const model = await BartForConditionalGeneration.fromPretrained(fixtureDir(name));
+      const ids = fromEnc(fixture.generate_inputs.input_ids);
+      const attentionMask = fromEnc(fixture.generate_inputs.attention_mask);
       const got = await checkLeaks(() => model.generate(ids, { attentionMask, ...genOptions(g.options) }), `generate ${g.name}`);
       expect(got).toEqual(rows(g.sequences));
       ids.dispose();
