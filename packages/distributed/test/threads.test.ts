@@ -112,5 +112,9 @@ describe('threads transport', () => {
       })));
     }
   });
+
+  it('initProcessGroup() picks the threads transport inside a worker; destroy() reports the rank done', async () => {
+    expect(await spawnThreads(3, workerUrl('manual.mjs'), { timeoutMs: 20_000, cpuThreads: 1 })).toEqual([undefined, undefined, undefined]);
+  });
 });
 

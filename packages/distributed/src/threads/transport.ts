@@ -60,8 +60,12 @@ export class ThreadsTransport implements HostTransport {
   #seq = 0;
   #calls = 0;
 
-  constructor(start: ThreadsStart) {
+  readonly #onDestroy: (() => void) | null;
+
+  /** `onDestroy` runs once, when the group is destroyed (initThreadsGroup reports the rank done there). */
+  constructor(start: ThreadsStart, onDestroy: (() => void) | null = null) {
     this.#start = start;
+    this.#onDestroy = onDestroy;
     this.rank = start.rank;
     this.worldSize = start.worldSize;
     this.#ctrl = new Int32Array(start.control);
@@ -245,5 +249,7 @@ export class ThreadsTransport implements HostTransport {
     await this.#barrier('barrier'); // nobody publishes the next signature before everyone has checked this one
   }
 
-  async destroy(): Promise<void> {}
+  async destroy(): Promise<void> {
+    this.#onDestroy?.();
+  }
 }

@@ -101,7 +101,10 @@ async function requirePort(op: string): Promise<LauncherPort> {
 }
 
 /**
- * This rank's threads group (called by `initProcessGroup({ backend: 'threads' })`).
+ * This rank's threads group (called by `initProcessGroup({ backend: 'threads' })`), for a worker
+ * script that manages the group itself instead of calling {@link runWorker}: its `destroy()`
+ * reports this rank finished (its result is `undefined`); a worker that ends without it is a
+ * failed rank.
  *
  * @example
  * ```ts
@@ -111,7 +114,7 @@ async function requirePort(op: string): Promise<LauncherPort> {
 export async function initThreadsGroup(options: InitOptions = {}): Promise<ProcessGroup> {
   const port = await requirePort('initProcessGroup');
   const start = options.timeoutMs === undefined ? port.start : { ...port.start, timeoutMs: options.timeoutMs };
-  return createTensorGroup(new ThreadsTransport(start));
+  return createTensorGroup(new ThreadsTransport(start, () => port.post({ heedThreadsResult: 1, ok: true, value: undefined })));
 }
 
 /**
