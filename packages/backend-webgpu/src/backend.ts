@@ -10,7 +10,7 @@
 // the backend as it was. gather/indexSelect/scatterAdd report out-of-range indices from the
 // device (index-errors.ts): the next read or flush throws.
 import {
-  BACKEND_API_VERSION, HeedError, type AdamScalars, type Backend, type Conv2dParams, type BackendCapabilities, type BinaryOp, type DType, type DataId,
+  BACKEND_API_VERSION, HeedError, type AdamScalars, type Backend, type Conv2dParams, type BackendCapabilities, type BinaryOp, type DType, type DataId, type ElementwiseProgram,
   type RandomKind, type ReduceOp, type StridedView, type TypedArray, type UnaryOp, contiguousStrides, fmtShape, sizeOf, unravelIndex,
 } from '@heed/core';
 import { Runtime, type WebGPUDebug } from './runtime.js';
@@ -22,12 +22,13 @@ import {
   HOST, STORED_DTYPES, checkAxes, checkAxis, checkDType, checkFloat, checkIndexDims, checkIs, checkOp, checkRandomKind,
   checkSameShape, checkShape, checkSize, checkView,
 } from './validate.js';
-import { binaryExpr, convert, domainOf, unaryExpr, WGSL_TYPE } from './wgsl.js';
+import { binaryWgsl, convert, unaryWgsl, WGSL_TYPE } from './wgsl.js';
 import { coalesce, checkRank, metaWords, planViews, vectorize, type Operand } from './layout.js';
 import * as K from './kernels.js';
 import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel as matmulKernelRaw, type MatmulVariant } from './matmul.js';
 import { geluExpr } from './fused.js';
 import { memoKernel } from './kernel-cache.js';
+import { runProgram } from './fused-program.js';
 
 const { ELEMS_PER_GROUP, WG } = K;
 // Memoised generators: the same arguments give the same string object (see kernel-cache.ts).
@@ -41,8 +42,6 @@ const scatterKernel = memoKernel(K.scatterKernel);
 const copyIntoKernel = memoKernel(K.copyIntoKernel);
 const randomKernel = memoKernel(K.randomKernel);
 const matmulKernel = memoKernel(matmulKernelRaw);
-
-const COMPARE = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'xor']);
 
 /**
  * The WebGPU backend. Create it with {@link createWebGPUBackend} (or directly on a device).
@@ -180,15 +179,9 @@ export class WebGPUBackend implements Backend {
     checkOp('unary', op);
     this.views(op, x);
     checkDType(op, outDtype);
-    const outDom = outDtype === 'bool' ? domainOf(x.dtype) : domainOf(outDtype);
-    const dom = op === 'isnan' || op === 'not' ? domainOf(x.dtype) : outDom;
-    const expr = unaryExpr(op, dom);
-    if (!expr) throw new HeedError(op, `has no ${x.dtype} kernel on WebGPU (cast to float32 first).`);
-    const load = dom === 'f32' ? (x.dtype === 'float32' ? 'v0' : `f32(${x.dtype === 'bool' ? 'i32(v0)' : 'v0'})`)
-      : x.dtype === 'bool' ? 'i32(v0)' : x.dtype === 'int32' ? 'v0' : 'f2i(v0)';
-    const target = op === 'isnan' || op === 'not' ? 'bool' : outDtype;
-    const fn = `fn fnUnary(x: ${dom}) -> ${WGSL_TYPE[target]} { return ${convert(`(${expr})`, dom, target)}; }`;
-    return this.mapKernel(op, [x], outDtype, `fnUnary(${load})`, fn);
+    const u = unaryWgsl(op, x.dtype, outDtype, 'fnUnary');
+    if (!u) throw new HeedError(op, `has no ${x.dtype} kernel on WebGPU (cast to float32 first).`);
+    return this.mapKernel(op, [x], outDtype, u.call('v0'), u.decl);
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView, outDtype: DType): DataId {
@@ -196,11 +189,8 @@ export class WebGPUBackend implements Backend {
     this.views(op, a, b);
     checkSameShape(op, [a, b]);
     checkDType(op, outDtype);
-    const dom = COMPARE.has(op) ? (a.dtype === 'float32' || b.dtype === 'float32' ? 'f32' : 'i32') : outDtype === 'bool' ? 'i32' : domainOf(outDtype);
-    const load = (v: string, d: DType) => (dom === 'f32' ? (d === 'float32' ? v : d === 'bool' ? `f32(i32(${v}))` : `f32(${v})`)
-      : d === 'float32' ? `f2i(${v})` : d === 'bool' ? `i32(${v})` : v);
-    const fn = `fn fnBinary(a: ${dom}, b: ${dom}) -> ${WGSL_TYPE[outDtype]} { return ${convert(`(${binaryExpr(op, dom)})`, dom, outDtype)}; }`;
-    return this.mapKernel(op, [a, b], outDtype, `fnBinary(${load('v0', a.dtype)}, ${load('v1', b.dtype)})`, fn);
+    const f = binaryWgsl(op, a.dtype, b.dtype, outDtype, 'fnBinary');
+    return this.mapKernel(op, [a, b], outDtype, f.call('v0', 'v1'), f.decl);
   }
 
   where(cond: StridedView, a: StridedView, b: StridedView): DataId {
@@ -215,6 +205,11 @@ export class WebGPUBackend implements Backend {
     this.views('cast', x);
     checkDType('cast', dtype);
     return this.mapKernel('cast', [x], dtype, convert('v0', WGSL_TYPE[x.dtype], dtype));
+  }
+
+  /** A fused elementwise program from lazy execution, as one dispatch (null to decline: see fused-program.ts). */
+  elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
+    return runProgram(this, program, inputs);
   }
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {

@@ -38,8 +38,15 @@ export const ELEMS_PER_GROUP = 4 * WG;
 const MAIN = `@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>)`;
 const INDEX = `let i = gid.x + gid.y * nwg.x * ${WG}u;\n  if (i >= md[0]) { return; }`;
 
-/** Main of a map kernel: calls `elem(i)` for the 4 elements of this invocation (clamped to n - 1). */
-function mapMain(): string {
+/**
+ * Main of a map kernel: calls `elem(i)` for the 4 elements of this invocation (clamped to n - 1).
+ *
+ * @example
+ * ```ts
+ * const code = `fn elem(i: u32) { ... }\n${mapMain()}`;
+ * ```
+ */
+export function mapMain(): string {
   const calls = [0, 1, 2, 3].map((j) => `elem(min(t + ${j * WG}u, n - 1u));`).join(' ');
   return `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let n = md[0];

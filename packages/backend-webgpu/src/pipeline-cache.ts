@@ -64,16 +64,16 @@ export class PipelineCache {
     private readonly printShaders = false,
   ) {}
 
-  /** The layouts for kernels with `buffers` buffers after the metadata (`checked`: plus group 1). */
-  private layout(buffers: number, checked: boolean): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
-    const key = `${buffers}${checked ? 'c' : ''}`;
+  /** The layouts for kernels with `buffers` buffers after the metadata, the first `writable` of them read-write (`checked`: plus group 1). */
+  private layout(buffers: number, checked: boolean, writable = 1): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    const key = `${buffers}${checked ? 'c' : ''}w${writable}`;
     let l = this.layouts.get(key);
     if (!l) {
       let group: GPUBindGroupLayout;
-      if (checked) group = this.layout(buffers, false).group;
+      if (checked) group = this.layout(buffers, false, writable).group;
       else {
         const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'read-only-storage', hasDynamicOffset: true } }];
-        for (let k = 1; k <= buffers; k++) entries.push({ binding: k, visibility: COMPUTE_STAGE, buffer: { type: k === 1 ? 'storage' : 'read-only-storage' } });
+        for (let k = 1; k <= buffers; k++) entries.push({ binding: k, visibility: COMPUTE_STAGE, buffer: { type: k <= writable ? 'storage' : 'read-only-storage' } });
         group = this.device.createBindGroupLayout({ entries });
       }
       l = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: checked ? [group, this.errorLayout] : [group] }) };
@@ -87,7 +87,7 @@ export class PipelineCache {
    * interpolated `undefined` or `NaN` (outside comments) is refused before compiling; a
    * compile error is reported once and evicts the pipeline.
    */
-  pipeline(code: string, buffers: number, op: string, checked: boolean): GPUComputePipeline {
+  pipeline(code: string, buffers: number, op: string, checked: boolean, writable = 1): GPUComputePipeline {
     // Memoised sources (kernel-cache.ts) are the same string object each time: hashed once.
     let p = this.pipelines.get(code);
     if (!p) {
@@ -97,7 +97,7 @@ export class PipelineCache {
           'this is a bug in @heed/backend-webgpu, or a backend primitive was called with an invalid argument.');
       }
       if (this.printShaders) console.log(`[heed webgpu] compiling shader:\n${code}`);
-      const layout = this.layout(buffers, checked).pipeline;
+      const layout = this.layout(buffers, checked, writable).pipeline;
       let made: Compiled | null = null;
       this.device.pushErrorScope('validation');
       try {
@@ -123,16 +123,16 @@ export class PipelineCache {
     return p.pipeline;
   }
 
-  /** The bind group of (metadata, `buffers`), created once per buffer combination (an invalid one is not kept). */
-  bindGroup(buffers: readonly GPUBuffer[]): GPUBindGroup {
+  /** The bind group of (metadata, `buffers`, the first `writable` read-write), created once per buffer combination (an invalid one is not kept). */
+  bindGroup(buffers: readonly GPUBuffer[], writable = 1): GPUBindGroup {
     const ids = buffers.map((b) => this.bufferId(b));
-    const key = ids.join(',');
+    const key = writable === 1 ? ids.join(',') : `w${writable}:${ids.join(',')}`;
     let group = this.bindGroups.get(key);
     if (!group) {
       if (this.bindGroups.size >= BIND_GROUP_CACHE_MAX) { this.bindGroups.clear(); this.groupsOfBuffer.clear(); }
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.meta.buffer, offset: 0, size: this.meta.bytes } }];
       buffers.forEach((buffer, k) => entries.push({ binding: k + 1, resource: { buffer } }));
-      const layout = this.layout(buffers.length, false).group;
+      const layout = this.layout(buffers.length, false, writable).group;
       let made: GPUBindGroup | null = null;
       this.device.pushErrorScope('validation');
       try {

@@ -246,20 +246,21 @@ export class Runtime {
 
   /**
    * Records one dispatch. Binding 0 is the metadata slot holding `meta`; `buffers` follow from
-   * binding 1 (the output first). `grid` is checked against maxComputeWorkgroupsPerDimension.
+   * binding 1 (the `writable` outputs first, read-write; the rest read-only). `grid` is checked
+   * against maxComputeWorkgroupsPerDimension.
    * With `site`, the kernel checks its indices (index-errors.ts): it binds the error buffer
    * as group 1 and finds its dispatch tag in metadata word TAG_WORD.
    * Everything that can throw happens before the batch is touched, so a throw leaves it as it was.
    */
-  dispatch(op: string, code: string, buffers: readonly GPUBuffer[], meta: Uint32Array, grid: readonly [number, number, number], site?: IndexSite): void {
+  dispatch(op: string, code: string, buffers: readonly GPUBuffer[], meta: Uint32Array, grid: readonly [number, number, number], site?: IndexSite, writable = 1): void {
     this.check(op);
     if (grid[0] * grid[1] * grid[2] === 0) return;
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (grid.some((g) => g > max)) throw new HeedError(op, `workgroup grid [${grid.join(', ')}] exceeds this device's limit of ${max} per dimension.`);
     const words = site ? TAG_WORD : META_WORDS;
     if (meta.length > words) throw new HeedError(op, `needs ${meta.length} metadata words (at most ${words}).`);
-    const pipeline = this.cache.pipeline(code, buffers.length, op, site !== undefined);
-    const group = this.cache.bindGroup(buffers);
+    const pipeline = this.cache.pipeline(code, buffers.length, op, site !== undefined, writable);
+    const group = this.cache.bindGroup(buffers, writable);
     const encoder = (this.encoder ??= this.device.createCommandEncoder());
     // One compute pass per batch: WebGPU orders the dispatches of a pass (storage writes are
     // visible to later dispatches), so nothing is lost by not ending the pass each time.

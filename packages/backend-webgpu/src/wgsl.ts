@@ -349,3 +349,51 @@ fn normalAt(seed: u32, counter: u32) -> f32 {
   return sqrt(-2.0 * log(u1)) * cos32(6.283185307179586 * u2);
 }
 `;
+
+const COMPARE = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'xor']);
+
+/** A WGSL helper function (`decl`) computing one op on stored values, and how to call it. */
+export interface OpWgsl<A extends unknown[]> {
+  readonly decl: string;
+  readonly call: (...operands: A) => string;
+}
+
+/**
+ * Unary `op` as WGSL function `name` from an `xDtype` stored value to an `outDtype` stored
+ * value (the single-op kernel and fused programs share it), or null when the op has no kernel
+ * for that dtype.
+ *
+ * @example
+ * ```ts
+ * const u = unaryWgsl('exp', 'float32', 'float32', 'f0'); // u.call('v0') == 'f0(v0)'
+ * ```
+ */
+export function unaryWgsl(op: UnaryOp, xDtype: DType, outDtype: DType, name: string): OpWgsl<[string]> | null {
+  const outDom = outDtype === 'bool' ? domainOf(xDtype) : domainOf(outDtype);
+  const dom = op === 'isnan' || op === 'not' ? domainOf(xDtype) : outDom;
+  const expr = unaryExpr(op, dom);
+  if (!expr) return null;
+  const load = (v: string) => (dom === 'f32' ? (xDtype === 'float32' ? v : `f32(${xDtype === 'bool' ? `i32(${v})` : v})`)
+    : xDtype === 'bool' ? `i32(${v})` : xDtype === 'int32' ? v : `f2i(${v})`);
+  const target = op === 'isnan' || op === 'not' ? 'bool' : outDtype;
+  return { decl: `fn ${name}(x: ${dom}) -> ${WGSL_TYPE[target]} { return ${convert(`(${expr})`, dom, target)}; }`, call: (v) => `${name}(${load(v)})` };
+}
+
+/**
+ * Binary `op` as WGSL function `name` from stored `aDtype`/`bDtype` values to an `outDtype`
+ * stored value.
+ *
+ * @example
+ * ```ts
+ * const f = binaryWgsl('add', 'float32', 'float32', 'float32', 'f1'); // f.call('v0', 'v1')
+ * ```
+ */
+export function binaryWgsl(op: BinaryOp, aDtype: DType, bDtype: DType, outDtype: DType, name: string): OpWgsl<[string, string]> {
+  const dom = COMPARE.has(op) ? (aDtype === 'float32' || bDtype === 'float32' ? 'f32' : 'i32') : outDtype === 'bool' ? 'i32' : domainOf(outDtype);
+  const load = (v: string, d: DType) => (dom === 'f32' ? (d === 'float32' ? v : d === 'bool' ? `f32(i32(${v}))` : `f32(${v})`)
+    : d === 'float32' ? `f2i(${v})` : d === 'bool' ? `i32(${v})` : v);
+  return {
+    decl: `fn ${name}(a: ${dom}, b: ${dom}) -> ${WGSL_TYPE[outDtype]} { return ${convert(`(${binaryExpr(op, dom)})`, dom, outDtype)}; }`,
+    call: (a, b) => `${name}(${load(a, aDtype)}, ${load(b, bDtype)})`,
+  };
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Lazy execution on WebGPU: an elementwise chain is one generated WGSL dispatch (fused-program.ts)
+// instead of one per primitive, a program with several escaping values writes them all in that
+// dispatch, constants are not folded by the shader compiler, and results agree with the eager
+// WebGPU backend on the same device.
+import { describe, expect, it } from 'vitest';
+import * as heed from '@heed/core';
+import { LazyBackend } from '@heed/core';
+import { WebGPUBackend } from '@heed/backend-webgpu';
+import { device, expectClose, seeded, skipReason } from './gpu.js';
+
+const suite = device ? describe : describe.skip;
+
+suite(`lazy execution on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const gpu = device as GPUDevice;
+  const eager = new WebGPUBackend(gpu, {}, 'webgpu-eager-test');
+  const inner = new WebGPUBackend(gpu, {}, 'webgpu-inner-test');
+  const lazy = new LazyBackend(inner, { name: 'webgpu-lazy-test' });
+  heed.registerBackend({ name: 'webgpu-eager-test', priority: -10, create: () => eager });
+  heed.registerBackend({ name: 'webgpu-lazy-test', priority: -10, create: () => lazy });
+
+  const chain = (backend: string, values: number[]) => {
+    const x = heed.tensor(values, { shape: [4, 64], backend });
+    const w = heed.tensor(values.slice(0, 64), { shape: [64], backend });
+    const y = heed.tidy(() => heed.relu(x.mul(w).add(0.25)).mul(0).add(x.square().sqrt()).tanh());
+    return { x, w, y };
+  };
+
+  it('runs relu(x * w + c) * 0 + sqrt(x^2), tanh as one dispatch and agrees with eager', async () => {
+    const values = seeded(256, 3, -2, 2);
+    const e = chain('webgpu-eager-test', values);
+    const want = Array.from(await e.y.data());
+    const before = inner.runtime.stats.dispatches;
+    const l = chain('webgpu-lazy-test', values);
+    const got = Array.from(await l.y.data());
+    expect(inner.runtime.stats.dispatches - before).toBe(1);
+    expectClose(got, want, 'lazy vs eager');
+    for (const t of [e.x, e.w, e.y, l.x, l.w, l.y]) t.dispose();
+  });
+
+  it('writes every escaping intermediate in the same dispatch', async () => {
+    const x = heed.tensor([-1, 0, 2, 3], { backend: 'webgpu-lazy-test' });
+    const a = x.exp();
+    const b = a.add(1);
+    const c = heed.tidy(() => b.log().neg());
+    const before = inner.runtime.stats.dispatches;
+    const cv = Array.from(await c.data()); // computes a, b and c in one program
+    const [av, bv] = [Array.from(await a.data()), Array.from(await b.data())];
+    expect(inner.runtime.stats.dispatches - before).toBe(1);
+    const ex = [-1, 0, 2, 3].map((v) => Math.exp(v));
+    expectClose(av, ex, 'exp(x)', 1e-5);
+    expectClose(bv, ex.map((v) => v + 1), 'exp(x) + 1', 1e-5);
+    expectClose(cv, ex.map((v) => -Math.log(v + 1)), '-log(exp(x) + 1)', 1e-5);
+    for (const t of [x, a, b, c]) t.dispose();
+  });
+
+  it('keeps IEEE semantics of constants: x * 0 is NaN at infinities and -0 for negatives', async () => {
+    const x = heed.tensor([Infinity, -Infinity, NaN, -2, 3], { backend: 'webgpu-lazy-test' });
+    const y = heed.tidy(() => x.mul(0).add(-0));
+    const got = Array.from(await y.data());
+    expect(got.slice(0, 3).every(Number.isNaN)).toBe(true);
+    expect(Object.is(got[3], -0)).toBe(true);
+    expect(Object.is(got[4], 0)).toBe(true);
+    x.dispose(); y.dispose();
+  });
+});
