@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeedError, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
-import { Embedding, Linear, Module, readSafetensorsHeader } from '@heed/nn';
+import { Embedding, Linear, Module, noInit, readSafetensorsHeader } from '@heed/nn';
 import {
   AutoModelForCausalLM, ConfigFields, GPT2LMHeadModel, PreTrainedModel, loadConfig, loadGenerationConfig, loadWeights, saveWeights, serializeConfig,
   type PretrainedConfig,
@@ -266,6 +266,17 @@ describe('pretrained: strict loading, tied weights, savePretrained', () => {
     await head.savePretrained(headDir);
     const baseFromHead = await ToyBase.fromPretrained(headDir);
     expect(await stateValues(baseFromHead)).toEqual(await values(head.body.stateDict()));
+  });
+
+  it('noInit (used by fromPretrained) skips the random draws: weights stay zero until loaded', async () => {
+    const skipped = noInit(() => new Linear(3, 2));
+    expect(Array.from(await skipped.weight.data())).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(await skipped.bias!.data())).toEqual([0, 0]);
+    const drawn = new Linear(3, 2); // outside noInit: initialised again
+    expect(Array.from(await drawn.weight.data()).some((v) => v !== 0)).toBe(true);
+    expect(() => noInit(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(Array.from(await new Linear(3, 2).weight.data()).some((v) => v !== 0)).toBe(true); // depth restored
+    for (const m of [skipped, drawn]) m.dispose();
   });
 
   it('fromPretrained refuses a config of another family', async () => {

@@ -83,10 +83,33 @@ export function calculateFanInAndFanOut(shape: readonly number[]): [number, numb
   return [shape[1] * receptive, shape[0] * receptive];
 }
 
-/** Fills `t` in place with `make()` computed in a tidy scope, under noGrad. */
+/** Nesting depth of {@link noInit} calls (0: fills run). */
+let noInitDepth = 0;
+
+/**
+ * Runs `fn` with every init function of this file turned into a no-op (tensors keep the
+ * values they were created with, e.g. zeros), like HF's `no_init_weights`: for building a model
+ * whose weights a checkpoint replaces right after, without paying for random draws.
+ *
+ * @example
+ * ```ts
+ * const model = noInit(() => new Linear(4096, 4096)); // weight all zeros, loaded next
+ * ```
+ */
+export function noInit<T>(fn: () => T): T {
+  noInitDepth++;
+  try {
+    return fn();
+  } finally {
+    noInitDepth--;
+  }
+}
+
+/** Fills `t` in place with `make()` computed in a tidy scope, under noGrad (not inside {@link noInit}). */
 function fill(t: Tensor, op: string, make: () => Tensor): Tensor {
   t.assertLive(op);
   if (t.dtype !== 'float32') throw new HeedError(op, `expects a float32 tensor, got ${t.dtype} ${fmtShape(t.shape)}.`);
+  if (noInitDepth > 0) return t;
   noGrad(() => tidy(() => { t.assign(make()); }));
   return t;
 }

@@ -8,7 +8,7 @@
 // alias (`lm_head.weight` when tied to the input embedding) may be absent from the file and is
 // not written (HF's layout); the loaded tensors are disposed once copied.
 import { HeedError, fmtShape, type Tensor } from '@heed/core';
-import { Module, type FloatDType } from '@heed/nn';
+import { Module, noInit, type FloatDType } from '@heed/nn';
 import {
   CONFIG_NAME, GENERATION_CONFIG_NAME, generationConfigFromModel, loadConfig, loadGenerationConfig, serializeConfig,
   type GenerationConfig, type PretrainedConfig,
@@ -261,7 +261,8 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PretrainedM
   const weights = await loadWeights(src, {}, op);
   let model: M | undefined;
   try {
-    model = cls.fromConfig(config);
+    // No random init: strict loading replaces every parameter and persistent buffer.
+    model = noInit(() => cls.fromConfig(config));
     model.loadPretrainedState(weights, op);
   } catch (e) {
     model?.dispose();
