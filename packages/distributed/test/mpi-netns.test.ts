@@ -24,9 +24,18 @@ function cleanup(): void {
   for (const ns of NS) ip('netns', 'del', ns);
 }
 
-/** Makes the two namespaces and the veth pair; null on success, else why not. */
-function makeHosts(): string | null {
+/** Whether a network namespace can be made here (made and removed at once): null if so, else why not. */
+function probe(): string | null {
   if (MPIRUN === null) return 'mpirun is not installed';
+  const name = `heedP${id}`;
+  const r = ip('netns', 'add', name);
+  if (!r.ok) return `\`ip netns add\` failed (${r.out.trim()}); network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and iproute2`;
+  ip('netns', 'del', name);
+  return null;
+}
+
+/** Makes the two namespaces and the veth pair (throws, after cleaning up, when a step fails). */
+function makeHosts(): void {
   const steps: string[][] = [
     ['netns', 'add', NS[0]], ['netns', 'add', NS[1]],
     ['link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]],
@@ -40,13 +49,12 @@ function makeHosts(): string | null {
     const r = ip(...s);
     if (!r.ok) {
       cleanup();
-      return `\`ip ${s.join(' ')}\` failed (${r.out.trim()}); network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and iproute2`;
+      throw new Error(`\`ip ${s.join(' ')}\` failed: ${r.out.trim()}`);
     }
   }
-  return null;
 }
 
-const why = makeHosts();
+const why = probe();
 if (why !== null) console.warn(`[mpi-netns] skipped: ${why}.`);
 
 function txBytes(k: number): number {
@@ -64,7 +72,10 @@ const twoHosts: MpirunOptions = {
 };
 
 describe.skipIf(why !== null)('mpi transport across two hosts (network namespaces, TCP over a veth pair)', () => {
-  beforeAll(() => ensureMpiBuilt(), 120_000);
+  beforeAll(() => {
+    ensureMpiBuilt();
+    makeHosts();
+  }, 120_000);
   afterAll(cleanup);
 
   it('every collective matches the rank-order oracle bit for bit, and the bytes crossed the veth', () => {
