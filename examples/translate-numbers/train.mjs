@@ -115,26 +115,26 @@ async function trainRank(opts, group) {
     const [from, to] = rankSlice(items.length, rank, worldSize);
     const parts = Array.from({ length: micro }, (_, i) => items.slice(...rankSlice(to - from, i, micro).map((j) => from + j)));
     const counts = parts.map((part) => part.reduce((n, e) => n + encodeTarget(tokenizer, e).length - 1, 0));
-    const [globalTokens] = await allReduceNumbers(group, [counts.reduce((a, b) => a + b, 0)]);
+    const batches = parts.map((part) => encodeBatch(tokenizer, part));
+    const padded = batches.reduce((n, { src, tgt }) => n + src.size + tgt.size, 0);
+    // The global target-token count normalises the loss; the global padded size is the step's tokens (for tokens/s).
+    const [globalTokens, globalPadded] = await allReduceNumbers(group, [counts.reduce((a, b) => a + b, 0), padded]);
     const lossOf = (i) => {
-      const { src, tgt } = encodeBatch(tokenizer, parts[i]);
-      const mean = model.loss(src, tgt);
+      const mean = model.loss(batches[i].src, batches[i].tgt);
       const loss = counts[i] === globalTokens ? mean : tidy(() => mean.mul(counts[i] / globalTokens));
       if (loss !== mean) mean.dispose();
-      return { loss, tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
+      return loss;
     };
+    const disposeBatch = (i) => { batches[i].src.dispose(); batches[i].tgt.dispose(); };
     earlierLoss = 0;
-    let tokens = 0;
     for (let i = 0; i < micro - 1; i++) {
-      const b = lossOf(i);
-      ddp.noSync(() => b.loss.backward());
-      earlierLoss += (await b.loss.data())[0];
-      tokens += b.tokens;
-      b.loss.dispose();
-      b.dispose();
+      const loss = lossOf(i);
+      ddp.noSync(() => loss.backward());
+      earlierLoss += (await loss.data())[0];
+      loss.dispose();
+      disposeBatch(i);
     }
-    const last = lossOf(micro - 1);
-    return { ...last, tokens: tokens + last.tokens };
+    return { loss: lossOf(micro - 1), tokens: globalPadded, dispose: () => disposeBatch(micro - 1) };
   }
 
   const result = await trainLoop({
