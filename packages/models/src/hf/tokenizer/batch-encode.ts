@@ -44,8 +44,11 @@ export interface EncodeBatchOptions {
  * ```
  */
 export interface BatchEncoding {
+  /** Token ids, padded where asked. */
   inputIds: number[][];
+  /** 1 for tokens, 0 for padding. */
   attentionMask: number[][];
+  /** 0 for the first sequence, 1 for a pair's second (BERT), 0 for padding. */
   tokenTypeIds: number[][];
 }
 
@@ -58,8 +61,11 @@ export interface BatchEncoding {
  * ```
  */
 export interface TensorBatchEncoding {
+  /** Token ids, int32 `[N, L]`. */
   inputIds: Tensor;
+  /** 1 for tokens, 0 for padding, int32 `[N, L]`. */
   attentionMask: Tensor;
+  /** Token type ids, int32 `[N, L]`. */
   tokenTypeIds: Tensor;
 }
 

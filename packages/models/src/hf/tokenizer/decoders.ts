@@ -5,7 +5,7 @@
 // keeps its UTF-8 bytes) and decodes lossily (U+FFFD for invalid bytes); ByteFallback turns
 // runs of <0xXX> tokens into text, or one U+FFFD per byte when the run is not valid UTF-8.
 import { HeedError } from '@heed/core';
-import type { DecoderJSON } from './json.js';
+import type { ComponentJSON, DecoderJSON } from './json.js';
 import { patternRegExp } from './normalizers.js';
 import { prependScheme } from './pre-tokenizers.js';
 import { CHAR_TO_BYTE } from './unicode.js';
@@ -86,7 +86,8 @@ export function cleanupSpaces(s: string, doNot = false): string {
  * buildDecoder({ type: 'WordPiece', prefix: '##', cleanup: true })(['un', '##seen', '!']).join(''); // 'unseen!'
  * ```
  */
-export function buildDecoder(j: DecoderJSON): Decoder {
+export function buildDecoder(component: ComponentJSON | DecoderJSON): Decoder {
+  const j = component as DecoderJSON;
   switch (j.type) {
     case 'ByteLevel': return byteLevel;
     case 'ByteFallback': return byteFallback;

@@ -3,4 +3,6 @@
 export { AutoTokenizer } from './auto-tokenizer.js';
 export { PreTrainedTokenizerFast, type TokenizerEncodeOptions, type TokenizerDecodeOptions } from './tokenizer.js';
 export type { EncodeBatchOptions, BatchEncoding, TensorBatchEncoding } from './batch-encode.js';
-export type { TokenizerJSON as HFTokenizerJSON, TokenizerConfigJSON } from './json.js';
+export type {
+  TokenizerJSON as HFTokenizerJSON, ComponentJSON, AddedTokenJSON, ConfigTokenJSON, ConfigAddedTokenJSON, TokenizerConfigJSON,
+} from './json.js';

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The shapes of Hugging Face's tokenizer.json (as the Rust `tokenizers` library serializes
 // them) and of tokenizer_config.json / special_tokens_map.json, typed for the parts Heed reads.
-// Invariant: each union lists exactly the component types Heed implements; anything else is
-// rejected by name when the pipeline is built (see pipeline.ts).
+// The public file types hold components loosely (`ComponentJSON`); each builder narrows its
+// component to the typed union below (@internal), whose members are exactly the types Heed
+// implements; anything else is rejected by name when the tokenizer is built.
 
 /** A pattern of Replace/Split: a literal string or a regular expression (Oniguruma syntax). */
 export type PatternJSON = { String: string } | { Regex: string };
@@ -91,44 +92,134 @@ export type DecoderJSON =
   | { type: 'BPEDecoder'; suffix: string }
   | { type: 'Sequence'; decoders: DecoderJSON[] };
 
-/** An entry of tokenizer.json's `added_tokens`. */
+/**
+ * One component of tokenizer.json (a normalizer, pre-tokenizer, model, post-processor or decoder):
+ * its `type` and that type's fields, as the Rust library serializes them.
+ *
+ * @example
+ * ```ts
+ * const lower: ComponentJSON = { type: 'Lowercase' };
+ * ```
+ */
+export interface ComponentJSON {
+  /** The component type, e.g. `'BertNormalizer'`, `'ByteLevel'`, `'BPE'`. */
+  type: string;
+  /** The type's own fields. */
+  [field: string]: unknown;
+}
+
+/**
+ * An entry of tokenizer.json's `added_tokens`.
+ *
+ * @example
+ * ```ts
+ * const eos: AddedTokenJSON = { id: 2, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+ * ```
+ */
 export interface AddedTokenJSON {
+  /** The token's id. */
   id: number;
+  /** The token's text. */
   content: string;
+  /** Only match it as a whole word (not inside one). */
   single_word: boolean;
+  /** The match also takes the whitespace before it. */
   lstrip: boolean;
+  /** The match also takes the whitespace after it. */
   rstrip: boolean;
+  /** Match it in the normalized text (its content normalized too) rather than the raw text. */
   normalized: boolean;
+  /** A special token (dropped by `skipSpecialTokens`). */
   special: boolean;
 }
 
-/** A whole tokenizer.json file. */
+/**
+ * A whole tokenizer.json file.
+ *
+ * @example
+ * ```ts
+ * const json = JSON.parse(text) as HFTokenizerJSON; // exported from @heed/models as HFTokenizerJSON
+ * json.model.type; // 'BPE'
+ * ```
+ */
 export interface TokenizerJSON {
+  /** The format version ('1.0'). */
   version: string;
+  /** The library's truncation settings (ignored: encodeBatch options decide, as in transformers). */
   truncation: unknown;
+  /** The library's padding settings (ignored: encodeBatch options decide, as in transformers). */
   padding: unknown;
+  /** Tokens matched before the model runs. */
   added_tokens: AddedTokenJSON[];
-  normalizer: NormalizerJSON | null;
-  pre_tokenizer: PreTokenizerJSON | null;
-  post_processor: PostProcessorJSON | null;
-  decoder: DecoderJSON | null;
-  model: ModelJSON;
+  /** The normalizer, or null. */
+  normalizer: ComponentJSON | null;
+  /** The pre-tokenizer, or null. */
+  pre_tokenizer: ComponentJSON | null;
+  /** The post-processor (special tokens), or null. */
+  post_processor: ComponentJSON | null;
+  /** The decoder, or null (tokens are then joined with spaces). */
+  decoder: ComponentJSON | null;
+  /** The model (BPE, WordPiece, WordLevel). */
+  model: ComponentJSON;
 }
 
-/** A special token in tokenizer_config.json: its text, or an AddedToken-like object. */
-export type ConfigTokenJSON = string | { content: string; [key: string]: unknown } | null;
+/**
+ * A special token in tokenizer_config.json: its text, or an AddedToken-like object.
+ *
+ * @example
+ * ```ts
+ * const a: ConfigTokenJSON = '</s>';
+ * const b: ConfigTokenJSON = { content: '</s>', lstrip: false };
+ * ```
+ */
+export type ConfigTokenJSON = string | ConfigAddedTokenJSON | null;
 
-/** The fields of tokenizer_config.json (and special_tokens_map.json) that Heed reads. */
+/**
+ * A special token written as an object in tokenizer_config.json (transformers' AddedToken form).
+ *
+ * @example
+ * ```ts
+ * const t: ConfigAddedTokenJSON = { content: '<mask>', lstrip: true };
+ * ```
+ */
+export interface ConfigAddedTokenJSON {
+  /** The token's text. */
+  content: string;
+  /** AddedToken's other fields (lstrip, rstrip, normalized, ...). */
+  [key: string]: unknown;
+}
+
+/**
+ * The fields of tokenizer_config.json (and special_tokens_map.json) that Heed reads; others are kept.
+ *
+ * @example
+ * ```ts
+ * const config: TokenizerConfigJSON = { eos_token: '</s>', pad_token: '</s>', padding_side: 'left', model_max_length: 2048 };
+ * ```
+ */
 export interface TokenizerConfigJSON {
+  /** The beginning-of-sequence token. */
   bos_token?: ConfigTokenJSON;
+  /** The end-of-sequence token. */
   eos_token?: ConfigTokenJSON;
+  /** The unknown token. */
   unk_token?: ConfigTokenJSON;
+  /** The padding token (needed by padded batches). */
   pad_token?: ConfigTokenJSON;
+  /** The separator token ([SEP]). */
   sep_token?: ConfigTokenJSON;
+  /** The classifier token ([CLS]). */
   cls_token?: ConfigTokenJSON;
+  /** The mask token ([MASK]). */
   mask_token?: ConfigTokenJSON;
+  /** The longest input the model takes (default truncation / max_length padding length). */
   model_max_length?: number;
+  /** Which side padding goes (default 'right'). */
   padding_side?: 'left' | 'right';
+  /** Which side truncation cuts (default 'right'). */
   truncation_side?: 'left' | 'right';
+  /** Whether decode removes spaces before punctuation (transformers' clean_up_tokenization). */
+  clean_up_tokenization_spaces?: boolean;
+  /** Any other field, kept as read. */
   [key: string]: unknown;
 }

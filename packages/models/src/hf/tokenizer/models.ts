@@ -5,7 +5,7 @@
 // ignore_merges, a word cache), WordPiece (greedy longest match, max_input_chars_per_word) and
 // WordLevel. Each turns one pre-tokenized word into ids.
 import { HeedError } from '@heed/core';
-import type { BpeModelJSON, ModelJSON, WordLevelModelJSON, WordPieceModelJSON } from './json.js';
+import type { BpeModelJSON, ComponentJSON, ModelJSON, WordLevelModelJSON, WordPieceModelJSON } from './json.js';
 
 const OP = 'AutoTokenizer';
 const CACHE_LIMIT = 10_000;
@@ -264,7 +264,8 @@ class WordLevelModel implements TokenizerModel {
  * m.tokenize('hi'); // [1]
  * ```
  */
-export function buildModel(j: ModelJSON): TokenizerModel {
+export function buildModel(component: ComponentJSON | ModelJSON): TokenizerModel {
+  const j = component as ModelJSON;
   switch (j.type) {
     case 'BPE': return new BpeModel(j);
     case 'WordPiece': return new WordPieceModel(j);

@@ -4,7 +4,7 @@
 // (drops Mn marks without decomposing), BertNormalizer (clean text, CJK spacing, NFD + strip
 // accents, lowercase, in that order), Prepend (only on non-empty text), Replace, Strip, Sequence.
 import { HeedError } from '@heed/core';
-import type { NormalizerJSON, PatternJSON } from './json.js';
+import type { ComponentJSON, NormalizerJSON, PatternJSON } from './json.js';
 import { bertCleanText, escapeRegExp, isWhitespace, lowercaseChars, onigToRegExp, spaceCjk, stripNonspacingMarks } from './unicode.js';
 
 /** A normalizer: the text after normalization. */
@@ -46,7 +46,8 @@ function stripWhitespace(s: string, left: boolean, right: boolean): string {
  * buildNormalizer({ type: 'Lowercase' })('ΟΔΟΣ'); // 'οδοσ'
  * ```
  */
-export function buildNormalizer(j: NormalizerJSON): Normalizer {
+export function buildNormalizer(component: ComponentJSON | NormalizerJSON): Normalizer {
+  const j = component as NormalizerJSON;
   switch (j.type) {
     case 'NFC': case 'NFD': case 'NFKC': case 'NFKD': {
       const form = j.type;

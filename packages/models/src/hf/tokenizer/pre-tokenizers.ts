@@ -4,7 +4,7 @@
 // Contiguous) over regex or per-character matches. A piece remembers whether it starts the
 // original text (`first`), which Metaspace's prepend_scheme "first" needs.
 import { HeedError } from '@heed/core';
-import type { PreTokenizerJSON, PrependScheme, SplitBehavior } from './json.js';
+import type { ComponentJSON, PreTokenizerJSON, PrependScheme, SplitBehavior } from './json.js';
 import { patternRegExp } from './normalizers.js';
 import { BYTE_TO_CHAR, isBertPunctuation, isWhitespace, onigToRegExp } from './unicode.js';
 
@@ -162,7 +162,8 @@ export function prependScheme(j: { prepend_scheme?: PrependScheme; add_prefix_sp
  * buildPreTokenizer({ type: 'WhitespaceSplit' })({ text: 'a  b', first: true }).map((p) => p.text); // ['a', 'b']
  * ```
  */
-export function buildPreTokenizer(j: PreTokenizerJSON): PreTokenizer {
+export function buildPreTokenizer(component: ComponentJSON | PreTokenizerJSON): PreTokenizer {
+  const j = component as PreTokenizerJSON;
   switch (j.type) {
     case 'ByteLevel': {
       const useRegex = j.use_regex ?? true;

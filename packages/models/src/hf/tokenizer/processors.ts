@@ -4,7 +4,7 @@
 // adjusts offsets, which Heed does not track, so it passes ids through; Sequence chains them).
 // Without special tokens a pair is simply A followed by B.
 import { HeedError } from '@heed/core';
-import type { PostProcessorJSON, TemplatePieceJSON } from './json.js';
+import type { ComponentJSON, PostProcessorJSON, TemplatePieceJSON } from './json.js';
 
 /** Token ids with their tokens (as matched) and token type ids (0 for the first sequence, 1 for the pair by default). */
 export interface EncodedIds {
@@ -69,7 +69,8 @@ function wrap(cls: Special, sep: Special, doubleSep: boolean, encs: readonly Enc
  * p([{ ids: [7], tokens: ['hi'], typeIds: [0] }], true)[0].ids; // [2, 7, 3]
  * ```
  */
-export function buildPostProcessor(j: PostProcessorJSON): PostProcessor {
+export function buildPostProcessor(component: ComponentJSON | PostProcessorJSON): PostProcessor {
+  const j = component as PostProcessorJSON;
   switch (j.type) {
     case 'TemplateProcessing':
       return (encs, add) => [add ? template(encs.length > 1 ? j.pair : j.single, j.special_tokens, encs) : concat(encs)];

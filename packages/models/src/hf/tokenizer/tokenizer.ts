@@ -196,6 +196,7 @@ export class PreTrainedTokenizerFast {
    * ```
    */
   convertTokensToIds(tokens: readonly string[]): (number | null)[];
+  /** The id of one token (the unk id when unknown, null without one). */
   convertTokensToIds(token: string): number | null;
   convertTokensToIds(tokens: string | readonly string[]): number | null | (number | null)[] {
     const one = (t: string) => this.tokenToId(t) ?? this.unkTokenId;
@@ -324,6 +325,7 @@ export class PreTrainedTokenizerFast {
    * ```
    */
   encodeBatch(texts: readonly string[], options: EncodeBatchOptions & { returnTensors: 'heed' }): TensorBatchEncoding;
+  /** Encodes several texts into arrays (see the tensor overload for the options). */
   encodeBatch(texts: readonly string[], options?: EncodeBatchOptions & { returnTensors?: undefined }): BatchEncoding;
   encodeBatch(texts: readonly string[], options: EncodeBatchOptions = {}): BatchEncoding | TensorBatchEncoding {
     const b = encodeBatch(this, texts, options);
