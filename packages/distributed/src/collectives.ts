@@ -139,8 +139,16 @@ export function createTensorGroup(transport: HostTransport): ProcessGroup {
   const live = (op: string): void => {
     if (destroyed) throw new HeedError(op, `the process group (rank ${rank} of ${worldSize}) was destroyed; create a new one with initProcessGroup().`);
   };
-  return {
-    rank, worldSize, backend,
+  // Collectives run one at a time, in call order (the same order on every rank), even when a
+  // caller starts several without awaiting each (DDP launches one per bucket during backward):
+  // interleaved, their barriers and slab regions would mix.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = <R>(fn: () => Promise<R>): Promise<R> => {
+    const run = tail.then(fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+  const impl = {
     async allReduce(tensors: readonly Tensor[], options: AllReduceOptions = {}): Promise<void> {
       const op = 'allReduce';
       live(op);
@@ -210,8 +218,18 @@ export function createTensorGroup(transport: HostTransport): ProcessGroup {
       live('barrier');
       await transport.barrier();
     },
+  };
+  return {
+    rank, worldSize, backend,
+    allReduce: (tensors, options) => serial(() => impl.allReduce(tensors, options)),
+    broadcast: (tensors, options) => serial(() => impl.broadcast(tensors, options)),
+    allGather: (t) => serial(() => impl.allGather(t)),
+    reduceScatter: (t, options) => serial(() => impl.reduceScatter(t, options)),
+    allReduceBuffer: (data, op) => serial(() => impl.allReduceBuffer(data, op)),
+    barrier: () => serial(() => impl.barrier()),
     async destroy(): Promise<void> {
       if (destroyed) return;
+      await tail; // collectives already started finish first
       destroyed = true;
       await transport.destroy();
     },

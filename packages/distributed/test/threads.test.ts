@@ -3,7 +3,7 @@
 // collective (allReduce sum/mean/max/min on odd-sized, empty and NaN-holding float32 tensors,
 // int32 sums that wrap, many small tensors of two dtypes in 64-byte buckets, a tensor five
 // times the slab region run in chunks, broadcast, allGather, reduceScatter, float64 host
-// buffers); every rank's result must equal the oracle bit for bit (so ranks agree bitwise),
+// buffers, collectives launched without awaiting each other); every rank's result must equal the oracle bit for bit (so ranks agree bitwise),
 // and no rank may leak a tensor.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
@@ -63,6 +63,8 @@ function expected(n: number): Record<string, (Float32Array | Int32Array | Float6
     ? intSum(ranks(n).map((k) => intVals(k, 100 + i, 1 + (i % 9))))
     : oracle('sum', ranks(n).map((k) => vals(k, 100 + i, 1 + (i % 9)))));
   e.big = [oracle('mean', ranks(n).map((k) => vals(k, 7, BIG)))];
+  e.concurrent = [0, 1, 2].map((i) => oracle('sum', ranks(n).map((k) => vals(k, 20 + i, BIG + i))));
+  e.concurrentGather = ranks(n).map((k) => Float32Array.from(vals(k, 23, 9)));
   e.broadcast = [Float32Array.from(vals(n - 1, 8, 11))];
   e.allGather = ranks(n).map((k) => Float32Array.from(vals(k, 9, 5)));
   e.allGatherBig = ranks(n).map((k) => Float32Array.from(vals(k, 9, BIG)));

@@ -40,6 +40,16 @@ runWorker(async (group, data) => {
   await group.allReduce([big], { op: 'mean' });
   out.big = [await big.data()];
   big.dispose();
+  // Collectives launched without awaiting each (as DDP does from its backward hooks) run one
+  // after the other in call order.
+  const launched = [0, 1, 2].map((i) => tensor(values(rank, 20 + i, bigSize + i), { shape: [bigSize + i] }));
+  const toGather = tensor(values(rank, 23, 9), { shape: [9] });
+  const gatherLaunched = group.allGather(toGather);
+  await Promise.all([...launched.map((t) => group.allReduce([t], { op: 'sum' })), gatherLaunched]);
+  out.concurrent = await Promise.all(launched.map((t) => t.data()));
+  const gl = await gatherLaunched;
+  out.concurrentGather = await Promise.all(gl.map((p) => p.data()));
+  [...launched, ...gl, toGather].forEach((t) => t.dispose());
   // broadcast from the last rank, in place.
   const b = tensor(values(rank, 8, 11), { shape: [11] });
   await group.broadcast([b], { src: worldSize - 1 });
