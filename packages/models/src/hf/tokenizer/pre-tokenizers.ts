@@ -92,8 +92,23 @@ function splitPiece(piece: Piece, matches: Match[], behavior: SplitBehavior): Pi
 
 const B = BYTE_TO_CHAR;
 
-/** The text's UTF-8 bytes as GPT-2's byte characters (lone surrogates encode as U+FFFD, as TextEncoder does). */
+const MEMO_LIMIT = 50_000;
+const byteLevelMemo = new Map<string, string>();
+
+/** {@link byteLevelMapped}, remembered for short pieces (words repeat: the map is cheaper than re-encoding). */
 function byteLevelText(s: string): string {
+  if (s.length > 32) return byteLevelMapped(s);
+  let out = byteLevelMemo.get(s);
+  if (out === undefined) {
+    out = byteLevelMapped(s);
+    if (byteLevelMemo.size >= MEMO_LIMIT) byteLevelMemo.clear();
+    byteLevelMemo.set(s, out);
+  }
+  return out;
+}
+
+/** The text's UTF-8 bytes as GPT-2's byte characters (lone surrogates encode as U+FFFD, as TextEncoder does). */
+function byteLevelMapped(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
     let cp = s.charCodeAt(i);
