@@ -29,6 +29,12 @@ export interface HostTransport {
   readonly backend: GroupBackend;
   /** Reduces `data` over ranks in place (rank order 0..N-1). */
   allReduce(data: HostArray, op: ReduceOp): Promise<void>;
+  /**
+   * Optional: a host array of `length` values in memory that {@link HostTransport.allReduce}
+   * exchanges without copying it in (the threads transport: this rank's slab region), valid
+   * until this group's next collective starts; null when none fits.
+   */
+  stage?(dtype: 'float32' | 'int32', length: number): Float32Array | Int32Array | null;
   /** Copies rank `src`'s `data` into every rank's `data`. */
   broadcast(data: HostArray, src: number): Promise<void>;
   /** Writes rank k's `data` at `out[k * data.length]` for every k (`out.length = worldSize * data.length`). */
@@ -96,8 +102,8 @@ function makeBuckets(tensors: readonly Tensor[], dtypes: readonly Exchangeable[]
   return buckets;
 }
 
-async function pack(b: Bucket): Promise<Float32Array | Int32Array> {
-  const host = hostArrayFor(b.dtype, b.size);
+async function pack(b: Bucket, into: Float32Array | Int32Array | null = null): Promise<Float32Array | Int32Array> {
+  const host = into ?? hostArrayFor(b.dtype, b.size);
   for (const m of b.members) host.set(await m.t.data() as Float32Array | Int32Array, m.offset);
   return host;
 }
@@ -158,7 +164,7 @@ export function createTensorGroup(transport: HostTransport): ProcessGroup {
       const dtypes = checkList(op, tensors, reduce);
       if (worldSize === 1) return; // a reduction over one rank is its values (mean divides by 1)
       for (const b of makeBuckets(tensors, dtypes, bucketBytes)) {
-        const host = await pack(b);
+        const host = await pack(b, transport.stage?.(b.dtype, b.size) ?? null); // packed straight into the slab where it fits
         await transport.allReduce(host, reduce);
         unpack(b, host);
       }

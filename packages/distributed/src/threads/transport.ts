@@ -158,8 +158,19 @@ export class ThreadsTransport implements HostTransport {
     return this.#start.regionBytes / ctor.BYTES_PER_ELEMENT;
   }
 
+  /** This rank's region as `length` values when they fit in it (see {@link HostTransport.stage}). */
+  stage(dtype: 'float32' | 'int32', length: number): Float32Array | Int32Array | null {
+    const ctor = dtype === 'float32' ? Float32Array : Int32Array;
+    if (length > this.#capacity(ctor)) return null;
+    return this.#region(ctor, this.rank).subarray(0, length) as Float32Array | Int32Array;
+  }
+
   async allReduce(data: HostArray, op: ReduceOp): Promise<void> {
     const ctor = ctorOf(data);
+    // Staged in this rank's region already (then it is one chunk): no copy in. Writing the
+    // result back into it after the second barrier is safe: nobody reads it until this rank
+    // arrives at the next collective.
+    const staged = data.buffer === this.#start.slab && data.byteOffset === this.rank * this.#start.regionBytes;
     const n = this.worldSize;
     this.#begin('allReduce', ctor, data.length, REDUCE_OP_LIST.indexOf(op));
     const mine = this.#region(ctor, this.rank);
@@ -169,7 +180,7 @@ export class ThreadsTransport implements HostTransport {
     let first = true;
     for (let off = 0; off < data.length || first; off += cap) {
       const len = Math.min(cap, data.length - off);
-      mine.set(data.subarray(off, off + len));
+      if (!staged) mine.set(data.subarray(off, off + len));
       await this.#barrier('allReduce');
       if (first) this.#checkSignatures('allReduce');
       first = false;
