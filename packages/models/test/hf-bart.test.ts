@@ -151,6 +151,8 @@ describe('BartForConditionalGeneration (HF parity, CPU)', () => {
       return Object.keys(JSON.parse(b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString('utf8')) as object).filter((k) => k !== '__metadata__').sort();
     };
     expect(header(join(dir, 'model.safetensors'))).toEqual(header(join(fixtureDir('bart'), 'model.safetensors')));
+    // transformers' strict config validation refuses `"encoder_layerdrop": 0` (float-only field).
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toMatch(/"encoder_layerdrop": 0\.0,/);
     const gen = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')) as Record<string, unknown>;
     expect(gen.forced_eos_token_id).toBe(2);
     const again = await BartForConditionalGeneration.fromPretrained(dir);

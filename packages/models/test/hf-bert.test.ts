@@ -190,3 +190,54 @@ describe('BertForMaskedLM (HF parity, CPU)', () => {
     base.dispose();
   });
 });
+
+describe('BertForSequenceClassification.fromPretrainedEncoder (fine-tuning start)', () => {
+  it('puts a new classifier (and pooler) on the encoder of a masked-LM checkpoint', async () => {
+    const mlmModel = await BertForMaskedLM.fromPretrained(fixtureDir('bert-mlm'));
+    const model = await BertForSequenceClassification.fromPretrainedEncoder(fixtureDir('bert-mlm'), { numLabels: 2 });
+    expect(model.numLabels).toBe(2);
+    expect(model.classifier.weight.shape).toEqual([2, 32]);
+    const enc = mlmModel.bert.stateDict();
+    for (const [k, t] of model.bert.stateDict()) {
+      if (k.startsWith('pooler.')) continue;
+      expect(await t.data(), k).toEqual(await (enc.get(k) as Tensor).data());
+    }
+    const ids = tensor([[2, 15, 33, 3]], { dtype: 'int32' });
+    const { logits } = model.forward(ids);
+    expect(logits.shape).toEqual([1, 2]);
+    // The saved config describes the 2-label head, so it reloads strictly.
+    const dir = mkdtempSync(join(tmpdir(), 'heed-bert-enc-'));
+    await model.savePretrained(dir);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config.id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1' });
+    const again = await BertForSequenceClassification.fromPretrained(dir);
+    const relogits = again.forward(ids).logits;
+    expect(await relogits.data()).toEqual(await logits.data());
+    for (const t of [ids, logits, relogits]) t.dispose();
+    for (const m of [mlmModel, model, again]) m.dispose();
+  });
+
+  it('replaces the head of a classifier checkpoint with named labels', async () => {
+    const model = await BertForSequenceClassification.fromPretrainedEncoder(fixtureDir('bert-cls'), { id2label: { 0: 'NEG', 1: 'POS' } });
+    expect(model.numLabels).toBe(2);
+    expect(model.config.label2id).toEqual({ NEG: 0, POS: 1 });
+    const src = await BertForSequenceClassification.fromPretrained(fixtureDir('bert-cls'));
+    expect(await model.bert.pooler?.dense.weight.data()).toEqual(await src.bert.pooler?.dense.weight.data());
+    model.dispose();
+    src.dispose();
+  });
+
+  it('ignores the position_ids buffer old checkpoints hold, as HF does', async () => {
+    const { loadWeights, saveWeights } = await import('../src/index.js');
+    const weights = await loadWeights(fixtureDir('bert-cls'));
+    const dir = mkdtempSync(join(tmpdir(), 'heed-bert-old-'));
+    weights.set('bert.embeddings.position_ids', tensor([Array.from({ length: 64 }, (_, i) => i)], { dtype: 'int32' }));
+    await saveWeights(dir, weights);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'config.json'), readFileSync(join(fixtureDir('bert-cls'), 'config.json')));
+    const model = await BertForSequenceClassification.fromPretrained(dir);
+    expect(model.stateDict().has('bert.embeddings.position_ids')).toBe(false);
+    for (const t of weights.values()) t.dispose();
+    model.dispose();
+  });
+});

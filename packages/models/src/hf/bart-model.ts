@@ -7,9 +7,8 @@
 // precomputed `encoderOutputs`, and the decoder kv-cache (`pastKeyValues` / `useCache`).
 // Invariants: stateDict() keys are HF's state_dict() keys (tied aliases included); a forward
 // leaves no temporaries; generation lives in bart-generate.ts (greedy and beam search, HF's).
-import { HeedError, concat, fmtShape, full, tidy, where, type Generator, type Tensor } from '@heed/core';
+import { HeedError, concat, fmtShape, full, tidy, where, zeros, type Generator, type Tensor } from '@heed/core';
 import { Embedding, Linear, buffer, crossEntropy } from '@heed/nn';
-import { zeros } from '@heed/core';
 import {
   BartDecoder, BartEncoder, bartSettings, type BartConfig, type EncoderDecoderCache,
 } from './bart.js';
@@ -273,6 +272,28 @@ export class BartForConditionalGeneration extends PreTrainedModel<BartConfig> {
     const out: Record<string, string> = { 'model.encoder.embed_tokens.weight': 'model.shared.weight', 'model.decoder.embed_tokens.weight': 'model.shared.weight' };
     if (this.config.tie_word_embeddings !== false) out['lm_head.weight'] = 'model.shared.weight';
     return out;
+  }
+
+  /**
+   * Loads checkpoint tensors strictly, except that a missing `final_logits_bias` stays zero
+   * (HF's `_keys_to_ignore_on_load_missing`, e.g. for a BartModel checkpoint).
+   *
+   * @example
+   * ```ts
+   * model.loadPretrainedState(await loadWeights('./checkpoints/bart-base'));
+   * ```
+   */
+  override loadPretrainedState(weights: Map<string, Tensor>, op = 'fromPretrained'): void {
+    if (weights.has('final_logits_bias')) {
+      super.loadPretrainedState(weights, op);
+      return;
+    }
+    const bias = zeros(this.finalLogitsBias.shape, { backend: this.finalLogitsBias.backend.name });
+    try {
+      super.loadPretrainedState(new Map([...weights, ['final_logits_bias', bias]]), op);
+    } finally {
+      bias.dispose();
+    }
   }
 
   /**

@@ -7,9 +7,11 @@
 // a forward with labels returns `{ loss, logits }`, without `{ logits }`; nothing leaks.
 import { HeedError, fmtShape, tidy, zeros, type Generator, type Tensor } from '@heed/core';
 import { Dropout, LayerNorm, Linear, Module, binaryCrossEntropyWithLogits, crossEntropy, mseLoss, parameter } from '@heed/nn';
-import type { PretrainedConfig } from './config.js';
-import { PreTrainedModel } from './pretrained.js';
-import { BertModel, bertSettings, type BertConfig, type BertForwardOptions, type BertProblemType, type BertSettings } from './bert.js';
+import { loadConfig, type PretrainedConfig } from './config.js';
+import { PreTrainedModel, type FromPretrainedOptions } from './pretrained.js';
+import { openSource, type PretrainedSource } from './source.js';
+import { loadWeights } from './weights.js';
+import { BERT_IGNORED_KEYS, BertModel, bertSettings, type BertConfig, type BertForwardOptions, type BertProblemType, type BertSettings } from './bert.js';
 import { hfActivation, initHFWeights } from './modeling-utils.js';
 
 /**
@@ -44,8 +46,8 @@ export interface BertHeadForwardOptions extends BertForwardOptions {
 }
 
 /**
- * HF's number of labels of a config: the size of `id2label` when present, else `num_labels`,
- * else 2.
+ * HF's number of labels of a config: `num_labels` when set (HF's constructor keyword), else the
+ * size of `id2label` (what config.json holds), else 2.
  *
  * @example
  * ```ts
@@ -54,11 +56,46 @@ export interface BertHeadForwardOptions extends BertForwardOptions {
  */
 export function numLabelsOf(config: BertConfig): number {
   const id2label = config.id2label;
-  if (id2label && typeof id2label === 'object' && !Array.isArray(id2label)) return Object.keys(id2label).length;
-  const n = config.num_labels ?? 2;
+  const n = config.num_labels ?? (id2label && typeof id2label === 'object' && !Array.isArray(id2label) ? Object.keys(id2label).length : 2);
   if (!Number.isInteger(n) || n <= 0) throw new HeedError('BertForSequenceClassification', `num_labels must be a positive integer, got ${String(n)}.`);
   return n;
 }
+
+/**
+ * HF's default label names for `n` labels (`LABEL_0`, ...) as `id2label` and `label2id`.
+ *
+ * @example
+ * ```ts
+ * defaultLabels(2).id2label; // { '0': 'LABEL_0', '1': 'LABEL_1' }
+ * ```
+ */
+export function defaultLabels(n: number): { id2label: Record<string, string>; label2id: Record<string, number> } {
+  const id2label: Record<string, string> = {};
+  const label2id: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    id2label[String(i)] = `LABEL_${i}`;
+    label2id[`LABEL_${i}`] = i;
+  }
+  return { id2label, label2id };
+}
+
+/**
+ * Options of {@link BertForSequenceClassification.fromPretrainedEncoder}.
+ *
+ * @example
+ * ```ts
+ * const o: FromPretrainedEncoderOptions = { numLabels: 2, problemType: 'single_label_classification' };
+ * ```
+ */
+export interface FromPretrainedEncoderOptions extends FromPretrainedOptions {
+  /** Classifier size (default: the checkpoint config's labels). */
+  numLabels?: number;
+  /** Label names by id (their count sets the classifier size). */
+  id2label?: Record<string, string>;
+  /** The loss of the new head (default: inferred from the labels at the first loss, as HF). */
+  problemType?: BertProblemType;
+}
+
 
 /**
  * BERT with a classification/regression head on the pooled `[CLS]` output (HF's
@@ -110,6 +147,89 @@ export class BertForSequenceClassification extends PreTrainedModel<BertConfig> {
   /** HF's `base_model_prefix`: a `BertModel` checkpoint loads into `bert` (the head stays random). */
   override get baseModelPrefix(): string {
     return 'bert';
+  }
+
+  /**
+   * Checkpoint keys HF ignores (BertEmbeddings' `position_ids` buffer of old checkpoints).
+   *
+   * @example `model.ignoredCheckpointKeys()[0].test('bert.embeddings.position_ids'); // true`
+   */
+  override ignoredCheckpointKeys(): RegExp[] {
+    return [...BERT_IGNORED_KEYS];
+  }
+
+  /**
+   * The config savePretrained writes: with `id2label`/`label2id` of the classifier's size (HF
+   * keeps them in step with `num_labels`).
+   *
+   * @example `model.configToSave().id2label; // { '0': 'LABEL_0', '1': 'LABEL_1' }`
+   */
+  override configToSave(): PretrainedConfig {
+    const config = super.configToSave();
+    const id2label = config.id2label;
+    const size = id2label && typeof id2label === 'object' && !Array.isArray(id2label) ? Object.keys(id2label).length : -1;
+    if (size !== this.numLabels) Object.assign(config, defaultLabels(this.numLabels));
+    delete config.num_labels;
+    return config;
+  }
+
+  /**
+   * A classifier on the encoder of any BERT checkpoint (HF's `from_pretrained(dir, num_labels=N,
+   * ignore_mismatched_sizes=True)` for fine-tuning): the `bert.*` weights of a head checkpoint
+   * (BertForPreTraining, BertForMaskedLM, another classifier) or all weights of a BertModel
+   * checkpoint load strictly into `bert`; the classifier is new (HF's init), and so is the pooler
+   * when the checkpoint has none (as HF does). Other heads' keys are ignored.
+   *
+   * @example
+   * ```ts
+   * const model = await BertForSequenceClassification.fromPretrainedEncoder('./checkpoints/bert-base-uncased', { numLabels: 2 });
+   * ```
+   */
+  static async fromPretrainedEncoder(source: PretrainedSource, options: FromPretrainedEncoderOptions = {}): Promise<BertForSequenceClassification> {
+    const op = 'BertForSequenceClassification.fromPretrainedEncoder';
+    const src = openSource(source, op);
+    const config = await loadConfig(src, op) as BertConfig;
+    if (config.model_type !== 'bert') throw new HeedError(op, `'${src.location}' holds a "${config.model_type}" model, not "bert".`);
+    const cfg: BertConfig = { ...config, architectures: ['BertForSequenceClassification'] };
+    const n = options.id2label ? Object.keys(options.id2label).length : options.numLabels;
+    if (n !== undefined) {
+      delete cfg.num_labels;
+      Object.assign(cfg, defaultLabels(n));
+      if (options.id2label) {
+        cfg.id2label = { ...options.id2label };
+        cfg.label2id = Object.fromEntries(Object.entries(options.id2label).map(([id, name]) => [name, Number(id)]));
+      }
+    }
+    if (options.problemType) cfg.problem_type = options.problemType;
+    const weights = await loadWeights(src, {}, op);
+    let model: BertForSequenceClassification | undefined;
+    try {
+      model = new BertForSequenceClassification(cfg);
+      const prefixed = [...weights.keys()].some((k) => k.startsWith('bert.'));
+      const encoder = new Map<string, Tensor>();
+      for (const [k, t] of weights) {
+        if (prefixed ? !k.startsWith('bert.') : false) continue;
+        const key = prefixed ? k.slice('bert.'.length) : k;
+        if (!BERT_IGNORED_KEYS.some((r) => r.test(key))) encoder.set(key, t);
+      }
+      const own = model.bert.stateDict();
+      const hasPooler = [...encoder.keys()].some((k) => k.startsWith('pooler.'));
+      const missing = [...own.keys()].filter((k) => !encoder.has(k) && (hasPooler || !k.startsWith('pooler.')));
+      const unexpected = [...encoder.keys()].filter((k) => !own.has(k));
+      if (missing.length > 0 || unexpected.length > 0) {
+        throw new HeedError(op, `the encoder weights do not match the config: missing keys ${missing.join(', ') || 'none'}; ` +
+          `unexpected keys ${unexpected.join(', ') || 'none'}. Check that config.json describes these weights.`);
+      }
+      model.bert.loadStateDict(encoder, { strict: false });
+    } catch (e) {
+      model?.dispose();
+      throw e;
+    } finally {
+      for (const t of weights.values()) t.dispose();
+    }
+    model.eval();
+    if (options.backend !== undefined && options.backend !== model.parameters()[0]?.backend.name) await model.toAsync(options.backend);
+    return model;
   }
 
   /**
@@ -289,6 +409,15 @@ export class BertForMaskedLM extends PreTrainedModel<BertConfig> {
   /** HF's `base_model_prefix`. */
   override get baseModelPrefix(): string {
     return 'bert';
+  }
+
+  /**
+   * Checkpoint keys HF ignores (BertEmbeddings' `position_ids` buffer of old checkpoints).
+   *
+   * @example `model.ignoredCheckpointKeys()[0].test('bert.embeddings.position_ids'); // true`
+   */
+  override ignoredCheckpointKeys(): RegExp[] {
+    return [...BERT_IGNORED_KEYS];
   }
 
   /**

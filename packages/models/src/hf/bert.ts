@@ -97,6 +97,17 @@ export function bertSettings(config: BertConfig, op: string): BertSettings {
   };
 }
 
+/**
+ * Checkpoint keys HF ignores when loading BERT: BertEmbeddings' non-persistent `position_ids`
+ * and `token_type_ids` buffers, which old checkpoints hold.
+ *
+ * @example
+ * ```ts
+ * BERT_IGNORED_KEYS.some((r) => r.test('bert.embeddings.position_ids')); // true
+ * ```
+ */
+export const BERT_IGNORED_KEYS: readonly RegExp[] = [/(^|\.)embeddings\.(position_ids|token_type_ids)$/];
+
 /** Keeps HF's `LayerNorm` property name as its state key (the default would be `layer_norm`). */
 class HFModule extends Module {
   protected override stateKey(prop: string): string {
@@ -425,6 +436,15 @@ export class BertModel extends PreTrainedModel<BertConfig> {
   /** HF's `base_model_prefix`: a head checkpoint's `bert.*` keys load into this model. */
   override get baseModelPrefix(): string {
     return 'bert';
+  }
+
+  /**
+   * Checkpoint keys HF ignores ({@link BERT_IGNORED_KEYS}).
+   *
+   * @example `bert.ignoredCheckpointKeys().length; // 1`
+   */
+  override ignoredCheckpointKeys(): RegExp[] {
+    return [...BERT_IGNORED_KEYS];
   }
 
   /**

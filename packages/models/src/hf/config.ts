@@ -205,7 +205,18 @@ function sortKeys(v: JsonValue): JsonValue {
 }
 
 /**
- * Serializes a config the way HF writes it: keys sorted, 2-space indent, trailing newline.
+ * Config fields transformers types as float only: its strict config validation refuses an
+ * integer there (`"encoder_layerdrop": 0` fails, `0.0` loads), so integral values are written
+ * with a decimal point, as Python's json does.
+ */
+const FLOAT_ONLY_FIELDS: ReadonlySet<string> = new Set([
+  'encoder_layerdrop', 'decoder_layerdrop', 'init_std', 'initializer_range', 'layer_norm_eps', 'layer_norm_epsilon', 'rms_norm_eps',
+]);
+const FLOAT_MARK = '\u0000float:';
+
+/**
+ * Serializes a config the way HF writes it: keys sorted, 2-space indent, trailing newline;
+ * float-typed fields keep their decimal point (`0.0`).
  *
  * @example
  * ```ts
@@ -213,7 +224,9 @@ function sortKeys(v: JsonValue): JsonValue {
  * ```
  */
 export function serializeConfig(config: PretrainedConfig | GenerationConfig): string {
-  return `${JSON.stringify(sortKeys(config as JsonValue), null, 2)}\n`;
+  const text = JSON.stringify(sortKeys(config as JsonValue), (key, v: unknown) =>
+    (FLOAT_ONLY_FIELDS.has(key) && typeof v === 'number' && Number.isInteger(v) ? `${FLOAT_MARK}${v}` : v), 2);
+  return `${text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0')}\n`;
 }
 
 function asReader(source: PretrainedSource | SourceReader, op: string): SourceReader {

@@ -23,12 +23,12 @@ export {
 export { generate, streamGenerate, type HFGenerateOptions, type GenerationStep } from './generate.js';
 export { HF_ACTIVATIONS, hfActivation, initHFWeights, keyPaddingMask, embedTokens, type HFActivation } from './modeling-utils.js';
 export {
-  BertModel, BertEmbeddings, BertSelfAttention, BertResidualOutput, BertAttention, BertLayer, BertEncoder, DenseBlock, bertSettings,
+  BertModel, BertEmbeddings, BertSelfAttention, BertResidualOutput, BertAttention, BertLayer, BertEncoder, DenseBlock, bertSettings, BERT_IGNORED_KEYS,
   type BertConfig, type BertProblemType, type BertSettings, type BertModelOutput, type BertForwardOptions,
 } from './bert.js';
 export {
-  BertForSequenceClassification, BertForMaskedLM, BertPredictionHeadTransform, BertLMPredictionHead, BertOnlyMLMHead, numLabelsOf,
-  type BertHeadOutput, type BertHeadForwardOptions,
+  BertForSequenceClassification, BertForMaskedLM, BertPredictionHeadTransform, BertLMPredictionHead, BertOnlyMLMHead, numLabelsOf, defaultLabels,
+  type BertHeadOutput, type BertHeadForwardOptions, type FromPretrainedEncoderOptions,
 } from './bert-heads.js';
 export { GPT2Model, GPT2LMHeadModel, GPT2Block, GPT2Attention, GPT2MLP, Conv1D, type GPT2Config, type GPT2ModelOutput } from './gpt2.js';
 export {
