@@ -142,6 +142,18 @@ describe('BartForConditionalGeneration (HF parity, CPU)', () => {
     base.dispose();
   });
 
+  it('loads a BartModel checkpoint (no final_logits_bias, no prefix) as HF does: the bias stays zero', async () => {
+    const base = await BartModel.fromPretrained(fixtureDir('bart'));
+    const dir = mkdtempSync(join(tmpdir(), 'heed-bart-base-'));
+    await base.savePretrained(dir);
+    const model = await BartForConditionalGeneration.fromPretrained(dir);
+    expect(Array.from(await model.finalLogitsBias.data()).every((v) => v === 0)).toBe(true);
+    expect(await model.model.shared.weight.data()).toEqual(await base.shared.weight.data());
+    expect(await model.lmHead.weight.data()).toEqual(await base.shared.weight.data());
+    base.dispose();
+    model.dispose();
+  });
+
   it('savePretrained -> fromPretrained is exact, in HF layout (tied keys omitted)', async () => {
     const model = await load();
     const dir = mkdtempSync(join(tmpdir(), 'heed-bart-'));
