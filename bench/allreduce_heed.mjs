@@ -6,8 +6,8 @@
 // rank must move in a ring), for the host-array path (`allReduceBuffer`) and the tensor path
 // (`allReduce([t])`, which also reads the tensor and assigns the result), and the memcpy
 // bandwidth of one thread (`Float32Array.set`) for reference.
-// Usage: node bench/allreduce_heed.mjs [--ranks=2,4] [--sizes=1,4,16,64] [--reps=5] [--slab=4] [--json]
-// (sizes and slab in MiB; needs `npm run build`). This file is also the workers' script.
+// Usage: node bench/allreduce_heed.mjs [--ranks=2,4] [--sizes=1,4,16,64] [--reps=5] [--slab=25] [--json]
+// (sizes and slab region in MiB, default the library's 25; needs `npm run build`). This file is also the workers' script.
 import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
@@ -67,7 +67,7 @@ async function main() {
   const ranksList = arg('ranks', '2,4').split(',').map(Number);
   const sizes = arg('sizes', '1,4,16,64').split(',').map(Number);
   const reps = Number(arg('reps', '5'));
-  const slabBytes = Number(arg('slab', '4')) * MiB;
+  const slabBytes = Number(arg('slab', '25')) * MiB;
   const json = process.argv.includes('--json');
   const out = [];
   console.log(`# all-reduce, float32, ${availableParallelism()} hardware threads, slab region ${slabBytes / MiB} MiB, ${reps} reps, node ${process.version}`);

@@ -7,7 +7,7 @@
 // others a short grace to report, terminates them all and rejects with a SpawnError naming
 // the rank. No Node imports.
 import { HeedError } from '@heed/core';
-import { DistributedError, defaultTimeoutMs } from '../group.js';
+import { DEFAULT_BUCKET_BYTES, DistributedError, defaultTimeoutMs } from '../group.js';
 import { FAILURE_REASONS, createThreadsStart, markFailed, readFailure, type FailureReason, type ThreadsResult, type ThreadsStart } from './shared.js';
 
 /**
@@ -23,7 +23,7 @@ export interface SpawnOptions {
   readonly workerData?: unknown;
   /** Collective timeout in ms, and how long the last ranks may run after the first one finished (default `HEED_DIST_TIMEOUT_MS` or 60 s). */
   readonly timeoutMs?: number;
-  /** Bytes of one slab region: collectives larger than this run in chunks (default 4 MiB). */
+  /** Bytes of one slab region per rank: collectives larger than this run in chunks (default {@link DEFAULT_BUCKET_BYTES}, so a full allReduce bucket is one chunk). */
   readonly slabBytes?: number;
   /** CPU threads per rank (default: hardware threads / worldSize, at least 1; in Node `HEED_CPU_THREADS` in the environment wins). */
   readonly cpuThreads?: number;
@@ -94,7 +94,7 @@ export function launchRanks<T>(op: string, worldSize: number, options: SpawnOpti
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new HeedError(op, `worldSize must be a positive integer, got ${worldSize}.`);
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs();
   if (!(timeoutMs > 0)) throw new HeedError(op, `timeoutMs must be positive, got ${timeoutMs}.`);
-  const slabBytes = options.slabBytes ?? 4 * 1024 * 1024;
+  const slabBytes = options.slabBytes ?? DEFAULT_BUCKET_BYTES; // one allReduce bucket per chunk; untouched pages cost no memory
   if (!(slabBytes >= 64)) throw new HeedError(op, `slabBytes must be at least 64, got ${slabBytes}.`);
   if (typeof SharedArrayBuffer !== 'function') {
     throw new HeedError(op, 'SharedArrayBuffer is unavailable; in a browser the page must be cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp).');
