@@ -27,9 +27,12 @@
 
 enum kind { K_INIT, K_ALLREDUCE, K_REDUCE_SCATTER, K_BCAST, K_ALLGATHER, K_BARRIER, K_FINALIZE, K_NOTIFY, K_ABORT };
 enum dtype { D_F32, D_F64, D_I32, D_BYTES };
-enum rop { OP_SUM, OP_MAX, OP_MIN };
-enum status { S_OK, S_TIMEOUT, S_PEER, S_MPI, S_BROKEN, S_USAGE };
-static const char *const STATUS_CODE[] = {"ok", "timeout", "peer", "mpi", "broken", "usage"};
+enum rop { OP_SUM, OP_MAX, OP_MIN, OP_MEAN }; // mean folds as a sum; JS divides by the world size
+enum status { S_OK, S_TIMEOUT, S_PEER, S_MPI, S_BROKEN, S_USAGE, S_MISMATCH };
+static const char *const STATUS_CODE[] = {"ok", "timeout", "peer", "mpi", "broken", "usage", "mismatch"};
+static const char *const KIND_NAME[] = {"init", "allReduce", "reduceScatter", "broadcast", "allGather", "barrier"};
+static const char *const DTYPE_NAME[] = {"float32", "float64", "int32", "bytes"};
+static const char *const OP_NAME[] = {"sum", "max", "min", "mean"};
 
 #define MSG_LEN 1024
 #define MAX_LISTED 256
@@ -38,6 +41,8 @@ static const char *const STATUS_CODE[] = {"ok", "timeout", "peer", "mpi", "broke
 
 typedef struct job {
   int kind, dtype, op, root, sync, done, abandoned, leak;
+  int vdtype;    // the caller's dtype and element count, for the signature check
+  size_t vcount;
   char *data, *out;
   size_t count; // elements (bytes for D_BYTES)
   double timeout_s;
@@ -299,15 +304,15 @@ static int wait_reqs(job *j, MPI_Request *reqs, const int *peer, int n, double d
 // modulo 2^32 like an Int32Array store.
 static void fold(void *dst, char **src, int parts, size_t len, int dtype, int op) {
   if (dtype == D_F32) {
-    if (op == OP_SUM) FOLD(float, a + v);
+    if (op == OP_SUM || op == OP_MEAN) FOLD(float, a + v);
     else if (op == OP_MAX) FOLD(float, (v > a || v != v) ? v : a);
     else FOLD(float, (v < a || v != v) ? v : a);
   } else if (dtype == D_F64) {
-    if (op == OP_SUM) FOLD(double, a + v);
+    if (op == OP_SUM || op == OP_MEAN) FOLD(double, a + v);
     else if (op == OP_MAX) FOLD(double, (v > a || v != v) ? v : a);
     else FOLD(double, (v < a || v != v) ? v : a);
   } else {
-    if (op == OP_SUM) FOLD(int32_t, (int32_t)((uint32_t)a + (uint32_t)v));
+    if (op == OP_SUM || op == OP_MEAN) FOLD(int32_t, (int32_t)((uint32_t)a + (uint32_t)v));
     else if (op == OP_MAX) FOLD(int32_t, v > a ? v : a);
     else FOLD(int32_t, v < a ? v : a);
   }
@@ -409,6 +414,51 @@ static int broadcast(job *j, double deadline) {
   return st;
 }
 
+static void describe(char *out, size_t cap, const int64_t *sig) {
+  int kind = (int)sig[0], dt = (int)sig[1], x = (int)sig[3];
+  long long n = (long long)sig[2];
+  if (kind < K_ALLREDUCE || kind > K_BARRIER || dt < 0 || dt > D_BYTES) snprintf(out, cap, "an unknown collective");
+  else if (kind == K_BARRIER) snprintf(out, cap, "barrier");
+  else if (kind == K_BCAST) snprintf(out, cap, "broadcast from rank %d of %lld %s", x, n, DTYPE_NAME[dt]);
+  else if (kind == K_ALLGATHER) snprintf(out, cap, "allGather of %lld %s", n, DTYPE_NAME[dt]);
+  else snprintf(out, cap, "%s(%s) of %lld %s", KIND_NAME[kind], x >= 0 && x <= OP_MEAN ? OP_NAME[x] : "?", n, DTYPE_NAME[dt]);
+}
+
+// Every rank sends every other rank (kind, dtype, count, op or root) under a tag that does not
+// depend on the kind, so ranks calling different collectives, sizes or ops all stop at once
+// with the same diagnosis (and the group stays usable) instead of truncating or hanging.
+static int exchange_signatures(job *j, double deadline) {
+  int N = g_size, me = g_rank, tag = 8 + (int)(seq % (1u << 22)) * 64 + 63;
+  int64_t mine[4] = {j->kind, j->vdtype, (int64_t)j->vcount, j->kind == K_BCAST ? j->root : j->op};
+  int64_t *theirs = calloc((size_t)N * 4, sizeof(int64_t));
+  MPI_Request *reqs = malloc(sizeof(MPI_Request) * (size_t)(2 * N));
+  int *peer = calloc((size_t)(2 * N), sizeof(int));
+  int k = 0, rc = MPI_SUCCESS;
+  for (int p = 0; p < N && rc == MPI_SUCCESS; p++) {
+    if (p == me) continue;
+    peer[k] = p;
+    rc = MPI_Irecv(theirs + 4 * p, 4, MPI_INT64_T, p, tag, data_comm, &reqs[k++]);
+    if (rc != MPI_SUCCESS) break;
+    peer[k] = p;
+    rc = MPI_Isend(mine, 4, MPI_INT64_T, p, tag, data_comm, &reqs[k++]);
+  }
+  int st = rc != MPI_SUCCESS ? mpi_fail(j, rc, "MPI_Isend/MPI_Irecv") : wait_reqs(j, reqs, peer, k, deadline);
+  for (int p = 0; st == S_OK && p < N; p++) {
+    if (p == me || memcmp(theirs + 4 * p, mine, sizeof(mine)) == 0) continue;
+    char a[256], b[256];
+    describe(a, sizeof(a), theirs + 4 * p);
+    describe(b, sizeof(b), mine);
+    snprintf(j->message, MSG_LEN, "rank %d called %s but rank %d called %s", p, a, me, b);
+    j->missing[0] = p;
+    j->nmissing = 1;
+    st = j->status = S_MISMATCH;
+  }
+  if (st == S_OK || st == S_MISMATCH) free(theirs); // else a late message may still land: leaked
+  free(reqs);
+  free(peer);
+  return st;
+}
+
 static void run_collective(job *j) {
   if (broken) {
     j->status = S_BROKEN;
@@ -428,7 +478,11 @@ static void run_collective(job *j) {
   double deadline = now_s() + j->timeout_s;
   size_t es = elsize(j->dtype), moff, mlen;
   seq++;
-  int st = S_OK;
+  int st = g_size > 1 ? exchange_signatures(j, deadline) : S_OK;
+  if (st != S_OK) {
+    j->status = st;
+    return;
+  }
   switch (j->kind) {
   case K_ALLREDUCE:
     if (g_size == 1) break;
@@ -698,6 +752,12 @@ static napi_value js_allreduce(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, argv[1], &j->op);
   napi_get_value_double(env, argv[2], &ms);
   j->timeout_s = ms / 1e3;
+  if (j->op < OP_SUM || j->op > OP_MEAN) {
+    free(j);
+    THROW("heed_mpi.allreduce: op must be 0 (sum), 1 (max), 2 (min) or 3 (mean)");
+  }
+  j->vdtype = j->dtype;
+  j->vcount = j->count;
   if (j->count * elsize(j->dtype) > (size_t)INT32_MAX) {
     free(j);
     THROW("heed_mpi.allreduce: at most 2^31-1 bytes per call");
@@ -722,6 +782,12 @@ static napi_value js_reduce_scatter(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, argv[2], &j->op);
   napi_get_value_double(env, argv[3], &ms);
   j->timeout_s = ms / 1e3;
+  if (j->op < OP_SUM || j->op > OP_MEAN) {
+    free(j);
+    THROW("heed_mpi.reduceScatter: op must be 0 (sum), 1 (max), 2 (min) or 3 (mean)");
+  }
+  j->vdtype = j->dtype;
+  j->vcount = j->count;
   napi_create_reference(env, argv[0], 1, &j->keep_in);
   napi_create_reference(env, argv[1], 1, &j->keep_out);
   return submit(env, j);
@@ -737,6 +803,8 @@ static napi_value js_broadcast(napi_env env, napi_callback_info info) {
     free(j);
     THROW("heed_mpi.broadcast: expected a TypedArray");
   }
+  j->vdtype = dt;
+  j->vcount = j->count;
   j->count *= elsize(dt);
   j->dtype = D_BYTES;
   napi_get_value_int32(env, argv[1], &j->root);
@@ -762,6 +830,8 @@ static napi_value js_allgather(napi_env env, napi_callback_info info) {
     free(j);
     THROW("heed_mpi.allgather: the output must hold world size x the input's bytes");
   }
+  j->vdtype = dt;
+  j->vcount = j->count;
   j->count *= elsize(dt);
   j->dtype = D_BYTES;
   napi_get_value_double(env, argv[2], &ms);
@@ -775,6 +845,7 @@ static napi_value js_barrier(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv) || !check_ready(env)) return NULL;
   job *j = new_job(K_BARRIER);
+  j->vdtype = D_BYTES;
   double ms;
   napi_get_value_double(env, argv[0], &ms);
   j->timeout_s = ms / 1e3;

@@ -3,7 +3,8 @@
 // script` on the built packages. At 2 and 4 ranks every collective (allReduce sum/mean/max/min
 // over several buckets, NaN/±0/±Inf, int32, float64 host buffers, broadcast, allGather,
 // reduceScatter, barrier) must equal the rank-order oracle bit for bit on every rank (an
-// order-dependent float32 data set, so MPI's own reduction order would fail it). Failures:
+// order-dependent float32 data set, so MPI's own reduction order would fail it). Ranks that call
+// different collectives, lengths, ops or broadcast sources are refused at once. Failures:
 // rank 1 throws, exits, hangs (event loop alive or a busy JS thread) or is SIGKILLed — every
 // other rank must report a DistributedError naming rank 1 within the timeout (its own timers
 // firing meanwhile: the wait is off the JS thread), and mpirun must end. Without the binding, asking for 'mpi' is a HeedError with the install and build commands.
@@ -64,6 +65,30 @@ describe.skipIf(MPIRUN === null)('mpi transport under mpirun', () => {
     const run = mpirun(2, 'no-destroy.mjs');
     expect(run.lines('RESULT'), run.output).toEqual([{ rank: 0, backend: 'mpi', sum: 1 }, { rank: 1, backend: 'mpi', sum: 1 }]);
     expect(run.status, run.output).toBe(0);
+  });
+
+  it('ranks calling different collectives, sizes, ops or sources all stop at once naming the culprit, and the group stays usable', () => {
+    const run = mpirun(3, 'mismatch.mjs');
+    const results = run.lines('RESULT');
+    expect(results.map((r) => r.rank), run.output).toEqual([0, 1, 2]);
+    const want: Record<string, RegExp> = {
+      length: /called allReduce\(sum\) of 1[04] float32 but rank \d called allReduce\(sum\) of 1[04] float32 \(collective #1\)/,
+      collective: /(called barrier but rank \d called allReduce\(sum\) of 3 float64|called allReduce\(sum\) of 3 float64 but rank 1 called barrier) \(collective #2\)/,
+      op: /allReduce\((max|mean)\) of 4 float32 but rank \d called allReduce\((max|mean)\) of 4 float32 \(collective #3\)/,
+      source: /called broadcast from rank [01] of 2 float32 but rank \d called broadcast from rank [01] of 2 float32 \(collective #4\)/,
+    };
+    for (const r of results) {
+      const caught = r.caught as Record<string, { name: string; blamed: number; message: string; ms: number }>;
+      for (const [name, pattern] of Object.entries(want)) {
+        expect(caught[name].name, `${name} on rank ${r.rank}`).toBe('DistributedError');
+        expect(caught[name].blamed).toBe(r.rank === 1 ? 0 : 1); // the first rank whose call differs from this one's
+        expect(caught[name].message).toMatch(pattern);
+        expect(caught[name].message).toContain('the group is still usable');
+        expect(caught[name].ms).toBeLessThan(5000); // at once, not the 20 s timeout
+      }
+      expect(r.sum).toBe(3); // 0 + 1 + 2 after the four refused calls
+    }
+    expect(run.status).toBe(0);
   });
 
   const survivors = [0, 2];

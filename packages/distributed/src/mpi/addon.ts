@@ -8,15 +8,15 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { HeedError } from '@heed/core';
 
-/** Native reduce op codes (mpi.c `enum rop`); `mean` is a sum finished in JS. */
-export const NATIVE_OPS = { sum: 0, mean: 0, max: 1, min: 2 } as const;
+/** Native reduce op codes (mpi.c `enum rop`); `mean` folds as a sum (JS divides), its own code only for the signature check. */
+export const NATIVE_OPS = { sum: 0, max: 1, min: 2, mean: 3 } as const;
 
 /** The arrays the binding reduces (it moves any TypedArray's bytes for broadcast/allgather). */
 export type NativeArray = Float32Array | Float64Array | Int32Array;
 
 /** What a rejected native collective carries: `heedCode` says why, `ranks` who is to blame. */
 export interface NativeError extends Error {
-  readonly heedCode: 'timeout' | 'peer' | 'mpi' | 'broken' | 'usage';
+  readonly heedCode: 'timeout' | 'peer' | 'mpi' | 'broken' | 'usage' | 'mismatch';
   readonly ranks: readonly number[];
 }
 

@@ -138,6 +138,9 @@ export class MpiTransport implements HostTransport {
           `it hangs, died, or calls a different sequence of collectives than rank ${this.rank}. The group is unusable now.`);
       case 'peer':
         return new DistributedError(op, e.ranks[0] ?? null, `${e.message}; ${where} instead of waiting for it.`);
+      case 'mismatch':
+        return new DistributedError(op, e.ranks[0] ?? null, `${e.message} (collective #${n}); every rank must call the same collectives in the same order ` +
+          'with the same sizes, ops and source. Nothing was exchanged; the group is still usable.');
       case 'broken':
         return new DistributedError(op, null, `${e.message}; ${where}.`);
       case 'mpi':
