@@ -208,27 +208,49 @@ class WordPieceModel implements TokenizerModel {
   readonly vocab: Map<string, number>;
   readonly vocabR: Map<number, string>;
   private readonly unkId: number;
+  /** The longest vocabulary entry (UTF-16 units): longer candidates cannot match. */
+  private readonly maxLen: number;
+  private readonly cache = new Map<string, number[]>();
 
   constructor(private readonly j: WordPieceModelJSON) {
     [this.vocab, this.vocabR] = vocabMaps(j.vocab);
     const unk = this.vocab.get(j.unk_token);
     if (unk === undefined) throw new HeedError(OP, `the WordPiece unk_token ${JSON.stringify(j.unk_token)} is not in the vocabulary.`);
     this.unkId = unk;
+    let m = 0;
+    for (const t of this.vocab.keys()) m = Math.max(m, t.length);
+    this.maxLen = m;
   }
 
+  /** Greedy longest-match-first, continuing pieces with the prefix; a word with an unmatchable rest is one unk. */
   tokenize(word: string): number[] {
-    const chars = [...word];
-    if (chars.length > this.j.max_input_chars_per_word) return [this.unkId];
+    const hit = this.cache.get(word);
+    if (hit !== undefined) return hit;
+    const ids = this.split(word);
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(word, ids);
+    return ids;
+  }
+
+  private split(word: string): number[] {
+    const bounds = [0]; // code point boundaries, in UTF-16 units
+    for (let i = 0; i < word.length;) {
+      i += (word.codePointAt(i) as number) > 0xffff ? 2 : 1;
+      bounds.push(i);
+    }
+    const n = bounds.length - 1;
+    if (n > this.j.max_input_chars_per_word) return [this.unkId];
+    const prefix = this.j.continuing_subword_prefix;
     const out: number[] = [];
     let start = 0;
-    while (start < chars.length) {
-      let end = chars.length;
+    while (start < n) {
+      const head = start > 0 ? prefix : '';
+      let end = n;
+      while (end > start && bounds[end] - bounds[start] + head.length > this.maxLen) end--;
       let found: number | undefined;
-      while (start < end) {
-        const sub = (start > 0 ? this.j.continuing_subword_prefix : '') + chars.slice(start, end).join('');
-        found = this.vocab.get(sub);
+      for (; end > start; end--) {
+        found = this.vocab.get(head + word.slice(bounds[start], bounds[end]));
         if (found !== undefined) break;
-        end--;
       }
       if (found === undefined) return [this.unkId];
       out.push(found);
