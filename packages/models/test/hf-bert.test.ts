@@ -147,6 +147,9 @@ describe('BertForSequenceClassification (HF parity, CPU)', () => {
     const mask = tensor([[1, 1]], { dtype: 'int32' });
     expect(() => model.forward(ids, { attentionMask: mask })).toThrow(/attentionMask must be \[batch, keys\] = \[1, 3\].*got \[1, 2\]/);
     expect(() => model.forward(ids, { tokenTypeIds: mask })).toThrow(/tokenTypeIds must be int32 \[1, 3\]/);
+    const types = tensor([[0, 2, 1]], { dtype: 'int32' });
+    expect(() => model.forward(ids, { tokenTypeIds: types })).toThrow(/tokenTypeIds holds an id out of range: type_vocab_size is 2/);
+    types.dispose();
     for (const t of [bad, ids, mask]) t.dispose();
     model.dispose();
   });

@@ -164,8 +164,8 @@ export class BertEmbeddings extends HFModule {
       }
       const types = options.tokenTypeIds ?? zeros([1, T], { dtype: 'int32', backend: inputIds.backend.name });
       const positions = options.positionIds ?? arange(T, undefined, 1, { dtype: 'int32', backend: inputIds.backend.name }).reshape([1, T]);
-      const x = words.add(embedTokens(op, this.tokenTypeEmbeddings, types, 'tokenTypeIds'))
-        .add(embedTokens(op, this.positionEmbeddings, positions, 'positionIds'));
+      const x = words.add(embedTokens(op, this.tokenTypeEmbeddings, types, 'tokenTypeIds', 'type_vocab_size'))
+        .add(embedTokens(op, this.positionEmbeddings, positions, 'positionIds', 'max_position_embeddings'));
       words.dispose();
       return this.dropout.forward(this.LayerNorm.forward(x));
     });

@@ -88,14 +88,15 @@ export function keyPaddingMask(op: string, mask: Tensor | undefined, batch: numb
 
 /**
  * Looks `ids` up in a token embedding, turning an out-of-range id into a HeedError that names
- * the model and its vocabulary size (on WebGPU the backend reports it at the next read).
+ * the model and the table's size field (`vocab_size` by default; on WebGPU the backend reports
+ * it at the next read).
  *
  * @example
  * ```ts
  * const x = embedTokens('BertModel', embeddings.wordEmbeddings, inputIds);
  * ```
  */
-export function embedTokens(op: string, table: Embedding, ids: Tensor, name = 'inputIds'): Tensor {
+export function embedTokens(op: string, table: Embedding, ids: Tensor, name = 'inputIds', sizeField = 'vocab_size'): Tensor {
   if (ids.dtype !== 'int32' || ids.rank !== 2) {
     throw new HeedError(op, `${name} must be int32 [batch, length], got ${ids.dtype} ${fmtShape(ids.shape)}.`);
   }
@@ -103,7 +104,8 @@ export function embedTokens(op: string, table: Embedding, ids: Tensor, name = 'i
     return table.forward(ids);
   } catch (e) {
     if (e instanceof HeedError && /out of range/.test(e.message)) {
-      throw new HeedError(op, `${name} holds a token id outside the vocabulary: vocab_size is ${table.numEmbeddings}, so ids ` +
+      const what = sizeField === 'vocab_size' ? 'a token id outside the vocabulary' : 'an id out of range';
+      throw new HeedError(op, `${name} holds ${what}: ${sizeField} is ${table.numEmbeddings}, so ids ` +
         `must be in [0, ${table.numEmbeddings - 1}] (${e.message})`);
     }
     throw e;
