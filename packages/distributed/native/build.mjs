@@ -7,7 +7,7 @@
 // it. Flags: `--force` rebuilds; `--if-possible` exits 0 with a message when mpicc is missing
 // (so a machine without Open MPI still builds the package; its 'threads' backend needs none).
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,10 +43,36 @@ function nodeGyp() {
  */
 export function buildMpiAddon({ force = false, ifPossible = false, quiet = false } = {}) {
   const log = (msg) => { if (!quiet) console.log(`heed_mpi: ${msg}`); };
-  if (!force && existsSync(addon) && sources.every((s) => statSync(s).mtimeMs <= statSync(addon).mtimeMs)) {
+  const fresh = () => existsSync(addon) && sources.every((s) => statSync(s).mtimeMs <= statSync(addon).mtimeMs);
+  if (!force && fresh()) {
     log(`up to date (${addon})`);
     return addon;
   }
+  // One build at a time (test files call this in parallel): a lock directory, stale after 5 min.
+  const lock = join(here, '.build-lock');
+  const until = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > until) throw new Error(`timed out waiting for ${lock} (another build); remove it if no build runs`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!force && fresh()) {
+      log(`built meanwhile (${addon})`);
+      return addon;
+    }
+    return build(log, ifPossible, quiet);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function build(log, ifPossible, quiet) {
   if (!onPath('mpicc')) {
     const msg = `Open MPI's mpicc is not on PATH, so the 'mpi' backend's binding cannot be built; install it with \`${INSTALL}\``;
     if (ifPossible) {
