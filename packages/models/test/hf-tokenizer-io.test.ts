@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { HeedError, registerBackend, setBackend } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { AutoTokenizer, PreTrainedTokenizerFast, type HFTokenizerJSON } from '../src/index.js';
@@ -36,6 +36,28 @@ describe('AutoTokenizer files', () => {
     for (const t of TEXTS) expect(again.encode(t)).toEqual(tok.encode(t));
     expect([again.padTokenId, again.eosTokenId, again.bosTokenId, again.unkTokenId]).toEqual([tok.padTokenId, tok.eosTokenId, tok.bosTokenId, tok.unkTokenId]);
     expect(again.paddingSide).toBe(tok.paddingSide);
+  });
+
+  it('reads a URL prefix with fetch (the browser path), 404 meaning absent', async () => {
+    const requested: string[] = [];
+    vi.stubGlobal('fetch', async (url: string) => {
+      requested.push(url);
+      const name = url.replace('https://models.example/llama/', '');
+      try {
+        return new Response(readFileSync(join(FIX, 'llama', name)));
+      } catch {
+        return new Response('not found', { status: 404, statusText: 'Not Found' });
+      }
+    });
+    try {
+      const tok = await AutoTokenizer.fromPretrained('https://models.example/llama/');
+      const local = await AutoTokenizer.fromPretrained(join(FIX, 'llama'));
+      for (const t of TEXTS) expect(tok.encode(t)).toEqual(local.encode(t));
+      expect(tok.paddingSide).toBe('left');
+      expect(requested).toEqual(['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].map((f) => `https://models.example/llama/${f}`));
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('reads special tokens and limits from tokenizer_config.json', async () => {
