@@ -2,11 +2,13 @@
 // Where a pretrained checkpoint lives: a local directory (Node.js, read with node:fs imported on
 // first use, so browser bundles never need it) or a URL prefix (read with `fetch`, browser or
 // Node). Writing (savePretrained) is Node-only and goes through nn's one atomic file writer.
+// (The dynamic import is local, like @heed/train's: re-exporting nn's internal `nodeModules`
+// from @heed/nn makes typedoc crash on its node: namespace types.)
 // Invariants: a file that is not there reads as `null` (never an empty buffer); any other read
 // failure is a HeedError naming the file; nothing is downloaded implicitly (a URL source is
 // exactly what the caller passed).
 import { HeedError } from '@heed/core';
-import { nodeModules, writeFileAtomic } from '@heed/nn';
+import { writeFileAtomic } from '@heed/nn';
 
 /**
  * A checkpoint location: a directory path (Node.js), or an `http(s)://` / `file://` / `blob:`
@@ -39,6 +41,17 @@ export interface SourceReader {
 }
 
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Node's fs/promises and path, imported on first use. */
+async function nodeModules(op: string) {
+  try {
+    const fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
+    const path = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:path');
+    return { fs, path };
+  } catch {
+    throw new HeedError(op, 'reading a checkpoint folder needs Node.js (node:fs); in the browser, pass a URL prefix.');
+  }
+}
 
 /** Whether the code runs in Node.js (where plain strings are directory paths). */
 function inNode(): boolean {
@@ -77,7 +90,7 @@ function dirReader(dir: string, op: string): SourceReader {
       const code = (e as { code?: string }).code;
       if (code === 'ENOENT') {
         // Distinguish a missing file from a missing directory, which is the likelier mistake.
-        const dirExists = await fs.stat(dir).then((s: { isDirectory(): boolean }) => s.isDirectory(), () => false);
+        const dirExists = await fs.stat(dir).then((s) => s.isDirectory(), () => false);
         if (!dirExists) throw new HeedError(op, `'${dir}' is not a directory; pass the folder holding config.json and model.safetensors.`);
         return null;
       }
@@ -143,4 +156,18 @@ export async function writeSourceFile(dir: string, name: string, bytes: Uint8Arr
     throw new HeedError(op, `could not create the directory '${dir}': ${(e as Error).message}`);
   }
   await writeFileAtomic(path.join(dir, name), bytes);
+}
+
+/**
+ * Removes the files of `dir` whose names `stale` accepts (best effort: a file already gone is
+ * skipped). Node.js only.
+ *
+ * @example
+ * ```ts
+ * await removeSourceFiles('./out', (f) => f === 'model.safetensors');
+ * ```
+ */
+export async function removeSourceFiles(dir: string, stale: (name: string) => boolean, op = 'savePretrained'): Promise<void> {
+  const { fs, path } = await nodeModules(op);
+  for (const f of (await fs.readdir(dir)).filter(stale)) await fs.rm(path.join(dir, f), { force: true });
 }

@@ -7,8 +7,8 @@
 // Invariants: a load either returns every tensor or throws having disposed what it created; a
 // tensor named twice (two shards, or an index that disagrees with its shards) is an error.
 import { HeedError, type Tensor } from '@heed/core';
-import { loadSafetensors, nodeModules, saveSafetensors, type FloatDType } from '@heed/nn';
-import { openSource, writeSourceFile, type PretrainedSource, type SourceReader } from './source.js';
+import { loadSafetensors, saveSafetensors, type FloatDType } from '@heed/nn';
+import { openSource, removeSourceFiles, writeSourceFile, type PretrainedSource, type SourceReader } from './source.js';
 
 /**
  * The single-file weights name.
@@ -199,8 +199,6 @@ export async function saveWeights(dir: string, tensors: Map<string, Tensor>, opt
  * shards would be read instead of them), like HF's save_pretrained cleanup.
  */
 async function removeStaleWeights(dir: string, written: string[], op: string): Promise<void> {
-  const { fs, path } = await nodeModules(op);
-  const stale = (await fs.readdir(dir)).filter((f: string) =>
-    (f === WEIGHTS_NAME || f === WEIGHTS_INDEX_NAME || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)) && !written.includes(f));
-  for (const f of stale) await fs.rm(path.join(dir, f), { force: true });
+  await removeSourceFiles(dir, (f) =>
+    (f === WEIGHTS_NAME || f === WEIGHTS_INDEX_NAME || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)) && !written.includes(f), op);
 }

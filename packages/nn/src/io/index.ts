@@ -10,7 +10,7 @@ export {
   type SafetensorsContents, type FloatDType, type SafetensorsEntry, type SafetensorsHeader, type SaveSafetensorsOptions,
 } from './safetensors.js';
 export { saveFile, loadFile, readFileBytes } from './node.js';
-export { writeFileAtomic, nodeModules } from './atomic.js';
+export { writeFileAtomic } from './atomic.js';
 export {
   saveCheckpoint, loadCheckpoint, serializeCheckpoint, deserializeCheckpoint,
   type HasStateDict, type CheckpointOptimizer, type CheckpointScheduler, type CheckpointState, type CheckpointTargets,
