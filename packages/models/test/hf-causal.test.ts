@@ -224,3 +224,14 @@ describe('Llama specifics', () => {
     model.dispose();
   });
 });
+
+describe('savePretrained in float16 / bfloat16', () => {
+  it.each([['F16', 'float16', 'gpt2-f16'], ['BF16', 'bfloat16', 'gpt2-bf16']] as const)('%s: the same bits as transformers\' .to(%s) save', async (floatDType, dtype, reference) => {
+    const model = await GPT2LMHeadModel.fromPretrained(fixtureDir('gpt2-mini'));
+    const dir = mkdtempSync(join(tmpdir(), 'heed-gpt2-half-'));
+    await model.savePretrained(dir, { floatDType });
+    expect((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { dtype: string }).dtype).toBe(dtype);
+    expect(readFileSync(join(dir, 'model.safetensors')).equals(readFileSync(join(fixtureDir(reference), 'model.safetensors')))).toBe(true);
+    model.dispose();
+  });
+});
