@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AutoTokenizer, type EncodeBatchOptions, type PreTrainedTokenizerFast } from '../src/index.js';
+import { AutoTokenizer, PreTrainedTokenizerFast, type EncodeBatchOptions, type HFTokenizerJSON, type TokenizerConfigJSON } from '../src/index.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'hf-tokenizers');
 export const KINDS = ['gpt2', 'bert', 'llama', 'llama-metaspace', 'roberta', 'llama3', 'misc', 'wordlevel'] as const;
@@ -23,6 +23,7 @@ interface Expected {
   batchTexts: string[];
   batches: { options: Record<string, unknown>; inputIds?: number[][]; attentionMask?: number[][]; error?: string }[];
   convert: Record<string, number | null>;
+  flags: { config: Record<string, boolean>; cases: { text: string; textPair?: string; ids: number[] }[] } | null;
 }
 
 function expected(kind: string): Expected {
@@ -83,5 +84,12 @@ describe.each(KINDS)('AutoTokenizer %s', (kind) => {
 
   it('convertTokensToIds', () => {
     for (const [t, id] of Object.entries(exp.convert)) expect(tok.convertTokensToIds(t)).toBe(id ?? tok.unkTokenId);
+  });
+
+  it.skipIf(exp.flags === null)('add_bos_token / add_eos_token rebuild the post-processor as transformers does', () => {
+    const read = (f: string) => JSON.parse(readFileSync(join(FIX, kind, f), 'utf8')) as unknown;
+    const config = { ...(read('tokenizer_config.json') as TokenizerConfigJSON), ...exp.flags?.config };
+    const flagged = new PreTrainedTokenizerFast(read('tokenizer.json') as HFTokenizerJSON, config);
+    for (const c of exp.flags?.cases ?? []) expect(flagged.encode(c.text, { textPair: c.textPair })).toEqual(c.ids);
   });
 });

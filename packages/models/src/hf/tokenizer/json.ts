@@ -218,6 +218,10 @@ export interface TokenizerConfigJSON {
   padding_side?: 'left' | 'right';
   /** Which side truncation cuts (default 'right'). */
   truncation_side?: 'left' | 'right';
+  /** With add_eos_token: replaces tokenizer.json's post-processor by bos/eos around each sequence, as transformers does. */
+  add_bos_token?: boolean;
+  /** See add_bos_token. */
+  add_eos_token?: boolean;
   /** Whether decode removes spaces before punctuation (transformers' clean_up_tokenization). */
   clean_up_tokenization_spaces?: boolean;
   /** Any other field, kept as read. */

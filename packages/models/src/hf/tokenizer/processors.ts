@@ -94,3 +94,19 @@ export function buildPostProcessor(component: ComponentJSON | PostProcessorJSON)
 export function postProcess(p: PostProcessor | null, encs: EncodedIds[], addSpecialTokens: boolean): EncodedIds {
   return concat(p ? p(encs, addSpecialTokens) : encs);
 }
+
+/**
+ * transformers' `update_post_processor`: a TemplateProcessing with the bos token before and the
+ * eos token after each sequence, as tokenizer_config.json's add_bos_token / add_eos_token say
+ * (used instead of tokenizer.json's post-processor when the config sets either flag).
+ */
+export function bosEosProcessor(bos: [token: string, id: number] | null, eos: [token: string, id: number] | null): PostProcessor {
+  const seq = (id: 'A' | 'B', type: number): TemplatePieceJSON[] => [
+    ...(bos ? [{ SpecialToken: { id: bos[0], type_id: type } }] : []),
+    { Sequence: { id, type_id: type } },
+    ...(eos ? [{ SpecialToken: { id: eos[0], type_id: type } }] : []),
+  ];
+  const specials: Record<string, { id: string; ids: number[]; tokens: string[] }> = {};
+  for (const t of [bos, eos]) if (t) specials[t[0]] = { id: t[0], ids: [t[1]], tokens: [t[0]] };
+  return buildPostProcessor({ type: 'TemplateProcessing', single: seq('A', 0), pair: [...seq('A', 0), ...seq('B', 1)], special_tokens: specials });
+}

@@ -14,7 +14,7 @@ import type { ConfigTokenJSON, TokenizerConfigJSON, TokenizerJSON } from './json
 import { buildModel, type TokenizerModel } from './models.js';
 import { buildNormalizer, type Normalizer } from './normalizers.js';
 import { buildPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
-import { buildPostProcessor, postProcess, type EncodedIds, type PostProcessor } from './processors.js';
+import { bosEosProcessor, buildPostProcessor, postProcess, type EncodedIds, type PostProcessor } from './processors.js';
 
 const OP = 'AutoTokenizer';
 
@@ -105,6 +105,14 @@ export class PreTrainedTokenizerFast {
     this.model = buildModel(this.json.model);
     this.added = new AddedVocabulary(this.json.added_tokens, this.normalizer);
     this.postProcessor = this.json.post_processor ? buildPostProcessor(this.json.post_processor) : null;
+    if ('add_bos_token' in config || 'add_eos_token' in config) {
+      // transformers rebuilds the post-processor from these flags (each false when absent).
+      const special = (on: unknown, token: string | null): [string, number] | null => {
+        const id = on === true && token !== null ? this.tokenToId(token) : undefined;
+        return id === undefined ? null : [token as string, id];
+      };
+      this.postProcessor = bosEosProcessor(special(config.add_bos_token, this.bosToken), special(config.add_eos_token, this.eosToken));
+    }
     this.decoder = this.json.decoder ? buildDecoder(this.json.decoder) : null;
     const max = config.model_max_length;
     this.modelMaxLength = typeof max === 'number' && Number.isInteger(max) && max > 0 && max < 1e18 ? max : Infinity;
