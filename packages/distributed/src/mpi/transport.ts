@@ -56,6 +56,7 @@ export class MpiTransport implements HostTransport {
   #destroyed = false;
   #lastError: unknown = undefined;
   #sigterm = false;
+  #staging: ArrayBuffer | null = null;
   readonly #onError = (err: unknown): void => { this.#lastError ??= err; };
   readonly #onExit = (code: number): void => this.#exitHook(code);
   readonly #onSigterm = (): void => this.#sigtermHook();
@@ -75,6 +76,14 @@ export class MpiTransport implements HostTransport {
       await this.#run('allReduce', () => this.#addon.allreduce(piece, NATIVE_OPS[op], this.#timeoutMs));
     }
     finishReduce(op, data, 0, data.length, this.worldSize);
+  }
+
+  /** One reusable host buffer for the tensor layer's all-reduce buckets (no allocation per bucket). */
+  stage(dtype: 'float32' | 'int32', length: number): Float32Array | Int32Array | null {
+    const bytes = length * 4;
+    if (bytes > MAX_CALL_BYTES) return null;
+    if (this.#staging === null || this.#staging.byteLength < bytes) this.#staging = new ArrayBuffer(bytes);
+    return dtype === 'float32' ? new Float32Array(this.#staging, 0, length) : new Int32Array(this.#staging, 0, length);
   }
 
   async broadcast(data: HostArray, src: number): Promise<void> {
