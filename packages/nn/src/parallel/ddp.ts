@@ -71,6 +71,10 @@ interface Bucket {
  * ```
  */
 export class DistributedDataParallel<M extends Module = Module> {
+  /** The wrapped model: call its own methods (`forward`, `loss`, ...) on it. */
+  readonly module: M;
+  /** The process group the gradients are reduced over. */
+  readonly group: ProcessGroupLike;
   /** The bucket layout: parameter names per bucket, in launch order (reverse registration order). */
   readonly buckets: readonly (readonly string[])[];
   private readonly plan: Bucket[];
@@ -82,8 +86,10 @@ export class DistributedDataParallel<M extends Module = Module> {
   private readonly reduceOp: GradReduceOp;
   private readonly findUnused: boolean;
 
-  private constructor(readonly module: M, readonly group: ProcessGroupLike, options: DistributedDataParallelOptions) {
+  private constructor(module: M, group: ProcessGroupLike, options: DistributedDataParallelOptions) {
     const op = 'DistributedDataParallel';
+    this.module = module;
+    this.group = group;
     const cap = options.bucketCapMb ?? 25;
     if (!(typeof cap === 'number' && cap > 0)) throw new HeedError(op, `bucketCapMb must be a number > 0, got ${String(cap)}.`);
     this.reduceOp = options.reduceOp ?? 'mean';
