@@ -118,6 +118,9 @@ describe('encodeBatch', () => {
     expect(tok.encodeBatch(['a', 'b c']).inputIds.map((r) => r.length)).toEqual([tok.encode('a').length, tok.encode('b c').length]);
     expect(() => tok.encodeBatch(['a'], { maxLength: 0, truncation: true })).toThrow(/maxLength must be a positive integer/);
     expect(() => tok.encodeBatch(['a'], { textPairs: ['x', 'y'] })).toThrow(/one pair per text/);
+    const bert = await AutoTokenizer.fromPretrained(join(FIX, 'bert'));
+    expect(() => bert.encodeBatch(['a b c'], { truncation: true, maxLength: 1 })).toThrow(/special tokens alone take 2/);
+    expect(bert.encodeBatch(['a b c'], { truncation: true, maxLength: 1, addSpecialTokens: false }).inputIds[0]).toHaveLength(1);
   });
 });
 

@@ -134,8 +134,11 @@ export function encodeBatch(tok: PreTrainedTokenizerFast, texts: readonly string
   const rows = texts.map((t, i) => {
     let parts = tok.encodeParts(t, pairs?.[i]);
     if (strategy !== 'do_not_truncate' && Number.isFinite(maxLength)) {
-      const room = Math.max(0, maxLength - (add ? tok.numSpecialTokensToAdd(parts.length > 1) : 0));
-      parts = truncate(parts, room, strategy, side);
+      const specials = add ? tok.numSpecialTokensToAdd(parts.length > 1) : 0;
+      if (maxLength < specials) {
+        throw new HeedError(OP, `maxLength ${maxLength} leaves no room: the special tokens alone take ${specials}; raise maxLength or pass addSpecialTokens: false.`);
+      }
+      parts = truncate(parts, maxLength - specials, strategy, side);
     }
     return tok.finish(parts, add);
   });
