@@ -60,6 +60,16 @@ describe('AutoTokenizer files', () => {
     }
   });
 
+  it.each(['gpt2', 'llama'])('%s: merges in the older "a b" string form give the same ids', async (kind) => {
+    const json = fixtureJSON(kind);
+    const merges = json.model.merges as [string, string][];
+    expect(merges.every((m) => !m[0].includes(' ') && !m[1].includes(' '))).toBe(true);
+    const old = new PreTrainedTokenizerFast({ ...json, model: { ...json.model, merges: merges.map(([a, b]) => `${a} ${b}`) } });
+    const tok = await AutoTokenizer.fromPretrained(join(FIX, kind));
+    const texts = (JSON.parse(readFileSync(join(FIX, kind, 'expected.json'), 'utf8')) as { cases: { text: string }[] }).cases.map((c) => c.text);
+    for (const t of texts) expect(old.encode(t)).toEqual(tok.encode(t));
+  });
+
   it('reads special tokens and limits from tokenizer_config.json', async () => {
     const bert = await AutoTokenizer.fromPretrained(join(FIX, 'bert'));
     expect([bert.padTokenId, bert.unkTokenId, bert.clsTokenId, bert.sepTokenId, bert.maskTokenId]).toEqual([0, 1, 2, 3, 4]);
