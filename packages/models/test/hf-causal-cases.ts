@@ -2,7 +2,7 @@
 // The HF parity cases of the causal-LM fixtures (scripts/fixtures/gen_hf_causal_fixtures.py),
 // run the same way on any backend by hf-causal.test.ts (CPU) and hf-causal-webgpu.test.ts:
 // single sequence, right/left-padded batches (logits compared at mask=1 rows only: HF leaves
-// padded query rows undefined), mask-derived position ids, and the incremental kv-cache pass,
+// padded query rows undefined), mask-derived and gapped position ids, and the incremental kv-cache pass,
 // whose steps must also equal the full forward's rows.
 import { expect } from 'vitest';
 import { tensor, tidy, type Tensor } from '@heed/core';
@@ -16,7 +16,7 @@ export interface IncrementalCase { input_ids: Enc; attention_mask: Enc; prompt_l
 /** expected.json of a causal fixture. */
 export interface CausalExpected {
   state_keys: string[];
-  cases: { single: CausalCase; right_padded?: CausalCase; left_padded?: CausalCase; left_padded_positions?: CausalCase; incremental?: IncrementalCase };
+  cases: { single: CausalCase; right_padded?: CausalCase; left_padded?: CausalCase; left_padded_positions?: CausalCase; gapped_positions?: CausalCase; incremental?: IncrementalCase };
   fine_tune?: { input_ids: Enc; lr: number; loss_before: number; loss_after: number };
 }
 
@@ -68,6 +68,7 @@ export async function checkCases(model: CausalLM, name: string, backend: string)
   if (cases.right_padded) await run(cases.right_padded, 'right_padded');
   if (cases.left_padded) await run(cases.left_padded, 'left_padded');
   if (cases.left_padded_positions) await run(cases.left_padded_positions, 'left_padded_positions');
+  if (cases.gapped_positions) await run(cases.gapped_positions, 'gapped_positions');
   if (cases.incremental) worst = Math.max(worst, await checkIncremental(model, name, cases.incremental, backend));
   return worst;
 }
