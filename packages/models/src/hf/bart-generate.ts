@@ -12,7 +12,7 @@
 import { HeedError, noGrad, tensor, tidy, keep, type Tensor } from '@heed/core';
 import { withEval } from '@heed/nn';
 import { beamSearch } from '../generation/beam.js';
-import { disposeEncoderDecoderCache, type EncoderDecoderCache } from './bart.js';
+import { disposeEncoderDecoderCache, type EncoderDecoderCache } from './bart-config.js';
 import type { BartForConditionalGeneration } from './bart-model.js';
 import type { TokenIdField } from './config.js';
 import { processLogits, processorNames, type LogitsProcessorSettings } from './logits-process.js';

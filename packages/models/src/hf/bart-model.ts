@@ -9,9 +9,8 @@
 // leaves no temporaries; generation lives in bart-generate.ts (greedy and beam search, HF's).
 import { HeedError, concat, fmtShape, full, tidy, where, zeros, type Generator, type Tensor } from '@heed/core';
 import { Embedding, Linear, buffer, crossEntropy } from '@heed/nn';
-import {
-  BartDecoder, BartEncoder, bartSettings, type BartConfig, type EncoderDecoderCache,
-} from './bart.js';
+import { BartDecoder, BartEncoder } from './bart.js';
+import { bartSettings, type BartConfig, type EncoderDecoderCache } from './bart-config.js';
 import { generateSeq2Seq, type Seq2SeqGenerateOptions } from './bart-generate.js';
 import type { PretrainedConfig } from './config.js';
 import { initHFWeights, keyPaddingMask } from './modeling-utils.js';

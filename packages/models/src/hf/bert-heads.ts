@@ -8,10 +8,14 @@
 import { HeedError, fmtShape, tidy, zeros, type Generator, type Tensor } from '@heed/core';
 import { Dropout, LayerNorm, Linear, Module, binaryCrossEntropyWithLogits, crossEntropy, mseLoss, parameter } from '@heed/nn';
 import { loadConfig, type PretrainedConfig } from './config.js';
-import { PreTrainedModel, type FromPretrainedOptions } from './pretrained.js';
+import { PreTrainedModel } from './pretrained.js';
 import { openSource, type PretrainedSource } from './source.js';
 import { loadWeights } from './weights.js';
-import { BERT_IGNORED_KEYS, BertModel, bertSettings, type BertConfig, type BertForwardOptions, type BertProblemType, type BertSettings } from './bert.js';
+import { BertModel, type BertForwardOptions } from './bert.js';
+import {
+  BERT_IGNORED_KEYS, bertSettings, defaultLabels, numLabelsOf, type BertConfig, type BertProblemType, type BertSettings,
+  type FromPretrainedEncoderOptions,
+} from './bert-config.js';
 import { hfActivation, initHFWeights } from './modeling-utils.js';
 
 /**
@@ -44,58 +48,6 @@ export interface BertHeadForwardOptions extends BertForwardOptions {
    */
   labels?: Tensor;
 }
-
-/**
- * HF's number of labels of a config: `num_labels` when set (HF's constructor keyword), else the
- * size of `id2label` (what config.json holds), else 2.
- *
- * @example
- * ```ts
- * numLabelsOf({ model_type: 'bert', id2label: { 0: 'NEG', 1: 'POS' } }); // 2
- * ```
- */
-export function numLabelsOf(config: BertConfig): number {
-  const id2label = config.id2label;
-  const n = config.num_labels ?? (id2label && typeof id2label === 'object' && !Array.isArray(id2label) ? Object.keys(id2label).length : 2);
-  if (!Number.isInteger(n) || n <= 0) throw new HeedError('BertForSequenceClassification', `num_labels must be a positive integer, got ${String(n)}.`);
-  return n;
-}
-
-/**
- * HF's default label names for `n` labels (`LABEL_0`, ...) as `id2label` and `label2id`.
- *
- * @example
- * ```ts
- * defaultLabels(2).id2label; // { '0': 'LABEL_0', '1': 'LABEL_1' }
- * ```
- */
-export function defaultLabels(n: number): { id2label: Record<string, string>; label2id: Record<string, number> } {
-  const id2label: Record<string, string> = {};
-  const label2id: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    id2label[String(i)] = `LABEL_${i}`;
-    label2id[`LABEL_${i}`] = i;
-  }
-  return { id2label, label2id };
-}
-
-/**
- * Options of {@link BertForSequenceClassification.fromPretrainedEncoder}.
- *
- * @example
- * ```ts
- * const o: FromPretrainedEncoderOptions = { numLabels: 2, problemType: 'single_label_classification' };
- * ```
- */
-export interface FromPretrainedEncoderOptions extends FromPretrainedOptions {
-  /** Classifier size (default: the checkpoint config's labels). */
-  numLabels?: number;
-  /** Label names by id (their count sets the classifier size). */
-  id2label?: Record<string, string>;
-  /** The loss of the new head (default: inferred from the labels at the first loss, as HF). */
-  problemType?: BertProblemType;
-}
-
 
 /**
  * BERT with a classification/regression head on the pooled `[CLS]` output (HF's

@@ -23,21 +23,25 @@ export {
 export { generate, streamGenerate, type HFGenerateOptions, type GenerationStep } from './generate.js';
 export { HF_ACTIVATIONS, hfActivation, initHFWeights, keyPaddingMask, embedTokens, type HFActivation } from './modeling-utils.js';
 export {
-  BertModel, BertEmbeddings, BertSelfAttention, BertResidualOutput, BertAttention, BertLayer, BertEncoder, DenseBlock, bertSettings, BERT_IGNORED_KEYS,
-  type BertConfig, type BertProblemType, type BertSettings, type BertModelOutput, type BertForwardOptions,
+  bertSettings, BERT_IGNORED_KEYS, numLabelsOf, defaultLabels,
+  type BertConfig, type BertProblemType, type BertSettings, type FromPretrainedEncoderOptions,
+} from './bert-config.js';
+export {
+  BertModel, BertEmbeddings, BertSelfAttention, BertResidualOutput, BertAttention, BertLayer, BertEncoder, DenseBlock,
+  type BertModelOutput, type BertForwardOptions,
 } from './bert.js';
 export {
-  BertForSequenceClassification, BertForMaskedLM, BertPredictionHeadTransform, BertLMPredictionHead, BertOnlyMLMHead, numLabelsOf, defaultLabels,
-  type BertHeadOutput, type BertHeadForwardOptions, type FromPretrainedEncoderOptions,
+  BertForSequenceClassification, BertForMaskedLM, BertPredictionHeadTransform, BertLMPredictionHead, BertOnlyMLMHead,
+  type BertHeadOutput, type BertHeadForwardOptions,
 } from './bert-heads.js';
 export { GPT2Model, GPT2LMHeadModel, GPT2Block, GPT2Attention, GPT2MLP, Conv1D, type GPT2Config, type GPT2ModelOutput } from './gpt2.js';
 export {
   LlamaModel, LlamaForCausalLM, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type LlamaConfig, type LlamaModelOutput,
 } from './llama.js';
 export * from './tokenizer/index.js';
+export { bartSettings, disposeEncoderDecoderCache, type BartConfig, type BartSettings, type EncoderDecoderCache } from './bart-config.js';
 export {
-  BartAttention, BartEncoderLayer, BartDecoderLayer, BartLearnedPositionalEmbedding, BartEncoder, BartDecoder, bartSettings, decoderSelfMask,
-  disposeEncoderDecoderCache, type BartConfig, type BartSettings, type EncoderDecoderCache,
+  BartAttention, BartEncoderLayer, BartDecoderLayer, BartLearnedPositionalEmbedding, BartEncoder, BartDecoder, decoderSelfMask,
 } from './bart.js';
 export {
   BartModel, BartForConditionalGeneration, shiftTokensRight, type BartForwardOptions, type Seq2SeqModelOutput, type Seq2SeqLMOutput,
