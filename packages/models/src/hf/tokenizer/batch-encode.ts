@@ -27,6 +27,8 @@ export interface EncodeBatchOptions {
   paddingSide?: 'left' | 'right';
   /** Override the tokenizer's truncation side. */
   truncationSide?: 'left' | 'right';
+  /** Round the padded length up to a multiple of this (transformers' pad_to_multiple_of). */
+  padToMultipleOf?: number;
   /** Add special tokens (default true). */
   addSpecialTokens?: boolean;
   /** Second sequences of pairs, one per text. */
@@ -130,6 +132,10 @@ export function encodeBatch(tok: PreTrainedTokenizerFast, texts: readonly string
     throw new HeedError(OP, 'asking to pad but the tokenizer has no pad token; set one (e.g. the eos token) in tokenizer_config.json '
       + '"pad_token", or call with padding: false.');
   }
+  const multiple = options.padToMultipleOf !== undefined ? checkLength(options.padToMultipleOf, 'padToMultipleOf') : undefined;
+  if (multiple !== undefined && padding !== 'do_not_pad' && strategy !== 'do_not_truncate' && Number.isFinite(maxLength) && maxLength % multiple !== 0) {
+    throw new HeedError(OP, `truncation and padding are both on but the truncation length (${maxLength}) is not a multiple of padToMultipleOf (${multiple}).`);
+  }
   const side = options.truncationSide ?? tok.truncationSide;
   const rows = texts.map((t, i) => {
     let parts = tok.encodeParts(t, pairs?.[i]);
@@ -142,7 +148,8 @@ export function encodeBatch(tok: PreTrainedTokenizerFast, texts: readonly string
     }
     return tok.finish(parts, add);
   });
-  const target = padding === 'longest' ? Math.max(0, ...rows.map((r) => r.ids.length)) : padding === 'max_length' ? maxLength : 0;
+  let target = padding === 'longest' ? Math.max(0, ...rows.map((r) => r.ids.length)) : padding === 'max_length' ? maxLength : 0;
+  if (multiple !== undefined && padding !== 'do_not_pad') target = Math.ceil(target / multiple) * multiple;
   const left = (options.paddingSide ?? tok.paddingSide) === 'left';
   const out: BatchEncoding = { inputIds: [], attentionMask: [], tokenTypeIds: [] };
   for (const r of rows) {
