@@ -53,7 +53,11 @@ interface Bucket {
  * `await ddp.finishGradSync()` (launches what is left, awaits everything; afterwards the
  * gradients are reduced and identical on every rank, so `clipGradNorm` and the optimizer give
  * the same result everywhere), then the optimizer step. `await ddp.step(optimizer)` does the
- * last two. Use {@link DistributedDataParallel.noSync} for gradient accumulation.
+ * last two. Use {@link DistributedDataParallel.noSync} for gradient accumulation. JavaScript
+ * runs `backward()` to completion on its thread, so what overlaps with the rest of backward is
+ * only work a transport does off this thread; a transport that reads and exchanges on this
+ * thread (the threads transport) makes its progress once backward has returned. The launch
+ * order and bucket boundaries are PyTorch's either way.
  *
  * Unlike PyTorch, `stateDict()` has no `module.` prefix: it is the wrapped module's, so a
  * checkpoint written by a data-parallel run loads into a plain model and back (PyTorch users
