@@ -171,6 +171,19 @@ describe('GPT-2 specifics', () => {
     await expect(LlamaForCausalLM.fromPretrained(fixtureDir('gpt2'))).rejects.toThrow(/holds a "gpt2" model but LlamaForCausalLM is a "llama" class/);
   });
 
+  it('a config whose model_type is unknown but whose architectures names GPT2LMHeadModel loads as GPT-2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heed-gpt2-arch-'));
+    for (const f of readdirSync(fixtureDir('gpt2'))) copyFileSync(join(fixtureDir('gpt2'), f), join(dir, f));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'my-gpt2' }));
+    const model = await AutoModelForCausalLM.fromPretrained(dir);
+    expect(model).toBeInstanceOf(GPT2LMHeadModel);
+    expect(await checkCases(model, 'gpt2', 'cpu')).toBeLessThan(1e-4);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'my-gpt2', architectures: ['MyLM'] }));
+    await expect(AutoModelForCausalLM.fromPretrained(dir)).rejects.toThrow(/unknown model_type "my-gpt2"; AutoModelForCausalLM supports model_type "gpt2", "llama"/);
+    model.dispose();
+  });
+
   it('bad inputs are HeedErrors naming the argument, and change nothing', async () => {
     const model = await GPT2LMHeadModel.fromPretrained(fixtureDir('gpt2-mini'));
     const ids = ints({ shape: [1, 3], data: [1, 2, 3] }, 'cpu');

@@ -243,7 +243,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
 
 /**
  * Builds `cls` from the checkpoint at `source`: reads config.json (its `model_type` must be the
- * class's), the weights and generation_config.json, and loads them strictly.
+ * class's, or its `architectures` must name the class), the weights and generation_config.json,
+ * and loads them strictly.
  *
  * @example
  * ```ts
@@ -253,7 +254,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
 export async function loadPretrained<M extends PreTrainedModel>(cls: PretrainedModelClass<M>, source: PretrainedSource, options: FromPretrainedOptions = {}, op = 'fromPretrained'): Promise<M> {
   const src = openSource(source, op);
   const config = await loadConfig(src, op);
-  if (config.model_type !== cls.modelType) {
+  const named = Array.isArray(config.architectures) && config.architectures.includes(cls.architecture);
+  if (config.model_type !== cls.modelType && !named) {
     throw new HeedError(op, `'${src.location}' holds a "${config.model_type}" model but ${cls.architecture} is a "${cls.modelType}" class; ` +
       'use the class of that family, or an AutoModelFor* class that chooses by config.json.');
   }
