@@ -194,6 +194,21 @@ describe('DistributedDataParallel', () => {
     for (const m of models.slice(1)) m.parameters().forEach((p, i) => expect(values(p.grad!)).toEqual(values(models[0].parameters()[i].grad!)));
   });
 
+  it('leaves frozen parameters out of the buckets (no error, no reduction)', async () => {
+    const world = new FakeWorld(2);
+    const models = [0, 1].map((r) => { manualSeed(200 + r); const m = new Net(); m.fc1.requiresGrad_(false); return m; });
+    const ddps = await Promise.all(models.map((m, r) => DistributedDataParallel.create(m, world.groups[r])));
+    expect(ddps[0].buckets).toEqual([['fc2.bias', 'fc2.weight']]);
+    await Promise.all(models.map(async (m, r) => {
+      const l = lossOf(m, r * 4, r * 4 + 4, 4);
+      l.backward();
+      l.dispose();
+      await ddps[r].finishGradSync();
+    }));
+    expect(values(models[0].fc2.weight.grad!)).toEqual(values(models[1].fc2.weight.grad!));
+    expect(models[0].fc1.weight.grad).toBeNull();
+  });
+
   it('has the module\'s state dict keys (no module. prefix) and refuses misuse', async () => {
     const { models, ddps } = await setup(2);
     expect([...ddps[0].stateDict().keys()]).toEqual([...models[0].stateDict().keys()]);
