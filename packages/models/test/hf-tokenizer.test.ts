@@ -21,7 +21,7 @@ interface Expected {
   kind: string; vocabSize: number; cases: Case[];
   pairs: { text: string; textPair: string; ids: number[]; idsNoSpecial: number[]; typeIds: number[] }[];
   batchTexts: string[];
-  batches: { options: Record<string, unknown>; inputIds?: number[][]; attentionMask?: number[][]; error?: string }[];
+  batches: { options: Record<string, unknown>; inputIds?: number[][]; attentionMask?: number[][]; tokenTypeIds?: number[][] | null; error?: string }[];
   convert: Record<string, number | null>;
   flags: { config: Record<string, boolean>; cases: { text: string; textPair?: string; ids: number[] }[] } | null;
 }
@@ -31,10 +31,11 @@ function expected(kind: string): Expected {
 }
 
 /** transformers' keyword arguments -> encodeBatch options. */
-function batchOptions(o: Record<string, unknown>): EncodeBatchOptions {
+function batchOptions(o: Record<string, unknown>, texts: string[]): EncodeBatchOptions {
   return {
+    textPairs: o.pairs === true ? [...texts].reverse() : undefined,
     padding: o.padding as EncodeBatchOptions['padding'], maxLength: o.max_length as number | undefined,
-    truncation: o.truncation as boolean | undefined, paddingSide: o.padding_side as 'left' | 'right' | undefined,
+    truncation: o.truncation as EncodeBatchOptions['truncation'], paddingSide: o.padding_side as 'left' | 'right' | undefined,
     addSpecialTokens: o.add_special_tokens as boolean | undefined, padToMultipleOf: o.pad_to_multiple_of as number | undefined,
   };
 }
@@ -71,14 +72,17 @@ describe.each(KINDS)('AutoTokenizer %s', (kind) => {
 
   it('batches pad and truncate like transformers', () => {
     for (const b of exp.batches) {
-      const run = () => tok.encodeBatch(exp.batchTexts, batchOptions(b.options));
+      const run = () => tok.encodeBatch(exp.batchTexts, batchOptions(b.options, exp.batchTexts));
       if (b.error !== undefined) {
-        expect(run).toThrow(b.error.includes('not a multiple') ? /is not a multiple of padToMultipleOf/ : /no pad token/);
+        const message = b.error.includes('not a multiple') ? /is not a multiple of padToMultipleOf/
+          : b.error.includes('too short') ? /cannot truncate with 'only_first'/ : /no pad token/;
+        expect(run).toThrow(message);
         continue;
       }
       const out = run();
       expect(out.inputIds, JSON.stringify(b.options)).toEqual(b.inputIds);
       expect(out.attentionMask, JSON.stringify(b.options)).toEqual(b.attentionMask);
+      if (b.tokenTypeIds) expect(out.tokenTypeIds, JSON.stringify(b.options)).toEqual(b.tokenTypeIds);
     }
   });
 
