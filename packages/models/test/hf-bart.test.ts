@@ -149,6 +149,31 @@ describe('BartForConditionalGeneration (HF parity, CPU)', () => {
     model.dispose();
   });
 
+  it('fromConfig: HF init (N(0, init_std), zero biases and padding row), untied lm_head round trip', async () => {
+    const config = {
+      model_type: 'bart', vocab_size: 40, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2,
+      decoder_attention_heads: 2, encoder_ffn_dim: 32, decoder_ffn_dim: 32, max_position_embeddings: 16, init_std: 0.05,
+      tie_word_embeddings: false,
+    };
+    const model = BartForConditionalGeneration.fromConfig(config);
+    expect(model.lmHead.weight).not.toBe(model.model.shared.weight);
+    expect(model.stateDict().has('lm_head.weight')).toBe(true);
+    expect(Object.keys(model.tiedWeightKeys())).not.toContain('lm_head.weight');
+    const w = Array.from(await model.model.encoder.layers.at(0).fc1.weight.data());
+    const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+    expect(std).toBeGreaterThan(0.04);
+    expect(std).toBeLessThan(0.06);
+    expect(Array.from(await model.model.encoder.layers.at(0).fc1.bias!.data()).every((v) => v === 0)).toBe(true);
+    const shared = await model.model.shared.weight.array() as number[][];
+    expect(shared[1].every((v) => v === 0)).toBe(true); // pad_token_id 1 (BART's default)
+    const dir = mkdtempSync(join(tmpdir(), 'heed-bart-untied-'));
+    await model.savePretrained(dir);
+    const again = await BartForConditionalGeneration.fromPretrained(dir);
+    for (const [k, t] of again.stateDict()) expect(await t.data(), k).toEqual(await (model.stateDict().get(k) as Tensor).data());
+    model.dispose();
+    again.dispose();
+  });
+
   it('savePretrained -> fromPretrained is exact, in HF layout (tied keys omitted)', async () => {
     const model = await load();
     const dir = mkdtempSync(join(tmpdir(), 'heed-bart-'));

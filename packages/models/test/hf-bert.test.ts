@@ -155,6 +155,33 @@ describe('BertForSequenceClassification (HF parity, CPU)', () => {
   });
 });
 
+describe('BERT built from a config (no checkpoint)', () => {
+  it('uses HF init, infers problem_type from the labels like HF, and refuses bad configs', async () => {
+    const config = {
+      model_type: 'bert', vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
+      max_position_embeddings: 16, initializer_range: 0.1, num_labels: 2,
+    };
+    const model = BertForSequenceClassification.fromConfig(config);
+    const w = Array.from(await model.bert.encoder.layer.at(0).attention.self.query.weight.data());
+    const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+    expect(std).toBeGreaterThan(0.08);
+    expect(std).toBeLessThan(0.12);
+    const words = await model.bert.embeddings.wordEmbeddings.weight.array() as number[][];
+    expect(words[0].every((v) => v === 0)).toBe(true); // pad_token_id 0
+    const ids = tensor([[2, 7, 3], [2, 9, 3]], { dtype: 'int32' });
+    const labels = tensor([1, 0], { dtype: 'int32' });
+    const { loss, logits } = model.forward(ids, { labels });
+    expect(logits.shape).toEqual([2, 2]);
+    expect(model.config.problem_type).toBe('single_label_classification');
+    expect(Number.isFinite((await (loss as Tensor).data())[0])).toBe(true);
+    for (const t of [ids, labels, loss, logits]) t?.dispose();
+    model.dispose();
+    expect(() => BertForSequenceClassification.fromConfig({ ...config, hidden_size: 15 })).toThrow(/hidden_size 15 must be a multiple of num_attention_heads 2/);
+    expect(() => BertForSequenceClassification.fromConfig({ ...config, hidden_act: 'swiglu' })).toThrow(/"hidden_act" must be one of/);
+    expect(() => BertForSequenceClassification.fromConfig({ ...config, position_embedding_type: 'relative_key' })).toThrow(/position_embedding_type "relative_key" is not supported/);
+  });
+});
+
 describe('BertForMaskedLM (HF parity, CPU)', () => {
   it('has exactly HF state_dict keys with the decoder tied to the word embeddings', async () => {
     const model = await BertForMaskedLM.fromPretrained(fixtureDir('bert-mlm'));

@@ -82,7 +82,7 @@ export function bertSettings(config: BertConfig, op: string): BertSettings {
   if (pos !== undefined && pos !== null && pos !== 'absolute') {
     throw new HeedError(op, `position_embedding_type "${String(pos)}" is not supported; only "absolute" positions are.`);
   }
-  const pad = config.pad_token_id;
+  const pad = config.pad_token_id === undefined ? 0 : config.pad_token_id; // HF's BertConfig default; null = none
   return {
     vocabSize: f.int('vocab_size', 30522), hidden, layers: f.int('num_hidden_layers', 12), heads,
     intermediate: f.int('intermediate_size', 3072),
