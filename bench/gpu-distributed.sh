@@ -16,7 +16,7 @@ smoke="${GPU_SMOKE:-}"
 if [ -n "$smoke" ]; then
   ar_ranks=2; ar_sizes=1,4; ranks=1,2; gpu_ranks=1,2; shape=(--width=128 --depth=2 --batch=32 --steps=3 --warmup=1); tn_ranks="1 2"
 else
-  ar_ranks=2,4,8; ar_sizes=4,16,64; ranks=1,2,4,8; gpu_ranks=1,2; shape=(--width=1024 --depth=4 --batch=128 --steps=8 --warmup=2); tn_ranks="1 2 4 8"
+  ar_ranks=2,4,8; ar_sizes=4,16,64; ranks=1,2,4,8; gpu_ranks=1,2; shape=(--width=1024 --depth=4 --batch=128 --steps=8 --warmup=3); tn_ranks="1 2 4 8"
 fi
 echo "# gpu-distributed: $(date -u +%FT%TZ) cpus $(nproc) node $("$NODE" --version)${smoke:+ (smoke settings)}"
 
