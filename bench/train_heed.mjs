@@ -20,7 +20,7 @@ const stepAdam = args.adam === 'step';
 if (args.adam !== undefined && args.adam !== 'ops' && !stepAdam) {
   throw new Error(`unknown --adam=${args.adam}; use ops or step (the CPU's in-place adamUpdate is gone: step runs its fused kernel)`);
 }
-const { heed, meta } = await setupHeed(args);
+const { heed, backend, meta } = await setupHeed(args);
 const rssInit = rssMB();
 
 const { B, T, D, H, lr, beta1, beta2, eps, lnEps } = CFG;
@@ -102,6 +102,20 @@ async function step(t) {
 }
 
 const r = await trainLoop(step);
+
+/** Kernel dispatches of one more step: what reached the backend (under --lazy, its inner backend). */
+async function dispatchesPerStep() {
+  const NOT_COMPUTE = new Set(['read', 'readSync', 'free', 'upload', 'flush']);
+  const lazyBackend = typeof backend.stats === 'function' ? backend : null;
+  let eager = 0;
+  const stop = heed.onKernel((_b, kernel) => { if (!NOT_COMPUTE.has(kernel)) eager++; });
+  const before = lazyBackend?.stats().dispatches ?? 0;
+  await step(r.steps + 100);
+  await heed.flush();
+  stop();
+  return lazyBackend ? lazyBackend.stats().dispatches - before : eager;
+}
+r.dispatches_per_step = await dispatchesPerStep();
 emit({
   suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${stepAdam ? '+adamStep' : ''}`,
   rss_init_mb: rssInit, heedTensors: heed.memory().numTensors, ...r,

@@ -6,3 +6,4 @@
 // every export takes byte addresses into it and allocates nothing.
 export { execBlock, runLocal, runShared, workerLoop } from './jobs';
 export { zeroFill, GEMM_SCRATCH_BYTES, MR, NR, KC, MC, NB_MAX } from './gemm';
+export { vexp4, vtanh4, vsigmoid4 } from './vexports';

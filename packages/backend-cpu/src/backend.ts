@@ -233,7 +233,7 @@ export class CpuBackend implements Backend {
   /** A fused elementwise program from lazy execution, as one generated loop (null without eval). */
   elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
     this.#live('elementwise');
-    return fusedElementwise(program, inputs);
+    return fusedElementwise(program, inputs, this.#fast);
   }
 
   /** Dtype conversion. */

@@ -13,6 +13,10 @@ import {
 } from '@heed/core';
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, wrap } from './storage.js';
+import { HeapBuffer, heapSourceOf, type HeapSource } from './fast/buffer.js';
+import { wasmProgram, type InputLayout } from './fast/codegen-wasm.js';
+import type { FastRuntime } from './fast/runtime.js';
+import { MAX_PAGES } from './fast/heap.js';
 
 /** Math helpers the generated code may call (one source: math.ts). */
 const HELPERS = { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } as const;
@@ -49,16 +53,17 @@ function store(v: string, dtype: DType, alreadyBool: boolean): string {
   return alreadyBool ? v : `(${v} !== 0 ? 1 : 0)`;
 }
 
-function literal(value: number, dtype: DType): string {
-  const v = dtype === 'float32' ? Math.fround(value) : dtype === 'int32' ? value | 0 : value !== 0 ? 1 : 0;
-  return Object.is(v, -0) ? '-0' : Number.isNaN(v) ? 'NaN' : v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : String(v);
+/** `value` as a buffer of `dtype` stores it (the constants' run-time values). */
+function stored(value: number, dtype: DType): number {
+  return dtype === 'float32' ? Math.fround(value) : dtype === 'int32' ? value | 0 : value !== 0 ? 1 : 0;
 }
 
-type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], bases: readonly Int32Array[], strides: Int32Array, n: number, rows: number) => void;
+type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], bases: readonly Int32Array[], strides: Int32Array, n: number, rows: number, C: Float64Array) => void;
 
 /** The loop body: one `const vK = ...` per expr, then the stores of the outputs. */
 function generate(program: ElementwiseProgram): string {
   const { exprs, outputs } = program;
+  let consts = 0;
   const inputs = exprs.filter((e) => e.op === 'input').length;
   const body: string[] = [];
   for (let k = 0; k < exprs.length; k++) {
@@ -66,7 +71,7 @@ function generate(program: ElementwiseProgram): string {
     let v: string;
     switch (e.op) {
       case 'input': v = `I${e.input}[p${e.input}]`; break;
-      case 'const': v = literal(e.value, e.dtype); break;
+      case 'const': v = `C[${consts++}]`; break;
       case 'unary': {
         const int = e.dtype === 'int32' && exprs[e.x].dtype !== 'float32';
         v = store(e.fn === 'square' && int ? `Math.imul(v${e.x}, v${e.x})` : UNARY_JS[e.fn](`v${e.x}`), e.dtype, BOOL_NATIVE.has(e.fn));
@@ -100,13 +105,19 @@ for (let r = 0, o = 0; r < rows; r++) {
 }
 
 const cache = new Map<string, Kernel | null>();
+const keys = new WeakMap<ElementwiseProgram, string>();
+function keyOf(program: ElementwiseProgram): string {
+  let k = keys.get(program);
+  if (k === undefined) keys.set(program, (k = programKey(program)));
+  return k;
+}
 
 function compile(program: ElementwiseProgram): Kernel | null {
-  const key = programKey(program);
+  const key = keyOf(program);
   let k = cache.get(key);
   if (k === undefined) {
     try {
-      const make = new Function('H', `return function fused(ins, outs, bases, strides, n, rows) {\n${generate(program)}\n};`) as (h: typeof HELPERS) => Kernel;
+      const make = new Function('H', `return function fused(ins, outs, bases, strides, n, rows, C) {\n${generate(program)}\n};`) as (h: typeof HELPERS) => Kernel;
       k = make(HELPERS);
     } catch {
       k = null; // no eval here (CSP): decline, the lazy layer runs the primitives
@@ -114,6 +125,23 @@ function compile(program: ElementwiseProgram): Kernel | null {
     cache.set(key, k);
   }
   return k;
+}
+
+/** The constants' values in program order, as stored in their dtypes. */
+function constantsOf(program: ElementwiseProgram): Float64Array {
+  return Float64Array.from(program.exprs.flatMap((e) => (e.op === 'const' ? [stored(e.value, e.dtype)] : [])));
+}
+
+/** The coalesced iteration: run length n, number of runs, each input's run start offsets and inner stride. */
+function walkPlan(shape: readonly number[], inputs: readonly StridedView[], size: number) {
+  const merged = coalesceDims(shape, [contiguousStrides(shape), ...inputs.map((v) => v.strides)]);
+  const dims = merged.shape;
+  const n = size === 0 ? 0 : dims.length === 0 ? 1 : dims[dims.length - 1];
+  const rows = n === 0 ? 0 : size / n;
+  const inputStrides = merged.strides.slice(1);
+  const bases = rowBases(dims.slice(0, -1), inputStrides.map((s) => s.slice(0, -1)), inputs.map((v) => v.offset), rows);
+  const inner = Int32Array.from(inputStrides, (s) => (s.length === 0 ? 0 : s[s.length - 1]));
+  return { dims, n, rows, bases, inner };
 }
 
 /** Start offset of every run (row) of each input over the coalesced iteration shape. */
@@ -144,22 +172,70 @@ function rowBases(dims: readonly number[], strides: readonly (readonly number[])
  * const [out] = fusedElementwise(program, [x, a, b]) ?? runProgramByPrimitives(backend, program, [x, a, b]);
  * ```
  */
-export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
+export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null = null): DataId[] | null {
+  const size = sizeOf(program.shape);
+  if (rt !== null && size > 0) {
+    const done = runWasm(rt, program, inputs, size);
+    if (done !== null) return done;
+  }
   const kernel = compile(program);
   if (kernel === null) return null;
   const { shape, exprs, outputs } = program;
-  const size = sizeOf(shape);
-  const outs = outputs.map((o) => allocArray(exprs[o].dtype, size));
-  const contiguous = contiguousStrides(shape);
-  const merged = coalesceDims(shape, [contiguous, ...inputs.map((v) => v.strides)]);
-  const dims = merged.shape;
-  const n = size === 0 ? 0 : dims.length === 0 ? 1 : dims[dims.length - 1];
-  const rows = n === 0 ? 0 : size / n;
-  const outer = dims.slice(0, -1);
-  const inputStrides = merged.strides.slice(1);
-  const bases = rowBases(outer, inputStrides.map((s) => s.slice(0, -1)), inputs.map((v) => v.offset), rows);
-  const inner = Int32Array.from(inputStrides, (s) => (s.length === 0 ? 0 : s[s.length - 1]));
+  // float32 results go to the fast path's heap when there is one, so its WASM kernels read them in place.
+  const ids = outputs.map((o): DataId => {
+    const dtype = exprs[o].dtype;
+    const heap = rt !== null && dtype === 'float32' ? HeapBuffer.alloc(rt.heap, size) : null;
+    return heap ?? wrap(allocArray(dtype, size), dtype);
+  });
+  const outs = ids.map((id) => arrayOf(id, 'elementwise')); // after every allocation: the heap may have grown
+  const { n, rows, bases, inner } = walkPlan(shape, inputs, size);
   const arrays = inputs.map((v) => arrayOf(v.data, 'elementwise'));
-  kernel(arrays, outs, bases, inner, n, rows);
-  return outs.map((a, i) => wrap(a, exprs[outputs[i]].dtype));
+  kernel(arrays, outs, bases, inner, n, rows, constantsOf(program));
+  return ids;
+}
+
+/** The program as generated WASM SIMD over the fast heap, or null where it does not apply (see codegen-wasm.ts). */
+function runWasm(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], size: number): DataId[] | null {
+  if (inputs.some((v) => v.dtype !== 'float32')) return null;
+  // One wasm call per run of the coalesced shape; each input's inner stride must be 1 (a
+  // contiguous run) or 0 (one element broadcast over the run).
+  const { n, rows, bases, inner } = walkPlan(program.shape, inputs, size);
+  const layouts: InputLayout[] = [];
+  for (let j = 0; j < inputs.length; j++) {
+    if (inner[j] === 1) layouts.push('contiguous');
+    else if (inner[j] === 0 || n === 1) layouts.push('scalar');
+    else return null;
+  }
+  const heap = rt.heap;
+  const run = wasmProgram(program, keyOf(program), layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+  if (run === null) return null;
+  const outs: HeapBuffer[] = [];
+  const sources: HeapSource[] = [];
+  try {
+    for (let j = 0; j < program.outputs.length; j++) {
+      const b = HeapBuffer.alloc(heap, size);
+      if (b === null) return null;
+      outs.push(b);
+    }
+    for (const v of inputs) {
+      const src = heapSourceOf(heap, v.data, 'elementwise');
+      if (src === null) return null;
+      sources.push(src);
+    }
+    const consts = constantsOf(program);
+    const args = new Array<number>(1 + outs.length + sources.length + consts.length);
+    args[0] = n;
+    consts.forEach((c, k) => { args[1 + outs.length + sources.length + k] = c; });
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < outs.length; j++) args[1 + j] = outs[j].ptr + r * n * 4;
+      for (let j = 0; j < sources.length; j++) args[1 + outs.length + j] = sources[j].ptr + bases[j][r] * 4;
+      run(...args);
+    }
+    const done = outs.slice();
+    outs.length = 0;
+    return done;
+  } finally {
+    for (const b of outs) b.release();
+    for (const src of sources) src.release();
+  }
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as heed from '@heed/core';
 import { LazyBackend, type Backend, type Tensor } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
+import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
 
 /** `b` seen through a proxy that renames it and hides some of its kernels. */
 function variant(b: Backend, name: string, hide: readonly string[] = []): Backend {
@@ -29,10 +30,11 @@ beforeAll(() => {
   heed.registerBackend({ name: 'eager-ref', priority: -10, create: () => variant(new CpuBackend({ fast: false }), 'eager-ref') });
   heed.registerBackend({ name: 'lazy-ref', priority: -10, create: () => lazyRef });
   heed.registerBackend({ name: 'lazy-unfused', priority: -10, create: () => noFusion });
+  heed.registerBackend({ name: 'eager-fast', priority: -10, create: () => variant(new CpuBackend(), 'eager-fast') });
   heed.registerBackend({ name: 'lazy-fast', priority: -10, create: () => new LazyBackend(new CpuBackend(), { name: 'lazy-fast' }) });
 });
 afterAll(() => {
-  for (const n of ['eager-ref', 'lazy-ref', 'lazy-unfused', 'lazy-fast']) heed.removeBackend(n);
+  for (const n of ['eager-ref', 'lazy-ref', 'lazy-unfused', 'lazy-fast', 'eager-fast']) heed.removeBackend(n);
 });
 
 /** A seeded stream of floats in [-2, 2) (xorshift32). */
@@ -115,6 +117,60 @@ describe('lazy execution: fusion', () => {
     expect(s.dispatches).toBeLessThanOrEqual(4);
     x.dispose(); y.dispose();
   });
+});
+
+describe('lazy execution: generated WASM SIMD on the fast path', () => {
+  const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.4e38, -3.4e38, 1, -1, 0.5];
+  it('runs row-broadcast layouts (bias rows, per-row scalars) on the wasm path, bitwise equal', async () => {
+    const run = async (backend: string) => {
+      const x = heed.tensor(values(6 * 37, 11), { shape: [6, 37], backend });
+      const bias = heed.tensor(values(37, 12), { shape: [37], backend });
+      const m = heed.tensor(values(6, 13), { shape: [6, 1], backend });
+      const y = heed.tidy(() => x.sub(m).mul(bias).add(m.square()).div(bias.abs().add(1)));
+      const out = Array.from(await y.data());
+      for (const t of [x, bias, m, y]) t.dispose();
+      return out;
+    };
+    const before = wasmProgramRuns();
+    const got = await run('lazy-fast');
+    expect(wasmProgramRuns()).toBeGreaterThan(before);
+    expect(got).toEqual(await run('eager-ref'));
+  });
+
+  it('runs exp/tanh/sigmoid with the fast kernels\' own vector math: equal to the eager fast path', async () => {
+    const run = async (backend: string) => {
+      const x = heed.tensor(values(4 * 33, 21).map((v) => v * 6), { shape: [4, 33], backend });
+      const y = heed.tidy(() => x.tanh().add(x.mul(0.5).exp()).mul(x.sigmoid()));
+      const out = Array.from(await y.data());
+      x.dispose(); y.dispose();
+      return out;
+    };
+    const before = wasmProgramRuns();
+    const got = await run('lazy-fast');
+    expect(wasmProgramRuns()).toBeGreaterThan(before);
+    const want = await run('eager-fast');
+    got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(want[i]))));
+  });
+
+  for (const n of [1, 3, 4, 7, 16, 37, 1000]) {
+    it(`is bitwise equal to the op-by-op kernels (n=${n}, specials, broadcast scalars and rows)`, async () => {
+      const xs = Array.from({ length: n }, (_, i) => (i < SPECIAL.length ? SPECIAL[i] : values(1, i)[0] * 10));
+      const run = async (backend: string) => {
+        const x = heed.tensor(xs, { shape: [n], backend });
+        const w = heed.tensor(xs.slice().reverse(), { shape: [n], backend });
+        const s = heed.tensor([-0.75], { backend });
+        const y = heed.tidy(() => heed.relu(x.mul(s).add(w.square().sqrt()).sub(0.5)).maximum(x.div(w)).minimum(x.abs().neg()));
+        const out = Array.from(await y.data());
+        for (const t of [x, w, s, y]) t.dispose();
+        return out;
+      };
+      const before = wasmProgramRuns();
+      const got = await run('lazy-fast');
+      expect(wasmProgramRuns()).toBeGreaterThan(before);
+      const want = await run('eager-ref');
+      expect(got.map((v) => (Object.is(v, -0) ? '-0' : String(v)))).toEqual(want.map((v) => (Object.is(v, -0) ? '-0' : String(v))));
+    });
+  }
 });
 
 type Op = (ts: Tensor[], r: () => number) => Tensor;

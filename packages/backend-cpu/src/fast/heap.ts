@@ -21,7 +21,7 @@
 export const RESERVED_BYTES = 65536;
 const PAGE = 65536;
 /** WebAssembly page limit for 32-bit memories (4 GiB). */
-const MAX_PAGES = 65536;
+export const MAX_PAGES = 65536;
 
 /**
  * Rounds a byte count up to its allocation class.

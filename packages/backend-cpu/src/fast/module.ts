@@ -25,6 +25,10 @@ export interface KernelExports {
   readonly MR: WebAssembly.Global;
   readonly NR: WebAssembly.Global;
   readonly NB_MAX: WebAssembly.Global;
+  /** f32x4 exp/tanh/sigmoid (v128 -> v128: callable from other wasm modules only, see codegen-wasm.ts). */
+  readonly vexp4: WebAssembly.ExportValue;
+  readonly vtanh4: WebAssembly.ExportValue;
+  readonly vsigmoid4: WebAssembly.ExportValue;
 }
 
 /**

@@ -244,7 +244,9 @@ export class LazyBackend implements Backend {
     this.counts.programs++;
     this.counts.dispatches++;
     if (this.debug) console.log(`[heed fusion] ${describe(program)}`);
-    const ids = this.inner.elementwise?.(program, inputs) ?? runProgramByPrimitives(this.inner, program, inputs);
+    // A lone copy (e.g. a permuted view made contiguous for a matmul) is the backend's own copy kernel.
+    const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
+    const ids = lone ? [this.inner.copy(inputs[0])] : this.inner.elementwise?.(program, inputs) ?? runProgramByPrimitives(this.inner, program, inputs);
     outputs.forEach((b, i) => { b.inner = ids[i]; });
     for (const n of nodes) {
       const p = n.pending as Pending;

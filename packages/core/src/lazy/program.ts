@@ -57,8 +57,9 @@ export interface ElementwiseProgram {
 }
 
 /**
- * A string that identifies a program's structure (not its shape or data): backends key their
- * compiled-kernel caches by it, so a training step's kernels are generated once.
+ * A string that identifies a program's structure (not its shape, data or constant values):
+ * backends key their compiled-kernel caches by it and pass constants at run time, so a training
+ * step's kernels are generated once even when scalars (learning rates, bias corrections) change.
  *
  * @example
  * ```ts
@@ -70,7 +71,7 @@ export function programKey(program: ElementwiseProgram): string {
   for (const e of program.exprs) {
     switch (e.op) {
       case 'input': parts.push(`i${e.input}:${e.dtype}`); break;
-      case 'const': parts.push(`c${Object.is(e.value, -0) ? '-0' : e.value}:${e.dtype}`); break;
+      case 'const': parts.push(`c:${e.dtype}`); break; // values are run-time arguments, not structure
       case 'unary': parts.push(`${e.fn}(${e.x}):${e.dtype}`); break;
       case 'binary': parts.push(`${e.fn}(${e.a},${e.b}):${e.dtype}`); break;
       case 'where': parts.push(`where(${e.cond},${e.a},${e.b}):${e.dtype}`); break;

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+// Run-time WebAssembly SIMD code generation for fused elementwise programs (core's lazy layer):
+// a float32 program over contiguous or broadcast-scalar inputs becomes a tiny module that
+// imports the fast path's memory and runs the whole chain 4 lanes at a time (f32x4), then a
+// scalar tail, reading each input once and writing only the escaping outputs. Invariants:
+// - + - * / sqrt min max neg abs square relu are IEEE-exact, so they equal the reference
+//   kernels' double formula rounded once (double rounding is innocuous for them); exp, tanh and
+//   sigmoid call the fast kernels' own f32x4 functions (imported from their module), so they
+//   equal the op-by-op fast kernels. Any other op, dtype or layout makes `wasmProgram` return
+//   null (the caller then uses the generated JavaScript loop);
+// - modules are cached by program structure and input layout; instances by memory.
+import type { ElementwiseExpr, ElementwiseProgram } from '@heed/core';
+
+/** How a program input is read: a contiguous run, or one element broadcast to every lane. */
+export type InputLayout = 'contiguous' | 'scalar';
+
+type Vec = 'vector' | 'scalar';
+
+const UNARY_OPS = new Set(['neg', 'abs', 'sqrt', 'square', 'relu', 'exp', 'tanh', 'sigmoid']);
+/** The imported vector functions (function indices 0..2 of every generated module). */
+const VMATH = ['vexp4', 'vtanh4', 'vsigmoid4'] as const;
+const VMATH_INDEX: Record<string, number> = { exp: 0, tanh: 1, sigmoid: 2 };
+const BINARY_OPS = new Set(['add', 'sub', 'mul', 'div', 'minimum', 'maximum']);
+
+/** Whether the wasm generator can run `program` (float32 throughout, supported ops only). */
+export function wasmSupports(program: ElementwiseProgram): boolean {
+  return program.exprs.every((e) => e.dtype === 'float32' && (
+    e.op === 'input' || e.op === 'const' || (e.op === 'unary' && UNARY_OPS.has(e.fn)) || (e.op === 'binary' && BINARY_OPS.has(e.fn))
+    || e.op === 'cast'));
+}
+
+// ---- a minimal binary encoder ----
+const uleb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+};
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
+    out.push(b | 0x80);
+  }
+};
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+const OP = {
+  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b, call: 0x10, select: 0x1b,
+  localGet: 0x20, localSet: 0x21, i32Const: 0x41, f32Const: 0x43,
+  f32Load: 0x2a, f32Store: 0x38, i32GeU: 0x4f, i32Add: 0x6a, i32And: 0x71, i32Shl: 0x74, f32Lt: 0x5d,
+  f32Abs: 0x8b, f32Neg: 0x8c, f32Sqrt: 0x91, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Min: 0x96, f32Max: 0x97,
+} as const;
+const SIMD = {
+  load: 0x00, load32Splat: 0x09, store: 0x0b, const: 0x0c, splat: 0x13, extractLane: 0x1f, bitselect: 0x52, f32x4Lt: 0x43,
+  abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9,
+} as const;
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const memarg = (align: number): number[] => [align, 0];
+
+const SIMD_BINARY: Record<string, number> = { add: SIMD.add, sub: SIMD.sub, mul: SIMD.mul, div: SIMD.div, minimum: SIMD.min, maximum: SIMD.max };
+const F32_BINARY: Record<string, number> = { add: OP.f32Add, sub: OP.f32Sub, mul: OP.f32Mul, div: OP.f32Div, minimum: OP.f32Min, maximum: OP.f32Max };
+
+/**
+ * The function body. Params: 0 = element count n, then one byte pointer per output, then per
+ * input, then one f32 per constant. Locals after the params: i (byte offset), end (vector part, bytes), one v128 per expr,
+ * one f32 per expr, one v128 per scalar input (its splat).
+ */
+function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): number[] {
+  const { exprs, outputs } = program;
+  const nOut = outputs.length;
+  const constParam = new Map<number, number>(); // expr index -> its f32 param
+  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 1 + nOut + layouts.length + constParam.size); });
+  const params = 1 + nOut + layouts.length + constParam.size;
+  const iLocal = params, endLocal = params + 1;
+  const vLocal = (k: number) => params + 2 + k;
+  const sLocal = (k: number) => params + 2 + exprs.length + k;
+  const splatLocal = (j: number) => params + 2 + 2 * exprs.length + j;
+  const outPtr = (j: number) => 1 + j;
+  const inPtr = (j: number) => 1 + nOut + j;
+  const code: number[] = [];
+  const locals = [[1, 0x7f], [1, 0x7f], [exprs.length, 0x7b], [exprs.length, 0x7d], [layouts.length, 0x7b]].filter(([n]) => n > 0);
+  // splat the scalar inputs once
+  layouts.forEach((l, j) => {
+    if (l === 'scalar') code.push(OP.localGet, ...uleb(inPtr(j)), ...simd(SIMD.load32Splat), ...memarg(2), OP.localSet, ...uleb(splatLocal(j)));
+  });
+  // end = (n & ~3) * 4
+  code.push(OP.localGet, 0, OP.i32Const, ...sleb(-4), OP.i32And, OP.i32Const, 2, OP.i32Shl, OP.localSet, ...uleb(endLocal));
+  const emitExpr = (e: ElementwiseExpr, k: number, mode: Vec): void => {
+    const get = (x: number) => [OP.localGet, ...uleb(mode === 'vector' ? vLocal(x) : sLocal(x))];
+    switch (e.op) {
+      case 'input': {
+        const j = e.input;
+        if (layouts[j] === 'scalar') {
+          if (mode === 'vector') code.push(OP.localGet, ...uleb(splatLocal(j)));
+          else code.push(OP.localGet, ...uleb(inPtr(j)), OP.f32Load, ...memarg(2));
+        } else {
+          code.push(OP.localGet, ...uleb(inPtr(j)), OP.localGet, ...uleb(iLocal), OP.i32Add);
+          code.push(...(mode === 'vector' ? [...simd(SIMD.load), ...memarg(0)] : [OP.f32Load, ...memarg(2)]));
+        }
+        break;
+      }
+      case 'const': // a run-time f32 argument, splat to 4 lanes in the vector loop
+        code.push(OP.localGet, ...uleb(constParam.get(k) as number), ...(mode === 'vector' ? simd(SIMD.splat) : []));
+        break;
+      case 'cast': code.push(...get(e.x)); break; // float32 -> float32 only (wasmSupports)
+      case 'unary': {
+        const x = get(e.x);
+        if (e.fn === 'square') code.push(...x, ...x, ...(mode === 'vector' ? simd(SIMD.mul) : [OP.f32Mul]));
+        else if (e.fn === 'relu') {
+          // x < 0 ? 0 : x (NaN and -0 pass through, like the JS kernel)
+          if (mode === 'vector') code.push(...simd(SIMD.const), ...new Array<number>(16).fill(0), ...x, ...x, ...simd(SIMD.const), ...new Array<number>(16).fill(0), ...simd(SIMD.f32x4Lt), ...simd(SIMD.bitselect));
+          else code.push(OP.f32Const, 0, 0, 0, 0, ...x, ...x, OP.f32Const, 0, 0, 0, 0, OP.f32Lt, OP.select);
+        } else if (e.fn in VMATH_INDEX) {
+          // the fast kernels' f32x4 function; the scalar tail runs it on a splat and takes lane 0
+          const call = [OP.call, VMATH_INDEX[e.fn]];
+          code.push(...x, ...(mode === 'vector' ? call : [...simd(SIMD.splat), ...call, ...simd(SIMD.extractLane), 0]));
+        } else {
+          const op = e.fn === 'neg' ? [SIMD.neg, OP.f32Neg] : e.fn === 'abs' ? [SIMD.abs, OP.f32Abs] : [SIMD.sqrt, OP.f32Sqrt];
+          code.push(...x, ...(mode === 'vector' ? simd(op[0]) : [op[1]]));
+        }
+        break;
+      }
+      case 'binary':
+        code.push(...get(e.a), ...get(e.b), ...(mode === 'vector' ? simd(SIMD_BINARY[e.fn]) : [F32_BINARY[e.fn]]));
+        break;
+      case 'where': throw new Error('unreachable: where is not supported by wasmSupports');
+    }
+    code.push(OP.localSet, ...uleb(mode === 'vector' ? vLocal(k) : sLocal(k)));
+  };
+  const emitLoop = (mode: Vec): void => {
+    const step = mode === 'vector' ? 16 : 4;
+    const limit = mode === 'vector' ? [OP.localGet, ...uleb(endLocal)] : [OP.localGet, 0, OP.i32Const, 2, OP.i32Shl];
+    code.push(OP.block, 0x40, OP.loop, 0x40);
+    code.push(OP.localGet, ...uleb(iLocal), ...limit, OP.i32GeU, OP.brIf, 1);
+    exprs.forEach((e, k) => emitExpr(e, k, mode));
+    outputs.forEach((o, j) => {
+      code.push(OP.localGet, ...uleb(outPtr(j)), OP.localGet, ...uleb(iLocal), OP.i32Add, OP.localGet, ...uleb(mode === 'vector' ? vLocal(o) : sLocal(o)));
+      code.push(...(mode === 'vector' ? [...simd(SIMD.store), ...memarg(0)] : [OP.f32Store, ...memarg(2)]));
+    });
+    code.push(OP.localGet, ...uleb(iLocal), OP.i32Const, ...sleb(step), OP.i32Add, OP.localSet, ...uleb(iLocal));
+    code.push(OP.br, 0, OP.end, OP.end);
+  };
+  emitLoop('vector');
+  emitLoop('scalar');
+  code.push(OP.end);
+  const fn = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code];
+  return [...uleb(fn.length), ...fn];
+}
+
+/** The module bytes: imports env.memory (shared or not), exports `run`. */
+export function wasmModuleBytes(program: ElementwiseProgram, layouts: readonly InputLayout[], sharedMemory: boolean, maxPages: number): Uint8Array<ArrayBuffer> {
+  const pointers = 1 + program.outputs.length + layouts.length;
+  const consts = program.exprs.filter((e) => e.op === 'const').length;
+  const paramTypes = [...new Array<number[]>(pointers).fill([0x7f]), ...new Array<number[]>(consts).fill([0x7d])];
+  // type 0: run; type 1: v128 -> v128 (the imported vector math)
+  const type = section(1, vec([[0x60, ...vec(paramTypes), 0], [0x60, 1, 0x7b, 1, 0x7b]]));
+  const limits = sharedMemory ? [0x03, ...uleb(1), ...uleb(maxPages)] : [0x00, ...uleb(1)];
+  const imports = section(2, vec([
+    [...name('env'), ...name('memory'), 0x02, ...limits],
+    ...VMATH.map((f) => [...name('env'), ...name(f), 0x00, 1]),
+  ]));
+  const funcs = section(3, vec([[0]]));
+  const exports = section(7, vec([[...name('run'), 0x00, VMATH.length]]));
+  const code = section(10, vec([body(program, layouts)]));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+}
+
+/** The fast kernel module's exported f32x4 functions the generated modules import. */
+export type VectorMath = { readonly [F in (typeof VMATH)[number]]: WebAssembly.ExportValue };
+
+/** The compiled `run(n, ...outPtrs, ...inPtrs, ...constants)` of a program, for one memory. */
+export type WasmProgram = (...args: number[]) => void;
+
+const modules = new Map<string, WebAssembly.Module | null>();
+let runs = 0;
+
+/**
+ * @internal How many program calls took the wasm path so far (tests check the path is used).
+ *
+ * @example
+ * ```ts
+ * const before = wasmProgramRuns();
+ * ```
+ */
+export function wasmProgramRuns(): number {
+  return runs;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, Map<string, WasmProgram>>();
+
+/**
+ * The wasm function running `program` (inputs read as `layouts`) on `memory`, compiled once per
+ * structure; null when the program has ops the generator does not emit or compiling fails.
+ *
+ * @example
+ * ```ts
+ * const run = wasmProgram(program, key, ['contiguous', 'scalar'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+ * run?.(n, outPtr, xPtr, aPtr);
+ * ```
+ */
+export function wasmProgram(program: ElementwiseProgram, key: string, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
+  if (!wasmSupports(program)) return null;
+  const fullKey = `${key}|${layouts.map((l) => l[0]).join('')}|${sharedMemory ? 's' : 'p'}`;
+  let byMemory = instances.get(memory);
+  const cached = byMemory?.get(fullKey);
+  if (cached !== undefined) { runs++; return cached; }
+  let module = modules.get(fullKey);
+  if (module === undefined) {
+    try {
+      module = new WebAssembly.Module(wasmModuleBytes(program, layouts, sharedMemory, maxPages));
+    } catch {
+      module = null;
+    }
+    modules.set(fullKey, module);
+  }
+  if (module === null) return null;
+  const instance = new WebAssembly.Instance(module, { env: { memory, ...vmath } });
+  const run = instance.exports.run as WasmProgram;
+  if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
+  byMemory.set(fullKey, run);
+  runs++;
+  return run;
+}
