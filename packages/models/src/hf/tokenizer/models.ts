@@ -10,7 +10,7 @@ import type { BpeModelJSON, ComponentJSON, ModelJSON, WordLevelModelJSON, WordPi
 const OP = 'AutoTokenizer';
 const CACHE_LIMIT = 10_000;
 const utf8 = new TextEncoder();
-const PAIR = 2 ** 21; // ids are below 2^21; pair key = a * PAIR + b
+const MAX_ID = 2 ** 31 - 1;
 const POS = 2 ** 22; // heap key = rank * POS + position (words under 4M characters)
 
 /** A tokenizer.json model: words to ids, and its vocabulary. */
@@ -27,11 +27,50 @@ function vocabMaps(vocab: Record<string, number>): [Map<string, number>, Map<num
   const fwd = new Map<string, number>();
   const rev = new Map<number, string>();
   for (const [t, id] of Object.entries(vocab)) {
-    if (!Number.isInteger(id) || id < 0 || id >= PAIR) throw new HeedError(OP, `the vocabulary id ${id} of ${JSON.stringify(t)} is not an integer in [0, 2^21).`);
+    if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new HeedError(OP, `the vocabulary id ${id} of ${JSON.stringify(t)} is not an integer in [0, 2^31).`);
     fwd.set(t, id);
     rev.set(id, t);
   }
   return [fwd, rev];
+}
+
+/** (left id, right id) -> merge rank, open addressing over Int32Arrays (no boxed keys, no GC). */
+class PairRanks {
+  private readonly keys: Int32Array;
+  private readonly ranks: Int32Array;
+  private readonly mask: number;
+
+  constructor(capacity: number) {
+    let size = 16;
+    while (size < capacity * 2) size *= 2;
+    this.mask = size - 1;
+    this.keys = new Int32Array(size * 2).fill(-1);
+    this.ranks = new Int32Array(size);
+  }
+
+  private slot(a: number, b: number): number {
+    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & this.mask;
+    for (;;) {
+      const k = this.keys[2 * h];
+      if (k === -1 || (k === a && this.keys[2 * h + 1] === b)) return h;
+      h = (h + 1) & this.mask;
+    }
+  }
+
+  /** Sets the rank of (a, b) unless it has one (the first merge of a pair wins). */
+  add(a: number, b: number, rank: number): void {
+    const h = this.slot(a, b);
+    if (this.keys[2 * h] !== -1) return;
+    this.keys[2 * h] = a;
+    this.keys[2 * h + 1] = b;
+    this.ranks[h] = rank;
+  }
+
+  /** The rank of (a, b), or -1. */
+  get(a: number, b: number): number {
+    const h = this.slot(a, b);
+    return this.keys[2 * h] === -1 ? -1 : this.ranks[h];
+  }
 }
 
 /** A min-heap of numbers (heap keys). */
@@ -72,7 +111,7 @@ class MinHeap {
 class BpeModel implements TokenizerModel {
   readonly vocab: Map<string, number>;
   readonly vocabR: Map<number, string>;
-  private readonly ranks = new Map<number, number>();
+  private readonly ranks: PairRanks;
   private readonly mergedId: number[] = [];
   private readonly cache = new Map<string, number[]>();
   private readonly byteIds: (number | undefined)[] = [];
@@ -84,6 +123,7 @@ class BpeModel implements TokenizerModel {
     }
     [this.vocab, this.vocabR] = vocabMaps(j.vocab);
     const prefixLen = (j.continuing_subword_prefix ?? '').length;
+    this.ranks = new PairRanks(j.merges.length);
     j.merges.forEach((m, rank) => {
       const [a, b] = typeof m === 'string' ? splitMerge(m) : m;
       const ia = this.vocab.get(a);
@@ -92,8 +132,7 @@ class BpeModel implements TokenizerModel {
       if (ia === undefined || ib === undefined || merged === undefined) {
         throw new HeedError(OP, `BPE merge ${rank} (${JSON.stringify(a)}, ${JSON.stringify(b)}) uses a token missing from the vocabulary.`);
       }
-      const key = ia * PAIR + ib;
-      if (!this.ranks.has(key)) this.ranks.set(key, rank);
+      this.ranks.add(ia, ib, rank);
       this.mergedId[rank] = merged;
     });
     if (j.byte_fallback) {
@@ -166,8 +205,8 @@ class BpeModel implements TokenizerModel {
     for (let k = 0; k < n; k++) { prev[k] = k - 1; next[k] = k + 1 < n ? k + 1 : -1; }
     const heap = new MinHeap();
     for (let k = 0; k + 1 < n; k++) {
-      const r = this.ranks.get(c[k] * PAIR + c[k + 1]);
-      if (r !== undefined) heap.push(r * POS + k);
+      const r = this.ranks.get(c[k], c[k + 1]);
+      if (r >= 0) heap.push(r * POS + k);
     }
     while (heap.size > 0) {
       const top = heap.pop();
@@ -176,7 +215,7 @@ class BpeModel implements TokenizerModel {
       if (!alive[pos]) continue;
       const nx = next[pos];
       if (nx < 0) continue;
-      if (this.ranks.get(c[pos] * PAIR + c[nx]) !== rank) continue; // stale entry
+      if (this.ranks.get(c[pos], c[nx]) !== rank) continue; // stale entry
       c[pos] = this.mergedId[rank];
       alive[nx] = 0;
       const nn = next[nx];
@@ -184,12 +223,12 @@ class BpeModel implements TokenizerModel {
       if (nn >= 0) prev[nn] = pos;
       const pv = prev[pos];
       if (pv >= 0) {
-        const r = this.ranks.get(c[pv] * PAIR + c[pos]);
-        if (r !== undefined) heap.push(r * POS + pv);
+        const r = this.ranks.get(c[pv], c[pos]);
+        if (r >= 0) heap.push(r * POS + pv);
       }
       if (nn >= 0) {
-        const r = this.ranks.get(c[pos] * PAIR + c[nn]);
-        if (r !== undefined) heap.push(r * POS + pos);
+        const r = this.ranks.get(c[pos], c[nn]);
+        if (r >= 0) heap.push(r * POS + pos);
       }
     }
     const out: number[] = [];
