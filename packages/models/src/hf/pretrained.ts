@@ -68,7 +68,7 @@ function listKeys(keys: string[]): string {
 }
 
 /**
- * Base class of the Hugging Face model classes: a {@link Module} with its `config`, its
+ * Base class of the Hugging Face model classes: an nn `Module` with its `config`, its
  * `generationConfig`, HF's tied weights and base-model prefix, and `savePretrained`.
  *
  * @example
