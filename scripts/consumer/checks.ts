@@ -18,6 +18,7 @@ export const NODE_ONLY_ENTRIES: Readonly<Record<string, string>> = {
   '@heed/backend-conformance': 'reads its PyTorch fixtures with node:fs at import time and runs under vitest in Node',
   '@heed/backend-conformance/cases': 'part of the Node-only conformance suite',
   '@heed/train/node': 'the Node entry of @heed/train (files, progress bars, command line)',
+  '@heed/distributed/node': 'the Node entry of @heed/distributed (the worker_threads launcher, the MPI binding)',
 };
 
 /** Whether `pkg` is a Node built-in module (`node:fs`, `fs`). */
