@@ -4,9 +4,10 @@
 // config has none, its `architectures` names the class. Adding a family is adding a row.
 // Invariants: an unknown family, or a family without a class for the task, is a HeedError
 // listing what is supported; nothing is loaded before the class is known.
-import { HeedError } from '@heed/core';
+import { HeedError, type Tensor } from '@heed/core';
 import { loadConfig } from './config.js';
 import type { CausalLM } from './cache.js';
+import type { HFGenerateOptions } from './generate.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM } from './llama.js';
 import { loadPretrained, type FromPretrainedOptions, type PreTrainedModel, type PretrainedModelClass } from './pretrained.js';
@@ -23,8 +24,8 @@ import { BartForConditionalGeneration } from './bart-model.js';
  * ```
  */
 export interface AutoTaskModels {
-  /** Next-token prediction (GPT-2, Llama). */
-  CausalLM: PreTrainedModel & CausalLM;
+  /** Next-token prediction (GPT-2, Llama), with `model.generate(inputIds, options)`. */
+  CausalLM: PreTrainedModel & CausalLM & { generate(inputIds: Tensor, options?: HFGenerateOptions): Promise<Tensor> };
   /** A classification head over an encoder (BERT). */
   SequenceClassification: PreTrainedModel;
   /** Masked-token prediction (BERT). */
