@@ -11,7 +11,6 @@ const OP = 'AutoTokenizer';
 const CACHE_LIMIT = 10_000;
 const utf8 = new TextEncoder();
 const MAX_ID = 2 ** 31 - 1;
-const POS = 2 ** 22; // heap key = rank * POS + position (words under 4M characters)
 
 /** A tokenizer.json model: words to ids, and its vocabulary. */
 export interface TokenizerModel {
@@ -196,8 +195,9 @@ class BpeModel implements TokenizerModel {
 
   /** Applies the merges lowest rank first (ties: leftmost), as `Word::merge_all`. */
   private merge(ids: number[]): number[] {
-    const n = ids.length;
+    const n = ids.length; // heap key = rank * n + position: lowest rank first, then leftmost
     if (n < 2) return ids;
+    if (this.mergedId.length * n > Number.MAX_SAFE_INTEGER) throw new HeedError(OP, `a word of ${n} symbols is too long for BPE.`);
     const c = Int32Array.from(ids);
     const prev = new Int32Array(n);
     const next = new Int32Array(n);
@@ -206,12 +206,12 @@ class BpeModel implements TokenizerModel {
     const heap = new MinHeap();
     for (let k = 0; k + 1 < n; k++) {
       const r = this.ranks.get(c[k], c[k + 1]);
-      if (r >= 0) heap.push(r * POS + k);
+      if (r >= 0) heap.push(r * n + k);
     }
     while (heap.size > 0) {
       const top = heap.pop();
-      const rank = Math.floor(top / POS);
-      const pos = top - rank * POS;
+      const rank = Math.floor(top / n);
+      const pos = top - rank * n;
       if (!alive[pos]) continue;
       const nx = next[pos];
       if (nx < 0) continue;
@@ -224,11 +224,11 @@ class BpeModel implements TokenizerModel {
       const pv = prev[pos];
       if (pv >= 0) {
         const r = this.ranks.get(c[pv], c[pos]);
-        if (r >= 0) heap.push(r * POS + pv);
+        if (r >= 0) heap.push(r * n + pv);
       }
       if (nn >= 0) {
         const r = this.ranks.get(c[pos], c[nn]);
-        if (r >= 0) heap.push(r * POS + pos);
+        if (r >= 0) heap.push(r * n + pos);
       }
     }
     const out: number[] = [];
