@@ -9,6 +9,7 @@ import type { BpeModelJSON, ComponentJSON, ModelJSON, WordLevelModelJSON, WordPi
 
 const OP = 'AutoTokenizer';
 const CACHE_LIMIT = 10_000;
+const CACHE_MAX_WORD = 256; // longer words are not cached (as the Rust library; a Llama-layout text is one word)
 const utf8 = new TextEncoder();
 const MAX_ID = 2 ** 31 - 1;
 
@@ -152,8 +153,10 @@ class BpeModel implements TokenizerModel {
     const hit = this.cache.get(word);
     if (hit !== undefined) return hit;
     const ids = this.merge(this.symbols(word));
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(word, ids);
+    if (word.length < CACHE_MAX_WORD) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(word, ids);
+    }
     return ids;
   }
 
@@ -266,8 +269,10 @@ class WordPieceModel implements TokenizerModel {
     const hit = this.cache.get(word);
     if (hit !== undefined) return hit;
     const ids = this.split(word);
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(word, ids);
+    if (word.length < CACHE_MAX_WORD) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(word, ids);
+    }
     return ids;
   }
 
