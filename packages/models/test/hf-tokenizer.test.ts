@@ -23,6 +23,7 @@ interface Expected {
   batchTexts: string[];
   batches: { options: Record<string, unknown>; inputIds?: number[][]; attentionMask?: number[][]; tokenTypeIds?: number[][] | null; error?: string }[];
   convert: Record<string, number | null>;
+  fuzz: [text: string, ids: number[], decode: string, decodeSkipSpecial: string][];
   flags: { config: Record<string, boolean>; cases: { text: string; textPair?: string; ids: number[] }[] } | null;
 }
 
@@ -60,6 +61,14 @@ describe.each(KINDS)('AutoTokenizer %s', (kind) => {
     expect(tok.decode(c.ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false })).toBe(c.decodeSkipSpecial);
     expect(tok.decode(c.ids)).toBe(c.hfDecode);
     expect(tok.decode(c.ids, { skipSpecialTokens: true })).toBe(c.hfDecodeSkipSpecial);
+  });
+
+  it('random strings of hard characters (fuzz cases)', () => {
+    for (const [text, ids, decode, decodeSkip] of exp.fuzz) {
+      expect(tok.encode(text), JSON.stringify(text)).toEqual(ids);
+      expect(tok.decode(ids, { cleanUpTokenizationSpaces: false })).toBe(decode);
+      expect(tok.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false })).toBe(decodeSkip);
+    }
   });
 
   it('pairs', () => {
