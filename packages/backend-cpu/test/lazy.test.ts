@@ -119,6 +119,25 @@ describe('lazy execution: fusion', () => {
   });
 });
 
+describe('HEED_LAZY=1', () => {
+  it('wraps every backend registered while it is set in a LazyBackend (once)', () => {
+    const before = process.env.HEED_LAZY;
+    process.env.HEED_LAZY = '1';
+    try {
+      heed.registerBackend({ name: 'env-lazy', priority: -10, create: () => variant(new CpuBackend({ fast: false }), 'env-lazy') });
+      heed.registerBackend(heed.lazyBackendFactory({ name: 'env-lazy2', priority: -10, create: () => variant(new CpuBackend({ fast: false }), 'env-lazy2') }));
+      expect(heed.findBackend('env-lazy')).toBeInstanceOf(LazyBackend);
+      const twice = heed.findBackend('env-lazy2') as LazyBackend;
+      expect(twice).toBeInstanceOf(LazyBackend);
+      expect(twice.inner).not.toBeInstanceOf(LazyBackend);
+    } finally {
+      if (before === undefined) delete process.env.HEED_LAZY; else process.env.HEED_LAZY = before;
+      heed.removeBackend('env-lazy');
+      heed.removeBackend('env-lazy2');
+    }
+  });
+});
+
 describe('lazy execution: generated WASM SIMD on the fast path', () => {
   const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.4e38, -3.4e38, 1, -1, 0.5];
   it('runs row-broadcast layouts (bias rows, per-row scalars) on the wasm path, bitwise equal', async () => {

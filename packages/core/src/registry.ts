@@ -5,6 +5,7 @@
 import { BACKEND_API_VERSION, PRIMITIVE_NAMES, type Backend } from './backend.js';
 import { HeedError } from './errors.js';
 import { runKernel } from './kernel-dispatch.js';
+import { lazyBackendFactory } from './lazy/lazy-backend.js';
 
 /**
  * How to create a backend. Register one with {@link registerBackend}.
@@ -50,7 +51,8 @@ function validate(backend: Backend, name: string): Backend {
 }
 
 /**
- * Registers a backend factory. Nothing is created until the backend is first used.
+ * Registers a backend factory. With the environment variable `HEED_LAZY=1` it is wrapped in
+ * {@link lazyBackendFactory} (lazy execution and fusion for every backend, e.g. to run a test suite lazily). Nothing is created until the backend is first used.
  * Registering a name twice replaces the factory (and disposes a created instance).
  *
  * @example
@@ -70,7 +72,13 @@ export function registerBackend(factory: BackendFactory): void {
     if (current === old.instance) current = null;
     old.instance.dispose?.();
   }
-  entries.set(factory.name, { factory, instance: null });
+  entries.set(factory.name, { factory: lazyFromEnv() ? lazyBackendFactory(factory) : factory, instance: null });
+}
+
+/** HEED_LAZY=1 (Node): every registered backend runs with lazy execution (see {@link LazyBackend}). */
+function lazyFromEnv(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.HEED_LAZY;
+  return env === '1' || env === 'true';
 }
 
 /**

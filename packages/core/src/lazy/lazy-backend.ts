@@ -74,7 +74,7 @@ function isIdentity(v: StridedView, b: LazyBuffer): boolean {
   return true;
 }
 
-const FUSED_NAMES = ['softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'adam', 'argsort', 'topk', 'conv2d'] as const satisfies readonly (keyof FusedKernels)[];
+const FUSED_NAMES = ['softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk', 'conv2d'] as const satisfies readonly (keyof FusedKernels)[];
 
 /**
  * Wraps `inner` so elementwise work is recorded and run as fused programs (see the file
@@ -112,7 +112,7 @@ export class LazyBackend implements Backend {
         this.counts.dispatches++;
         const out = fn.apply(inner, real);
         if (out === null) return null;
-        return Array.isArray(out) ? out.map((d: DataId, i) => this.ready(d, 'float32', (real[i] as StridedView).shape)) : this.ready(out as DataId, outDtype(k, real), outShape(k, real));
+        return Array.isArray(out) ? out.map((d: DataId, i) => this.ready(d, 'float32', tupleShape(k, real, i))) : this.ready(out as DataId, outDtype(k, real), outShape(k, real));
       };
     }
   }
@@ -361,6 +361,12 @@ function outShape(kernel: (typeof FUSED_NAMES)[number], args: readonly unknown[]
   }
 }
 
+/** Shape of output `i` of a fused kernel returning several buffers (adam, attentionBackward: input i's; attentionForward: out, lse). */
+function tupleShape(kernel: (typeof FUSED_NAMES)[number], args: readonly unknown[], i: number): readonly number[] {
+  if (kernel === 'attentionForward') return i === 0 ? outShape('attention', args) : (args[0] as StridedView).shape.slice(0, -1);
+  return (args[i] as StridedView).shape;
+}
+
 function outDtype(kernel: (typeof FUSED_NAMES)[number], args: readonly unknown[]): DType {
   return kernel === 'argsort' || kernel === 'topk' ? 'int32' : (args[0] as StridedView).dtype;
 }
@@ -393,7 +399,7 @@ void _allFusedForwarded;
  */
 export function lazyBackendFactory(factory: BackendFactory, options: { name?: string } = {}): BackendFactory {
   const name = options.name ?? factory.name;
-  const wrap = (b: Backend): Backend => new LazyBackend(b, { name });
+  const wrap = (b: Backend): Backend => (b instanceof LazyBackend ? b : new LazyBackend(b, { name }));
   return {
     name,
     priority: factory.priority,
