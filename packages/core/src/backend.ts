@@ -221,6 +221,25 @@ export interface FusedKernels {
    */
   attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId | null;
   /**
+   * The forward of fused attention for training (flash-attention style: never a whole `[L, S]`
+   * score matrix, e.g. keys in tiles with an online softmax): q `[B, H, L, D]`, k `[B, H, S, D]`,
+   * v `[B, H, S, Dv]` contiguous float32 (offset allowed); `mask` an additive float32 view of
+   * shape `[B, H, L, S]` (any strides, 0 for broadcast axes) or null; `causal` hides key s from
+   * query l when s > l. Returns NEW `[out [B, H, L, Dv], lse [B, H, L]]` where lse is the
+   * natural log of each row's softmax denominator including the row maximum (`-Infinity` for a
+   * fully masked row, whose output is zeros), or null to decline.
+   */
+  attentionForward(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): [DataId, DataId] | null;
+  /**
+   * The backward of {@link FusedKernels.attentionForward} (FlashAttention-2's): from the same
+   * q, k, v, mask, scale and causal flag plus `out`, its upstream gradient `dOut` (both
+   * `[B, H, L, Dv]` contiguous) and `lse` `[B, H, L]`, recomputes the probabilities tile by tile
+   * (`P = exp(s - lse)`, `D = rowsum(dOut * out)`, `dS = P * (dOut v^T - D)`) and returns NEW
+   * `[dq, dk, dv]` of the shapes of q, k and v (zeros from fully masked rows), or null to decline.
+   */
+  attentionBackward(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean,
+    out: StridedView, dOut: StridedView, lse: StridedView): [DataId, DataId, DataId] | null;
+  /**
    * One Adam step on float32 views of equal shape (param, grad and the two moments), returning
    * NEW buffers `[param, expAvg, expAvgSq]` (inputs are never written), or null to decline:
    * `m' = beta1 m + (1 - beta1) g`, `v' = beta2 v + (1 - beta2) g^2`,
