@@ -6,7 +6,7 @@
 // op-by-op kernels). A backend without `elementwise` runs the same programs op by op.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as heed from '@heed/core';
-import { LazyBackend, type Backend, type Tensor } from '@heed/core';
+import { LazyBackend, profile, type Backend, type Tensor } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
 
@@ -116,6 +116,28 @@ describe('lazy execution: fusion', () => {
     // max, sum (two reductions) + exp(x - m) + the division: 4 dispatches for 5 primitives
     expect(s.dispatches).toBeLessThanOrEqual(4);
     x.dispose(); y.dispose();
+  });
+});
+
+describe('profile()', () => {
+  it('counts what really ran: 3 dispatches eager, 1 fused program lazily, with calls, time and bytes', async () => {
+    const run = (backend: string) => profile(() => {
+      const x = heed.tensor(values(4096, 31), { backend });
+      const y = heed.tidy(() => heed.relu(x.mul(1.5).add(-0.25)));
+      x.dispose();
+      return y;
+    });
+    const eager = await run('eager-ref');
+    const lazy = await run('lazy-ref');
+    // eager: fill 1.5, mul, fill -0.25, add, relu; lazy: the constants are folded into one program
+    expect(eager.dispatches).toBe(5);
+    expect(lazy.dispatches).toBe(1);
+    expect(lazy.kernels.map((k) => [k.kernel, k.calls])).toContainEqual(['elementwise', 1]);
+    const prog = lazy.kernels.find((k) => k.kernel === 'elementwise');
+    expect(prog?.bytesRead).toBe(4096 * 4);
+    expect(prog?.ms).toBeGreaterThan(0);
+    expect(Array.from(await lazy.result.data())).toEqual(Array.from(await eager.result.data()));
+    eager.result.dispose(); lazy.result.dispose();
   });
 });
 

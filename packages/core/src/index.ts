@@ -13,8 +13,9 @@ export * from './backend.js';
 export * from './random-bits.js';
 export * from './registry.js';
 export { LazyBackend, lazyBackendFactory, type LazyStats } from './lazy/lazy-backend.js';
-export { onKernel, type KernelObserver, type KernelName, type FusedKernelName } from './kernel-dispatch.js';
-export { programKey, runProgramByPrimitives, type ElementwiseExpr, type ElementwiseProgram, type ElementwisePrimitives } from './lazy/program.js';
+export { onKernel, onKernelTimed, type KernelObserver, type KernelTimer, type KernelName, type FusedKernelName } from './kernel-dispatch.js';
+export { profile, type Profile, type KernelProfile } from './profile.js';
+export { programKey, runProgramByPrimitives, type ElementwiseExpr, type ElementwiseProgram } from './lazy/program.js';
 export { Storage, storageStats, type BackendStats } from './storage.js';
 export {
   type Shape, sizeOf, contiguousStrides, isContiguous, broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes,

@@ -45,6 +45,43 @@ export type FusedKernelName = keyof FusedKernels;
 export type KernelObserver = (backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[]) => void;
 
 let observers: readonly KernelObserver[] = [];
+let timers: readonly KernelTimer[] = [];
+
+/**
+ * @internal Sees every kernel call after it returned, with its host time in milliseconds
+ * (what `profile()` builds on).
+ *
+ * @example
+ * ```ts
+ * const stop = onKernelTimed((backend, kernel, _args, ms) => console.log(kernel, ms));
+ * ```
+ */
+export type KernelTimer = (backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[], ms: number) => void;
+
+/**
+ * @internal Installs `fn` to time every kernel call; returns a function that removes it.
+ *
+ * @example
+ * ```ts
+ * const stop = onKernelTimed((_b, kernel, _a, ms) => total += ms);
+ * ```
+ */
+export function onKernelTimed(fn: KernelTimer): () => void {
+  timers = [...timers, fn];
+  return () => {
+    timers = timers.filter((t) => t !== fn);
+  };
+}
+
+function timed<R>(backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[], run: () => R): R {
+  const t0 = performance.now();
+  try {
+    return run();
+  } finally {
+    const ms = performance.now() - t0;
+    for (const t of timers) t(backend, kernel, args, ms);
+  }
+}
 
 /**
  * @internal Installs `fn` to see every kernel call (lazy recording and profiling hook here);
@@ -81,7 +118,7 @@ function notify(backend: Backend, kernel: KernelName | FusedKernelName, args: re
 export function runKernel<K extends KernelName>(backend: Backend, kernel: K, ...args: Parameters<Kernels[K]>): ReturnType<Kernels[K]> {
   if (observers.length !== 0) notify(backend, kernel, args);
   const fn = backend[kernel] as (...a: Parameters<Kernels[K]>) => ReturnType<Kernels[K]>;
-  return fn.apply(backend, args);
+  return timers.length === 0 ? fn.apply(backend, args) : timed(backend, kernel, args, () => fn.apply(backend, args));
 }
 
 /**
@@ -97,7 +134,7 @@ export function runFusedKernel<K extends FusedKernelName>(backend: Backend, kern
   const fn = backend[kernel] as ((...a: Parameters<FusedKernels[K]>) => ReturnType<FusedKernels[K]>) | undefined;
   if (fn === undefined) return null;
   if (observers.length !== 0) notify(backend, kernel, args);
-  return fn.apply(backend, args);
+  return timers.length === 0 ? fn.apply(backend, args) : timed(backend, kernel, args, () => fn.apply(backend, args));
 }
 
 /**

@@ -19,6 +19,7 @@ import { HeedError } from '../errors.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 import { runProgramByPrimitives, type ElementwiseExpr, type ElementwiseProgram } from './program.js';
 import type { BackendFactory } from '../registry.js';
+import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
 
 /** A recorded elementwise primitive; its operands' `data` are LazyBuffers. */
 type Pending =
@@ -105,12 +106,12 @@ export class LazyBackend implements Backend {
       this.readSync = (data, dtype, size) => readSync(this.realize(lazy(data, 'readSync')), dtype, size);
     }
     for (const k of FUSED_NAMES) {
-      const fn = inner[k] as ((...args: unknown[]) => DataId | readonly DataId[] | null) | undefined;
-      if (fn === undefined) continue;
+      if (inner[k] === undefined) continue;
+      const fn = (...args: unknown[]) => (runFusedKernel as (b: Backend, k: string, ...a: unknown[]) => DataId | readonly DataId[] | null)(inner, k, ...args);
       (this as unknown as Record<string, unknown>)[k] = (...args: unknown[]) => {
         const real = args.map((a) => (isView(a) ? this.view(a) : a));
         this.counts.dispatches++;
-        const out = fn.apply(inner, real);
+        const out = fn(...real);
         if (out === null) return null;
         return Array.isArray(out) ? out.map((d: DataId, i) => this.ready(d, 'float32', tupleShape(k, real, i))) : this.ready(out as DataId, outDtype(k, real), outShape(k, real));
       };
@@ -122,7 +123,7 @@ export class LazyBackend implements Backend {
   /** Zeroes the counters. */
   resetStats(): void { this.counts = { recorded: 0, programs: 0, dispatches: 0, skipped: 0 }; }
 
-  upload(values: TypedArray, dtype: DType): DataId { return this.ready(this.inner.upload(values, dtype), dtype, [values.length]); }
+  upload(values: TypedArray, dtype: DType): DataId { return this.ready(runKernel(this.inner, 'upload', values, dtype), dtype, [values.length]); }
   fill(size: number, value: number, dtype: DType): DataId { return this.record({ kind: 'fill', value }, dtype, [size]); }
   copy(x: StridedView): DataId { return this.record({ kind: 'copy', x }, x.dtype, x.shape); }
   unary(fn: UnaryOp, x: StridedView, outDtype: DType): DataId { return this.record({ kind: 'unary', fn, x }, outDtype, x.shape); }
@@ -132,32 +133,32 @@ export class LazyBackend implements Backend {
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
     const shape = x.shape.filter((_, d) => !axes.includes(d));
-    return this.eager(() => this.inner.reduce(op, this.view(x), axes, outDtype), outDtype, shape);
+    return this.eager(() => runKernel(this.inner, 'reduce', op, this.view(x), axes, outDtype), outDtype, shape, 'reduce');
   }
   matmul(a: StridedView, b: StridedView): DataId {
     const batch = a.shape.slice(0, -2);
-    return this.eager(() => this.inner.matmul(this.view(a), this.view(b)), a.dtype, [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]]);
+    return this.eager(() => runKernel(this.inner, 'matmul', this.view(a), this.view(b)), a.dtype, [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]], 'matmul');
   }
   gather(x: StridedView, axis: number, index: StridedView): DataId {
-    return this.eager(() => this.inner.gather(this.view(x), axis, this.view(index)), x.dtype, index.shape);
+    return this.eager(() => runKernel(this.inner, 'gather', this.view(x), axis, this.view(index)), x.dtype, index.shape, 'gather');
   }
   indexSelect(x: StridedView, axis: number, index: StridedView): DataId {
     const shape = x.shape.map((d, i) => (i === axis ? sizeOf(index.shape) : d));
-    return this.eager(() => this.inner.indexSelect(this.view(x), axis, this.view(index)), x.dtype, shape);
+    return this.eager(() => runKernel(this.inner, 'indexSelect', this.view(x), axis, this.view(index)), x.dtype, shape, 'indexSelect');
   }
   scatterAdd(shape: readonly number[], axis: number, index: StridedView, src: StridedView): DataId {
-    return this.eager(() => this.inner.scatterAdd(shape, axis, this.view(index), this.view(src)), src.dtype, shape);
+    return this.eager(() => runKernel(this.inner, 'scatterAdd', shape, axis, this.view(index), this.view(src)), src.dtype, shape, 'scatterAdd');
   }
   concat(inputs: readonly StridedView[], axis: number): DataId {
     const shape = inputs[0].shape.map((d, i) => (i === axis ? inputs.reduce((s, v) => s + v.shape[axis], 0) : d));
-    return this.eager(() => this.inner.concat(inputs.map((v) => this.view(v)), axis), inputs[0].dtype, shape);
+    return this.eager(() => runKernel(this.inner, 'concat', inputs.map((v) => this.view(v)), axis), inputs[0].dtype, shape, 'concat');
   }
   random(kind: RandomKind, size: number, seed: number, offset: number): DataId {
-    return this.eager(() => this.inner.random(kind, size, seed, offset), 'float32', [size]);
+    return this.eager(() => runKernel(this.inner, 'random', kind, size, seed, offset), 'float32', [size], 'random');
   }
 
   async read(data: DataId, dtype: DType, size: number): Promise<TypedArray> {
-    return this.inner.read(this.realize(lazy(data, 'read')), dtype, size);
+    return runKernel(this.inner, 'read', this.realize(lazy(data, 'read')), dtype, size);
   }
 
   free(data: DataId): void {
@@ -170,7 +171,7 @@ export class LazyBackend implements Backend {
   /** Computes every pending buffer that is still alive, then flushes the inner backend. */
   flush(): void {
     for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
-    this.inner.flush?.();
+    if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
   dispose(): void {
@@ -196,9 +197,11 @@ export class LazyBackend implements Backend {
     return b;
   }
 
-  private eager(run: () => DataId, dtype: DType, shape: readonly number[]): DataId {
+  private eager(run: () => DataId, dtype: DType, shape: readonly number[], kernel: string): DataId {
+    const id = run(); // computes the inputs first (their programs print first under HEED_DEBUG)
     this.counts.dispatches++;
-    return this.ready(run(), dtype, shape);
+    if (this.debug) console.log(`[heed fusion] ${kernel} -> [${shape.join(',')}]`);
+    return this.ready(id, dtype, shape);
   }
 
   /** `v` with its data computed and replaced by the inner buffer. */
@@ -215,7 +218,7 @@ export class LazyBackend implements Backend {
   private drop(b: LazyBuffer): void {
     this.live.delete(b);
     if (b.inner !== null) {
-      this.inner.free(b.inner);
+      runKernel(this.inner, 'free', b.inner);
       b.inner = null;
     }
     const p = b.pending;
@@ -246,7 +249,7 @@ export class LazyBackend implements Backend {
     if (this.debug) console.log(`[heed fusion] ${describe(program)}`);
     // A lone copy (e.g. a permuted view made contiguous for a matmul) is the backend's own copy kernel.
     const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
-    const ids = lone ? [this.inner.copy(inputs[0])] : this.inner.elementwise?.(program, inputs) ?? runProgramByPrimitives(this.inner, program, inputs);
+    const ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs) ?? runProgramByPrimitives(this.inner, program, inputs);
     outputs.forEach((b, i) => { b.inner = ids[i]; });
     for (const n of nodes) {
       const p = n.pending as Pending;

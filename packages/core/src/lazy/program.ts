@@ -8,7 +8,8 @@
 //   would store it, so a fused kernel gives the same values as the op-by-op primitives;
 // - input i is `inputs[i]` of the call: a StridedView of the program's shape (broadcasting by 0
 //   strides, like binary's operands).
-import type { BinaryOp, DataId, StridedView, UnaryOp } from '../backend.js';
+import type { Backend, BinaryOp, DataId, StridedView, UnaryOp } from '../backend.js';
+import { runKernel } from '../kernel-dispatch.js';
 import type { DType } from '../dtype.js';
 import { HeedError } from '../errors.js';
 import { contiguousStrides } from '../shape.js';
@@ -81,17 +82,6 @@ export function programKey(program: ElementwiseProgram): string {
   return `${parts.join(';')}->${program.outputs.join(',')}`;
 }
 
-/** What the op-by-op replay needs of a backend: the elementwise primitives and `free`. */
-export interface ElementwisePrimitives {
-  fill(size: number, value: number, dtype: DType): DataId;
-  copy(x: StridedView): DataId;
-  unary(op: UnaryOp, x: StridedView, outDtype: DType): DataId;
-  binary(op: BinaryOp, a: StridedView, b: StridedView, outDtype: DType): DataId;
-  where(cond: StridedView, a: StridedView, b: StridedView): DataId;
-  cast(x: StridedView, dtype: DType): DataId;
-  free(data: DataId): void;
-}
-
 /**
  * Runs `program` one primitive per expr (the path for backends without a fused `elementwise`
  * kernel, or when it declines): the same values, op by op. Intermediates are freed; returns one
@@ -102,7 +92,7 @@ export interface ElementwisePrimitives {
  * const [out] = runProgramByPrimitives(backend, program, [xView, aView, bView]);
  * ```
  */
-export function runProgramByPrimitives(backend: ElementwisePrimitives, program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] {
+export function runProgramByPrimitives(backend: Backend, program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] {
   const { shape, exprs, outputs } = program;
   const contiguous = contiguousStrides(shape);
   const views: StridedView[] = [];
@@ -121,15 +111,15 @@ export function runProgramByPrimitives(backend: ElementwisePrimitives, program: 
           break;
         }
         case 'const': {
-          const data = backend.fill(1, e.value, e.dtype);
+          const data = runKernel(backend, 'fill', 1, e.value, e.dtype);
           owned.push(data);
           views.push({ data, dtype: e.dtype, shape, strides: shape.map(() => 0), offset: 0 });
           break;
         }
-        case 'unary': views.push(fresh(backend.unary(e.fn, views[e.x], e.dtype), e.dtype)); break;
-        case 'binary': views.push(fresh(backend.binary(e.fn, views[e.a], views[e.b], e.dtype), e.dtype)); break;
-        case 'where': views.push(fresh(backend.where(views[e.cond], views[e.a], views[e.b]), e.dtype)); break;
-        case 'cast': views.push(fresh(backend.cast(views[e.x], e.dtype), e.dtype)); break;
+        case 'unary': views.push(fresh(runKernel(backend, 'unary', e.fn, views[e.x], e.dtype), e.dtype)); break;
+        case 'binary': views.push(fresh(runKernel(backend, 'binary', e.fn, views[e.a], views[e.b], e.dtype), e.dtype)); break;
+        case 'where': views.push(fresh(runKernel(backend, 'where', views[e.cond], views[e.a], views[e.b]), e.dtype)); break;
+        case 'cast': views.push(fresh(runKernel(backend, 'cast', views[e.x], e.dtype), e.dtype)); break;
       }
     }
     // Outputs must be new contiguous buffers the caller owns: copy inputs/constants/shared ones.
@@ -138,14 +128,14 @@ export function runProgramByPrimitives(backend: ElementwisePrimitives, program: 
     for (const o of outputs) {
       const v = views[o];
       const isFresh = owned.includes(v.data) && exprs[o].op !== 'const' && !given.has(v.data);
-      const data = isFresh ? v.data : backend.copy(v);
+      const data = isFresh ? v.data : runKernel(backend, 'copy', v);
       given.add(data);
       result.push(data);
     }
-    for (const d of owned) if (!given.has(d)) backend.free(d);
+    for (const d of owned) if (!given.has(d)) runKernel(backend, 'free', d);
     owned.length = 0;
     return result;
   } finally {
-    for (const d of owned) backend.free(d);
+    for (const d of owned) runKernel(backend, 'free', d);
   }
 }
