@@ -3,9 +3,9 @@
 // bool validity mask, dropout on the weights, and the weights on request. Same op order as
 // PyTorch 1.13's multi_head_attention_forward (q is scaled before the product).
 // Invariants: query rows with no valid key give zero weights and zero output (never NaN),
-// and no gradient flows through them; inference without weights/dropout/float masks goes
-// through core's scaledDotProductAttention, so backends' fused kernels are used.
-import { attention, dropout, isGradEnabled, tidy, where, type Generator, type Tensor } from '@heed/core';
+// and no gradient flows through them; without weights/dropout/float masks (inference or
+// training) it goes through core's scaledDotProductAttention, so backends' fused kernels are used.
+import { attention, dropout, tidy, where, type Generator, type Tensor } from '@heed/core';
 import type { AttentionMasks } from './masks.js';
 
 /**
@@ -42,8 +42,7 @@ export function maskedAttention(q: Tensor, k: Tensor, v: Tensor, options: Masked
   const D = q.shape[q.rank - 1];
   const scale = options.scale ?? 1 / Math.sqrt(D);
   const p = options.training ? (options.dropoutP ?? 0) : 0;
-  const needsGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad || !!options.additive?.requiresGrad);
-  if (!needsGrad && !options.needWeights && !options.additive && p === 0) {
+  if (!options.needWeights && !options.additive && p === 0) {
     return attention(q, k, v, { attnMask: options.valid, scale, needWeights: false });
   }
   return tidy(() => {
