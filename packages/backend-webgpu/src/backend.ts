@@ -15,6 +15,7 @@ import {
 } from '@heed/core';
 import { Runtime, type WebGPUDebug } from './runtime.js';
 import { adamOp, attentionOp, rowsOp, type GpuData } from './fused-ops.js';
+import { attentionBackwardOp, attentionForwardOp } from './attention-train.js';
 import { argsortOp, topkOp } from './sorting.js';
 import { conv2dOp } from './conv.js';
 import type { IndexSite } from './index-errors.js';
@@ -397,6 +398,17 @@ export class WebGPUBackend implements Backend {
 
   attention(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): DataId {
     return attentionOp(this, q, k, v, mask, scale, causal);
+  }
+
+  /** Fused attention forward for training, `[out, lse]` (attention-train.ts); null for non-contiguous q, k, v. */
+  attentionForward(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean): [DataId, DataId] | null {
+    return attentionForwardOp(this, q, k, v, mask, scale, causal);
+  }
+
+  /** Fused attention backward, `[dq, dk, dv]` from out, dOut and lse (attention-train.ts); null for non-contiguous inputs. */
+  attentionBackward(q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean,
+    out: StridedView, dOut: StridedView, lse: StridedView): [DataId, DataId, DataId] | null {
+    return attentionBackwardOp(this, q, k, v, mask, scale, causal, out, dOut, lse);
   }
 
   /** Stable argsort of the last axis by rank counting (see sorting.ts); null for dtypes other than float32/int32. */
