@@ -125,6 +125,9 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
     { label: 'larger (parallel GEMM)', inputs: [X(4, 16, 20, 20), X(32, 16, 3, 3), X(32)], f: ([x, w, b]) => conv2d(x, w, { bias: b, padding: 1 }), grad: true, loose: 4 },
     { label: 'conv1d', inputs: [X(2, 3, 12), X(5, 3, 3)], f: ([x, w]) => conv1d(x, w, { padding: 2, dilation: 2 }), grad: true },
   ],
+  // Core's ops never call `elementwise`; lazy execution does. Its conformance is the whole suite
+  // run over LazyBackend(backend) (the backends' conformance-lazy tests), against the same fixtures.
+  elementwise: [],
 };
 
 /** adamStep's three results, flattened and concatenated (so one output can be compared). */
