@@ -16,7 +16,7 @@ import { PRIMITIVE_NAMES, type Backend, type FusedKernels } from '@heed/core';
  * FUSED_NAMES.includes('attention'); // true
  * ```
  */
-export const FUSED_NAMES = ['softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'adam', 'argsort', 'topk', 'conv2d', 'elementwise'] as const satisfies readonly (keyof FusedKernels)[];
+export const FUSED_NAMES = ['softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk', 'conv2d', 'elementwise'] as const satisfies readonly (keyof FusedKernels)[];
 type MissingFused = Exclude<keyof FusedKernels, (typeof FUSED_NAMES)[number]>;
 const _allFusedListed: MissingFused extends never ? true : never = true;
 void _allFusedListed;

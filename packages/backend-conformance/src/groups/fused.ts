@@ -21,7 +21,7 @@ interface FusedCheck {
   readonly label: string;
   readonly inputs: readonly In[];
   readonly f: (xs: readonly Tensor[]) => Tensor;
-  /** Also compare gradients w.r.t. the float inputs (attention fuses only without grad). */
+  /** Also compare gradients w.r.t. the float inputs (`attention` fuses only without grad, its training pair only with). */
   readonly grad: boolean;
   /** Tolerance multiplier for ill-conditioned inputs. */
   readonly loose?: number;
@@ -89,6 +89,8 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
     { label: 'custom scale', inputs: [X(1, 1, 3, 4), X(1, 1, 3, 4), X(1, 1, 3, 4)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v, { scale: 0.2 }), grad: false },
     { label: 'large', inputs: [X(1, 4, 64, 32), X(1, 4, 100, 32), X(1, 4, 100, 32)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v), grad: false },
   ],
+  attentionForward: trainingAttentionChecks(),
+  attentionBackward: trainingAttentionChecks(),
   adam: [
     { label: 'first step', inputs: [X(4, 5), R(-1, 1, 4, 5), X(4, 5), R(0, 1, 4, 5)], f: adamAll({ lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), grad: false },
     { label: 'late step, other betas', inputs: [X(3, 7), R(-2, 2, 3, 7), R(-0.5, 0.5, 3, 7), R(0, 2, 3, 7)],
@@ -129,6 +131,24 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
   // run over LazyBackend(backend) (the backends' conformance-lazy tests), against the same fixtures.
   elementwise: [],
 };
+
+/** Attention with gradients (the fused training pair): masks, fully masked rows, L != S, odd sizes, broadcast batch. */
+function trainingAttentionChecks(): FusedCheck[] {
+  return [
+    { label: 'plain, L != S', inputs: [X(2, 2, 3, 8), X(2, 2, 5, 8), X(2, 2, 5, 4)], f: ([q, k, v]) => scaledDotProductAttention(q, k, v), grad: true },
+    {
+      label: 'bool mask with a fully masked row',
+      inputs: [X(1, 2, 3, 4), X(1, 2, 5, 4), X(1, 2, 5, 4), M([3, 5], [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])],
+      f: ([q, k, v, m]) => scaledDotProductAttention(q, k, v, { attnMask: m }), grad: true,
+    },
+    { label: 'additive mask with -Infinity', inputs: [X(2, 2, 3, 4), X(2, 2, 5, 4), X(2, 2, 5, 4), { shape: [3, 5], values: [0, NEG, -1, 0.5, NEG, NEG, 0, 0, -2, 1, 0, 0, 0, NEG, 0] }],
+      f: ([q, k, v, m]) => scaledDotProductAttention(q, k, v, { attnMask: m.detach() }), grad: true },
+    { label: 'causal, L > S, odd sizes', inputs: [X(1, 3, 7, 5), X(1, 3, 4, 5), X(1, 3, 4, 3)],
+      f: ([q, k, v]) => scaledDotProductAttention(q, k, v, { isCausal: true, scale: 0.3 }), grad: true },
+    { label: 'broadcast batch, causal and key mask', inputs: [X(2, 2, 6, 4), X(1, 2, 6, 4), X(2, 1, 6, 4), M([2, 1, 1, 6], [1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1])],
+      f: ([q, k, v, m]) => scaledDotProductAttention(q, k, v, { attnMask: m, isCausal: true }), grad: true },
+  ];
+}
 
 /** adamStep's three results, flattened and concatenated (so one output can be compared). */
 function adamAll(options: AdamStepOptions): (xs: readonly Tensor[]) => Tensor {
@@ -223,12 +243,18 @@ async function runDeclined(ctx: CaseContext): Promise<void> {
   const declining = Object.create(wrapBackend(ctx.instance, { name, withoutFused: true, ownsBackend: false })) as Backend;
   for (const kernel of FUSED_NAMES) {
     const decline = () => { calls.set(kernel, (calls.get(kernel) ?? 0) + 1); return null; };
-    Object.defineProperty(declining, kernel, { value: decline, enumerable: true });
+    Object.defineProperty(declining, kernel, { value: decline, enumerable: true, configurable: true });
   }
+  const realForward = (ctx.instance as Partial<FusedKernels>).attentionForward;
   registerBackend({ name, priority: -1000, create: () => declining });
   try {
     await initBackend(name);
     for (const kernel of FUSED_NAMES) {
+      // The backward is only reached after a fused forward: let the real one run for its checks.
+      if (kernel === 'attentionBackward' && realForward) {
+        Object.defineProperty(declining, 'attentionForward', { value: realForward.bind(ctx.instance), enumerable: true, configurable: true });
+      }
+      if (kernel === 'attentionBackward' && !realForward) continue;
       for (const check of CHECKS[kernel]) {
         const { hosts, upstream } = inputsOf(kernel, check);
         const got = await runOn(name, hosts, check, upstream);
@@ -252,8 +278,8 @@ async function runDeclined(ctx: CaseContext): Promise<void> {
  */
 export function fusedCases(): RunnableCase[] {
   const perKernel = FUSED_NAMES.map((kernel): RunnableCase => ({
-    id: `fused/${kernel}`, group: 'fused', op: kernel === 'attention' ? 'scaledDotProductAttention' : kernel === 'adam' ? 'adamStep' : kernel,
-    dtypes: kernel === 'attention' ? ['float32', 'bool'] : ['float32'], hasGradient: kernel !== 'attention' && kernel !== 'adam',
+    id: `fused/${kernel}`, group: 'fused', op: kernel.startsWith('attention') ? 'scaledDotProductAttention' : kernel === 'adam' ? 'adamStep' : kernel,
+    dtypes: kernel.startsWith('attention') ? ['float32', 'bool'] : ['float32'], hasGradient: kernel !== 'attention' && kernel !== 'adam',
     run: (ctx: CaseContext) => runFused(kernel, ctx),
   }));
   const declined: RunnableCase = {
