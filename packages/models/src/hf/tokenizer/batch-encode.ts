@@ -6,7 +6,7 @@
 // Invariant: rows are never cut unless truncation is on; padding without a pad token is an error.
 import { HeedError, describeValue, tensor, type Tensor } from '@heed/core';
 import type { EncodedIds } from './processors.js';
-import type { PreTrainedTokenizerFast } from './tokenizer.js';
+import type { PreTrainedTokenizerFast, TokenLimit } from './tokenizer.js';
 
 /**
  * Options of {@link PreTrainedTokenizerFast.encodeBatch} (transformers' `tokenizer(texts, ...)`).
@@ -81,12 +81,13 @@ function cut(e: EncodedIds, n: number, side: 'left' | 'right'): EncodedIds {
 
 /** The Rust library's `truncate_encodings` (max = the room left for the sequences). */
 function truncate(parts: EncodedIds[], max: number, strategy: 'longest_first' | 'only_first' | 'only_second', side: 'left' | 'right'): EncodedIds[] {
+  if (max === 0) return parts.map((p) => cut(p, 0, side)); // the Rust library: nothing but the special tokens
   const total = parts.reduce((s, p) => s + p.ids.length, 0);
   if (total <= max) return parts;
   const remove = total - max;
   if (parts.length === 1 || strategy !== 'longest_first') {
     const k = parts.length === 1 || strategy === 'only_first' ? 0 : 1;
-    if (parts[k] === undefined || parts[k].ids.length < remove) {
+    if (parts[k] === undefined || parts[k].ids.length <= remove) {
       throw new HeedError(OP, `cannot truncate with '${strategy}' to maxLength: the sequence has ${parts[k]?.ids.length ?? 0} tokens and ${remove} must go; use truncation: 'longest_first'.`);
     }
     const out = [...parts];
@@ -138,8 +139,11 @@ export function encodeBatch(tok: PreTrainedTokenizerFast, texts: readonly string
   }
   const side = options.truncationSide ?? tok.truncationSide;
   const rows = texts.map((t, i) => {
-    let parts = tok.encodeParts(t, pairs?.[i]);
-    if (strategy !== 'do_not_truncate' && Number.isFinite(maxLength)) {
+    const truncating = strategy !== 'do_not_truncate' && Number.isFinite(maxLength);
+    // The Rust library limits every sequence but the first under only_second (do_tokenize).
+    const limit: TokenLimit = { max: maxLength, left: side === 'left' };
+    let parts = tok.encodeParts(t, pairs?.[i], truncating ? [strategy === 'only_second' ? undefined : limit, limit] : undefined);
+    if (truncating) {
       const specials = add ? tok.numSpecialTokensToAdd(parts.length > 1) : 0;
       if (maxLength < specials) {
         throw new HeedError(OP, `maxLength ${maxLength} leaves no room: the special tokens alone take ${specials}; raise maxLength or pass addSpecialTokens: false.`);

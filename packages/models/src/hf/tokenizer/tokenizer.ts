@@ -6,7 +6,7 @@
 // Invariants: building from JSON validates every component (unknown types are HeedErrors naming
 // them); a tokenizer never changes after construction (the BPE word cache aside).
 import { HeedError, describeValue } from '@heed/core';
-import { AddedVocabulary } from './added-tokens.js';
+import { AddedVocabulary, type Segment } from './added-tokens.js';
 import { encodeBatch, toTensors, type BatchEncoding, type EncodeBatchOptions, type TensorBatchEncoding } from './batch-encode.js';
 import { buildDecoder, cleanupSpaces, type Decoder } from './decoders.js';
 import { writeTokenizerFiles } from './files.js';
@@ -17,6 +17,12 @@ import { buildPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
 import { bosEosProcessor, buildPostProcessor, postProcess, type EncodedIds, type PostProcessor } from './processors.js';
 
 const OP = 'AutoTokenizer';
+
+/** @internal Tokenize splits only until `max` tokens are reached, from the end when `left`. */
+export interface TokenLimit {
+  max: number;
+  left: boolean;
+}
 
 /**
  * Options of {@link PreTrainedTokenizerFast.encode}.
@@ -228,27 +234,55 @@ export class PreTrainedTokenizerFast {
   }
 
   /** One sequence through added tokens, normalizer, pre-tokenizer and model. */
-  private encodeSequence(text: string, typeId: number): EncodedIds {
+  private encodeSequence(text: string, typeId: number, limit?: TokenLimit): EncodedIds {
     if (typeof text !== 'string') throw new HeedError('encode', `text must be a string, got ${describeValue(text)}.`);
+    // The pre-tokenized splits: an added token (its id) or a word for the model.
+    const splits: Segment[] = [];
+    for (const seg of this.added.extractAndNormalize(text)) {
+      if (seg.id !== undefined) splits.push(seg);
+      else for (const w of this.preTokenizer ? this.preTokenizer(seg) : [seg]) splits.push(w);
+    }
+    const words: number[][] = new Array<number[]>(splits.length);
+    let first = 0;
+    let end = splits.length;
+    if (limit === undefined) {
+      for (let k = 0; k < splits.length; k++) words[k] = this.splitIds(splits[k]);
+    } else {
+      // With truncation on, the Rust library tokenizes splits only until max_length tokens are
+      // reached (from the cut side; added tokens count but never stop it), and truncates after.
+      let total = 0;
+      const order = limit.left ? splits.map((_, k) => splits.length - 1 - k) : splits.map((_, k) => k);
+      for (const k of order) {
+        words[k] = this.splitIds(splits[k]);
+        total += words[k].length;
+        if (limit.left) first = k; else end = k + 1;
+        if (splits[k].id === undefined && total >= limit.max) break;
+      }
+    }
     const ids: number[] = [];
     const tokens: string[] = [];
     const vocabR = this.model.vocabR;
-    for (const seg of this.added.extractAndNormalize(text)) {
+    for (let k = first; k < end; k++) {
+      const seg = splits[k];
       // An added token's token is the text it matched (with lstrip/rstrip spaces, normalized), as in Rust.
       if (seg.id !== undefined) { ids.push(seg.id); tokens.push(seg.text); continue; }
-      const words = this.preTokenizer ? this.preTokenizer(seg) : [seg];
-      for (const w of words) {
-        const wordIds = this.model.tokenize(w.text);
-        for (let k = 0; k < wordIds.length; k++) { ids.push(wordIds[k]); tokens.push(vocabR.get(wordIds[k]) as string); }
-      }
+      const w = words[k];
+      for (let q = 0; q < w.length; q++) { ids.push(w[q]); tokens.push(vocabR.get(w[q]) as string); }
     }
     return { ids, tokens, typeIds: new Array<number>(ids.length).fill(typeId) };
   }
 
-  /** @internal The ids and token type ids of one input (a pair when `textPair` is given), before truncation. */
-  encodeParts(text: string, textPair?: string): EncodedIds[] {
-    const parts = [this.encodeSequence(text, 0)];
-    if (textPair !== undefined) parts.push(this.encodeSequence(textPair, 1));
+  private splitIds(split: Segment): number[] {
+    return split.id !== undefined ? [split.id] : this.model.tokenize(split.text);
+  }
+
+  /**
+   * @internal The ids and token type ids of one input (a pair when `textPair` is given), before
+   * truncation; `limits` stop tokenizing each sequence early as the Rust library does when truncating.
+   */
+  encodeParts(text: string, textPair?: string, limits?: readonly (TokenLimit | undefined)[]): EncodedIds[] {
+    const parts = [this.encodeSequence(text, 0, limits?.[0])];
+    if (textPair !== undefined) parts.push(this.encodeSequence(textPair, 1, limits?.[1]));
     return parts;
   }
 
