@@ -90,6 +90,28 @@ describe('lazy execution: fusion', () => {
     for (const t of [x, e, y]) t.dispose();
   });
 
+  it('fuses a broadcast producer (a per-row mean) into its consumer unless it is still needed', async () => {
+    const x = heed.tensor(values(64, 14), { shape: [4, 16], backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const centered = heed.tidy(() => x.sub(x.sum({ axis: -1, keepdim: true }).div(16)));
+    await centered.data();
+    expect(lazyRef.stats().dispatches).toBe(2); // the sum, then one program: (x - sum / 16)
+    lazyRef.resetStats();
+    const mean = x.sum({ axis: -1, keepdim: true }).div(16); // held: computed once, not per element
+    const c2 = heed.tidy(() => x.sub(mean));
+    expect(Array.from(await c2.data())).toEqual(Array.from(await centered.data()));
+    await mean.data();
+    expect(lazyRef.stats().dispatches).toBe(3);
+    const xs = await x.data();
+    const want = Array.from(xs, (v, i) => {
+      let sum = 0;
+      for (let j = 0; j < 16; j++) sum = Math.fround(sum + xs[Math.floor(i / 16) * 16 + j]);
+      return v - Math.fround(sum / 16);
+    });
+    Array.from(await centered.data()).forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
+    for (const t of [x, centered, mean, c2]) t.dispose();
+  });
+
   it('flush() computes what is still referenced, and only that', async () => {
     const x = heed.tensor(values(5, 9), { backend: 'lazy-ref' });
     lazyRef.resetStats();

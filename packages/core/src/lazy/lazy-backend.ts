@@ -7,9 +7,10 @@
 // Invariants:
 // - a recorded buffer that core frees before it is needed and that nothing pending reads is
 //   never computed; one that is still read by a pending node lives on inside the graph;
-// - a node is fused into its consumer only across an identity edge (the consumer reads the
-//   whole buffer, contiguous, same shape); any other view makes it a kernel input (computed
-//   first), and a pending fill is a constant whatever the view;
+// - a node is fused into its consumer across an identity edge (the consumer reads the whole
+//   buffer, contiguous, same shape) or an expand edge (it is broadcast along size-1 dims; then it
+//   is recomputed per element, so only when nothing else needs it); any other view makes it a
+//   kernel input (computed first), and a pending fill is a constant whatever the view;
 // - every intermediate of a fused program that is still alive (not freed by core, or read by a
 //   pending node outside the program) is written out, so nothing is computed twice;
 // - validation stays in core's ops (eager); this layer sees only valid calls.
@@ -65,14 +66,6 @@ function operands(p: Pending): readonly StridedView[] {
 function lazy(data: DataId, op: string): LazyBuffer {
   if (!(data instanceof LazyBuffer)) throw new HeedError(op, 'the buffer does not belong to this lazy backend (it was made by another backend); move the tensor with .to() first.');
   return data;
-}
-
-/** True when `v` reads all of `b`, in order, as b's own shape (so b can be fused into the reader). */
-function isIdentity(v: StridedView, b: LazyBuffer): boolean {
-  if (v.offset !== 0 || v.shape.length !== b.shape.length) return false;
-  const c = contiguousStrides(v.shape);
-  for (let d = 0; d < c.length; d++) if (v.shape[d] !== b.shape[d] || (v.shape[d] !== 1 && v.strides[d] !== c[d])) return false;
-  return true;
 }
 
 const FUSED_NAMES = ['softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk', 'conv2d'] as const satisfies readonly (keyof FusedKernels)[];
@@ -281,15 +274,43 @@ function planProgram(root: LazyBuffer): Plan {
     for (const v of operands(b.pending as Pending)) {
       const o = v.data as LazyBuffer;
       if (o.pending === null || o.pending.kind === 'fill') continue;
-      if (!isIdentity(v, o) || !sameShape(o.shape, b.shape)) { first.add(o); continue; }
+      if (edgeKind(v, o) === null) { first.add(o); continue; }
       internal.set(o, (internal.get(o) ?? 0) + 1);
       visit(o);
     }
     fused.push(b);
   };
   visit(root);
-  // A buffer both fused and read through a view must be computed first.
+  // A buffer fused at a smaller (broadcast) shape is recomputed per element of the program, so it
+  // can only be fused when nothing else needs its values; otherwise it is computed first.
+  for (const b of fused) {
+    if (b !== root && !sameShape(b.shape, root.shape) && (!b.freed || b.uses > (internal.get(b) ?? 0))) first.add(b);
+  }
   return { fused, first: [...first], internalUses: internal };
+}
+
+/**
+ * How view `v` (of its reader's shape) reads pending buffer `o`: 'identity' (all of o, in order,
+ * same shape), 'expand' (o broadcast along some of its size-1 dims, otherwise in order), or
+ * null (any other view: o is then computed first and read as a kernel input).
+ */
+function edgeKind(v: StridedView, o: LazyBuffer): 'identity' | 'expand' | null {
+  if (v.offset !== 0 || v.shape.length !== o.shape.length) return null;
+  const c = contiguousStrides(o.shape);
+  let expand = false;
+  for (let d = 0; d < c.length; d++) {
+    if (v.shape[d] === o.shape[d]) {
+      if (o.shape[d] !== 1 && v.strides[d] !== c[d]) return null;
+    } else if (o.shape[d] === 1 && v.strides[d] === 0) expand = true;
+    else return null;
+  }
+  return expand ? 'expand' : 'identity';
+}
+
+/** `v` (a view of its reader's shape, which is `shape` or broadcasts to it) as a view of `shape`. */
+function toShape(v: StridedView, shape: readonly number[]): StridedView {
+  if (sameShape(v.shape, shape)) return v;
+  return { ...v, shape, strides: v.strides.map((s, d) => (v.shape[d] === shape[d] ? s : 0)) };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -318,11 +339,12 @@ function buildProgram(root: LazyBuffer, plan: Plan) {
     }
     let id = leafIds.get(o);
     if (id === undefined) { id = leafIds.size; leafIds.set(o, id); }
-    const key = `${id}|${v.strides.join(',')}|${v.offset}`;
+    const leaf = toShape(v, root.shape); // read by a broadcast-fused node: its size-1 dims become 0 strides
+    const key = `${id}|${leaf.strides.join(',')}|${leaf.offset}`;
     let at = leafIndex.get(key);
     if (at === undefined) {
-      at = exprs.push({ op: 'input', input: leaves.length, dtype: v.dtype }) - 1;
-      leaves.push(v);
+      at = exprs.push({ op: 'input', input: leaves.length, dtype: leaf.dtype }) - 1;
+      leaves.push(leaf);
       leafIndex.set(key, at);
     }
     return at;
