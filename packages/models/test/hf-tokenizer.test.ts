@@ -23,6 +23,7 @@ interface Expected {
   batchTexts: string[];
   batches: { options: Record<string, unknown>; inputIds?: number[][]; attentionMask?: number[][]; tokenTypeIds?: number[][] | null; error?: string }[];
   convert: Record<string, number | null>;
+  truncation: [text: string, pair: string | null, maxLength: number, side: 'left' | 'right', strategy: 'longest_first' | 'only_first' | 'only_second', ids: number[] | null][];
   fuzz: [text: string, ids: number[], decode: string, decodeSkipSpecial: string][];
   flags: { config: Record<string, boolean>; cases: { text: string; textPair?: string; ids: number[] }[] } | null;
 }
@@ -76,6 +77,15 @@ describe.each(KINDS)('AutoTokenizer %s', (kind) => {
       expect(tok.encode(p.text, { textPair: p.textPair })).toEqual(p.ids);
       expect(tok.encode(p.text, { textPair: p.textPair, addSpecialTokens: false })).toEqual(p.idsNoSpecial);
       expect(tok.encodeBatch([p.text], { textPairs: [p.textPair] }).tokenTypeIds[0]).toEqual(p.typeIds);
+    }
+  });
+
+  it('truncates as the Rust library (random pairs, both sides, every strategy)', () => {
+    for (const [text, pair, maxLength, side, truncation, ids] of exp.truncation) {
+      const run = () => tok.encodeBatch([text], { textPairs: pair === null ? undefined : [pair], truncation, maxLength, truncationSide: side }).inputIds[0];
+      const what = JSON.stringify([text, pair, maxLength, side, truncation]);
+      if (ids === null) expect(run, what).toThrow(/cannot truncate/);
+      else expect(run(), what).toEqual(ids);
     }
   });
 
