@@ -85,6 +85,7 @@ async function trainRank(opts, group) {
   }
   // Every rank draws the same global batches (same data RNG); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
+  const streamStart = generator.offset;
   const ddp = await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const { train, heldOut } = splitNumbers({ maxNumber: settings.maxNumber, heldOut: settings.heldOut, seed: settings.seed });
   const endStep = resolveEndStep(opts, settings);
@@ -143,6 +144,13 @@ async function trainRank(opts, group) {
     batchLoss,
     afterBackward: async (step) => {
       await ddp.finishGradSync();
+      // The ranks' dropout counters advance by their own shard's shapes; all continue from the
+      // largest, so rank 0's checkpoint resumes every rank's stream where an unbroken run is.
+      if (worldSize > 1) {
+        const offset = Float64Array.of(generator.offset);
+        await group.allReduceBuffer(offset, 'max');
+        generator.offset = offset[0];
+      }
       if (lead && opts.gradDump) {
         await ensureDir(opts.gradDump);
         await saveFile(join(opts.gradDump, `step-${step}.safetensors`), new Map(model.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad])));
@@ -161,6 +169,12 @@ async function trainRank(opts, group) {
     checkpointEvery: opts.checkpointEvery,
     onCheckpoint: !lead ? undefined : (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
   });
+  // Every rank's dropout stream (seed, first and next counter) for the summary: the tests check
+  // that the ranks' streams differ and that a rerun draws the same ones.
+  const own = new Array(3 * worldSize).fill(0);
+  own.splice(3 * rank, 3, generator.seed, streamStart, generator.offset);
+  const flat = await allReduceNumbers(group, own);
+  const dropoutStreams = Array.from({ length: worldSize }, (_, r) => ({ seed: flat[3 * r], startOffset: flat[3 * r + 1], endOffset: flat[3 * r + 2] }));
   ddp.dispose();
   if (!lead) return;
 
@@ -217,7 +231,7 @@ async function trainRank(opts, group) {
   const summary = {
     example: 'translate-numbers', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize,
     numbers: settings.maxNumber, trainNumbers: train.length, heldOutNumbers: heldOut.length,
-    ranks: worldSize, transport: group.backend, accumulate: micro, dropout: settings.dropout,
+    ranks: worldSize, transport: group.backend, accumulate: micro, dropout: settings.dropout, dropoutStreams,
     trainSeconds: result.seconds, tokensPerSecond: result.tokensPerSecond, samplesPerSecond: (endStep - startStep) * settings.batchSize / result.seconds,
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     heldOutGreedy: { correct: greedy.correct, total: greedy.total, accuracy: greedy.accuracy },
