@@ -20,3 +20,4 @@ export { createSingleGroup } from './single.js';
 export { runWorker, initThreadsGroup, inThreadsWorker, type RankFunction, type RankInfo } from './threads/worker.js';
 export { SpawnError, type SpawnOptions, type RankOutcome } from './threads/launch.js';
 export { spawnWorkers } from './threads/web.js';
+export { adapterForRank, type AdapterSource, type AdapterChoice, type AdapterForRankOptions } from './adapter.js';

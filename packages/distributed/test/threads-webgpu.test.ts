@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Two threads ranks, each with its own WebGPU device on the one SwiftShader adapter: mean
+// Two threads ranks, each with its own WebGPU device on the adapter adapterForRank picks (rank r
+// gets entry point r of two, both the one SwiftShader adapter, so the ranks share it): mean
 // all-reduce, broadcast and allGather of GPU tensors must equal the rank-order oracle bit for
 // bit on both ranks, and every result must stay on the rank's own device. Skipped, with a
 // message, without SwiftShader's Vulkan ICD or a built @heed/backend-webgpu.
@@ -17,7 +18,7 @@ const built = existsSync(fileURLToPath(new URL('../../backend-webgpu/dist/index.
 const skip = !existsSync(ICD) ? `no Vulkan ICD at ${ICD}` : !built ? 'packages/backend-webgpu/dist is missing (npm run build)' : '';
 if (skip) console.warn(`[distributed webgpu] skipped: ${skip}`);
 
-interface Result { backend: string; onDevice: boolean; a: Float32Array; b: Float32Array; c: Float32Array; gathered: Float32Array[] }
+interface Result { backend: string; adapterIndex: number; onDevice: boolean; a: Float32Array; b: Float32Array; c: Float32Array; gathered: Float32Array[] }
 
 beforeAll(() => { if (!skip) ensureBuilt(); }, 120_000);
 
@@ -27,6 +28,7 @@ describe.skipIf(skip !== '')('threads transport with a WebGPU device per rank', 
     const results = await spawnThreads<Result>(2, workerUrl('webgpu.mjs'), { timeoutMs: 60_000, cpuThreads: 1 });
     const mean = (index: number, n: number) => Float32Array.from({ length: n }, (_, i) =>
       Math.fround(Math.fround(Math.fround(vals(0, index, n)[i]) + Math.fround(vals(1, index, n)[i])) / 2));
+    expect(results.map((r) => r.adapterIndex)).toEqual([0, 1]);
     for (const r of results) {
       expect(r.backend).toBe('webgpu');
       expect(r.onDevice).toBe(true);
