@@ -6,7 +6,7 @@
 // and the instance also offers fused softmax/logSoftmax/gelu/layerNorm/adam, which decline
 // (return null, so core runs its fallback) wherever the WASM kernel does not apply; there is
 // no private JS copy of core's math. `{ fast: false }` or HEED_CPU_FAST=0 keeps the pure
-// reference kernels (no fused kernels but the JS training attention of attention-train.ts).
+// reference kernels (no fused kernels but the tiled training attention of attention-train.ts).
 // Invariants: every kernel returns a new contiguous buffer and never modifies its inputs;
 // reads are synchronous (readSync exists) and always return copies; a freed buffer throws on
 // any later use; `dispose` makes every later call fail loudly.
@@ -113,9 +113,9 @@ export class CpuBackend implements Backend {
   argsort?: (x: StridedView, descending: boolean) => DataId | null;
   /** Fused top-k indices of the last axis (fast path only; one pass with a k-buffer); null for other layouts/dtypes. */
   topk?: (x: StridedView, k: number, largest: boolean) => DataId | null;
-  /** Fused attention forward for training, `[out, lse]` (attention-train.ts; also without the fast path); null for other layouts. */
+  /** Fused attention forward for training, `[out, lse]`, in query tiles over this backend's matmul (attention-train.ts; also without the fast path); null for other layouts. */
   attentionForward: (q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean) => [DataId, DataId] | null;
-  /** Fused attention backward, `[dq, dk, dv]` from out, dOut and lse (attention-train.ts; also without the fast path); null for other layouts. */
+  /** Fused attention backward, `[dq, dk, dv]` from out, dOut and lse, in query tiles (attention-train.ts; also without the fast path); null for other layouts. */
   attentionBackward: (q: StridedView, k: StridedView, v: StridedView, mask: StridedView | null, scale: number, causal: boolean,
     out: StridedView, dOut: StridedView, lse: StridedView) => [DataId, DataId, DataId] | null;
   #disposed = false;
@@ -125,14 +125,18 @@ export class CpuBackend implements Backend {
     const fast = options.fast ?? envFlag('HEED_CPU_FAST') !== '0';
     this.#fast = fast ? acquireFastRuntime({ threads: options.threads, simd: options.simd }) : null;
     const rt = this.#fast;
-    const emit = (a: Float32Array): DataId => (rt !== null && fastUpload(rt, a, 'float32')) || wrap(a, 'float32');
+    const tileOps = {
+      matmul: (a: StridedView, b: StridedView) => this.matmul(a, b),
+      free: (id: DataId) => this.free(id),
+      emit: (a: Float32Array): DataId => (rt !== null && fastUpload(rt, a, 'float32')) || wrap(a, 'float32'),
+    };
     this.attentionForward = (q, k, v, mask, scale, causal) => {
       this.#live('attentionForward');
-      return attentionForwardKernel(q, k, v, mask, scale, causal, emit);
+      return attentionForwardKernel(q, k, v, mask, scale, causal, tileOps);
     };
     this.attentionBackward = (q, k, v, mask, scale, causal, out, dOut, lse) => {
       this.#live('attentionBackward');
-      return attentionBackwardKernel(q, k, v, mask, scale, causal, out, dOut, lse, emit);
+      return attentionBackwardKernel(q, k, v, mask, scale, causal, out, dOut, lse, tileOps);
     };
     if (rt !== null) {
       this.softmax = (x) => { this.#live('softmax'); return fastSoftmax(rt, x, false); };

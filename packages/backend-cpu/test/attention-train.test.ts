@@ -2,9 +2,10 @@
 // Fused attention for training on the CPU backend (attention-train.ts through core's one
 // autograd node): outputs and dq/dk/dv against the decomposition (the same CPU backend with
 // the fused pair hidden) and against central finite differences of an independent float64
-// oracle; causal, additive and bool masks, fully masked rows, L != S, odd sizes; fast and
-// reference backends, and under LazyBackend; second order (createGraph) through the
-// decomposition; and a long sequence that trains without any [L, S] buffer.
+// oracle; causal, additive and bool masks, fully masked rows, L != S, odd sizes, several query
+// tiles; fast and reference backends, and under LazyBackend; second order (createGraph)
+// through the decomposition; and a long sequence that trains without any [L, S] tensor (the
+// kernels' own scratch is two [64, S] tiles inside one call, not visible to memory()).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LazyBackend, backward, grad, memory, mul, noGrad, onKernel, registerBackend, removeBackend, scaledDotProductAttention,
@@ -124,6 +125,8 @@ const CASES: Record<string, Case> = {
   causal: { B: 1, H: 2, L: 9, S: 6, D: 5, Dv: 3, causal: true, mask: 'none' },
   'additive mask with a fully masked row': { B: 2, H: 2, L: 4, S: 5, D: 3, Dv: 2, causal: false, mask: 'float' },
   'bool key mask + causal': { B: 2, H: 1, L: 6, S: 6, D: 4, Dv: 4, causal: true, mask: 'bool' },
+  // more query rows than one tile (64), sizes not multiples of it
+  'two query tiles, causal + additive mask': { B: 1, H: 2, L: 70, S: 67, D: 3, Dv: 2, causal: true, mask: 'float' },
 };
 
 describe('fused training attention on the CPU backend', () => {
