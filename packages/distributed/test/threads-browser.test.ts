@@ -3,7 +3,8 @@
 // starts module Web Workers with spawnWorkers (the same launcher, start message and in-worker
 // transport as the Node workers, no Node imports); 2 ranks must all-reduce and all-gather the
 // exact values, and with 3 ranks a rank that throws must make spawnWorkers reject with a
-// SpawnError naming it, the others failing with a DistributedError that names it too.
+// SpawnError naming it, the others failing with a DistributedError that names it too; with 2
+// ranks a rank that hangs must be named by the other within the timeout and terminated.
 // Skipped, with a message, without Debian's Chromium.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,13 +18,16 @@ interface Outcome { rank: number; status: string; errorName?: string; message?: 
 interface PageResult {
   isolated: boolean;
   ok: RankOk[] | { error: string };
-  bad: { name: string; rank: number | null; message: string; outcomes: Outcome[] } | { error: string } | null;
+  bad: Failure | { error: string } | null;
+  hung: Failure | { error: string } | null;
+  hungMs: number;
 }
+interface Failure { name: string; rank: number | null; message: string; outcomes: Outcome[] }
 
 if (!existsSync(CHROMIUM)) console.warn(`[distributed browser] skipped: ${CHROMIUM} is missing (install chromium).`);
 
 describe.skipIf(!existsSync(CHROMIUM))('threads transport in headless Chromium (Web Workers)', () => {
-  it('all-reduces across module Web Workers and names a rank that throws', async () => {
+  it('all-reduces across module Web Workers and names a rank that throws or hangs', async () => {
     const pkgs = ['core', 'backend-cpu', 'distributed'];
     const dir = mkdtempSync(join(tmpdir(), 'heed-dist-browser-'));
     try {
@@ -43,7 +47,7 @@ describe.skipIf(!existsSync(CHROMIUM))('threads transport in headless Chromium (
       }
       expect(r.bad).not.toBeNull();
       expect('error' in r.bad! ? r.bad.error : null).toBeNull();
-      const bad = r.bad as Exclude<PageResult['bad'], { error: string } | null>;
+      const bad = r.bad as Failure;
       expect(bad.name).toBe('SpawnError');
       expect(bad.rank).toBe(1);
       expect(bad.message).toMatch(/^spawnWorkers: rank 1 of 3 threw an error/);
@@ -52,6 +56,16 @@ describe.skipIf(!existsSync(CHROMIUM))('threads transport in headless Chromium (
         expect(o).toMatchObject({ status: 'error', errorName: 'DistributedError', culprit: 1 });
         expect(o.message).toMatch(/^allGather: rank 1 threw an error; rank \d stopped in allGather/);
       }
+      expect(r.hung).not.toBeNull();
+      expect('error' in r.hung! ? r.hung.error : null).toBeNull();
+      const hung = r.hung as Failure;
+      expect(hung.name).toBe('SpawnError');
+      expect(hung.rank).toBe(1);
+      expect(hung.outcomes[1].status).toBe('terminated');
+      expect(hung.outcomes[0]).toMatchObject({ status: 'error', errorName: 'DistributedError', culprit: 1 });
+      expect(hung.outcomes[0].message).toMatch(/rank 1 did not reach allGather \(collective #2\) within 1500 ms/);
+      expect(r.hungMs).toBeGreaterThanOrEqual(1500);
+      expect(r.hungMs).toBeLessThan(1500 + 5000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
