@@ -6,7 +6,8 @@
 // prints the median step time, the peak of live backend bytes during the step (sampled at
 // every kernel call through onKernel) and the max |difference| of the gradients between modes.
 // One `RESULT {json}` line per length.
-// usage: node bench/attention_heed.mjs [--lengths=256,512,1024,2048] [--heads=1] [--dim=64] [--reps=3] [--backend=cpu|webgpu]
+// usage: node bench/attention_heed.mjs [--lengths=256,512,1024,2048] [--heads=1] [--dim=64] [--reps=3] [--backend=cpu|webgpu] [--auto]
+// (--auto: WebGPU keeps its size floor, below which the fused forward declines)
 // (needs `npm run build`)
 import { parseArgs } from '../../shared/peers/lib/common.mjs';
 import { setupHeed, sync } from './heed_setup.mjs';
@@ -20,6 +21,8 @@ const { heed, backend, meta } = await setupHeed(args);
 const instance = backend.inner ?? backend;
 const PAIR = ['attentionForward', 'attentionBackward'];
 if (PAIR.some((k) => typeof instance[k] !== 'function')) throw new Error(`${backend.name} has no fused training attention`);
+// WebGPU declines the fused pair below 2^24 scores unless its debug switch says otherwise
+if (instance.runtime?.debug && !args.auto) instance.runtime.debug.alwaysFuseTrainingAttention = true;
 
 /** Hides (true) or restores (false) the fused pair on the instance. */
 const savedPair = new Map();

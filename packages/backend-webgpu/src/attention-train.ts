@@ -5,7 +5,10 @@
 // the backward (FlashAttention-2's, without atomics) is four dispatches: aux = (lse,
 // D = rowsum(dOut * out)) per query row, then dq per query row, dv and dk per key row, each
 // recomputing P = exp(s - lse) from q, k and the mask. Every kernel binds at most 8 storage
-// buffers. The mask is any strided [B, H, L, S] view (stride 0 on broadcast axes).
+// buffers. The mask is any strided [B, H, L, S] view (stride 0 on broadcast axes). These
+// per-row kernels save memory, not time (on SwiftShader the decomposition's tiled matmuls are
+// several times faster), so the forward declines below FUSE_MIN_SCORES scores unless the
+// debug switch alwaysFuseTrainingAttention is set; the backward only follows a fused forward.
 // Invariants: inputs are validated before anything is allocated; outputs of a call that
 // throws are freed; fully masked rows (lse = -Infinity) give zeros.
 import { HeedError, fmtShape, isContiguous, sizeOf, type DataId, type StridedView } from '@heed/core';
@@ -15,6 +18,9 @@ import { memoKernel } from './kernel-cache.js';
 import type { GpuData, OpKit } from './fused-ops.js';
 
 const f32Bits = (x: number): number => HOST.float32.fillBits(x);
+
+/** Below this many scores (B*H*L*S: 64 MiB as one float32 tensor) the forward declines. */
+export const FUSE_MIN_SCORES = 2 ** 24;
 
 // md = [BH, L, S, D, Dv, scale bits, causal, hasMask, H, qOff, kOff, vOff, mOff, msB, msH, msL, msS, oOff, dyOff, lseOff]
 const HEADER = `${MATH_WGSL}
@@ -189,7 +195,8 @@ function outputs<T extends GpuData[]>(kit: OpKit, op: string, sizes: readonly nu
 }
 
 /**
- * `[out, lse]` of attention (see the file comment), or null for non-contiguous q, k, v.
+ * `[out, lse]` of attention (see the file comment), or null for non-contiguous q, k, v or
+ * fewer than {@link FUSE_MIN_SCORES} scores (without the debug switch).
  *
  * @example
  * ```ts
@@ -200,6 +207,7 @@ export function attentionForwardOp(kit: OpKit, q: StridedView, k: StridedView, v
   const op = 'attentionForward';
   const g = checkShapes(op, kit, q, k, v, mask);
   if (g === null) return null;
+  if (kit.runtime.debug.alwaysFuseTrainingAttention !== true && g.B * g.H * g.L * g.S < FUSE_MIN_SCORES) return null;
   const rows = g.B * g.H * g.L;
   return outputs<[GpuData, GpuData]>(kit, op, [rows * g.Dv, rows], ([o, lse]) => {
     if (rows === 0) return;

@@ -44,6 +44,11 @@ export interface WebGPUDebug {
   printShaders?: boolean;
   /** Force a matmul variant ('naive', 'blocked' or 'tiled') instead of the heuristic's choice. */
   forceMatmulVariant?: string;
+  /**
+   * Run the fused training attention (attentionForward/attentionBackward) at every size; by
+   * default it declines below 2^24 scores (B*H*L*S), where the decomposition is faster.
+   */
+  alwaysFuseTrainingAttention?: boolean;
 }
 
 /**

@@ -3,7 +3,8 @@
 // node): output and dq/dk/dv of sum(out * W) against the decomposition on the same device
 // (the backend with the fused pair hidden) and against the CPU reference backend's
 // decomposition; odd sizes with L != S, causal, an additive mask with -Infinity entries and a
-// fully masked row, a broadcast bool key mask with causal. Small sizes: SwiftShader is slow.
+// fully masked row, a broadcast bool key mask with causal. Small sizes: SwiftShader is slow
+// (so the debug switch alwaysFuseTrainingAttention makes the forward run below its size floor).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   backward, mul, onKernel, registerBackend, removeBackend, scaledDotProductAttention, setBackend, sum, tensor, tidy,
@@ -63,7 +64,7 @@ function expectNear(got: number[], want: number[], tol: number, label: string): 
 
 describe.skipIf(!device)('fused training attention on WebGPU', () => {
   beforeAll(async () => {
-    registerBackend({ name: 'gpu-att', priority: 0, async: true, create: () => new WebGPUBackend(device!, {}, 'gpu-att') });
+    registerBackend({ name: 'gpu-att', priority: 0, async: true, create: () => new WebGPUBackend(device!, { alwaysFuseTrainingAttention: true }, 'gpu-att') });
     registerBackend({
       name: 'gpu-att-decomp', priority: 0, async: true, create: () => {
         const be = new WebGPUBackend(device!, {}, 'gpu-att-decomp');
@@ -78,7 +79,19 @@ describe.skipIf(!device)('fused training attention on WebGPU', () => {
     await setBackend('cpu-att-ref');
     await setBackend('gpu-att');
   });
-  afterAll(() => { for (const n of ['gpu-att', 'gpu-att-decomp', 'cpu-att-ref']) removeBackend(n); });
+  afterAll(() => { for (const n of ['gpu-att', 'gpu-att-decomp', 'gpu-att-auto', 'cpu-att-ref']) removeBackend(n); });
+
+  it('declines below its size floor without the debug switch (the decomposition runs)', async () => {
+    registerBackend({ name: 'gpu-att-auto', priority: 0, async: true, create: () => new WebGPUBackend(device!, {}, 'gpu-att-auto') });
+    await setBackend('gpu-att-auto');
+    const got = await run('gpu-att-auto', CASES.causal);
+    expect(got.kernels.has('attentionForward')).toBe(true);
+    expect(got.kernels.has('attentionBackward')).toBe(false);
+    expect(got.kernels.has('matmul')).toBe(true);
+    const want = await run('cpu-att-ref', CASES.causal);
+    expectNear(got.dq, want.dq, 2e-5, 'declined dq');
+    await setBackend('gpu-att');
+  });
 
   for (const [name, c] of Object.entries(CASES)) {
     it(`${name}: matches the decomposition on the device and on the CPU reference`, async () => {

@@ -11,7 +11,7 @@ import { device } from './gpu.js';
 if (device) {
   defineConformanceSuite({
     name: 'webgpu-lazy-conformance',
-    createBackend: () => new LazyBackend(new WebGPUBackend(device)),
+    createBackend: () => new LazyBackend(new WebGPUBackend(device, { alwaysFuseTrainingAttention: true })),
     expectedFailures: {
       'memory/moves': 'backward() is synchronous, so a gradient cannot move back from WebGPU (no synchronous reads) across toAsync().',
     },
