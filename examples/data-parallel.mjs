@@ -37,7 +37,7 @@ export async function runDataParallel(parseArgs, main) {
   if (env?.launcher === 'mpi' && env.worldSize > 1) {
     if (opts.ranks > 1) exitWith(`--ranks ${opts.ranks} cannot be combined with mpirun (the ranks come from mpirun -np).`, 2);
     const group = await initProcessGroup({ backend: 'mpi' });
-    useCpuThreads(opts.backend, Number(process.env.HEED_CPU_THREADS) || cpuThreadsPerRank(env.worldSize));
+    useCpuThreads(opts.backend, Number(process.env.HEED_CPU_THREADS) || cpuThreadsPerRank(env.localWorldSize));
     try {
       await main(opts, group);
     } finally {

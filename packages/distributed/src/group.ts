@@ -175,16 +175,18 @@ export class DistributedError extends HeedError {
 }
 
 /**
- * Rank and world size from the environment, like torchrun (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`)
- * or Open MPI's `mpirun` (`OMPI_COMM_WORLD_RANK`, `OMPI_COMM_WORLD_SIZE`,
- * `OMPI_COMM_WORLD_LOCAL_RANK`); null when neither is set (or outside Node).
+ * Rank and world size from the environment, like torchrun (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`,
+ * `LOCAL_WORLD_SIZE`) or Open MPI's `mpirun` (`OMPI_COMM_WORLD_RANK`, `OMPI_COMM_WORLD_SIZE`,
+ * `OMPI_COMM_WORLD_LOCAL_RANK`, `OMPI_COMM_WORLD_LOCAL_SIZE`); null when neither is set (or
+ * outside Node). `localWorldSize` is the number of ranks on this machine (the world size when
+ * the launcher does not say): what a rank divides the machine's cores by.
  *
  * @example
  * ```ts
- * envRankInfo(); // { rank: 1, worldSize: 4, localRank: 1, launcher: 'mpi' } under mpirun -np 4
+ * envRankInfo(); // { rank: 1, worldSize: 4, localRank: 1, localWorldSize: 4, launcher: 'mpi' } under mpirun -np 4
  * ```
  */
-export function envRankInfo(): { rank: number; worldSize: number; localRank: number; launcher: 'mpi' | 'torchrun' } | null {
+export function envRankInfo(): { rank: number; worldSize: number; localRank: number; localWorldSize: number; launcher: 'mpi' | 'torchrun' } | null {
   const read = (name: string): number | null => {
     const s = envVar(name);
     if (s === undefined || s.trim() === '') return null;
@@ -195,12 +197,12 @@ export function envRankInfo(): { rank: number; worldSize: number; localRank: num
   const mpiSize = read('OMPI_COMM_WORLD_SIZE');
   if (mpiSize !== null) {
     const rank = read('OMPI_COMM_WORLD_RANK') ?? 0;
-    return { rank, worldSize: mpiSize, localRank: read('OMPI_COMM_WORLD_LOCAL_RANK') ?? rank, launcher: 'mpi' };
+    return { rank, worldSize: mpiSize, localRank: read('OMPI_COMM_WORLD_LOCAL_RANK') ?? rank, localWorldSize: read('OMPI_COMM_WORLD_LOCAL_SIZE') ?? mpiSize, launcher: 'mpi' };
   }
   const size = read('WORLD_SIZE');
   if (size !== null) {
     const rank = read('RANK') ?? 0;
-    return { rank, worldSize: size, localRank: read('LOCAL_RANK') ?? rank, launcher: 'torchrun' };
+    return { rank, worldSize: size, localRank: read('LOCAL_RANK') ?? rank, localWorldSize: read('LOCAL_WORLD_SIZE') ?? size, launcher: 'torchrun' };
   }
   return null;
 }

@@ -62,16 +62,21 @@ describe('single group', () => {
   });
 
   it("reads rank and world size from torchrun's and Open MPI's variables (MPI's win), and rejects malformed ones", () => {
-    const keys = ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK'];
+    const keys = ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK', 'OMPI_COMM_WORLD_LOCAL_SIZE'];
     const saved = keys.map((k) => process.env[k]);
     const set = (vars: Record<string, string>) => { for (const k of keys) delete process.env[k]; Object.assign(process.env, vars); };
     try {
-      set({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1' });
-      expect(envRankInfo()).toEqual({ rank: 3, worldSize: 4, localRank: 1, launcher: 'torchrun' });
+      set({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' });
+      expect(envRankInfo()).toEqual({ rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, launcher: 'torchrun' });
       set({ RANK: '2', WORLD_SIZE: '8' });
-      expect(envRankInfo()).toEqual({ rank: 2, worldSize: 8, localRank: 2, launcher: 'torchrun' });
+      expect(envRankInfo()).toEqual({ rank: 2, worldSize: 8, localRank: 2, localWorldSize: 8, launcher: 'torchrun' });
       set({ OMPI_COMM_WORLD_RANK: '1', OMPI_COMM_WORLD_SIZE: '2', OMPI_COMM_WORLD_LOCAL_RANK: '0', RANK: '5', WORLD_SIZE: '9' });
-      expect(envRankInfo()).toEqual({ rank: 1, worldSize: 2, localRank: 0, launcher: 'mpi' });
+      expect(envRankInfo()).toEqual({ rank: 1, worldSize: 2, localRank: 0, localWorldSize: 2, launcher: 'mpi' });
+      // Two hosts of two ranks each: a rank shares its machine's cores with one other rank, not three.
+      set({ OMPI_COMM_WORLD_RANK: '3', OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_LOCAL_RANK: '1', OMPI_COMM_WORLD_LOCAL_SIZE: '2' });
+      expect(envRankInfo()).toEqual({ rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, launcher: 'mpi' });
+      set({ OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_LOCAL_SIZE: 'x' });
+      expect(() => envRankInfo()).toThrow(/OMPI_COMM_WORLD_LOCAL_SIZE='x' is not a non-negative integer/);
       set({ WORLD_SIZE: 'four' });
       expect(() => envRankInfo()).toThrow(/initProcessGroup: environment variable WORLD_SIZE='four' is not a non-negative integer/);
     } finally {
