@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkLeaks, registerBackend, setBackend, tensor } from '@heed/core';
+import { Generator, checkLeaks, registerBackend, setBackend, tensor } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 import { webgpuBackend } from '@heed/backend-webgpu';
 import { GPT2LMHeadModel, LlamaForCausalLM, generate, type CausalLM, type HFGenerateOptions } from '@heed/models';
@@ -41,8 +41,10 @@ const FIXTURES = new URL('./fixtures/hf-generate/', import.meta.url);
 const { cases } = JSON.parse(readFileSync(new URL('generate.json', FIXTURES), 'utf8')) as { cases: Case[] };
 const PAD = 0;
 
-const CLASSES = { gpt2: GPT2LMHeadModel, llama: LlamaForCausalLM } as const;
-const fromPretrained = (name: Case['model']): Promise<CausalLM> => CLASSES[name].fromPretrained(fileURLToPath(new URL(`${name}/`, FIXTURES)));
+function fromPretrained(name: Case['model']): Promise<CausalLM> {
+  const dir = fileURLToPath(new URL(`${name}/`, FIXTURES));
+  return name === 'gpt2' ? GPT2LMHeadModel.fromPretrained(dir) : LlamaForCausalLM.fromPretrained(dir);
+}
 const models = new Map<string, CausalLM>();
 async function load(name: Case['model']): Promise<CausalLM> {
   let m = models.get(name);
@@ -106,6 +108,19 @@ describe('generate matches Hugging Face generate() token for token (CPU)', () =>
       out.dispose();
       ids.dispose();
       attentionMask.dispose();
+    }
+  });
+
+  it('seeded sampling on both checkpoints: reproducible, cached == uncached, not greedy', async () => {
+    for (const name of ['gpt2', 'llama'] as const) {
+      const model = await load(name);
+      const c = cases.find((x) => x.model === name && x.name === 'greedy left-padded batch')!;
+      const sampling: HFGenerateOptions = { doSample: true, temperature: 1.5, topK: 20, topP: 0.95, repetitionPenalty: 1.1 };
+      const a = await run(model, c, { ...sampling, generator: new Generator(21) }, 'cpu');
+      expect(await run(model, c, { ...sampling, generator: new Generator(21) }, 'cpu')).toEqual(a);
+      expect(await run(model, c, { ...sampling, useCache: false, generator: new Generator(21) }, 'cpu')).toEqual(a);
+      expect(a).not.toEqual(c.sequences);
+      a.forEach((row, b) => expect(row.slice(0, 5)).toEqual(c.sequences[b].slice(0, 5)));
     }
   });
 
