@@ -13,7 +13,7 @@ export * from './backend.js';
 export * from './random-bits.js';
 export * from './registry.js';
 export { LazyBackend, lazyBackendFactory, type LazyStats } from './lazy/lazy-backend.js';
-export { onKernel, onKernelTimed, type KernelObserver, type KernelTimer, type KernelName, type FusedKernelName } from './kernel-dispatch.js';
+export { onKernel, onKernelTimed, type Kernels, type KernelObserver, type KernelTimer, type KernelName, type FusedKernelName } from './kernel-dispatch.js';
 export { profile, type Profile, type KernelProfile } from './profile.js';
 export { programKey, runProgramByPrimitives, type ElementwiseExpr, type ElementwiseProgram } from './lazy/program.js';
 export { Storage, storageStats, type BackendStats } from './storage.js';

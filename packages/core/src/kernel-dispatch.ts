@@ -15,7 +15,7 @@ import type { Backend, FusedKernels, Primitives } from './backend.js';
 export type Kernels = Primitives & Required<Pick<Backend, 'readSync' | 'flush'>>;
 
 /**
- * Names of the kernels {@link runKernel} dispatches.
+ * Names of the kernels `runKernel` dispatches.
  *
  * @example
  * ```ts
@@ -25,7 +25,7 @@ export type Kernels = Primitives & Required<Pick<Backend, 'readSync' | 'flush'>>
 export type KernelName = keyof Kernels;
 
 /**
- * Names of the optional fused kernels {@link runFusedKernel} dispatches.
+ * Names of the optional fused kernels `runFusedKernel` dispatches.
  *
  * @example
  * ```ts

@@ -42,7 +42,14 @@ class LazyBuffer {
   constructor(readonly dtype: DType, readonly shape: readonly number[]) {}
 }
 
-/** Counters of what the lazy layer did, for tests, `HEED_DEBUG=fusion` and benchmarks. */
+/**
+ * Counters of what the lazy layer did, for tests, `HEED_DEBUG=fusion` and benchmarks.
+ *
+ * @example
+ * ```ts
+ * const { recorded, programs, dispatches, skipped }: LazyStats = lazyBackend.stats();
+ * ```
+ */
 export interface LazyStats {
   /** Elementwise primitives recorded. */
   recorded: number;
