@@ -10,13 +10,7 @@
 // (sizes and slab region in MiB, default the library's 25; needs `npm run build`). This file is also the workers' script.
 import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-
-const MiB = 1024 * 1024;
-
-function arg(name, fallback) {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-}
+import { MiB, arg, printTableHeader, printTableRow, timeAllReduce } from './allreduce_common.mjs';
 
 async function rank() {
   const { registerBackend, setBackend, tensor } = await import('@heed/core');
@@ -29,16 +23,7 @@ async function rank() {
     for (const mb of sizes) {
       const n = (mb * MiB) / 4;
       const buf = new Float32Array(n).fill(group.rank + 1);
-      const time = async (fn) => {
-        await fn();
-        await group.barrier();
-        const t0 = performance.now();
-        for (let r = 0; r < reps; r++) await fn();
-        const ms = (performance.now() - t0) / reps;
-        const slowest = new Float64Array([ms]);
-        await group.allReduceBuffer(slowest, 'max');
-        return slowest[0];
-      };
+      const time = (fn) => timeAllReduce(group, reps, fn);
       const hostMs = await time(() => group.allReduceBuffer(buf, 'sum'));
       const t = tensor(new Float32Array(n).fill(group.rank + 1), { shape: [n] });
       const tensorMs = await time(() => group.allReduce([t], { op: 'mean' }));
@@ -52,15 +37,6 @@ async function rank() {
   });
 }
 
-function memcpyGBs(mb, reps) {
-  const n = (mb * MiB) / 4;
-  const a = new Float32Array(n).fill(1), b = new Float32Array(n);
-  b.set(a);
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) b.set(a);
-  return (mb * MiB) / (((performance.now() - t0) / reps) * 1e6);
-}
-
 async function main() {
   const { spawnThreads } = await import('@heed/distributed/node');
   const { availableParallelism } = await import('node:os');
@@ -71,19 +47,10 @@ async function main() {
   const json = process.argv.includes('--json');
   const out = [];
   console.log(`# all-reduce, float32, ${availableParallelism()} hardware threads, slab region ${slabBytes / MiB} MiB, ${reps} reps, node ${process.version}`);
-  console.log('| ranks | MB | memcpy GB/s | host allReduce ms | algbw GB/s | busbw GB/s | busbw / memcpy | tensor allReduce ms | tensor algbw GB/s |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  printTableHeader();
   for (const n of ranksList) {
     const results = await spawnThreads(n, fileURLToPath(import.meta.url), { workerData: { sizes, reps }, slabBytes, timeoutMs: 120_000, cpuThreads: 1 });
-    for (const row of results[0]) {
-      const copy = memcpyGBs(row.mb, reps);
-      const bytes = row.mb * MiB;
-      const algbw = bytes / (row.hostMs * 1e6);
-      const busbw = (algbw * 2 * (n - 1)) / n;
-      const tensorAlg = bytes / (row.tensorMs * 1e6);
-      out.push({ ranks: n, mb: row.mb, memcpyGBs: copy, hostMs: row.hostMs, algbw, busbw, tensorMs: row.tensorMs, tensorAlgbw: tensorAlg });
-      console.log(`| ${n} | ${row.mb} | ${copy.toFixed(2)} | ${row.hostMs.toFixed(2)} | ${algbw.toFixed(2)} | ${busbw.toFixed(2)} | ${(busbw / copy).toFixed(2)} | ${row.tensorMs.toFixed(2)} | ${tensorAlg.toFixed(2)} |`);
-    }
+    for (const row of results[0]) out.push(printTableRow(n, row, reps));
   }
   if (json) console.log(`RESULT ${JSON.stringify(out)}`);
 }

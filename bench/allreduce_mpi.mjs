@@ -11,13 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-
-const MiB = 1024 * 1024;
-
-function arg(name, fallback) {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-}
+import { MiB, arg, printTableHeader, printTableRow, timeAllReduce } from './allreduce_common.mjs';
 
 async function rank(sizes, reps) {
   const { registerBackend, setBackend, tensor } = await import('@heed/core');
@@ -30,16 +24,7 @@ async function rank(sizes, reps) {
   for (const mb of sizes) {
     const n = (mb * MiB) / 4;
     const buf = new Float32Array(n).fill(group.rank + 1);
-    const time = async (fn) => {
-      await fn();
-      await group.barrier();
-      const t0 = performance.now();
-      for (let r = 0; r < reps; r++) await fn();
-      const ms = (performance.now() - t0) / reps;
-      const slowest = new Float64Array([ms]);
-      await group.allReduceBuffer(slowest, 'max');
-      return slowest[0];
-    };
+    const time = (fn) => timeAllReduce(group, reps, fn);
     const hostMs = await time(() => group.allReduceBuffer(buf, 'max'));
     const t = tensor(new Float32Array(n).fill(group.rank + 1), { shape: [n] });
     const tensorMs = await time(() => group.allReduce([t], { op: 'mean' }));
@@ -52,36 +37,19 @@ async function rank(sizes, reps) {
   if (group.rank === 0) console.log(`ROWS ${JSON.stringify(rows)}`);
 }
 
-function memcpyGBs(mb, reps) {
-  const n = (mb * MiB) / 4;
-  const a = new Float32Array(n).fill(1), b = new Float32Array(n);
-  b.set(a);
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) b.set(a);
-  return (mb * MiB) / (((performance.now() - t0) / reps) * 1e6);
-}
-
 function main() {
   const ranksList = arg('ranks', '2').split(',').map(Number);
   const sizes = arg('sizes', '1,4,16,64');
   const reps = Number(arg('reps', '5'));
   const mca = process.argv.filter((a) => a.startsWith('--mca=')).flatMap((a) => ['--mca', ...a.slice(6).split('=')]);
   console.log(`# all-reduce over Open MPI (heed_mpi), float32, ${availableParallelism()} hardware threads, ${reps} reps, node ${process.version}${mca.length ? `, ${mca.join(' ')}` : ''}`);
-  console.log('| ranks | MB | memcpy GB/s | host allReduce ms | algbw GB/s | busbw GB/s | busbw / memcpy | tensor allReduce ms | tensor algbw GB/s |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  printTableHeader();
   for (const n of ranksList) {
     const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(n), ...mca, process.execPath, fileURLToPath(import.meta.url),
       '--rank-mode', `--sizes=${sizes}`, `--reps=${reps}`], { encoding: 'utf8' });
     const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('ROWS '));
     if (r.status !== 0 || line === undefined) throw new Error(`mpirun failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
-    for (const row of JSON.parse(line.slice(5))) {
-      const copy = memcpyGBs(row.mb, reps);
-      const bytes = row.mb * MiB;
-      const algbw = bytes / (row.hostMs * 1e6);
-      const busbw = (algbw * 2 * (n - 1)) / n;
-      console.log(`| ${n} | ${row.mb} | ${copy.toFixed(2)} | ${row.hostMs.toFixed(2)} | ${algbw.toFixed(2)} | ${busbw.toFixed(2)} | ${(busbw / copy).toFixed(2)} | ` +
-        `${row.tensorMs.toFixed(2)} | ${(bytes / (row.tensorMs * 1e6)).toFixed(2)} |`);
-    }
+    for (const row of JSON.parse(line.slice(5))) printTableRow(n, row, reps);
   }
 }
 
