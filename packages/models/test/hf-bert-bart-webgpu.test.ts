@@ -4,27 +4,13 @@
 // within 1e-4 relative of transformers' values, BART generate() (greedy and beam) equal to HF's
 // sequences, and repeated forwards free every intermediate. Skipped, with the reason, when no
 // WebGPU adapter is found.
-import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkLeaks, registerBackend, setBackend, type Tensor } from '@heed/core';
-import { cpuBackend } from '@heed/backend-cpu';
-import { webgpuBackend } from '@heed/backend-webgpu';
+import { checkLeaks, type Tensor } from '@heed/core';
 import { BartForConditionalGeneration, BertForMaskedLM, BertForSequenceClassification } from '../src/index.js';
 import { expectRel, fixtureDir, fromEnc, readExpected, type Enc } from './hf-bert-helpers.js';
+import { setupWebGPU } from './hf-webgpu-setup.js';
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg-runtime';
-mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });
-registerBackend(cpuBackend);
-registerBackend(webgpuBackend);
-let skipReason: string | null = null;
-try {
-  await setBackend('webgpu');
-} catch (e) {
-  skipReason = e instanceof Error ? e.message : String(e);
-  console.warn(`[webgpu tests] skipped: ${skipReason}`);
-  await setBackend('cpu');
-}
+const skipReason = await setupWebGPU('webgpu');
 
 interface Case {
   name: string;

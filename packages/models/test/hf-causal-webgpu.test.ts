@@ -4,27 +4,13 @@
 // padded batches, mask-derived positions, incremental kv-cache) is within 1e-4 relative of HF's
 // logits, and repeated cached forwards free every intermediate. Skipped, with the reason, when
 // no WebGPU adapter is found.
-import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkLeaks, registerBackend, setBackend } from '@heed/core';
-import { cpuBackend } from '@heed/backend-cpu';
-import { webgpuBackend } from '@heed/backend-webgpu';
+import { checkLeaks } from '@heed/core';
 import { AutoModelForCausalLM, disposeCache } from '../src/index.js';
 import { FULL_FIXTURES, checkCases, fixtureDir, ints, readExpected, type CausalExpected } from './hf-causal-cases.js';
+import { setupWebGPU } from './hf-webgpu-setup.js';
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg-runtime';
-mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });
-registerBackend(cpuBackend);
-registerBackend(webgpuBackend);
-let skipReason: string | null = null;
-try {
-  await setBackend('webgpu');
-} catch (e) {
-  skipReason = e instanceof Error ? e.message : String(e);
-  console.warn(`[webgpu tests] skipped: ${skipReason}`);
-}
-await setBackend('cpu');
+const skipReason = await setupWebGPU();
 
 describe.skipIf(skipReason !== null).each(FULL_FIXTURES)(`%s on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`, (name) => {
   it('logits match HF in every case; cached forwards leak nothing', async () => {

@@ -6,27 +6,14 @@
 // max_length, and the defaults of generation_config.json; cached == uncached; `model.generate`; on CPU and on
 // WebGPU (Dawn/SwiftShader; skipped with the reason when there is no adapter). Every case
 // records its smallest top-1/top-2 logit margin, so float rounding cannot explain a mismatch.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Generator, checkLeaks, registerBackend, setBackend, tensor } from '@heed/core';
-import { cpuBackend } from '@heed/backend-cpu';
-import { webgpuBackend } from '@heed/backend-webgpu';
+import { Generator, checkLeaks, tensor } from '@heed/core';
 import { GPT2LMHeadModel, LlamaForCausalLM, generate, type CausalLM, type HFGenerateOptions } from '@heed/models';
+import { setupWebGPU } from './hf-webgpu-setup.js';
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg-runtime';
-mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });
-registerBackend(cpuBackend);
-registerBackend(webgpuBackend);
-let gpuSkip: string | null = null;
-try {
-  await setBackend('webgpu');
-} catch (e) {
-  gpuSkip = e instanceof Error ? e.message : String(e);
-  console.warn(`[webgpu tests] skipped: ${gpuSkip}`);
-}
-await setBackend('cpu');
+const gpuSkip = await setupWebGPU();
 
 interface Case {
   model: 'gpt2' | 'llama';

@@ -3,27 +3,13 @@
 // hf-generate-toy.ts moved to WebGPU gives the CPU's tokens for a left-padded batch, greedy
 // (cached and uncached) and seeded sampling, and frees every intermediate. Skipped, with the
 // reason, when no WebGPU adapter is found. The HF checkpoints on WebGPU: hf-generate-hf.test.ts.
-import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Generator, checkLeaks, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
-import { cpuBackend } from '@heed/backend-cpu';
-import { webgpuBackend } from '@heed/backend-webgpu';
+import { Generator, checkLeaks, tensor, type Tensor } from '@heed/core';
 import { generate, type HFGenerateOptions } from '@heed/models';
 import { ToyCausalLM } from './hf-generate-toy.js';
+import { setupWebGPU } from './hf-webgpu-setup.js';
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg-runtime';
-mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });
-registerBackend(cpuBackend);
-registerBackend(webgpuBackend);
-let skipReason: string | null = null;
-try {
-  await setBackend('webgpu');
-} catch (e) {
-  skipReason = e instanceof Error ? e.message : String(e);
-  console.warn(`[webgpu tests] skipped: ${skipReason}`);
-}
-await setBackend('cpu');
+const skipReason = await setupWebGPU();
 
 const batch = { ids: [0, 0, 3, 7, 0, 5, 2, 9, 0, 0, 0, 8], mask: [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1] };
 
