@@ -87,12 +87,7 @@ export function samplingDistribution(logits: ArrayLike<number>, options: Omit<Sa
  * ```
  */
 export async function uniform(generator: Generator = defaultGenerator()): Promise<number> {
-  const u = rand([1], { generator });
-  try {
-    return (await u.data())[0];
-  } finally {
-    u.dispose();
-  }
+  return (await uniforms(1, generator))[0];
 }
 
 /**
@@ -107,8 +102,21 @@ export async function uniform(generator: Generator = defaultGenerator()): Promis
  */
 export async function sampleToken(logits: ArrayLike<number>, options: SamplingOptions = {}): Promise<number> {
   if ((options.temperature ?? 1) === 0) return argmaxRow(logits);
-  const p = samplingDistribution(logits, options);
-  const u = await uniform(options.generator);
+  return drawIndex(samplingDistribution(logits, options), await uniform(options.generator));
+}
+
+/**
+ * Inverse-CDF draw from probabilities `p` with the uniform number `u` in [0, 1): the first index
+ * whose cumulative probability exceeds `u`; tokens of probability 0 are never drawn (rounding
+ * that leaves the sum below `u` gives the last nonzero one). One source for sampleToken and
+ * HF generate's sampleScores.
+ *
+ * @example
+ * ```ts
+ * drawIndex(Float64Array.from([0.5, 0, 0.5]), 0.75); // 2
+ * ```
+ */
+export function drawIndex(p: ArrayLike<number>, u: number): number {
   let acc = 0;
   let last = 0;
   for (let i = 0; i < p.length; i++) {
@@ -118,4 +126,22 @@ export async function sampleToken(logits: ArrayLike<number>, options: SamplingOp
     if (u < acc) return i;
   }
   return last;
+}
+
+/**
+ * `n` uniform numbers in `[0, 1)` drawn from `generator` in one `rand` call (host copy; the
+ * tensor is freed). One source for {@link uniform} and HF generate's per-row draws.
+ *
+ * @example
+ * ```ts
+ * const us = await uniforms(4, new Generator(0)); // Float32Array(4)
+ * ```
+ */
+export async function uniforms(n: number, generator: Generator = defaultGenerator()): Promise<Float32Array> {
+  const u = rand([n], { generator });
+  try {
+    return (await u.data()) as Float32Array;
+  } finally {
+    u.dispose();
+  }
 }

@@ -9,9 +9,9 @@
 // it); finished rows get the pad id; the prefix of every returned row is the input; each step
 // frees its inputs, logits and the previous cache, so nothing leaks (also when a step throws
 // or a stream is abandoned); the model runs in eval mode under noGrad.
-import { HeedError, Tensor, checkInt, checkNumber, checkOptions, noGrad, rand, tensor, type Generator, type OptionKeys } from '@heed/core';
+import { HeedError, Tensor, checkInt, checkNumber, checkOptions, noGrad, tensor, type Generator, type OptionKeys } from '@heed/core';
 import { withEval } from '@heed/nn';
-import { argmaxRow } from '../generation/sampling.js';
+import { argmaxRow, uniforms } from '../generation/sampling.js';
 import { disposeCache, type CausalLM, type PastKeyValues } from './cache.js';
 import type { GenerationConfig } from './config.js';
 import { processLogits, sampleScores, type LogitsProcessorSettings } from './logits-process.js';
@@ -220,7 +220,7 @@ class Run {
       logits?.dispose();
     }
     const V = scores.length / B;
-    const uniforms = s.processors.doSample ? await this.uniforms(B) : null;
+    const draws = s.processors.doSample ? await uniforms(B, s.generator) : null;
     const hasEos = s.eos.length > 0;
     const tokenIds: number[] = [];
     for (let b = 0; b < B; b++) {
@@ -228,7 +228,7 @@ class Run {
       if (hasEos && !this.unfinished[b]) token = s.pad ?? 0;
       else {
         const row = processLogits(scores.slice(b * V, (b + 1) * V), { ids: rows[b], promptLength: this.promptLength }, s.processors);
-        token = uniforms ? sampleScores(row, uniforms[b]) : argmaxRow(row);
+        token = draws ? sampleScores(row, draws[b]) : argmaxRow(row);
         if (s.eos.includes(token)) this.unfinished[b] = false;
       }
       tokenIds.push(token);
@@ -240,15 +240,6 @@ class Run {
     const step = this.step++;
     if (rows[0].length >= s.maxLength || (hasEos && !this.unfinished.includes(true))) this.finish();
     return { tokenIds, step, finished: this.unfinished.map((u) => !u) };
-  }
-
-  private async uniforms(n: number): Promise<Float32Array> {
-    const u = rand([n], { generator: this.s.generator });
-    try {
-      return (await u.data()) as Float32Array;
-    } finally {
-      u.dispose();
-    }
   }
 
   private finish(): void {

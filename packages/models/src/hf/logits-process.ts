@@ -8,6 +8,7 @@
 // always keep the most likely token (HF's min_tokens_to_keep = 1). Heed's own GPT keeps its
 // float64 sampler (generation/sampling.ts); this file is the Hugging Face-exact one.
 import { HeedError } from '@heed/core';
+import { drawIndex } from '../generation/sampling.js';
 
 /**
  * The resolved processing settings of one generation (HF's `GenerationConfig` fields in camelCase).
@@ -180,14 +181,5 @@ export function processLogits(scores: Float32Array, row: RowState, settings: Log
  * ```
  */
 export function sampleScores(scores: ArrayLike<number>, u: number): number {
-  const p = softmaxRow(scores);
-  let acc = 0;
-  let last = 0;
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === 0) continue;
-    acc += p[i];
-    last = i;
-    if (u < acc) return i;
-  }
-  return last;
+  return drawIndex(softmaxRow(scores), u);
 }
