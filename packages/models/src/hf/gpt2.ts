@@ -17,6 +17,7 @@ import { gpt2Settings, type GPT2Config, type GPT2Settings } from './gpt2-config.
 import { embedTokens, hfActivation } from './modeling-utils.js';
 import { generate, type HFGenerateOptions } from './generate.js';
 import { PreTrainedModel } from './pretrained.js';
+import { causalLMForward, lmHead } from './causal-lm.js';
 
 export type { GPT2Config } from './gpt2-config.js';
 
@@ -309,11 +310,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> implements Caus
     super(config);
     this.transformer = new GPT2Model(config);
     const s = this.transformer.settings;
-    this.lmHead = new Linear(s.embd, s.vocab, { bias: false });
-    if (s.tied) {
-      this.lmHead.weight.dispose();
-      this.lmHead.weight = this.transformer.wte.weight;
-    }
+    this.lmHead = lmHead(s.embd, s.vocab, s.tied, this.transformer.wte);
   }
 
   /** HF's class name. */
@@ -351,12 +348,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> implements Caus
    * ```
    */
   forward(inputIds: Tensor, options: CausalLMForwardOptions = {}): CausalLMOutput {
-    return tidy(() => {
-      const { lastHiddenState, pastKeyValues } = this.transformer.forward(inputIds, options);
-      const out: CausalLMOutput = { logits: this.lmHead.forward(lastHiddenState) };
-      if (pastKeyValues) out.pastKeyValues = pastKeyValues;
-      return out;
-    });
+    return causalLMForward(this.transformer, this.lmHead, inputIds, options);
   }
 
   /**

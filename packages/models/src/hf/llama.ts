@@ -17,6 +17,7 @@ import { embedTokens, hfActivation } from './modeling-utils.js';
 import { llamaSettings, type LlamaConfig, type LlamaSettings } from './llama-config.js';
 import { generate, type HFGenerateOptions } from './generate.js';
 import { PreTrainedModel } from './pretrained.js';
+import { causalLMForward, lmHead } from './causal-lm.js';
 
 export type { LlamaConfig } from './llama-config.js';
 
@@ -269,11 +270,7 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> implements Ca
     super(config);
     this.model = new LlamaModel(config);
     const s = this.model.settings;
-    this.lmHead = new Linear(s.hidden, s.vocab, { bias: false });
-    if (s.tied) {
-      this.lmHead.weight.dispose();
-      this.lmHead.weight = this.model.embedTokens.weight;
-    }
+    this.lmHead = lmHead(s.hidden, s.vocab, s.tied, this.model.embedTokens);
   }
 
   /** HF's class name. */
@@ -311,12 +308,7 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> implements Ca
    * ```
    */
   forward(inputIds: Tensor, options: CausalLMForwardOptions = {}): CausalLMOutput {
-    return tidy(() => {
-      const { lastHiddenState, pastKeyValues } = this.model.forward(inputIds, options);
-      const out: CausalLMOutput = { logits: this.lmHead.forward(lastHiddenState) };
-      if (pastKeyValues) out.pastKeyValues = pastKeyValues;
-      return out;
-    });
+    return causalLMForward(this.model, this.lmHead, inputIds, options);
   }
 
   /**
