@@ -28,6 +28,32 @@ export async function timeAllReduce(group, reps, fn) {
   return slowest[0];
 }
 
+/**
+ * One rank's rows `{ mb, hostMs, tensorMs }` for each size in MiB: the host path
+ * (`allReduceBuffer(buf, hostOp)`) and the tensor path (`allReduce([t], { op: 'mean' })`) on
+ * float32 arrays filled with rank + 1, timed by {@link timeAllReduce}. Checks the results once:
+ * the tensor holds the mean of 1..N, and for hostOp 'max' the buffer holds N ('sum' grows with
+ * the reps and is not checked). `tensor` is @heed/core's, loaded by the caller.
+ */
+export async function measureRows(group, tensor, { sizes, reps, hostOp }) {
+  const rows = [];
+  for (const mb of sizes) {
+    const n = (mb * MiB) / 4;
+    const buf = new Float32Array(n).fill(group.rank + 1);
+    const hostMs = await timeAllReduce(group, reps, () => group.allReduceBuffer(buf, hostOp));
+    const t = tensor(new Float32Array(n).fill(group.rank + 1), { shape: [n] });
+    // mean keeps the values bounded; every element ends as the mean of 1..N.
+    const tensorMs = await timeAllReduce(group, reps, () => group.allReduce([t], { op: 'mean' }));
+    const first = (await t.data())[0];
+    t.dispose();
+    if ((hostOp === 'max' && buf[0] !== group.worldSize) || Math.abs(first - (group.worldSize + 1) / 2) > 1e-6) {
+      throw new Error(`wrong all-reduce result: host ${buf[0]} (${hostOp}), tensor ${first} (mean)`);
+    }
+    rows.push({ mb, hostMs, tensorMs });
+  }
+  return rows;
+}
+
 /** GB/s of one thread's `Float32Array.set` of `mb` MiB (mean over `reps` after a warm-up). */
 export function memcpyGBs(mb, reps) {
   const n = (mb * MiB) / 4;

@@ -10,7 +10,7 @@
 // (sizes and slab region in MiB, default the library's 25; needs `npm run build`). This file is also the workers' script.
 import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { MiB, arg, printTableHeader, printTableRow, timeAllReduce } from './allreduce_common.mjs';
+import { MiB, arg, measureRows, printTableHeader, printTableRow } from './allreduce_common.mjs';
 
 async function rank() {
   const { registerBackend, setBackend, tensor } = await import('@heed/core');
@@ -18,23 +18,7 @@ async function rank() {
   const { runWorker } = await import('@heed/distributed');
   registerBackend(cpuBackend);
   await setBackend('cpu');
-  await runWorker(async (group, { sizes, reps }) => {
-    const rows = [];
-    for (const mb of sizes) {
-      const n = (mb * MiB) / 4;
-      const buf = new Float32Array(n).fill(group.rank + 1);
-      const time = (fn) => timeAllReduce(group, reps, fn);
-      const hostMs = await time(() => group.allReduceBuffer(buf, 'sum'));
-      const t = tensor(new Float32Array(n).fill(group.rank + 1), { shape: [n] });
-      const tensorMs = await time(() => group.allReduce([t], { op: 'mean' }));
-      // mean keeps the values bounded; check the result once: every element is the mean of 1..N.
-      const first = (await t.data())[0];
-      t.dispose();
-      if (Math.abs(first - (group.worldSize + 1) / 2) > 1e-6) throw new Error(`wrong all-reduce result ${first}`);
-      rows.push({ mb, hostMs, tensorMs });
-    }
-    return rows;
-  });
+  await runWorker((group, { sizes, reps }) => measureRows(group, tensor, { sizes, reps, hostOp: 'sum' }));
 }
 
 async function main() {

@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MiB, arg, printTableHeader, printTableRow, timeAllReduce } from './allreduce_common.mjs';
+import { arg, printTableHeader, printTableRow, measureRows } from './allreduce_common.mjs';
 
 async function rank(sizes, reps) {
   const { registerBackend, setBackend, tensor } = await import('@heed/core');
@@ -20,19 +20,7 @@ async function rank(sizes, reps) {
   registerBackend(cpuBackend);
   await setBackend('cpu');
   const group = await initProcessGroup({ backend: 'mpi', timeoutMs: 120_000 });
-  const rows = [];
-  for (const mb of sizes) {
-    const n = (mb * MiB) / 4;
-    const buf = new Float32Array(n).fill(group.rank + 1);
-    const time = (fn) => timeAllReduce(group, reps, fn);
-    const hostMs = await time(() => group.allReduceBuffer(buf, 'max'));
-    const t = tensor(new Float32Array(n).fill(group.rank + 1), { shape: [n] });
-    const tensorMs = await time(() => group.allReduce([t], { op: 'mean' }));
-    const first = (await t.data())[0];
-    t.dispose();
-    if (buf[0] !== group.worldSize || Math.abs(first - (group.worldSize + 1) / 2) > 1e-6) throw new Error(`wrong all-reduce result ${buf[0]} / ${first}`);
-    rows.push({ mb, hostMs, tensorMs });
-  }
+  const rows = await measureRows(group, tensor, { sizes, reps, hostOp: 'max' });
   await group.destroy();
   if (group.rank === 0) console.log(`ROWS ${JSON.stringify(rows)}`);
 }
