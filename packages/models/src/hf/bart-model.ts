@@ -15,6 +15,7 @@ import { generateSeq2Seq, type Seq2SeqGenerateOptions } from './bart-generate.js
 import type { PretrainedConfig } from './config.js';
 import { initHFWeights, keyPaddingMask } from './modeling-utils.js';
 import { PreTrainedModel } from './pretrained.js';
+import { lmHead } from './causal-lm.js';
 
 /**
  * HF's `shift_tokens_right`: `[start, ids[:, :-1]]` with -100 replaced by the pad id (the
@@ -234,13 +235,9 @@ export class BartForConditionalGeneration extends PreTrainedModel<BartConfig> {
     const s = bartSettings(config, 'BartForConditionalGeneration');
     this.model = new BartModel(config, options);
     this.finalLogitsBias = buffer(zeros([1, s.vocabSize]));
-    this.lmHead = new Linear(s.dModel, s.vocabSize, { bias: false });
-    if (config.tie_word_embeddings !== false) {
-      this.lmHead.weight.dispose();
-      this.lmHead.weight = this.model.shared.weight;
-    } else {
-      initHFWeights(this.lmHead, s.initStd, options.generator);
-    }
+    const tied = config.tie_word_embeddings !== false;
+    this.lmHead = lmHead(s.dModel, s.vocabSize, tied, this.model.shared);
+    if (!tied) initHFWeights(this.lmHead, s.initStd, options.generator);
   }
 
   /**

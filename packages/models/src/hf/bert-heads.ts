@@ -17,6 +17,7 @@ import {
   type FromPretrainedEncoderOptions,
 } from './bert-config.js';
 import { hfActivation, initHFWeights } from './modeling-utils.js';
+import { tieToEmbedding } from './causal-lm.js';
 
 /**
  * Output of the BERT heads (HF's `SequenceClassifierOutput` / `MaskedLMOutput`).
@@ -337,11 +338,7 @@ export class BertForMaskedLM extends PreTrainedModel<BertConfig> {
     this.bert = new BertModel(config, { addPoolingLayer: false, generator: options.generator });
     this.cls = new BertOnlyMLMHead(s);
     initHFWeights(this.cls, s.initStd, options.generator);
-    if (config.tie_word_embeddings !== false) {
-      const decoder = this.cls.predictions.decoder;
-      decoder.weight.dispose();
-      decoder.weight = this.bert.embeddings.wordEmbeddings.weight;
-    }
+    if (config.tie_word_embeddings !== false) tieToEmbedding(this.cls.predictions.decoder, this.bert.embeddings.wordEmbeddings);
   }
 
   /**

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The language-model head shared by the Hugging Face causal LMs (GPT2LMHeadModel,
-// LlamaForCausalLM): building `lm_head` (tied to the input embedding or not) and the head's
-// forward over the base model. Internal to the hf/ classes (not exported from the package).
-// Invariants: `lm_head` is a bias-free Linear [vocab, hidden]; when tied its weight IS the
+// The language-model heads of the Hugging Face LMs: tying an output projection to the input
+// embedding (GPT-2, Llama and BART `lm_head`, BERT's MLM decoder), building `lm_head`, and the
+// causal LMs' (GPT2LMHeadModel, LlamaForCausalLM) head forward over the base model. Internal
+// to the hf/ classes (not exported from the package).
+// Invariants: `lm_head` is a bias-free Linear [vocab, hidden]; a tied projection's weight IS the
 // embedding's (its own fresh weight is freed, so one parameter is listed and saved once under
 // the embedding's key); the forward frees every intermediate but the logits and the cache.
 import { tidy, type Tensor } from '@heed/core';
@@ -19,16 +20,24 @@ export interface CausalBaseModel {
 }
 
 /**
+ * Ties `projection` (a Linear `[vocab, hidden]`) to `embedding`: its own weight is freed and it
+ * uses the embedding's weight from now on (HF's tied output embeddings).
+ *
+ * @example `tieToEmbedding(this.cls.predictions.decoder, this.bert.embeddings.wordEmbeddings);`
+ */
+export function tieToEmbedding(projection: Linear, embedding: Embedding): void {
+  projection.weight.dispose();
+  projection.weight = embedding.weight;
+}
+
+/**
  * `lm_head` `[vocab, hidden]` without bias; when `tied`, it shares `embedding`'s weight.
  *
  * @example `this.lmHead = lmHead(s.embd, s.vocab, s.tied, this.transformer.wte);`
  */
 export function lmHead(hidden: number, vocab: number, tied: boolean, embedding: Embedding): Linear {
   const head = new Linear(hidden, vocab, { bias: false });
-  if (tied) {
-    head.weight.dispose();
-    head.weight = embedding.weight;
-  }
+  if (tied) tieToEmbedding(head, embedding);
   return head;
 }
 
