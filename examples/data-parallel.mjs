@@ -4,7 +4,8 @@
 // threads), `mpirun -np N node train.mjs` makes every process a rank of an MPI group (rank and
 // world size from the environment), and a plain run is one rank of a 1-rank group, so every
 // mode runs the same training code. Also the per-rank helpers the scripts share: the slice of
-// a global batch a rank trains on, a float64 all-reduce of host numbers, a per-rank dropout seed.
+// a global batch a rank trains on, a float64 all-reduce of host numbers, a per-rank dropout seed
+// and keeping the ranks' dropout counters in step, and the tests' fault injection.
 // Invariants: only the script's `main` decides what rank 0 alone does (files, printing); a rank
 // that fails makes the whole run exit 1 with the error naming that rank.
 import { pathToFileURL } from 'node:url';
@@ -28,6 +29,7 @@ export async function runDataParallel(parseArgs, main) {
       const opts = parseArgs(data.argv);
       useCpuThreads(opts.backend, info.cpuThreads);
       await main(opts, group);
+      await flushStdio(); // the launcher terminates the workers once all have returned
       return null;
     });
     return;
@@ -60,6 +62,11 @@ export async function runDataParallel(parseArgs, main) {
 /** Registers a CPU backend with `threads` fast-path threads (so N ranks do not oversubscribe the cores). */
 function useCpuThreads(backend, threads) {
   if (backend === 'cpu' && threads > 0) registerBackend({ name: 'cpu', priority: 1, create: () => new CpuBackend({ threads }) });
+}
+
+/** Resolves once a worker's buffered stdout/stderr has reached the main thread (a write's callback waits for its ack). */
+async function flushStdio() {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))));
 }
 
 function exitWith(message, code) {
@@ -102,4 +109,35 @@ export async function allReduceNumbers(group, values) {
  */
 export function rankSeed(seed, rank) {
   return rank === 0 ? seed : (seed ^ Math.imul(rank, 0x9e3779b1)) >>> 0;
+}
+
+/**
+ * Keeps the ranks' dropout counters in step after a backward pass: each rank's counter advanced
+ * by its own shard's shapes, and all continue from the largest, so rank 0's checkpoint resumes
+ * every rank's stream where an unbroken run is (a no-op on one rank).
+ *
+ * @example
+ * afterBackward: async () => { await ddp.finishGradSync(); await syncStreamOffsets(group, generator); },
+ * @param {import('@heed/distributed').ProcessGroup} group @param {import('@heed/core').Generator} generator
+ */
+export async function syncStreamOffsets(group, generator) {
+  if (group.worldSize === 1) return;
+  const offset = Float64Array.of(generator.offset);
+  await group.allReduceBuffer(offset, 'max');
+  generator.offset = offset[0];
+}
+
+/**
+ * Fault injection for the tests: with `HEED_EXAMPLE_FAIL_RANK=r` in the environment, rank `r`
+ * throws in the second step of the run (`step === startStep + 2`).
+ *
+ * @example
+ * batchLoss: (step) => { failIfAsked(group.rank, step, startStep); ... },
+ * @param {number} rank @param {number} step @param {number} startStep
+ */
+export function failIfAsked(rank, step, startStep) {
+  const env = process.env.HEED_EXAMPLE_FAIL_RANK;
+  if (env !== undefined && Number(env) === rank && step === startStep + 2) {
+    throw new Error(`rank ${rank} fails on purpose at step ${step} (HEED_EXAMPLE_FAIL_RANK)`);
+  }
 }
