@@ -57,6 +57,10 @@ TRAIN="node $HERE/train_heed.mjs"
   echo "train.heed-cpu           | 600 | 0 | $TRAIN --backend=cpu"
   echo "train.heed-cpu.fused     | 600 | 0 | $TRAIN --backend=cpu --fused --adam=step"
   echo "train.heed-cpu.adamstep  | 600 | 0 | $TRAIN --backend=cpu --adam=step"
+  # Lazy execution (core's LazyBackend): elementwise chains as generated WASM SIMD programs.
+  echo "heed-cpu-lazy.elementwise | 300 | 0 | $OPS --backend=cpu --lazy --op=elementwise"
+  echo "heed-cpu-lazy.softmax    | 300 | 0 | $OPS --backend=cpu --lazy --op=softmax"
+  echo "train.heed-cpu-lazy      | 600 | 0 | $TRAIN --backend=cpu --lazy"
   # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
   # these force the plain-SIMD build (mul + add) for comparison.
   if [ "${HEED_PLAIN_SIMD:-1}" != 0 ]; then
@@ -69,6 +73,9 @@ TRAIN="node $HERE/train_heed.mjs"
     echo "heed-webgpu.softmax      | 300 | 1 | $OPS --backend=webgpu --op=softmax"
     echo "train.heed-webgpu        | 900 | 1 | $TRAIN --backend=webgpu"
     echo "train.heed-webgpu.fused  | 900 | 1 | $TRAIN --backend=webgpu --fused --adam=step"
+    echo "heed-webgpu-lazy.elementwise | 300 | 1 | $OPS --backend=webgpu --lazy --op=elementwise"
+    echo "heed-webgpu-lazy.softmax | 300 | 1 | $OPS --backend=webgpu --lazy --op=softmax"
+    echo "train.heed-webgpu-lazy   | 900 | 1 | $TRAIN --backend=webgpu --lazy"
   fi
 } > "$WORK/extra-configs.txt"
 
