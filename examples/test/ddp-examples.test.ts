@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Data-parallel runs of the sentiment and char-lm examples (`--quick --steps 4`, built
 // packages, worker-thread ranks) against `--ranks 1`: with dropout 0, 2 ranks (sentiment
-// stopped after step 2 and resumed on 2 ranks; char-lm unbroken, and under `mpirun -np 2`
-// where the MPI binding is built) have every step's loss and the summary.json final loss
+// stopped after step 2 and resumed on 2 ranks, or on 4; char-lm unbroken, and under
+// `mpirun -np 2` where the MPI binding is built) have every step's loss and the summary.json final loss
 // within 1e-4 relative of one rank's; with dropout (per-rank streams), a 2-rank run stopped
 // after step 2 and resumed equals the unbroken 2-rank run bit for bit; a rank that throws makes
 // the run exit 1 with a SpawnError naming it. Skipped when the packages are not built.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,10 +66,15 @@ describe.skipIf(missing.length > 0)('sentiment and char-lm data-parallel (--rank
     trainOk('char-lm', ['--ranks', '1', '--out', one['char-lm']]);
   }, 60_000);
 
-  it('sentiment: 2 ranks, stopped after step 2 and resumed on 2 ranks, train the same model as 1 rank (dropout 0)', () => {
+  it('sentiment: 2 ranks, stopped after step 2 and resumed on 2 (or 4) ranks, train the same model as 1 rank (dropout 0)', () => {
     const out = dir('sentiment-2');
     trainOk('sentiment', ['--dropout', '0', '--ranks', '2', '--stop-at', '2', '--out', out]);
     expect(summaryOf(out)).toMatchObject({ ranks: 2, transport: 'threads', steps: 2, dropout: 0 });
+    const out4 = dir('sentiment-2-4');
+    cpSync(out, out4, { recursive: true });
+    trainOk('sentiment', ['--ranks', '4', '--resume', '--out', out4]);
+    expect(summaryOf(out4)).toMatchObject({ ranks: 4, steps: 4 });
+    expectSameTraining(summaryOf(out4), summaryOf(one.sentiment));
     const stdout = trainOk('sentiment', ['--ranks', '2', '--resume', '--out', out]);
     // Rank 0 alone prints: one header line and one accuracy table.
     expect(stdout.match(/^sentiment on /gm)).toHaveLength(1);
