@@ -19,7 +19,7 @@ import {
   Rng, TRAINED_STEPS_KEY, ensureDir, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
   resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
-import { allReduceNumbers, rankSeed, rankSlice, runDataParallel } from '../data-parallel.mjs';
+import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
 import { DIRECTIONS, LANGUAGES, sampleExample, sourceText, splitNumbers, targetText } from './data.mjs';
 import { createRun, encodeBatch, encodeSource as encodeSourceWith, encodeTarget, makeOptimizer } from './task.mjs';
 
@@ -108,10 +108,8 @@ async function trainRank(opts, group) {
   // This rank's part of each global batch, in `micro` micro-batches; every loss is a sum over its
   // target tokens divided by the global token count, so the summed gradients are the global mean's.
   let earlierLoss = 0;
-  // Fault injection for the tests: HEED_EXAMPLE_FAIL_RANK=r makes rank r throw in its second step.
-  const failRank = process.env.HEED_EXAMPLE_FAIL_RANK === undefined ? -1 : Number(process.env.HEED_EXAMPLE_FAIL_RANK);
   async function batchLoss(step) {
-    if (rank === failRank && step === startStep + 2) throw new Error(`rank ${rank} fails on purpose at step ${step} (HEED_EXAMPLE_FAIL_RANK)`);
+    failIfAsked(rank, step, startStep);
     const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
     const [from, to] = rankSlice(items.length, rank, worldSize);
     const parts = Array.from({ length: micro }, (_, i) => items.slice(...rankSlice(to - from, i, micro).map((j) => from + j)));
@@ -144,13 +142,7 @@ async function trainRank(opts, group) {
     batchLoss,
     afterBackward: async (step) => {
       await ddp.finishGradSync();
-      // The ranks' dropout counters advance by their own shard's shapes; all continue from the
-      // largest, so rank 0's checkpoint resumes every rank's stream where an unbroken run is.
-      if (worldSize > 1) {
-        const offset = Float64Array.of(generator.offset);
-        await group.allReduceBuffer(offset, 'max');
-        generator.offset = offset[0];
-      }
+      await syncStreamOffsets(group, generator);
       if (lead && opts.gradDump) {
         await ensureDir(opts.gradDump);
         await saveFile(join(opts.gradDump, `step-${step}.safetensors`), new Map(model.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad])));
