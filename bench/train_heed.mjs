@@ -7,7 +7,7 @@
 // `adamStep` (--adam=step: the backend's fused `adam` kernel on any backend that has one, e.g.
 // the CPU's one-pass WASM kernel, what nn.Adam uses).
 // Loss at step 1 must be 2.4807, step 8 1.8826.
-// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step]
+// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step] [--lazy] [--profile]
 //        CPU debug flags: --threads=N  --reference  --simd=simd|relaxed
 import { parseArgs, emit, rssMB } from '../../shared/peers/lib/common.mjs';
 import { CFG, GELU_C, paramShapes, initParams, makeBatch, adamScalars, PARAM_NAMES } from '../../shared/peers/lib/model_spec.mjs';
@@ -116,6 +116,16 @@ async function dispatchesPerStep() {
   return lazyBackend ? lazyBackend.stats().dispatches - before : eager;
 }
 r.dispatches_per_step = await dispatchesPerStep();
+if (args.profile) {
+  // One more step under core's profile(): per-kernel calls and host milliseconds (CPU kernels are
+  // synchronous, so host time is their time; on WebGPU it is encoding time only).
+  const p = await heed.profile(() => step(r.steps + 101));
+  const total = p.kernels.reduce((a, k) => a + k.ms, 0);
+  console.error(`profile of one step: ${p.ms.toFixed(1)} ms wall, ${total.toFixed(1)} ms in ${p.dispatches} kernel dispatches`);
+  for (const k of p.kernels.slice(0, 12)) {
+    console.error(`  ${k.kernel.padEnd(12)} x${String(k.calls).padStart(4)}  ${k.ms.toFixed(2).padStart(7)} ms  ${(k.bytesRead / 2 ** 20).toFixed(1).padStart(6)} MiB read`);
+  }
+}
 emit({
   suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${stepAdam ? '+adamStep' : ''}`,
   rss_init_mb: rssInit, heedTensors: heed.memory().numTensors, ...r,

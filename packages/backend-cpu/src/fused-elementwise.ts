@@ -197,13 +197,21 @@ export function fusedElementwise(program: ElementwiseProgram, inputs: readonly S
 /** The program as generated WASM SIMD over the fast heap, or null where it does not apply (see codegen-wasm.ts). */
 function runWasm(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], size: number): DataId[] | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
-  // One wasm call per run of the coalesced shape; each input's inner stride must be 1 (a
-  // contiguous run) or 0 (one element broadcast over the run).
-  const { n, rows, bases, inner } = walkPlan(program.shape, inputs, size);
+  // The coalesced shape is [...outer, mid, n]: one wasm call runs mid rows of n elements (each
+  // input's inner stride must be 1, a contiguous run, or 0, one element broadcast over the run;
+  // its mid stride is free); the outer dims, rare after coalescing, are a JS loop of calls.
+  const merged = coalesceDims(program.shape, [contiguousStrides(program.shape), ...inputs.map((v) => v.strides)]);
+  const dims = merged.shape;
+  const strides = merged.strides.slice(1);
+  const rank = dims.length;
+  const n = rank === 0 ? 1 : dims[rank - 1];
+  const mid = rank < 2 ? 1 : dims[rank - 2];
+  const calls = size / (n * mid);
   const layouts: InputLayout[] = [];
   for (let j = 0; j < inputs.length; j++) {
-    if (inner[j] === 1) layouts.push('contiguous');
-    else if (inner[j] === 0 || n === 1) layouts.push('scalar');
+    const inner = rank === 0 ? 0 : strides[j][rank - 1];
+    if (inner === 1) layouts.push('contiguous');
+    else if (inner === 0 || n === 1) layouts.push('scalar');
     else return null;
   }
   const heap = rt.heap;
@@ -222,13 +230,18 @@ function runWasm(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly 
       if (src === null) return null;
       sources.push(src);
     }
+    const outer = rank <= 2 ? [] : dims.slice(0, rank - 2);
+    const bases = rowBases(outer, strides.map((st) => st.slice(0, outer.length)), inputs.map((v) => v.offset), calls);
     const consts = constantsOf(program);
-    const args = new Array<number>(1 + outs.length + sources.length + consts.length);
+    const nOut = outs.length;
+    const args = new Array<number>(2 + nOut + 2 * sources.length + consts.length);
     args[0] = n;
-    consts.forEach((c, k) => { args[1 + outs.length + sources.length + k] = c; });
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < outs.length; j++) args[1 + j] = outs[j].ptr + r * n * 4;
-      for (let j = 0; j < sources.length; j++) args[1 + outs.length + j] = sources[j].ptr + bases[j][r] * 4;
+    args[1] = mid;
+    sources.forEach((_, j) => { args[3 + nOut + 2 * j] = (rank < 2 ? 0 : strides[j][rank - 2]) * 4; });
+    consts.forEach((c, k) => { args[2 + nOut + 2 * sources.length + k] = c; });
+    for (let c = 0; c < calls; c++) {
+      for (let j = 0; j < nOut; j++) args[2 + j] = outs[j].ptr + c * mid * n * 4;
+      for (let j = 0; j < sources.length; j++) args[2 + nOut + 2 * j] = sources[j].ptr + bases[j][c] * 4;
       run(...args);
     }
     const done = outs.slice();

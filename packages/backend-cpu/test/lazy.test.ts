@@ -190,8 +190,12 @@ describe('lazy execution: generated WASM SIMD on the fast path', () => {
       const bias = heed.tensor(values(37, 12), { shape: [37], backend });
       const m = heed.tensor(values(6, 13), { shape: [6, 1], backend });
       const y = heed.tidy(() => x.sub(m).mul(bias).add(m.square()).div(bias.abs().add(1)));
-      const out = Array.from(await y.data());
-      for (const t of [x, bias, m, y]) t.dispose();
+      // rank 3 after coalescing ([2, 3, 5] + a [3, 1] column): the outer dim is a loop of calls
+      const z = heed.tensor(values(30, 15), { shape: [2, 3, 5], backend });
+      const col = heed.tensor(values(3, 16), { shape: [3, 1], backend });
+      const w = heed.tidy(() => z.mul(col).add(z.abs().sqrt()).sub(col));
+      const out = [...Array.from(await y.data()), ...Array.from(await w.data())];
+      for (const t of [x, bias, m, y, z, col, w]) t.dispose();
       return out;
     };
     const before = wasmProgramRuns();

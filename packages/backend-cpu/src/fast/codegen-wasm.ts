@@ -70,30 +70,37 @@ const SIMD_BINARY: Record<string, number> = { add: SIMD.add, sub: SIMD.sub, mul:
 const F32_BINARY: Record<string, number> = { add: OP.f32Add, sub: OP.f32Sub, mul: OP.f32Mul, div: OP.f32Div, minimum: OP.f32Min, maximum: OP.f32Max };
 
 /**
- * The function body. Params: 0 = element count n, then one byte pointer per output, then per
- * input, then one f32 per constant. Locals after the params: i (byte offset), end (vector part, bytes), one v128 per expr,
+ * The function body: `rows` runs of `n` elements. Params: 0 = n, 1 = rows, then one byte pointer
+ * per output (runs are contiguous), then per input its byte pointer and byte stride between
+ * runs, then one f32 per constant. Locals after the params: i (byte offset), end (vector part, bytes), one v128 per expr,
  * one f32 per expr, one v128 per scalar input (its splat).
  */
 function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): number[] {
   const { exprs, outputs } = program;
   const nOut = outputs.length;
+  const nIn = layouts.length;
   const constParam = new Map<number, number>(); // expr index -> its f32 param
-  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 1 + nOut + layouts.length + constParam.size); });
-  const params = 1 + nOut + layouts.length + constParam.size;
-  const iLocal = params, endLocal = params + 1;
-  const vLocal = (k: number) => params + 2 + k;
-  const sLocal = (k: number) => params + 2 + exprs.length + k;
-  const splatLocal = (j: number) => params + 2 + 2 * exprs.length + j;
-  const outPtr = (j: number) => 1 + j;
-  const inPtr = (j: number) => 1 + nOut + j;
+  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 2 + nOut + 2 * nIn + constParam.size); });
+  const params = 2 + nOut + 2 * nIn + constParam.size;
+  const iLocal = params, endLocal = params + 1, rLocal = params + 2;
+  const vLocal = (k: number) => params + 3 + k;
+  const sLocal = (k: number) => params + 3 + exprs.length + k;
+  const splatLocal = (j: number) => params + 3 + 2 * exprs.length + j;
+  const outPtr = (j: number) => 2 + j;
+  const inPtr = (j: number) => 2 + nOut + 2 * j;
+  const inStride = (j: number) => 3 + nOut + 2 * j;
   const code: number[] = [];
-  const locals = [[1, 0x7f], [1, 0x7f], [exprs.length, 0x7b], [exprs.length, 0x7d], [layouts.length, 0x7b]].filter(([n]) => n > 0);
-  // splat the scalar inputs once
+  const locals = [[3, 0x7f], [exprs.length, 0x7b], [exprs.length, 0x7d], [nIn, 0x7b]].filter(([n]) => n > 0);
+  // end = (n & ~3) * 4: the bytes of a row the vector loop covers
+  code.push(OP.localGet, 0, OP.i32Const, ...sleb(-4), OP.i32And, OP.i32Const, 2, OP.i32Shl, OP.localSet, ...uleb(endLocal));
+  // for (r = 0; r < rows; r++) { ...the row...; advance every pointer by its row stride }
+  code.push(OP.block, 0x40, OP.loop, 0x40);
+  code.push(OP.localGet, ...uleb(rLocal), OP.localGet, 1, OP.i32GeU, OP.brIf, 1);
+  code.push(OP.i32Const, 0, OP.localSet, ...uleb(iLocal));
+  // splat this row's broadcast inputs
   layouts.forEach((l, j) => {
     if (l === 'scalar') code.push(OP.localGet, ...uleb(inPtr(j)), ...simd(SIMD.load32Splat), ...memarg(2), OP.localSet, ...uleb(splatLocal(j)));
   });
-  // end = (n & ~3) * 4
-  code.push(OP.localGet, 0, OP.i32Const, ...sleb(-4), OP.i32And, OP.i32Const, 2, OP.i32Shl, OP.localSet, ...uleb(endLocal));
   const emitExpr = (e: ElementwiseExpr, k: number, mode: Vec): void => {
     const get = (x: number) => [OP.localGet, ...uleb(mode === 'vector' ? vLocal(x) : sLocal(x))];
     switch (e.op) {
@@ -151,6 +158,14 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
   };
   emitLoop('vector');
   emitLoop('scalar');
+  for (let j = 0; j < nOut; j++) {
+    code.push(OP.localGet, ...uleb(outPtr(j)), OP.localGet, 0, OP.i32Const, 2, OP.i32Shl, OP.i32Add, OP.localSet, ...uleb(outPtr(j)));
+  }
+  for (let j = 0; j < nIn; j++) {
+    code.push(OP.localGet, ...uleb(inPtr(j)), OP.localGet, ...uleb(inStride(j)), OP.i32Add, OP.localSet, ...uleb(inPtr(j)));
+  }
+  code.push(OP.localGet, ...uleb(rLocal), OP.i32Const, 1, OP.i32Add, OP.localSet, ...uleb(rLocal));
+  code.push(OP.br, 0, OP.end, OP.end);
   code.push(OP.end);
   const fn = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code];
   return [...uleb(fn.length), ...fn];
@@ -158,7 +173,7 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
 
 /** The module bytes: imports env.memory (shared or not), exports `run`. */
 export function wasmModuleBytes(program: ElementwiseProgram, layouts: readonly InputLayout[], sharedMemory: boolean, maxPages: number): Uint8Array<ArrayBuffer> {
-  const pointers = 1 + program.outputs.length + layouts.length;
+  const pointers = 2 + program.outputs.length + 2 * layouts.length; // n, rows, outputs, (input, row stride) pairs
   const consts = program.exprs.filter((e) => e.op === 'const').length;
   const paramTypes = [...new Array<number[]>(pointers).fill([0x7f]), ...new Array<number[]>(consts).fill([0x7d])];
   // type 0: run; type 1: v128 -> v128 (the imported vector math)
@@ -177,7 +192,7 @@ export function wasmModuleBytes(program: ElementwiseProgram, layouts: readonly I
 /** The fast kernel module's exported f32x4 functions the generated modules import. */
 export type VectorMath = { readonly [F in (typeof VMATH)[number]]: WebAssembly.ExportValue };
 
-/** The compiled `run(n, ...outPtrs, ...inPtrs, ...constants)` of a program, for one memory. */
+/** The compiled `run(n, rows, ...outPtrs, ...(inPtr, inRowStrideBytes), ...constants)` of a program, for one memory. */
 export type WasmProgram = (...args: number[]) => void;
 
 const modules = new Map<string, WebAssembly.Module | null>();
@@ -204,7 +219,7 @@ const instances = new WeakMap<WebAssembly.Memory, Map<string, WasmProgram>>();
  * @example
  * ```ts
  * const run = wasmProgram(program, key, ['contiguous', 'scalar'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
- * run?.(n, outPtr, xPtr, aPtr);
+ * run?.(n, rows, outPtr, xPtr, xRowStride, aPtr, 0);
  * ```
  */
 export function wasmProgram(program: ElementwiseProgram, key: string, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
