@@ -54,7 +54,16 @@ export interface CpuBackendOptions {
   readonly threads?: number;
   /** Which WASM build: 'relaxed' (fused multiply-add, where supported), 'simd', or 'auto'. */
   readonly simd?: 'auto' | 'simd' | 'relaxed';
+  /**
+   * The fused training attention (`attentionForward`/`attentionBackward`) runs when a head has
+   * at least this many scores (L x S); below it the kernels decline and core's decomposition,
+   * which is faster on short sequences, runs (default 2^17, about L = S = 362; 0 = always fuse).
+   */
+  readonly fuseTrainingAttentionFrom?: number;
 }
+
+/** See {@link CpuBackendOptions.fuseTrainingAttentionFrom}: measured crossover of fused vs decomposed attention training. */
+const FUSE_TRAINING_ATTENTION_FROM = 2 ** 17;
 
 /**
  * What the fast path of a backend is doing, for debugging and benchmarks.
@@ -130,8 +139,10 @@ export class CpuBackend implements Backend {
       free: (id: DataId) => this.free(id),
       emit: (a: Float32Array): DataId => (rt !== null && fastUpload(rt, a, 'float32')) || wrap(a, 'float32'),
     };
+    const fuseFrom = options.fuseTrainingAttentionFrom ?? FUSE_TRAINING_ATTENTION_FROM;
     this.attentionForward = (q, k, v, mask, scale, causal) => {
       this.#live('attentionForward');
+      if (q.shape[q.shape.length - 2] * k.shape[k.shape.length - 2] < fuseFrom) return null; // short: the decomposition is faster
       return attentionForwardKernel(q, k, v, mask, scale, causal, tileOps);
     };
     this.attentionBackward = (q, k, v, mask, scale, causal, out, dOut, lse) => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LazyBackend, backward, grad, memory, mul, noGrad, onKernel, registerBackend, removeBackend, scaledDotProductAttention,
   setBackend, square, sum, tensor, tidy, type AttentionOptions, type Backend, type Tensor,
+  type StridedView,
 } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 
@@ -27,9 +28,9 @@ function named(be: Backend, name: string, hide: readonly string[] = []): Backend
 }
 
 const BACKENDS: Record<string, () => Backend> = {
-  'att-fast': () => named(new CpuBackend(), 'att-fast'),
-  'att-ref': () => named(new CpuBackend({ fast: false }), 'att-ref'),
-  'att-lazy': () => new LazyBackend(new CpuBackend(), { name: 'att-lazy' }),
+  'att-fast': () => named(new CpuBackend({ fuseTrainingAttentionFrom: 0 }), 'att-fast'),
+  'att-ref': () => named(new CpuBackend({ fast: false, fuseTrainingAttentionFrom: 0 }), 'att-ref'),
+  'att-lazy': () => new LazyBackend(new CpuBackend({ fuseTrainingAttentionFrom: 0 }), { name: 'att-lazy' }),
   // the decomposition: the same reference backend without the fused training pair
   'att-decomp': () => named(new CpuBackend({ fast: false }), 'att-decomp', ['attentionForward', 'attentionBackward']),
 };
@@ -211,5 +212,19 @@ describe('fused training attention on the CPU backend', () => {
     const decomposed = peakOf('att-decomp');
     expect(decomposed).toBeGreaterThan(scores);
     expect(fused).toBeLessThan(scores / 4);
+  });
+});
+
+describe('fuseTrainingAttentionFrom', () => {
+  it('declines short sequences by default (the decomposition is faster there) and fuses long ones', () => {
+    const view = (be: CpuBackend, L: number): StridedView => ({ data: be.upload(new Float32Array(2 * L * 8).fill(0.5), 'float32'), dtype: 'float32', shape: [1, 2, L, 8], strides: [2 * L * 8, L * 8, 8, 1], offset: 0 });
+    const plain = new CpuBackend({ fast: false });
+    const short = view(plain, 16);
+    expect(plain.attentionForward(short, short, short, null, 1, false)).toBeNull();
+    const long = view(plain, 512);
+    expect(plain.attentionForward(long, long, long, null, 1, false)).not.toBeNull();
+    const always = new CpuBackend({ fast: false, fuseTrainingAttentionFrom: 0 });
+    const s2 = view(always, 16);
+    expect(always.attentionForward(s2, s2, s2, null, 1, false)).not.toBeNull();
   });
 });
