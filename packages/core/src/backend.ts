@@ -405,3 +405,21 @@ export const PRIMITIVE_NAMES = [
 type MissingPrimitive = Exclude<keyof Primitives, (typeof PRIMITIVE_NAMES)[number]>;
 const _allPrimitivesListed: MissingPrimitive extends never ? true : never = true;
 void _allPrimitivesListed;
+
+/**
+ * Names of the optional fused kernels (every key of {@link FusedKernels}).
+ *
+ * @example
+ * ```ts
+ * FUSED_KERNEL_NAMES.includes('attention'); // true
+ * ```
+ */
+export const FUSED_KERNEL_NAMES = [
+  'softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk',
+  'conv2d', 'elementwise',
+] as const satisfies readonly (keyof FusedKernels)[];
+
+// Compile-time proof that FUSED_KERNEL_NAMES lists every fused kernel.
+type MissingFused = Exclude<keyof FusedKernels, (typeof FUSED_KERNEL_NAMES)[number]>;
+const _allFusedListed: MissingFused extends never ? true : never = true;
+void _allFusedListed;
