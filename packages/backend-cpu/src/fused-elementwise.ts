@@ -132,16 +132,20 @@ function constantsOf(program: ElementwiseProgram): Float64Array {
   return Float64Array.from(program.exprs.flatMap((e) => (e.op === 'const' ? [stored(e.value, e.dtype)] : [])));
 }
 
+/** The program's shape with mergeable dims merged, and each input's strides over it (the output is contiguous). */
+function coalesced(shape: readonly number[], inputs: readonly StridedView[]): { dims: number[]; strides: number[][] } {
+  const merged = coalesceDims(shape, [contiguousStrides(shape), ...inputs.map((v) => v.strides)]);
+  return { dims: merged.shape, strides: merged.strides.slice(1) };
+}
+
 /** The coalesced iteration: run length n, number of runs, each input's run start offsets and inner stride. */
 function walkPlan(shape: readonly number[], inputs: readonly StridedView[], size: number) {
-  const merged = coalesceDims(shape, [contiguousStrides(shape), ...inputs.map((v) => v.strides)]);
-  const dims = merged.shape;
+  const { dims, strides: inputStrides } = coalesced(shape, inputs);
   const n = size === 0 ? 0 : dims.length === 0 ? 1 : dims[dims.length - 1];
   const rows = n === 0 ? 0 : size / n;
-  const inputStrides = merged.strides.slice(1);
   const bases = rowBases(dims.slice(0, -1), inputStrides.map((s) => s.slice(0, -1)), inputs.map((v) => v.offset), rows);
   const inner = Int32Array.from(inputStrides, (s) => (s.length === 0 ? 0 : s[s.length - 1]));
-  return { dims, n, rows, bases, inner };
+  return { n, rows, bases, inner };
 }
 
 /** Start offset of every run (row) of each input over the coalesced iteration shape. */
@@ -200,9 +204,7 @@ function runWasm(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly 
   // The coalesced shape is [...outer, mid, n]: one wasm call runs mid rows of n elements (each
   // input's inner stride must be 1, a contiguous run, or 0, one element broadcast over the run;
   // its mid stride is free); the outer dims, rare after coalescing, are a JS loop of calls.
-  const merged = coalesceDims(program.shape, [contiguousStrides(program.shape), ...inputs.map((v) => v.strides)]);
-  const dims = merged.shape;
-  const strides = merged.strides.slice(1);
+  const { dims, strides } = coalesced(program.shape, inputs);
   const rank = dims.length;
   const n = rank === 0 ? 1 : dims[rank - 1];
   const mid = rank < 2 ? 1 : dims[rank - 2];
