@@ -12,6 +12,7 @@ export default defineConfig({
       '@heed/core': pkg('core'),
       '@heed/backend-cpu': pkg('backend-cpu'),
       '@heed/backend-webgpu': pkg('backend-webgpu'),
+      '@heed/backend-native': pkg('backend-native'),
       '@heed/backend-conformance': pkg('backend-conformance'),
       '@heed/nn': pkg('nn'),
       '@heed/models': pkg('models'),

@@ -29,6 +29,10 @@ import {
   fastReduce, fastSoftmax, fastUnary, fastUpload, HeapBuffer, type FastRuntime,
 } from './fast/index.js';
 import type { FastHeapStats } from './fast/heap.js';
+import type { NativeProvider } from './fast/native.js';
+import { nativeMatmul } from './fast/native-matmul.js';
+import { nativeGelu, nativeLayerNorm, nativeReduce, nativeSoftmax } from './fast/native-rows.js';
+import { nativeAdam } from './fast/native-train.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   syncRead: true,
@@ -54,6 +58,12 @@ export interface CpuBackendOptions {
   readonly threads?: number;
   /** Which WASM build: 'relaxed' (fused multiply-add, where supported), 'simd', or 'auto'. */
   readonly simd?: 'auto' | 'simd' | 'relaxed';
+  /**
+   * Native kernels working on the fast path's heap in place (see `@heed/backend-native`, whose
+   * `nativeCpuBackend()` passes them): float32 matmul, row kernels and the Adam update go there
+   * first, and to the WASM kernels wherever they decline. Needs the fast path.
+   */
+  readonly native?: NativeProvider;
   /**
    * The fused training attention (`attentionForward`/`attentionBackward`) runs when a head has
    * at least this many scores (L x S); below it the kernels decline and core's decomposition,
@@ -81,6 +91,8 @@ export interface CpuFastInfo {
   /** Whether the memory is shared (threads possible). */
   readonly shared: boolean;
   readonly heap: FastHeapStats;
+  /** The native kernel provider in use (e.g. 'OpenBLAS 0.3.21 Zen, openmp, 2 threads'), or null. */
+  readonly native: string | null;
 }
 
 /**
@@ -129,11 +141,17 @@ export class CpuBackend implements Backend {
     out: StridedView, dOut: StridedView, lse: StridedView) => [DataId, DataId, DataId] | null;
   #disposed = false;
   readonly #fast: FastRuntime | null;
+  readonly #native: NativeProvider | null;
 
   constructor(options: CpuBackendOptions = {}) {
     const fast = options.fast ?? envFlag('HEED_CPU_FAST') !== '0';
     this.#fast = fast ? acquireFastRuntime({ threads: options.threads, simd: options.simd }) : null;
     const rt = this.#fast;
+    this.#native = options.native ?? null;
+    if (this.#native !== null && rt === null) {
+      throw new HeedError('CpuBackend', `native kernels (${this.#native.name}) need the WASM fast path, which is off or unavailable here; drop { fast: false } / HEED_CPU_FAST=0, or leave out \`native\`.`);
+    }
+    const nat = this.#native;
     const tileOps = {
       matmul: (a: StridedView, b: StridedView) => this.matmul(a, b),
       free: (id: DataId) => this.free(id),
@@ -150,11 +168,11 @@ export class CpuBackend implements Backend {
       return attentionBackwardKernel(q, k, v, mask, scale, causal, out, dOut, lse, tileOps);
     };
     if (rt !== null) {
-      this.softmax = (x) => { this.#live('softmax'); return fastSoftmax(rt, x, false); };
-      this.logSoftmax = (x) => { this.#live('logSoftmax'); return fastSoftmax(rt, x, true); };
-      this.gelu = (x, approximate) => { this.#live('gelu'); return fastGelu(rt, x, approximate); };
-      this.layerNorm = (x, w, b, eps) => { this.#live('layerNorm'); return fastLayerNorm(rt, x, w, b, eps); };
-      this.adam = (param, grad, expAvg, expAvgSq, step) => this.#adam(rt, param, grad, expAvg, expAvgSq, step);
+      this.softmax = (x) => { this.#live('softmax'); return (nat && nativeSoftmax(rt, nat, x, false)) || fastSoftmax(rt, x, false); };
+      this.logSoftmax = (x) => { this.#live('logSoftmax'); return (nat && nativeSoftmax(rt, nat, x, true)) || fastSoftmax(rt, x, true); };
+      this.gelu = (x, approximate) => { this.#live('gelu'); return (nat && nativeGelu(rt, nat, x, approximate)) || fastGelu(rt, x, approximate); };
+      this.layerNorm = (x, w, b, eps) => { this.#live('layerNorm'); return (nat && nativeLayerNorm(rt, nat, x, w, b, eps)) || fastLayerNorm(rt, x, w, b, eps); };
+      this.adam = (param, grad, expAvg, expAvgSq, step) => (nat && (this.#live('adam'), nativeAdam(rt, nat, param, grad, expAvg, expAvgSq, step))) || this.#adam(rt, param, grad, expAvg, expAvgSq, step);
       this.conv2d = (x, w, b, params) => { this.#live('conv2d'); return fastConv2d(rt, x, w, b, params); };
       this.argsort = (x, descending) => { this.#live('argsort'); return argsortKernel(x, descending); };
       this.topk = (x, k, largest) => { this.#live('topk'); return topkKernel(x, k, largest); };
@@ -165,7 +183,7 @@ export class CpuBackend implements Backend {
   fastInfo(): CpuFastInfo | null {
     const rt = this.#fast;
     if (rt === null) return null;
-    return { flavor: rt.flavor, threads: rt.threads, shared: rt.heap.shared, heap: rt.heap.stats() };
+    return { flavor: rt.flavor, threads: rt.threads, shared: rt.heap.shared, heap: rt.heap.stats(), native: this.#native?.name ?? null };
   }
 
   /** New buffers [param, m, v] from the one-pass WASM kernel (inputs unchanged), or null to decline. */
@@ -251,13 +269,15 @@ export class CpuBackend implements Backend {
   /** sum/prod/max/min over axes, argmax/argmin over one axis. */
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
     this.#live(op);
-    return (this.#fast && fastReduce(this.#fast, op, x, axes, outDtype)) || reduceKernel(op, x, axes, outDtype);
+    const rt = this.#fast;
+    return (rt && ((this.#native && nativeReduce(rt, this.#native, op, x, axes, outDtype)) || fastReduce(rt, op, x, axes, outDtype))) || reduceKernel(op, x, axes, outDtype);
   }
 
   /** Batched `[B, M, K] @ [B, K, N]` into float32 `[B, M, N]`. */
   matmul(a: StridedView, b: StridedView): DataId {
     this.#live('matmul');
-    return (this.#fast && fastMatmul(this.#fast, a, b)) || matmulKernel(a, b);
+    const rt = this.#fast;
+    return (rt && ((this.#native && nativeMatmul(rt, this.#native, a, b)) || fastMatmul(rt, a, b))) || matmulKernel(a, b);
   }
 
   /** A fused elementwise program from lazy execution, as one generated loop (null without eval). */

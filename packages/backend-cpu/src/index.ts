@@ -40,3 +40,5 @@ export const cpuBackend: BackendFactory = {
   priority: 1,
   create: () => new CpuBackend(),
 };
+export { type NativeKernels, type NativeProvider } from './fast/native.js';
+export { MATMUL_ACTIVATION, MATMUL_EPILOGUE } from './fast/native-matmul.js';

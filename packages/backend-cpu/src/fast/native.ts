@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// The contract between the CPU backend and a native kernel provider (@heed/backend-native's
+// heed_native.node, or any object with the same functions): the provider works on the fast
+// path's heap memory in place, so tensors never cross a copy. Every address is a byte offset
+// into that memory and every stride is in elements; a kernel returns false to decline a case
+// (the backend then runs its WASM kernel). `bindHeap` re-binds the memory whenever the heap grew.
+// Invariants: the provider never keeps an address after a call returns; it only writes the
+// output block it was given.
+import type { FastRuntime } from './runtime.js';
+
+/**
+ * The raw native kernels (see the file comment for the conventions). Only `bind` and `matmul`
+ * are required; each other kernel is used when present.
+ *
+ * @example
+ * ```ts
+ * const kernels: NativeKernels = loadNative().kernels; // from @heed/backend-native
+ * ```
+ */
+export interface NativeKernels {
+  /** Binds a Float32Array over the whole heap memory (called again after the heap grows). */
+  bind(heap: Float32Array): void;
+  /**
+   * `c[i] = epilogue(a[i] @ b[i])` for i < batch: a is [m, k] with strides (as1, as2) and batch
+   * stride as0, b likewise [k, n]; c is contiguous [batch, m, n]; epi 0 none, 1 + bias row
+   * vector of n floats at e, 2 + matrix [batch, m, n] at e; act 0 none, 1 relu, 2 gelu, 3 gelu-tanh.
+   */
+  matmul(batch: number, m: number, n: number, k: number, a: number, as0: number, as1: number, as2: number,
+    b: number, bs0: number, bs1: number, bs2: number, c: number, epi: number, e: number, act: number): boolean;
+  /** Softmax (log = 1: log-softmax) of `rows` contiguous rows of `cols` floats from x into out. */
+  softmax?(x: number, out: number, rows: number, cols: number, log: number): boolean;
+  /** LayerNorm of contiguous rows; w/b are addresses of `cols` floats or -1 for none. */
+  layerNorm?(x: number, w: number, b: number, out: number, rows: number, cols: number, eps: number): boolean;
+  /** GELU of `size` contiguous floats (tanh = 1: the tanh approximation). */
+  gelu?(x: number, out: number, size: number, tanh: number): boolean;
+  /** Reduction over the inner `inner` floats of `outer` contiguous rows; op 0 sum, 1 max, 2 min, 3 prod. */
+  reduceRows?(op: number, x: number, out: number, outer: number, inner: number): boolean;
+  /** Column reduction: x is [outer, inner] contiguous, out[j] = op over i of x[i, j]; op as reduceRows. */
+  reduceCols?(op: number, x: number, out: number, outer: number, inner: number): boolean;
+  /** One Adam/AdamW step into new buffers (see fastAdam for the scalar meanings). */
+  adam?(param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number, size: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, bias1: number, bias2: number): boolean;
+}
+
+/**
+ * A native provider as the CPU backend sees it: its kernels plus a description for logs.
+ *
+ * @example
+ * ```ts
+ * new CpuBackend({ native: { name: 'OpenBLAS 0.3.21 (openmp)', kernels } });
+ * ```
+ */
+export interface NativeProvider {
+  /** What runs, e.g. 'OpenBLAS 0.3.21 Zen (openmp, 2 threads)'. */
+  readonly name: string;
+  readonly kernels: NativeKernels;
+}
+
+const bound = new WeakMap<NativeKernels, { buffer: ArrayBufferLike; generation: number }>();
+
+/**
+ * Makes sure `kernels` is bound to the runtime's current heap memory (cheap when it is).
+ *
+ * @example
+ * ```ts
+ * bindHeap(rt, provider.kernels);
+ * provider.kernels.matmul(...);
+ * ```
+ */
+export function bindHeap(rt: FastRuntime, kernels: NativeKernels): void {
+  const last = bound.get(kernels);
+  const heap = rt.heap;
+  if (last !== undefined && last.buffer === heap.buffer && last.generation === heap.generation) return;
+  kernels.bind(new Float32Array(heap.buffer));
+  bound.set(kernels, { buffer: heap.buffer, generation: heap.generation });
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// Batched strided matmul on OpenBLAS sgemm with a fused epilogue:
+//   C[b] = A[b] @ B[b] (+ bias row vector | + a residual matrix), then an activation.
+// Operands keep their own strides (elements): a row-major operand (last stride 1) is NoTrans, a
+// column-major one (second-to-last stride 1) is Trans, anything else is declined (returns false)
+// so the caller falls back to the WASM kernel. C is contiguous [batch, m, n]. Many small
+// products (attention heads) run in parallel over the batch, each GEMM on one thread; large
+// ones run one after another with OpenBLAS's own threads. Results do not depend on the split.
+#include "native.h"
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+enum { EPI_NONE = 0, EPI_BIAS = 1, EPI_MATRIX = 2 };
+enum { ACT_NONE = 0, ACT_RELU = 1, ACT_GELU = 2, ACT_GELU_TANH = 3 };
+#define SMALL_MACS (1 << 22)
+
+/* Chooses the BLAS form of an [rows, cols] operand with strides (sr, sc): 1 on success. */
+static int blas_layout(long rows, long cols, long sr, long sc, int *trans, int *ld) {
+  if (cols == 1) sc = 1;
+  if (rows == 1) sr = sc == 1 ? cols : 1;
+  if (sc == 1 && sr >= (cols > 1 ? cols : 1)) { *trans = HEED_NO_TRANS; *ld = (int)(sr > 0 ? sr : 1); return 1; }
+  if (sr == 1 && sc >= (rows > 1 ? rows : 1)) { *trans = HEED_TRANS; *ld = (int)(sc > 0 ? sc : 1); return 1; }
+  return 0;
+}
+
+static void activate(float *c, long count, int act) {
+  switch (act) {
+    case ACT_RELU:
+      for (long i = 0; i < count; i++) c[i] = c[i] > 0.f ? c[i] : 0.f;
+      break;
+    case ACT_GELU:
+      for (long i = 0; i < count; i++) c[i] = 0.5f * c[i] * (1.f + erff(c[i] * 0.70710678118654752f));
+      break;
+    case ACT_GELU_TANH:
+      for (long i = 0; i < count; i++) {
+        float x = c[i];
+        c[i] = 0.5f * x * (1.f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+typedef struct {
+  long m, n, k;
+  const float *a; long as0; int ta, lda;
+  const float *b; long bs0; int tb, ldb;
+  float *c; int epi; const float *e; int act;
+} gemm_job;
+
+static void run_one(const gemm_job *j, long i) {
+  float *c = j->c + i * j->m * j->n;
+  float beta = 0.f;
+  if (j->epi == EPI_BIAS) {
+    for (long r = 0; r < j->m; r++) memcpy(c + r * j->n, j->e, sizeof(float) * (size_t)j->n);
+    beta = 1.f;
+  } else if (j->epi == EPI_MATRIX) {
+    memcpy(c, j->e + i * j->m * j->n, sizeof(float) * (size_t)(j->m * j->n));
+    beta = 1.f;
+  }
+  if (j->k == 0) {
+    if (beta == 0.f) memset(c, 0, sizeof(float) * (size_t)(j->m * j->n));
+  } else {
+    heed_sgemm(HEED_ROW_MAJOR, j->ta, j->tb, (int)j->m, (int)j->n, (int)j->k, 1.f, j->a + i * j->as0, j->lda,
+               j->b + i * j->bs0, j->ldb, beta, c, (int)j->n);
+  }
+  activate(c, j->m * j->n, j->act);
+}
+
+/* matmul(batch, m, n, k, a, as0, as1, as2, b, bs0, bs1, bs2, c, epi, e, act) -> ran? */
+static napi_value matmul(napi_env env, napi_callback_info info) {
+  double v[16];
+  if (!heed_args(env, info, 16, v, "matmul")) return NULL;
+  long batch = (long)v[0], m = (long)v[1], n = (long)v[2], k = (long)v[3];
+  long as0 = (long)v[5], as1 = (long)v[6], as2 = (long)v[7];
+  long bs0 = (long)v[9], bs1 = (long)v[10], bs2 = (long)v[11];
+  int epi = (int)v[13], act = (int)v[15];
+  if (batch < 1 || m < 1 || n < 1 || k < 0 || as0 < 0 || bs0 < 0 || epi < 0 || epi > 2 || act < 0 || act > 3) return heed_bool(env, 0);
+  if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return heed_bool(env, 0);
+  gemm_job j = { m, n, k, NULL, as0, 0, 0, NULL, bs0, 0, 0, NULL, epi, NULL, act };
+  if (k > 0 && (!blas_layout(m, k, as1, as2, &j.ta, &j.lda) || !blas_layout(k, n, bs1, bs2, &j.tb, &j.ldb))) return heed_bool(env, 0);
+  /* Extents: the last element each operand touches. */
+  double aLast = k ? (double)(batch - 1) * as0 + (double)(m - 1) * as1 + (double)(k - 1) * as2 + 1 : 0;
+  double bLast = k ? (double)(batch - 1) * bs0 + (double)(k - 1) * bs1 + (double)(n - 1) * bs2 + 1 : 0;
+  if (k) {
+    if ((j.a = heed_f32(env, v[4], aLast, "matmul")) == NULL) return NULL;
+    if ((j.b = heed_f32(env, v[8], bLast, "matmul")) == NULL) return NULL;
+  }
+  if ((j.c = heed_f32(env, v[12], (double)batch * m * n, "matmul")) == NULL) return NULL;
+  if (epi != EPI_NONE && (j.e = heed_f32(env, v[14], epi == EPI_BIAS ? (double)n : (double)batch * m * n, "matmul")) == NULL) return NULL;
+  if (batch > 1 && m * n * k < SMALL_MACS && heed_blas_openmp && heed_threads > 1) {
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(heed_threads)
+    for (long i = 0; i < batch; i++) run_one(&j, i);
+  } else {
+    for (long i = 0; i < batch; i++) run_one(&j, i);
+  }
+  return heed_bool(env, 1);
+}
+
+void heed_register_gemm(napi_env env, napi_value exports) {
+  heed_export(env, exports, "matmul", matmul);
+}

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+// Native rows kernels of heed_native.node (see native.h for the conventions).
+#include "native.h"
+
+void heed_register_rows(napi_env env, napi_value exports) {
+  (void)env;
+  (void)exports;
+}
