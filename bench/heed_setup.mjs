@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Shared setup of the Heed benchmark scripts: parse --backend=cpu|webgpu (plus CPU debug flags
-// --threads=N, --reference, --simd=simd|relaxed; --lazy wraps the backend in core's LazyBackend), register and select that backend through
+// --threads=N, --reference, --simd=simd|relaxed, --native = @heed/backend-native's OpenBLAS/OpenMP
+// kernels; --lazy wraps the backend in core's LazyBackend), register and select that backend through
 // Heed's public API, wait until the CPU fast path's worker threads are up (they start
 // asynchronously), and describe the configuration for the RESULT records of the peers harness.
 import { readFileSync } from 'node:fs';
@@ -24,7 +25,12 @@ export async function setupHeed(args) {
     const threads = args.threads ? Number(args.threads) : undefined;
     const fast = !args.reference;
     const simd = typeof args.simd === 'string' ? args.simd : undefined;
-    const factory = { name: 'cpu', priority: 1, create: () => new CpuBackend({ fast, threads, simd }) };
+    let native;
+    if (args.native) {
+      const mod = await import('@heed/backend-native');
+      native = mod.nativeProvider(threads ?? mod.defaultThreads()); // throws what to install when it cannot load
+    }
+    const factory = { name: 'cpu', priority: 1, create: () => new CpuBackend({ fast, threads, simd, native }) };
     heed.registerBackend(args.lazy ? heed.lazyBackendFactory(factory) : factory);
   } else if (want === 'webgpu') {
     let mod;
@@ -53,7 +59,7 @@ export async function setupHeed(args) {
       info = plain.fastInfo();
     }
   }
-  const flavor = want !== 'cpu' ? want : info ? `wasm-${info.flavor}` : 'reference';
+  const flavor = want !== 'cpu' ? want : info ? (info.native ? 'native' : `wasm-${info.flavor}`) : 'reference';
   const meta = {
     peer: 'heed', version: heedVersion(),
     backend: (want === 'cpu' ? `cpu-${flavor}` : want) + (args.lazy ? '-lazy' : ''),
