@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+// Native batched matmul (OpenBLAS sgemm on the heap in place) against a float64 triple loop, on
+// the layouts BLAS takes directly (row- and column-major operands, stride-0 batch broadcast,
+// offsets, degenerate dims) and on ones it must decline (then the WASM kernel runs); a counting
+// provider proves which path ran. Also the epilogue codes (bias, matrix, activations) called on
+// the kernel directly, and out-of-range addresses rejected before any write.
+import { describe, expect, it } from 'vitest';
+import type { DataId, StridedView } from '@heed/core';
+import { CpuBackend, MATMUL_ACTIVATION, MATMUL_EPILOGUE, type NativeKernels } from '@heed/backend-cpu';
+import { loadAddon } from '@heed/backend-native';
+
+const { addon } = loadAddon();
+addon.setThreads(2);
+let calls = 0;
+let ran = 0;
+const counted: NativeKernels = {
+  bind: (h) => addon.bind(h),
+  matmul: (...args) => { calls++; const ok = addon.matmul(...args); if (ok) ran++; return ok; },
+};
+const cpu = new CpuBackend({ threads: 2, native: { name: 'counted OpenBLAS', kernels: counted } });
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+interface Operand { view: StridedView; raw: Float32Array }
+type Layout = 'rows' | 'cols' | 'strided';
+
+function operand(batch: number, rows: number, cols: number, layout: Layout, broadcast: boolean, offset: number, seed: number): Operand {
+  const stored = broadcast ? 1 : batch;
+  const pad = layout === 'strided' ? 2 : 1; // 'strided': every element 2 apart, neither dim unit-stride
+  const raw = random(offset + stored * rows * cols * pad, seed);
+  const bs = broadcast ? 0 : rows * cols * pad;
+  const strides = layout === 'rows' ? [bs, cols, 1] : layout === 'cols' ? [bs, 1, rows] : [bs, cols * 2, 2];
+  return { view: { data: cpu.upload(raw, 'float32'), dtype: 'float32', shape: [batch, rows, cols], strides, offset }, raw };
+}
+
+const at = (o: Operand, i: number, j: number, b: number) => o.raw[o.view.offset + b * o.view.strides[0] + i * o.view.strides[1] + j * o.view.strides[2]];
+
+function naive(a: Operand, b: Operand): Float64Array {
+  const [batch, m, k] = a.view.shape;
+  const n = b.view.shape[2];
+  const out = new Float64Array(batch * m * n);
+  for (let bi = 0; bi < batch; bi++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += at(a, i, p, bi) * at(b, p, j, bi);
+    out[(bi * m + i) * n + j] = s;
+  }
+  return out;
+}
+
+function expectClose(id: DataId, want: Float64Array, tol = 2e-5): void {
+  const got = cpu.readSync(id, 'float32', want.length);
+  let scale = 1;
+  for (const w of want) scale = Math.max(scale, Math.abs(w));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  expect(worst / scale).toBeLessThan(tol);
+}
+
+describe('native matmul', () => {
+  const cases: [number, number, number, number][] = [[1, 1, 1, 1], [1, 7, 5, 3], [3, 17, 33, 9], [2, 64, 48, 80], [1, 130, 70, 257], [12, 9, 16, 8]];
+  for (const [batch, m, n, k] of cases) {
+    for (const la of ['rows', 'cols'] as const) {
+      for (const lb of ['rows', 'cols'] as const) {
+        it(`[${batch},${m},${k}] (${la}) @ [${batch},${k},${n}] (${lb}) runs on OpenBLAS`, () => {
+          const a = operand(batch, m, k, la, false, 3, 11 + m);
+          const b = operand(batch, k, n, lb, batch > 1, 5, 17 + n);
+          const before = ran;
+          const out = cpu.matmul(a.view, b.view);
+          expect(ran).toBe(before + 1);
+          expectClose(out, naive(a, b));
+          for (const v of [a.view.data, b.view.data, out]) cpu.free(v);
+        });
+      }
+    }
+  }
+
+  it('declines a layout BLAS cannot express, and the WASM kernel computes it', () => {
+    const a = operand(2, 6, 5, 'strided', false, 0, 3);
+    const b = operand(2, 5, 4, 'rows', false, 0, 4);
+    const before = { calls, ran };
+    const out = cpu.matmul(a.view, b.view);
+    expect(calls).toBe(before.calls + 1);
+    expect(ran).toBe(before.ran);
+    expectClose(out, naive(a, b));
+  });
+
+  it('k = 0 gives zeros', () => {
+    const a = operand(1, 3, 0, 'rows', false, 0, 1);
+    const b = operand(1, 0, 4, 'rows', false, 0, 2);
+    expect(Array.from(cpu.readSync(cpu.matmul(a.view, b.view), 'float32', 12))).toEqual(new Array(12).fill(0));
+  });
+
+  it('reads operands that live outside the heap (reference-kernel buffers)', () => {
+    const ref = new CpuBackend({ fast: false });
+    const raw = random(12, 9);
+    const a: StridedView = { data: ref.upload(raw, 'float32'), dtype: 'float32', shape: [1, 3, 4], strides: [12, 4, 1], offset: 0 };
+    const b: StridedView = { data: ref.upload(raw, 'float32'), dtype: 'float32', shape: [1, 4, 3], strides: [12, 1, 4], offset: 0 };
+    const want = naive({ view: a, raw }, { view: b, raw });
+    const before = ran;
+    expectClose(cpu.matmul(a, b), want);
+    expect(ran).toBe(before + 1);
+  });
+});
+
+describe('native matmul epilogues (kernel level)', () => {
+  // Addresses come from heap buffers the backend allocated; the kernel writes into `c`.
+  const addr = (id: DataId) => (id as unknown as { ptr: number }).ptr;
+  const m = 5, n = 7, k = 6, batch = 2;
+  const A = random(batch * m * k, 1), B = random(k * n, 2), bias = random(n, 3), res = random(batch * m * n, 4);
+  const acts: [keyof typeof MATMUL_ACTIVATION, (x: number) => number][] = [
+    ['none', (x) => x], ['relu', (x) => Math.max(0, x)],
+    ['gelu', (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))],
+    ['geluTanh', (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))],
+  ];
+  for (const epi of ['none', 'bias', 'matrix'] as const) {
+    for (const [act, f] of acts) {
+      it(`epilogue ${epi}, activation ${act}`, () => {
+        const ids = [A, B, bias, res].map((v) => cpu.upload(v, 'float32'));
+        const c = cpu.fill(batch * m * n, 0, 'float32');
+        cpu.matmul({ data: ids[0], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }, { data: ids[1], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }); // binds the heap
+        const e = epi === 'bias' ? addr(ids[2]) : epi === 'matrix' ? addr(ids[3]) : 0;
+        expect(addon.matmul(batch, m, n, k, addr(ids[0]), m * k, k, 1, addr(ids[1]), 0, n, 1, addr(c), MATMUL_EPILOGUE[epi], e, MATMUL_ACTIVATION[act])).toBe(true);
+        const got = cpu.readSync(c, 'float32', batch * m * n);
+        for (let bi = 0; bi < batch; bi++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += A[bi * m * k + i * k + p] * B[p * n + j];
+          if (epi === 'bias') s += bias[j];
+          if (epi === 'matrix') s += res[(bi * m + i) * n + j];
+          expect(got[(bi * m + i) * n + j]).toBeCloseTo(f(s), 5);
+        }
+      });
+    }
+  }
+
+  it('rejects an output address outside the heap before writing', () => {
+    expect(() => addon.matmul(1, 2, 2, 2, 0, 0, 2, 1, 0, 0, 2, 1, 2 ** 40, 0, 0, 0)).toThrow(/outside the bound memory/);
+  });
+});
+
+function erf(x: number): number {
+  // Abramowitz-Stegun 7.1.26 is too coarse for 5 digits; integrate the series instead.
+  let sum = 0, term = x;
+  for (let i = 0; i < 60; i++) {
+    sum += term / (2 * i + 1);
+    term *= (-x * x) / (i + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
