@@ -8,8 +8,12 @@
 //   sigmoid call the fast kernels' own f32x4 functions (imported from their module), so they
 //   equal the op-by-op fast kernels. Any other op, dtype or layout makes `wasmProgram` return
 //   null (the caller then uses the generated JavaScript loop);
-// - modules are cached by program structure and input layout; instances by memory.
+// - modules are cached by program structure and input layout; instances by memory;
+// - on a heap with a worker pool, large calls of elementwise programs are split into blocks
+//   run by the caller and the workers (program-jobs.ts), with bitwise the same results.
 import type { ElementwiseExpr, ElementwiseProgram } from '@heed/core';
+import { splittable, threadedProgram } from './program-jobs.js';
+import { FastRuntime } from './runtime.js';
 
 /** How a program input is read: a contiguous run, or one element broadcast to every lane. */
 export type InputLayout = 'contiguous' | 'scalar';
@@ -239,7 +243,9 @@ export function wasmProgram(program: ElementwiseProgram, key: string, layouts: r
   }
   if (module === null) return null;
   const instance = new WebAssembly.Instance(module, { env: { memory, ...vmath } });
-  const run = instance.exports.run as WasmProgram;
+  let run = instance.exports.run as WasmProgram;
+  const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
+  if (rt !== undefined && rt.maxThreads > 1 && splittable(program)) run = threadedProgram(rt, module, run, program.outputs.length, layouts);
   if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
   byMemory.set(fullKey, run);
   runs++;

@@ -5,12 +5,16 @@
 //   setI / setF    write argument slots
 //   run(kind, n, parallel)   run n blocks: on this thread only, or shared with the workers
 //                            (this thread works too, then waits for the stragglers)
-// Invariants: jobs never overlap (begin() is always followed by run()); a job's results are
-// identical whether it ran on one thread or many; a worker failure disables threading and
-// surfaces as an Error from run() (the caller falls back to the reference kernels).
+//   runBlocks(n, parallel, block)   the same for a job whose blocks are JS calls (JOB_PROGRAM:
+//                            generated programs, shared with workers by shareProgram)
+// Invariants: jobs never overlap (begin() is always followed by run()/runBlocks()); a job's
+// results are identical whether it ran on one thread or many; a worker failure disables
+// threading and surfaces as an Error from run() (the caller falls back to the reference
+// kernels) only after every worker still inside the job has left it, so a fallback never races
+// a straggler writing the same buffers.
 import { FastHeap, RESERVED_BYTES } from './heap.js';
 import { compileKernels, instantiateKernels, type KernelExports, type SimdFlavor } from './module.js';
-import { CTRL, canBlock, hardwareThreads, spawnWorker, type WorkerHandle } from './pool.js';
+import { CTRL, JOB_PROGRAM, canBlock, hardwareThreads, spawnWorker, type ProgramMessage, type WorkerHandle } from './pool.js';
 
 /**
  * Options of the fast path.
@@ -30,6 +34,10 @@ export interface FastOptions {
 }
 
 const MAIN_SPIN = 4000;
+/** How long a failed job may take to drain (workers inside it leave) before the caller gives up waiting. */
+const DRAIN_MS = 2000;
+/** The runtime that owns each heap memory (generated programs find their worker pool by it). */
+const owners = new WeakMap<WebAssembly.Memory, FastRuntime>();
 
 /**
  * The fast path's shared state and job API (see the file comment).
@@ -50,6 +58,7 @@ export class FastRuntime {
   readonly maxThreads: number;
   readonly #module: WebAssembly.Module;
   readonly #workers: WorkerHandle[] = [];
+  readonly #programs: ProgramMessage[] = [];
   readonly #canBlock: boolean;
   #i32: Int32Array;
   #f32: Float32Array;
@@ -78,6 +87,20 @@ export class FastRuntime {
     this.scratch = scratch;
     this.scratchBytes = scratchBytes;
     this.#canBlock = this.heap.shared && canBlock(this.#i32);
+    owners.set(this.heap.memory, this);
+  }
+
+  /**
+   * The runtime whose heap is `memory`, if any (run-time generated modules import the memory
+   * and use this to reach the worker pool).
+   *
+   * @example
+   * ```ts
+   * FastRuntime.owning(rt.heap.memory) === rt; // true
+   * ```
+   */
+  static owning(memory: WebAssembly.Memory): FastRuntime | undefined {
+    return owners.get(memory);
   }
 
   /** Byte address of thread 0's GEMM scratch (thread t's is scratch + t * scratchBytes). */
@@ -149,11 +172,75 @@ export class FastRuntime {
    * and workers are ready. Synchronous: returns when every block is done.
    */
   run(kind: number, nblocks: number, parallel: boolean): void {
+    this.#dispatch(kind, nblocks, parallel, null);
+  }
+
+  /**
+   * Runs `nblocks` calls `block(b)` as a JOB_PROGRAM job (argument slots written as pool.ts's
+   * JOB_PROGRAM says; workers run the same blocks through their own instance of the program
+   * shared by {@link FastRuntime.shareProgram}). Synchronous, like {@link FastRuntime.run}.
+   *
+   * @example
+   * ```ts
+   * rt.begin(); rt.setI(0, id); rt.setI(1, table); rt.setI(2, argc);
+   * rt.runBlocks(nblocks, true, (b) => runBlockOnThisThread(b));
+   * ```
+   */
+  runBlocks(nblocks: number, parallel: boolean, block: (b: number) => void): void {
+    this.#dispatch(JOB_PROGRAM, nblocks, parallel, block);
+  }
+
+  /**
+   * Gives a run-time generated program module to the workers (now and to workers started
+   * later); returns the id its JOB_PROGRAM jobs name in argument slot 0.
+   *
+   * @example
+   * ```ts
+   * const id = rt.shareProgram(module);
+   * ```
+   */
+  shareProgram(module: WebAssembly.Module): number {
+    const message: ProgramMessage = { type: 'program', id: this.#programs.length, module };
+    this.#programs.push(message);
+    for (const w of this.#workers) w.post(message);
+    return message.id;
+  }
+
+  /**
+   * @internal Blocks of program jobs the workers ran so far (tests check the pool takes part).
+   *
+   * @example
+   * ```ts
+   * const before = rt.workerProgramBlocks();
+   * ```
+   */
+  workerProgramBlocks(): number {
+    return Atomics.load(this.#ints(), (this.ctrl + CTRL.WORKED) >> 2);
+  }
+
+  /**
+   * @internal Test hook: every worker throws inside the next program block it claims (the
+   * runtime then falls back to the calling thread for good).
+   *
+   * @example
+   * ```ts
+   * rt.injectWorkerFault();
+   * ```
+   */
+  injectWorkerFault(): void {
+    Atomics.store(this.#ints(), (this.ctrl + CTRL.FAULT) >> 2, 1);
+  }
+
+  #dispatch(kind: number, nblocks: number, parallel: boolean, block: ((b: number) => void) | null): void {
     const acquired = this.#acquired;
     this.#acquired = -1;
     if (!parallel || acquired < 0 || this.threads < 2 || nblocks < 2) {
-      this.kernels.runLocal(this.ctrl, kind, nblocks);
-      if (acquired >= 0) Atomics.store(this.#ints(), (this.ctrl + CTRL.STATE) >> 2, acquired);
+      try {
+        if (block === null) this.kernels.runLocal(this.ctrl, kind, nblocks);
+        else for (let b = 0; b < nblocks; b++) block(b);
+      } finally {
+        if (acquired >= 0) Atomics.store(this.#ints(), (this.ctrl + CTRL.STATE) >> 2, acquired);
+      }
       return;
     }
     const i32 = this.#ints();
@@ -164,7 +251,13 @@ export class FastRuntime {
     i32[base + (CTRL.KIND >> 2)] = kind;
     Atomics.store(i32, base, (acquired & ~0xff) + 512); // publish generation g + 2
     Atomics.notify(i32, base);
-    this.kernels.runShared(this.ctrl, 0);
+    try {
+      if (block === null) this.kernels.runShared(this.ctrl, 0);
+      else this.#claim(nblocks, block);
+    } catch (e) {
+      this.#drain(); // the workers finish the other blocks; wait for them before the caller frees anything
+      throw e;
+    }
     const doneAt = base + (CTRL.DONE >> 2);
     const errAt = base + (CTRL.ERROR >> 2);
     let polls = 0;
@@ -173,9 +266,32 @@ export class FastRuntime {
       if (done >= nblocks) return;
       if (Atomics.load(i32, errAt) !== 0) {
         this.#broken = true;
+        this.#drain();
         throw new Error('a fast-path worker failed; threading is now disabled');
       }
       if (++polls > MAIN_SPIN && this.#canBlock) Atomics.wait(i32, doneAt, done, 20);
+    }
+  }
+
+  /** This thread's share of a JOB_PROGRAM job: claims blocks like a worker (pool.ts). */
+  #claim(nblocks: number, block: (b: number) => void): void {
+    const base = this.ctrl >> 2;
+    for (;;) {
+      const b = Atomics.add(this.#ints(), base + (CTRL.NEXT >> 2), 1);
+      if (b >= nblocks) return;
+      block(b);
+      Atomics.add(this.#ints(), base + (CTRL.DONE >> 2), 1);
+    }
+  }
+
+  /** Waits (at most DRAIN_MS) until no worker is inside the current job. */
+  #drain(): void {
+    const at = (this.ctrl + CTRL.STATE) >> 2;
+    const t0 = Date.now();
+    for (;;) {
+      const s = Atomics.load(this.#ints(), at);
+      if ((s & 0xff) === 0 || Date.now() - t0 > DRAIN_MS) return;
+      if (this.#canBlock) Atomics.wait(this.#ints(), at, s, 1);
     }
   }
 
@@ -204,8 +320,11 @@ export class FastRuntime {
     try {
       n = Math.min(n, (await hardwareThreads()) - 1);
       for (let tid = 1; tid <= n; tid++) {
-        const data = { module: this.#module, memory: this.heap.memory, ctrl: this.ctrl, tid, spin };
-        this.#workers.push(await spawnWorker(data, () => { this.#broken = true; }));
+        const programs = this.#programs.slice();
+        const data = { type: 'start', module: this.#module, memory: this.heap.memory, ctrl: this.ctrl, tid, spin, programs } as const;
+        const worker = await spawnWorker(data, () => { this.#broken = true; });
+        this.#workers.push(worker);
+        for (const p of this.#programs.slice(programs.length)) worker.post(p); // shared while it started
       }
     } catch {
       // no workers on this platform: stay single-threaded

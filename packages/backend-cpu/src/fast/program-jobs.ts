@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// Generated WASM programs (codegen-wasm.ts) over the worker pool. A program call
+// `run(n, rows, ...outPtrs, ...(inPtr, inRowStride), ...constants)` covers `rows` runs of `n`
+// elements; here a large call is cut into blocks — row ranges when there are enough rows,
+// else column ranges of each row (aligned to 16 elements, one cache line) — whose arguments go
+// to a Float64 table in the heap, and the blocks run as one JOB_PROGRAM job on the caller and
+// the workers (each thread through its own instance of the same compiled module). Invariants:
+// - every output element is computed by the same generated code from the same input elements
+//   whichever block and thread computes it (the vector and scalar loops of a program give
+//   bitwise the same values, see codegen-wasm.ts), so results are identical for 1 or N threads;
+// - only programs whose outputs are elementwise (each output element depends on the inputs at
+//   the same index) are split; anything else runs on the caller as one call;
+// - calls under PARALLEL_PROGRAM_ELEMENTS stay on the caller (a job costs a few microseconds;
+//   HEED_CPU_PROGRAM_SPLIT=<elements> overrides it in Node, for bench/cpu_program_threads.mjs);
+// - when the pool fails (a worker died) the whole call runs again on the caller, after the job
+//   drained, so no output is left half written.
+import type { ElementwiseProgram } from '@heed/core';
+import { envFlag } from './index.js';
+import { blockSize } from './layout.js';
+import type { FastRuntime } from './runtime.js';
+
+/**
+ * Elements (n * rows) from which a generated program call is split over the worker pool.
+ * Measured with bench/cpu_program_threads.mjs on 2 cores: below ~64K elements a job's
+ * hand-off costs more than the second thread saves.
+ *
+ * @example
+ * ```ts
+ * const parallel = n * rows >= PARALLEL_PROGRAM_ELEMENTS;
+ * ```
+ */
+export const PARALLEL_PROGRAM_ELEMENTS = 1 << 16;
+
+let splitFrom: number | undefined;
+/** PARALLEL_PROGRAM_ELEMENTS, or the HEED_CPU_PROGRAM_SPLIT override (read once). */
+function splitThreshold(): number {
+  if (splitFrom === undefined) {
+    const env = Number(envFlag('HEED_CPU_PROGRAM_SPLIT') ?? NaN);
+    splitFrom = Number.isFinite(env) && env >= 0 ? env : PARALLEL_PROGRAM_ELEMENTS;
+  }
+  return splitFrom;
+}
+
+/** The compiled `run(...)` of a program (see codegen-wasm.ts's WasmProgram). */
+type ProgramCall = (...args: number[]) => void;
+
+/** How a program input advances inside a run: contiguous (by one element) or broadcast (not at all). */
+type RunLayout = 'contiguous' | 'scalar';
+
+/** Expression kinds whose value at an index depends only on their operands at that index (not reductions, not row inputs). */
+const ELEMENTWISE_EXPRS = new Set(['input', 'const', 'unary', 'binary', 'where', 'cast']);
+
+/**
+ * Whether a program's calls may be cut into independent row/column blocks (every expression is
+ * elementwise: no reduction over a row, no per-row input).
+ *
+ * @example
+ * ```ts
+ * splittable({ shape: [4], exprs: [{ op: 'input', input: 0, dtype: 'float32' }], outputs: [0] }); // true
+ * ```
+ */
+export function splittable(program: ElementwiseProgram): boolean {
+  return program.exprs.every((e) => ELEMENTWISE_EXPRS.has(e.op));
+}
+
+let parallelCalls = 0;
+
+/**
+ * @internal How many program calls ran as pool jobs so far (tests check the pool is used).
+ *
+ * @example
+ * ```ts
+ * const before = parallelProgramCalls();
+ * ```
+ */
+export function parallelProgramCalls(): number {
+  return parallelCalls;
+}
+
+/**
+ * The blocks of a call of `rows` runs of `n` elements for `threads` threads: `[rowsPerBlock, 0]`
+ * for row blocks, or `[1, columnsPerBlock]` for column blocks within each row.
+ *
+ * @example
+ * ```ts
+ * blockPlan(1 << 22, 1, 2); // [1, 524288]: eight column blocks of the single row
+ * blockPlan(512, 8192, 2); // [1024, 0]: eight row blocks
+ * ```
+ */
+export function blockPlan(n: number, rows: number, threads: number): [number, number] {
+  if (rows >= 4 * threads) return [blockSize(rows, threads, 1, 1), 0];
+  return [1, Math.min(n, blockSize(n * rows, threads, 16, 4096))];
+}
+
+/**
+ * Wraps a program's compiled call so that large calls run over `rt`'s worker pool (see the
+ * file comment); `module` is shared with the workers on the first such call. `nOut` outputs
+ * and `layouts.length` inputs fix the argument layout.
+ *
+ * @example
+ * ```ts
+ * const run = threadedProgram(rt, module, instance.exports.run as ProgramCall, 1, ['contiguous', 'scalar']);
+ * run(n, rows, outPtr, xPtr, xRowStride, aPtr, 0);
+ * ```
+ */
+export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, nOut: number, layouts: readonly RunLayout[]): ProgramCall {
+  let id = -1;
+  return (...args: number[]): void => {
+    const n = args[0], rows = args[1];
+    const threads = n * rows >= splitThreshold() ? rt.threads : 1;
+    if (threads < 2) {
+      run(...args);
+      return;
+    }
+    if (id < 0) id = rt.shareProgram(module);
+    const [rowsPer, colsPer] = blockPlan(n, rows, threads);
+    const perRow = colsPer === 0 ? 0 : Math.ceil(n / colsPer);
+    const nblocks = colsPer === 0 ? Math.ceil(rows / rowsPer) : rows * perRow;
+    const argc = args.length;
+    const tableBytes = 8 * nblocks * argc;
+    const table = rt.heap.alloc(tableBytes);
+    if (table === 0) {
+      run(...args);
+      return;
+    }
+    try {
+      const f64 = new Float64Array(rt.heap.buffer, table, nblocks * argc);
+      for (let b = 0; b < nblocks; b++) {
+        // rows [r, r + count) and columns [c, c + width) of the call
+        const r = colsPer === 0 ? b * rowsPer : Math.floor(b / perRow);
+        const count = colsPer === 0 ? Math.min(rowsPer, rows - r) : 1;
+        const c = colsPer === 0 ? 0 : (b % perRow) * colsPer;
+        const width = colsPer === 0 ? n : Math.min(colsPer, n - c);
+        const at = b * argc;
+        f64.set(args, at);
+        f64[at] = width;
+        f64[at + 1] = count;
+        for (let j = 0; j < nOut; j++) f64[at + 2 + j] = args[2 + j] + 4 * (r * n + c);
+        for (let j = 0; j < layouts.length; j++) {
+          const p = 2 + nOut + 2 * j;
+          f64[at + p] = args[p] + r * args[p + 1] + (layouts[j] === 'contiguous' ? 4 * c : 0);
+        }
+      }
+      const blockArgs = new Array<number>(argc);
+      rt.begin();
+      rt.setI(0, id);
+      rt.setI(1, table);
+      rt.setI(2, argc);
+      parallelCalls++;
+      rt.runBlocks(nblocks, true, (b) => {
+        for (let k = 0; k < argc; k++) blockArgs[k] = f64[b * argc + k];
+        run(...blockArgs);
+      });
+    } catch {
+      run(...args); // the pool failed (threading is now off): the whole call again, on this thread
+    } finally {
+      rt.heap.free(table, tableBytes);
+    }
+  };
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// Generated WASM programs over the worker pool (fast/program-jobs.ts): the same fused programs
+// on 1 and 2 threads give bitwise the same buffers (row blocks, column blocks, broadcast and
+// strided inputs, outer dims, several outputs, exp/tanh/sigmoid), equal to the reference
+// kernels where the ops are IEEE-exact; large calls really run as pool jobs and small ones stay
+// on the caller; a worker failing inside a program job switches threading off and the call's
+// results are still right (rerun on the caller after the job drained).
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ElementwiseExpr, ElementwiseProgram, StridedView } from '@heed/core';
+import { CpuBackend } from '@heed/backend-cpu';
+import { acquireFastRuntime } from '../src/fast/index.js';
+import { PARALLEL_PROGRAM_ELEMENTS, blockPlan, parallelProgramCalls } from '../src/fast/program-jobs.js';
+import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
+
+const one = new CpuBackend({ fast: true, threads: 1 });
+const two = new CpuBackend({ fast: true, threads: 2 });
+const ref = new CpuBackend({ fast: false });
+const rtTwo = acquireFastRuntime({ threads: 2 });
+
+async function workersReady(b: CpuBackend): Promise<void> {
+  const t0 = Date.now();
+  while ((b.fastInfo()?.threads ?? 1) < 2 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+  expect(b.fastInfo()?.threads).toBeGreaterThanOrEqual(2);
+}
+beforeAll(() => workersReady(two));
+
+/** A seeded stream of float32 values in [-3, 3) (xorshift32). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed | 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 6 - 3;
+  }
+  return out;
+}
+
+/** One input of a case: its data (uploaded contiguous) and the view the program reads. */
+interface CaseInput { readonly data: Float32Array; readonly shape: readonly number[]; readonly strides: readonly number[]; readonly offset?: number }
+
+const f = 'float32' as const;
+const input = (i: number): ElementwiseExpr => ({ op: 'input', input: i, dtype: f });
+const bin = (fn: 'add' | 'sub' | 'mul' | 'div' | 'minimum' | 'maximum', a: number, b: number): ElementwiseExpr => ({ op: 'binary', fn, a, b, dtype: f });
+const un = (fn: 'relu' | 'exp' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs' | 'neg' | 'square', x: number): ElementwiseExpr => ({ op: 'unary', fn, x, dtype: f });
+
+/** relu(x * a + b): x [rows, n], a broadcast over rows ([n]), b broadcast over columns ([rows, 1]). */
+function reluCase(rows: number, n: number): { program: ElementwiseProgram; inputs: CaseInput[] } {
+  return {
+    program: { shape: [rows, n], exprs: [input(0), input(1), bin('mul', 0, 1), input(2), bin('add', 2, 3), un('relu', 4)], outputs: [5] },
+    inputs: [
+      { data: values(rows * n, 1), shape: [rows, n], strides: [n, 1] },
+      { data: values(n, 2), shape: [rows, n], strides: [0, 1] },
+      { data: values(rows, 3), shape: [rows, n], strides: [1, 0] },
+    ],
+  };
+}
+
+/** Two outputs over IEEE-exact ops and a constant: (x - y) / (|y| + 0.5) and min(x, y) * max(x, y)^2. */
+function exactCase(shape: readonly number[], x: CaseInput, y: CaseInput): { program: ElementwiseProgram; inputs: CaseInput[] } {
+  const exprs: ElementwiseExpr[] = [
+    input(0), input(1), bin('sub', 0, 1), un('abs', 1), { op: 'const', value: 0.5, dtype: f }, bin('add', 3, 4), bin('div', 2, 5),
+    bin('minimum', 0, 1), bin('maximum', 0, 1), un('square', 8), bin('mul', 7, 9),
+  ];
+  return { program: { shape, exprs, outputs: [6, 10] }, inputs: [x, y] };
+}
+
+/** exp, tanh and sigmoid of one input (three outputs). */
+function mathCase(n: number): { program: ElementwiseProgram; inputs: CaseInput[] } {
+  return {
+    program: { shape: [n], exprs: [input(0), un('exp', 0), un('tanh', 0), un('sigmoid', 0)], outputs: [1, 2, 3] },
+    inputs: [{ data: values(n, 7), shape: [n], strides: [1] }],
+  };
+}
+
+/** Runs the case's program on `b` (fused, as the lazy layer would) and reads every output back. */
+function run(b: CpuBackend, c: { program: ElementwiseProgram; inputs: CaseInput[] }): Float32Array[] {
+  const views: StridedView[] = c.inputs.map((x) => ({ data: b.upload(x.data, f), dtype: f, shape: x.shape, strides: x.strides, offset: x.offset ?? 0 }));
+  const outs = b.elementwise(c.program, views);
+  if (outs === null) throw new Error('the fused kernel declined');
+  const size = c.program.shape.reduce((p, d) => p * d, 1);
+  const got = outs.map((id) => b.readSync(id, f, size) as Float32Array);
+  for (const id of outs) b.free(id);
+  for (const v of views) b.free(v.data);
+  return got;
+}
+
+/** Bitwise equality of float32 arrays (as uint32: NaN payloads and -0 count). */
+function expectBitwise(got: readonly Float32Array[], want: readonly Float32Array[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    const a = new Uint32Array(g.buffer, g.byteOffset, g.length);
+    const w = new Uint32Array(want[i].buffer, want[i].byteOffset, want[i].length);
+    let bad = -1;
+    for (let k = 0; k < a.length && bad < 0; k++) if (a[k] !== w[k]) bad = k;
+    expect(bad, bad < 0 ? '' : `output ${i} element ${bad}: ${g[bad]} vs ${want[i][bad]}`).toBe(-1);
+  });
+}
+
+/** Runs `c` on 1 and 2 threads; expects bitwise equal results and that 2 threads used the pool iff `pooled`. */
+function sameOnOneAndTwo(c: { program: ElementwiseProgram; inputs: CaseInput[] }, pooled: boolean): Float32Array[] {
+  const runs0 = wasmProgramRuns();
+  const calls0 = parallelProgramCalls();
+  const single = run(one, c);
+  expect(parallelProgramCalls()).toBe(calls0);
+  const multi = run(two, c);
+  expect(wasmProgramRuns()).toBe(runs0 + 2); // both on the generated wasm path
+  expect(parallelProgramCalls() > calls0).toBe(pooled);
+  expectBitwise(multi, single);
+  return multi;
+}
+
+describe('generated programs on the worker pool', () => {
+  it('plans row blocks for many rows and aligned column blocks for few', () => {
+    expect(blockPlan(1 << 22, 1, 2)).toEqual([1, 1 << 19]);
+    expect(blockPlan(512, 8192, 2)).toEqual([1024, 0]);
+    const [rows, cols] = blockPlan(100003, 3, 2);
+    expect(rows).toBe(1);
+    expect(cols % 16).toBe(0);
+    expect(Math.ceil(100003 / cols) * 3).toBeGreaterThanOrEqual(8);
+  });
+
+  it('relu(x * a + b) over 4M elements (column blocks of one run) is bitwise the same on 1 and 2 threads', () => {
+    sameOnOneAndTwo(reluCase(1, 1 << 22), true);
+  });
+
+  it('the workers take blocks of program jobs (after receiving the program)', () => {
+    const before = rtTwo?.workerProgramBlocks() ?? 0;
+    for (let i = 0; i < 5; i++) sameOnOneAndTwo(reluCase(1, 1 << 21), true);
+    expect(rtTwo?.workerProgramBlocks() ?? 0).toBeGreaterThan(before);
+  });
+
+  it('row blocks, and column blocks of a few long rows with ragged ends, match bitwise', () => {
+    sameOnOneAndTwo(reluCase(2048, 509), true); // rows mode
+    sameOnOneAndTwo(reluCase(3, 100003), true); // column blocks, widths not multiples of 4
+  });
+
+  it('IEEE-exact programs with two outputs equal the reference kernels on 2 threads (outer dims, strided rows)', async () => {
+    // x is a [4, 64, 4099] view of a [64, 4, 4099] buffer (permuted: 3 dims survive coalescing,
+    // so 4 calls of 64 strided rows); y broadcasts a [64, 4099] plane over the first dim
+    const x: CaseInput = { data: values(64 * 4 * 4099, 11), shape: [4, 64, 4099], strides: [4099, 4 * 4099, 1] };
+    const y: CaseInput = { data: values(64 * 4099 + 5, 12), shape: [4, 64, 4099], strides: [0, 4099, 1], offset: 5 };
+    const c = exactCase([4, 64, 4099], x, y);
+    const got = sameOnOneAndTwo(c, true);
+    expectBitwise(got, run(ref, c));
+  });
+
+  it('exp, tanh and sigmoid (the fast module\'s f32x4 math) match bitwise on 1 and 2 threads', () => {
+    sameOnOneAndTwo(mathCase((1 << 20) + 3), true);
+  });
+
+  it('calls under the threshold stay on the calling thread', () => {
+    sameOnOneAndTwo(reluCase(1, PARALLEL_PROGRAM_ELEMENTS - 16), false);
+    sameOnOneAndTwo(reluCase(8, PARALLEL_PROGRAM_ELEMENTS / 8), true);
+  });
+});
+
+describe('a worker failing inside a program job', () => {
+  it('turns threading off and the results stay right', async () => {
+    // a runtime of its own (threads: 3 is another cache key), so the other tests keep their pool
+    const faulty = new CpuBackend({ fast: true, threads: 3 });
+    await workersReady(faulty);
+    const rt = acquireFastRuntime({ threads: 3 });
+    expect(rt).not.toBeNull();
+    const c = reluCase(1, 1 << 21);
+    const want = run(one, c);
+    expectBitwise(run(faulty, c), want); // shares the program with the workers
+    rt?.injectWorkerFault();
+    for (let i = 0; i < 50 && (faulty.fastInfo()?.threads ?? 1) > 1; i++) expectBitwise(run(faulty, c), want);
+    expect(faulty.fastInfo()?.threads).toBe(1);
+    expectBitwise(run(faulty, c), want);
+    // the other kernels keep working on the calling thread
+    const x = faulty.upload(values(1 << 18, 5), f);
+    const y = faulty.unary('relu', { data: x, dtype: f, shape: [1 << 18], strides: [1], offset: 0 }, f);
+    const r = ref.unary('relu', { data: ref.upload(values(1 << 18, 5), f), dtype: f, shape: [1 << 18], strides: [1], offset: 0 }, f);
+    expectBitwise([faulty.readSync(y, f, 1 << 18) as Float32Array], [ref.readSync(r, f, 1 << 18) as Float32Array]);
+  });
+});
