@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 // The CPU's fused `elementwise` kernel: a program from core's lazy layer becomes ONE generated
 // JavaScript loop (new Function, cached by the program's structure), so a chain of elementwise
-// primitives reads its inputs once and writes only the values that escape. Invariants:
+// primitives reads its inputs once and writes only the values that escape. A program with
+// reductions (reduceAxes > 0) becomes a loop over rows with one sweep over the row's inner
+// elements per pass (`generateRows`; core's programLevels says which expr is computed where).
+// Invariants:
 // - each step is computed in doubles and rounded to its dtype exactly as elementwise.ts's
 //   output buffers store it (Math.fround for float32, ToInt32 for int32, 0/1 for bool; int32
 //   products and powers wrap like Math.imul / intPow), so results equal the op-by-op kernels';
 // - inputs are walked by one shared odometer over the coalesced shape; outputs are contiguous;
 // - where `new Function` is unavailable (a CSP without 'unsafe-eval') the kernel declines.
 import {
-  allocArray, coalesceDims, contiguousStrides, programKey, sizeOf,
+  allocArray, coalesceDims, contiguousStrides, programKey, programLevels, sizeOf,
   type BinaryOp, type DataId, type DType, type ElementwiseProgram, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
@@ -58,6 +61,35 @@ function stored(value: number, dtype: DType): number {
   return dtype === 'float32' ? Math.fround(value) : dtype === 'int32' ? value | 0 : value !== 0 ? 1 : 0;
 }
 
+/**
+ * The JavaScript value of expr `k` (reading earlier exprs as `v<i>`, constants as `C[<c>]`);
+ * null for ops this generator does not emit here (inputs, reductions: the caller's loop).
+ *
+ * @example
+ * ```ts
+ * exprJs(program.exprs, 5, 'C[0]'); // 'Math.fround((v3 + v4))'
+ * ```
+ */
+export function exprJs(exprs: ElementwiseProgram['exprs'], k: number, constant: string): string | null {
+  const e = exprs[k];
+  switch (e.op) {
+    case 'input': case 'rowInput': case 'reduce': return null;
+    case 'const': return constant;
+    case 'unary': {
+      const int = e.dtype === 'int32' && exprs[e.x].dtype !== 'float32';
+      return store(e.fn === 'square' && int ? `Math.imul(v${e.x}, v${e.x})` : UNARY_JS[e.fn](`v${e.x}`), e.dtype, BOOL_NATIVE.has(e.fn));
+    }
+    case 'binary': {
+      const int = e.dtype === 'int32' && exprs[e.a].dtype !== 'float32' && exprs[e.b].dtype !== 'float32';
+      const a = `v${e.a}`, b = `v${e.b}`;
+      const raw = int && e.fn === 'mul' ? `Math.imul(${a}, ${b})` : int && e.fn === 'pow' ? `H.intPow(${a}, ${b})` : BINARY_JS[e.fn](a, b);
+      return store(raw, e.dtype, BOOL_NATIVE.has(e.fn));
+    }
+    case 'where': return `(v${e.cond} !== 0 ? v${e.a} : v${e.b})`;
+    case 'cast': return store(`v${e.x}`, e.dtype, exprs[e.x].dtype === 'bool');
+  }
+}
+
 type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], bases: readonly Int32Array[], strides: Int32Array, n: number, rows: number, C: Float64Array) => void;
 
 /** The loop body: one `const vK = ...` per expr, then the stores of the outputs. */
@@ -68,25 +100,8 @@ function generate(program: ElementwiseProgram): string {
   const body: string[] = [];
   for (let k = 0; k < exprs.length; k++) {
     const e = exprs[k];
-    let v: string;
-    switch (e.op) {
-      case 'input': v = `I${e.input}[p${e.input}]`; break;
-      case 'const': v = `C[${consts++}]`; break;
-      case 'unary': {
-        const int = e.dtype === 'int32' && exprs[e.x].dtype !== 'float32';
-        v = store(e.fn === 'square' && int ? `Math.imul(v${e.x}, v${e.x})` : UNARY_JS[e.fn](`v${e.x}`), e.dtype, BOOL_NATIVE.has(e.fn));
-        break;
-      }
-      case 'binary': {
-        const int = e.dtype === 'int32' && exprs[e.a].dtype !== 'float32' && exprs[e.b].dtype !== 'float32';
-        const a = `v${e.a}`, b = `v${e.b}`;
-        const raw = int && e.fn === 'mul' ? `Math.imul(${a}, ${b})` : int && e.fn === 'pow' ? `H.intPow(${a}, ${b})` : BINARY_JS[e.fn](a, b);
-        v = store(raw, e.dtype, BOOL_NATIVE.has(e.fn));
-        break;
-      }
-      case 'where': v = `(v${e.cond} !== 0 ? v${e.a} : v${e.b})`; break;
-      case 'cast': v = store(`v${e.x}`, e.dtype, exprs[e.x].dtype === 'bool'); break;
-    }
+    const v = e.op === 'input' ? `I${e.input}[p${e.input}]` : exprJs(exprs, k, `C[${e.op === 'const' ? consts++ : -1}]`);
+    if (v === null) throw new Error(`unreachable: ${e.op} in a program without reductions`);
     body.push(`const v${k} = ${v};`);
   }
   outputs.forEach((o, i) => body.push(`O${i}[o] = v${o};`));
@@ -102,6 +117,126 @@ for (let r = 0, o = 0; r < rows; r++) {
     ${body.join('\n    ')}
   }
 }`;
+}
+
+type RowKernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], outer: readonly Int32Array[], inner: readonly Int32Array[], strides: Int32Array, n: number, runs: number, rows: number, C: Float64Array) => void;
+
+const REDUCE_INIT = { sum: '0', prod: '1', max: '-Infinity', min: 'Infinity' } as const;
+const REDUCE_STEP = {
+  sum: (a: string, x: string) => `${a} += ${x};`,
+  prod: (a: string, x: string) => `${a} *= ${x};`,
+  max: (a: string, x: string) => `if (${x} > ${a} || ${x} !== ${x}) ${a} = ${x};`,
+  min: (a: string, x: string) => `if (${x} < ${a} || ${x} !== ${x}) ${a} = ${x};`,
+} as const;
+
+/**
+ * The body of a program with reductions: per row, the row-level exprs of pass p, then sweep p
+ * over the row's inner elements (computing the element-level exprs that sweep needs, folding
+ * the reductions of that pass, writing the element outputs of that pass); row outputs last.
+ * Reductions accumulate in doubles in row-major order and round once, like reduce.ts. Null
+ * when a reduction is not float32 (the caller declines).
+ */
+function generateRows(program: ElementwiseProgram): string | null {
+  const { exprs, outputs } = program;
+  const { row, pass, passes } = programLevels(program);
+  if (exprs.some((e) => e.op === 'reduce' && e.dtype !== 'float32')) return null;
+  const nIn = exprs.filter((e) => e.op === 'input' || e.op === 'rowInput').length;
+  const top: string[] = [];
+  let consts = 0;
+  exprs.forEach((e, k) => { if (e.op === 'const') top.push(`const v${k} = C[${consts++}];`); });
+  for (let i = 0; i < nIn; i++) top.push(`const I${i} = ins[${i}], R${i} = outer[${i}], Q${i} = inner[${i}], s${i} = strides[${i}];`);
+  outputs.forEach((_, i) => top.push(`const O${i} = outs[${i}];`));
+  const lines: string[] = [];
+  lines.push(`for (let r = 0; r < rows; r++) {`);
+  for (let i = 0; i < nIn; i++) lines.push(`  const b${i} = R${i}[r];`);
+  const rowExpr = (k: number): string => {
+    const e = exprs[k];
+    if (e.op === 'rowInput') return `I${e.input}[b${e.input}]`;
+    if (e.op === 'reduce') return `Math.fround(a${k})`;
+    return exprJs(exprs, k, '') as string;
+  };
+  for (let p = 0; p <= passes; p++) {
+    exprs.forEach((e, k) => { if (row[k] && e.op !== 'const' && pass[k] === p) lines.push(`  const v${k} = ${rowExpr(k)};`); });
+    if (p === passes) break;
+    const folds = exprs.flatMap((e, k) => (e.op === 'reduce' && pass[e.x] === p ? [k] : []));
+    const writes = outputs.flatMap((o, i) => (!row[o] && pass[o] === p ? [i] : []));
+    if (folds.length === 0 && writes.length === 0) continue;
+    // the element-level exprs this sweep needs (recomputed if an earlier sweep had them too)
+    const need = new Set<number>();
+    const want = (x: number): void => {
+      if (row[x] || need.has(x)) return;
+      need.add(x);
+      const e = exprs[x];
+      if (e.op === 'unary' || e.op === 'cast') want(e.x);
+      else if (e.op === 'binary') { want(e.a); want(e.b); } else if (e.op === 'where') { want(e.cond); want(e.a); want(e.b); }
+    };
+    for (const f of folds) want((exprs[f] as { x: number }).x);
+    for (const w of writes) want(outputs[w]);
+    for (const f of folds) lines.push(`  let a${f} = ${REDUCE_INIT[(exprs[f] as { fn: keyof typeof REDUCE_INIT }).fn]};`);
+    const reads = [...need].flatMap((x) => { const e = exprs[x]; return e.op === 'input' ? [e.input] : []; });
+    lines.push(`  for (let q = 0, o = r * inner_; q < runs; q++) {`);
+    lines.push(`    ${reads.map((i) => `let p${i} = b${i} + Q${i}[q];`).join(' ')}`);
+    lines.push(`    for (let j = 0; j < n; j++, o++${reads.map((i) => `, p${i} += s${i}`).join('')}) {`);
+    for (const x of [...need].sort((a, b) => a - b)) {
+      const e = exprs[x];
+      lines.push(`      const v${x} = ${e.op === 'input' ? `I${e.input}[p${e.input}]` : exprJs(exprs, x, '') as string};`);
+    }
+    for (const f of folds) { const e = exprs[f] as { fn: keyof typeof REDUCE_STEP; x: number }; lines.push(`      ${REDUCE_STEP[e.fn](`a${f}`, `v${e.x}`)}`); }
+    for (const w of writes) lines.push(`      O${w}[o] = v${outputs[w]};`);
+    lines.push('    }', '  }');
+  }
+  outputs.forEach((o, i) => { if (row[o]) lines.push(`  O${i}[r] = v${o};`); });
+  lines.push('}');
+  return `${top.join('\n')}\nconst inner_ = n * runs;\n${lines.join('\n')}`;
+}
+
+const rowCache = new Map<string, RowKernel | null>();
+
+/**
+ * Runs a program with reductions (reduceAxes > 0) as one generated row loop: new contiguous
+ * buffers per output (the program's shape for element-level outputs, its row shape for
+ * row-level ones). Null when code generation is unavailable or declines.
+ */
+function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null): DataId[] | null {
+  const key = keyOf(program);
+  let kernel = rowCache.get(key);
+  if (kernel === undefined) {
+    const code = generateRows(program);
+    try {
+      kernel = code === null ? null : (new Function('H', `return function fusedRows(ins, outs, outer, inner, strides, n, runs, rows, C) {\n${code}\n};`) as (h: typeof HELPERS) => RowKernel)(HELPERS);
+    } catch {
+      kernel = null;
+    }
+    rowCache.set(key, kernel);
+  }
+  if (kernel === null) return null;
+  const { shape, exprs, outputs } = program;
+  const { row, rowShape } = programLevels(program);
+  const innerShape = shape.slice(rowShape.length);
+  const isRowInput = new Array<boolean>(inputs.length).fill(false);
+  for (const e of exprs) if (e.op === 'rowInput') isRowInput[e.input] = true;
+  // rows: every input's strides over the row dims (an element input's leading strides)
+  const rowCount = sizeOf(rowShape);
+  const o = coalesceDims(rowShape, inputs.map((v) => v.strides.slice(0, rowShape.length)));
+  const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
+  // inner: the element inputs' strides over the reduced dims, as runs of n
+  const size = sizeOf(innerShape);
+  const c = coalesceDims(innerShape, [contiguousStrides(innerShape), ...inputs.map((v, j) => (isRowInput[j] ? [] : v.strides.slice(rowShape.length)))]);
+  const n = size === 0 ? 0 : c.shape.length === 0 ? 1 : c.shape[c.shape.length - 1];
+  const runs = n === 0 ? 0 : size / n;
+  const innerStrides = c.strides.slice(1);
+  const inner = rowBases(c.shape.slice(0, -1), innerStrides.map((st) => st.slice(0, -1)), inputs.map(() => 0), runs);
+  const strides = Int32Array.from(innerStrides, (st) => (st.length === 0 ? 0 : st[st.length - 1]));
+  const total = sizeOf(shape);
+  const ids = outputs.map((k): DataId => {
+    const dtype = exprs[k].dtype;
+    const count = row[k] ? rowCount : total;
+    const heap = rt !== null && dtype === 'float32' && count > 0 ? HeapBuffer.alloc(rt.heap, count) : null;
+    return heap ?? wrap(allocArray(dtype, count), dtype);
+  });
+  const outs = ids.map((id) => arrayOf(id, 'elementwise')); // after every allocation: the heap may have grown
+  kernel(inputs.map((v) => arrayOf(v.data, 'elementwise')), outs, outer, inner, strides, n, runs, rowCount, constantsOf(program));
+  return ids;
 }
 
 const cache = new Map<string, Kernel | null>();
@@ -177,6 +312,7 @@ function rowBases(dims: readonly number[], strides: readonly (readonly number[])
  * ```
  */
 export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null = null): DataId[] | null {
+  if ((program.reduceAxes ?? 0) > 0) return fusedRows(program, inputs, rt);
   const size = sizeOf(program.shape);
   if (rt !== null && size > 0) {
     const done = runWasm(rt, program, inputs, size);

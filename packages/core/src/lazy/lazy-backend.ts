@@ -1,53 +1,33 @@
 // SPDX-License-Identifier: MIT
 // Lazy execution as a decorator over any backend (like Burn's Fusion<B>): elementwise primitives
-// (fill, copy, unary, binary, where, cast) are recorded, not run; a value is computed when it is
-// needed — read, used by a non-elementwise kernel (matmul, reduce, gather, fused kernels...), or
-// `flush()` — and then the whole pending elementwise graph behind it runs as ONE fused program
-// (the inner backend's optional `elementwise` kernel; op by op when it has none or declines).
-// Invariants:
+// (fill, copy, unary, binary, where, cast) and float32 reductions over trailing axes are
+// recorded, not run; a value is computed when it is needed — read, used by another kernel
+// (matmul, gather, fused kernels...), or `flush()` — and then the pending graph behind it runs
+// as ONE fused program (the inner backend's optional `elementwise` kernel; op by op when it has
+// none or declines). Which nodes fuse is schedule.ts's job. Invariants:
 // - a recorded buffer that core frees before it is needed and that nothing pending reads is
 //   never computed; one that is still read by a pending node lives on inside the graph;
-// - a node is fused into its consumer across an identity edge (the consumer reads the whole
-//   buffer, contiguous, same shape) or an expand edge (it is broadcast along size-1 dims; then it
-//   is recomputed per element, so only when nothing else needs it); any other view makes it a
-//   kernel input (computed first), and a pending fill is a constant whatever the view;
 // - every intermediate of a fused program that is still alive (not freed by core, or read by a
 //   pending node outside the program) is written out, so nothing is computed twice;
+// - a node recorded twice (same op, operands and constants) while the first is pending becomes
+//   an alias (a pending identity copy, free inside a program) of the first (CSE);
 // - validation stays in core's ops (eager); this layer sees only valid calls.
 import { FUSED_KERNEL_NAMES, type Backend, type BackendCapabilities, type BinaryOp, type Conv2dParams, type DataId, type RandomKind, type ReduceOp, type StridedView, type UnaryOp } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { HeedError } from '../errors.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
-import { runProgramByPrimitives, type ElementwiseExpr, type ElementwiseProgram } from './program.js';
+import { PROGRAM_REDUCE_OPS, runProgramByPrimitives, type ElementwiseProgram, type ProgramReduceOp } from './program.js';
+import { cseKey, LazyBuffer, operands, type Pending } from './graph.js';
+import { buildProgram, planProgram, type Plan, type PlanOptions } from './schedule.js';
 import type { BackendFactory } from '../registry.js';
 import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
-
-/** A recorded elementwise primitive; its operands' `data` are LazyBuffers. */
-type Pending =
-  | { readonly kind: 'fill'; readonly value: number }
-  | { readonly kind: 'copy'; readonly x: StridedView }
-  | { readonly kind: 'unary'; readonly fn: UnaryOp; readonly x: StridedView }
-  | { readonly kind: 'binary'; readonly fn: BinaryOp; readonly a: StridedView; readonly b: StridedView }
-  | { readonly kind: 'where'; readonly cond: StridedView; readonly a: StridedView; readonly b: StridedView }
-  | { readonly kind: 'cast'; readonly x: StridedView };
-
-/** The lazy layer's DataId: a computed inner buffer, or a pending node. */
-class LazyBuffer {
-  inner: DataId | null = null;
-  pending: Pending | null = null;
-  /** Freed by core (no tensor refers to it any more). */
-  freed = false;
-  /** Number of operand slots of pending nodes that read this buffer. */
-  uses = 0;
-  constructor(readonly dtype: DType, readonly shape: readonly number[]) {}
-}
 
 /**
  * Counters of what the lazy layer did, for tests, `HEED_DEBUG=fusion` and benchmarks.
  *
  * @example
  * ```ts
- * const { recorded, programs, dispatches, skipped }: LazyStats = lazyBackend.stats();
+ * const { recorded, programs, dispatches, skipped, shared }: LazyStats = lazyBackend.stats();
  * ```
  */
 export interface LazyStats {
@@ -59,15 +39,8 @@ export interface LazyStats {
   dispatches: number;
   /** Recorded buffers dropped without ever being computed. */
   skipped: number;
-}
-
-function operands(p: Pending): readonly StridedView[] {
-  switch (p.kind) {
-    case 'fill': return [];
-    case 'copy': case 'unary': case 'cast': return [p.x];
-    case 'binary': return [p.a, p.b];
-    case 'where': return [p.cond, p.a, p.b];
-  }
+  /** Nodes recorded twice (same op, operands, constants) that became aliases of the first (CSE). */
+  shared: number;
 }
 
 function lazy(data: DataId, op: string): LazyBuffer {
@@ -86,7 +59,7 @@ type FusedKernelKey = (typeof FUSED_KERNEL_NAMES)[number];
  * @example
  * ```ts
  * const backend = new LazyBackend(new CpuBackend());
- * backend.stats(); // { recorded, programs, dispatches, skipped }
+ * backend.stats(); // { recorded, programs, dispatches, skipped, shared }
  * ```
  */
 export class LazyBackend implements Backend {
@@ -95,7 +68,8 @@ export class LazyBackend implements Backend {
   readonly capabilities: BackendCapabilities;
   readSync?: (data: DataId, dtype: DType, size: number) => TypedArray;
   private readonly live = new Set<LazyBuffer>();
-  private counts: LazyStats = { recorded: 0, programs: 0, dispatches: 0, skipped: 0 };
+  private readonly cse = new Map<string, LazyBuffer>();
+  private counts: LazyStats = { recorded: 0, programs: 0, dispatches: 0, skipped: 0, shared: 0 };
   private readonly debug: boolean;
 
   constructor(readonly inner: Backend, options: { name?: string; debug?: boolean } = {}) {
@@ -123,7 +97,7 @@ export class LazyBackend implements Backend {
   /** A copy of the counters since the backend was made (or since `resetStats`). */
   stats(): LazyStats { return { ...this.counts }; }
   /** Zeroes the counters. */
-  resetStats(): void { this.counts = { recorded: 0, programs: 0, dispatches: 0, skipped: 0 }; }
+  resetStats(): void { this.counts = { recorded: 0, programs: 0, dispatches: 0, skipped: 0, shared: 0 }; }
 
   upload(values: TypedArray, dtype: DType): DataId { return this.ready(runKernel(this.inner, 'upload', values, dtype), dtype, [values.length]); }
   fill(size: number, value: number, dtype: DType): DataId { return this.record({ kind: 'fill', value }, dtype, [size]); }
@@ -135,6 +109,9 @@ export class LazyBackend implements Backend {
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {
     const shape = x.shape.filter((_, d) => !axes.includes(d));
+    const k = axes.length;
+    const trailing = k > 0 && axes.every((a, i) => a === x.shape.length - k + i);
+    if (trailing && isProgramReduce(op) && x.dtype === 'float32' && outDtype === 'float32') return this.record({ kind: 'reduce', fn: op, x, axes: k }, outDtype, shape);
     return this.eager(() => runKernel(this.inner, 'reduce', op, this.view(x), axes, outDtype), outDtype, shape, 'reduce');
   }
   matmul(a: StridedView, b: StridedView): DataId {
@@ -170,9 +147,20 @@ export class LazyBackend implements Backend {
     if (b.uses === 0) this.drop(b);
   }
 
-  /** Computes every pending buffer that is still alive, then flushes the inner backend. */
+  /**
+   * Computes every pending buffer that is still alive, then flushes the inner backend. Alive
+   * elementwise buffers of one shape run as one program (e.g. a whole optimizer step's updates
+   * of same-shape parameters: multi-tensor fusion).
+   */
   flush(): void {
-    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
+    const groups = new Map<string, LazyBuffer[]>();
+    for (const b of this.live) {
+      if (b.pending === null || b.freed) continue;
+      const key = b.pending.kind === 'reduce' ? `r${b.id}` : b.shape.join(',');
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, [b]); else g.push(b);
+    }
+    for (const g of groups.values()) this.realizeAll(g);
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
@@ -184,12 +172,30 @@ export class LazyBackend implements Backend {
   // ---- internals ----
 
   private record(p: Pending, dtype: DType, shape: readonly number[]): DataId {
+    for (const v of operands(p)) lazy(v.data, p.kind);
+    const key = cseKey(p, dtype, shape);
+    const twin = key === null ? undefined : this.cse.get(key);
+    if (twin !== undefined && twin.pending !== null) {
+      this.counts.shared++;
+      return this.node({ kind: 'copy', x: { data: twin, dtype, shape, strides: contiguousStrides(shape), offset: 0 } }, dtype, shape, null);
+    }
+    return this.node(p, dtype, shape, key);
+  }
+
+  private node(p: Pending, dtype: DType, shape: readonly number[], key: string | null): LazyBuffer {
     const b = new LazyBuffer(dtype, shape.slice());
-    for (const v of operands(p)) lazy(v.data, p.kind).uses++;
+    for (const v of operands(p)) (v.data as LazyBuffer).uses++;
     b.pending = p;
+    if (key !== null) { b.cseKey = key; this.cse.set(key, b); }
     this.live.add(b);
     this.counts.recorded++;
     return b;
+  }
+
+  /** Takes a node that is no longer pending out of the CSE table. */
+  private settle(b: LazyBuffer): void {
+    if (b.cseKey !== null && this.cse.get(b.cseKey) === b) this.cse.delete(b.cseKey);
+    b.cseKey = null;
   }
 
   private ready(inner: DataId, dtype: DType, shape: readonly number[]): LazyBuffer {
@@ -225,6 +231,7 @@ export class LazyBackend implements Backend {
     }
     const p = b.pending;
     if (p !== null) {
+      this.settle(b);
       b.pending = null;
       this.counts.skipped++;
       for (const v of operands(p)) this.release(v.data as LazyBuffer);
@@ -233,18 +240,41 @@ export class LazyBackend implements Backend {
 
   /** The inner buffer of `b`, running its pending graph as one program if needed. */
   private realize(b: LazyBuffer): DataId {
-    if (b.inner !== null) return b.inner;
-    if (b.pending === null) throw new HeedError('lazy', 'a buffer was used after it was freed (a disposed tensor?).');
-    // Plan: the identity-reachable pending nodes fuse; other pending operands are computed first.
+    if (b.pending !== null) this.realizeAll([b]);
+    if (b.inner === null) throw new HeedError('lazy', 'a buffer was used after it was freed (a disposed tensor?).');
+    return b.inner;
+  }
+
+  /**
+   * Computes pending `roots` (one shape; a reduction alone) as one program, after whatever
+   * their plan needs computed first; a root that cannot join the others is computed on its own.
+   */
+  private realizeAll(roots: readonly LazyBuffer[]): void {
+    let options: PlanOptions = {};
     for (;;) {
-      const plan = planProgram(b);
-      if (plan.first.length === 0) return this.runPlan(b, plan);
-      for (const f of plan.first) this.realize(f);
+      const pending = roots.filter((r) => r.pending !== null);
+      if (pending.length === 0) return;
+      const plan = planProgram(pending, options);
+      if (plan.first.length > 0) {
+        for (const f of plan.first) if (f.pending !== null) this.realizeAll([f]);
+        continue;
+      }
+      const built = buildProgram(plan);
+      if (built.misplaced.length > 0) {
+        // a 'full' output computed from row values only: plan again without row edges for the
+        // roots, or compute the offending intermediate on its own
+        const inner = built.misplaced.filter((m) => !pending.includes(m));
+        if (inner.length === 0) options = { noRow: true };
+        for (const m of inner) this.realizeAll([m]);
+        continue;
+      }
+      this.runPlan(plan, built);
+      options = {};
     }
   }
 
-  private runPlan(root: LazyBuffer, plan: Plan): DataId {
-    const { program, leaves, nodes, outputs } = buildProgram(root, plan);
+  private runPlan(plan: Plan, built: ReturnType<typeof buildProgram>): void {
+    const { program, leaves, outputs } = built;
     const inputs = leaves.map((v) => ({ ...v, data: (v.data as LazyBuffer).inner as DataId }));
     this.counts.programs++;
     this.counts.dispatches++;
@@ -253,132 +283,14 @@ export class LazyBackend implements Backend {
     const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
     const ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs) ?? runProgramByPrimitives(this.inner, program, inputs);
     outputs.forEach((b, i) => { b.inner = ids[i]; });
-    for (const n of nodes) {
+    for (const n of plan.fused) {
       const p = n.pending as Pending;
+      this.settle(n);
       n.pending = null;
       for (const v of operands(p)) this.release(v.data as LazyBuffer);
     }
-    for (const n of nodes) if (n.inner === null && n.freed && n.uses === 0) this.live.delete(n);
-    return root.inner as DataId;
+    for (const n of plan.fused) if (n.inner === null && n.freed && n.uses === 0) this.live.delete(n);
   }
-}
-
-interface Plan {
-  /** Pending buffers to fuse (root included), in dependency order. */
-  readonly fused: readonly LazyBuffer[];
-  /** Pending non-fill buffers read through a non-identity view: computed before this program. */
-  readonly first: readonly LazyBuffer[];
-  /** Operand slots of fused nodes that read each fused buffer. */
-  readonly internalUses: ReadonlyMap<LazyBuffer, number>;
-}
-
-function planProgram(root: LazyBuffer): Plan {
-  const fused: LazyBuffer[] = [];
-  const seen = new Set<LazyBuffer>();
-  const first = new Set<LazyBuffer>();
-  const internal = new Map<LazyBuffer, number>();
-  const visit = (b: LazyBuffer): void => {
-    if (seen.has(b)) return;
-    seen.add(b);
-    for (const v of operands(b.pending as Pending)) {
-      const o = v.data as LazyBuffer;
-      if (o.pending === null || o.pending.kind === 'fill') continue;
-      if (edgeKind(v, o) === null) { first.add(o); continue; }
-      internal.set(o, (internal.get(o) ?? 0) + 1);
-      visit(o);
-    }
-    fused.push(b);
-  };
-  visit(root);
-  // A buffer fused at a smaller (broadcast) shape is recomputed per element of the program, so it
-  // can only be fused when nothing else needs its values; otherwise it is computed first.
-  for (const b of fused) {
-    if (b !== root && !sameShape(b.shape, root.shape) && (!b.freed || b.uses > (internal.get(b) ?? 0))) first.add(b);
-  }
-  return { fused, first: [...first], internalUses: internal };
-}
-
-/**
- * How view `v` (of its reader's shape) reads pending buffer `o`: 'identity' (all of o, in order,
- * same shape), 'expand' (o broadcast along some of its size-1 dims, otherwise in order), or
- * null (any other view: o is then computed first and read as a kernel input).
- */
-function edgeKind(v: StridedView, o: LazyBuffer): 'identity' | 'expand' | null {
-  if (v.offset !== 0 || v.shape.length !== o.shape.length) return null;
-  const c = contiguousStrides(o.shape);
-  let expand = false;
-  for (let d = 0; d < c.length; d++) {
-    if (v.shape[d] === o.shape[d]) {
-      if (o.shape[d] !== 1 && v.strides[d] !== c[d]) return null;
-    } else if (o.shape[d] === 1 && v.strides[d] === 0) expand = true;
-    else return null;
-  }
-  return expand ? 'expand' : 'identity';
-}
-
-/** `v` (a view of its reader's shape, which is `shape` or broadcasts to it) as a view of `shape`. */
-function toShape(v: StridedView, shape: readonly number[]): StridedView {
-  if (sameShape(v.shape, shape)) return v;
-  return { ...v, shape, strides: v.strides.map((s, d) => (v.shape[d] === shape[d] ? s : 0)) };
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function buildProgram(root: LazyBuffer, plan: Plan) {
-  const exprs: ElementwiseExpr[] = [];
-  const leaves: StridedView[] = [];
-  const index = new Map<LazyBuffer, number>();
-  const constants = new Map<string, number>();
-  const leafIndex = new Map<string, number>();
-  const leafIds = new Map<LazyBuffer, number>();
-  const operand = (v: StridedView): number => {
-    const o = v.data as LazyBuffer;
-    const fusedAt = index.get(o);
-    if (fusedAt !== undefined && o.pending !== null && o.pending.kind !== 'fill') return fusedAt;
-    if (o.pending !== null && o.pending.kind === 'fill') {
-      const key = `${Object.is(o.pending.value, -0) ? '-0' : o.pending.value}:${o.dtype}`;
-      let at = constants.get(key);
-      if (at === undefined) {
-        at = exprs.push({ op: 'const', value: o.pending.value, dtype: o.dtype }) - 1;
-        constants.set(key, at);
-      }
-      return at;
-    }
-    let id = leafIds.get(o);
-    if (id === undefined) { id = leafIds.size; leafIds.set(o, id); }
-    const leaf = toShape(v, root.shape); // read by a broadcast-fused node: its size-1 dims become 0 strides
-    const key = `${id}|${leaf.strides.join(',')}|${leaf.offset}`;
-    let at = leafIndex.get(key);
-    if (at === undefined) {
-      at = exprs.push({ op: 'input', input: leaves.length, dtype: leaf.dtype }) - 1;
-      leaves.push(leaf);
-      leafIndex.set(key, at);
-    }
-    return at;
-  };
-  for (const b of plan.fused) {
-    const p = b.pending as Pending;
-    let e: ElementwiseExpr;
-    switch (p.kind) {
-      case 'fill': e = { op: 'const', value: p.value, dtype: b.dtype }; break;
-      case 'copy': index.set(b, operand(p.x)); continue;
-      case 'unary': e = { op: 'unary', fn: p.fn, x: operand(p.x), dtype: b.dtype }; break;
-      case 'binary': e = { op: 'binary', fn: p.fn, a: operand(p.a), b: operand(p.b), dtype: b.dtype }; break;
-      case 'where': e = { op: 'where', cond: operand(p.cond), a: operand(p.a), b: operand(p.b), dtype: b.dtype }; break;
-      case 'cast': e = { op: 'cast', x: operand(p.x), dtype: b.dtype }; break;
-    }
-    index.set(b, exprs.push(e) - 1);
-  }
-  // Outputs: the root, and every fused buffer still alive or read by pending nodes elsewhere.
-  const outputs: LazyBuffer[] = [root];
-  for (const b of plan.fused) {
-    if (b === root) continue;
-    if (!b.freed || b.uses > (plan.internalUses.get(b) ?? 0)) outputs.push(b);
-  }
-  const program: ElementwiseProgram = { shape: root.shape, exprs, outputs: outputs.map((b) => index.get(b) as number) };
-  return { program, leaves, nodes: plan.fused, outputs };
 }
 
 function isView(a: unknown): a is StridedView {
@@ -406,8 +318,22 @@ function outDtype(kernel: (typeof FUSED_NAMES)[number], args: readonly unknown[]
 }
 
 function describe(p: ElementwiseProgram): string {
-  const names = p.exprs.map((e) => (e.op === 'input' ? `in${e.input}` : e.op === 'const' ? String(e.value) : e.op === 'unary' || e.op === 'binary' ? e.fn : e.op));
-  return `elementwise [${p.shape.join(',')}] ${p.exprs.length} exprs -> ${p.outputs.length} out: ${names.join(' ')}`;
+  const names = p.exprs.map((e) => {
+    switch (e.op) {
+      case 'input': return `in${e.input}`;
+      case 'rowInput': return `row${e.input}`;
+      case 'const': return String(e.value);
+      case 'unary': case 'binary': return e.fn;
+      case 'reduce': return `${e.fn}/`;
+      case 'where': case 'cast': return e.op;
+    }
+  });
+  const folds = p.reduceAxes ? ` folding ${p.reduceAxes} trailing dims` : '';
+  return `elementwise [${p.shape.join(',')}]${folds} ${p.exprs.length} exprs -> ${p.outputs.length} out: ${names.join(' ')}`;
+}
+
+function isProgramReduce(op: ReduceOp): op is ProgramReduceOp {
+  return (PROGRAM_REDUCE_OPS as readonly string[]).includes(op);
 }
 
 function debugFusion(): boolean {

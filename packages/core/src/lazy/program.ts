@@ -1,18 +1,45 @@
 // SPDX-License-Identifier: MIT
 // The fused elementwise program: what the lazy layer hands a backend's optional `elementwise`
-// kernel in place of a chain of unary/binary/where/cast primitives. A program iterates over one
-// shape; `exprs` are in dependency order (each refers only to earlier ones), so a backend can
-// emit them as straight-line code per element; `outputs` name the exprs written out, each as a
-// new contiguous buffer of the program's shape in the expr's dtype. Invariants:
+// kernel in place of a chain of unary/binary/where/cast primitives, optionally with reductions
+// over the trailing `reduceAxes` dims of its shape. A program iterates over one shape; `exprs`
+// are in dependency order (each refers only to earlier ones), so a backend can emit them as
+// straight-line code per element; `outputs` name the exprs written out, each as a new
+// contiguous buffer in the expr's dtype. Invariants:
 // - every expr result is rounded to its dtype exactly as the eager primitive's output buffer
 //   would store it, so a fused kernel gives the same values as the op-by-op primitives;
-// - input i is `inputs[i]` of the call: a StridedView of the program's shape (broadcasting by 0
-//   strides, like binary's operands).
-import type { Backend, BinaryOp, DataId, StridedView, UnaryOp } from '../backend.js';
+// - with reduceAxes = k > 0 the shape splits into rows (the leading dims, `rowShape`) of
+//   `inner` elements (the k trailing dims). An expr is *row-level* (one value per row) when it
+//   is a `rowInput`, a `const`, a `reduce`, or computed from row-level exprs only; otherwise it
+//   is element-level. A `reduce` folds an expr over the inner elements of its row in row-major
+//   order, accumulating in doubles and rounding once (the reference kernels' order). An output
+//   has the program's shape when element-level, `rowShape` when row-level (`programLevels`);
+// - input i is `inputs[i]` of the call: for an `input` expr a StridedView of the program's
+//   shape (broadcasting by 0 strides, like binary's operands), for a `rowInput` one of rowShape.
+import type { Backend, BinaryOp, DataId, ReduceOp, StridedView, UnaryOp } from '../backend.js';
 import { runKernel } from '../kernel-dispatch.js';
 import type { DType } from '../dtype.js';
 import { HeedError } from '../errors.js';
-import { contiguousStrides } from '../shape.js';
+import { contiguousStrides, sizeOf } from '../shape.js';
+
+/**
+ * The reductions a program may end in (a subset of ReduceOp: the ones folding values, not indices).
+ *
+ * @example
+ * ```ts
+ * PROGRAM_REDUCE_OPS.includes('max'); // true
+ * ```
+ */
+export const PROGRAM_REDUCE_OPS = ['sum', 'prod', 'max', 'min'] as const satisfies readonly ReduceOp[];
+
+/**
+ * One of {@link PROGRAM_REDUCE_OPS}.
+ *
+ * @example
+ * ```ts
+ * const fn: ProgramReduceOp = 'sum';
+ * ```
+ */
+export type ProgramReduceOp = (typeof PROGRAM_REDUCE_OPS)[number];
 
 /**
  * One step of an {@link ElementwiseProgram}: reads an input, a constant, or applies one
@@ -25,6 +52,8 @@ import { contiguousStrides } from '../shape.js';
  */
 export type ElementwiseExpr =
   | { readonly op: 'input'; readonly input: number; readonly dtype: DType }
+  | { readonly op: 'rowInput'; readonly input: number; readonly dtype: DType }
+  | { readonly op: 'reduce'; readonly fn: ProgramReduceOp; readonly x: number; readonly dtype: DType }
   | { readonly op: 'const'; readonly value: number; readonly dtype: DType }
   | { readonly op: 'unary'; readonly fn: UnaryOp; readonly x: number; readonly dtype: DType }
   | { readonly op: 'binary'; readonly fn: BinaryOp; readonly a: number; readonly b: number; readonly dtype: DType }
@@ -55,6 +84,42 @@ export interface ElementwiseProgram {
   readonly exprs: readonly ElementwiseExpr[];
   /** Indices into `exprs` of the values written out (one new buffer each, in this order). */
   readonly outputs: readonly number[];
+  /** How many trailing dims of `shape` the `reduce` exprs fold (0 or absent: a plain elementwise program). */
+  readonly reduceAxes?: number;
+}
+
+/**
+ * Where each expr of a program lives: `row[k]` (one value per row, else one per element) and
+ * `pass[k]`, the sweep over a row's inner elements that computes it: inputs and constants are
+ * pass 0, an op is the latest pass of its operands, a reduce is one after its operand's (its
+ * value exists once that sweep ended). `passes` is the number of element sweeps per row a
+ * backend runs (each sweep computes the element-level exprs of its pass that feed a reduce of
+ * that pass or an output). One source for every backend's codegen.
+ *
+ * @example
+ * ```ts
+ * const { row, pass, passes, rowShape, inner } = programLevels(program);
+ * ```
+ */
+export function programLevels(program: ElementwiseProgram): { row: boolean[]; pass: number[]; passes: number; rowShape: number[]; inner: number } {
+  const { exprs, shape } = program;
+  const k = program.reduceAxes ?? 0;
+  const row: boolean[] = [];
+  const pass: number[] = [];
+  let passes = 1;
+  for (const e of exprs) {
+    switch (e.op) {
+      case 'input': row.push(false); pass.push(0); break;
+      case 'rowInput': case 'const': row.push(true); pass.push(0); break;
+      case 'reduce': row.push(true); pass.push(pass[e.x] + 1); passes = Math.max(passes, pass[e.x] + 1); break;
+      case 'unary': case 'cast': row.push(row[e.x]); pass.push(pass[e.x]); break;
+      case 'binary': row.push(row[e.a] && row[e.b]); pass.push(Math.max(pass[e.a], pass[e.b])); break;
+      case 'where': row.push(row[e.cond] && row[e.a] && row[e.b]); pass.push(Math.max(pass[e.cond], pass[e.a], pass[e.b])); break;
+    }
+  }
+  for (const o of program.outputs) if (!row[o]) passes = Math.max(passes, pass[o] + 1);
+  const rowShape = shape.slice(0, shape.length - k);
+  return { row, pass, passes, rowShape, inner: sizeOf(shape.slice(shape.length - k)) };
 }
 
 /**
@@ -72,6 +137,8 @@ export function programKey(program: ElementwiseProgram): string {
   for (const e of program.exprs) {
     switch (e.op) {
       case 'input': parts.push(`i${e.input}:${e.dtype}`); break;
+      case 'rowInput': parts.push(`r${e.input}:${e.dtype}`); break;
+      case 'reduce': parts.push(`${e.fn}/(${e.x}):${e.dtype}`); break;
       case 'const': parts.push(`c:${e.dtype}`); break; // values are run-time arguments, not structure
       case 'unary': parts.push(`${e.fn}(${e.x}):${e.dtype}`); break;
       case 'binary': parts.push(`${e.fn}(${e.a},${e.b}):${e.dtype}`); break;
@@ -79,13 +146,14 @@ export function programKey(program: ElementwiseProgram): string {
       case 'cast': parts.push(`cast(${e.x}):${e.dtype}`); break;
     }
   }
-  return `${parts.join(';')}->${program.outputs.join(',')}`;
+  return `${parts.join(';')}->${program.outputs.join(',')}${program.reduceAxes ? `/${program.reduceAxes}` : ''}`;
 }
 
 /**
  * Runs `program` one primitive per expr (the path for backends without a fused `elementwise`
- * kernel, or when it declines): the same values, op by op. Intermediates are freed; returns one
- * new buffer per output.
+ * kernel, or when it declines): the same values, op by op, a `reduce` expr as the `reduce`
+ * primitive over the trailing `reduceAxes` dims. Intermediates are freed; returns one new
+ * buffer per output.
  *
  * @example
  * ```ts
@@ -94,17 +162,27 @@ export function programKey(program: ElementwiseProgram): string {
  */
 export function runProgramByPrimitives(backend: Backend, program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] {
   const { shape, exprs, outputs } = program;
-  const contiguous = contiguousStrides(shape);
-  const views: StridedView[] = [];
+  const { row, rowShape } = programLevels(program);
+  const k = shape.length - rowShape.length;
+  const axes = Array.from({ length: k }, (_, i) => rowShape.length + i);
+  const views: StridedView[] = []; // element-level: of `shape`; row-level: of `rowShape`
   const owned: DataId[] = [];
-  const fresh = (data: DataId, dtype: DType): StridedView => {
+  const fresh = (data: DataId, dtype: DType, at: readonly number[]): StridedView => {
     owned.push(data);
-    return { data, dtype, shape, strides: contiguous, offset: 0 };
+    return { data, dtype, shape: at, strides: contiguousStrides(at), offset: 0 };
   };
+  /** Operand `x` as read by an element-level step: row values broadcast over the inner dims. */
+  const full = (x: number): StridedView => {
+    const v = views[x];
+    return row[x] && k > 0 ? { ...v, shape, strides: [...v.strides, ...axes.map(() => 0)] } : v;
+  };
+  const at = (j: number): readonly number[] => (row[j] ? rowShape : shape);
+  const arg = (j: number, x: number): StridedView => (row[j] ? views[x] : full(x));
   try {
-    for (const e of exprs) {
+    for (let j = 0; j < exprs.length; j++) {
+      const e = exprs[j];
       switch (e.op) {
-        case 'input': {
+        case 'input': case 'rowInput': {
           const v = inputs[e.input];
           if (v === undefined) throw new HeedError('elementwise', `program reads input ${e.input}, but only ${inputs.length} were given`);
           views.push(v);
@@ -113,13 +191,14 @@ export function runProgramByPrimitives(backend: Backend, program: ElementwisePro
         case 'const': {
           const data = runKernel(backend, 'fill', 1, e.value, e.dtype);
           owned.push(data);
-          views.push({ data, dtype: e.dtype, shape, strides: shape.map(() => 0), offset: 0 });
+          views.push({ data, dtype: e.dtype, shape: rowShape, strides: rowShape.map(() => 0), offset: 0 });
           break;
         }
-        case 'unary': views.push(fresh(runKernel(backend, 'unary', e.fn, views[e.x], e.dtype), e.dtype)); break;
-        case 'binary': views.push(fresh(runKernel(backend, 'binary', e.fn, views[e.a], views[e.b], e.dtype), e.dtype)); break;
-        case 'where': views.push(fresh(runKernel(backend, 'where', views[e.cond], views[e.a], views[e.b]), e.dtype)); break;
-        case 'cast': views.push(fresh(runKernel(backend, 'cast', views[e.x], e.dtype), e.dtype)); break;
+        case 'reduce': views.push(fresh(runKernel(backend, 'reduce', e.fn, full(e.x), axes, e.dtype), e.dtype, rowShape)); break;
+        case 'unary': views.push(fresh(runKernel(backend, 'unary', e.fn, arg(j, e.x), e.dtype), e.dtype, at(j))); break;
+        case 'binary': views.push(fresh(runKernel(backend, 'binary', e.fn, arg(j, e.a), arg(j, e.b), e.dtype), e.dtype, at(j))); break;
+        case 'where': views.push(fresh(runKernel(backend, 'where', arg(j, e.cond), arg(j, e.a), arg(j, e.b)), e.dtype, at(j))); break;
+        case 'cast': views.push(fresh(runKernel(backend, 'cast', arg(j, e.x), e.dtype), e.dtype, at(j))); break;
       }
     }
     // Outputs must be new contiguous buffers the caller owns: copy inputs/constants/shared ones.

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+// The fusion scheduler of the lazy layer: which pending nodes behind a buffer (or behind several
+// same-shape buffers, on flush) run as ONE ElementwiseProgram, and that program's exprs. The
+// program iterates over a *frame* shape X whose trailing k dims a reduction may fold (k = 0:
+// plain elementwise). Each fused node is placed either
+// - 'full': computed per element of X; reached over an identity edge (same shape, contiguous)
+//   or an expand edge (broadcast along size-1 dims: then recomputed per element, so fused only
+//   when nothing else needs it), or it is a reduction's operand (prologue fusion);
+// - 'row': one value per row (X without its k trailing dims): a reduction of the frame, or an
+//   elementwise node of the row shape (size-1 dims aside) read by a 'full' node through a
+//   row broadcast (strides 0 over the k trailing dims: epilogue fusion), or read by a row node
+//   as a whole (a keepdim reshape).
+// Any other edge makes the producer a kernel input, computed first (`first`). Invariants:
+// - every fused node that is still alive, or read by a pending node outside the program, is
+//   an output, so nothing is computed twice; a 'full' output is element-level in the program
+//   and a 'row' output row-level (else the plan asks for it to be computed on its own);
+// - a pending fill is a constant through any view.
+import type { StridedView } from '../backend.js';
+import { contiguousStrides, sizeOf } from '../shape.js';
+import { operands, type LazyBuffer, type Pending } from './graph.js';
+import { programLevels, type ElementwiseExpr, type ElementwiseProgram } from './program.js';
+
+type Place = 'full' | 'row';
+
+/**
+ * What to run for some pending roots: the fused nodes, their places, the frame, and the pending
+ * nodes to compute first (then plan again).
+ *
+ * @example
+ * ```ts
+ * const plan = planProgram([b]);
+ * if (plan.first.length === 0) buildProgram(plan);
+ * ```
+ */
+export interface Plan {
+  readonly roots: readonly LazyBuffer[];
+  /** Pending buffers to fuse (roots included), in dependency order. */
+  readonly fused: readonly LazyBuffer[];
+  readonly place: ReadonlyMap<LazyBuffer, Place>;
+  /** Pending non-fill buffers that cannot be fused: computed before this program. */
+  readonly first: readonly LazyBuffer[];
+  /** Operand slots of fused nodes that read each fused buffer. */
+  readonly internalUses: ReadonlyMap<LazyBuffer, number>;
+  /** The iteration shape and how many of its trailing dims the reductions fold. */
+  readonly shape: readonly number[];
+  readonly reduceAxes: number;
+}
+
+/** Options of {@link planProgram}: a forced row frame for a row-shaped root, or no row edges at all. */
+export interface PlanOptions {
+  readonly frame?: { readonly shape: readonly number[]; readonly k: number };
+  readonly noRow?: boolean;
+}
+
+const frameOf = (b: LazyBuffer): { shape: readonly number[]; k: number } | null => {
+  const p = b.pending;
+  return p !== null && p.kind === 'reduce' ? { shape: p.x.shape, k: p.axes } : null;
+};
+
+/**
+ * Plans the program computing `roots` (pending, same shape; a reduction root alone).
+ *
+ * @example
+ * ```ts
+ * const plan = planProgram([b]);
+ * ```
+ */
+export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions = {}): Plan {
+  const root0 = roots[0];
+  const rootFrame = frameOf(root0);
+  let X: readonly number[] = options.frame?.shape ?? rootFrame?.shape ?? root0.shape;
+  let k = options.frame?.k ?? rootFrame?.k ?? 0;
+  const rootPlace: Place = options.frame !== undefined || rootFrame !== null ? 'row' : 'full';
+  const rowShape = (): readonly number[] => X.slice(0, X.length - k);
+  let candidate: { shape: readonly number[]; k: number } | null = null;
+  const place = new Map<LazyBuffer, Place>();
+  const fused: LazyBuffer[] = [];
+  const first = new Set<LazyBuffer>();
+  const internal = new Map<LazyBuffer, number>();
+
+  const edge = (v: StridedView, o: LazyBuffer, readerPlace: Place, readerShape: readonly number[]): Place | null => {
+    const f = frameOf(o);
+    if (readerPlace === 'row') {
+      const whole = readsWhole(v, o) && squeezedEqual(o.shape, rowShape());
+      if (f !== null) return whole && sameShape(f.shape, X) && f.k === k ? 'row' : null;
+      return whole ? 'row' : null;
+    }
+    const kind = f === null ? edgeKind(v, o) : null;
+    if (kind === 'identity') return 'full';
+    const rowOk = options.noRow !== true && sameShape(readerShape, X);
+    // a broadcast producer is better computed once per row than per element, when it leads to a reduction
+    if (kind === 'expand') return rowOk && (place.get(o) === 'row' || reachesReduce(o)) && rowEdge(v, o) ? 'row' : 'full';
+    if (!rowOk) return null;
+    if (f !== null) {
+      if (!sameShape(f.shape, X)) {
+        // a row-shaped reader of a reduction: the whole program may run in that reduction's frame
+        if (k === 0 && candidate === null && roots.length === 1 && readsWhole(v, o) && squeezedEqual(X, o.shape)) candidate = f;
+        return null;
+      }
+      if (k === 0 && rowBroadcast(v, X, f.k, o.shape)) { k = f.k; return 'row'; }
+      return f.k === k && rowBroadcast(v, X, k, o.shape) ? 'row' : null;
+    }
+    return rowEdge(v, o) ? 'row' : null;
+  };
+  /** Whether `v` reads elementwise node `o` as a row broadcast of the frame (fixing k when unset). */
+  const rowEdge = (v: StridedView, o: LazyBuffer): boolean => {
+    if (k > 0) return rowBroadcast(v, X, k, o.shape);
+    const inferred = inferRowAxes(v, X, o.shape);
+    if (inferred > 0) k = inferred;
+    return inferred > 0;
+  };
+
+  const visit = (b: LazyBuffer, pl: Place): void => {
+    const had = place.get(b);
+    if (had !== undefined) {
+      if (had !== pl) first.add(b); // reached as both: compute it on its own
+      return;
+    }
+    place.set(b, pl);
+    const p = b.pending as Pending;
+    const readerPlace: Place = p.kind === 'reduce' ? 'full' : pl;
+    const readerShape = p.kind === 'reduce' ? p.x.shape : b.shape;
+    for (const v of operands(p)) {
+      const o = v.data as LazyBuffer;
+      if (o.pending === null || o.pending.kind === 'fill') continue;
+      const to = edge(v, o, readerPlace, readerShape);
+      if (to === null) { first.add(o); continue; }
+      internal.set(o, (internal.get(o) ?? 0) + 1);
+      visit(o, to);
+    }
+    fused.push(b);
+  };
+  for (const r of roots) visit(r, rootPlace);
+  if (candidate !== null && k === 0 && options.frame === undefined) {
+    const c: { shape: readonly number[]; k: number } = candidate;
+    return planProgram(roots, { frame: c });
+  }
+  // A 'full' node at a smaller (broadcast) shape is recomputed per element of the program, so
+  // it is fused only when nothing else needs its values; otherwise it is computed first.
+  for (const b of fused) {
+    if (!roots.includes(b) && place.get(b) === 'full' && !sameShape(b.shape, X) && escapes(b, internal)) first.add(b);
+  }
+  X = X.slice();
+  return { roots, fused, place, first: [...first], internalUses: internal, shape: X, reduceAxes: k };
+}
+
+/** Whether pending elementwise nodes lead from `b` to a pending reduction (a few levels deep). */
+function reachesReduce(b: LazyBuffer, depth = 8): boolean {
+  const p = b.pending;
+  if (p === null || p.kind === 'fill' || depth === 0) return false;
+  if (p.kind === 'reduce') return true;
+  return operands(p).some((v) => reachesReduce(v.data as LazyBuffer, depth - 1));
+}
+
+function escapes(b: LazyBuffer, internal: ReadonlyMap<LazyBuffer, number>): boolean {
+  return !b.freed || b.uses > (internal.get(b) ?? 0);
+}
+
+/**
+ * The program of a plan with no `first` left: exprs, the leaf views (its inputs), and the
+ * buffers its outputs fill (roots first). `misplaced` lists 'full' outputs whose value turned
+ * out row-level (computed only from row values): the caller computes them on their own.
+ *
+ * @example
+ * ```ts
+ * const { program, leaves, outputs } = buildProgram(plan);
+ * ```
+ */
+export function buildProgram(plan: Plan) {
+  const X = plan.shape;
+  const k = plan.reduceAxes;
+  const rowShape = X.slice(0, X.length - k);
+  const exprs: ElementwiseExpr[] = [];
+  const leaves: StridedView[] = [];
+  const index = new Map<LazyBuffer, number>();
+  const constants = new Map<string, number>();
+  const leafIndex = new Map<string, number>();
+  const operand = (v: StridedView, readerPlace: Place): number => {
+    const o = v.data as LazyBuffer;
+    const fusedAt = index.get(o);
+    if (fusedAt !== undefined && o.pending !== null && o.pending.kind !== 'fill') return fusedAt;
+    if (o.pending !== null && o.pending.kind === 'fill') {
+      const key = `${Object.is(o.pending.value, -0) ? '-0' : o.pending.value}:${o.dtype}`;
+      let at = constants.get(key);
+      if (at === undefined) {
+        at = exprs.push({ op: 'const', value: o.pending.value, dtype: o.dtype }) - 1;
+        constants.set(key, at);
+      }
+      return at;
+    }
+    // read by a broadcast-fused node: its size-1 dims become 0 strides; by a row node: a row view
+    const leaf = readerPlace === 'full' ? toShape(v, X) : rowView(v, rowShape);
+    const key = `${readerPlace}|${o.id}|${leaf.strides.join(',')}|${leaf.offset}`;
+    let at = leafIndex.get(key);
+    if (at === undefined) {
+      at = exprs.push({ op: readerPlace === 'full' ? 'input' : 'rowInput', input: leaves.length, dtype: leaf.dtype }) - 1;
+      leaves.push(leaf);
+      leafIndex.set(key, at);
+    }
+    return at;
+  };
+  for (const b of plan.fused) {
+    const p = b.pending as Pending;
+    const pl = plan.place.get(b) as Place;
+    let e: ElementwiseExpr;
+    switch (p.kind) {
+      case 'fill': e = { op: 'const', value: p.value, dtype: b.dtype }; break;
+      case 'copy': index.set(b, operand(p.x, pl)); continue;
+      case 'reduce': e = { op: 'reduce', fn: p.fn, x: operand(p.x, 'full'), dtype: b.dtype }; break;
+      case 'unary': e = { op: 'unary', fn: p.fn, x: operand(p.x, pl), dtype: b.dtype }; break;
+      case 'binary': e = { op: 'binary', fn: p.fn, a: operand(p.a, pl), b: operand(p.b, pl), dtype: b.dtype }; break;
+      case 'where': e = { op: 'where', cond: operand(p.cond, pl), a: operand(p.a, pl), b: operand(p.b, pl), dtype: b.dtype }; break;
+      case 'cast': e = { op: 'cast', x: operand(p.x, pl), dtype: b.dtype }; break;
+    }
+    index.set(b, exprs.push(e) - 1);
+  }
+  // Outputs: the roots, and every fused buffer still alive or read by pending nodes elsewhere.
+  const outputs: LazyBuffer[] = [...plan.roots];
+  for (const b of plan.fused) if (!plan.roots.includes(b) && escapes(b, plan.internalUses)) outputs.push(b);
+  const program: ElementwiseProgram = {
+    shape: X, exprs, outputs: outputs.map((b) => index.get(b) as number), ...(k > 0 ? { reduceAxes: k } : {}),
+  };
+  const misplaced: LazyBuffer[] = [];
+  if (k > 0) {
+    const { row } = programLevels(program);
+    outputs.forEach((b, i) => { if (row[program.outputs[i]] !== (plan.place.get(b) === 'row')) misplaced.push(b); });
+  }
+  return { program, leaves, outputs, misplaced };
+}
+
+/**
+ * How view `v` (of its reader's shape) reads pending buffer `o`: 'identity' (all of o, in order,
+ * same shape), 'expand' (o broadcast along some of its size-1 dims, otherwise in order), or
+ * null (any other view).
+ */
+function edgeKind(v: StridedView, o: LazyBuffer): 'identity' | 'expand' | null {
+  if (v.offset !== 0 || v.shape.length !== o.shape.length) return null;
+  const c = contiguousStrides(o.shape);
+  let expand = false;
+  for (let d = 0; d < c.length; d++) {
+    if (v.shape[d] === o.shape[d]) {
+      if (o.shape[d] !== 1 && v.strides[d] !== c[d]) return null;
+    } else if (o.shape[d] === 1 && v.strides[d] === 0) expand = true;
+    else return null;
+  }
+  return expand ? 'expand' : 'identity';
+}
+
+/** Whether `v` reads all of `o` in its row-major order (any reshape of it: strides contiguous over v's own shape). */
+function readsWhole(v: StridedView, o: LazyBuffer): boolean {
+  if (v.offset !== 0 || sizeOf(v.shape) !== sizeOf(o.shape)) return false;
+  const c = contiguousStrides(v.shape);
+  return v.shape.every((d, i) => d === 1 || v.strides[i] === c[i]);
+}
+
+/** Whether `v` (of shape X) reads buffer `oShape` (the row shape, size-1 dims aside) as a broadcast over X's k trailing dims. */
+function rowBroadcast(v: StridedView, X: readonly number[], k: number, oShape: readonly number[]): boolean {
+  if (v.offset !== 0 || !sameShape(v.shape, X)) return false;
+  const rows = X.slice(0, X.length - k);
+  if (!squeezedEqual(oShape, rows)) return false;
+  const c = contiguousStrides(rows);
+  for (let d = 0; d < X.length; d++) {
+    if (X[d] === 1) continue;
+    if (v.strides[d] !== (d < rows.length ? c[d] : 0)) return false;
+  }
+  return true;
+}
+
+/** The smallest k for which `v` is a row broadcast of `oShape` over X's k trailing dims (0: none). */
+function inferRowAxes(v: StridedView, X: readonly number[], oShape: readonly number[]): number {
+  for (let k = 1; k <= X.length; k++) if (rowBroadcast(v, X, k, oShape)) return k;
+  return 0;
+}
+
+/** `v` (a view of its reader's shape, which is `shape` or broadcasts to it) as a view of `shape`. */
+function toShape(v: StridedView, shape: readonly number[]): StridedView {
+  if (sameShape(v.shape, shape)) return v;
+  return { ...v, shape, strides: v.strides.map((s, d) => (v.shape[d] === shape[d] ? s : 0)) };
+}
+
+/** `v` (of a shape equal to `rowShape` but for size-1 dims) as a view of `rowShape`. */
+function rowView(v: StridedView, rowShape: readonly number[]): StridedView {
+  if (sameShape(v.shape, rowShape)) return v;
+  const strides = v.strides.filter((_, d) => v.shape[d] !== 1);
+  let j = 0;
+  return { ...v, shape: rowShape, strides: rowShape.map((d) => (d === 1 ? 0 : strides[j++])) };
+}
+
+function squeezedEqual(a: readonly number[], b: readonly number[]): boolean {
+  return sameShape(a.filter((d) => d !== 1), b.filter((d) => d !== 1));
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
