@@ -1,8 +1,405 @@
 // SPDX-License-Identifier: MIT
-// Native rows kernels of heed_native.node (see native.h for the conventions).
+// Row kernels of heed_native.node on contiguous float32 data in the bound memory (native.h):
+// softmax / log-softmax and LayerNorm over the last axis, GELU (erf and tanh forms), and
+// sum/max/min/prod over the inner axis of [outer, inner] rows or over its outer axis
+// (columns). Plain C loops over fixed lane arrays that GCC vectorises in
+// each target_clones variant; exp/erf/tanh are the WASM kernels' formulas (asm/vmath.ts:
+// Cephes expf, Abramowitz-Stegun erf, Eigen's rational tanh) in branch-free scalar form.
+// Invariants:
+// - every output value is computed by one thread in an order fixed by the shape alone, so
+//   results do not depend on the thread count (long rows split into fixed RED_BLOCK blocks
+//   whose partials are combined in order);
+// - sum and prod accumulate in double (like the reference kernels) and round once; max/min
+//   propagate NaN; softmax and LayerNorm use float lanes (like the WASM kernels);
+// - rows are parallel with OpenMP (heed_threads) only from PAR_MIN elements of work.
+/* No FP trap is ever enabled here, so the selects of exp/tanh may run unconditionally (without
+   this GCC keeps them as branches and the AVX2 loops do not vectorise); values are unchanged. */
+#pragma GCC optimize("no-trapping-math")
 #include "native.h"
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HOT
+#endif
+
+/* Fewer elements than this run on one thread (bench/native_rows.mjs: waking the team costs
+   more than it saves below it). */
+#define PAR_MIN (1L << 15)
+/* Lane count of the vectorised accumulators (fixed, so the order of additions is too). */
+#define LANES 16
+/* Long rows are reduced in blocks of this many floats; blocks parallelise when rows are few. */
+#define RED_BLOCK (1L << 16)
+/* Columns per column-reduction task. */
+#define COL_BLOCK 64L
+/* Elements per GELU task. */
+#define GELU_BLOCK 8192L
+
+enum { OP_SUM = 0, OP_MAX = 1, OP_MIN = 2, OP_PROD = 3 };
+
+static int team(double work, long tasks) {
+  return heed_threads > 1 && tasks > 1 && work >= (double)PAR_MIN ? heed_threads : 1;
+}
+
+/* ---- vector math (scalar form; inlined into the vectorised loops) ---- */
+
+static inline float from_bits(int32_t i) { float f; memcpy(&f, &i, sizeof f); return f; }
+
+/* e^x: Cephes expf (range reduction by ln 2, degree-5 polynomial), 2^n in two factors so
+   n = 128 does not overflow and subnormal results round once; NaN stays NaN. */
+static inline float v_exp(float x0) {
+  float x = x0 < -103.972f ? -103.972f : x0;
+  x = x > 88.7228f ? 88.7228f : x;
+  float fx = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; /* round to nearest even */
+  float r = x - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * (r * r) + (r + 1.f);
+  int32_t n = (int32_t)(fx == fx ? fx : 0.f);
+  int32_t h = n >> 1;
+  y = (y * from_bits((h + 127) << 23)) * from_bits((n - h + 127) << 23);
+  y = x0 < -103.972f ? 0.f : y;
+  return x0 > 88.7228f ? INFINITY : y;
+}
+
+/* tanh: Eigen's rational form on [-7.9053, 7.9053], x itself for tiny |x|, exactly +-1 beyond
+   9.0109 (so gelu(-inf) is NaN like the reference, not -inf). */
+static inline float v_tanh(float x0) {
+  const float lim = 7.90531110763549805f;
+  float x = x0 < -lim ? -lim : x0;
+  x = x > lim ? lim : x;
+  float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * x;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  float y = fabsf(x) < 0.0004f ? x : p / q;
+  return fabsf(x0) > 9.0109f ? copysignf(1.f, x0) : y;
+}
+
+/* erf: Abramowitz-Stegun 7.1.26 (|error| <= 1.5e-7), odd symmetry. */
+static inline float v_erf(float x) {
+  float ax = fabsf(x);
+  float t = 1.f / (ax * 0.3275911f + 1.f);
+  float p = 1.061405429f;
+  p = p * t + -1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t + -0.284496736f;
+  p = p * t + 0.254829592f;
+  p = p * t;
+  return copysignf(1.f - p * v_exp(-(ax * ax)), x);
+}
+
+/* ---- lane reductions over one contiguous run ---- */
+
+static inline float lanes_sum(const float *s) {
+  float t[LANES / 2];
+  for (int l = 0; l < LANES / 2; l++) t[l] = s[l] + s[l + LANES / 2];
+  for (int w = LANES / 4; w >= 1; w /= 2)
+    for (int l = 0; l < w; l++) t[l] = t[l] + t[l + w];
+  return t[0];
+}
+
+/* Sum of n floats in float lanes (the order depends only on n). */
+static inline float run_sum_f(const float *restrict x, long n) {
+  float s[LANES] = { 0 };
+  long j = 0;
+  for (; j + LANES <= n; j += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += x[j + l];
+  float t = lanes_sum(s);
+  for (; j < n; j++) t += x[j];
+  return t;
+}
+
+/* op over n floats as a double (sum/prod exact-ish in double lanes; max/min NaN-propagating). */
+static inline double run_reduce(int op, const float *restrict x, long n) {
+  long j = 0;
+  if (op == OP_SUM || op == OP_PROD) {
+    double a[LANES];
+    double init = op == OP_SUM ? 0. : 1.;
+    for (int l = 0; l < LANES; l++) a[l] = init;
+    if (op == OP_SUM) {
+      for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) a[l] += (double)x[j + l];
+    } else {
+      for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) a[l] *= (double)x[j + l];
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2)
+      for (int l = 0; l < w; l++) a[l] = op == OP_SUM ? a[l] + a[l + w] : a[l] * a[l + w];
+    double t = a[0];
+    if (op == OP_SUM) for (; j < n; j++) t += (double)x[j];
+    else for (; j < n; j++) t *= (double)x[j];
+    return t;
+  }
+  float m[LANES];
+  int bad[LANES] = { 0 };
+  const float init = op == OP_MAX ? -INFINITY : INFINITY;
+  for (int l = 0; l < LANES; l++) m[l] = init;
+  if (op == OP_MAX) {
+    for (; j + LANES <= n; j += LANES)
+      for (int l = 0; l < LANES; l++) { float v = x[j + l]; m[l] = v > m[l] ? v : m[l]; bad[l] |= v != v; }
+  } else {
+    for (; j + LANES <= n; j += LANES)
+      for (int l = 0; l < LANES; l++) { float v = x[j + l]; m[l] = v < m[l] ? v : m[l]; bad[l] |= v != v; }
+  }
+  float t = init;
+  int nan = 0;
+  for (int l = 0; l < LANES; l++) { t = op == OP_MAX ? (m[l] > t ? m[l] : t) : (m[l] < t ? m[l] : t); nan |= bad[l]; }
+  for (; j < n; j++) { float v = x[j]; t = op == OP_MAX ? (v > t ? v : t) : (v < t ? v : t); nan |= v != v; }
+  return nan ? (double)NAN : (double)t;
+}
+
+static inline double combine(int op, double a, double b) {
+  switch (op) {
+    case OP_SUM: return a + b;
+    case OP_PROD: return a * b;
+    case OP_MAX: return a != a || b != b ? (double)NAN : (a > b ? a : b);
+    default: return a != a || b != b ? (double)NAN : (a < b ? a : b);
+  }
+}
+
+/* ---- kernels over a task range (the OpenMP loops call these clones) ---- */
+
+HOT static void softmax_rows(const float *restrict x, float *restrict y, long r0, long r1, long n, int log) {
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * n;
+    float *yr = y + r * n;
+    const float m = (float)run_reduce(OP_MAX, xr, n);
+    float s[LANES] = { 0 };
+    long j = 0;
+    if (log) {
+      for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) s[l] += v_exp(xr[j + l] - m);
+    } else {
+      for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) { float e = v_exp(xr[j + l] - m); yr[j + l] = e; s[l] += e; }
+    }
+    float t = lanes_sum(s);
+    for (; j < n; j++) { float e = v_exp(xr[j] - m); if (!log) yr[j] = e; t += e; }
+    if (log) {
+      /* (x - m) - log s in that order: m + log s rounds back to m for huge m */
+      const float ls = logf(t);
+      for (j = 0; j < n; j++) yr[j] = (xr[j] - m) - ls;
+    } else {
+      const float inv = 1.f / t;
+      for (j = 0; j < n; j++) yr[j] *= inv;
+    }
+  }
+}
+
+HOT static void layernorm_rows(const float *restrict x, const float *restrict w, const float *restrict b, float *restrict y,
+                               long r0, long r1, long n, float eps) {
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * n;
+    float *yr = y + r * n;
+    const float mean = run_sum_f(xr, n) / (float)n;
+    float q[LANES] = { 0 };
+    long j = 0;
+    for (; j + LANES <= n; j += LANES)
+      for (int l = 0; l < LANES; l++) { float d = xr[j + l] - mean; q[l] += d * d; }
+    float var = lanes_sum(q);
+    for (; j < n; j++) { float d = xr[j] - mean; var += d * d; }
+    const float rstd = 1.f / sqrtf(var / (float)n + eps);
+    if (w != NULL && b != NULL) for (j = 0; j < n; j++) yr[j] = ((xr[j] - mean) * rstd) * w[j] + b[j];
+    else if (w != NULL) for (j = 0; j < n; j++) yr[j] = ((xr[j] - mean) * rstd) * w[j];
+    else if (b != NULL) for (j = 0; j < n; j++) yr[j] = (xr[j] - mean) * rstd + b[j];
+    else for (j = 0; j < n; j++) yr[j] = (xr[j] - mean) * rstd;
+  }
+}
+
+HOT static void gelu_range(const float *restrict x, float *restrict y, long e0, long e1, int tanh_form) {
+  if (tanh_form) {
+    for (long i = e0; i < e1; i++) {
+      float v = x[i];
+      float inner = ((v * v) * v * 0.044715f + v) * 0.7978845608028654f;
+      y[i] = (v * 0.5f) * (v_tanh(inner) + 1.f);
+    }
+  } else {
+    for (long i = e0; i < e1; i++) {
+      float v = x[i];
+      y[i] = (v * 0.5f) * (v_erf(v * 0.7071067811865476f) + 1.f);
+    }
+  }
+}
+
+/* Task t of a row reduction: block (t % nb) of row (t / nb); the partial goes to part[t]. */
+HOT static void reduce_row_tasks(int op, const float *restrict x, double *restrict part, long t0, long t1, long n, long nb) {
+  for (long t = t0; t < t1; t++) {
+    long r = t / nb, blk = t % nb;
+    long j0 = blk * RED_BLOCK, len = n - j0 < RED_BLOCK ? n - j0 : RED_BLOCK;
+    part[t] = run_reduce(op, x + r * n + j0, len);
+  }
+}
+
+/* Task t of a column reduction over [outer, inner]: columns [64 t, 64 t + 64). */
+HOT static void reduce_col_tasks(int op, const float *restrict x, float *restrict out, long t0, long t1, long outer, long inner) {
+  for (long t = t0; t < t1; t++) {
+    long c0 = t * COL_BLOCK;
+    long w = inner - c0 < COL_BLOCK ? inner - c0 : COL_BLOCK;
+    const float *p = x + c0;
+    float *o = out + c0;
+    if (op == OP_SUM || op == OP_PROD) {
+      double a[COL_BLOCK];
+      for (long j = 0; j < w; j++) a[j] = op == OP_SUM ? 0. : 1.;
+      if (op == OP_SUM) {
+        for (long i = 0; i < outer; i++, p += inner)
+          for (long j = 0; j < w; j++) a[j] += (double)p[j];
+      } else {
+        for (long i = 0; i < outer; i++, p += inner)
+          for (long j = 0; j < w; j++) a[j] *= (double)p[j];
+      }
+      for (long j = 0; j < w; j++) o[j] = (float)a[j];
+    } else {
+      float m[COL_BLOCK];
+      int bad[COL_BLOCK];
+      for (long j = 0; j < w; j++) { m[j] = op == OP_MAX ? -INFINITY : INFINITY; bad[j] = 0; }
+      if (op == OP_MAX) {
+        for (long i = 0; i < outer; i++, p += inner)
+          for (long j = 0; j < w; j++) { float v = p[j]; m[j] = v > m[j] ? v : m[j]; bad[j] |= v != v; }
+      } else {
+        for (long i = 0; i < outer; i++, p += inner)
+          for (long j = 0; j < w; j++) { float v = p[j]; m[j] = v < m[j] ? v : m[j]; bad[j] |= v != v; }
+      }
+      for (long j = 0; j < w; j++) o[j] = bad[j] ? NAN : m[j];
+    }
+  }
+}
+
+/* Runs BODY over task ranges [T0, T1): one contiguous range per thread of a team of `nt` (a
+   variable of that name in the caller), or all tasks here when nt is 1. */
+#define FOR_TASKS(tasks, T0, T1, BODY)                                         \
+  do {                                                                         \
+    if (nt > 1) {                                                              \
+      _Pragma("omp parallel num_threads(nt)")                                  \
+      {                                                                        \
+        long nth_ = omp_get_num_threads(), id_ = omp_get_thread_num();        \
+        long T0 = (tasks) * id_ / nth_, T1 = (tasks) * (id_ + 1) / nth_;       \
+        BODY;                                                                  \
+      }                                                                        \
+    } else {                                                                   \
+      long T0 = 0, T1 = (tasks);                                               \
+      BODY;                                                                    \
+    }                                                                          \
+  } while (0)
+
+/* ---- N-API entry points ---- */
+
+/* softmax(x, out, rows, cols, log) -> ran? */
+static napi_value softmax(napi_env env, napi_callback_info info) {
+  double v[5];
+  if (!heed_args(env, info, 5, v, "softmax")) return NULL;
+  long rows = (long)v[2], n = (long)v[3];
+  int log = v[4] != 0;
+  if (rows < 1 || n < 1) return heed_bool(env, 0);
+  const float *x = heed_f32(env, v[0], (double)rows * n, "softmax");
+  if (x == NULL) return NULL;
+  float *y = heed_f32(env, v[1], (double)rows * n, "softmax");
+  if (y == NULL) return NULL;
+  int nt = team((double)rows * n, rows);
+  FOR_TASKS(rows, r0, r1, softmax_rows(x, y, r0, r1, n, log));
+  return heed_bool(env, 1);
+}
+
+/* layerNorm(x, w | -1, b | -1, out, rows, cols, eps) -> ran? */
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  double v[7];
+  if (!heed_args(env, info, 7, v, "layerNorm")) return NULL;
+  long rows = (long)v[4], n = (long)v[5];
+  float eps = (float)v[6];
+  if (rows < 1 || n < 1 || !isfinite(v[6])) return heed_bool(env, 0);
+  const float *x = heed_f32(env, v[0], (double)rows * n, "layerNorm");
+  if (x == NULL) return NULL;
+  const float *w = NULL, *b = NULL;
+  if (v[1] >= 0 && (w = heed_f32(env, v[1], (double)n, "layerNorm")) == NULL) return NULL;
+  if (v[2] >= 0 && (b = heed_f32(env, v[2], (double)n, "layerNorm")) == NULL) return NULL;
+  float *y = heed_f32(env, v[3], (double)rows * n, "layerNorm");
+  if (y == NULL) return NULL;
+  int nt = team((double)rows * n, rows);
+  FOR_TASKS(rows, r0, r1, layernorm_rows(x, w, b, y, r0, r1, n, eps));
+  return heed_bool(env, 1);
+}
+
+/* gelu(x, out, size, tanh) -> ran? */
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  double v[4];
+  if (!heed_args(env, info, 4, v, "gelu")) return NULL;
+  long size = (long)v[2];
+  int tanh_form = v[3] != 0;
+  if (size < 1) return heed_bool(env, 0);
+  const float *x = heed_f32(env, v[0], (double)size, "gelu");
+  if (x == NULL) return NULL;
+  float *y = heed_f32(env, v[1], (double)size, "gelu");
+  if (y == NULL) return NULL;
+  long tasks = (size + GELU_BLOCK - 1) / GELU_BLOCK;
+  int nt = team((double)size, tasks);
+  FOR_TASKS(tasks, t0, t1, gelu_range(x, y, t0 * GELU_BLOCK, t1 * GELU_BLOCK < size ? t1 * GELU_BLOCK : size, tanh_form));
+  return heed_bool(env, 1);
+}
+
+/* reduceRows(op, x, out, outer, inner) -> ran?  out[r] = op over x[r, :]. */
+static napi_value reduce_rows(napi_env env, napi_callback_info info) {
+  double v[5];
+  if (!heed_args(env, info, 5, v, "reduceRows")) return NULL;
+  int op = (int)v[0];
+  long rows = (long)v[3], n = (long)v[4];
+  if (op < OP_SUM || op > OP_PROD || rows < 1 || n < 1) return heed_bool(env, 0);
+  const float *x = heed_f32(env, v[1], (double)rows * n, "reduceRows");
+  if (x == NULL) return NULL;
+  float *out = heed_f32(env, v[2], (double)rows, "reduceRows");
+  if (out == NULL) return NULL;
+  long nb = (n + RED_BLOCK - 1) / RED_BLOCK, tasks = rows * nb;
+  double *part = malloc(sizeof(double) * (size_t)tasks);
+  if (part == NULL) return heed_bool(env, 0);
+  int nt = team((double)rows * n, tasks);
+  FOR_TASKS(tasks, t0, t1, reduce_row_tasks(op, x, part, t0, t1, n, nb));
+  for (long r = 0; r < rows; r++) {
+    double a = part[r * nb];
+    for (long k = 1; k < nb; k++) a = combine(op, a, part[r * nb + k]);
+    out[r] = (float)a;
+  }
+  free(part);
+  return heed_bool(env, 1);
+}
+
+/* reduceCols(op, x, out, outer, inner) -> ran?  out[j] = op over i of x[i, j]. */
+static napi_value reduce_cols(napi_env env, napi_callback_info info) {
+  double v[5];
+  if (!heed_args(env, info, 5, v, "reduceCols")) return NULL;
+  int op = (int)v[0];
+  long outer = (long)v[3], inner = (long)v[4];
+  if (op < OP_SUM || op > OP_PROD || outer < 1 || inner < 1) return heed_bool(env, 0);
+  const float *x = heed_f32(env, v[1], (double)outer * inner, "reduceCols");
+  if (x == NULL) return NULL;
+  float *out = heed_f32(env, v[2], (double)inner, "reduceCols");
+  if (out == NULL) return NULL;
+  long tasks = (inner + COL_BLOCK - 1) / COL_BLOCK;
+  int nt = team((double)outer * inner, tasks);
+  FOR_TASKS(tasks, t0, t1, reduce_col_tasks(op, x, out, t0, t1, outer, inner));
+  return heed_bool(env, 1);
+}
 
 void heed_register_rows(napi_env env, napi_value exports) {
-  (void)env;
-  (void)exports;
+  heed_export(env, exports, "softmax", softmax);
+  heed_export(env, exports, "layerNorm", layer_norm);
+  heed_export(env, exports, "gelu", gelu);
+  heed_export(env, exports, "reduceRows", reduce_rows);
+  heed_export(env, exports, "reduceCols", reduce_cols);
 }
