@@ -1,8 +1,267 @@
 // SPDX-License-Identifier: MIT
-// Native attention kernels of heed_native.node (see native.h for the conventions).
+// Native fused attention for training of heed_native.node (see native.h for the conventions):
+// the forward [out, lse] and the FlashAttention-2 backward [dq, dk, dv] of
+// packages/backend-cpu/src/attention-train.ts, in tiles of TILE query rows so the only
+// score-sized scratch is two [TILE, S] blocks per thread. Tile products (Q K^T, P V, dOut V^T,
+// dS K, dS^T Q, P^T dOut) go through heed_sgemm; the softmax and its gradient are plain C loops
+// the compiler vectorises (fixed 16-lane partial sums, a polynomial exp), so results do not
+// depend on the ISA clone or the thread count. q, k, v, out, dOut are contiguous [B, H, *, *],
+// lse [B, H, L]; the additive float mask is read at mask + b*ms0 + h*ms1 + l*ms2 + s*ms3 (mask
+// address -1: none); causal hides keys s > l (top-left aligned, as the JS kernel). Fully masked
+// rows give lse = -Infinity, zero outputs and add nothing to dk, dv. The forward runs its tiles
+// in parallel over (batch*heads, query tiles); the backward over heads (each head's dk, dv
+// accumulate over its query tiles in order on one thread).
 #include "native.h"
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Query rows per tile (as attention-train.ts). */
+#define TILE 64
+/* Lanes of the partial sums / maxima (a fixed split: every clone adds in the same order). */
+#define LANES 16
+/* Below this many multiply-adds per call the team is not worth waking. */
+#define ATTN_PARALLEL_MACS (1L << 21)
+
+/* e^x for float x, vectorisable: 2^n * p(r) with n = round(x log2 e), r = x - n ln 2 (Cody-Waite), p a degree-7 fit; 0 below -87.3. */
+static inline float exp_poly(float x) {
+  const float lo = -87.33654f, hi = 88.f;
+  float c = x < lo ? lo : x;
+  c = c > hi ? hi : c;
+  const float t = c * 1.44269504088896341f;
+  const float n = (t + 12582912.f) - 12582912.f; /* round to nearest */
+  float r = c - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.f;
+  union { int32_t i; float f; } s;
+  s.i = ((int32_t)n + 127) << 23;
+  const float y = p * s.f;
+  return x < lo ? 0.f : y;
+}
+
+typedef struct {
+  long B, H, L, S, D, Dv;
+  const float *q, *k, *v, *mask;
+  long ms0, ms1, ms2, ms3;
+  float scale;
+  int causal;
+  const float *out, *dout, *lse; /* backward inputs */
+  float *o, *l, *dq, *dk, *dv;   /* outputs: forward o, l; backward dq, dk, dv */
+} attn_job;
+
+/* Scales and masks one score row in place (keys >= visible become -Infinity) and returns its maximum. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float mask_row(const attn_job *j, float *a, long n, long visible, const float *mrow) {
+  const float scale = j->scale;
+  if (mrow == NULL) {
+    for (long s = 0; s < visible; s++) a[s] = a[s] * scale;
+  } else if (j->ms3 == 1) {
+    for (long s = 0; s < visible; s++) a[s] = a[s] * scale + mrow[s];
+  } else {
+    const long st = j->ms3;
+    for (long s = 0; s < visible; s++) a[s] = a[s] * scale + mrow[s * st];
+  }
+  for (long s = visible; s < n; s++) a[s] = -INFINITY;
+  float acc[LANES];
+  for (int i = 0; i < LANES; i++) acc[i] = -INFINITY;
+  long s = 0;
+  for (; s + LANES <= visible; s += LANES)
+    for (int i = 0; i < LANES; i++) acc[i] = a[s + i] > acc[i] ? a[s + i] : acc[i];
+  float max = -INFINITY;
+  for (int i = 0; i < LANES; i++) max = acc[i] > max ? acc[i] : max;
+  for (; s < visible; s++) max = a[s] > max ? a[s] : max;
+  return max;
+}
+
+/* a[s] = exp(a[s] - max) for s < n; returns their sum (fixed lanes). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float exp_row(float *a, long n, float max) {
+  float acc[LANES] = { 0 };
+  long s = 0;
+  for (; s + LANES <= n; s += LANES)
+    for (int i = 0; i < LANES; i++) { const float p = exp_poly(a[s + i] - max); a[s + i] = p; acc[i] += p; }
+  float sum = 0.f;
+  for (int i = 0; i < LANES; i++) sum += acc[i];
+  for (; s < n; s++) { const float p = exp_poly(a[s] - max); a[s] = p; sum += p; }
+  return sum;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void scale_row(float *a, long n, float f) {
+  for (long s = 0; s < n; s++) a[s] *= f;
+}
+
+/* p = exp(a - lse) into a, dS = p (dp - dl) scale into dp. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void grad_row(float *a, float *dp, long n, float lse, float dl, float scale) {
+  for (long s = 0; s < n; s++) {
+    const float p = exp_poly(a[s] - lse);
+    a[s] = p;
+    dp[s] = (p * (dp[s] - dl)) * scale;
+  }
+}
+
+static const float *mask_row_of(const attn_job *j, long b, long h, long l) {
+  return j->mask == NULL ? NULL : j->mask + b * j->ms0 + h * j->ms1 + l * j->ms2;
+}
+
+static long keys_seen(const attn_job *j, long l0, long rows) {
+  return j->causal ? (j->S < l0 + rows ? j->S : l0 + rows) : j->S;
+}
+
+/* Forward of query tile `tile` of head `head` with scratch a ([TILE, S]). */
+static void forward_tile(const attn_job *j, long head, long l0, float *a) {
+  const long L = j->L, S = j->S, D = j->D, Dv = j->Dv, b = head / j->H, h = head % j->H;
+  const long rows = L - l0 < TILE ? L - l0 : TILE, n = keys_seen(j, l0, rows);
+  const float *q = j->q + (head * L + l0) * D, *k = j->k + head * S * D, *v = j->v + head * S * Dv;
+  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)n, (int)D, 1.f, q, (int)D, k, (int)D, 0.f, a, (int)n);
+  for (long i = 0; i < rows; i++) {
+    float *row = a + i * n;
+    const long l = l0 + i, visible = j->causal ? (n < l + 1 ? n : l + 1) : n;
+    const float max = mask_row(j, row, n, visible, mask_row_of(j, b, h, l));
+    float *lse = j->l + head * L + l;
+    if (max == -INFINITY || isnan(max)) { memset(row, 0, sizeof(float) * (size_t)n); *lse = max; continue; }
+    const float sum = exp_row(row, n, max);
+    scale_row(row, n, 1.f / sum);
+    *lse = max + logf(sum);
+  }
+  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)Dv, (int)n, 1.f, a, (int)n, v, (int)Dv, 0.f,
+             j->o + (head * L + l0) * Dv, (int)Dv);
+}
+
+/* Backward of every query tile of head `head`, in order, with scratch a, dp ([TILE, S] each). */
+static void backward_head(const attn_job *j, long head, float *a, float *dp) {
+  const long L = j->L, S = j->S, D = j->D, Dv = j->Dv, b = head / j->H, h = head % j->H;
+  const float *k = j->k + head * S * D, *v = j->v + head * S * Dv;
+  float *dk = j->dk + head * S * D, *dv = j->dv + head * S * Dv;
+  memset(dk, 0, sizeof(float) * (size_t)(S * D));
+  memset(dv, 0, sizeof(float) * (size_t)(S * Dv));
+  for (long l0 = 0; l0 < L; l0 += TILE) {
+    const long rows = L - l0 < TILE ? L - l0 : TILE, n = keys_seen(j, l0, rows);
+    const float *q = j->q + (head * L + l0) * D, *y = j->dout + (head * L + l0) * Dv;
+    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)n, (int)D, 1.f, q, (int)D, k, (int)D, 0.f, a, (int)n);
+    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)n, (int)Dv, 1.f, y, (int)Dv, v, (int)Dv, 0.f, dp, (int)n);
+    for (long i = 0; i < rows; i++) {
+      float *row = a + i * n, *drow = dp + i * n;
+      const long l = l0 + i, visible = j->causal ? (n < l + 1 ? n : l + 1) : n;
+      const float lse = j->lse[head * L + l];
+      mask_row(j, row, n, visible, mask_row_of(j, b, h, l));
+      if (lse == -INFINITY || isnan(lse)) {
+        memset(row, 0, sizeof(float) * (size_t)n);
+        memset(drow, 0, sizeof(float) * (size_t)n);
+        continue;
+      }
+      const float *o = j->out + (head * L + l) * Dv, *yr = y + i * Dv;
+      float dl = 0.f;
+      for (long d = 0; d < Dv; d++) dl += yr[d] * o[d];
+      grad_row(row, drow, n, lse, dl, j->scale);
+    }
+    /* dq_t = dS K; dk[0, n) += dS^T Q_t; dv[0, n) += P^T dOut_t */
+    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)D, (int)n, 1.f, dp, (int)n, k, (int)D, 0.f,
+               j->dq + (head * L + l0) * D, (int)D);
+    heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)n, (int)D, (int)rows, 1.f, dp, (int)n, q, (int)D, 1.f, dk, (int)D);
+    heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)n, (int)Dv, (int)rows, 1.f, a, (int)n, y, (int)Dv, 1.f, dv, (int)Dv);
+  }
+}
+
+/* Reads the shared leading arguments (B, H, L, S, D, Dv, q, k, v, mask, ms0..ms3, scale, causal) and checks every extent. */
+static int read_job(napi_env env, const double *a, attn_job *j, const char *op) {
+  j->B = (long)a[0]; j->H = (long)a[1]; j->L = (long)a[2]; j->S = (long)a[3]; j->D = (long)a[4]; j->Dv = (long)a[5];
+  for (int i = 0; i < 6; i++) if (!(a[i] >= 1) || a[i] != (double)(long)a[i] || a[i] > 0x7fffffff) return 0;
+  j->ms0 = (long)a[10]; j->ms1 = (long)a[11]; j->ms2 = (long)a[12]; j->ms3 = (long)a[13];
+  j->scale = (float)a[14];
+  j->causal = a[15] != 0;
+  const double heads = (double)j->B * j->H;
+  if (heads * j->L * j->S > 9e15) return 0;
+  if ((j->q = heed_f32(env, a[6], heads * j->L * j->D, op)) == NULL) return -1;
+  if ((j->k = heed_f32(env, a[7], heads * j->S * j->D, op)) == NULL) return -1;
+  if ((j->v = heed_f32(env, a[8], heads * j->S * j->Dv, op)) == NULL) return -1;
+  j->mask = NULL;
+  if (a[9] != -1) {
+    if (j->ms0 < 0 || j->ms1 < 0 || j->ms2 < 0 || j->ms3 < 0) return 0;
+    const double last = (double)(j->B - 1) * j->ms0 + (double)(j->H - 1) * j->ms1 + (double)(j->L - 1) * j->ms2 + (double)(j->S - 1) * j->ms3 + 1;
+    if ((j->mask = heed_f32(env, a[9], last, op)) == NULL) return -1;
+  }
+  return 1;
+}
+
+/* Scratch of `count` floats per thread, or NULL. */
+static float *scratch(int threads, long count) {
+  return (float *)malloc(sizeof(float) * (size_t)threads * (size_t)count);
+}
+
+static int team(const attn_job *j, long tasks) {
+  const double macs = (double)j->B * j->H * j->L * j->S * (j->D + j->Dv);
+  return tasks > 1 && macs >= ATTN_PARALLEL_MACS && heed_blas_openmp && heed_threads > 1 ? heed_threads : 1;
+}
+
+/* attentionForward(B, H, L, S, D, Dv, q, k, v, mask, ms0, ms1, ms2, ms3, scale, causal, out, lse) -> ran? */
+static napi_value attention_forward(napi_env env, napi_callback_info info) {
+  double a[18];
+  const char *op = "attentionForward";
+  if (!heed_args(env, info, 18, a, op)) return NULL;
+  attn_job j;
+  const int ok = read_job(env, a, &j, op);
+  if (ok < 0) return NULL;
+  if (ok == 0) return heed_bool(env, 0);
+  const double heads = (double)j.B * j.H;
+  if ((j.o = heed_f32(env, a[16], heads * j.L * j.Dv, op)) == NULL) return NULL;
+  if ((j.l = heed_f32(env, a[17], heads * j.L, op)) == NULL) return NULL;
+  const long tiles = (j.L + TILE - 1) / TILE, tasks = j.B * j.H * tiles, per = TILE * j.S;
+  const int threads = team(&j, tasks);
+  float *buf = scratch(threads, per);
+  if (buf == NULL) return heed_bool(env, 0);
+  if (threads > 1) {
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (long t = 0; t < tasks; t++) forward_tile(&j, t / tiles, (t % tiles) * TILE, buf + (size_t)omp_get_thread_num() * per);
+  } else {
+    for (long t = 0; t < tasks; t++) forward_tile(&j, t / tiles, (t % tiles) * TILE, buf);
+  }
+  free(buf);
+  return heed_bool(env, 1);
+}
+
+/* attentionBackward(B, H, L, S, D, Dv, q, k, v, mask, ms0, ms1, ms2, ms3, scale, causal, out, dOut, lse, dq, dk, dv) -> ran? */
+static napi_value attention_backward(napi_env env, napi_callback_info info) {
+  double a[22];
+  const char *op = "attentionBackward";
+  if (!heed_args(env, info, 22, a, op)) return NULL;
+  attn_job j;
+  const int ok = read_job(env, a, &j, op);
+  if (ok < 0) return NULL;
+  if (ok == 0) return heed_bool(env, 0);
+  const double heads = (double)j.B * j.H;
+  if ((j.out = heed_f32(env, a[16], heads * j.L * j.Dv, op)) == NULL) return NULL;
+  if ((j.dout = heed_f32(env, a[17], heads * j.L * j.Dv, op)) == NULL) return NULL;
+  if ((j.lse = heed_f32(env, a[18], heads * j.L, op)) == NULL) return NULL;
+  if ((j.dq = heed_f32(env, a[19], heads * j.L * j.D, op)) == NULL) return NULL;
+  if ((j.dk = heed_f32(env, a[20], heads * j.S * j.D, op)) == NULL) return NULL;
+  if ((j.dv = heed_f32(env, a[21], heads * j.S * j.Dv, op)) == NULL) return NULL;
+  const long tasks = j.B * j.H, per = 2 * TILE * j.S;
+  const int threads = team(&j, tasks);
+  float *buf = scratch(threads, per);
+  if (buf == NULL) return heed_bool(env, 0);
+  if (threads > 1) {
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (long t = 0; t < tasks; t++) {
+      float *s = buf + (size_t)omp_get_thread_num() * per;
+      backward_head(&j, t, s, s + TILE * j.S);
+    }
+  } else {
+    for (long t = 0; t < tasks; t++) backward_head(&j, t, buf, buf + TILE * j.S);
+  }
+  free(buf);
+  return heed_bool(env, 1);
+}
 
 void heed_register_attention(napi_env env, napi_value exports) {
-  (void)env;
-  (void)exports;
+  heed_export(env, exports, "attentionForward", attention_forward);
+  heed_export(env, exports, "attentionBackward", attention_backward);
 }

@@ -37,9 +37,28 @@ export interface NativeKernels {
   reduceRows?(op: number, x: number, out: number, outer: number, inner: number): boolean;
   /** Column reduction: x is [outer, inner] contiguous, out[j] = op over i of x[i, j]; op as reduceRows. */
   reduceCols?(op: number, x: number, out: number, outer: number, inner: number): boolean;
-  /** One Adam/AdamW step into new buffers (see fastAdam for the scalar meanings). */
+  /**
+   * One Adam/AdamW step of `size` floats into outParam/outM/outV (fastAdam's arithmetic; c1, c2 as
+   * AdamScalars). weightDecay != 0 first applies decoupled (AdamW, decoupled = 1:
+   * `p *= 1 - lr wd`) or L2 (`g += wd p`) decay; an output is disjoint from the inputs or equal to one.
+   */
   adam?(param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number, size: number,
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, bias1: number, bias2: number): boolean;
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, c1: number, c2: number): boolean;
+  /**
+   * Fused attention forward (attention-train.ts's semantics): q [B, H, L, D], k [B, H, S, D],
+   * v [B, H, S, Dv] contiguous; the additive float mask at element `mask + 4 * (b ms0 + h ms1 +
+   * l ms2 + s ms3)` bytes, or mask = -1 for none; causal 1 hides keys s > l. Writes out
+   * [B, H, L, Dv] and lse [B, H, L] (-Infinity for fully masked rows).
+   */
+  attentionForward?(B: number, H: number, L: number, S: number, D: number, Dv: number, q: number, k: number, v: number,
+    mask: number, ms0: number, ms1: number, ms2: number, ms3: number, scale: number, causal: number, out: number, lse: number): boolean;
+  /**
+   * Fused attention backward: the arguments of attentionForward with its out and lse plus dOut
+   * [B, H, L, Dv]; writes dq, dk, dv (the shapes of q, k, v; zeros from fully masked rows).
+   */
+  attentionBackward?(B: number, H: number, L: number, S: number, D: number, Dv: number, q: number, k: number, v: number,
+    mask: number, ms0: number, ms1: number, ms2: number, ms3: number, scale: number, causal: number,
+    out: number, dOut: number, lse: number, dq: number, dk: number, dv: number): boolean;
 }
 
 /**
