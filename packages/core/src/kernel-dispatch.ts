@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The one seam between core and backends: every kernel call from core goes through runKernel
-// (primitives, readSync) or runFusedKernel (optional fused kernels), where observers can watch.
+// (primitives, readSync) or runFusedKernel (optional fused kernels), where observers can watch
+// (and one recorder, compile()'s tracer, sees each call's result).
 import type { Backend, FusedKernels, Primitives } from './backend.js';
 
 /**
@@ -46,6 +47,33 @@ export type KernelObserver = (backend: Backend, kernel: KernelName | FusedKernel
 
 let observers: readonly KernelObserver[] = [];
 let timers: readonly KernelTimer[] = [];
+let recorder: KernelRecorder | null = null;
+
+/**
+ * @internal Sees every kernel call after it returned, with its result (what `compile()` traces
+ * with). At most one is installed at a time.
+ *
+ * @example
+ * ```ts
+ * const previous = setKernelRecorder((backend, kernel, args, result) => calls.push({ kernel, result }));
+ * ```
+ */
+export type KernelRecorder = (backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[], result: unknown) => void;
+
+/**
+ * @internal Installs `fn` (or none, with null) as the kernel recorder; returns the previous one.
+ *
+ * @example
+ * ```ts
+ * const previous = setKernelRecorder(record);
+ * try { fn(); } finally { setKernelRecorder(previous); }
+ * ```
+ */
+export function setKernelRecorder(fn: KernelRecorder | null): KernelRecorder | null {
+  const previous = recorder;
+  recorder = fn;
+  return previous;
+}
 
 /**
  * @internal Sees every kernel call after it returned, with its host time in milliseconds
@@ -118,7 +146,9 @@ function notify(backend: Backend, kernel: KernelName | FusedKernelName, args: re
 export function runKernel<K extends KernelName>(backend: Backend, kernel: K, ...args: Parameters<Kernels[K]>): ReturnType<Kernels[K]> {
   if (observers.length !== 0) notify(backend, kernel, args);
   const fn = backend[kernel] as (...a: Parameters<Kernels[K]>) => ReturnType<Kernels[K]>;
-  return timers.length === 0 ? fn.apply(backend, args) : timed(backend, kernel, args, () => fn.apply(backend, args));
+  const result = timers.length === 0 ? fn.apply(backend, args) : timed(backend, kernel, args, () => fn.apply(backend, args));
+  if (recorder !== null) recorder(backend, kernel, args, result);
+  return result;
 }
 
 /**
@@ -134,7 +164,9 @@ export function runFusedKernel<K extends FusedKernelName>(backend: Backend, kern
   const fn = backend[kernel] as ((...a: Parameters<FusedKernels[K]>) => ReturnType<FusedKernels[K]>) | undefined;
   if (fn === undefined) return null;
   if (observers.length !== 0) notify(backend, kernel, args);
-  return timers.length === 0 ? fn.apply(backend, args) : timed(backend, kernel, args, () => fn.apply(backend, args));
+  const result = timers.length === 0 ? fn.apply(backend, args) : timed(backend, kernel, args, () => fn.apply(backend, args));
+  if (recorder !== null && result !== null) recorder(backend, kernel, args, result);
+  return result;
 }
 
 /**

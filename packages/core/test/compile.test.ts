@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+// compile(): a compiled training step (forward, backward, SGD-momentum / Adam update) gives the
+// eager step's losses and parameters bit for bit on the reference kernels, retraces per shape,
+// evicts least recently used traces, advances the random stream per replay like eager, leaks
+// nothing over 1,000 replays, and rejects what it cannot trace with a HeedError naming compile.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import './setup.js';
+import {
+  HeedError, adamStep, compile, getBackend, manualSeed, memory, noGrad, rand, registerBackend, removeBackend, setBackend,
+  tensor, tidy, valueAndGrad, zeros, type Backend, type Tensor,
+} from '@heed/core';
+import { CpuBackend } from '@heed/backend-cpu';
+
+/** `be` registered under `name` (its methods bound to the real instance). */
+function named(be: CpuBackend, name: string): Backend {
+  const w = Object.create(be) as Backend;
+  const source = be as unknown as Record<string, unknown>;
+  for (const key of Object.getOwnPropertyNames(CpuBackend.prototype)) {
+    const f = source[key];
+    if (key !== 'constructor' && typeof f === 'function') Object.defineProperty(w, key, { value: f.bind(be) });
+  }
+  Object.defineProperty(w, 'name', { value: name });
+  return w;
+}
+
+interface Model { w1: Tensor; b1: Tensor; w2: Tensor; bufs: Tensor[] }
+
+function model(): Model {
+  const w1 = tensor(Array.from({ length: 32 }, (_, i) => Math.sin(i) * 0.5), { shape: [4, 8] });
+  const b1 = tensor(Array.from({ length: 8 }, (_, i) => 0.01 * i));
+  const w2 = tensor(Array.from({ length: 8 }, (_, i) => Math.cos(i) * 0.3), { shape: [8, 1] });
+  return { w1, b1, w2, bufs: [w1, b1, w2].map((p) => zeros(p.shape)) };
+}
+
+function batch(i: number, rows = 6): [Tensor, Tensor] {
+  const x = tensor(Array.from({ length: rows * 4 }, (_, k) => Math.sin(k * 0.7 + i)), { shape: [rows, 4] });
+  const y = tensor(Array.from({ length: rows }, (_, k) => Math.cos(k + i)), { shape: [rows, 1] });
+  return [x, y];
+}
+
+const forward = (w1: Tensor, b1: Tensor, w2: Tensor, x: Tensor, dropout: boolean): Tensor => {
+  let h = x.matmul(w1).add(b1).relu();
+  if (dropout) h = h.mul(rand(h.shape).lt(0.5)).mul(2);
+  return h.matmul(w2);
+};
+
+/** One SGD-with-momentum step; returns the loss (kept out of the step's tidy). */
+function sgdStep(m: Model, x: Tensor, y: Tensor, dropout = false): Tensor {
+  return tidy(() => {
+    const { value, grads } = valueAndGrad((w1: Tensor, b1: Tensor, w2: Tensor) => forward(w1, b1, w2, x, dropout).sub(y).square().mean())(m.w1, m.b1, m.w2);
+    noGrad(() => [m.w1, m.b1, m.w2].forEach((p, i) => {
+      m.bufs[i].assign(m.bufs[i].mul(0.9).add(grads[i]));
+      p.assign(p.sub(m.bufs[i].mul(0.05)));
+    }));
+    return value;
+  });
+}
+
+/** One Adam step through core's adamStep (the backend's fused kernel where it has one); `t` counts steps on the host. */
+function adamStepOf(m: Model & { v: Tensor[]; t: number }, x: Tensor, y: Tensor): Tensor {
+  const step = ++m.t;
+  return tidy(() => {
+    const { value, grads } = valueAndGrad((w1: Tensor, b1: Tensor, w2: Tensor) => forward(w1, b1, w2, x, false).sub(y).square().mean())(m.w1, m.b1, m.w2);
+    noGrad(() => [m.w1, m.b1, m.w2].forEach((p, i) => {
+      const r = adamStep(p, grads[i], m.bufs[i], m.v[i], { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step });
+      p.assign(r.param);
+      m.bufs[i].assign(r.expAvg);
+      m.v[i].assign(r.expAvgSq);
+    }));
+    return value;
+  });
+}
+
+const adamModel = (): Model & { v: Tensor[]; t: number } => {
+  const m = model();
+  return { ...m, v: m.bufs.map((b) => zeros(b.shape)), t: 0 };
+};
+
+/** Runs `steps` steps eagerly and compiled on twin models; returns both loss sequences. */
+function twin<M>(make: () => M, stepFn: (m: M, x: Tensor, y: Tensor) => Tensor, steps: number) {
+  const eager = make(), comp = make();
+  const compiled = compile((x: Tensor, y: Tensor) => stepFn(comp, x, y), { onNotCompiled: 'silent' });
+  const losses: { eager: number[]; compiled: number[] } = { eager: [], compiled: [] };
+  for (let i = 0; i < steps; i++) {
+    const [x, y] = batch(i);
+    const le = stepFn(eager, x, y), lc = compiled(x, y);
+    losses.eager.push(le.dataSync()[0]);
+    losses.compiled.push(lc.dataSync()[0]);
+    le.dispose(); lc.dispose(); x.dispose(); y.dispose();
+  }
+  return { eager, comp, compiled, losses };
+}
+
+const values = (m: Model): number[][] => [m.w1, m.b1, m.w2, ...m.bufs].map((t) => Array.from(t.dataSync()));
+
+describe('compile on the reference kernels', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = getBackend().name;
+    registerBackend({ name: 'cpu-reference', priority: 0, create: () => named(new CpuBackend({ fast: false }), 'cpu-reference') });
+    await setBackend('cpu-reference');
+  });
+  afterAll(async () => {
+    await setBackend(previous);
+    removeBackend('cpu-reference');
+  });
+
+  it('replays an SGD-momentum step bit for bit like eager', () => {
+    const eager = model(), comp = model();
+    const step = compile((x: Tensor, y: Tensor) => sgdStep(comp, x, y));
+    for (let i = 0; i < 8; i++) {
+      const [x, y] = batch(i);
+      const le = sgdStep(eager, x, y), lc = step(x, y);
+      expect(Array.from(lc.dataSync())).toEqual(Array.from(le.dataSync()));
+      le.dispose(); lc.dispose(); x.dispose(); y.dispose();
+    }
+    expect(values(comp)).toEqual(values(eager));
+    expect(step.stats).toMatchObject({ traces: 1, replays: 5, eagerCalls: 3, notCompiled: [] });
+  });
+});
+
+describe('compile on the reference kernels: what is not replayed', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = getBackend().name;
+    registerBackend({ name: 'cpu-reference-2', priority: 0, create: () => named(new CpuBackend({ fast: false }), 'cpu-reference-2') });
+    await setBackend('cpu-reference-2');
+  });
+  afterAll(async () => {
+    await setBackend(previous);
+    removeBackend('cpu-reference-2');
+  });
+
+  it("runs Adam eagerly where its bias corrections are host scalars of primitive ops (no fused adam), with the reason", () => {
+    const { eager, comp, compiled, losses } = twin(adamModel, adamStepOf, 6);
+    expect(losses.compiled).toEqual(losses.eager);
+    expect(values(comp)).toEqual(values(eager));
+    expect(compiled.stats.replays).toBe(0);
+    expect(compiled.stats.notCompiled[0]).toMatch(/different host values.*pass them as tensor arguments/);
+  });
+});
+
+describe('compile on the fast CPU kernels', () => {
+  it('replays an Adam step (fused adam kernel, bias corrections re-derived per step) like eager', () => {
+    const { eager, comp, compiled, losses } = twin(adamModel, adamStepOf, 10);
+    expect(compiled.stats).toMatchObject({ traces: 1, replays: 7 });
+    losses.compiled.forEach((l, i) => expect(l).toBeCloseTo(losses.eager[i], 6));
+    const [ve, vc] = [values(eager), values(comp)];
+    ve.forEach((row, i) => row.forEach((v, j) => expect(vc[i][j]).toBeCloseTo(v, 6)));
+    expect(losses.compiled[9]).toBeLessThan(losses.compiled[0]);
+  });
+
+  it('advances the random stream on every replay: masks differ per step and follow manualSeed like eager', () => {
+    const run = (compiled: boolean): number[][] => {
+      manualSeed(123);
+      const m = model();
+      const fn = (x: Tensor, y: Tensor) => sgdStep(m, x, y, true);
+      const step = compiled ? compile(fn) : fn;
+      const out: number[][] = [];
+      for (let i = 0; i < 7; i++) {
+        const [x, y] = batch(0);
+        const l = step(x, y);
+        out.push([l.dataSync()[0], ...m.w2.dataSync()]);
+        l.dispose(); x.dispose(); y.dispose();
+      }
+      if (compiled) expect((step as ReturnType<typeof compile>).stats.replays).toBe(4);
+      return out;
+    };
+    const eager = run(false), compiled = run(true);
+    expect(compiled).toEqual(eager);
+    // Same batch every step: only the dropout mask changes the loss, so replays differ from each other.
+    expect(new Set(compiled.slice(3).map((r) => r[0])).size).toBe(4);
+  });
+
+  it('traces each input shape once, replays each, and evicts the least recently used beyond maxTraces', () => {
+    const m = model();
+    const step = compile((x: Tensor, y: Tensor) => sgdStep(m, x, y), { maxTraces: 2 });
+    const call = (rows: number): void => { const [x, y] = batch(rows, rows); step(x, y).dispose(); x.dispose(); y.dispose(); };
+    for (let i = 0; i < 4; i++) call(3);
+    for (let i = 0; i < 4; i++) call(5);
+    expect(step.stats).toMatchObject({ traces: 2, replays: 2, cached: 2, evictions: 0 });
+    call(3); // a hit: 3 becomes the most recent
+    call(7); // evicts 5
+    expect(step.stats).toMatchObject({ replays: 3, cached: 2, evictions: 1 });
+    for (let i = 0; i < 3; i++) call(5); // traced again from scratch
+    expect(step.stats).toMatchObject({ traces: 3, evictions: 2 });
+  });
+
+  it('replays alternating shapes on shared parameters like eager (each trace continues from the others\' state)', () => {
+    const eager = model(), comp = model();
+    const step = compile((x: Tensor, y: Tensor) => sgdStep(comp, x, y));
+    const rows = [3, 3, 3, 5, 5, 5, 3, 5, 3, 5, 5, 3];
+    rows.forEach((r, i) => {
+      const [x, y] = batch(i, r);
+      const le = sgdStep(eager, x, y), lc = step(x, y);
+      expect(Array.from(lc.dataSync())).toEqual(Array.from(le.dataSync()));
+      le.dispose(); lc.dispose(); x.dispose(); y.dispose();
+    });
+    expect(values(comp)).toEqual(values(eager));
+    expect(step.stats).toMatchObject({ traces: 2, replays: 6 });
+  });
+
+  it('leaks no tensor or buffer over 1,000 replays (parameters and state updated in place)', () => {
+    const m = adamModel();
+    const step = compile((x: Tensor, y: Tensor) => adamStepOf(m, x, y));
+    const [x, y] = batch(0);
+    for (let i = 0; i < 4; i++) step(x, y).dispose();
+    const before = memory();
+    const ids = [m.w1, m.bufs[0], m.v[0]].map((t) => t.storage);
+    for (let i = 0; i < 1000; i++) step(x, y).dispose();
+    const after = memory();
+    expect(step.stats.replays).toBe(1001);
+    expect([after.numTensors, after.numBuffers, after.numBytes]).toEqual([before.numTensors, before.numBuffers, before.numBytes]);
+    expect([m.w1, m.bufs[0], m.v[0]].map((t) => t.storage)).toEqual(ids); // the same holders, new buffers
+    x.dispose(); y.dispose();
+  });
+});
+
+describe('compile errors', () => {
+  it('rejects host reads inside the traced function with a HeedError naming compile and the fix', () => {
+    const step = compile((x: Tensor) => { const s = x.sum(); s.dataSync(); return s; });
+    const x = tensor([1, 2]);
+    expect(() => step(x)).toThrow(HeedError);
+    expect(() => step(x)).toThrow(/compile: .*read values to the host.*Return the tensor/);
+  });
+
+  it('rejects async functions and arguments that cannot form a trace key', () => {
+    const x = tensor([1, 2]);
+    expect(() => compile(async (t: Tensor) => t.add(1), { warmup: 0 })(x)).toThrow(/compile: the function returned a Promise/);
+    expect(() => compile((t: Tensor, _f: unknown) => t.add(1))(x, () => 1)).toThrow(/compile: argument 1 is .*trace key/);
+    expect(() => compile(42 as unknown as () => void)).toThrow(/compile: expected a function/);
+  });
+
+  it('does not replay a tensor captured from outside that changes between calls, and says to pass it', () => {
+    let data = tensor([1, 2]);
+    const step = compile(() => data.mul(2), { onNotCompiled: 'silent', maxAttempts: 1 });
+    for (let i = 0; i < 5; i++) {
+      data = tensor([i, i + 1]);
+      expect(Array.from(step().dataSync())).toEqual([2 * i, 2 * i + 2]);
+    }
+    expect(step.stats.replays).toBe(0);
+    expect(step.stats.notCompiled[0]).toMatch(/pass it as an argument/);
+  });
+});
