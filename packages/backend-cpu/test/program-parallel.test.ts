@@ -4,13 +4,17 @@
 // strided inputs, outer dims, several outputs, exp/tanh/sigmoid), equal to the reference
 // kernels where the ops are IEEE-exact; large calls really run as pool jobs and small ones stay
 // on the caller; a worker failing inside a program job switches threading off and the call's
-// results are still right (rerun on the caller after the job drained).
+// results are still right (rerun on the caller after the job drained); in headless Chromium the
+// Web Workers receive the program and take blocks too.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ElementwiseExpr, ElementwiseProgram, StridedView } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 import { acquireFastRuntime } from '../src/fast/index.js';
 import { PARALLEL_PROGRAM_ELEMENTS, blockPlan, parallelProgramCalls } from '../src/fast/program-jobs.js';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
+import { CHROMIUM, bundlePage, runPage } from '../../../scripts/test-support/browser.js';
 
 const one = new CpuBackend({ fast: true, threads: 1 });
 const two = new CpuBackend({ fast: true, threads: 2 });
@@ -173,5 +177,18 @@ describe('a worker failing inside a program job', () => {
     const y = faulty.unary('relu', { data: x, dtype: f, shape: [1 << 18], strides: [1], offset: 0 }, f);
     const r = ref.unary('relu', { data: ref.upload(values(1 << 18, 5), f), dtype: f, shape: [1 << 18], strides: [1], offset: 0 }, f);
     expectBitwise([faulty.readSync(y, f, 1 << 18) as Float32Array], [ref.readSync(r, f, 1 << 18) as Float32Array]);
+  });
+});
+
+describe.skipIf(!existsSync(CHROMIUM))('generated programs on Web Workers (headless Chromium, cross-origin isolated)', () => {
+  it('the workers receive the program, take blocks, and the results equal 1 thread bitwise', async () => {
+    const script = await bundlePage(fileURLToPath(new URL('./browser/program-parallel-page.ts', import.meta.url)), ['core', 'backend-cpu']);
+    type Result = { error?: string; threads?: number; bitwise?: boolean; poolCalls?: number; workerBlocks?: number };
+    const got = await runPage<Result>(script, { isolated: true });
+    expect(got.error).toBeUndefined();
+    expect(got.threads).toBeGreaterThanOrEqual(2);
+    expect(got.bitwise).toBe(true);
+    expect(got.poolCalls).toBe(8);
+    expect(got.workerBlocks).toBeGreaterThan(0);
   });
 });
