@@ -7,9 +7,12 @@
 // - pipelines are cached by the generated source (the runtime's cache), which depends only on
 //   the program's structure and the inputs' rank/contiguity, never on shapes or data;
 // - constants are read from the metadata words, never inlined (no constant folding of x * 0);
+// - a program with reductions (reduceAxes > 0) runs one invocation per row: per pass a loop
+//   over the row's inner elements (core's programLevels), folding in f32 (so close to, not
+//   bitwise equal to, the CPU's double accumulation); row-level values are function-scope vars;
 // - a program needing more storage bindings or metadata words than the device / runtime
 //   allow, or with no inputs, is declined (null): the lazy layer then runs it op by op.
-import { type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
+import { programLevels, type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
 import { ELEMS_PER_GROUP, mapMain } from './kernels.js';
 import { metaWords, offsetsWgsl, planViews } from './layout.js';
 import type { OpKit } from './fused-ops.js';
@@ -28,43 +31,108 @@ function constantLoad(word: number, dtype: DType): string {
   return dtype === 'bool' ? `md[${word}]` : `bitcast<${WGSL_TYPE[dtype]}>(md[${word}])`;
 }
 
+/** WGSL of expr `k` reading earlier exprs as `v<i>` (inputs and reductions come from the caller); null when an op has no WGSL form. */
+function exprWgsl(exprs: ElementwiseProgram['exprs'], k: number, word: () => number, decls: string[]): string | null {
+  const e: ElementwiseExpr = exprs[k];
+  const dtypeOf = (x: number): DType => exprs[x].dtype;
+  switch (e.op) {
+    case 'input': case 'rowInput': return `in${e.input}[off${e.input}]`;
+    case 'reduce': return `a${k}`;
+    case 'const': return constantLoad(word(), e.dtype);
+    case 'unary': {
+      const u = unaryWgsl(e.fn, dtypeOf(e.x), e.dtype, `f${k}`);
+      if (u === null) return null;
+      decls.push(u.decl);
+      return u.call(`v${e.x}`);
+    }
+    case 'binary': {
+      const b = binaryWgsl(e.fn, dtypeOf(e.a), dtypeOf(e.b), e.dtype, `f${k}`);
+      decls.push(b.decl);
+      return b.call(`v${e.a}`, `v${e.b}`);
+    }
+    case 'where': return `select(v${e.b}, v${e.a}, v${e.cond} != 0u)`;
+    case 'cast': return convert(`v${e.x}`, WGSL_TYPE[dtypeOf(e.x)], e.dtype);
+  }
+}
+
+function bindingsWgsl(program: ElementwiseProgram, inputs: readonly DType[]): string {
+  const bind = ['@group(0) @binding(0) var<storage, read> md: array<u32>;'];
+  program.outputs.forEach((o, j) => bind.push(`@group(0) @binding(${1 + j}) var<storage, read_write> out${j}: array<${WGSL_TYPE[program.exprs[o].dtype]}>;`));
+  inputs.forEach((d, j) => bind.push(`@group(0) @binding(${1 + program.outputs.length + j}) var<storage, read> in${j}: array<${WGSL_TYPE[d]}>;`));
+  return bind.join('\n');
+}
+
 /** The WGSL source of `program` over inputs of the given dtypes, rank and contiguity; null when an op has no WGSL form. */
 function generate(program: ElementwiseProgram, inputs: readonly DType[], rank: number, contiguous: readonly boolean[]): string | null {
   const { exprs, outputs } = program;
   let word = 2 + rank + inputs.length * (rank + 1); // the first word after metaWords(plan)
   const decls: string[] = [];
   const lines: string[] = [];
-  const dtypeOf = (k: number): DType => exprs[k].dtype;
   for (let k = 0; k < exprs.length; k++) {
-    const e: ElementwiseExpr = exprs[k];
-    let v: string;
-    switch (e.op) {
-      case 'input': v = `in${e.input}[off${e.input}]`; break;
-      case 'const': v = constantLoad(word++, e.dtype); break;
-      case 'unary': {
-        const u = unaryWgsl(e.fn, dtypeOf(e.x), e.dtype, `f${k}`);
-        if (u === null) return null;
-        decls.push(u.decl);
-        v = u.call(`v${e.x}`);
-        break;
-      }
-      case 'binary': {
-        const b = binaryWgsl(e.fn, dtypeOf(e.a), dtypeOf(e.b), e.dtype, `f${k}`);
-        decls.push(b.decl);
-        v = b.call(`v${e.a}`, `v${e.b}`);
-        break;
-      }
-      case 'where': v = `select(v${e.b}, v${e.a}, v${e.cond} != 0u)`; break;
-      case 'cast': v = convert(`v${e.x}`, WGSL_TYPE[dtypeOf(e.x)], e.dtype); break;
-    }
-    lines.push(`let v${k}: ${WGSL_TYPE[e.dtype]} = ${v};`);
+    const v = exprWgsl(exprs, k, () => word++, decls);
+    if (v === null) return null;
+    lines.push(`let v${k}: ${WGSL_TYPE[exprs[k].dtype]} = ${v};`);
   }
   outputs.forEach((o, j) => lines.push(`out${j}[i] = v${o};`));
-  const bind = ['@group(0) @binding(0) var<storage, read> md: array<u32>;'];
-  outputs.forEach((o, j) => bind.push(`@group(0) @binding(${1 + j}) var<storage, read_write> out${j}: array<${WGSL_TYPE[dtypeOf(o)]}>;`));
-  inputs.forEach((d, j) => bind.push(`@group(0) @binding(${1 + outputs.length + j}) var<storage, read> in${j}: array<${WGSL_TYPE[d]}>;`));
-  return `${MATH_WGSL}\n${decls.join('\n')}\n${bind.join('\n')}
+  return `${MATH_WGSL}\n${decls.join('\n')}\n${bindingsWgsl(program, inputs)}
 fn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}\n  ${lines.join('\n  ')}\n}\n${mapMain()}`;
+}
+
+const FOLD_INIT = { sum: '0.0', prod: '1.0', max: '-infF()', min: 'infF()' } as const;
+const FOLD_STEP = {
+  sum: (a: string, x: string) => `${a} = ${a} + ${x};`,
+  prod: (a: string, x: string) => `${a} = ${a} * ${x};`,
+  max: (a: string, x: string) => `if (isNan(${x}) || isNan(${a})) { ${a} = nanF(); } else { ${a} = max(${a}, ${x}); }`,
+  min: (a: string, x: string) => `if (isNan(${x}) || isNan(${a})) { ${a} = nanF(); } else { ${a} = min(${a}, ${x}); }`,
+} as const;
+
+/**
+ * The WGSL of a program with reductions: `elem(r)` runs row r (every input is a view of the
+ * program's shape here, row inputs broadcast over the inner dims, so the same offsets apply);
+ * md word `innerWord` holds the row length. Null when an op has no WGSL form or a reduction is
+ * not float32.
+ */
+function generateRows(program: ElementwiseProgram, inputs: readonly DType[], rank: number, contiguous: readonly boolean[]): string | null {
+  const { exprs, outputs } = program;
+  const { row, pass, passes } = programLevels(program);
+  if (exprs.some((e) => e.op === 'reduce' && e.dtype !== 'float32')) return null;
+  const innerWord = 2 + rank + inputs.length * (rank + 1);
+  let word = innerWord + 1;
+  const decls: string[] = [];
+  const lines: string[] = ['let inner = md[' + innerWord + '];', 'let i = r * inner;', offsetsWgsl(rank, contiguous)];
+  const values: string[] = []; // WGSL per expr, computed up front (constants take their words in order)
+  for (let k = 0; k < exprs.length; k++) {
+    const v = exprWgsl(exprs, k, () => word++, decls);
+    if (v === null) return null;
+    values.push(v);
+  }
+  const T = (k: number): string => WGSL_TYPE[exprs[k].dtype];
+  for (let p = 0; p <= passes; p++) {
+    exprs.forEach((e, k) => { if (row[k] && pass[k] === p) lines.push(`let v${k}: ${T(k)} = ${values[k]};`); });
+    if (p === passes) break;
+    const folds = exprs.flatMap((e, k) => (e.op === 'reduce' && pass[e.x] === p ? [k] : []));
+    const writes = outputs.flatMap((o, j) => (!row[o] && pass[o] === p ? [j] : []));
+    if (folds.length === 0 && writes.length === 0) continue;
+    const need = new Set<number>();
+    const want = (x: number): void => {
+      if (row[x] || need.has(x)) return;
+      need.add(x);
+      const e = exprs[x];
+      if (e.op === 'unary' || e.op === 'cast') want(e.x);
+      else if (e.op === 'binary') { want(e.a); want(e.b); } else if (e.op === 'where') { want(e.cond); want(e.a); want(e.b); }
+    };
+    for (const f of folds) want((exprs[f] as { x: number }).x);
+    for (const w of writes) want(outputs[w]);
+    for (const f of folds) lines.push(`var a${f}: f32 = ${FOLD_INIT[(exprs[f] as { fn: keyof typeof FOLD_INIT }).fn]};`);
+    const body: string[] = [];
+    for (const x of [...need].sort((a, b) => a - b)) body.push(`let v${x}: ${T(x)} = ${values[x]};`);
+    for (const f of folds) { const e = exprs[f] as { fn: keyof typeof FOLD_STEP; x: number }; body.push(FOLD_STEP[e.fn](`a${f}`, `v${e.x}`)); }
+    for (const w of writes) body.push(`out${w}[i] = v${outputs[w]};`);
+    lines.push(`for (var t = 0u; t < inner; t = t + 1u) {\n    let i = r * inner + t;\n    ${offsetsWgsl(rank, contiguous)}\n    ${body.join('\n    ')}\n  }`);
+  }
+  outputs.forEach((o, j) => { if (row[o]) lines.push(`out${j}[r] = v${o};`); });
+  return `${MATH_WGSL}\n${decls.join('\n')}\n${bindingsWgsl(program, inputs)}
+fn elem(r: u32) {\n  ${lines.join('\n  ')}\n}\n${mapMain()}`;
 }
 
 /**
@@ -81,19 +149,28 @@ export function runProgram(kit: OpKit, program: ElementwiseProgram, inputs: read
   const maxBindings = kit.runtime.device.limits.maxStorageBuffersPerShaderStage;
   if (inputs.length === 0 || 1 + inputs.length + program.outputs.length > maxBindings) return null;
   kit.views(op, ...inputs);
-  const plan = planViews(op, inputs);
-  const code = generate(program, inputs.map((v) => v.dtype), plan.shape.length, plan.contiguous);
+  const folds = (program.reduceAxes ?? 0) > 0;
+  const levels = folds ? programLevels(program) : null;
+  // row inputs read as views of the program's shape, broadcast over the inner dims
+  const rowInput = new Set(program.exprs.flatMap((e) => (e.op === 'rowInput' ? [e.input] : [])));
+  const k = program.shape.length - (levels?.rowShape.length ?? program.shape.length);
+  const views = inputs.map((v, j) => (rowInput.has(j) ? { ...v, shape: program.shape, strides: [...v.strides, ...new Array<number>(k).fill(0)] } : v));
+  const plan = planViews(op, views);
+  const dtypes = inputs.map((v) => v.dtype);
+  const code = folds ? generateRows(program, dtypes, plan.shape.length, plan.contiguous) : generate(program, dtypes, plan.shape.length, plan.contiguous);
   if (code === null) return null;
   const constants = program.exprs.flatMap((e) => (e.op === 'const' ? [constantWord(e.value, e.dtype)] : []));
-  const meta = metaWords(plan, constants);
+  const meta = metaWords(plan, levels !== null ? [levels.inner, ...constants] : constants);
   if (meta.length > META_WORDS) return null;
   let size = 1;
   for (const d of program.shape) size *= d;
-  const outs = program.outputs.map((o) => kit.alloc(size, program.exprs[o].dtype, op));
+  if (levels !== null) { let r = 1; for (const d of levels.rowShape) r *= d; meta[0] = r; } // mapMain's n: one invocation per row
+  const outs = program.outputs.map((o) => kit.alloc(levels !== null && levels.row[o] ? (meta[0] as number) : size, program.exprs[o].dtype, op));
   try {
-    if (size > 0) {
+    const work = levels === null ? plan.size : meta[0];
+    if (work > 0) {
       const buffers = [...outs.map((o) => o.buffer), ...inputs.map((v) => kit.data(v.data, op).buffer)];
-      kit.runtime.dispatch(op, code, buffers, meta, kit.runtime.grid(Math.ceil(plan.size / ELEMS_PER_GROUP), op), undefined, outs.length);
+      kit.runtime.dispatch(op, code, buffers, meta, kit.runtime.grid(Math.ceil(work / ELEMS_PER_GROUP), op), undefined, outs.length);
     }
   } catch (e) {
     for (const o of outs) kit.free(o);

@@ -2,10 +2,12 @@
 // Lazy execution on WebGPU: an elementwise chain is one generated WGSL dispatch (fused-program.ts)
 // instead of one per primitive, a program with several escaping values writes them all in that
 // dispatch, constants are not folded by the shader compiler, and results agree with the eager
-// WebGPU backend on the same device.
+// WebGPU backend on the same device. Reductions fuse too: with the hand-written softmax /
+// layerNorm kernels hidden, core's decompositions of softmax, logSoftmax, logsumexp and
+// layerNorm run as one generated dispatch each (f32 accumulation: close to eager, not bitwise).
 import { describe, expect, it } from 'vitest';
 import * as heed from '@heed/core';
-import { LazyBackend } from '@heed/core';
+import { LazyBackend, type Backend, type Tensor } from '@heed/core';
 import { WebGPUBackend } from '@heed/backend-webgpu';
 import { device, expectClose, seeded, skipReason } from './gpu.js';
 
@@ -62,5 +64,66 @@ suite(`lazy execution on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`
     expect(Object.is(got[3], -0)).toBe(true);
     expect(Object.is(got[4], 0)).toBe(true);
     x.dispose(); y.dispose();
+  });
+
+  // The same backend without its hand-written fused kernels: core runs the decompositions.
+  const HIDDEN = new Set(['softmax', 'logSoftmax', 'layerNorm']);
+  const plain = (b: Backend, name: string): Backend => new Proxy(b, {
+    get(target, key) {
+      if (key === 'name') return name;
+      if (typeof key === 'string' && HIDDEN.has(key)) return undefined;
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const decomposedInner = new WebGPUBackend(gpu, {}, 'webgpu-decomposed-inner');
+  heed.registerBackend({ name: 'webgpu-decomposed-eager', priority: -10, create: () => plain(eager, 'webgpu-decomposed-eager') });
+  heed.registerBackend({ name: 'webgpu-decomposed-lazy', priority: -10, create: () => new LazyBackend(plain(decomposedInner, 'webgpu-decomposed-lazy'), { name: 'webgpu-decomposed-lazy' }) });
+
+  const decompositions: readonly [string, (x: Tensor, w: Tensor, b: Tensor) => Tensor][] = [
+    ['softmax', (x) => heed.softmax(x, -1)],
+    ['logSoftmax', (x) => heed.logSoftmax(x, -1)],
+    ['logsumexp', (x) => heed.logsumexp(x, -1)],
+    ['layerNorm', (x, w, b) => heed.layerNorm(x, [x.shape[x.rank - 1]], w, b, 1e-5)],
+    ['softmax over a permuted view', (x) => heed.softmax(x.transpose(0, 1), -1)],
+  ];
+  for (const [name, f] of decompositions) {
+    it(`runs the ${name} decomposition as one dispatch, close to eager`, async () => {
+      const values = seeded(6 * 37, 11, -4, 4);
+      const run = async (backend: string) => {
+        const x = heed.tensor(values, { shape: [6, 37], backend });
+        const w = heed.tensor(values.slice(0, 37), { shape: [37], backend });
+        const b = heed.tensor(values.slice(37, 74), { shape: [37], backend });
+        const y = heed.tidy(() => f(x, w, b));
+        const out = Array.from(await y.data());
+        for (const t of [x, w, b, y]) t.dispose();
+        return out;
+      };
+      const want = await run('webgpu-decomposed-eager');
+      const before = decomposedInner.runtime.stats.dispatches;
+      const got = await run('webgpu-decomposed-lazy');
+      expect(decomposedInner.runtime.stats.dispatches - before).toBe(1);
+      expectClose(got, want, `${name} lazy vs eager`, 1e-5);
+    });
+  }
+
+  it('fuses a reduction with escaping intermediates and a NaN row: every output agrees with eager', async () => {
+    const values = seeded(4 * 9, 5, -3, 3);
+    values[10] = NaN;
+    const run = async (backend: string) => {
+      const x = heed.tensor(values, { shape: [4, 9], backend });
+      const e = x.mul(2).exp(); // escapes: written by the same dispatch as the reductions
+      const m = e.max({ axis: -1, keepdim: true }); // escapes: a row output
+      const y = heed.tidy(() => e.div(m).sub(x.min({ axis: -1, keepdim: true })).mul(e.sum({ axis: -1, keepdim: true })));
+      const out = [Array.from(await y.data()), Array.from(await e.data()), Array.from(await m.data())];
+      for (const t of [x, e, m, y]) t.dispose();
+      return out;
+    };
+    const want = await run('webgpu-decomposed-eager');
+    const before = decomposedInner.runtime.stats.dispatches;
+    const got = await run('webgpu-decomposed-lazy');
+    expect(decomposedInner.runtime.stats.dispatches - before).toBe(1);
+    got.forEach((vs, i) => expectClose(vs, want[i], `output ${i}`, 1e-5));
+    expect(Number.isNaN(got[2][1])).toBe(true); // the NaN row's max
   });
 });
