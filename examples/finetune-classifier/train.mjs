@@ -43,7 +43,7 @@ if (opts.model === undefined) {
     '(e.g. `huggingface-cli download google-bert/bert-base-uncased config.json model.safetensors tokenizer.json tokenizer_config.json --local-dir bert`).');
 }
 const files = fineTuneFiles(opts.out);
-const backend = await selectBackend(opts.backend);
+const backend = await selectBackend(opts.backend, opts);
 
 function makeOptimizer(model, s) {
   const optimizer = new AdamW(model, { lr: s.lr, weightDecay: 0.01, weightDecayFilter: decayMatricesOnly });

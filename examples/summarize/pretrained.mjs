@@ -33,7 +33,7 @@ function makeOptimizer(model, s) {
  */
 export async function finetunePretrained(opts) {
   const files = fineTuneFiles(opts.out);
-  const backend = await selectBackend(opts.backend);
+  const backend = await selectBackend(opts.backend, opts);
   let settings = {
     model: opts.model, tokenizer: opts.tokenizer ?? opts.model, trainSize: opts.trainSize, testSize: opts.testSize, maxLen: opts.maxLen,
     maxTargetLength: opts.maxTargetLength, batchSize: opts.batchSize, lr: opts.lr, totalSteps: opts.steps, seed: opts.seed,

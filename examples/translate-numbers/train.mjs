@@ -66,7 +66,7 @@ async function trainRank(opts, group) {
   const log = lead ? console.log : () => {};
   const files = await runFiles(opts.out);
   const ckptPath = files.checkpoint;
-  const backend = await selectBackend(opts.backend);
+  const backend = await selectBackend(opts.backend, opts);
 
   let model; let optimizer; let scheduler; let tokenizer; let generator; let settings; let startStep = 0; let history = []; let rng;
   if (opts.resume) {

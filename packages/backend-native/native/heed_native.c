@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-uint8_t *heed_base = NULL;
-size_t heed_size = 0;
+_Thread_local uint8_t *heed_base = NULL;
+_Thread_local size_t heed_size = 0;
 int heed_threads = 1;
 int heed_blas_openmp = 0;
 heed_sgemm_fn heed_sgemm = NULL;

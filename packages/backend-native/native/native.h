@@ -11,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Base pointer and size of the bound memory (heed_native.c: bind). */
-extern uint8_t *heed_base;
-extern size_t heed_size;
+/* Base pointer and size of the bound memory (heed_native.c: bind), per JS thread: each worker
+   thread binds its own backend's heap. OpenMP team threads never read them (kernels pass pointers). */
+extern _Thread_local uint8_t *heed_base;
+extern _Thread_local size_t heed_size;
 /* Threads the kernels may use (OpenMP team size; OpenBLAS is set to the same). */
 extern int heed_threads;
 /* 1 when the loaded OpenBLAS is the OpenMP build (so calls inside a parallel region run single-threaded). */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Finds and loads heed_native.node (a local build first, then the prebuilt binary for this
-// platform) and, through it, OpenBLAS (dlopen: HEED_OPENBLAS, then the OpenMP build, then the
-// system's libopenblas). Every failure is a HeedError that says what to install or build.
+// platform) and, through it, OpenBLAS (dlopen: HEED_OPENBLAS alone when set, else the OpenMP
+// build, then the system's libopenblas). Every failure is a HeedError that says what to install or build.
 // Invariant: the addon and the library are loaded once per process; later calls reuse them.
 import { HeedError } from '@heed/core';
 import type { NativeKernels } from '@heed/backend-cpu';
@@ -53,9 +53,9 @@ function addonCandidates(): string[] {
 
 function blasCandidates(): string[] {
   const env = process.env.HEED_OPENBLAS;
+  if (env) return [env]; // an explicit choice: only that library
   const multiarch = arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
   return [
-    ...(env ? [env] : []),
     `/usr/lib/${multiarch}/openblas-openmp/libopenblas.so.0`,
     'libopenblas.so.0',
     `/usr/lib/${multiarch}/openblas-pthread/libopenblas.so.0`,
@@ -81,9 +81,10 @@ export function loadAddon(): { addon: NativeAddon; library: NativeLibrary } {
   if (file === undefined) {
     throw new HeedError('backend-native', `heed_native.node is neither built nor prebuilt for ${platform}-${arch}; build it with \`npm run build:native -w @heed/backend-native\` (needs a C compiler: apt-get install gcc make python3), or use the WASM CPU backend (@heed/backend-cpu).`);
   }
-  // libgomp reads its spin setting when it loads: spin briefly (not the default ~300k polls), so
-  // idle OpenMP threads do not compete with the WASM worker pool on small machines.
-  process.env.GOMP_SPINCOUNT ??= '20000';
+  // libgomp reads its spin setting when it loads: idle OpenMP threads sleep at once instead of
+  // spinning (default ~300k polls), so they never compete with the WASM worker pool or other
+  // processes for the cores (measured: spinning made a loaded 2-core machine 2x slower).
+  process.env.GOMP_SPINCOUNT ??= '0';
   let addon: NativeAddon;
   try {
     addon = createRequire(import.meta.url)(file) as NativeAddon;

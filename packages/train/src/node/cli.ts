@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The command line of a training script (commander): backend, steps, quick check mode, batch
+// The command line of a training script (commander): backend and CPU path, steps, quick check mode, batch
 // size, learning rate, seed, output folder, resume, stop-at, checkpoint/eval cadence, quiet,
 // force. Each script adds its own options and passes its defaults (normal, `--quick`, and
 // optional named presets such as `--large`); helpers turn failures into `error: ...` + exit 2.
@@ -9,6 +9,7 @@
 // `<outDir>-large`, `<outDir>-large-quick`), never over the normal run's folder.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, useBackend, type BackendName } from '../backend.js';
+import { CPU_PATHS, cpuPathLoaders, type CpuPath } from './cpu-path.js';
 import { guardOutput } from './files.js';
 
 /**
@@ -64,6 +65,8 @@ export function parsePositiveFloat(v: string): number {
  */
 export interface TrainingArgs {
   backend: BackendName;
+  /** The CPU path (`--cpu`): native kernels when they load ('auto', the default), or forced. */
+  cpu: CpuPath;
   steps: number;
   quick: boolean;
   batchSize: number;
@@ -136,6 +139,7 @@ export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
   const program = new Command(o.name)
     .description(o.description)
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKENDS).default('cpu'))
+    .addOption(new Option('--cpu <path>', 'CPU kernels: native (OpenBLAS, @heed/backend-native), wasm, or auto (native where it loads)').choices(CPU_PATHS).default('auto'))
     .option('--steps <n>', `training steps (quick: ${String(quickDefaults.steps)})`, parsePositiveInt, defaults.steps as number)
     .option('--quick', 'a tiny check run that finishes in well under a minute (its own default --out)', false)
     .option('--batch-size <n>', `examples per step (quick: ${String(quickDefaults.batchSize ?? defaults.batchSize)})`, parsePositiveInt, defaults.batchSize as number)
@@ -197,19 +201,23 @@ function fail(message: string): never {
 }
 
 /**
- * Activates `--backend` (see `useBackend`); on failure prints the reason and exits with
- * status 2 instead of a stack trace.
+ * Activates `--backend` (see `useBackend`; for 'cpu', the `--cpu` path, and prints which one
+ * runs unless `quiet`); on failure prints the reason and exits with status 2 instead of a
+ * stack trace.
  *
  * @example
  * ```ts
- * const backend = await selectBackend(opts.backend);
+ * const backend = await selectBackend(opts.backend, opts); // logs 'CPU path: native, OpenBLAS ...'
  * ```
  */
-export async function selectBackend(name: BackendName): Promise<BackendName> {
+export async function selectBackend(name: BackendName, options: { cpu?: CpuPath; quiet?: boolean } = {}): Promise<BackendName> {
+  const { loaders, described } = cpuPathLoaders(options.cpu ?? 'auto');
   try {
-    return await useBackend(name);
+    const active = await useBackend(name, { loaders });
+    if (active === 'cpu' && !options.quiet) console.log(`CPU path: ${described()}`);
+    return active;
   } catch (e) {
-    return fail(`--backend ${name}: ${(e instanceof Error ? e.message : String(e)).replace(/^useBackend: /, '')}`);
+    return fail(`--backend ${name}${name === 'cpu' ? ` --cpu ${options.cpu ?? 'auto'}` : ''}: ${(e instanceof Error ? e.message : String(e)).replace(/^useBackend: /, '')}`);
   }
 }
 

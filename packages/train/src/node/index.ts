@@ -19,3 +19,4 @@ export {
   parseTrainingArgs, resolveEndStep, selectBackend, guardRunOutput, parsePositiveInt, parseNonNegativeInt, parsePositiveFloat,
   type TrainingArgs, type TrainingArgsOptions, type TrainingPreset,
 } from './cli.js';
+export { CPU_PATHS, cpuPathLoaders, type CpuPath } from './cpu-path.js';
