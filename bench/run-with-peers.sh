@@ -12,7 +12,9 @@
 #   bench/run-with-peers.sh                                   # everything, 3 runs (~30+ min)
 #   ONLY='matmul|elementwise|softmax|^train\.' RUNS=3 SKIP_WEBGPU=1 bench/run-with-peers.sh
 #   HEED_ONLY=1 RUNS=1 bench/run-with-peers.sh                # only Heed's configurations
-# Environment: PEERS_DIR (harness location), HEED_PLAIN_SIMD=0 (skip the plain-SIMD configs).
+# Environment: PEERS_DIR (harness location), HEED_PLAIN_SIMD=0 (skip the plain-SIMD configs),
+# HEED_NATIVE=0 (skip the native CPU path), PEERS_PY (a Python with torch 2 + jax: PyTorch/JAX rows),
+# SPEC_B/T/D/F (the training step's size, read by every peer).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -61,6 +63,14 @@ TRAIN="node $HERE/train_heed.mjs"
   echo "heed-cpu-lazy.elementwise | 300 | 0 | $OPS --backend=cpu --lazy --op=elementwise"
   echo "heed-cpu-lazy.softmax    | 300 | 0 | $OPS --backend=cpu --lazy --op=softmax"
   echo "train.heed-cpu-lazy      | 600 | 0 | $TRAIN --backend=cpu --lazy"
+  # The native CPU path (@heed/backend-native: OpenBLAS + OpenMP kernels on the same heap),
+  # when its addon is built and OpenBLAS is installed.
+  if [ -f "$REPO/packages/backend-native/dist/index.js" ] && [ "${HEED_NATIVE:-1}" != 0 ]; then
+    echo "heed-cpu-native.matmul   | 900 | 0 | $OPS --backend=cpu --native --op=matmul"
+    echo "heed-cpu-native.softmax  | 300 | 0 | $OPS --backend=cpu --native --op=softmax"
+    echo "train.heed-cpu-native    | 600 | 0 | $TRAIN --backend=cpu --native"
+    echo "train.heed-cpu-native-lazy | 600 | 0 | $TRAIN --backend=cpu --native --lazy"
+  fi
   # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
   # these force the plain-SIMD build (mul + add) for comparison.
   if [ "${HEED_PLAIN_SIMD:-1}" != 0 ]; then
