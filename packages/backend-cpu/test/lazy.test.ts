@@ -241,7 +241,7 @@ describe('lazy execution: generated WASM SIMD on the fast path', () => {
 });
 
 type Op = (ts: Tensor[], r: () => number) => Tensor;
-/** Random DAG steps over [4, 6] float32 tensors: elementwise ops, views, broadcasts, reductions, matmuls. */
+/** Random DAG steps over [4, 6] float32 tensors: elementwise ops, views, broadcasts, reductions (fused or not), matmuls. */
 const STEPS: readonly Op[] = [
   (t, r) => t[Math.floor(r() * t.length)].add(t[Math.floor(r() * t.length)]),
   (t, r) => t[Math.floor(r() * t.length)].mul(t[Math.floor(r() * t.length)]),
@@ -255,6 +255,11 @@ const STEPS: readonly Op[] = [
   (t, r) => t[Math.floor(r() * t.length)].cast('int32').mul(3).cast('float32').div(4),
   (t, r) => heed.concat([t[Math.floor(r() * t.length)].reshape([6, 4]).narrow(0, 1, 4).contiguous().exp().reshape([4, 4]), t[Math.floor(r() * t.length)].narrow(1, 0, 2)], 1),
   (t, r) => heed.expand(t[Math.floor(r() * t.length)].select(1, 2).unsqueeze(1).neg(), [4, 6]).add(t[Math.floor(r() * t.length)]),
+  // reductions over trailing axes with prologues and epilogues (fused into one row program)
+  (t, r) => { const x = t[Math.floor(r() * t.length)]; return x.div(x.mul(0.5).exp().sum({ axis: 1, keepdim: true })); },
+  (t, r) => { const x = t[Math.floor(r() * t.length)]; const c = x.sub(x.mean({ axis: -1, keepdim: true })); return c.square().mean({ axis: -1, keepdim: true }).add(1).sqrt().mul(c); },
+  (t, r) => t[Math.floor(r() * t.length)].sub(t[Math.floor(r() * t.length)].sum().mul(0.05)),
+  (t, r) => heed.logsumexp(t[Math.floor(r() * t.length)].mul(1.5), 1, { keepdim: true }).add(t[Math.floor(r() * t.length)]),
 ];
 
 function seeded(seed: number): () => number {
@@ -280,7 +285,7 @@ async function runDag(backend: string, seed: number): Promise<number[][]> {
 }
 
 describe('lazy execution: random op DAGs agree with eager', () => {
-  for (let seed = 1; seed <= 12; seed++) {
+  for (let seed = 1; seed <= 16; seed++) {
     it(`DAG ${seed}: forward and gradients bitwise equal on the reference kernels, close on the fast path`, async () => {
       const eager = await runDag('eager-ref', seed);
       expect(await runDag('lazy-ref', seed)).toEqual(eager);

@@ -48,6 +48,8 @@ export class LazyBuffer {
   freed = false;
   /** Number of operand slots of pending nodes that read this buffer. */
   uses = 0;
+  /** For a CSE alias (a pending identity copy): the node it copies. */
+  aliasOf: LazyBuffer | null = null;
   /** The node's key in the backend's CSE table while it is pending (null: not in it). */
   cseKey: string | null = null;
   constructor(readonly dtype: DType, readonly shape: readonly number[]) {}

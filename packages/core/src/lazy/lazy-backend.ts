@@ -173,11 +173,14 @@ export class LazyBackend implements Backend {
 
   private record(p: Pending, dtype: DType, shape: readonly number[]): DataId {
     for (const v of operands(p)) lazy(v.data, p.kind);
+    p = unalias(p);
     const key = cseKey(p, dtype, shape);
     const twin = key === null ? undefined : this.cse.get(key);
     if (twin !== undefined && twin.pending !== null) {
       this.counts.shared++;
-      return this.node({ kind: 'copy', x: { data: twin, dtype, shape, strides: contiguousStrides(shape), offset: 0 } }, dtype, shape, null);
+      const alias = this.node({ kind: 'copy', x: { data: twin, dtype, shape, strides: contiguousStrides(shape), offset: 0 } }, dtype, shape, null);
+      alias.aliasOf = twin;
+      return alias;
     }
     return this.node(p, dtype, shape, key);
   }
@@ -256,7 +259,8 @@ export class LazyBackend implements Backend {
       if (pending.length === 0) return;
       const plan = planProgram(pending, options);
       if (plan.first.length > 0) {
-        for (const f of plan.first) if (f.pending !== null) this.realizeAll([f]);
+        // consumers first (recorded later: higher ids), so each fuses what it can of the others
+        for (const f of [...plan.first].sort((a, b) => b.id - a.id)) if (f.pending !== null) this.realizeAll([f]);
         continue;
       }
       const built = buildProgram(plan);
@@ -330,6 +334,20 @@ function describe(p: ElementwiseProgram): string {
   });
   const folds = p.reduceAxes ? ` folding ${p.reduceAxes} trailing dims` : '';
   return `elementwise [${p.shape.join(',')}]${folds} ${p.exprs.length} exprs -> ${p.outputs.length} out: ${names.join(' ')}`;
+}
+
+/** `p` reading the originals of pending CSE aliases (same values, same layout), so repeated chains share all the way down. */
+function unalias(p: Pending): Pending {
+  const real = (v: StridedView): StridedView => {
+    const b = v.data as LazyBuffer;
+    return b.aliasOf !== null && b.pending !== null ? { ...v, data: b.aliasOf } : v;
+  };
+  switch (p.kind) {
+    case 'fill': return p;
+    case 'copy': case 'unary': case 'cast': case 'reduce': return { ...p, x: real(p.x) };
+    case 'binary': return { ...p, a: real(p.a), b: real(p.b) };
+    case 'where': return { ...p, cond: real(p.cond), a: real(p.a), b: real(p.b) };
+  }
 }
 
 function isProgramReduce(op: ReduceOp): op is ProgramReduceOp {

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// Reduction fusion in lazy execution over the CPU backend: with the hand-written softmax /
+// logSoftmax / layerNorm kernels hidden, core's decompositions (and logsumexp, crossEntropy)
+// run as 1-2 generated programs each: a reduction's elementwise prologue, the reduction, and
+// the consumers reading it through a row broadcast (epilogue) share one row loop. Results are
+// bitwise the eager reference kernels' (the row loop folds in doubles in row-major order, like
+// reduce.ts), also when a backend without `elementwise` runs the programs op by op; the fast
+// path is close. Also: common subexpressions are computed once; flush() runs same-shape buffers
+// (a multi-tensor optimizer step) as one program.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as heed from '@heed/core';
+import { LazyBackend, type Backend, type Tensor } from '@heed/core';
+import { crossEntropy } from '@heed/nn';
+import { CpuBackend } from '@heed/backend-cpu';
+
+const COMPOSITES = ['softmax', 'logSoftmax', 'layerNorm'];
+
+/** `b` renamed, with `hide` kernels removed (core then runs its decompositions). */
+function variant(b: Backend, name: string, hide: readonly string[]): Backend {
+  return new Proxy(b, {
+    get(target, key) {
+      if (key === 'name') return name;
+      if (typeof key === 'string' && hide.includes(key)) return undefined;
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+const lazyRef = new LazyBackend(variant(new CpuBackend({ fast: false }), 'inner', COMPOSITES), { name: 'rl-lazy-ref' });
+const lazyUnfused = new LazyBackend(variant(new CpuBackend({ fast: false }), 'inner', [...COMPOSITES, 'elementwise']), { name: 'rl-lazy-unfused' });
+const lazyFast = new LazyBackend(variant(new CpuBackend(), 'inner', COMPOSITES), { name: 'rl-lazy-fast' });
+const NAMES = ['rl-eager-ref', 'rl-lazy-ref', 'rl-lazy-unfused', 'rl-lazy-fast'];
+
+beforeAll(() => {
+  heed.registerBackend({ name: 'rl-eager-ref', priority: -10, create: () => variant(new CpuBackend({ fast: false }), 'rl-eager-ref', COMPOSITES) });
+  heed.registerBackend({ name: 'rl-lazy-ref', priority: -10, create: () => lazyRef });
+  heed.registerBackend({ name: 'rl-lazy-unfused', priority: -10, create: () => lazyUnfused });
+  heed.registerBackend({ name: 'rl-lazy-fast', priority: -10, create: () => lazyFast });
+});
+afterAll(() => { for (const n of NAMES) heed.removeBackend(n); });
+
+/** A seeded stream of floats in [-3, 3) (xorshift32). */
+function values(n: number, seed: number): number[] {
+  let s = seed | 1;
+  return Array.from({ length: n }, () => {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    return ((s >>> 0) / 2 ** 32) * 6 - 3;
+  });
+}
+
+type Case = readonly [name: string, programs: number, f: (x: Tensor, w: Tensor, b: Tensor, target: Tensor) => Tensor];
+const CASES: readonly Case[] = [
+  ['softmax', 1, (x) => heed.softmax(x, -1)],
+  ['logSoftmax', 1, (x) => heed.logSoftmax(x, -1)],
+  ['logsumexp', 1, (x) => heed.logsumexp(x, -1)],
+  ['layerNorm (weight, bias)', 1, (x, w, b) => heed.layerNorm(x, [x.shape[x.rank - 1]], w, b, 1e-5)],
+  ['variance, keepdim', 1, (x) => heed.variance(x, { axis: -1, keepdim: true })],
+  ['mean over every axis, then broadcast back', 1, (x) => x.sub(x.mean())],
+  // logSoftmax, then the weighted total over [N, C] (a reduction of another frame)
+  ['crossEntropy, probability targets', 2, (x, _w, _b, t) => crossEntropy(x, t)],
+];
+
+/** Runs a case on `backend`: output values and the lazy stats of the run (null when eager). */
+async function runCase(c: Case, backend: string, shape: readonly number[]): Promise<{ out: number[]; programs: number; dispatches: number }> {
+  const n = shape.reduce((a, d) => a * d, 1);
+  const last = shape[shape.length - 1];
+  const x = heed.tensor(values(n, 3), { shape, backend });
+  const w = heed.tensor(values(last, 5), { shape: [last], backend });
+  const b = heed.tensor(values(last, 7), { shape: [last], backend });
+  const target = heed.tidy(() => heed.softmax(heed.tensor(values(n, 9), { shape, backend }), -1));
+  await heed.flush(backend);
+  const lazy = heed.findBackend(backend);
+  if (lazy instanceof LazyBackend) lazy.resetStats();
+  const y = heed.tidy(() => c[2](x, w, b, target));
+  const out = Array.from(await y.data());
+  const stats = lazy instanceof LazyBackend ? lazy.stats() : { programs: 0, dispatches: 0 };
+  for (const t of [x, w, b, target, y]) t.dispose();
+  return { out, programs: stats.programs, dispatches: stats.dispatches };
+}
+
+describe('lazy execution: reductions fuse with their prologue and epilogue', () => {
+  for (const c of CASES) {
+    it(`${c[0]}: ${c[1]} program(s), bitwise equal to eager on the reference kernels, also op by op; close on the fast path`, async () => {
+      for (const shape of [[5, 37], [2, 3, 16]]) {
+        const eager = await runCase(c, 'rl-eager-ref', shape);
+        const ref = await runCase(c, 'rl-lazy-ref', shape);
+        expect(ref.programs).toBe(c[1]);
+        expect(ref.dispatches).toBe(c[1]);
+        expect(ref.out).toEqual(eager.out);
+        expect((await runCase(c, 'rl-lazy-unfused', shape)).out).toEqual(eager.out);
+        const fast = await runCase(c, 'rl-lazy-fast', shape);
+        fast.out.forEach((v, i) => expect(Math.abs(v - eager.out[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(eager.out[i]))));
+      }
+    });
+  }
+
+  it('gradients through fused reductions (softmax, layerNorm, logsumexp) are bitwise eager\'s', async () => {
+    const grads = async (backend: string) => {
+      const x = heed.tensor(values(4 * 12, 11), { shape: [4, 12], backend });
+      const w = heed.tensor(values(12, 12), { shape: [12], backend });
+      const f = (t: Tensor, g: Tensor) => heed.softmax(heed.layerNorm(t, [12], g, null), -1).mul(t).sum().add(heed.logsumexp(t.mul(g), -1).sum());
+      const { value, grads: gs } = heed.valueAndGrad(f)(x, w);
+      const out = [Array.from(await value.data()), ...(await Promise.all(gs.map(async (g) => Array.from(await g.data()))))];
+      for (const t of [x, w, value, ...gs]) t.dispose();
+      return out;
+    };
+    const eager = await grads('rl-eager-ref');
+    expect(await grads('rl-lazy-ref')).toEqual(eager);
+    expect(await grads('rl-lazy-unfused')).toEqual(eager);
+  });
+
+  it('keeps NaN and infinities: max propagates NaN, logsumexp of -inf rows is -inf, like eager', async () => {
+    const xs = [1, NaN, 3, 4, -Infinity, -Infinity, -Infinity, -Infinity, Infinity, 0, 1, 2];
+    const run = async (backend: string) => {
+      const x = heed.tensor(xs, { shape: [3, 4], backend });
+      const y = heed.tidy(() => heed.concat([heed.logsumexp(x, -1), x.max({ axis: -1 }).add(x.sum({ axis: -1 }))], 0));
+      const out = Array.from(await y.data());
+      x.dispose(); y.dispose();
+      return out.map(String);
+    };
+    expect(await run('rl-lazy-ref')).toEqual(await run('rl-eager-ref'));
+  });
+});
+
+describe('lazy execution: common subexpressions and multi-buffer flush', () => {
+  it('computes a repeated subexpression once (same op, operands, constants) and reuses it', async () => {
+    const x = heed.tensor(values(64, 13), { shape: [8, 8], backend: 'rl-lazy-ref' });
+    await heed.flush('rl-lazy-ref');
+    lazyRef.resetStats();
+    const y = heed.tidy(() => x.exp().sum({ axis: -1, keepdim: true }).add(x.exp().sum({ axis: -1, keepdim: true })));
+    const got = Array.from(await y.data());
+    const s = lazyRef.stats();
+    expect(s.shared).toBeGreaterThanOrEqual(2); // the second exp and the second sum
+    expect(s.programs).toBe(1);
+    const xs = await x.data();
+    const want = Array.from({ length: 8 }, (_, r) => {
+      let sum = 0;
+      for (let j = 0; j < 8; j++) sum += Math.fround(Math.exp(xs[r * 8 + j]));
+      return Math.fround(2 * Math.fround(sum));
+    });
+    expect(got).toEqual(want);
+    x.dispose(); y.dispose();
+  });
+
+  it('flush() runs every pending buffer of one shape (an optimizer step over same-shape parameters) as one program', async () => {
+    const ps = [0, 1, 2].map((k) => heed.tensor(values(32, 20 + k), { shape: [4, 8], backend: 'rl-lazy-ref' }));
+    const gs = [0, 1, 2].map((k) => heed.tensor(values(32, 30 + k), { shape: [4, 8], backend: 'rl-lazy-ref' }));
+    await heed.flush('rl-lazy-ref');
+    lazyRef.resetStats();
+    const next = ps.map((p, k) => heed.tidy(() => p.sub(gs[k].mul(0.1))));
+    await heed.flush('rl-lazy-ref');
+    expect(lazyRef.stats().programs).toBe(1);
+    for (let k = 0; k < 3; k++) {
+      const p = await ps[k].data(), g = await gs[k].data();
+      expect(Array.from(await next[k].data())).toEqual(Array.from(p, (v, i) => Math.fround(v - Math.fround(g[i] * Math.fround(0.1)))));
+    }
+    for (const t of [...ps, ...gs, ...next]) t.dispose();
+  });
+});
