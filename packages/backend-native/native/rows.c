@@ -6,12 +6,12 @@
 // each target_clones variant; exp/erf/tanh are the WASM kernels' formulas (asm/vmath.ts:
 // Cephes expf, Abramowitz-Stegun erf, Eigen's rational tanh) in branch-free scalar form.
 // Invariants:
-// - every output value is computed by one thread in an order fixed by the shape alone, so
-//   results do not depend on the thread count (long rows split into fixed RED_BLOCK blocks
-//   whose partials are combined in order);
+// - every output value (or, for rows longer than RED_BLOCK, every block partial, combined in
+//   order) is computed by one thread in an order fixed by the shape alone, so results do not
+//   depend on the thread count;
 // - sum and prod accumulate in double (like the reference kernels) and round once; max/min
 //   propagate NaN; softmax and LayerNorm use float lanes (like the WASM kernels);
-// - rows are parallel with OpenMP (heed_threads) only from PAR_MIN elements of work.
+// - rows are parallel with OpenMP (heed_threads) only from PAR_MIN units of work (see there).
 /* No FP trap is ever enabled here, so the selects of exp/tanh may run unconditionally (without
    this GCC keeps them as branches and the AVX2 loops do not vectorise); values are unchanged. */
 #pragma GCC optimize("no-trapping-math")
@@ -27,9 +27,17 @@
 #define HOT
 #endif
 
-/* Fewer elements than this run on one thread (bench/native_rows.mjs: waking the team costs
-   more than it saves below it). */
-#define PAR_MIN (1L << 15)
+/* Work below PAR_MIN cost units runs on one thread. A unit is about one element of a
+   reduction (~0.15 ns on one AVX2 core); the other kernels weigh their elements by COST_* (their
+   measured single-thread ns per element over a reduction's). 2^19 units is ~80 us of work: what
+   waking a sleeping OpenMP team member (tens of us on an idle machine) must be small against.
+   -DHEED_ROWS_PAR_MIN=0 builds the addon bench/native_rows.mjs --threshold measures with. */
+#ifdef HEED_ROWS_PAR_MIN
+#define PAR_MIN ((double)HEED_ROWS_PAR_MIN)
+#else
+#define PAR_MIN ((double)(1L << 19))
+#endif
+enum { COST_REDUCE = 1, COST_LAYERNORM = 2, COST_SOFTMAX = 8, COST_GELU = 8 };
 /* Lane count of the vectorised accumulators (fixed, so the order of additions is too). */
 #define LANES 16
 /* Long rows are reduced in blocks of this many floats; blocks parallelise when rows are few. */
@@ -41,8 +49,9 @@
 
 enum { OP_SUM = 0, OP_MAX = 1, OP_MIN = 2, OP_PROD = 3 };
 
+/* The team size for `work` cost units split into `tasks` independent tasks. */
 static int team(double work, long tasks) {
-  return heed_threads > 1 && tasks > 1 && work >= (double)PAR_MIN ? heed_threads : 1;
+  return heed_threads > 1 && tasks > 1 && work >= PAR_MIN ? heed_threads : 1;
 }
 
 /* ---- vector math (scalar form; inlined into the vectorised loops) ---- */
@@ -149,22 +158,17 @@ static inline double run_reduce(int op, const float *restrict x, long n) {
     else for (; j < n; j++) t *= (double)x[j];
     return t;
   }
-  float m[LANES];
-  int bad[LANES] = { 0 };
-  const float init = op == OP_MAX ? -INFINITY : INFINITY;
-  for (int l = 0; l < LANES; l++) m[l] = init;
+  /* max/min are exact, so the vector width may choose the order; NaN is tracked apart */
+  float m = op == OP_MAX ? -INFINITY : INFINITY;
+  int bad = 0;
   if (op == OP_MAX) {
-    for (; j + LANES <= n; j += LANES)
-      for (int l = 0; l < LANES; l++) { float v = x[j + l]; m[l] = v > m[l] ? v : m[l]; bad[l] |= v != v; }
+    #pragma omp simd reduction(max : m) reduction(| : bad)
+    for (long i = 0; i < n; i++) { float v = x[i]; m = v > m ? v : m; bad |= v != v; }
   } else {
-    for (; j + LANES <= n; j += LANES)
-      for (int l = 0; l < LANES; l++) { float v = x[j + l]; m[l] = v < m[l] ? v : m[l]; bad[l] |= v != v; }
+    #pragma omp simd reduction(min : m) reduction(| : bad)
+    for (long i = 0; i < n; i++) { float v = x[i]; m = v < m ? v : m; bad |= v != v; }
   }
-  float t = init;
-  int nan = 0;
-  for (int l = 0; l < LANES; l++) { t = op == OP_MAX ? (m[l] > t ? m[l] : t) : (m[l] < t ? m[l] : t); nan |= bad[l]; }
-  for (; j < n; j++) { float v = x[j]; t = op == OP_MAX ? (v > t ? v : t) : (v < t ? v : t); nan |= v != v; }
-  return nan ? (double)NAN : (double)t;
+  return bad ? (double)NAN : (double)m;
 }
 
 static inline double combine(int op, double a, double b) {
@@ -313,7 +317,7 @@ static napi_value softmax(napi_env env, napi_callback_info info) {
   if (x == NULL) return NULL;
   float *y = heed_f32(env, v[1], (double)rows * n, "softmax");
   if (y == NULL) return NULL;
-  int nt = team((double)rows * n, rows);
+  int nt = team((double)rows * n * COST_SOFTMAX, rows);
   FOR_TASKS(rows, r0, r1, softmax_rows(x, y, r0, r1, n, log));
   return heed_bool(env, 1);
 }
@@ -332,7 +336,7 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   if (v[2] >= 0 && (b = heed_f32(env, v[2], (double)n, "layerNorm")) == NULL) return NULL;
   float *y = heed_f32(env, v[3], (double)rows * n, "layerNorm");
   if (y == NULL) return NULL;
-  int nt = team((double)rows * n, rows);
+  int nt = team((double)rows * n * COST_LAYERNORM, rows);
   FOR_TASKS(rows, r0, r1, layernorm_rows(x, w, b, y, r0, r1, n, eps));
   return heed_bool(env, 1);
 }
@@ -349,7 +353,7 @@ static napi_value gelu(napi_env env, napi_callback_info info) {
   float *y = heed_f32(env, v[1], (double)size, "gelu");
   if (y == NULL) return NULL;
   long tasks = (size + GELU_BLOCK - 1) / GELU_BLOCK;
-  int nt = team((double)size, tasks);
+  int nt = team((double)size * COST_GELU, tasks);
   FOR_TASKS(tasks, t0, t1, gelu_range(x, y, t0 * GELU_BLOCK, t1 * GELU_BLOCK < size ? t1 * GELU_BLOCK : size, tanh_form));
   return heed_bool(env, 1);
 }
@@ -368,7 +372,7 @@ static napi_value reduce_rows(napi_env env, napi_callback_info info) {
   long nb = (n + RED_BLOCK - 1) / RED_BLOCK, tasks = rows * nb;
   double *part = malloc(sizeof(double) * (size_t)tasks);
   if (part == NULL) return heed_bool(env, 0);
-  int nt = team((double)rows * n, tasks);
+  int nt = team((double)rows * n * COST_REDUCE, tasks);
   FOR_TASKS(tasks, t0, t1, reduce_row_tasks(op, x, part, t0, t1, n, nb));
   for (long r = 0; r < rows; r++) {
     double a = part[r * nb];
@@ -391,7 +395,7 @@ static napi_value reduce_cols(napi_env env, napi_callback_info info) {
   float *out = heed_f32(env, v[2], (double)inner, "reduceCols");
   if (out == NULL) return NULL;
   long tasks = (inner + COL_BLOCK - 1) / COL_BLOCK;
-  int nt = team((double)outer * inner, tasks);
+  int nt = team((double)outer * inner * COST_REDUCE, tasks);
   FOR_TASKS(tasks, t0, t1, reduce_col_tasks(op, x, out, t0, t1, outer, inner));
   return heed_bool(env, 1);
 }

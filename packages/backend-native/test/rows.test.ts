@@ -188,7 +188,7 @@ describe('native reductions', () => {
   });
 
   it('gives the same bits on 1 and 2 threads above the parallel threshold', () => {
-    const shapes: [number[], number[], ReduceOp][] = [[[3, 200_000], [1], 'sum'], [[1, 600_000], [1], 'prod'], [[2048, 512], [0], 'sum'], [[512, 512], [1], 'max']];
+    const shapes: [number[], number[], ReduceOp][] = [[[3, 200_000], [1], 'sum'], [[1, 600_000], [1], 'prod'], [[2048, 512], [0], 'sum'], [[1024, 1024], [1], 'max']];
     const results: Float32Array[][] = [];
     for (const threads of [1, 2]) {
       addon.setThreads(threads);
@@ -197,10 +197,10 @@ describe('native reductions', () => {
         const raw = random(size(shape), 9).map((v) => (op === 'prod' ? 1 + v / 1e4 : v));
         round.push(read(nat, nat.reduce(op, on(nat, raw, shape), axes, 'float32'), size(shape) / size(axes.map((a) => shape[a]))));
       }
-      const x = random(512 * 512, 5, 4);
-      round.push(read(nat, nat.softmax!(on(nat, x, [512, 512])), x.length));
-      round.push(read(nat, nat.layerNorm!(on(nat, x, [512, 512]), null, null, 1e-5), x.length));
-      round.push(read(nat, nat.gelu!(on(nat, x, [512 * 512]), 'none'), x.length));
+      const x = random(1024 * 512, 5, 4);
+      round.push(read(nat, nat.softmax!(on(nat, x, [1024, 512])), x.length));
+      round.push(read(nat, nat.layerNorm!(on(nat, x, [1024, 512]), null, null, 1e-5), x.length));
+      round.push(read(nat, nat.gelu!(on(nat, x, [1024 * 512]), 'none'), x.length));
       results.push(round);
     }
     addon.setThreads(2);
