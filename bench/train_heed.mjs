@@ -7,7 +7,10 @@
 // `adamStep` (--adam=step: the backend's fused `adam` kernel on any backend that has one, e.g.
 // the CPU's one-pass WASM kernel, what nn.Adam uses).
 // Loss at step 1 must be 2.4807, step 8 1.8826.
-// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step] [--lazy] [--profile]
+// --compile runs the step through core's compile(): traced on its first calls, then its kernel
+// schedule is replayed (the bias corrections c1/c2 of the ops Adam are passed as 0-d tensor
+// arguments, since host numbers are frozen in a trace; --adam=step's are re-derived by compile).
+// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step] [--lazy] [--compile] [--profile]
 //        CPU debug flags: --threads=N  --reference  --simd=simd|relaxed
 import { parseArgs, emit, rssMB } from '../../shared/peers/lib/common.mjs';
 import { CFG, GELU_C, paramShapes, initParams, makeBatch, adamScalars, PARAM_NAMES } from '../../shared/peers/lib/model_spec.mjs';
@@ -89,13 +92,31 @@ function adam(grads, c1, c2, t) {
   });
 }
 
-async function step(t) {
-  const { c1, c2 } = adamScalars(t);
-  const loss = heed.tidy(() => {
+function stepBody(c1, c2, t) {
+  return heed.tidy(() => {
     const { value, grads } = lossAndGrad(...PARAM_NAMES.map((k) => P[k]));
     heed.noGrad(() => adam(grads, c1, c2, t));
     return value;
   });
+}
+
+// --compile: the step as a compiled function of the bias corrections (0-d tensors); the step
+// count t reaches adamStep through `hostStep` (frozen in the trace, re-derived by compile).
+let hostStep = 1;
+const compiled = args.compile ? heed.compile(function trainStep(c1t, c2t) { return stepBody(c1t, c2t, hostStep); }) : null;
+
+async function step(t) {
+  const { c1, c2 } = adamScalars(t);
+  let loss;
+  if (compiled) {
+    hostStep = t;
+    const c1t = heed.tensor(c1), c2t = heed.tensor(c2);
+    loss = compiled(c1t, c2t);
+    c1t.dispose();
+    c2t.dispose();
+  } else {
+    loss = stepBody(c1, c2, t);
+  }
   const l = (await loss.data())[0]; // parameters are updated synchronously on the CPU backend
   loss.dispose();
   return l;
@@ -108,12 +129,13 @@ async function dispatchesPerStep() {
   const NOT_COMPUTE = new Set(['read', 'readSync', 'free', 'upload', 'flush']);
   const lazyBackend = typeof backend.stats === 'function' ? backend : null;
   let eager = 0;
-  const stop = heed.onKernel((_b, kernel) => { if (!NOT_COMPUTE.has(kernel)) eager++; });
+  // a compiled replay calls the computing (inner) backend itself: count what reaches it
+  const stop = heed.onKernel((b, kernel) => { if (!NOT_COMPUTE.has(kernel) && b !== lazyBackend) eager++; });
   const before = lazyBackend?.stats().dispatches ?? 0;
   await step(r.steps + 100);
   await heed.flush();
   stop();
-  return lazyBackend ? lazyBackend.stats().dispatches - before : eager;
+  return lazyBackend && !compiled ? lazyBackend.stats().dispatches - before : eager;
 }
 r.dispatches_per_step = await dispatchesPerStep();
 if (args.profile) {
@@ -126,8 +148,13 @@ if (args.profile) {
     console.error(`  ${k.kernel.padEnd(12)} x${String(k.calls).padStart(4)}  ${k.ms.toFixed(2).padStart(7)} ms  ${(k.bytesRead / 2 ** 20).toFixed(1).padStart(6)} MiB read`);
   }
 }
+if (compiled) {
+  const s = compiled.stats;
+  console.error(`compile: ${s.replays} replays, ${s.traces} trace(s), ${s.eagerCalls} eager calls${s.notCompiled.length ? `; ${s.notCompiled.join(' ')}` : ''}`);
+  r.compile = { replays: s.replays, traces: s.traces, eagerCalls: s.eagerCalls, notCompiled: s.notCompiled };
+}
 emit({
-  suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${stepAdam ? '+adamStep' : ''}`,
+  suite: 'train', ...meta, mode: `${fused ? 'fused-ln-gelu' : 'primitives'}${stepAdam ? '+adamStep' : ''}${compiled ? '+compile' : ''}`,
   rss_init_mb: rssInit, heedTensors: heed.memory().numTensors, ...r,
 });
 process.exit(0);

@@ -16,6 +16,7 @@ import { describeValue } from '../validate.js';
 import { defaultGenerator } from '../random.js';
 import type { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
+import { flushLazy, innerData } from './buffers.js';
 import { probe, record, type Recording } from './record.js';
 import { ReplayDeclined, adamSteps, replaySchedule } from './replay.js';
 import { buildSchedule, finalizeFrees, type Schedule } from './schedule.js';
@@ -101,6 +102,11 @@ function backendId(b: object): number {
   let id = backendIds.get(b);
   if (id === undefined) backendIds.set(b, (id = nextBackendId++));
   return id;
+}
+
+/** The computed buffers of `tensors` (a lazy argument still pending reads as its handle: never matched). */
+function argData(tensors: readonly Tensor[]): DataId[] {
+  return tensors.map((t) => innerData(t.storage.data) ?? t.storage.data);
 }
 
 /** The trace key of `value`, collecting its tensors in order. */
@@ -202,10 +208,11 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const slotOf = new Map<DataId, number>();
     for (const [slot, data] of s.aliveAtEnd) if (!s.resultSlots.has(slot)) slotOf.set(data, slot);
     const holders = new Map<number, Storage>();
-    for (const t of [...b.births, ...b.readers.values()]) {
+    for (const t of [...b.births, ...b.readTensors]) {
       const st = t.storage;
-      if (st.freed) continue;
-      const slot = slotOf.get(st.data);
+      const inner = st.freed ? null : innerData(st.data);
+      if (inner === null) continue;
+      const slot = slotOf.get(inner);
       if (slot !== undefined) holders.set(slot, st);
     }
     for (const slot of slotOf.values()) if (!holders.has(slot)) return false;
@@ -239,13 +246,17 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     let dropped = false;
     for (const [slot, h0] of holders) {
       let h = h0;
-      for (let n = 0; h.freed && successor.has(h.data) && n < 64; n++) h = successor.get(h.data)!;
+      for (let n = 0; h.freed && n < 64; n++) {
+        const next = successor.get(innerData(h.data) ?? h.data);
+        if (next === undefined) break;
+        h = next;
+      }
       if (!h.freed) { if (h !== h0) holders.set(slot, h); continue; }
       if (s.carried.has(slot)) return false;
       holders.delete(slot); // write-only state (e.g. a kept gradient) now held elsewhere
       dropped = true;
     }
-    for (const src of s.inputs) if (src.kind === 'captured' && (src.tensor.isDisposed || src.tensor.storage.freed)) return false;
+    for (const src of s.inputs) if (src.kind === 'captured' && src.storage.freed) return false;
     if (dropped) finalizeFrees(s, new Set(holders.keys()));
     return true;
   };
@@ -283,7 +294,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       case 'traceA': {
         const rec = eager(() => record(run));
         entry.a = rec;
-        entry.argsA = tensors.map((t) => t.storage.data);
+        entry.argsA = argData(tensors);
         entry.phase = 'traceB';
         return rec.result as R;
       }
@@ -292,7 +303,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         const start = g.offset;
         const rec = eager(() => record(run));
         const generator = { seed: g.seed, start, end: defaultGenerator() === g ? g.offset : start };
-        const argsB = tensors.map((t) => t.storage.data);
+        const argsB = argData(tensors);
         const s = buildSchedule(entry.a!, rec, { argsA: entry.argsA, argsB, generator }, (v): v is Tensor => v instanceof Tensor);
         if (typeof s === 'string') {
           if (++entry.attempts >= maxAttempts) giveUp(entry, key, s);
@@ -312,7 +323,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       }
       case 'ready': {
         try {
-          const out = replaySchedule(entry.schedule!, { args: tensors.map((t) => t.storage.data), holders: entry.holders! }, ++entry.replays) as R;
+          flushLazy(tensors.map((t) => t.backend));
+          const out = replaySchedule(entry.schedule!, { args: argData(tensors), holders: entry.holders! }, ++entry.replays) as R;
           stats.replays++;
           return out;
         } catch (err) {

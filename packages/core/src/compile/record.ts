@@ -15,6 +15,8 @@ import type { Backend, DataId, StridedView } from '../backend.js';
 import { HeedError } from '../errors.js';
 import { runKernel, setKernelRecorder, type FusedKernelName, type KernelName } from '../kernel-dispatch.js';
 import { LazyBackend } from '../lazy/lazy-backend.js';
+import type { Storage } from '../storage.js';
+import { innerData } from './buffers.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -61,9 +63,15 @@ export interface Recording<T> {
   readonly live: ReadonlyMap<DataId, { readonly call: number; readonly out: number }>;
   /** Tensors created while recording. */
   readonly births: readonly Tensor[];
-  /** The tensor whose view was last read for each outside buffer. */
-  readonly readers: ReadonlyMap<DataId, Tensor>;
+  /** The Storage of each outside buffer read (through a tensor's view). */
+  readonly readers: ReadonlyMap<DataId, Storage>;
+  /** Tensors whose views were read. */
+  readonly readTensors: ReadonlySet<Tensor>;
+  /** Lazy backends whose inner calls were recorded (flushed before a replay). */
+  readonly lazyBackends: ReadonlySet<LazyBackend>;
   readonly result: T;
+  /** The return value's structure with each tensor as its producing slot and view (to compare recordings). */
+  readonly resultShape: string;
 }
 
 /** Kernels that move data to the host or only submit work: never part of a schedule. */
@@ -138,7 +146,9 @@ export function record<T>(fn: () => T): Recording<T> {
   const calls: RecordedCall[] = [];
   const live = new Map<DataId, { call: number; out: number }>();
   const births: Tensor[] = [];
-  const readers = new Map<DataId, Tensor>();
+  const readers = new Map<DataId, Storage>();
+  const readTensors = new Set<Tensor>();
+  const reads: [DataId, Storage][] = [];
   const lazyBackends = new Set<LazyBackend>();
   const recorder = (backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[], result: unknown): void => {
     if (HOST_READS.has(kernel)) throw hostReadError(kernel);
@@ -159,7 +169,8 @@ export function record<T>(fn: () => T): Recording<T> {
   const stridedView = proto.stridedView;
   proto.stridedView = function (this: Tensor, op: string): StridedView {
     const v = stridedView.call(this, op);
-    if (!live.has(v.data)) readers.set(v.data, this);
+    readTensors.add(this);
+    reads.push([v.data, this.storage]);
     return v;
   };
   const registry = FinalizationRegistry.prototype as unknown as { register(this: object, target: object, held: unknown, token?: object): void };
@@ -176,7 +187,16 @@ export function record<T>(fn: () => T): Recording<T> {
         '(reads, data loading) outside the compiled function and call it on the loaded tensors.');
     }
     for (const b of lazyBackends) runKernel(b, 'flush'); // pending lazy work is part of the step
-    return { calls, live, births, readers, result };
+    for (const [data, storage] of reads) {
+      const inner = innerData(data);
+      if (inner !== null && !live.has(inner)) readers.set(inner, storage);
+    }
+    const resultShape = JSON.stringify(result, (_k, v: unknown) => {
+      if (!(v instanceof Tensor)) return v;
+      const inner = innerData(v.storage.data);
+      return { slot: inner === null ? null : live.get(inner) ?? null, shape: v.shape, strides: v.strides, offset: v.offset, dtype: v.dtype };
+    });
+    return { calls, live, births, readers, readTensors, lazyBackends, result, resultShape };
   } finally {
     setKernelRecorder(previous);
     proto.stridedView = stridedView;

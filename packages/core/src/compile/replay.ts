@@ -13,6 +13,8 @@ import { runFusedKernel, runKernel, type FusedKernelName, type KernelName } from
 import { defaultGenerator } from '../random.js';
 import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
+import { HeedError } from '../errors.js';
+import { donate, flushLazy, innerData, wrapData } from './buffers.js';
 import { ruleArgs, type ResultTemplate, type Schedule, type ScheduledCall } from './schedule.js';
 
 const FUSED = new Set<string>(FUSED_KERNEL_NAMES);
@@ -41,7 +43,7 @@ export class ReplayDeclined extends Error {
  * ```
  */
 export interface ReplayBindings {
-  /** Buffers of the flattened tensor arguments. */
+  /** Computed buffers of the flattened tensor arguments. */
   readonly args: readonly DataId[];
   /** The Storage that holds each persistent slot (parameters, optimizer state, kept gradients). */
   readonly holders: ReadonlyMap<number, Storage>;
@@ -94,7 +96,7 @@ function buildResult(t: ResultTemplate, vals: readonly DataId[], storages: Map<n
   switch (t.kind) {
     case 'tensor': {
       let s = storages.get(t.slot);
-      if (s === undefined) storages.set(t.slot, (s = new Storage(t.backend, vals[t.slot], t.size, t.dtype)));
+      if (s === undefined) storages.set(t.slot, (s = new Storage(t.backend, wrapData(t.backend, vals[t.slot], t.dtype, t.size), t.size, t.dtype)));
       else s.retain();
       return new Tensor(s, t.shape, t.strides, t.offset, null);
     }
@@ -115,8 +117,11 @@ function buildResult(t: ResultTemplate, vals: readonly DataId[], storages: Map<n
  */
 export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: number): unknown {
   const vals: DataId[] = new Array(schedule.slots);
+  flushLazy(schedule.lazyBackends);
   schedule.inputs.forEach((src, i) => {
-    vals[i] = src.kind === 'arg' ? bound.args[src.index] : src.kind === 'captured' ? src.tensor.storage.data : bound.holders.get(src.slot)!.data;
+    const d = src.kind === 'arg' ? bound.args[src.index] : innerData(src.kind === 'captured' ? src.storage.data : bound.holders.get(src.slot)!.data);
+    if (d === null) throw new HeedError('compile', 'a buffer the compiled step reads was not computed (a disposed tensor?); call reset() on the compiled function.');
+    vals[i] = d;
   });
   const generator = defaultGenerator();
   const { seed, offset } = generator;
@@ -141,12 +146,7 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
     generator.offset = offset;
     throw e;
   }
-  for (const [slot, holder] of bound.holders) {
-    const old = holder.data;
-    (holder as { data: DataId }).data = vals[slot];
-    holder.version++;
-    runKernel(holder.backend, 'free', old);
-  }
+  for (const [slot, holder] of bound.holders) donate(holder, vals[slot]);
   for (const [holder, t] of steps) adamSteps.set(holder, t);
   return buildResult(schedule.result, vals, new Map());
 }

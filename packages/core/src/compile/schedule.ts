@@ -13,12 +13,14 @@
 import type { AdamScalars, Backend, DataId } from '../backend.js';
 import type { DType } from '../dtype.js';
 import type { FusedKernelName, KernelName } from '../kernel-dispatch.js';
+import type { Storage } from '../storage.js';
 import type { Tensor } from '../tensor.js';
+import { innerData } from './buffers.js';
 import { forEachView, isView, type BufferRef, type Recording } from './record.js';
 
 /**
  * @internal Where a replay input comes from: a tensor argument (flattened index), a tensor the
- * step captured from outside (read at its current buffer), or the holder of a persistent slot.
+ * step captured from outside (its Storage), or the holder of a persistent slot.
  *
  * @example
  * ```ts
@@ -27,7 +29,7 @@ import { forEachView, isView, type BufferRef, type Recording } from './record.js
  */
 export type InputSource =
   | { readonly kind: 'arg'; readonly index: number }
-  | { readonly kind: 'captured'; readonly tensor: Tensor }
+  | { readonly kind: 'captured'; readonly storage: Storage }
   | { readonly kind: 'carried'; readonly slot: number };
 
 /**
@@ -115,6 +117,8 @@ export interface Schedule {
   readonly resultSlots: ReadonlySet<number>;
   /** Produced slots that the next step reads (they must have holders). */
   readonly carried: ReadonlySet<number>;
+  /** Lazy backends to flush before a replay. */
+  readonly lazyBackends: readonly Backend[];
 }
 
 /**
@@ -219,7 +223,8 @@ function hasRule(kernel: string): kernel is keyof typeof SCALAR_RULES {
 
 function resultTemplate(value: unknown, live: Recording<unknown>['live'], base: readonly number[], isTensor: (v: unknown) => v is Tensor): ResultTemplate | string {
   if (isTensor(value)) {
-    const slot = live.get(value.storage.data);
+    const inner = innerData(value.storage.data);
+    const slot = inner === null ? undefined : live.get(inner);
     if (!slot) return `the function returns tensor #${value.id} ${JSON.stringify(value.shape)} that it did not compute (an argument or a captured tensor); return computed tensors only`;
     return { kind: 'tensor', slot: base[slot.call] + slot.out, backend: value.backend, dtype: value.dtype, size: value.storage.size, shape: value.shape, strides: value.strides, offset: value.offset };
   }
@@ -296,9 +301,9 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
         if (argIndexA.get(ra.data) !== index) return `${where} reads argument ${index} in one traced call but not the other`;
         source = { kind: 'arg', index };
       } else if (ra.data === rb.data) {
-        const tensor = b.readers.get(rb.data) ?? a.readers.get(rb.data);
-        if (!tensor) return `${where} reads a buffer that belongs to no tensor compile() can see`;
-        source = { kind: 'captured', tensor };
+        const storage = b.readers.get(rb.data) ?? a.readers.get(rb.data);
+        if (!storage) return `${where} reads a buffer that belongs to no tensor compile() can see`;
+        source = { kind: 'captured', storage };
       } else {
         return `${where} reads a different outside tensor on each call (one created outside the function and captured, not passed ` +
           'as an argument); pass it as an argument of the compiled function';
@@ -341,17 +346,12 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
     });
     calls.push({ backend: cb.backend, kernel: cb.kernel, args: cb.args, views, outs: cb.outs.map((_, o) => base[i] + o), rule, freeAfter: [] });
   }
-  const resultA = resultTemplate(a.result, a.live, base, isTensor);
   const result = resultTemplate(b.result, b.live, base, isTensor);
   if (typeof result === 'string') return result;
-  if (typeof resultA === 'string' || !same(JSON.stringify(resultA, skipBackend), JSON.stringify(result, skipBackend))) return 'the two traced calls return different structures';
+  if (a.resultShape !== b.resultShape) return 'the two traced calls return different structures';
   const resultSlots = new Set<number>();
   collectResultSlots(result, resultSlots);
-  return { inputs, calls, slots: next, aliveAtEnd, result, resultSlots, carried };
-}
-
-function skipBackend(key: string, value: unknown): unknown {
-  return key === 'backend' ? undefined : value;
+  return { inputs, calls, slots: next, aliveAtEnd, result, resultSlots, carried, lazyBackends: [...b.lazyBackends] };
 }
 
 /**
