@@ -3,7 +3,8 @@
 // 256 points with plain SGD on the CPU backend, printing the loss every 50 steps. It imports
 // '@heed/core' and '@heed/backend-cpu' through the npm workspaces, i.e. packages/*/dist, so
 // run `npm run build` first (`npm run demo` does both). Finishes in about a second.
-import { registerBackend, setBackend, manualSeed, linspace, memory, noGrad, randn, tidy, zeros } from '@heed/core';
+// `--compile` runs the step through core's compile(): traced on its first calls, then replayed.
+import { compile, registerBackend, setBackend, manualSeed, linspace, memory, noGrad, randn, tidy, zeros } from '@heed/core';
 import { cpuBackend } from '@heed/backend-cpu';
 
 registerBackend(cpuBackend);
@@ -26,15 +27,12 @@ const w2 = tidy(() => randn([HIDDEN, 1]).mul(0.1)).requiresGrad_();
 const b2 = zeros([1]).requiresGrad_();
 const params = [w1, b1, w2, b2];
 
-const start = performance.now();
-let loss = NaN;
-for (let step = 1; step <= STEPS; step++) {
+/** One step: forward, backward, SGD (p <- p - lr * grad, outside the graph); returns the loss. */
+function trainStep() {
   // Forward: mse(tanh(x @ w1 + b1) @ w2 + b2, y); only the loss survives the tidy.
   const l = tidy(() => x.matmul(w1).add(b1).tanh().matmul(w2).add(b2).sub(y).square().mean());
   l.backward();
-  loss = (await l.data())[0];
-  l.dispose();
-  // SGD: p <- p - lr * grad, outside the graph; then drop the gradients for the next step.
+  // Then drop the gradients for the next step.
   tidy(() =>
     noGrad(() => {
       for (const p of params) {
@@ -44,10 +42,21 @@ for (let step = 1; step <= STEPS; step++) {
       }
     }),
   );
-  if (step % 50 === 0) console.log(`step ${String(step).padStart(3)}  mse ${loss.toFixed(5)}`);
+  return l;
+}
+const step = process.argv.includes('--compile') ? compile(trainStep) : trainStep;
+
+const start = performance.now();
+let loss = NaN;
+for (let i = 1; i <= STEPS; i++) {
+  const l = step();
+  loss = (await l.data())[0];
+  l.dispose();
+  if (i % 50 === 0) console.log(`step ${String(i).padStart(3)}  mse ${loss.toFixed(5)}`);
 }
 const seconds = (performance.now() - start) / 1000;
 console.log(`final mse ${loss.toFixed(5)} after ${STEPS} steps in ${seconds.toFixed(2)} s`);
+if (step.stats) console.log(`compile: ${step.stats.replays} replays of ${step.stats.traces} trace(s), ${step.stats.eagerCalls} eager calls`);
 
 for (const t of [x, y, ...params]) t.dispose();
 const { numTensors } = memory();
