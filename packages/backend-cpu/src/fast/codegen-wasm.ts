@@ -18,13 +18,14 @@ import { FastRuntime } from './runtime.js';
 /** How a program input is read: a contiguous run, or one element broadcast to every lane. */
 export type InputLayout = 'contiguous' | 'scalar';
 
-type Vec = 'vector' | 'scalar';
+/** Whether code works on f32x4 lanes or on one f32. */
+export type Vec = 'vector' | 'scalar';
 
-const UNARY_OPS = new Set(['neg', 'abs', 'sqrt', 'square', 'relu', 'exp', 'tanh', 'sigmoid']);
+export const UNARY_OPS = new Set(['neg', 'abs', 'sqrt', 'square', 'relu', 'exp', 'tanh', 'sigmoid']);
 /** The imported vector functions (function indices 0..2 of every generated module). */
-const VMATH = ['vexp4', 'vtanh4', 'vsigmoid4'] as const;
-const VMATH_INDEX: Record<string, number> = { exp: 0, tanh: 1, sigmoid: 2 };
-const BINARY_OPS = new Set(['add', 'sub', 'mul', 'div', 'minimum', 'maximum']);
+export const VMATH = ['vexp4', 'vtanh4', 'vsigmoid4'] as const;
+export const VMATH_INDEX: Record<string, number> = { exp: 0, tanh: 1, sigmoid: 2 };
+export const BINARY_OPS = new Set(['add', 'sub', 'mul', 'div', 'minimum', 'maximum']);
 
 /** Whether the wasm generator can run `program` (float32 throughout, supported ops only). */
 export function wasmSupports(program: ElementwiseProgram): boolean {
@@ -34,7 +35,7 @@ export function wasmSupports(program: ElementwiseProgram): boolean {
 }
 
 // ---- a minimal binary encoder ----
-const uleb = (n: number): number[] => {
+export const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -44,7 +45,7 @@ const uleb = (n: number): number[] => {
   } while (n !== 0);
   return out;
 };
-const sleb = (n: number): number[] => {
+export const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;
@@ -53,25 +54,62 @@ const sleb = (n: number): number[] => {
     out.push(b | 0x80);
   }
 };
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+export const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
-const OP = {
+export const OP = {
   block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b, call: 0x10, select: 0x1b,
   localGet: 0x20, localSet: 0x21, i32Const: 0x41, f32Const: 0x43,
   f32Load: 0x2a, f32Store: 0x38, i32GeU: 0x4f, i32Add: 0x6a, i32And: 0x71, i32Shl: 0x74, f32Lt: 0x5d,
   f32Abs: 0x8b, f32Neg: 0x8c, f32Sqrt: 0x91, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Min: 0x96, f32Max: 0x97,
 } as const;
-const SIMD = {
+export const SIMD = {
   load: 0x00, load32Splat: 0x09, store: 0x0b, const: 0x0c, splat: 0x13, extractLane: 0x1f, bitselect: 0x52, f32x4Lt: 0x43,
   abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9,
 } as const;
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const memarg = (align: number): number[] => [align, 0];
+export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+export const memarg = (align: number): number[] => [align, 0];
 
 const SIMD_BINARY: Record<string, number> = { add: SIMD.add, sub: SIMD.sub, mul: SIMD.mul, div: SIMD.div, minimum: SIMD.min, maximum: SIMD.max };
 const F32_BINARY: Record<string, number> = { add: OP.f32Add, sub: OP.f32Sub, mul: OP.f32Mul, div: OP.f32Div, minimum: OP.f32Min, maximum: OP.f32Max };
+
+/**
+ * Emits the value of a cast/unary/binary expr onto `code` (operands via `get`), as f32x4
+ * ('vector') or f32 ('scalar'); the ops are those {@link wasmSupports} accepts. One source for
+ * the elementwise and the row-program generators.
+ *
+ * @example
+ * ```ts
+ * emitOp(code, { op: 'binary', fn: 'add', a: 0, b: 1, dtype: 'float32' }, (x) => [OP.localGet, x], 'vector');
+ * ```
+ */
+export function emitOp(code: number[], e: ElementwiseExpr, get: (x: number) => number[], mode: Vec): void {
+  switch (e.op) {
+    case 'cast': code.push(...get(e.x)); break; // float32 -> float32 only (wasmSupports)
+    case 'unary': {
+      const x = get(e.x);
+      if (e.fn === 'square') code.push(...x, ...x, ...(mode === 'vector' ? simd(SIMD.mul) : [OP.f32Mul]));
+      else if (e.fn === 'relu') {
+        // x < 0 ? 0 : x (NaN and -0 pass through, like the JS kernel)
+        if (mode === 'vector') code.push(...simd(SIMD.const), ...new Array<number>(16).fill(0), ...x, ...x, ...simd(SIMD.const), ...new Array<number>(16).fill(0), ...simd(SIMD.f32x4Lt), ...simd(SIMD.bitselect));
+        else code.push(OP.f32Const, 0, 0, 0, 0, ...x, ...x, OP.f32Const, 0, 0, 0, 0, OP.f32Lt, OP.select);
+      } else if (e.fn in VMATH_INDEX) {
+        // the fast kernels' f32x4 function; the scalar tail runs it on a splat and takes lane 0
+        const call = [OP.call, VMATH_INDEX[e.fn]];
+        code.push(...x, ...(mode === 'vector' ? call : [...simd(SIMD.splat), ...call, ...simd(SIMD.extractLane), 0]));
+      } else {
+        const op = e.fn === 'neg' ? [SIMD.neg, OP.f32Neg] : e.fn === 'abs' ? [SIMD.abs, OP.f32Abs] : [SIMD.sqrt, OP.f32Sqrt];
+        code.push(...x, ...(mode === 'vector' ? simd(op[0]) : [op[1]]));
+      }
+      break;
+    }
+    case 'binary':
+      code.push(...get(e.a), ...get(e.b), ...(mode === 'vector' ? simd(SIMD_BINARY[e.fn]) : [F32_BINARY[e.fn]]));
+      break;
+    default: throw new Error(`unreachable: emitOp(${e.op})`);
+  }
+}
 
 /**
  * The function body: `rows` runs of `n` elements. Params: 0 = n, 1 = rows, then one byte pointer
@@ -122,27 +160,8 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
       case 'const': // a run-time f32 argument, splat to 4 lanes in the vector loop
         code.push(OP.localGet, ...uleb(constParam.get(k) as number), ...(mode === 'vector' ? simd(SIMD.splat) : []));
         break;
-      case 'cast': code.push(...get(e.x)); break; // float32 -> float32 only (wasmSupports)
-      case 'unary': {
-        const x = get(e.x);
-        if (e.fn === 'square') code.push(...x, ...x, ...(mode === 'vector' ? simd(SIMD.mul) : [OP.f32Mul]));
-        else if (e.fn === 'relu') {
-          // x < 0 ? 0 : x (NaN and -0 pass through, like the JS kernel)
-          if (mode === 'vector') code.push(...simd(SIMD.const), ...new Array<number>(16).fill(0), ...x, ...x, ...simd(SIMD.const), ...new Array<number>(16).fill(0), ...simd(SIMD.f32x4Lt), ...simd(SIMD.bitselect));
-          else code.push(OP.f32Const, 0, 0, 0, 0, ...x, ...x, OP.f32Const, 0, 0, 0, 0, OP.f32Lt, OP.select);
-        } else if (e.fn in VMATH_INDEX) {
-          // the fast kernels' f32x4 function; the scalar tail runs it on a splat and takes lane 0
-          const call = [OP.call, VMATH_INDEX[e.fn]];
-          code.push(...x, ...(mode === 'vector' ? call : [...simd(SIMD.splat), ...call, ...simd(SIMD.extractLane), 0]));
-        } else {
-          const op = e.fn === 'neg' ? [SIMD.neg, OP.f32Neg] : e.fn === 'abs' ? [SIMD.abs, OP.f32Abs] : [SIMD.sqrt, OP.f32Sqrt];
-          code.push(...x, ...(mode === 'vector' ? simd(op[0]) : [op[1]]));
-        }
-        break;
-      }
-      case 'binary':
-        code.push(...get(e.a), ...get(e.b), ...(mode === 'vector' ? simd(SIMD_BINARY[e.fn]) : [F32_BINARY[e.fn]]));
-        break;
+      case 'cast': case 'unary': case 'binary': emitOp(code, e, get, mode); break;
+      case 'rowInput': case 'reduce': throw new Error(`unreachable: ${e.op} in a program without reductions`);
       case 'where': throw new Error('unreachable: where is not supported by wasmSupports');
     }
     code.push(OP.localSet, ...uleb(mode === 'vector' ? vLocal(k) : sLocal(k)));
