@@ -18,7 +18,7 @@ import type { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { flushLazy, innerData } from './buffers.js';
 import { probe, record, type Recording } from './record.js';
-import { ReplayDeclined, adamSteps, replaySchedule } from './replay.js';
+import { ReplayDeclined, adamSteps, releaseConstants, replaySchedule } from './replay.js';
 import { buildSchedule, finalizeFrees, type Schedule } from './schedule.js';
 
 /**
@@ -104,6 +104,11 @@ function backendId(b: object): number {
   return id;
 }
 
+// A compiled function collected without reset(): free the constants its schedules made.
+const schedulesOf = new FinalizationRegistry<Map<string, Entry>>((cache) => {
+  for (const e of cache.values()) if (e.schedule !== null) releaseConstants(e.schedule);
+});
+
 /** The computed buffers of `tensors` (a lazy argument still pending reads as its handle: never matched). */
 function argData(tensors: readonly Tensor[]): DataId[] {
   return tensors.map((t) => innerData(t.storage.data) ?? t.storage.data);
@@ -181,6 +186,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   const successor = new WeakMap<DataId, Storage>();
 
   const drop = (e: Entry): void => {
+    if (e.schedule !== null) releaseConstants(e.schedule);
     e.w = e.a = null;
     e.schedule = null;
     e.holders = null;
@@ -257,7 +263,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       dropped = true;
     }
     for (const src of s.inputs) if (src.kind === 'captured' && src.storage.freed) return false;
-    if (dropped) finalizeFrees(s, new Set(holders.keys()));
+    if (dropped) { releaseConstants(s); finalizeFrees(s, new Set(holders.keys())); }
     return true;
   };
 
@@ -341,6 +347,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     for (const e of cache.values()) drop(e);
     cache.clear();
   };
+  schedulesOf.register(result, cache);
   return result;
 }
 

@@ -107,6 +107,21 @@ function buildResult(t: ResultTemplate, vals: readonly DataId[], storages: Map<n
 }
 
 /**
+ * @internal Frees the constants a schedule made (when it is dropped, evicted or re-finalized).
+ *
+ * @example
+ * ```ts
+ * releaseConstants(schedule);
+ * ```
+ */
+export function releaseConstants(schedule: Schedule): void {
+  const made = schedule.constants;
+  schedule.constants = null;
+  if (made === null) return;
+  for (const c of schedule.calls) if (c.constant) for (const o of c.outs) { const d = made.get(o); if (d !== undefined) runKernel(c.backend, 'free', d); }
+}
+
+/**
  * @internal Runs `schedule` as replay number `r` (1 = the first after the traces) and returns the
  * step's value (see the file comment).
  *
@@ -123,14 +138,25 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
     if (d === null) throw new HeedError('compile', 'a buffer the compiled step reads was not computed (a disposed tensor?); call reset() on the compiled function.');
     vals[i] = d;
   });
+  const calls = schedule.calls;
+  if (schedule.constants === null) {
+    const made = new Map<number, DataId>();
+    for (const c of calls) {
+      if (!c.constant) continue;
+      const out = invoke(c.backend, c.kernel, c.args.slice());
+      (Array.isArray(out) ? (out as DataId[]) : [out as DataId]).forEach((d, o) => made.set(c.outs[o], d));
+    }
+    schedule.constants = made;
+  }
+  for (const [slot, d] of schedule.constants) vals[slot] = d;
   const generator = defaultGenerator();
   const { seed, offset } = generator;
-  const calls = schedule.calls;
   const steps = new Map<Storage, number>();
   let done = 0;
   try {
     for (; done < calls.length; done++) {
       const call = calls[done];
+      if (call.constant) continue;
       const host = call.rule === null ? call.args : ruleArgs(call, r, generator, adamStepFor(call, bound, r, steps));
       const out = invoke(call.backend, call.kernel, callArgs(call, host, vals));
       if (call.outs.length === 1 && !Array.isArray(out)) vals[call.outs[0]] = out as DataId;
@@ -141,7 +167,7 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
     // Undo: free what this replay still holds, rewind the random stream; holders are untouched.
     const freed = new Set<number>();
     for (let i = 0; i < done; i++) for (const s of calls[i].freeAfter) freed.add(s);
-    for (let i = 0; i < done; i++) for (const s of calls[i].outs) if (!freed.has(s)) runKernel(calls[i].backend, 'free', vals[s]);
+    for (let i = 0; i < done; i++) if (!calls[i].constant) for (const s of calls[i].outs) if (!freed.has(s)) runKernel(calls[i].backend, 'free', vals[s]);
     generator.seed = seed;
     generator.offset = offset;
     throw e;

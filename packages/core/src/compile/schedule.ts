@@ -81,6 +81,8 @@ export interface ScheduledCall {
   readonly rule: ScalarRule | null;
   /** Produced slots whose last use is this call (filled by finalizeFrees). */
   freeAfter: number[];
+  /** Reads nothing and makes a constant (a fill or upload no step keeps): run once, not per replay (finalizeFrees). */
+  constant: boolean;
 }
 
 /**
@@ -119,6 +121,8 @@ export interface Schedule {
   readonly carried: ReadonlySet<number>;
   /** Lazy backends to flush before a replay. */
   readonly lazyBackends: readonly Backend[];
+  /** The buffers of the constant calls' slots, made on the first replay (null: not made yet). */
+  constants: Map<number, DataId> | null;
 }
 
 /**
@@ -344,19 +348,24 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
       const slot = ref.kind === 'produced' ? base[ref.call] + ref.out : inputOf.get(ref.data)!;
       views.push({ slot, dtype: view.dtype, shape: view.shape, strides: view.strides, offset: view.offset, arg, element });
     });
-    calls.push({ backend: cb.backend, kernel: cb.kernel, args: cb.args, views, outs: cb.outs.map((_, o) => base[i] + o), rule, freeAfter: [] });
+    calls.push({ backend: cb.backend, kernel: cb.kernel, args: cb.args, views, outs: cb.outs.map((_, o) => base[i] + o), rule, freeAfter: [], constant: false });
   }
   const result = resultTemplate(b.result, b.live, base, isTensor);
   if (typeof result === 'string') return result;
   if (a.resultShape !== b.resultShape) return 'the two traced calls return different structures';
   const resultSlots = new Set<number>();
   collectResultSlots(result, resultSlots);
-  return { inputs, calls, slots: next, aliveAtEnd, result, resultSlots, carried, lazyBackends: [...b.lazyBackends] };
+  return { inputs, calls, slots: next, aliveAtEnd, result, resultSlots, carried, lazyBackends: [...b.lazyBackends], constants: null };
 }
 
+/** Kernels that read no buffer and make the same values every time (when their host arguments are frozen). */
+const CONSTANT_KERNELS = new Set<string>(['fill', 'upload']);
+
 /**
- * @internal Fills each call's `freeAfter`: every produced slot that is neither a result nor in
- * `persistent` is freed right after its last use (or its producing call when never read).
+ * @internal Fills each call's `freeAfter` and `constant`: a fill or upload whose result is
+ * neither a result nor in `persistent` is a constant (made once, kept for the schedule's life);
+ * every other produced slot that is neither is freed right after its last use (or its
+ * producing call when never read). The caller frees already made constants first.
  *
  * @example
  * ```ts
@@ -369,9 +378,15 @@ export function finalizeFrees(schedule: Schedule, persistent: ReadonlySet<number
     for (const o of c.outs) lastUse.set(o, i);
     for (const v of c.views) if (lastUse.has(v.slot)) lastUse.set(v.slot, i);
   });
-  for (const c of schedule.calls) c.freeAfter = [];
+  const kept = (slot: number): boolean => persistent.has(slot) || schedule.resultSlots.has(slot);
+  const constants = new Set<number>();
+  for (const c of schedule.calls) {
+    c.freeAfter = [];
+    c.constant = CONSTANT_KERNELS.has(c.kernel) && c.views.length === 0 && c.rule === null && !c.outs.some(kept);
+    if (c.constant) for (const o of c.outs) constants.add(o);
+  }
   for (const [slot, i] of lastUse) {
-    if (persistent.has(slot) || schedule.resultSlots.has(slot)) continue;
+    if (kept(slot) || constants.has(slot)) continue;
     schedule.calls[i].freeAfter.push(slot);
   }
 }
