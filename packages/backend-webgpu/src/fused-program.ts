@@ -40,13 +40,13 @@ function exprWgsl(exprs: ElementwiseProgram['exprs'], k: number, word: () => num
     case 'reduce': return `a${k}`;
     case 'const': return constantLoad(word(), e.dtype);
     case 'unary': {
-      const u = unaryWgsl(e.fn, dtypeOf(e.x), e.dtype, `f${k}`);
+      const u = unaryWgsl(e.fn, dtypeOf(e.x), e.dtype, `fx${k}`);
       if (u === null) return null;
       decls.push(u.decl);
       return u.call(`v${e.x}`);
     }
     case 'binary': {
-      const b = binaryWgsl(e.fn, dtypeOf(e.a), dtypeOf(e.b), e.dtype, `f${k}`);
+      const b = binaryWgsl(e.fn, dtypeOf(e.a), dtypeOf(e.b), e.dtype, `fx${k}`);
       decls.push(b.decl);
       return b.call(`v${e.a}`, `v${e.b}`);
     }

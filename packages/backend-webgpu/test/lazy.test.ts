@@ -56,6 +56,24 @@ suite(`lazy execution on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`
     for (const t of [x, a, b, c]) t.dispose();
   });
 
+  it('names the helpers of a long program apart from WGSL types (expr 32 is not `f32`)', async () => {
+    const run = async (backend: string) => {
+      const x = heed.tensor([0.5, -1, 2, 3], { backend });
+      const y = heed.tidy(() => {
+        let t = x;
+        for (let i = 0; i < 20; i++) t = t.add(x).mul(0.5);
+        return t;
+      });
+      const out = Array.from(await y.data());
+      x.dispose(); y.dispose();
+      return out;
+    };
+    const want = await run('webgpu-eager-test');
+    const before = inner.runtime.stats.dispatches;
+    expectClose(await run('webgpu-lazy-test'), want, '40-step chain', 1e-5);
+    expect(inner.runtime.stats.dispatches - before).toBe(1);
+  });
+
   it('keeps IEEE semantics of constants: x * 0 is NaN at infinities and -0 for negatives', async () => {
     const x = heed.tensor([Infinity, -Infinity, NaN, -2, 3], { backend: 'webgpu-lazy-test' });
     const y = heed.tidy(() => x.mul(0).add(-0));
