@@ -30,7 +30,7 @@ import {
 } from './fast/index.js';
 import type { FastHeapStats } from './fast/heap.js';
 import type { NativeProvider } from './fast/native.js';
-import { nativeMatmul } from './fast/native-matmul.js';
+import { nativeLinear, nativeMatmul } from './fast/native-matmul.js';
 import { nativeGelu, nativeLayerNorm, nativeReduce, nativeSoftmax } from './fast/native-rows.js';
 import { nativeAdam } from './fast/native-train.js';
 
@@ -115,6 +115,8 @@ export class CpuBackend implements Backend {
   readonly apiVersion = BACKEND_API_VERSION;
   /** Synchronous reads; float32, int32 and bool storage. */
   readonly capabilities: BackendCapabilities = CAPABILITIES;
+  /** Fused `x @ weight^T + bias`, the bias in the GEMM's epilogue (native path only); null (core's matmul + add) where it does not apply. */
+  linear?: (x: StridedView, weight: StridedView, bias: StridedView | null) => DataId | null;
   /** Fused softmax over the last axis (fast path only); null (core's fallback) where the WASM kernel does not apply. */
   softmax?: (x: StridedView) => DataId | null;
   /** Fused log-softmax over the last axis (fast path only); null where the WASM kernel does not apply. */
@@ -167,6 +169,9 @@ export class CpuBackend implements Backend {
       this.#live('attentionBackward');
       return attentionBackwardKernel(q, k, v, mask, scale, causal, out, dOut, lse, tileOps);
     };
+    if (rt !== null && nat !== null) {
+      this.linear = (x, w, b) => { this.#live('linear'); return nativeLinear(rt, nat, x, w, b); };
+    }
     if (rt !== null) {
       this.softmax = (x) => { this.#live('softmax'); return (nat && nativeSoftmax(rt, nat, x, false)) || fastSoftmax(rt, x, false); };
       this.logSoftmax = (x) => { this.#live('logSoftmax'); return (nat && nativeSoftmax(rt, nat, x, true)) || fastSoftmax(rt, x, true); };

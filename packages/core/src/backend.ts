@@ -206,6 +206,13 @@ export interface Primitives {
  * ```
  */
 export interface FusedKernels {
+  /**
+   * `x @ weight^T + bias` (`torch.nn.functional.linear`) on float32 `x` `[M, K]` and `weight`
+   * `[N, K]` (any strides: transposed and offset views are fine) with an optional contiguous
+   * `bias` `[N]`, added in the GEMM's epilogue. Returns a NEW contiguous `[M, N]`, or null to
+   * decline (core then runs matmul + add).
+   */
+  linear(x: StridedView, weight: StridedView, bias: StridedView | null): DataId | null;
   /** Softmax over the last axis, or null to decline. */
   softmax(x: StridedView): DataId | null;
   /** Log-softmax over the last axis, or null to decline. */
@@ -415,7 +422,7 @@ void _allPrimitivesListed;
  * ```
  */
 export const FUSED_KERNEL_NAMES = [
-  'softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk',
+  'linear', 'softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk',
   'conv2d', 'elementwise',
 ] as const satisfies readonly (keyof FusedKernels)[];
 

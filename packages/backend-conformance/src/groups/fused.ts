@@ -7,7 +7,7 @@
 // runs every check on the same instance with fused kernels that all decline (return null):
 // core must then fall back and give the fallback's outputs and gradients.
 import {
-  adamStep, argsort, concat, conv1d, conv2d, gelu, initBackend, layerNorm, logSoftmax, noGrad, registerBackend, removeBackend,
+  adamStep, argsort, concat, conv1d, conv2d, gelu, initBackend, layerNorm, linear, logSoftmax, noGrad, registerBackend, removeBackend,
   scaledDotProductAttention, softmax, tidy, topk, type AdamStepOptions, type Backend, type FusedKernels, type Tensor,
 } from '@heed/core';
 import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.js';
@@ -49,6 +49,16 @@ const softmaxChecks = (f: typeof softmax): FusedCheck[] => [
 ];
 
 const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
+  linear: [
+    { label: 'with bias', inputs: [X(5, 4), X(3, 4), X(3)], f: ([x, w, b]) => linear(x, w, b), grad: true },
+    { label: 'no bias', inputs: [X(5, 4), X(3, 4)], f: ([x, w]) => linear(x, w), grad: true },
+    { label: 'batched input', inputs: [X(2, 3, 6), X(7, 6), X(7)], f: ([x, w, b]) => linear(x, w, b), grad: true },
+    { label: 'vector input', inputs: [X(6), X(2, 6), X(2)], f: ([x, w, b]) => linear(x, w, b), grad: true },
+    { label: 'transposed weight view', inputs: [X(4, 5), X(5, 3), X(3)], f: ([x, w, b]) => linear(x, w.transpose(), b), grad: true },
+    { label: 'transposed input view', inputs: [X(5, 4), X(3, 5), X(3)], f: ([x, w, b]) => linear(x.transpose(), w, b), grad: true },
+    { label: 'one output', inputs: [X(8, 3), X(1, 3), X(1)], f: ([x, w, b]) => linear(x, w, b), grad: true },
+    { label: 'empty batch', inputs: [X(0, 4), X(3, 4), X(3)], f: ([x, w, b]) => linear(x, w, b), grad: false },
+  ],
   softmax: softmaxChecks(softmax),
   logSoftmax: softmaxChecks(logSoftmax),
   gelu: [

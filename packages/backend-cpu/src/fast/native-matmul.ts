@@ -49,3 +49,42 @@ export function nativeMatmul(rt: FastRuntime, native: NativeProvider, a: Strided
     sb?.release();
   }
 }
+
+/**
+ * `x @ weight^T + bias` ([M, K], [N, K], bias [N] contiguous or null) as one native GEMM with
+ * the bias in its epilogue, or null to fall back (core then runs matmul + add).
+ *
+ * @example
+ * ```ts
+ * nativeLinear(rt, provider, x, w, b); // [M, N]
+ * ```
+ */
+export function nativeLinear(rt: FastRuntime, native: NativeProvider, x: StridedView, weight: StridedView, bias: StridedView | null): DataId | null {
+  if (x.dtype !== 'float32' || weight.dtype !== 'float32' || x.shape.length !== 2 || weight.shape.length !== 2) return null;
+  const [m, k] = x.shape;
+  const n = weight.shape[0];
+  if (weight.shape[1] !== k || m * n === 0) return null;
+  if (bias !== null && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== n || (n > 1 && bias.strides[0] !== 1))) return null;
+  const out = HeapBuffer.alloc(rt.heap, m * n);
+  if (out === null) return null;
+  const sources: (HeapSource | null)[] = [];
+  let ran = false;
+  try {
+    const sx = heapSource(rt.heap, x, 'linear');
+    const sw = heapSource(rt.heap, weight, 'linear');
+    const sb = bias === null ? null : heapSource(rt.heap, bias, 'linear');
+    sources.push(sx, sw, sb);
+    if (sx === null || sw === null || (bias !== null && sb === null)) return null;
+    bindHeap(rt, native.kernels);
+    ran = native.kernels.matmul(
+      1, m, n, k,
+      sx.ptr + 4 * x.offset, 0, x.strides[0], x.strides[1],
+      sw.ptr + 4 * weight.offset, 0, weight.strides[1], weight.strides[0], // weight^T: [K, N]
+      out.ptr, bias === null ? MATMUL_EPILOGUE.none : MATMUL_EPILOGUE.bias, sb === null || bias === null ? 0 : sb.ptr + 4 * bias.offset, MATMUL_ACTIVATION.none,
+    );
+    return ran ? out : null;
+  } finally {
+    if (!ran) out.release();
+    for (const s of sources) s?.release();
+  }
+}

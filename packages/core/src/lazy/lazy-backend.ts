@@ -306,6 +306,7 @@ function outShape(kernel: (typeof FUSED_NAMES)[number], args: readonly unknown[]
   switch (kernel) {
     case 'attention': { const v = args[2] as StridedView; return [...x.shape.slice(0, -1), v.shape[v.shape.length - 1]]; }
     case 'topk': return [...x.shape.slice(0, -1), args[1] as number];
+    case 'linear': return [x.shape[0], (args[1] as StridedView).shape[0]];
     case 'conv2d': { const w = args[1] as StridedView; const p = args[3] as Conv2dParams; return [x.shape[0], w.shape[0], p.out[0], p.out[1]]; }
     default: return x.shape;
   }

@@ -83,31 +83,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b2 !== b) b2.dispose();
   return result;
 }
-
-/**
- * `x @ weight^T + bias` (like `torch.nn.functional.linear`); weight is `[out, in]`.
- *
- * @example
- * ```ts
- * linear(ones([8, 4]), ones([3, 4]), zeros([3])).shape; // [8, 3]
- * ```
- */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  commonBackend('linear', bias ? [x, weight, bias] : [x, weight]);
-  if (weight.rank !== 2) throw new HeedError('linear', `weight must be 2-D [out, in], got ${fmtShape(weight.shape)}.`);
-  const wt = transposeLast(weight);
-  let y: Tensor;
-  try {
-    y = matmul(x, wt);
-  } finally {
-    wt.dispose();
-  }
-  if (!bias) return y;
-  const out = y.add(bias);
-  y.dispose();
-  return out;
-}
-
-function transposeLast(w: Tensor): Tensor {
-  return w.transpose(0, 1);
-}
