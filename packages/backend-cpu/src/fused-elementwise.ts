@@ -18,6 +18,7 @@ import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, wrap } from './storage.js';
 import { HeapBuffer, heapSourceOf, type HeapSource } from './fast/buffer.js';
 import { wasmProgram, type InputLayout } from './fast/codegen-wasm.js';
+import { wasmRowProgram } from './fast/codegen-wasm-rows.js';
 import type { FastRuntime } from './fast/runtime.js';
 import { MAX_PAGES } from './fast/heap.js';
 
@@ -218,13 +219,17 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
   // rows: every input's strides over the row dims (an element input's leading strides)
   const rowCount = sizeOf(rowShape);
   const o = coalesceDims(rowShape, inputs.map((v) => v.strides.slice(0, rowShape.length)));
-  const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
   // inner: the element inputs' strides over the reduced dims, as runs of n
   const size = sizeOf(innerShape);
   const c = coalesceDims(innerShape, [contiguousStrides(innerShape), ...inputs.map((v, j) => (isRowInput[j] ? [] : v.strides.slice(rowShape.length)))]);
   const n = size === 0 ? 0 : c.shape.length === 0 ? 1 : c.shape[c.shape.length - 1];
   const runs = n === 0 ? 0 : size / n;
   const innerStrides = c.strides.slice(1);
+  if (rt !== null && rowCount > 0 && runs === 1 && o.shape.length <= 1) {
+    const done = runWasmRows(rt, program, inputs, rowCount, n, o.strides.map((st) => st[0] ?? 0), innerStrides.map((st) => st[0] ?? 0), isRowInput);
+    if (done !== null) return done;
+  }
+  const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
   const inner = rowBases(c.shape.slice(0, -1), innerStrides.map((st) => st.slice(0, -1)), inputs.map(() => 0), runs);
   const strides = Int32Array.from(innerStrides, (st) => (st.length === 0 ? 0 : st[st.length - 1]));
   const total = sizeOf(shape);
@@ -237,6 +242,45 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
   const outs = ids.map((id) => arrayOf(id, 'elementwise')); // after every allocation: the heap may have grown
   kernel(inputs.map((v) => arrayOf(v.data, 'elementwise')), outs, outer, inner, strides, n, runs, rowCount, constantsOf(program));
   return ids;
+}
+
+/** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, one inner run per row), or null where it does not apply. */
+function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], rows: number, n: number, rowStrides: readonly number[], innerStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
+  if (inputs.some((v) => v.dtype !== 'float32')) return null;
+  const layouts: InputLayout[] = [];
+  for (let j = 0; j < inputs.length; j++) {
+    if (isRowInput[j] || innerStrides[j] === 0 || n === 1) layouts.push('scalar');
+    else if (innerStrides[j] === 1) layouts.push('contiguous');
+    else return null;
+  }
+  const heap = rt.heap;
+  const run = wasmRowProgram(program, keyOf(program), layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+  if (run === null) return null;
+  const { row } = programLevels(program);
+  const outs: HeapBuffer[] = [];
+  const sources: HeapSource[] = [];
+  try {
+    for (const o of program.outputs) {
+      const b = HeapBuffer.alloc(heap, row[o] ? rows : rows * n);
+      if (b === null) return null;
+      outs.push(b);
+    }
+    for (const v of inputs) {
+      const src = heapSourceOf(heap, v.data, 'elementwise');
+      if (src === null) return null;
+      sources.push(src);
+    }
+    const args: number[] = [rows, n, ...outs.map((b) => b.ptr)];
+    sources.forEach((src, j) => args.push(src.ptr + inputs[j].offset * 4, rowStrides[j] * 4));
+    args.push(...constantsOf(program));
+    run(...args);
+    const done = outs.slice();
+    outs.length = 0;
+    return done;
+  } finally {
+    for (const b of outs) b.release();
+    for (const src of sources) src.release();
+  }
 }
 
 const cache = new Map<string, Kernel | null>();

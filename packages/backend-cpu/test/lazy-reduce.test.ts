@@ -5,13 +5,14 @@
 // the consumers reading it through a row broadcast (epilogue) share one row loop. Results are
 // bitwise the eager reference kernels' (the row loop folds in doubles in row-major order, like
 // reduce.ts), also when a backend without `elementwise` runs the programs op by op; the fast
-// path is close. Also: common subexpressions are computed once; flush() runs same-shape buffers
+// path (generated WASM SIMD row loops, f32 folds) is close. Also: common subexpressions are computed once; flush() runs same-shape buffers
 // (a multi-tensor optimizer step) as one program.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as heed from '@heed/core';
 import { LazyBackend, type Backend, type Tensor } from '@heed/core';
 import { crossEntropy } from '@heed/nn';
 import { CpuBackend } from '@heed/backend-cpu';
+import { wasmRowProgramRuns } from '../src/fast/codegen-wasm-rows.js';
 
 const COMPOSITES = ['softmax', 'logSoftmax', 'layerNorm'];
 
@@ -89,7 +90,9 @@ describe('lazy execution: reductions fuse with their prologue and epilogue', () 
         expect(ref.dispatches).toBe(c[1]);
         expect(ref.out).toEqual(eager.out);
         expect((await runCase(c, 'rl-lazy-unfused', shape)).out).toEqual(eager.out);
+        const wasmBefore = wasmRowProgramRuns();
         const fast = await runCase(c, 'rl-lazy-fast', shape);
+        expect(wasmRowProgramRuns()).toBeGreaterThan(wasmBefore); // the fast path's generated WASM SIMD row loop
         fast.out.forEach((v, i) => expect(Math.abs(v - eager.out[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(eager.out[i]))));
       }
     });
@@ -110,7 +113,7 @@ describe('lazy execution: reductions fuse with their prologue and epilogue', () 
     expect(await grads('rl-lazy-unfused')).toEqual(eager);
   });
 
-  it('keeps NaN and infinities: max propagates NaN, logsumexp of -inf rows is -inf, like eager', async () => {
+  it('keeps NaN and infinities: max propagates NaN, logsumexp of -inf rows is -inf, like eager (JS and WASM row loops)', async () => {
     const xs = [1, NaN, 3, 4, -Infinity, -Infinity, -Infinity, -Infinity, Infinity, 0, 1, 2];
     const run = async (backend: string) => {
       const x = heed.tensor(xs, { shape: [3, 4], backend });
@@ -119,7 +122,9 @@ describe('lazy execution: reductions fuse with their prologue and epilogue', () 
       x.dispose(); y.dispose();
       return out.map(String);
     };
-    expect(await run('rl-lazy-ref')).toEqual(await run('rl-eager-ref'));
+    const eager = await run('rl-eager-ref');
+    expect(await run('rl-lazy-ref')).toEqual(eager);
+    expect(await run('rl-lazy-fast')).toEqual(eager); // the WASM row loop: f32x4.max propagates NaN too
   });
 });
 
