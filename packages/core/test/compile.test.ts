@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import './setup.js';
 import {
-  HeedError, LazyBackend, adamStep, compile, getBackend, manualSeed, memory, noGrad, rand, registerBackend, removeBackend, setBackend,
+  HeedError, LazyBackend, adamStep, bucketLength, compile, padToBucket, getBackend, manualSeed, memory, noGrad, rand, registerBackend, removeBackend, setBackend,
   tensor, tidy, valueAndGrad, zeros, type Backend, type Tensor,
 } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
@@ -255,12 +255,43 @@ describe('compile over lazy execution (the fused schedule of the inner backend i
   });
 });
 
+describe('bucketing for compiled steps', () => {
+  it('pads lengths up to buckets, so a compiled step traces once per bucket', () => {
+    expect([1, 16, 17, 64].map((n) => bucketLength(n, [16, 32, 64]))).toEqual([16, 16, 32, 64]);
+    expect(() => bucketLength(65, [16, 32, 64])).toThrow(/bucketLength: length 65 exceeds the largest bucket 64/);
+    expect(() => bucketLength(3, [8, 4])).toThrow(/ascending/);
+    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const p = padToBucket(x, 1, [2, 4, 8], -1);
+    expect(p.shape).toEqual([2, 4]);
+    expect(Array.from(p.dataSync())).toEqual([1, 2, 3, -1, 4, 5, 6, -1]);
+    expect(padToBucket(x, 0, [2, 4])).toBe(x);
+    const step = compile((t: Tensor) => t.mul(2).sum(-1));
+    for (const len of [3, 4, 2, 1, 4, 3, 2, 3]) {
+      const t = tensor(Array.from({ length: len }, (_, i) => i + 1));
+      const padded = padToBucket(t, 0, [2, 4], 0);
+      expect(step(padded).dataSync()[0]).toBe(len * (len + 1)); // 2 * sum(1..len)
+      if (padded !== t) padded.dispose();
+      t.dispose();
+    }
+    expect(step.stats).toMatchObject({ cached: 2, traces: 2, replays: 2 });
+  });
+});
+
 describe('compile errors', () => {
   it('rejects host reads inside the traced function with a HeedError naming compile and the fix', () => {
     const step = compile((x: Tensor) => { const s = x.sum(); s.dataSync(); return s; });
     const x = tensor([1, 2]);
     expect(() => step(x)).toThrow(HeedError);
     expect(() => step(x)).toThrow(/compile: .*read values to the host.*Return the tensor/);
+  });
+
+  it('runs a compiled function nested in another one\'s recording eagerly, so the outer schedule has its kernels', () => {
+    const inner = compile((t: Tensor) => t.mul(3));
+    const outer = compile((t: Tensor) => inner(t).add(1));
+    const x = tensor([1, 2]);
+    for (let i = 0; i < 5; i++) expect(Array.from(outer(x).dataSync())).toEqual([4, 7]);
+    expect(outer.stats.replays).toBe(2);
+    expect(inner.stats.replays).toBe(0);
   });
 
   it('rejects async functions and arguments that cannot form a trace key', () => {

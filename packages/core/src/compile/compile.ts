@@ -17,7 +17,7 @@ import { defaultGenerator } from '../random.js';
 import type { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { flushLazy, innerData } from './buffers.js';
-import { probe, record, type Recording } from './record.js';
+import { probe, record, recordingNow, type Recording } from './record.js';
 import { ReplayDeclined, adamSteps, releaseConstants, replaySchedule } from './replay.js';
 import { buildSchedule, finalizeFrees, type Schedule } from './schedule.js';
 
@@ -268,6 +268,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   };
 
   const compiled = (...args: A): R => {
+    if (recordingNow()) return eager(() => fn(...args)); // nested in another compiled function's recording
     const tensors: Tensor[] = [];
     const key = `${isGradEnabled() ? 'g' : 'n'}(${args.map((a, i) => keyOf(a, tensors, `${i}`)).join(',')})`;
     let e = cache.get(key);
@@ -349,18 +350,4 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   };
   schedulesOf.register(result, cache);
   return result;
-}
-
-/**
- * The smallest of `buckets` (ascending lengths) that holds `length`: pad variable sequence
- * lengths up to it so a compiled step sees a few shapes (one trace each) instead of one per length.
- *
- * @example
- * ```ts
- * bucketLength(37, [32, 64, 128]); // 64
- * ```
- */
-export function bucketLength(length: number, buckets: readonly number[]): number {
-  for (const b of buckets) if (b >= length) return b;
-  throw new HeedError('bucketLength', `length ${length} exceeds the largest bucket ${buckets[buckets.length - 1] ?? '(none given)'}; add a larger bucket.`);
 }

@@ -122,11 +122,28 @@ function hostReadError(kernel: string): HeedError {
  */
 export function probe<T>(fn: () => T): T {
   const previous = setKernelRecorder((_b, kernel) => { if (HOST_READS.has(kernel)) throw hostReadError(kernel); });
+  depth++;
   try {
     return fn();
   } finally {
+    depth--;
     setKernelRecorder(previous);
   }
+}
+
+let depth = 0;
+
+/**
+ * @internal Whether a compile() warm-up or recording is running now (a nested compiled function
+ * then runs its function eagerly, so the outer recording sees its kernels).
+ *
+ * @example
+ * ```ts
+ * if (recordingNow()) return fn(...args);
+ * ```
+ */
+export function recordingNow(): boolean {
+  return depth > 0;
 }
 
 function copyArg(a: unknown): unknown {
@@ -180,6 +197,7 @@ export function record<T>(fn: () => T): Recording<T> {
     register.call(this, target, held, token);
   };
   const previous = setKernelRecorder(recorder);
+  depth++;
   try {
     const result = fn();
     if (result instanceof Promise) {
@@ -198,6 +216,7 @@ export function record<T>(fn: () => T): Recording<T> {
     });
     return { calls, live, births, readers, readTensors, lazyBackends, result, resultShape };
   } finally {
+    depth--;
     setKernelRecorder(previous);
     proto.stridedView = stridedView;
     registry.register = register;
