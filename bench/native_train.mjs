@@ -7,8 +7,14 @@
 // attention-train.ts over the WASM SIMD matmul. Same inputs and thread count on both sides;
 // each figure is the median ms of the samples (>= 3) of a timed loop; also the max abs
 // difference of the results. `--threshold` instead times the native kernels on 1 and N OpenMP
-// threads at growing sizes (where ADAM_PARALLEL_ELEMENTS / ATTN_PARALLEL_MACS should sit).
-// usage: npx turbo run build --filter=@heed/backend-native... && node bench/native_train.mjs [--threads=2] [--only=adam|attention] [--long=0] [--threshold]
+// threads at growing sizes (where ADAM_PARALLEL_ELEMENTS / ATTN_PARALLEL_MACS should sit); give it
+// `--addon=<heed_native.node built with -DADAM_PARALLEL_ELEMENTS=0 -DATTN_PARALLEL_MACS=0>` so the
+// team runs at every size. `--crossover` times a whole training step of core's
+// scaledDotProductAttention (causal, B2 H8 D64, forward + backward()) on the native backend three
+// ways: the native fused pair, the JS tiled pair (what the backend runs today) and the
+// decomposition (native matmul + softmax), from L = S = 64 up: where fusing starts to pay.
+// usage: npx turbo run build --filter=@heed/backend-native... && node bench/native_train.mjs [--threads=2] [--only=adam|attention] [--long=0] [--threshold [--addon=path]] [--crossover]
+import { createRequire } from 'node:module';
 import { CpuBackend } from '@heed/backend-cpu';
 import { nativeProvider } from '@heed/backend-native';
 
@@ -73,7 +79,13 @@ const be = new CpuBackend({ threads });
 const t0 = Date.now();
 while ((be.fastInfo()?.threads ?? 1) < threads && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
 const rt = acquireFastRuntime({ threads });
-const provider = nativeProvider(threads);
+const provider = { ...nativeProvider(threads) };
+if (arg('addon', '') !== '') { // a variant build of the addon (thresholds at 0), on the same OpenBLAS
+  const variant = createRequire(import.meta.url)(arg('addon', ''));
+  variant.load(['/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0', 'libopenblas.so.0', '/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0']);
+  variant.setThreads(threads);
+  provider.kernels = variant;
+}
 const addon = provider.kernels;
 const ops = { matmul: (a, b) => be.matmul(a, b), free: (id) => be.free(id), emit: (a) => be.upload(a, 'float32') };
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
@@ -156,7 +168,53 @@ function threshold() {
   addon.setThreads(threads);
 }
 
-if (process.argv.includes('--threshold')) threshold();
+/** Median ms of a training step of core's attention through each way of running it. */
+async function crossover() {
+  const heed = await import('@heed/core');
+  const { createNativeCpuBackend } = await import('@heed/backend-native');
+  const inst = createNativeCpuBackend({ threads, fuseTrainingAttentionFrom: 0 });
+  heed.registerBackend({ name: 'cpu', priority: 9, create: () => inst });
+  await heed.setBackend('cpu');
+  const js = { attentionForward: inst.attentionForward, attentionBackward: inst.attentionBackward };
+  const modes = {
+    native: { attentionForward: (q, k, v, m, s, c) => nativeAttentionForward(rt, provider, q, k, v, m, s, c),
+      attentionBackward: (q, k, v, m, s, c, o, dy, l) => nativeAttentionBackward(rt, provider, q, k, v, m, s, c, o, dy, l) },
+    js,
+    decomposition: { attentionForward: undefined, attentionBackward: undefined },
+  };
+  const B = 2, H = 8, D = 64;
+  console.log(`\n| training step B${B} H${H} D${D} causal, L = S | native fused ms | JS tiled fused ms | decomposition ms | decomposition / native |`);
+  console.log('|---|---|---|---|---|');
+  for (const L of [64, 128, 256, 512, 1024]) {
+    const gen = new heed.Generator(L);
+    const [q, k, v] = [0, 1, 2].map(() => heed.randn([B, H, L, D], { generator: gen }));
+    const stepMs = () => {
+      const t0 = performance.now();
+      const grads = heed.tidy(() => {
+        const leaves = [q, k, v].map((t) => heed.detach(t).requiresGrad_());
+        heed.backward(heed.sum(heed.scaledDotProductAttention(leaves[0], leaves[1], leaves[2], { isCausal: true })));
+        return leaves.map((t) => t.grad.clone());
+      });
+      grads[2].dataSync();
+      const ms = performance.now() - t0;
+      for (const g of grads) g.dispose();
+      return ms;
+    };
+    const reps = L >= 512 ? 3 : 7;
+    const ms = {};
+    for (const [name, pair] of Object.entries(modes)) {
+      for (const [key, fn] of Object.entries(pair)) Object.defineProperty(inst, key, { value: fn, configurable: true, writable: true });
+      const runs = [];
+      for (let r = 0; r <= reps; r++) { const t = stepMs(); if (r > 0) runs.push(t); }
+      ms[name] = runs.sort((a, b) => a - b)[reps >> 1];
+    }
+    console.log(`| ${L} | ${fmt(ms.native)} | ${fmt(ms.js)} | ${fmt(ms.decomposition)} | ${(ms.decomposition / ms.native).toFixed(2)} |`);
+    for (const t of [q, k, v]) t.dispose();
+  }
+}
+
+if (process.argv.includes('--crossover')) await crossover();
+else if (process.argv.includes('--threshold')) threshold();
 else {
   if (only !== 'attention') adam();
   if (only !== 'adam') attention();

@@ -12,8 +12,11 @@
 #include <math.h>
 #include <omp.h>
 
-/* Below this many elements one thread is faster than waking the team (measured: bench/native_train.mjs). */
-#define ADAM_PARALLEL_ELEMENTS (1L << 16)
+/* Below this many elements one thread runs the update: the WASM kernels' PARALLEL_ELEMENTS (2^17);
+   bench/native_train.mjs --threshold re-measures it (-D overrides it for that build). */
+#ifndef ADAM_PARALLEL_ELEMENTS
+#define ADAM_PARALLEL_ELEMENTS (1L << 17)
+#endif
 /* Elements per OpenMP chunk (a multiple of every vector width). */
 #define ADAM_CHUNK 16384L
 

@@ -25,8 +25,11 @@
 #define TILE 64
 /* Lanes of the partial sums / maxima (a fixed split: every clone adds in the same order). */
 #define LANES 16
-/* Below this many multiply-adds per call the team is not worth waking. */
+/* Below this many multiply-adds per call one thread runs it (between 2^20 and 2^22 on a loaded
+   2-core machine: bench/native_train.mjs --threshold; -D overrides it for that build). */
+#ifndef ATTN_PARALLEL_MACS
 #define ATTN_PARALLEL_MACS (1L << 21)
+#endif
 
 /* e^x for float x, vectorisable: 2^n * p(r) with n = round(x log2 e), r = x - n ln 2 (Cody-Waite), p a degree-7 fit; 0 below -87.3. */
 static inline float exp_poly(float x) {
