@@ -17,14 +17,16 @@
 
 /**
  * Control block offsets (bytes), mirrored from asm/jobs.ts; JS-only: FAULT (a test hook that
- * makes workers fail inside their next program block) and WORKED (program blocks run by workers).
+ * makes workers fail inside their next program block), WORKED (program blocks run by workers)
+ * and LEFT (bumped and notified whenever a worker leaves a job: the main thread's begin() sleeps
+ * on it instead of spinning while a worker is inside).
  *
  * @example
  * ```ts
  * Atomics.load(i32, (ctrl + CTRL.READY) >> 2); // workers running
  * ```
  */
-export const CTRL = { STATE: 0, NEXT: 4, DONE: 8, NBLOCKS: 12, KIND: 16, ERROR: 20, QUIT: 24, READY: 28, FAULT: 32, WORKED: 36, ARGS: 64, BYTES: 256 } as const;
+export const CTRL = { STATE: 0, NEXT: 4, DONE: 8, NBLOCKS: 12, KIND: 16, ERROR: 20, QUIT: 24, READY: 28, FAULT: 32, WORKED: 36, LEFT: 40, ARGS: 64, BYTES: 256 } as const;
 
 /**
  * The job kind of a generated program (outside the kernel module's kinds, see ops.ts's KIND).
@@ -50,7 +52,7 @@ export const JOB_PROGRAM = 0x100;
 export const WORKER_SOURCE = `'use strict';
 const STATE = ${CTRL.STATE >> 2}, NEXT = ${CTRL.NEXT >> 2}, DONE = ${CTRL.DONE >> 2}, NBLOCKS = ${CTRL.NBLOCKS >> 2};
 const KIND = ${CTRL.KIND >> 2}, ERROR = ${CTRL.ERROR >> 2}, QUIT = ${CTRL.QUIT >> 2}, READY = ${CTRL.READY >> 2};
-const FAULT = ${CTRL.FAULT >> 2}, WORKED = ${CTRL.WORKED >> 2}, ARGS = ${CTRL.ARGS >> 2}, PROGRAM = ${JOB_PROGRAM};
+const FAULT = ${CTRL.FAULT >> 2}, WORKED = ${CTRL.WORKED >> 2}, LEFT = ${CTRL.LEFT >> 2}, ARGS = ${CTRL.ARGS >> 2}, PROGRAM = ${JOB_PROGRAM};
 const later = typeof setImmediate === 'function' ? setImmediate : (f) => setTimeout(f, 0);
 const programs = new Map();
 let d = null, kernels = null, i32 = null, f64 = null, base = 0;
@@ -87,21 +89,36 @@ const runProgram = () => {
     if (Atomics.add(i32, base + DONE, 1) + 1 === nblocks) Atomics.notify(i32, base + DONE);
   }
 };
+const leave = () => {
+  Atomics.sub(i32, base + STATE, 1);
+  Atomics.add(i32, base + LEFT, 1);
+  Atomics.notify(i32, base + LEFT);
+};
 const resume = () => {
   if (queued || stopped) return;
   queued = true;
   later(() => { queued = false; if (!running && !stopped) loop(); });
 };
+// A JS poll costs several times asm/jobs.ts's, so the spin is bounded by time: the ~4 ns a
+// WASM poll takes, times the polls asked for (20000 polls: 80 us), then sleep.
 const loop = () => {
   running = true;
-  let polls = 0;
+  const spinMs = d.spin * 4e-6;
+  let polls = 0, idleSince = performance.now();
   for (;;) {
     if (Atomics.load(i32, base + QUIT) !== 0) break;
     const s = Atomics.load(i32, base + STATE);
     const gen = s >>> 8;
     if (gen === last || (gen & 1) !== 0) {
-      if (polls < d.spin) polls++;
-      else Atomics.wait(i32, base + STATE, s, 100); // re-check QUIT at least every 100 ms
+      if (++polls % 64 !== 0 || performance.now() - idleSince < spinMs) continue;
+      Atomics.wait(i32, base + STATE, s, 100); // re-check QUIT at least every 100 ms
+      continue;
+    }
+    // every block already claimed (by the main thread, or a stale job): do not enter, so the
+    // main thread's next begin() never waits for a worker that only came to find nothing
+    if (Atomics.load(i32, base + NEXT) >= Atomics.load(i32, base + NBLOCKS)) {
+      last = gen;
+      idleSince = performance.now();
       continue;
     }
     if (Atomics.compareExchange(i32, base + STATE, s, s + 1) !== s) continue;
@@ -114,14 +131,14 @@ const loop = () => {
       stopped = true;
       running = false;
       Atomics.store(i32, base + ERROR, 1);
-      Atomics.sub(i32, base + STATE, 1);
       Atomics.sub(i32, base + READY, 1);
+      leave();
       Atomics.notify(i32, base + DONE);
       throw e;
     }
     last = gen;
-    polls = 0;
-    Atomics.sub(i32, base + STATE, 1);
+    idleSince = performance.now();
+    leave();
     if (missing) { running = false; resume(); return; } // receive the program, then come back
   }
   running = false;

@@ -134,7 +134,9 @@ export class FastRuntime {
     if (this.maxThreads === 1 || this.#broken) return;
     const i32 = this.#ints();
     const at = (this.ctrl + CTRL.STATE) >> 2;
+    const leftAt = (this.ctrl + CTRL.LEFT) >> 2;
     let s = Atomics.load(i32, at);
+    let polls = 0;
     for (;;) {
       if (Atomics.load(i32, (this.ctrl + CTRL.ERROR) >> 2) !== 0) {
         this.#broken = true; // a worker died inside a job: never wait for it again
@@ -145,6 +147,12 @@ export class FastRuntime {
         if (prev === s) break;
         s = prev;
       } else {
+        // a worker is inside the last job: spin a little, then sleep until one leaves (a
+        // preempted worker then gets this core instead of a spinning main thread)
+        if (++polls > MAIN_SPIN && this.#canBlock) {
+          const left = Atomics.load(i32, leftAt);
+          if ((Atomics.load(i32, at) & 0xff) !== 0) Atomics.wait(i32, leftAt, left, 1);
+        }
         s = Atomics.load(i32, at);
       }
     }
