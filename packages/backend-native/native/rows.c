@@ -14,7 +14,9 @@
 // - rows are parallel with OpenMP (heed_threads) only from PAR_MIN units of work (see there).
 /* No FP trap is ever enabled here, so the selects of exp/tanh may run unconditionally (without
    this GCC keeps them as branches and the AVX2 loops do not vectorise); values are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
 #include "native.h"
 #include <math.h>
 #include <omp.h>
@@ -28,16 +30,18 @@
 #endif
 
 /* Work below PAR_MIN cost units runs on one thread. A unit is about one element of a
-   reduction (~0.15 ns on one AVX2 core); the other kernels weigh their elements by COST_* (their
-   measured single-thread ns per element over a reduction's). 2^19 units is ~80 us of work: what
-   waking a sleeping OpenMP team member (tens of us on an idle machine) must be small against.
-   -DHEED_ROWS_PAR_MIN=0 builds the addon bench/native_rows.mjs --threshold measures with. */
+   reduction or LayerNorm (~0.2 ns on one AVX2 core); softmax and GELU elements cost ~4 units.
+   bench/native_rows.mjs --threshold (lower quartile of single calls, 2 threads vs 1, on a
+   loaded 2-core EPYC): 2 threads win from ~2^15 elements of softmax/GELU and ~2^16 of
+   reductions/LayerNorm (about 10-20 us of one-thread work while the team is awake); 2^17 units
+   (~30 us) leaves room for waking a sleeping team member. -DHEED_ROWS_PAR_MIN=0 builds the
+   addon that measurement uses. */
 #ifdef HEED_ROWS_PAR_MIN
 #define PAR_MIN ((double)HEED_ROWS_PAR_MIN)
 #else
-#define PAR_MIN ((double)(1L << 19))
+#define PAR_MIN ((double)(1L << 17))
 #endif
-enum { COST_REDUCE = 1, COST_LAYERNORM = 2, COST_SOFTMAX = 8, COST_GELU = 8 };
+enum { COST_REDUCE = 1, COST_LAYERNORM = 1, COST_SOFTMAX = 4, COST_GELU = 4 };
 /* Lane count of the vectorised accumulators (fixed, so the order of additions is too). */
 #define LANES 16
 /* Long rows are reduced in blocks of this many floats; blocks parallelise when rows are few. */
@@ -244,12 +248,15 @@ HOT static void gelu_range(const float *restrict x, float *restrict y, long e0, 
   }
 }
 
-/* Task t of a row reduction: block (t % nb) of row (t / nb); the partial goes to part[t]. */
-HOT static void reduce_row_tasks(int op, const float *restrict x, double *restrict part, long t0, long t1, long n, long nb) {
+/* Task t of a row reduction: block (t % nb) of row (t / nb). With one block per row the result
+   goes straight to out[t], else the partial to part[t] (combined in order by the caller). */
+HOT static void reduce_row_tasks(int op, const float *restrict x, float *restrict out, double *restrict part, long t0, long t1, long n, long nb) {
   for (long t = t0; t < t1; t++) {
     long r = t / nb, blk = t % nb;
     long j0 = blk * RED_BLOCK, len = n - j0 < RED_BLOCK ? n - j0 : RED_BLOCK;
-    part[t] = run_reduce(op, x + r * n + j0, len);
+    double v = run_reduce(op, x + r * n + j0, len);
+    if (nb == 1) out[t] = (float)v;
+    else part[t] = v;
   }
 }
 
@@ -370,16 +377,18 @@ static napi_value reduce_rows(napi_env env, napi_callback_info info) {
   float *out = heed_f32(env, v[2], (double)rows, "reduceRows");
   if (out == NULL) return NULL;
   long nb = (n + RED_BLOCK - 1) / RED_BLOCK, tasks = rows * nb;
-  double *part = malloc(sizeof(double) * (size_t)tasks);
-  if (part == NULL) return heed_bool(env, 0);
+  double *part = NULL;
+  if (nb > 1 && (part = malloc(sizeof(double) * (size_t)tasks)) == NULL) return heed_bool(env, 0);
   int nt = team((double)rows * n * COST_REDUCE, tasks);
-  FOR_TASKS(tasks, t0, t1, reduce_row_tasks(op, x, part, t0, t1, n, nb));
-  for (long r = 0; r < rows; r++) {
-    double a = part[r * nb];
-    for (long k = 1; k < nb; k++) a = combine(op, a, part[r * nb + k]);
-    out[r] = (float)a;
+  FOR_TASKS(tasks, t0, t1, reduce_row_tasks(op, x, out, part, t0, t1, n, nb));
+  if (nb > 1) {
+    for (long r = 0; r < rows; r++) {
+      double a = part[r * nb];
+      for (long k = 1; k < nb; k++) a = combine(op, a, part[r * nb + k]);
+      out[r] = (float)a;
+    }
+    free(part);
   }
-  free(part);
   return heed_bool(env, 1);
 }
 
