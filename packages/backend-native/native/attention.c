@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Native fused attention for training of heed_native.node (see native.h for the conventions):
 // the forward [out, lse] and the FlashAttention-2 backward [dq, dk, dv] of
-// packages/backend-cpu/src/attention-train.ts, in tiles of TILE query rows so the only
-// score-sized scratch is two [TILE, S] blocks per thread. Tile products (Q K^T, P V, dOut V^T,
-// dS K, dS^T Q, P^T dOut) go through heed_sgemm; the softmax and its gradient are plain C loops
-// the compiler vectorises (fixed 16-lane partial sums, a polynomial exp), so results do not
-// depend on the ISA clone or the thread count. q, k, v, out, dOut are contiguous [B, H, *, *],
-// lse [B, H, L]; the additive float mask is read at mask + b*ms0 + h*ms1 + l*ms2 + s*ms3 (mask
-// address -1: none); causal hides keys s > l (top-left aligned, as the JS kernel). Fully masked
-// rows give lse = -Infinity, zero outputs and add nothing to dk, dv. The forward runs its tiles
-// in parallel over (batch*heads, query tiles); the backward over heads (each head's dk, dv
-// accumulate over its query tiles in order on one thread).
+// packages/backend-cpu/src/attention-train.ts (same semantics), in tiles of TILE query rows by
+// blocks of KB keys: the forward keeps an online softmax per row (running max and sum, output
+// rows rescaled as the max grows), so the only score-sized scratch is two [TILE, KB] blocks per
+// thread whatever S is. Tile products (Q K^T, P V, dOut V^T, dS K, dS^T Q, P^T dOut) go through
+// heed_sgemm; the softmax and its gradient are plain C loops the compiler vectorises (fixed
+// 16-lane partial maxima/sums, a polynomial exp), so results do not depend on the ISA clone or
+// the thread count. q, k, v, out, dOut are contiguous [B, H, *, *], lse [B, H, L]; the additive
+// float mask is read at mask + b*ms0 + h*ms1 + l*ms2 + s*ms3 (mask address -1: none); causal
+// hides keys s > l (top-left aligned, as the JS kernel). Fully masked rows give lse = -Infinity,
+// zero outputs and add nothing to dk, dv. The forward runs its tiles in parallel over
+// (batch*heads, query tiles); the backward over heads (each head's dk, dv accumulate over its
+// query tiles in order on one thread).
 #include "native.h"
 #include <math.h>
 #include <omp.h>
@@ -23,6 +25,10 @@
 
 /* Query rows per tile (as attention-train.ts). */
 #define TILE 64
+/* Keys per block of the online softmax: a [TILE, KB] score block and the block's K, V rows stay in L2. */
+#ifndef KB
+#define KB 256
+#endif
 /* Lanes of the partial sums / maxima (a fixed split: every clone adds in the same order). */
 #define LANES 16
 /* Below this many multiply-adds per call one thread runs it (between 2^20 and 2^22 on a loaded
@@ -115,66 +121,102 @@ static void grad_row(float *a, float *dp, long n, float lse, float dl, float sca
   }
 }
 
-static const float *mask_row_of(const attn_job *j, long b, long h, long l) {
-  return j->mask == NULL ? NULL : j->mask + b * j->ms0 + h * j->ms1 + l * j->ms2;
-}
-
 static long keys_seen(const attn_job *j, long l0, long rows) {
   return j->causal ? (j->S < l0 + rows ? j->S : l0 + rows) : j->S;
 }
 
-/* Forward of query tile `tile` of head `head` with scratch a ([TILE, S]). */
+/* Keys visible to query row l of a tile that sees n keys, and of those the ones in block [k0, k0 + kb). */
+static long block_visible(const attn_job *j, long n, long l, long k0, long kb) {
+  const long all = j->causal ? (n < l + 1 ? n : l + 1) : n;
+  const long v = all - k0;
+  return v < 0 ? 0 : v > kb ? kb : v;
+}
+
+/* The mask row of (b, h, l) from key k0 on, or NULL. */
+static const float *mask_from(const attn_job *j, long b, long h, long l, long k0) {
+  return j->mask == NULL ? NULL : j->mask + b * j->ms0 + h * j->ms1 + l * j->ms2 + k0 * j->ms3;
+}
+
+/*
+ * Forward of the query tile at l0 of head `head` (scratch a: [TILE, KB]) with the online softmax
+ * over key blocks: per row the running maximum m and sum z; the output rows accumulate P V
+ * (rescaled by e^(m_old - m_new) when the maximum grows) and are divided by z at the end.
+ */
 static void forward_tile(const attn_job *j, long head, long l0, float *a) {
   const long L = j->L, S = j->S, D = j->D, Dv = j->Dv, b = head / j->H, h = head % j->H;
   const long rows = L - l0 < TILE ? L - l0 : TILE, n = keys_seen(j, l0, rows);
   const float *q = j->q + (head * L + l0) * D, *k = j->k + head * S * D, *v = j->v + head * S * Dv;
-  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)n, (int)D, 1.f, q, (int)D, k, (int)D, 0.f, a, (int)n);
-  for (long i = 0; i < rows; i++) {
-    float *row = a + i * n;
-    const long l = l0 + i, visible = j->causal ? (n < l + 1 ? n : l + 1) : n;
-    const float max = mask_row(j, row, n, visible, mask_row_of(j, b, h, l));
-    float *lse = j->l + head * L + l;
-    if (max == -INFINITY || isnan(max)) { memset(row, 0, sizeof(float) * (size_t)n); *lse = max; continue; }
-    const float sum = exp_row(row, n, max);
-    scale_row(row, n, 1.f / sum);
-    *lse = max + logf(sum);
+  float *o = j->o + (head * L + l0) * Dv;
+  float m[TILE], z[TILE];
+  for (long i = 0; i < rows; i++) { m[i] = -INFINITY; z[i] = 0.f; }
+  for (long k0 = 0; k0 < n; k0 += KB) {
+    const long kb = n - k0 < KB ? n - k0 : KB;
+    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)D, 1.f, q, (int)D, k + k0 * D, (int)D, 0.f, a, (int)kb);
+    for (long i = 0; i < rows; i++) {
+      float *row = a + i * kb;
+      const long l = l0 + i;
+      const float bmax = mask_row(j, row, kb, block_visible(j, n, l, k0, kb), mask_from(j, b, h, l, k0));
+      const float mnew = bmax > m[i] ? bmax : m[i];
+      if (mnew == -INFINITY) { memset(row, 0, sizeof(float) * (size_t)kb); continue; } /* nothing visible yet */
+      const float alpha = m[i] == -INFINITY ? 0.f : expf(m[i] - mnew);
+      z[i] = z[i] * alpha + exp_row(row, kb, mnew);
+      if (k0 > 0 && alpha != 1.f) scale_row(o + i * Dv, Dv, alpha);
+      m[i] = mnew;
+    }
+    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)Dv, (int)kb, 1.f, a, (int)kb, v + k0 * Dv, (int)Dv,
+               k0 == 0 ? 0.f : 1.f, o, (int)Dv);
   }
-  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)Dv, (int)n, 1.f, a, (int)n, v, (int)Dv, 0.f,
-             j->o + (head * L + l0) * Dv, (int)Dv);
+  for (long i = 0; i < rows; i++) {
+    float *lse = j->l + head * L + l0 + i;
+    if (m[i] == -INFINITY || isnan(m[i])) { memset(o + i * Dv, 0, sizeof(float) * (size_t)Dv); *lse = m[i]; continue; }
+    scale_row(o + i * Dv, Dv, 1.f / z[i]);
+    *lse = m[i] + logf(z[i]);
+  }
 }
 
-/* Backward of every query tile of head `head`, in order, with scratch a, dp ([TILE, S] each). */
+/*
+ * Backward of every query tile of head `head`, in order, over key blocks (scratch a, dp:
+ * [TILE, KB] each): P = exp(s - lse), dS = P (dOut V^T - rowsum(dOut out)) scale; dq rows
+ * accumulate dS K over the blocks, dk and dv rows of a block accumulate dS^T Q and P^T dOut.
+ */
 static void backward_head(const attn_job *j, long head, float *a, float *dp) {
   const long L = j->L, S = j->S, D = j->D, Dv = j->Dv, b = head / j->H, h = head % j->H;
   const float *k = j->k + head * S * D, *v = j->v + head * S * Dv;
   float *dk = j->dk + head * S * D, *dv = j->dv + head * S * Dv;
   memset(dk, 0, sizeof(float) * (size_t)(S * D));
   memset(dv, 0, sizeof(float) * (size_t)(S * Dv));
+  float dl[TILE];
   for (long l0 = 0; l0 < L; l0 += TILE) {
     const long rows = L - l0 < TILE ? L - l0 : TILE, n = keys_seen(j, l0, rows);
     const float *q = j->q + (head * L + l0) * D, *y = j->dout + (head * L + l0) * Dv;
-    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)n, (int)D, 1.f, q, (int)D, k, (int)D, 0.f, a, (int)n);
-    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)n, (int)Dv, 1.f, y, (int)Dv, v, (int)Dv, 0.f, dp, (int)n);
+    float *dq = j->dq + (head * L + l0) * D;
     for (long i = 0; i < rows; i++) {
-      float *row = a + i * n, *drow = dp + i * n;
-      const long l = l0 + i, visible = j->causal ? (n < l + 1 ? n : l + 1) : n;
-      const float lse = j->lse[head * L + l];
-      mask_row(j, row, n, visible, mask_row_of(j, b, h, l));
-      if (lse == -INFINITY || isnan(lse)) {
-        memset(row, 0, sizeof(float) * (size_t)n);
-        memset(drow, 0, sizeof(float) * (size_t)n);
-        continue;
-      }
-      const float *o = j->out + (head * L + l) * Dv, *yr = y + i * Dv;
-      float dl = 0.f;
-      for (long d = 0; d < Dv; d++) dl += yr[d] * o[d];
-      grad_row(row, drow, n, lse, dl, j->scale);
+      const float *o = j->out + (head * L + l0 + i) * Dv, *yr = y + i * Dv;
+      float acc = 0.f;
+      for (long d = 0; d < Dv; d++) acc += yr[d] * o[d];
+      dl[i] = acc;
     }
-    /* dq_t = dS K; dk[0, n) += dS^T Q_t; dv[0, n) += P^T dOut_t */
-    heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)D, (int)n, 1.f, dp, (int)n, k, (int)D, 0.f,
-               j->dq + (head * L + l0) * D, (int)D);
-    heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)n, (int)D, (int)rows, 1.f, dp, (int)n, q, (int)D, 1.f, dk, (int)D);
-    heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)n, (int)Dv, (int)rows, 1.f, a, (int)n, y, (int)Dv, 1.f, dv, (int)Dv);
+    for (long k0 = 0; k0 < n; k0 += KB) {
+      const long kb = n - k0 < KB ? n - k0 : KB;
+      heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)D, 1.f, q, (int)D, k + k0 * D, (int)D, 0.f, a, (int)kb);
+      heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)Dv, 1.f, y, (int)Dv, v + k0 * Dv, (int)Dv, 0.f, dp, (int)kb);
+      for (long i = 0; i < rows; i++) {
+        float *row = a + i * kb, *drow = dp + i * kb;
+        const long l = l0 + i;
+        const float lse = j->lse[head * L + l];
+        mask_row(j, row, kb, block_visible(j, n, l, k0, kb), mask_from(j, b, h, l, k0));
+        if (lse == -INFINITY || isnan(lse)) {
+          memset(row, 0, sizeof(float) * (size_t)kb);
+          memset(drow, 0, sizeof(float) * (size_t)kb);
+          continue;
+        }
+        grad_row(row, drow, kb, lse, dl[i], j->scale);
+      }
+      heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)D, (int)kb, 1.f, dp, (int)kb, k + k0 * D, (int)D,
+                 k0 == 0 ? 0.f : 1.f, dq, (int)D);
+      heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)kb, (int)D, (int)rows, 1.f, dp, (int)kb, q, (int)D, 1.f, dk + k0 * D, (int)D);
+      heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)kb, (int)Dv, (int)rows, 1.f, a, (int)kb, y, (int)Dv, 1.f, dv + k0 * Dv, (int)Dv);
+    }
   }
 }
 
@@ -221,7 +263,7 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
   const double heads = (double)j.B * j.H;
   if ((j.o = heed_f32(env, a[16], heads * j.L * j.Dv, op)) == NULL) return NULL;
   if ((j.l = heed_f32(env, a[17], heads * j.L, op)) == NULL) return NULL;
-  const long tiles = (j.L + TILE - 1) / TILE, tasks = j.B * j.H * tiles, per = TILE * j.S;
+  const long tiles = (j.L + TILE - 1) / TILE, tasks = j.B * j.H * tiles, per = TILE * KB;
   const int threads = team(&j, tasks);
   float *buf = scratch(threads, per);
   if (buf == NULL) return heed_bool(env, 0);
@@ -251,7 +293,7 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
   if ((j.dq = heed_f32(env, a[19], heads * j.L * j.D, op)) == NULL) return NULL;
   if ((j.dk = heed_f32(env, a[20], heads * j.S * j.D, op)) == NULL) return NULL;
   if ((j.dv = heed_f32(env, a[21], heads * j.S * j.Dv, op)) == NULL) return NULL;
-  const long tasks = j.B * j.H, per = 2 * TILE * j.S;
+  const long tasks = j.B * j.H, per = 2 * TILE * KB;
   const int threads = team(&j, tasks);
   float *buf = scratch(threads, per);
   if (buf == NULL) return heed_bool(env, 0);
@@ -259,10 +301,10 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
     #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long t = 0; t < tasks; t++) {
       float *s = buf + (size_t)omp_get_thread_num() * per;
-      backward_head(&j, t, s, s + TILE * j.S);
+      backward_head(&j, t, s, s + TILE * KB);
     }
   } else {
-    for (long t = 0; t < tasks; t++) backward_head(&j, t, buf, buf + TILE * j.S);
+    for (long t = 0; t < tasks; t++) backward_head(&j, t, buf, buf + TILE * KB);
   }
   free(buf);
   return heed_bool(env, 1);

@@ -150,9 +150,13 @@ describe('native Adam', () => {
   });
 });
 
-interface Case { B: number; H: number; L: number; S: number; D: number; Dv: number; causal: boolean; mask: 'none' | 'float' | 'keys' }
+interface Case { B: number; H: number; L: number; S: number; D: number; Dv: number; causal: boolean; mask: 'none' | 'float' | 'keys' | 'late' }
 
-/** The additive mask as core passes it: a broadcast [B, H, L, S] view (float: [L, S] with row 1 fully hidden; keys: [B, 1, 1, S]). */
+/**
+ * The additive mask as core passes it: a broadcast [B, H, L, S] view (float: [L, S] with row 1
+ * fully hidden; keys: [B, 1, 1, S]; late: [B, 1, 1, S] hiding batch 1's first 300 keys, more
+ * than a key block of attention.c, so its rows see nothing in the first block).
+ */
 function maskOf(c: Case): { view: StridedView; at: (b: number, l: number, s: number) => number } | null {
   if (c.mask === 'none') return null;
   if (c.mask === 'float') {
@@ -160,7 +164,9 @@ function maskOf(c: Case): { view: StridedView; at: (b: number, l: number, s: num
     const v = view(data, [c.L, c.S]);
     return { view: { ...v, shape: [c.B, c.H, c.L, c.S], strides: [0, 0, c.S, 1] }, at: (_b, l, s) => data[l * c.S + s] };
   }
-  const data = Float32Array.from({ length: c.B * c.S }, (_, i) => (i % c.S === 0 || (i + 1) % 3 !== 0 ? 0 : -Infinity));
+  const data = c.mask === 'late'
+    ? Float32Array.from({ length: c.B * c.S }, (_, i) => (i >= c.S && i - c.S < 300 ? -Infinity : (i % 7) / 7))
+    : Float32Array.from({ length: c.B * c.S }, (_, i) => (i % c.S === 0 || (i + 1) % 3 !== 0 ? 0 : -Infinity));
   const v = view(data, [c.B, 1, 1, c.S]);
   return { view: { ...v, shape: [c.B, c.H, c.L, c.S], strides: [c.S, 0, 0, 1] }, at: (b, _l, s) => data[b * c.S + s] };
 }
@@ -201,6 +207,9 @@ const CASES: Record<string, Case> = {
   'key-padding mask + causal, three tiles': { B: 2, H: 1, L: 130, S: 130, D: 16, Dv: 16, causal: true, mask: 'keys' },
   'parallel path, B2 H4 L=S=192 D32': { B: 2, H: 4, L: 192, S: 192, D: 32, Dv: 32, causal: false, mask: 'none' },
   'parallel path, causal + additive mask': { B: 1, H: 4, L: 160, S: 200, D: 32, Dv: 24, causal: true, mask: 'float' },
+  // attention.c's key blocks are 256 keys: several blocks, the last one partial
+  'three key blocks, causal + additive mask': { B: 1, H: 2, L: 300, S: 600, D: 8, Dv: 8, causal: true, mask: 'float' },
+  'three key blocks, first block hidden by the key mask': { B: 2, H: 2, L: 20, S: 600, D: 8, Dv: 6, causal: false, mask: 'late' },
 };
 
 /** Inputs of a case: views with offsets (pad), and the raw arrays for the oracle. */
