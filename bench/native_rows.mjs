@@ -4,7 +4,7 @@
 // backend, kernel by kernel at transformer sizes (B8 T64 D128 F512 and B8 T256 D512 F2048, 8
 // heads): softmax of attention scores, layerNorm and GELU of activations, row sums / maxes and
 // column sums (bias gradients). Both backends get the same inputs and thread count; each figure
-// is the median ms of 7 samples of a timed loop (>= 100 ms per sample). Also checks that both
+// is the lower quartile and the median of single calls (see timeCalls). Also checks that both
 // agree (max abs difference). `--threshold --addon=PATH` instead times the native kernels of an
 // addon built without the parallel threshold on 1 and 2 OpenMP threads from 2^10 to 2^20
 // elements (where rows.c's PAR_MIN should sit); build it with
@@ -36,23 +36,23 @@ function random(n, seed, scale = 1) {
 const dense = (shape) => shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
 const view = (be, raw, shape) => ({ data: be.upload(raw, 'float32'), dtype: 'float32', shape, strides: dense(shape), offset: 0 });
 
-/** Median ms per call of `run()` (which returns a buffer to free) over 7 samples of >= 100 ms. */
-function time(be, run) {
-  for (let i = 0; i < 3; i++) be.free(run());
-  let k = 1;
-  for (;;) {
+/**
+ * ms of `run()` (which returns a buffer to free) timed call by call (up to 200 calls or 300 ms):
+ * the lower quartile and the median. On a shared machine a woken OpenMP team member or WASM
+ * worker often waits a whole time slice (~20 ms); the lower quartile shows the kernels without it.
+ */
+function timeCalls(be, run) {
+  for (let i = 0; i < 5; i++) be.free(run());
+  const t = [];
+  const end = performance.now() + 300;
+  while (t.length < 200 && (t.length < 20 || performance.now() < end)) {
     const t0 = performance.now();
-    for (let i = 0; i < k; i++) be.free(run());
-    if (performance.now() - t0 >= 100) break;
-    k *= 2;
+    const id = run();
+    t.push(performance.now() - t0);
+    be.free(id);
   }
-  const samples = [];
-  for (let s = 0; s < 7; s++) {
-    const t0 = performance.now();
-    for (let i = 0; i < k; i++) be.free(run());
-    samples.push((performance.now() - t0) / k);
-  }
-  return samples.sort((a, b) => a - b)[3];
+  t.sort((a, b) => a - b);
+  return { p25: t[Math.floor(t.length / 4)], p50: t[Math.floor(t.length / 2)] };
 }
 
 /** The kernels of one size: [label, input shape, output size, call(backend, inputs) -> DataId]. */
@@ -76,7 +76,7 @@ async function compare() {
   const t0 = Date.now();
   while ((wasm.fastInfo()?.threads ?? 1) < threads && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
   console.log(`native: ${nat.fastInfo()?.native}; wasm: ${wasm.fastInfo()?.flavor}, ${wasm.fastInfo()?.threads} threads`);
-  console.log('| size | kernel | WASM ms | native ms | WASM / native | max abs diff |');
+  console.log('| size | kernel | WASM ms p25 / p50 | native ms p25 / p50 | WASM / native (p25) | max abs diff |');
   console.log('|---|---|---|---|---|---|');
   for (const [B, T, D, F, H] of [[8, 64, 128, 512, 8], [8, 256, 512, 2048, 8]]) {
     for (const [label, shape, outSize, call] of cases(B, T, D, F, H)) {
@@ -85,15 +85,15 @@ async function compare() {
       const inputs = (be) => [view(be, raws[0], shape), view(be, raws[1], [n]), view(be, raws[2], [n])];
       const wi = inputs(wasm);
       const ni = inputs(nat);
-      const tw = time(wasm, () => call(wasm, wi));
-      const tn = time(nat, () => call(nat, ni));
+      const tw = timeCalls(wasm, () => call(wasm, wi));
+      const tn = timeCalls(nat, () => call(nat, ni));
       const ia = call(wasm, wi);
       const ib = call(nat, ni);
       const a = wasm.readSync(ia, 'float32', outSize);
       const b = nat.readSync(ib, 'float32', outSize);
       let diff = 0;
       for (let i = 0; i < outSize; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      console.log(`| B${B} T${T} D${D} F${F} | ${label} | ${tw.toFixed(3)} | ${tn.toFixed(3)} | ${(tw / tn).toFixed(2)}x | ${diff.toExponential(1)} |`);
+      console.log(`| B${B} T${T} D${D} F${F} | ${label} | ${tw.p25.toFixed(3)} / ${tw.p50.toFixed(3)} | ${tn.p25.toFixed(3)} / ${tn.p50.toFixed(3)} | ${(tw.p25 / tn.p25).toFixed(2)}x | ${diff.toExponential(1)} |`);
       wasm.free(ia);
       nat.free(ib);
       for (const v of wi) wasm.free(v.data);
@@ -112,26 +112,10 @@ function buildThresholdAddon(out) {
   console.log(`built ${out}`);
 }
 
-/** The 25th percentile ms of `run()` timed call by call (200 calls, or 300 ms). */
-function quartile(be, run) {
-  for (let i = 0; i < 5; i++) be.free(run());
-  const t = [];
-  const end = performance.now() + 300;
-  while (t.length < 200 && (t.length < 20 || performance.now() < end)) {
-    const t0 = performance.now();
-    const id = run();
-    t.push(performance.now() - t0);
-    be.free(id);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 4)];
-}
-
 function threshold(path) {
   const addon = createRequire(import.meta.url)(path);
   addon.load(['/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0', 'libopenblas.so.0']);
   const nat = new CpuBackend({ threads: 2, native: { name: 'rows without threshold', kernels: addon } });
-  // call by call, the lower quartile: on a shared machine a woken team member often waits a
-  // whole time slice (~20 ms), which a loop mean would be all about
   console.log('| elements | kernel | 1 thread ms (p25) | 2 threads ms (p25) | 1 / 2 |');
   console.log('|---|---|---|---|---|');
   for (let e = 12; e <= 21; e += 1) {
@@ -142,9 +126,9 @@ function threshold(path) {
       ['gelu', () => nat.gelu(x, 'none')], ['sum rows', () => nat.reduce('sum', x, [1], 'float32')], ['sum cols', () => nat.reduce('sum', x, [0], 'float32')]];
     for (const [label, run] of kernels) {
       addon.setThreads(1);
-      const t1 = quartile(nat, run);
+      const t1 = timeCalls(nat, run).p25;
       addon.setThreads(2);
-      const t2 = quartile(nat, run);
+      const t2 = timeCalls(nat, run).p25;
       console.log(`| 2^${e} | ${label} | ${t1.toFixed(4)} | ${t2.toFixed(4)} | ${(t1 / t2).toFixed(2)} |`);
     }
     nat.free(x.data);

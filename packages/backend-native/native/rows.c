@@ -46,8 +46,10 @@ enum { COST_REDUCE = 1, COST_LAYERNORM = 1, COST_SOFTMAX = 4, COST_GELU = 4 };
 #define LANES 16
 /* Long rows are reduced in blocks of this many floats; blocks parallelise when rows are few. */
 #define RED_BLOCK (1L << 16)
-/* Columns per column-reduction task. */
-#define COL_BLOCK 64L
+/* Columns per column-reduction task (a thread takes a contiguous run of tasks), and the most
+   columns one pass over the rows accumulates (its accumulators stay in L1). */
+#define COL_GROUP 16L
+#define COL_BLOCK 1024L
 /* Elements per GELU task. */
 #define GELU_BLOCK 8192L
 
@@ -260,11 +262,13 @@ HOT static void reduce_row_tasks(int op, const float *restrict x, float *restric
   }
 }
 
-/* Task t of a column reduction over [outer, inner]: columns [64 t, 64 t + 64). */
+/* Tasks [t0, t1) of a column reduction over [outer, inner]: columns [16 t0, 16 t1), streamed
+   row by row in passes of up to COL_BLOCK columns. Each column is reduced over the rows in
+   order by one thread, so the split (which depends on the team size) never changes a result. */
 HOT static void reduce_col_tasks(int op, const float *restrict x, float *restrict out, long t0, long t1, long outer, long inner) {
-  for (long t = t0; t < t1; t++) {
-    long c0 = t * COL_BLOCK;
-    long w = inner - c0 < COL_BLOCK ? inner - c0 : COL_BLOCK;
+  const long end = t1 * COL_GROUP < inner ? t1 * COL_GROUP : inner;
+  for (long c0 = t0 * COL_GROUP; c0 < end; c0 += COL_BLOCK) {
+    long w = end - c0 < COL_BLOCK ? end - c0 : COL_BLOCK;
     const float *p = x + c0;
     float *o = out + c0;
     if (op == OP_SUM || op == OP_PROD) {
@@ -403,7 +407,7 @@ static napi_value reduce_cols(napi_env env, napi_callback_info info) {
   if (x == NULL) return NULL;
   float *out = heed_f32(env, v[2], (double)inner, "reduceCols");
   if (out == NULL) return NULL;
-  long tasks = (inner + COL_BLOCK - 1) / COL_BLOCK;
+  long tasks = (inner + COL_GROUP - 1) / COL_GROUP;
   int nt = team((double)outer * inner * COST_REDUCE, tasks);
   FOR_TASKS(tasks, t0, t1, reduce_col_tasks(op, x, out, t0, t1, outer, inner));
   return heed_bool(env, 1);
