@@ -19,7 +19,7 @@ import { Tensor } from '../tensor.js';
 import { flushLazy, innerData } from './buffers.js';
 import { probe, record, recordingNow, type Recording } from './record.js';
 import { ReplayDeclined, adamSteps, releaseConstants, replaySchedule } from './replay.js';
-import { buildSchedule, finalizeFrees, type Schedule } from './schedule.js';
+import { buildSchedule, describeSchedule, finalizeFrees, type Schedule } from './schedule.js';
 
 /**
  * Options of {@link compile}.
@@ -102,6 +102,12 @@ function backendId(b: object): number {
   let id = backendIds.get(b);
   if (id === undefined) backendIds.set(b, (id = nextBackendId++));
   return id;
+}
+
+/** Whether `HEED_DEBUG` (comma-separated) includes `compile`: each schedule is described when it is built. */
+function debugCompile(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.HEED_DEBUG;
+  return env !== undefined && env.split(',').includes('compile');
 }
 
 // A compiled function collected without reset(): free the constants its schedules made.
@@ -326,6 +332,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         relink(entry, rec);
         entry.phase = 'ready';
         stats.traces++;
+        if (debugCompile()) console.log(`[heed compile] ${fn.name || 'function'} ${key}: ${describeSchedule(s, entry.holders!.size)}`);
         return rec.result as R;
       }
       case 'ready': {

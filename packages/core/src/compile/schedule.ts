@@ -390,3 +390,26 @@ export function finalizeFrees(schedule: Schedule, persistent: ReadonlySet<number
     schedule.calls[i].freeAfter.push(slot);
   }
 }
+
+/**
+ * @internal One line per schedule for `HEED_DEBUG=compile`: its calls per kernel, inputs by
+ * kind, persistent (donated) slots and constants.
+ *
+ * @example
+ * ```ts
+ * console.log(describeSchedule(schedule, holders.size)); // '362 calls (binary 266, matmul 24, ...); inputs: 2 args, ...'
+ * ```
+ */
+export function describeSchedule(schedule: Schedule, persistent: number): string {
+  const kernels = new Map<string, number>();
+  let constants = 0;
+  for (const c of schedule.calls) {
+    if (c.constant) { constants++; continue; }
+    kernels.set(c.kernel, (kernels.get(c.kernel) ?? 0) + 1);
+  }
+  const inputs = { arg: 0, captured: 0, carried: 0 };
+  for (const src of schedule.inputs) inputs[src.kind]++;
+  const list = [...kernels].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+  return `${schedule.calls.length - constants} calls per replay (${list}); ${constants} constants made once; inputs: ${inputs.arg} argument, ` +
+    `${inputs.captured} captured, ${inputs.carried} carried buffers; ${persistent} donated per replay`;
+}
