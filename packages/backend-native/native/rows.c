@@ -2,9 +2,10 @@
 // Row kernels of heed_native.node on contiguous float32 data in the bound memory (native.h):
 // softmax / log-softmax and LayerNorm over the last axis, GELU (erf and tanh forms), and
 // sum/max/min/prod over the inner axis of [outer, inner] rows or over its outer axis
-// (columns). Plain C loops over fixed lane arrays that GCC vectorises in
-// each target_clones variant; exp/erf/tanh are the WASM kernels' formulas (asm/vmath.ts:
-// Cephes expf, Abramowitz-Stegun erf, Eigen's rational tanh) in branch-free scalar form.
+// (columns). Plain C that GCC vectorises in each target_clones variant: sums over fixed lane
+// arrays, max/min as `omp simd` reductions, columns as rows of accumulators; exp/erf/tanh are
+// the WASM kernels' formulas (asm/vmath.ts: Cephes expf, Abramowitz-Stegun erf, Eigen's
+// rational tanh) in branch-free scalar form.
 // Invariants:
 // - every output value (or, for rows longer than RED_BLOCK, every block partial, combined in
 //   order) is computed by one thread in an order fixed by the shape alone, so results do not
