@@ -200,6 +200,22 @@ describe('compile on the fast CPU kernels', () => {
     expect(step.stats).toMatchObject({ traces: 2, replays: 6 });
   });
 
+  it('feeds a returned tensor back in as the next argument (a recurrent state the caller carries)', () => {
+    const step = compile((h: Tensor, x: Tensor) => h.mul(0.5).add(x));
+    const x = tensor([1, 2]);
+    let h = tensor([0, 0]);
+    const want = [0, 0];
+    for (let i = 0; i < 8; i++) {
+      const next = step(h, x);
+      h.dispose();
+      h = next;
+      want[0] = want[0] * 0.5 + 1; want[1] = want[1] * 0.5 + 2;
+      expect(Array.from(h.dataSync())).toEqual(want);
+    }
+    expect(step.stats.replays).toBe(5);
+    h.dispose(); x.dispose();
+  });
+
   it('leaks no tensor or buffer over 1,000 replays (parameters and state updated in place)', () => {
     const m = adamModel();
     const step = compile((x: Tensor, y: Tensor) => adamStepOf(m, x, y));

@@ -228,6 +228,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       if (slot !== undefined) holders.set(slot, st);
     }
     for (const slot of slotOf.values()) if (!holders.has(slot)) return false;
+    for (const slot of s.carried) if (!holders.has(slot)) return false; // e.g. state the step also returns
     finalizeFrees(s, new Set(holders.keys()));
     e.holders = holders;
     for (const c of s.calls) {

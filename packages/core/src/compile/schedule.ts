@@ -297,13 +297,13 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
       if (inputOf.has(rb.data)) continue;
       const fromA = a.live.get(rb.data);
       let source: InputSource | null = null;
-      if (fromA) {
-        source = { kind: 'carried', slot: -1 };
-        carriedCalls.push(fromA);
-      } else if (argIndexB.has(rb.data)) {
+      if (argIndexB.has(rb.data)) { // first: an argument may be what the previous call returned
         const index = argIndexB.get(rb.data)!;
         if (argIndexA.get(ra.data) !== index) return `${where} reads argument ${index} in one traced call but not the other`;
         source = { kind: 'arg', index };
+      } else if (fromA) {
+        source = { kind: 'carried', slot: -1 };
+        carriedCalls.push(fromA);
       } else if (ra.data === rb.data) {
         const storage = b.readers.get(rb.data) ?? a.readers.get(rb.data);
         if (!storage) return `${where} reads a buffer that belongs to no tensor compile() can see`;
