@@ -4,7 +4,7 @@
 // through CpuBackend.elementwise directly (what the lazy layer calls). Sets the pool's split
 // threshold to 0 (HEED_CPU_PROGRAM_SPLIT=0) so every size runs as a pool job on the threaded
 // backend: the crossover is where PARALLEL_PROGRAM_ELEMENTS (fast/program-jobs.ts) belongs.
-// usage: node bench/cpu_program_threads.mjs [--threads=2] [--reps=15]
+// usage: node bench/cpu_program_threads.mjs [--threads=2] [--reps=15] [--min=4096] [--max=4194304] [--program=relu|exp]
 // One `RESULT {json}` line per size and program.
 process.env.HEED_CPU_PROGRAM_SPLIT ??= '0';
 const { CpuBackend } = await import('@heed/backend-cpu');
@@ -12,6 +12,8 @@ const { CpuBackend } = await import('@heed/backend-cpu');
 const arg = (name, dflt) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 const threads = arg('threads', 2);
 const reps = arg('reps', 15);
+const minSize = arg('min', 4096), maxSize = arg('max', 1 << 22);
+const only = process.argv.find((a) => a.startsWith('--program='))?.split('=')[1];
 const one = new CpuBackend({ threads: 1 });
 const many = new CpuBackend({ threads });
 const t0 = Date.now();
@@ -44,7 +46,8 @@ function timer(b, make, n) {
 
 const median = (xs) => xs.slice().sort((x, y) => x - y)[xs.length >> 1];
 for (const [name, make] of Object.entries(PROGRAMS)) {
-  for (let n = 4096; n <= 1 << 22; n *= 2) {
+  if (only !== undefined && !name.startsWith(only)) continue;
+  for (let n = minSize; n <= maxSize; n *= 2) {
     // samples alternate between the two backends, so both see the same machine load
     const t1 = timer(one, make, n), tN = timer(many, make, n);
     const s1 = [], sN = [];
