@@ -4,7 +4,8 @@
 // proves the native kernel ran (or declined: non-contiguous views, non-float32 data, axes that are
 // not one run, empty tensors, arg-reductions — the backend's own kernels then answer). Also:
 // results identical bit for bit with 1 and 2 OpenMP threads above the parallel threshold, NaN/Inf
-// handled like the WASM kernels, inputs from outside the heap, and out-of-range addresses rejected.
+// handled like the WASM kernels, inputs from outside the heap, writes confined to the output
+// block, and out-of-range addresses rejected.
 import { describe, expect, it } from 'vitest';
 import type { DataId, ReduceOp, StridedView } from '@heed/core';
 import { CpuBackend, type NativeKernels } from '@heed/backend-cpu';
@@ -244,6 +245,33 @@ describe('native row kernels decline what they do not cover', () => {
     expect(Array.from(nat.readSync(nat.reduce('sum', ints, [1], 'int32'), 'int32', 2))).toEqual([3, 7]);
     expect(Array.from(nat.readSync(nat.reduce('argmax', on(nat, Float32Array.from([1, 5, 2, 0]), [2, 2]), [1], 'int32'), 'int32', 2))).toEqual([1, 0]);
     expect(all()).toBe(before);
+  });
+
+  it('each kernel writes exactly its output block', () => {
+    const addr = (id: DataId) => (id as unknown as { ptr: number }).ptr;
+    const x = nat.upload(random(6 * 40, 8, 3), 'float32');
+    const w = nat.upload(random(40, 9), 'float32');
+    const sentinel = 12345.5;
+    const runs: [string, number, (out: number) => boolean][] = [
+      ['softmax', 240, (o) => addon.softmax!(addr(x), o, 6, 40, 0)],
+      ['logSoftmax', 240, (o) => addon.softmax!(addr(x), o, 6, 40, 1)],
+      ['layerNorm', 240, (o) => addon.layerNorm!(addr(x), addr(w), addr(w), o, 6, 40, 1e-5)],
+      ['gelu', 239, (o) => addon.gelu!(addr(x), o, 239, 1)],
+      ['reduceRows', 6, (o) => addon.reduceRows!(3, addr(x), o, 6, 40)],
+      ['reduceCols', 40, (o) => addon.reduceCols!(2, addr(x), o, 6, 40)],
+    ];
+    for (const [label, count, run] of runs) {
+      const out = nat.upload(new Float32Array(count + 34).fill(sentinel), 'float32');
+      nat.free(nat.softmax!(on(nat, random(4, 1), [4]))!); // binds the heap after the uploads
+      expect(run(addr(out) + 4 * 17), label).toBe(true);
+      const got = nat.readSync(out, 'float32', count + 34) as Float32Array;
+      expect(Array.from(got.subarray(0, 17)), label).toEqual(new Array(17).fill(sentinel));
+      expect(Array.from(got.subarray(17 + count)), label).toEqual(new Array(17).fill(sentinel));
+      expect(got.subarray(17, 17 + count).every((v) => v !== sentinel && Number.isFinite(v)), label).toBe(true);
+      nat.free(out);
+    }
+    nat.free(x);
+    nat.free(w);
   });
 
   it('the kernels reject out-of-range addresses and unknown op codes before writing', () => {
