@@ -162,4 +162,18 @@ describe('lazy execution: common subexpressions and multi-buffer flush', () => {
     }
     for (const t of [...ps, ...gs, ...next]) t.dispose();
   });
+
+  it('computes the held, unread same-shape buffers with the one a kernel needs (the next step reads every updated parameter)', async () => {
+    const ps = [0, 1, 2].map((k) => heed.tensor(values(16, 40 + k), { shape: [4, 4], backend: 'rl-lazy-ref' }));
+    const x = heed.tensor(values(16, 50), { shape: [4, 4], backend: 'rl-lazy-ref' });
+    await heed.flush('rl-lazy-ref');
+    lazyRef.resetStats();
+    const next = ps.map((p) => heed.tidy(() => p.mul(0.5).add(1)));
+    const y = heed.matmul(x, next[0]); // needs next[0]: next[1] and next[2] run in the same program
+    expect(lazyRef.stats().programs).toBe(1);
+    const got = [Array.from(await next[1].data()), Array.from(await next[2].data())];
+    expect(lazyRef.stats().programs).toBe(1);
+    for (let k = 1; k < 3; k++) expect(got[k - 1]).toEqual(Array.from(await ps[k].data(), (v) => Math.fround(Math.fround(v * 0.5) + 1)));
+    for (const t of [...ps, x, ...next, y]) t.dispose();
+  });
 });

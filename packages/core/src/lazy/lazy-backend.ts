@@ -160,7 +160,7 @@ export class LazyBackend implements Backend {
       const g = groups.get(key);
       if (g === undefined) groups.set(key, [b]); else g.push(b);
     }
-    for (const g of groups.values()) this.realizeAll(g);
+    for (const g of groups.values()) this.realizeAll(g, new Set());
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
@@ -243,24 +243,47 @@ export class LazyBackend implements Backend {
 
   /** The inner buffer of `b`, running its pending graph as one program if needed. */
   private realize(b: LazyBuffer): DataId {
-    if (b.pending !== null) this.realizeAll([b]);
+    if (b.pending !== null) this.realizeAll(this.siblings(b, new Set()), new Set());
     if (b.inner === null) throw new HeedError('lazy', 'a buffer was used after it was freed (a disposed tensor?).');
     return b.inner;
   }
 
   /**
-   * Computes pending `roots` (one shape; a reduction alone) as one program, after whatever
-   * their plan needs computed first; a root that cannot join the others is computed on its own.
+   * `b` and the buffers computed with it: every other alive pending elementwise buffer of its
+   * shape that no pending node reads (a result held by a tensor: e.g. the other parameters of
+   * an optimizer step, needed next), so they share one program instead of one each.
    */
-  private realizeAll(roots: readonly LazyBuffer[]): void {
+  private siblings(b: LazyBuffer, busy: ReadonlySet<LazyBuffer>): LazyBuffer[] {
+    const p = b.pending;
+    if (b.freed || p === null || p.kind === 'reduce' || p.kind === 'fill') return [b];
+    const group = [b];
+    for (const c of this.live) {
+      if (c === b || busy.has(c) || c.freed || c.uses !== 0 || c.pending === null || c.pending.kind === 'reduce' || c.pending.kind === 'fill') continue;
+      if (c.shape.length === b.shape.length && c.shape.every((d, i) => d === b.shape[i])) group.push(c);
+    }
+    return group;
+  }
+
+  /**
+   * Computes pending `roots` (one shape; a reduction alone) as one program, after whatever
+   * their plan needs computed first; a root that cannot join the others is computed on its own,
+   * and a group the backend declines (too many buffers for one kernel) is split in halves.
+   */
+  private realizeAll(roots: readonly LazyBuffer[], busy: ReadonlySet<LazyBuffer>): void {
     let options: PlanOptions = {};
     for (;;) {
       const pending = roots.filter((r) => r.pending !== null);
       if (pending.length === 0) return;
       const plan = planProgram(pending, options);
       if (plan.first.length > 0) {
+        if (plan.first.some((f) => pending.includes(f))) {
+          // a root needs another root computed first: no group, one by one
+          for (const r of pending) this.realizeAll([r], busy);
+          return;
+        }
         // consumers first (recorded later: higher ids), so each fuses what it can of the others
-        for (const f of [...plan.first].sort((a, b) => b.id - a.id)) if (f.pending !== null) this.realizeAll([f]);
+        const inner = new Set([...busy, ...pending]);
+        for (const f of [...plan.first].sort((a, b) => b.id - a.id)) if (f.pending !== null) this.realizeAll(this.siblings(f, inner), inner);
         continue;
       }
       const built = buildProgram(plan);
@@ -269,23 +292,33 @@ export class LazyBackend implements Backend {
         // roots, or compute the offending intermediate on its own
         const inner = built.misplaced.filter((m) => !pending.includes(m));
         if (inner.length === 0) options = { noRow: true };
-        for (const m of inner) this.realizeAll([m]);
+        for (const m of inner) this.realizeAll([m], new Set([...busy, ...pending]));
         continue;
       }
-      this.runPlan(plan, built);
+      if (!this.runPlan(plan, built, pending.length > 1)) {
+        const half = Math.ceil(pending.length / 2);
+        this.realizeAll(pending.slice(0, half), busy);
+        this.realizeAll(pending.slice(half), busy);
+        return;
+      }
       options = {};
     }
   }
 
-  private runPlan(plan: Plan, built: ReturnType<typeof buildProgram>): void {
+  /** Runs a built plan; false (nothing done) when the backend declines it and `mayDecline`. */
+  private runPlan(plan: Plan, built: ReturnType<typeof buildProgram>, mayDecline: boolean): boolean {
     const { program, leaves, outputs } = built;
     const inputs = leaves.map((v) => ({ ...v, data: (v.data as LazyBuffer).inner as DataId }));
+    // A lone copy (e.g. a permuted view made contiguous for a matmul) is the backend's own copy kernel.
+    const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
+    let ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs);
+    if (ids === null) {
+      if (mayDecline) return false;
+      ids = runProgramByPrimitives(this.inner, program, inputs);
+    }
     this.counts.programs++;
     this.counts.dispatches++;
     if (this.debug) console.log(`[heed fusion] ${describe(program)}`);
-    // A lone copy (e.g. a permuted view made contiguous for a matmul) is the backend's own copy kernel.
-    const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
-    const ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs) ?? runProgramByPrimitives(this.inner, program, inputs);
     outputs.forEach((b, i) => { b.inner = ids[i]; });
     for (const n of plan.fused) {
       const p = n.pending as Pending;
@@ -294,6 +327,7 @@ export class LazyBackend implements Backend {
       for (const v of operands(p)) this.release(v.data as LazyBuffer);
     }
     for (const n of plan.fused) if (n.inner === null && n.freed && n.uses === 0) this.live.delete(n);
+    return true;
   }
 }
 
