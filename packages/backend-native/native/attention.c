@@ -12,7 +12,8 @@
 // hides keys s > l (top-left aligned, as the JS kernel). Fully masked rows give lse = -Infinity,
 // zero outputs and add nothing to dk, dv. The forward runs its tiles in parallel over
 // (batch*heads, query tiles); the backward over heads (each head's dk, dv accumulate over its
-// query tiles in order on one thread).
+// query tiles in order on one thread), or with fewer heads than threads in two passes (dq by
+// query tile, dk/dv by key block) that add the same blocks in the same order.
 #include "native.h"
 #include <math.h>
 #include <omp.h>
@@ -174,49 +175,101 @@ static void forward_tile(const attn_job *j, long head, long l0, float *a) {
   }
 }
 
+/* dl[i] = rowsum(dOut * out) of the rows [l0, l0 + rows) of head `head`. */
+static void row_dots(const attn_job *j, long head, long l0, long rows, float *dl) {
+  for (long i = 0; i < rows; i++) {
+    const float *o = j->out + (head * j->L + l0 + i) * j->Dv, *y = j->dout + (head * j->L + l0 + i) * j->Dv;
+    float acc = 0.f;
+    for (long d = 0; d < j->Dv; d++) acc += y[d] * o[d];
+    dl[i] = acc;
+  }
+}
+
 /*
- * Backward of every query tile of head `head`, in order, over key blocks (scratch a, dp:
- * [TILE, KB] each): P = exp(s - lse), dS = P (dOut V^T - rowsum(dOut out)) scale; dq rows
- * accumulate dS K over the blocks, dk and dv rows of a block accumulate dS^T Q and P^T dOut.
+ * One [rows, kb] block of the backward, query tile at l0 (seeing n keys) by keys [k0, k0 + kb) of
+ * head `head`: a = P = exp(s - lse), dp = dS = P (dOut V^T - dl) scale (zero rows where lse is -Infinity).
  */
-static void backward_head(const attn_job *j, long head, float *a, float *dp) {
+static void grad_block(const attn_job *j, long head, long l0, long rows, long n, long k0, long kb, const float *dl, float *a, float *dp) {
   const long L = j->L, S = j->S, D = j->D, Dv = j->Dv, b = head / j->H, h = head % j->H;
-  const float *k = j->k + head * S * D, *v = j->v + head * S * Dv;
-  float *dk = j->dk + head * S * D, *dv = j->dv + head * S * Dv;
-  memset(dk, 0, sizeof(float) * (size_t)(S * D));
-  memset(dv, 0, sizeof(float) * (size_t)(S * Dv));
+  const float *q = j->q + (head * L + l0) * D, *y = j->dout + (head * L + l0) * Dv;
+  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)D, 1.f, q, (int)D, j->k + (head * S + k0) * D, (int)D, 0.f, a, (int)kb);
+  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)Dv, 1.f, y, (int)Dv, j->v + (head * S + k0) * Dv, (int)Dv, 0.f, dp, (int)kb);
+  for (long i = 0; i < rows; i++) {
+    float *row = a + i * kb, *drow = dp + i * kb;
+    const long l = l0 + i;
+    const float lse = j->lse[head * L + l];
+    mask_row(j, row, kb, block_visible(j, n, l, k0, kb), mask_from(j, b, h, l, k0));
+    if (lse == -INFINITY || isnan(lse)) {
+      memset(row, 0, sizeof(float) * (size_t)kb);
+      memset(drow, 0, sizeof(float) * (size_t)kb);
+      continue;
+    }
+    grad_row(row, drow, kb, lse, dl[i], j->scale);
+  }
+}
+
+/* dq rows of the query tile at l0 += dS K over key block k0 (the first block overwrites). */
+static void add_dq(const attn_job *j, long head, long l0, long rows, long k0, long kb, const float *ds) {
+  heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)j->D, (int)kb, 1.f, ds, (int)kb, j->k + (head * j->S + k0) * j->D, (int)j->D,
+             k0 == 0 ? 0.f : 1.f, j->dq + (head * j->L + l0) * j->D, (int)j->D);
+}
+
+/* dk, dv rows of key block k0 += dS^T Q_t and P^T dOut_t of the query tile at l0. */
+static void add_dkv(const attn_job *j, long head, long l0, long rows, long k0, long kb, const float *p, const float *ds) {
+  const long L = j->L, S = j->S, D = j->D, Dv = j->Dv;
+  heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)kb, (int)D, (int)rows, 1.f, ds, (int)kb, j->q + (head * L + l0) * D, (int)D, 1.f,
+             j->dk + (head * S + k0) * D, (int)D);
+  heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)kb, (int)Dv, (int)rows, 1.f, p, (int)kb, j->dout + (head * L + l0) * Dv, (int)Dv, 1.f,
+             j->dv + (head * S + k0) * Dv, (int)Dv);
+}
+
+static long tile_rows(const attn_job *j, long l0) { return j->L - l0 < TILE ? j->L - l0 : TILE; }
+static long block_keys(long n, long k0) { return n - k0 < KB ? n - k0 : KB; }
+
+/* The whole backward of head `head` in one pass: query tiles in order, key blocks in order (scratch a, dp: [TILE, KB]). */
+static void backward_head(const attn_job *j, long head, float *a, float *dp) {
+  memset(j->dk + head * j->S * j->D, 0, sizeof(float) * (size_t)(j->S * j->D));
+  memset(j->dv + head * j->S * j->Dv, 0, sizeof(float) * (size_t)(j->S * j->Dv));
   float dl[TILE];
-  for (long l0 = 0; l0 < L; l0 += TILE) {
-    const long rows = L - l0 < TILE ? L - l0 : TILE, n = keys_seen(j, l0, rows);
-    const float *q = j->q + (head * L + l0) * D, *y = j->dout + (head * L + l0) * Dv;
-    float *dq = j->dq + (head * L + l0) * D;
-    for (long i = 0; i < rows; i++) {
-      const float *o = j->out + (head * L + l0 + i) * Dv, *yr = y + i * Dv;
-      float acc = 0.f;
-      for (long d = 0; d < Dv; d++) acc += yr[d] * o[d];
-      dl[i] = acc;
-    }
+  for (long l0 = 0; l0 < j->L; l0 += TILE) {
+    const long rows = tile_rows(j, l0), n = keys_seen(j, l0, rows);
+    row_dots(j, head, l0, rows, dl);
     for (long k0 = 0; k0 < n; k0 += KB) {
-      const long kb = n - k0 < KB ? n - k0 : KB;
-      heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)D, 1.f, q, (int)D, k + k0 * D, (int)D, 0.f, a, (int)kb);
-      heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_TRANS, (int)rows, (int)kb, (int)Dv, 1.f, y, (int)Dv, v + k0 * Dv, (int)Dv, 0.f, dp, (int)kb);
-      for (long i = 0; i < rows; i++) {
-        float *row = a + i * kb, *drow = dp + i * kb;
-        const long l = l0 + i;
-        const float lse = j->lse[head * L + l];
-        mask_row(j, row, kb, block_visible(j, n, l, k0, kb), mask_from(j, b, h, l, k0));
-        if (lse == -INFINITY || isnan(lse)) {
-          memset(row, 0, sizeof(float) * (size_t)kb);
-          memset(drow, 0, sizeof(float) * (size_t)kb);
-          continue;
-        }
-        grad_row(row, drow, kb, lse, dl[i], j->scale);
-      }
-      heed_sgemm(HEED_ROW_MAJOR, HEED_NO_TRANS, HEED_NO_TRANS, (int)rows, (int)D, (int)kb, 1.f, dp, (int)kb, k + k0 * D, (int)D,
-                 k0 == 0 ? 0.f : 1.f, dq, (int)D);
-      heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)kb, (int)D, (int)rows, 1.f, dp, (int)kb, q, (int)D, 1.f, dk + k0 * D, (int)D);
-      heed_sgemm(HEED_ROW_MAJOR, HEED_TRANS, HEED_NO_TRANS, (int)kb, (int)Dv, (int)rows, 1.f, a, (int)kb, y, (int)Dv, 1.f, dv + k0 * Dv, (int)Dv);
+      const long kb = block_keys(n, k0);
+      grad_block(j, head, l0, rows, n, k0, kb, dl, a, dp);
+      add_dq(j, head, l0, rows, k0, kb, dp);
+      add_dkv(j, head, l0, rows, k0, kb, a, dp);
     }
+  }
+}
+
+/* dq of the query tile at l0 alone (the split backward's first pass). */
+static void backward_dq(const attn_job *j, long head, long l0, float *a, float *dp) {
+  const long rows = tile_rows(j, l0), n = keys_seen(j, l0, rows);
+  float dl[TILE];
+  row_dots(j, head, l0, rows, dl);
+  for (long k0 = 0; k0 < n; k0 += KB) {
+    const long kb = block_keys(n, k0);
+    grad_block(j, head, l0, rows, n, k0, kb, dl, a, dp);
+    add_dq(j, head, l0, rows, k0, kb, dp);
+  }
+}
+
+/* dk, dv of key block k0 alone, over the query tiles that see it in order (the split backward's second pass). */
+static void backward_dkv(const attn_job *j, long head, long k0, float *a, float *dp) {
+  const long kbAll = block_keys(j->S, k0);
+  for (long r = 0; r < kbAll; r++) {
+    memset(j->dk + (head * j->S + k0 + r) * j->D, 0, sizeof(float) * (size_t)j->D);
+    memset(j->dv + (head * j->S + k0 + r) * j->Dv, 0, sizeof(float) * (size_t)j->Dv);
+  }
+  float dl[TILE];
+  for (long l0 = 0; l0 < j->L; l0 += TILE) {
+    const long rows = tile_rows(j, l0), n = keys_seen(j, l0, rows);
+    if (n <= k0) continue;
+    const long kb = block_keys(n, k0);
+    row_dots(j, head, l0, rows, dl);
+    grad_block(j, head, l0, rows, n, k0, kb, dl, a, dp);
+    add_dkv(j, head, l0, rows, k0, kb, a, dp);
   }
 }
 
@@ -294,14 +347,27 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
   if ((j.dk = heed_f32(env, a[20], heads * j.S * j.D, op)) == NULL) return NULL;
   if ((j.dv = heed_f32(env, a[21], heads * j.S * j.Dv, op)) == NULL) return NULL;
   const long tasks = j.B * j.H, per = 2 * TILE * KB;
-  const int threads = team(&j, tasks);
+  const int threads = team(&j, tasks > 1 ? tasks : 2);
   float *buf = scratch(threads, per);
   if (buf == NULL) return heed_bool(env, 0);
-  if (threads > 1) {
+  if (threads > 1 && tasks >= threads) {
     #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long t = 0; t < tasks; t++) {
       float *s = buf + (size_t)omp_get_thread_num() * per;
       backward_head(&j, t, s, s + TILE * KB);
+    }
+  } else if (threads > 1) {
+    /* Fewer heads than threads: dq by (head, query tile), then dk, dv by (head, key block). The
+       same blocks are summed in the same order as backward_head, so the bits are the same; the
+       score blocks are computed twice. */
+    const long tiles = (j.L + TILE - 1) / TILE, blocks = (j.S + KB - 1) / KB;
+    #pragma omp parallel num_threads(threads)
+    {
+      float *s = buf + (size_t)omp_get_thread_num() * per;
+      #pragma omp for schedule(dynamic, 1) nowait
+      for (long t = 0; t < tasks * tiles; t++) backward_dq(&j, t / tiles, (t % tiles) * TILE, s, s + TILE * KB);
+      #pragma omp for schedule(dynamic, 1)
+      for (long t = 0; t < tasks * blocks; t++) backward_dkv(&j, t / blocks, (t % blocks) * KB, s, s + TILE * KB);
     }
   } else {
     for (long t = 0; t < tasks; t++) backward_head(&j, t, buf, buf + TILE * KB);

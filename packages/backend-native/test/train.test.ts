@@ -210,6 +210,8 @@ const CASES: Record<string, Case> = {
   // attention.c's key blocks are 256 keys: several blocks, the last one partial
   'three key blocks, causal + additive mask': { B: 1, H: 2, L: 300, S: 600, D: 8, Dv: 8, causal: true, mask: 'float' },
   'three key blocks, first block hidden by the key mask': { B: 2, H: 2, L: 20, S: 600, D: 8, Dv: 6, causal: false, mask: 'late' },
+  // one head on two threads: the backward's split passes (dq by query tile, dk/dv by key block)
+  'one head, split backward, causal + additive mask': { B: 1, H: 1, L: 200, S: 520, D: 16, Dv: 12, causal: true, mask: 'float' },
 };
 
 /** Inputs of a case: views with offsets (pad), and the raw arrays for the oracle. */
@@ -263,8 +265,8 @@ describe('native fused attention', () => {
     });
   }
 
-  it('1 and 2 threads give the same bits (forward and backward)', () => {
-    const c = CASES['parallel path, causal + additive mask'];
+  for (const which of ['parallel path, causal + additive mask', 'one head, split backward, causal + additive mask']) it(`1 and 2 threads give the same bits (forward and backward): ${which}`, () => {
+    const c = CASES[which];
     const x = inputs(c);
     const m = x.mask?.view ?? null;
     const runWith = (t: number): number[][] => {
@@ -274,7 +276,7 @@ describe('native fused attention', () => {
         const outV: StridedView = { data: o, dtype: 'float32', shape: [c.B, c.H, c.L, c.Dv], strides: strides([c.B, c.H, c.L, c.Dv]), offset: 0 };
         const lseV: StridedView = { data: l, dtype: 'float32', shape: [c.B, c.H, c.L], strides: strides([c.B, c.H, c.L]), offset: 0 };
         const g = nativeAttentionBackward(rt, provider, x.q, x.k, x.v, m, scale, c.causal, outV, x.dy, lseV) as DataId[];
-        return [read(o, c.B * c.H * c.L * c.Dv), read(l, c.B * c.H * c.L), read(g[0], c.B * c.H * c.L * c.D), read(g[1], c.B * c.H * c.S * c.D)];
+        return [read(o, c.B * c.H * c.L * c.Dv), read(l, c.B * c.H * c.L), read(g[0], c.B * c.H * c.L * c.D), read(g[1], c.B * c.H * c.S * c.D), read(g[2], c.B * c.H * c.S * c.Dv)];
       } finally { addon.setThreads(2); }
     };
     expect(runWith(1)).toEqual(runWith(2));
