@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Generated WASM programs over the worker pool (fast/program-jobs.ts): the same fused programs
 // on 1 and 2 threads give bitwise the same buffers (row blocks, column blocks, broadcast and
-// strided inputs, outer dims, several outputs, exp/tanh/sigmoid), equal to the reference
+// strided inputs, outer dims, several outputs, exp/tanh/sigmoid, programs with reductions split
+// by rows), equal to the reference
 // kernels where the ops are IEEE-exact; large calls really run as pool jobs and small ones stay
 // on the caller; a worker failing inside a program job switches threading off and the call's
 // results are still right (rerun on the caller after the job drained); in headless Chromium the
@@ -9,11 +10,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ElementwiseExpr, ElementwiseProgram, StridedView } from '@heed/core';
+import { programLevels, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 import { acquireFastRuntime } from '../src/fast/index.js';
 import { PARALLEL_PROGRAM_ELEMENTS, blockPlan, parallelProgramCalls } from '../src/fast/program-jobs.js';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
+import { wasmRowProgramRuns } from '../src/fast/codegen-wasm-rows.js';
 import { CHROMIUM, bundlePage, runPage } from '../../../scripts/test-support/browser.js';
 
 const one = new CpuBackend({ fast: true, threads: 1 });
@@ -76,13 +78,29 @@ function mathCase(n: number): { program: ElementwiseProgram; inputs: CaseInput[]
   };
 }
 
+/**
+ * softmax over rows with a per-row input, two outputs: y = exp(x - max x) / sum, and the row
+ * value sum + bias (a program with reductions: codegen-wasm-rows.ts).
+ */
+function softmaxCase(rows: number, n: number): { program: ElementwiseProgram; inputs: CaseInput[] } {
+  const exprs: ElementwiseExpr[] = [
+    input(0), { op: 'rowInput', input: 1, dtype: f }, { op: 'reduce', fn: 'max', x: 0, dtype: f }, bin('sub', 0, 2), un('exp', 3),
+    { op: 'reduce', fn: 'sum', x: 4, dtype: f }, bin('div', 4, 5), bin('add', 5, 1),
+  ];
+  return {
+    program: { shape: [rows, n], exprs, outputs: [6, 7], reduceAxes: 1 },
+    inputs: [{ data: values(rows * n, 21), shape: [rows, n], strides: [n, 1] }, { data: values(rows, 22), shape: [rows], strides: [1] }],
+  };
+}
+
 /** Runs the case's program on `b` (fused, as the lazy layer would) and reads every output back. */
 function run(b: CpuBackend, c: { program: ElementwiseProgram; inputs: CaseInput[] }): Float32Array[] {
   const views: StridedView[] = c.inputs.map((x) => ({ data: b.upload(x.data, f), dtype: f, shape: x.shape, strides: x.strides, offset: x.offset ?? 0 }));
   const outs = b.elementwise(c.program, views);
   if (outs === null) throw new Error('the fused kernel declined');
+  const { row, inner } = programLevels(c.program);
   const size = c.program.shape.reduce((p, d) => p * d, 1);
-  const got = outs.map((id) => b.readSync(id, f, size) as Float32Array);
+  const got = outs.map((id, j) => b.readSync(id, f, row[c.program.outputs[j]] ? size / inner : size) as Float32Array);
   for (const id of outs) b.free(id);
   for (const v of views) b.free(v.data);
   return got;
@@ -102,12 +120,12 @@ function expectBitwise(got: readonly Float32Array[], want: readonly Float32Array
 
 /** Runs `c` on 1 and 2 threads; expects bitwise equal results and that 2 threads used the pool iff `pooled`. */
 function sameOnOneAndTwo(c: { program: ElementwiseProgram; inputs: CaseInput[] }, pooled: boolean): Float32Array[] {
-  const runs0 = wasmProgramRuns();
+  const runs0 = wasmProgramRuns() + wasmRowProgramRuns();
   const calls0 = parallelProgramCalls();
   const single = run(one, c);
   expect(parallelProgramCalls()).toBe(calls0);
   const multi = run(two, c);
-  expect(wasmProgramRuns()).toBe(runs0 + 2); // both on the generated wasm path
+  expect(wasmProgramRuns() + wasmRowProgramRuns()).toBe(runs0 + 2); // both on a generated wasm path
   expect(parallelProgramCalls() > calls0).toBe(pooled);
   expectBitwise(multi, single);
   return multi;
@@ -150,6 +168,22 @@ describe('generated programs on the worker pool', () => {
 
   it('exp, tanh and sigmoid (the fast module\'s f32x4 math) match bitwise on 1 and 2 threads', () => {
     sameOnOneAndTwo(mathCase((1 << 20) + 3), true);
+  });
+
+  it('programs with reductions are split by rows only and match bitwise (many rows; a few long rows)', () => {
+    const rows0 = wasmRowProgramRuns();
+    const got = sameOnOneAndTwo(softmaxCase(1000, 300), true);
+    sameOnOneAndTwo(softmaxCase(5, 100003), true);
+    expect(wasmRowProgramRuns()).toBe(rows0 + 4);
+    // the softmax rows sum to 1 and the row output is sum + bias (a real reduction ran per row)
+    const bias = values(1000, 22);
+    for (const r of [0, 499, 999]) {
+      let total = 0;
+      for (let k = 0; k < 300; k++) total += got[0][r * 300 + k];
+      expect(total).toBeCloseTo(1, 5);
+      expect(got[1][r] - bias[r]).toBeGreaterThanOrEqual(1);
+    }
+    sameOnOneAndTwo(softmaxCase(1, 1 << 17), false); // one row: nothing to split
   });
 
   it('calls under the threshold stay on the calling thread', () => {

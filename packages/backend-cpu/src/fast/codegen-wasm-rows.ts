@@ -9,13 +9,17 @@
 //   reference kernels, like the fast path's own reduce kernels; max/min propagate NaN;
 // - element inputs are 'contiguous' (inner stride 1) or 'scalar' (inner stride 0) over one
 //   coalesced inner dim; every input has one byte stride between rows;
-// - modules are cached by program structure and layouts; instances by memory. Single-threaded.
+// - modules are cached by program structure and layouts; instances by memory; on a heap with a
+//   worker pool, large calls are split into row blocks run by the caller and the workers
+//   (program-jobs.ts; a row's folds stay on one thread, so the results do not change).
 import type { ElementwiseProgram } from '@heed/core';
 import { programLevels } from '@heed/core';
 import {
   BINARY_OPS, emitOp, memarg, name, OP, section, simd, SIMD, sleb, uleb, UNARY_OPS, vec, VMATH,
   type InputLayout, type VectorMath, type WasmProgram,
 } from './codegen-wasm.js';
+import { threadedRowProgram } from './program-jobs.js';
+import { FastRuntime } from './runtime.js';
 
 /** Whether the row generator can run `program` (float32 throughout, supported ops only). */
 export function wasmRowsSupports(program: ElementwiseProgram): boolean {
@@ -189,7 +193,9 @@ export function wasmRowProgram(program: ElementwiseProgram, key: string, layouts
     modules.set(fullKey, module);
   }
   if (module === null) return null;
-  const run = new WebAssembly.Instance(module, { env: { memory, ...vmath } }).exports.run as WasmProgram;
+  let run = new WebAssembly.Instance(module, { env: { memory, ...vmath } }).exports.run as WasmProgram;
+  const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
+  if (rt !== undefined && rt.maxThreads > 1) run = threadedRowProgram(rt, module, run, program, layouts.length);
   if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
   byMemory.set(fullKey, run);
   runs++;

@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Generated WASM programs (codegen-wasm.ts) over the worker pool. A program call
-// `run(n, rows, ...outPtrs, ...(inPtr, inRowStride), ...constants)` covers `rows` runs of `n`
-// elements; here a large call is cut into blocks — row ranges when there are enough rows,
-// else column ranges of each row (aligned to 16 elements, one cache line) — whose arguments go
-// to a Float64 table in the heap, and the blocks run as one JOB_PROGRAM job on the caller and
-// the workers (each thread through its own instance of the same compiled module). Invariants:
+// Generated WASM programs (codegen-wasm.ts, and codegen-wasm-rows.ts's programs with
+// reductions) over the worker pool. A program call `run(n, rows, ...outPtrs, ...(inPtr,
+// inRowStride), ...constants)` (rows first for reductions) covers `rows` runs of `n` elements;
+// here a large call is cut into blocks — row ranges when there are enough rows (always for
+// reductions), else column ranges of each row (aligned to 16 elements, one cache line) — whose
+// arguments go to a Float64 table in the heap, and the blocks run as one JOB_PROGRAM job on the
+// caller and the workers (each thread through its own instance of the same compiled module).
+// Invariants:
 // - every output element is computed by the same generated code from the same input elements
 //   whichever block and thread computes it (the vector and scalar loops of a program give
 //   bitwise the same values, see codegen-wasm.ts), so results are identical for 1 or N threads;
-// - only programs whose outputs are elementwise (each output element depends on the inputs at
-//   the same index) are split; anything else runs on the caller as one call;
+// - elementwise programs (each output element depends on the inputs at the same index) are
+//   split by rows or columns, programs with reductions by rows only (a row's folds run on one
+//   thread in their usual order), so no result depends on the split;
 // - calls under PARALLEL_PROGRAM_ELEMENTS stay on the caller (a job costs a few microseconds;
 //   HEED_CPU_PROGRAM_SPLIT=<elements> overrides it in Node, for bench/cpu_program_threads.mjs);
 // - when the pool fails (a worker died) the whole call runs again on the caller, after the job
 //   drained, so no output is left half written.
-import type { ElementwiseProgram } from '@heed/core';
+import { programLevels, type ElementwiseProgram } from '@heed/core';
 import { envFlag } from './index.js';
 import { blockSize } from './layout.js';
 import type { FastRuntime } from './runtime.js';
@@ -79,7 +82,8 @@ export function parallelProgramCalls(): number {
 
 /**
  * The blocks of a call of `rows` runs of `n` elements for `threads` threads: `[rowsPerBlock, 0]`
- * for row blocks, or `[1, columnsPerBlock]` for column blocks within each row.
+ * for row blocks, or `[1, columnsPerBlock]` for column blocks within each row (only when
+ * `columns` allows it, i.e. for programs without reductions).
  *
  * @example
  * ```ts
@@ -87,35 +91,59 @@ export function parallelProgramCalls(): number {
  * blockPlan(512, 8192, 2); // [1024, 0]: eight row blocks
  * ```
  */
-export function blockPlan(n: number, rows: number, threads: number): [number, number] {
-  if (rows >= 4 * threads) return [blockSize(rows, threads, 1, 1), 0];
+export function blockPlan(n: number, rows: number, threads: number, columns = true): [number, number] {
+  if (rows >= 4 * threads || !columns) return [blockSize(rows, threads, 1, 1), 0];
   return [1, Math.min(n, blockSize(n * rows, threads, 16, 4096))];
 }
 
 /**
- * Wraps a program's compiled call so that large calls run over `rt`'s worker pool (see the
- * file comment); `module` is shared with the workers on the first such call. `nOut` outputs
- * and `layouts.length` inputs fix the argument layout.
+ * How a generated program's call arguments describe its work (one source for both
+ * generators): which argument is the run length n and which the row count; per output whether
+ * it holds one value per row (a reduction) or n; the number of inputs; per input whether it may
+ * be split by columns ('contiguous' advances 4 bytes per element, 'scalar' not at all) —
+ * `columns` is null when the program reduces over a row, so a row is never cut. After `n`,
+ * `rows` and the outputs come one (pointer, byte stride between rows) pair per input, then the
+ * constants.
  *
  * @example
  * ```ts
- * const run = threadedProgram(rt, module, instance.exports.run as ProgramCall, 1, ['contiguous', 'scalar']);
- * run(n, rows, outPtr, xPtr, xRowStride, aPtr, 0);
+ * const elementwise: CallShape = { nArg: 0, rowsArg: 1, rowOutputs: [false], inputs: 2, columns: ['contiguous', 'scalar'] };
+ * const softmaxRows: CallShape = { nArg: 1, rowsArg: 0, rowOutputs: [false, true], inputs: 1, columns: null };
  * ```
  */
-export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, nOut: number, layouts: readonly RunLayout[]): ProgramCall {
+export interface CallShape {
+  readonly nArg: 0 | 1;
+  readonly rowsArg: 0 | 1;
+  readonly rowOutputs: readonly boolean[];
+  readonly inputs: number;
+  readonly columns: readonly RunLayout[] | null;
+}
+
+/**
+ * Wraps a generated program's compiled call so that large calls run over `rt`'s worker pool
+ * (see the file comment); `module` is shared with the workers on the first such call.
+ *
+ * @example
+ * ```ts
+ * const run = threadedCall(rt, module, instance.exports.run as ProgramCall, { nArg: 0, rowsArg: 1, rowOutputs: [false], inputs: 1, columns: ['contiguous'] });
+ * run(n, rows, outPtr, xPtr, xRowStride);
+ * ```
+ */
+export function threadedCall(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, shape: CallShape): ProgramCall {
+  const { nArg, rowsArg, rowOutputs, inputs, columns } = shape;
+  const nOut = rowOutputs.length;
   let id = -1;
   return (...args: number[]): void => {
-    const n = args[0], rows = args[1];
+    const n = args[nArg], rows = args[rowsArg];
     const threads = n * rows >= splitThreshold() ? rt.threads : 1;
-    if (threads < 2) {
+    const [rowsPer, colsPer] = blockPlan(n, rows, threads, columns !== null);
+    const perRow = colsPer === 0 ? 0 : Math.ceil(n / colsPer);
+    const nblocks = colsPer === 0 ? Math.ceil(rows / rowsPer) : rows * perRow;
+    if (threads < 2 || nblocks < 2) {
       run(...args);
       return;
     }
     if (id < 0) id = rt.shareProgram(module);
-    const [rowsPer, colsPer] = blockPlan(n, rows, threads);
-    const perRow = colsPer === 0 ? 0 : Math.ceil(n / colsPer);
-    const nblocks = colsPer === 0 ? Math.ceil(rows / rowsPer) : rows * perRow;
     const argc = args.length;
     const tableBytes = 8 * nblocks * argc;
     const table = rt.heap.alloc(tableBytes);
@@ -133,12 +161,12 @@ export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run
         const width = colsPer === 0 ? n : Math.min(colsPer, n - c);
         const at = b * argc;
         f64.set(args, at);
-        f64[at] = width;
-        f64[at + 1] = count;
-        for (let j = 0; j < nOut; j++) f64[at + 2 + j] = args[2 + j] + 4 * (r * n + c);
-        for (let j = 0; j < layouts.length; j++) {
+        f64[at + nArg] = width;
+        f64[at + rowsArg] = count;
+        for (let j = 0; j < nOut; j++) f64[at + 2 + j] = args[2 + j] + 4 * (rowOutputs[j] ? r : r * n + c);
+        for (let j = 0; j < inputs; j++) {
           const p = 2 + nOut + 2 * j;
-          f64[at + p] = args[p] + r * args[p + 1] + (layouts[j] === 'contiguous' ? 4 * c : 0);
+          f64[at + p] = args[p] + r * args[p + 1] + (columns?.[j] === 'contiguous' ? 4 * c : 0);
         }
       }
       const blockArgs = new Array<number>(argc);
@@ -157,4 +185,33 @@ export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run
       rt.heap.free(table, tableBytes);
     }
   };
+}
+
+/**
+ * {@link threadedCall} for codegen-wasm.ts's elementwise programs:
+ * `run(n, rows, ...outPtrs, ...(inPtr, inRowStride), ...constants)`.
+ *
+ * @example
+ * ```ts
+ * const run = threadedProgram(rt, module, instance.exports.run as ProgramCall, 1, ['contiguous', 'scalar']);
+ * run(n, rows, outPtr, xPtr, xRowStride, aPtr, 0);
+ * ```
+ */
+export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, nOut: number, layouts: readonly RunLayout[]): ProgramCall {
+  return threadedCall(rt, module, run, { nArg: 0, rowsArg: 1, rowOutputs: new Array<boolean>(nOut).fill(false), inputs: layouts.length, columns: layouts });
+}
+
+/**
+ * {@link threadedCall} for codegen-wasm-rows.ts's programs with reductions:
+ * `run(rows, n, ...outPtrs, ...(inPtr, inRowStride), ...constants)`, row outputs one value per
+ * row; split by rows only (each row's folds stay on one thread, so results do not change).
+ *
+ * @example
+ * ```ts
+ * const run = threadedRowProgram(rt, module, instance.exports.run as ProgramCall, program, layouts.length);
+ * ```
+ */
+export function threadedRowProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, program: ElementwiseProgram, inputs: number): ProgramCall {
+  const { row } = programLevels(program);
+  return threadedCall(rt, module, run, { nArg: 1, rowsArg: 0, rowOutputs: program.outputs.map((o) => row[o]), columns: null, inputs });
 }
