@@ -236,19 +236,31 @@ HOT static void layernorm_rows(const float *restrict x, const float *restrict w,
   }
 }
 
+static inline float gelu_tanh1(float v) {
+  float inner = ((v * v) * v * 0.044715f + v) * 0.7978845608028654f;
+  return (v * 0.5f) * (v_tanh(inner) + 1.f);
+}
+
+static inline float gelu_erf1(float v) { return (v * 0.5f) * (v_erf(v * 0.7071067811865476f) + 1.f); }
+
+/* (one loop per form: a select between the forms inside the loop would compute both) */
 HOT static void gelu_range(const float *restrict x, float *restrict y, long e0, long e1, int tanh_form) {
-  if (tanh_form) {
-    for (long i = e0; i < e1; i++) {
-      float v = x[i];
-      float inner = ((v * v) * v * 0.044715f + v) * 0.7978845608028654f;
-      y[i] = (v * 0.5f) * (v_tanh(inner) + 1.f);
-    }
-  } else {
-    for (long i = e0; i < e1; i++) {
-      float v = x[i];
-      y[i] = (v * 0.5f) * (v_erf(v * 0.7071067811865476f) + 1.f);
-    }
-  }
+  if (tanh_form) for (long i = e0; i < e1; i++) y[i] = gelu_tanh1(x[i]);
+  else for (long i = e0; i < e1; i++) y[i] = gelu_erf1(x[i]);
+}
+
+HOT static void gelu_in_place(float *y, long n, int tanh_form) {
+  if (tanh_form) for (long i = 0; i < n; i++) y[i] = gelu_tanh1(y[i]);
+  else for (long i = 0; i < n; i++) y[i] = gelu_erf1(y[i]);
+}
+
+/* GELU of n floats from x into y (y == x: in place; otherwise disjoint) on the calling thread:
+   the addon's one vectorised GELU, for other kernel files' epilogues too (gemm.c's activation,
+   once native.h declares it). */
+void heed_gelu(const float *x, float *y, long n, int tanh_form);
+void heed_gelu(const float *x, float *y, long n, int tanh_form) {
+  if (x == y) gelu_in_place(y, n, tanh_form);
+  else gelu_range(x, y, 0, n, tanh_form);
 }
 
 /* Task t of a row reduction: block (t % nb) of row (t / nb). With one block per row the result
