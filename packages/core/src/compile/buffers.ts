@@ -45,6 +45,35 @@ export function computing(backend: Backend): Backend {
   return backend instanceof LazyBackend ? backend.inner : backend;
 }
 
+/** The computed buffer each holder Storage was last given or seen with (a freed lazy handle forgets its own). */
+const lastBuffers = new WeakMap<Storage, DataId>();
+
+/**
+ * @internal The computed buffer `storage` holds, or held when it was freed (as far as compile()
+ * saw: bound as a holder or donated to).
+ *
+ * @example
+ * ```ts
+ * successor.get(lastBuffer(holder));
+ * ```
+ */
+export function lastBuffer(storage: Storage): DataId {
+  return (storage.freed ? undefined : innerData(storage.data)) ?? lastBuffers.get(storage) ?? storage.data;
+}
+
+/**
+ * @internal Notes the computed buffer `storage` holds now (see {@link lastBuffer}).
+ *
+ * @example
+ * ```ts
+ * noteBuffer(holder);
+ * ```
+ */
+export function noteBuffer(storage: Storage): void {
+  const d = innerData(storage.data);
+  if (d !== null) lastBuffers.set(storage, d);
+}
+
 /**
  * @internal Makes `storage` hold the computed buffer `data` instead of its current one, which is
  * freed (buffer donation). The Storage object, and every tensor viewing it, stays the same.
@@ -65,6 +94,7 @@ export function donate(storage: Storage, data: DataId): void {
     (storage as { data: DataId }).data = data;
   }
   storage.version++;
+  lastBuffers.set(storage, data);
   if (old !== null) runKernel(computing(storage.backend), 'free', old);
 }
 

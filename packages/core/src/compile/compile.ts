@@ -9,14 +9,15 @@
 // Invariants: a replay gives the values the eager step would; the LRU cache holds at most
 // `maxTraces` signatures; anything captured that was replaced or disposed outside the function
 // (e.g. loadStateDict, a user `assign`) makes that signature start over rather than replay stale.
-import type { DataId } from '../backend.js';
+import type { Backend, DataId } from '../backend.js';
+import { getBackend } from '../registry.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import { HeedError } from '../errors.js';
 import { describeValue } from '../validate.js';
 import { defaultGenerator } from '../random.js';
 import type { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
-import { flushLazy, innerData } from './buffers.js';
+import { flushLazy, innerData, lastBuffer, noteBuffer } from './buffers.js';
 import { probe, record, recordingNow, type Recording } from './record.js';
 import { ReplayDeclined, adamSteps, releaseConstants, replaySchedule } from './replay.js';
 import { buildSchedule, describeSchedule, finalizeFrees, type Schedule } from './schedule.js';
@@ -114,6 +115,15 @@ function debugCompile(): boolean {
 const schedulesOf = new FinalizationRegistry<Map<string, Entry>>((cache) => {
   for (const e of cache.values()) if (e.schedule !== null) releaseConstants(e.schedule);
 });
+
+/** The default backend, when one is set. */
+function currentBackend(): Backend[] {
+  try {
+    return [getBackend()];
+  } catch {
+    return [];
+  }
+}
 
 /** The computed buffers of `tensors` (a lazy argument still pending reads as its handle: never matched). */
 function argData(tensors: readonly Tensor[]): DataId[] {
@@ -225,7 +235,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       const inner = st.freed ? null : innerData(st.data);
       if (inner === null) continue;
       const slot = slotOf.get(inner);
-      if (slot !== undefined) holders.set(slot, st);
+      if (slot !== undefined) { holders.set(slot, st); noteBuffer(st); }
     }
     for (const slot of slotOf.values()) if (!holders.has(slot)) return false;
     for (const slot of s.carried) if (!holders.has(slot)) return false; // e.g. state the step also returns
@@ -260,7 +270,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     for (const [slot, h0] of holders) {
       let h = h0;
       for (let n = 0; h.freed && n < 64; n++) {
-        const next = successor.get(innerData(h.data) ?? h.data);
+        const next = successor.get(lastBuffer(h));
         if (next === undefined) break;
         h = next;
       }
@@ -294,6 +304,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     }
     const entry = e;
     const run = (): R => fn(...args);
+    const backends = (): Backend[] => [...new Set([...tensors.map((t) => t.backend), ...currentBackend()])];
     if (entry.phase === 'ready' && !refresh(entry)) restart(entry);
     switch (entry.phase) {
       case 'eager': return eager(run);
@@ -301,12 +312,12 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         if (warmup === 0) { entry.phase = 'traceA'; return compiled(...args); }
         if (++entry.warmups < warmup) return eager(() => probe(run));
         entry.phase = 'traceA';
-        const rec = eager(() => record(run));
+        const rec = eager(() => record(run, backends()));
         entry.w = rec;
         return rec.result as R;
       }
       case 'traceA': {
-        const rec = eager(() => record(run));
+        const rec = eager(() => record(run, backends()));
         entry.a = rec;
         entry.argsA = argData(tensors);
         entry.phase = 'traceB';
@@ -315,7 +326,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       case 'traceB': {
         const g = defaultGenerator();
         const start = g.offset;
-        const rec = eager(() => record(run));
+        const rec = eager(() => record(run, backends()));
         const generator = { seed: g.seed, start, end: defaultGenerator() === g ? g.offset : start };
         const argsB = argData(tensors);
         const s = buildSchedule(entry.a!, rec, { argsA: entry.argsA, argsB, generator }, (v): v is Tensor => v instanceof Tensor);
@@ -338,7 +349,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       }
       case 'ready': {
         try {
-          flushLazy(tensors.map((t) => t.backend));
+          flushLazy(backends());
           const out = replaySchedule(entry.schedule!, { args: argData(tensors), holders: entry.holders! }, ++entry.replays) as R;
           stats.replays++;
           return out;

@@ -8,6 +8,8 @@
 // - only calls whose backend computes are recorded (a LazyBackend's own calls are not; the
 //   calls it makes to its inner backend are), so a replay runs the fused schedule;
 // - a buffer id freed and handed out again is a new value (ids are versioned by production);
+// - pending lazy work of the arguments' and the default backend is computed before recording
+//   starts, so only the step's own work is recorded;
 // - host reads (read/readSync) while recording throw a HeedError naming compile and the fix;
 // - the hooks (recorder, Tensor.prototype.stridedView, FinalizationRegistry.prototype.register)
 //   are installed only for the extent of one recording and always restored.
@@ -16,7 +18,7 @@ import { HeedError } from '../errors.js';
 import { runKernel, setKernelRecorder, type FusedKernelName, type KernelName } from '../kernel-dispatch.js';
 import { LazyBackend } from '../lazy/lazy-backend.js';
 import type { Storage } from '../storage.js';
-import { innerData } from './buffers.js';
+import { flushLazy, innerData } from './buffers.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -152,14 +154,16 @@ function copyArg(a: unknown): unknown {
 }
 
 /**
- * @internal Runs `fn` once, eagerly, recording its kernel calls (see the file comment).
+ * @internal Runs `fn` once, eagerly, recording its kernel calls (see the file comment), after
+ * computing the pending work of the lazy backends in `before` (the arguments' and the default).
  *
  * @example
  * ```ts
- * const rec = record(() => step(x));
+ * const rec = record(() => step(x), [x.backend]);
  * ```
  */
-export function record<T>(fn: () => T): Recording<T> {
+export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recording<T> {
+  flushLazy(before); // pending work from outside the step must not be computed (and recorded) inside it
   const calls: RecordedCall[] = [];
   const live = new Map<DataId, { call: number; out: number }>();
   const births: Tensor[] = [];
