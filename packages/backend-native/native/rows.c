@@ -365,7 +365,7 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   return heed_bool(env, 1);
 }
 
-/* gelu(x, out, size, tanh) -> ran? */
+/* gelu(x, out, size, tanh) -> ran?  out == x runs in place. */
 static napi_value gelu(napi_env env, napi_callback_info info) {
   double v[4];
   if (!heed_args(env, info, 4, v, "gelu")) return NULL;
@@ -378,7 +378,7 @@ static napi_value gelu(napi_env env, napi_callback_info info) {
   if (y == NULL) return NULL;
   long tasks = (size + GELU_BLOCK - 1) / GELU_BLOCK;
   int nt = team((double)size * COST_GELU, tasks);
-  FOR_TASKS(tasks, t0, t1, gelu_range(x, y, t0 * GELU_BLOCK, t1 * GELU_BLOCK < size ? t1 * GELU_BLOCK : size, tanh_form));
+  FOR_TASKS(tasks, t0, t1, heed_gelu(x + t0 * GELU_BLOCK, y + t0 * GELU_BLOCK, (t1 * GELU_BLOCK < size ? t1 * GELU_BLOCK : size) - t0 * GELU_BLOCK, tanh_form));
   return heed_bool(env, 1);
 }
 

@@ -274,6 +274,19 @@ describe('native row kernels decline what they do not cover', () => {
     nat.free(w);
   });
 
+  it('gelu runs in place when out is x, with the same values', () => {
+    const addr = (id: DataId) => (id as unknown as { ptr: number }).ptr;
+    const raw = random(20_000, 12, 5);
+    for (const tanh of [0, 1]) {
+      const want = read(nat, nat.gelu!(on(nat, raw, [20_000]), tanh ? 'tanh' : 'none'), raw.length);
+      const buf = nat.upload(raw, 'float32');
+      nat.free(nat.softmax!(on(nat, random(4, 1), [4]))!); // binds the heap after the upload
+      expect(addon.gelu!(addr(buf), addr(buf), raw.length, tanh)).toBe(true);
+      expect(Array.from(nat.readSync(buf, 'float32', raw.length) as Float32Array), `tanh=${tanh}`).toEqual(Array.from(want));
+      nat.free(buf);
+    }
+  });
+
   it('the kernels reject out-of-range addresses and unknown op codes before writing', () => {
     nat.softmax!(on(nat, random(4, 1), [4])); // binds the heap
     expect(() => addon.softmax!(2 ** 31, 64, 4, 4, 0)).toThrow(RangeError);
