@@ -6,7 +6,7 @@
 // column sums (bias gradients). Both backends get the same inputs and thread count; each figure
 // is the lower quartile and the median of single calls (see timeCalls). Also checks that both
 // agree (max abs difference). `--threshold --addon=PATH` instead times the native kernels of an
-// addon built without the parallel threshold on 1 and 2 OpenMP threads from 2^10 to 2^20
+// addon built without the parallel threshold on 1 and 2 OpenMP threads from 2^12 to 2^21
 // elements (where rows.c's PAR_MIN should sit); build it with
 //   node bench/native_rows.mjs --build-threshold-addon=/tmp/heed_native_par0.node
 // usage: npx turbo run build --filter=@heed/backend-native... && node bench/native_rows.mjs [--threads=2]
