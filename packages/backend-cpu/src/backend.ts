@@ -32,7 +32,7 @@ import type { FastHeapStats } from './fast/heap.js';
 import type { NativeProvider } from './fast/native.js';
 import { nativeLinear, nativeMatmul } from './fast/native-matmul.js';
 import { nativeGelu, nativeLayerNorm, nativeReduce, nativeSoftmax } from './fast/native-rows.js';
-import { nativeAdam } from './fast/native-train.js';
+import { nativeAdam, nativeAttentionBackward, nativeAttentionForward } from './fast/native-train.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   syncRead: true,
@@ -163,11 +163,12 @@ export class CpuBackend implements Backend {
     this.attentionForward = (q, k, v, mask, scale, causal) => {
       this.#live('attentionForward');
       if (q.shape[q.shape.length - 2] * k.shape[k.shape.length - 2] < fuseFrom) return null; // short: the decomposition is faster
-      return attentionForwardKernel(q, k, v, mask, scale, causal, tileOps);
+      return (rt && nat && nativeAttentionForward(rt, nat, q, k, v, mask, scale, causal)) || attentionForwardKernel(q, k, v, mask, scale, causal, tileOps);
     };
     this.attentionBackward = (q, k, v, mask, scale, causal, out, dOut, lse) => {
       this.#live('attentionBackward');
-      return attentionBackwardKernel(q, k, v, mask, scale, causal, out, dOut, lse, tileOps);
+      return (rt && nat && nativeAttentionBackward(rt, nat, q, k, v, mask, scale, causal, out, dOut, lse)) ||
+        attentionBackwardKernel(q, k, v, mask, scale, causal, out, dOut, lse, tileOps);
     };
     if (rt !== null && nat !== null) {
       this.linear = (x, w, b) => { this.#live('linear'); return nativeLinear(rt, nat, x, w, b); };
