@@ -175,7 +175,12 @@ async function crossover() {
   const inst = createNativeCpuBackend({ threads, fuseTrainingAttentionFrom: 0 });
   heed.registerBackend({ name: 'cpu', priority: 9, create: () => inst });
   await heed.setBackend('cpu');
-  const js = { attentionForward: inst.attentionForward, attentionBackward: inst.attentionBackward };
+  // the JS tiled kernels over this backend's (native) matmul, whatever the backend wires itself
+  const instOps = { matmul: (a, b) => inst.matmul(a, b), free: (id) => inst.free(id), emit: (a) => inst.upload(a, 'float32') };
+  const js = {
+    attentionForward: (q, k, v, m, s, c) => attentionForwardKernel(q, k, v, m, s, c, instOps),
+    attentionBackward: (q, k, v, m, s, c, o, dy, l) => attentionBackwardKernel(q, k, v, m, s, c, o, dy, l, instOps),
+  };
   const modes = {
     native: { attentionForward: (q, k, v, m, s, c) => nativeAttentionForward(rt, provider, q, k, v, m, s, c),
       attentionBackward: (q, k, v, m, s, c, o, dy, l) => nativeAttentionBackward(rt, provider, q, k, v, m, s, c, o, dy, l) },
