@@ -5,7 +5,9 @@
 // non-tensor arguments, grad mode) the lifecycle is: `warmup` eager calls (state such as Adam's
 // moments is created lazily on the first step), two recorded calls A and B (eager, so their
 // results are real; comparing them finds the loop-carried state), then replays. A signature that
-// cannot be replayed (the reason is kept in `stats.notCompiled`) runs eagerly for good.
+// cannot be replayed (the reason is kept in `stats.notCompiled`) runs eagerly for good. Several
+// signatures share one model's state: the eager calls of a new one replace the holders of the
+// others, which follow the links its warm-up call leaves (`successor`, `refresh`).
 // Invariants: a replay gives the values the eager step would; the LRU cache holds at most
 // `maxTraces` signatures; anything captured that was replaced or disposed outside the function
 // (e.g. loadStateDict, a user `assign`) makes that signature start over rather than replay stale.
