@@ -42,3 +42,4 @@ export const cpuBackend: BackendFactory = {
 };
 export { type NativeKernels, type NativeProvider } from './fast/native.js';
 export { MATMUL_ACTIVATION, MATMUL_EPILOGUE } from './fast/native-matmul.js';
+export { NATIVE_REDUCE } from './fast/native-rows.js';

@@ -7,7 +7,6 @@
 // products (attention heads) run in parallel over the batch, each GEMM on one thread; large
 // ones run one after another with OpenBLAS's own threads. Results do not depend on the split.
 #include "native.h"
-#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -24,19 +23,17 @@ static int blas_layout(long rows, long cols, long sr, long sc, int *trans, int *
   return 0;
 }
 
-static void activate(float *c, long count, int act) {
+/* The activation epilogue, in place on one product's C (GELU: rows.c's vectorised kernel). */
+HEED_HOT static void activate(float *c, long count, int act) {
   switch (act) {
     case ACT_RELU:
       for (long i = 0; i < count; i++) c[i] = c[i] > 0.f ? c[i] : 0.f;
       break;
     case ACT_GELU:
-      for (long i = 0; i < count; i++) c[i] = 0.5f * c[i] * (1.f + erff(c[i] * 0.70710678118654752f));
+      heed_gelu(c, c, count, 0);
       break;
     case ACT_GELU_TANH:
-      for (long i = 0; i < count; i++) {
-        float x = c[i];
-        c[i] = 0.5f * x * (1.f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-      }
+      heed_gelu(c, c, count, 1);
       break;
     default:
       break;

@@ -26,6 +26,18 @@ typedef void (*heed_sgemm_fn)(int order, int transA, int transB, int m, int n, i
 extern heed_sgemm_fn heed_sgemm;
 enum { HEED_ROW_MAJOR = 101, HEED_NO_TRANS = 111, HEED_TRANS = 112 };
 
+/* Marks a hot loop function: GCC compiles AVX-512, AVX2 and generic variants and picks one at
+   load time, so one prebuilt x86-64 binary runs the best code the CPU has (plain C, no intrinsics). */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#define HEED_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HEED_HOT
+#endif
+
+/* GELU of n floats from x into y (y == x: in place) on the calling thread (rows.c): the addon's
+   one vectorised GELU, also gemm.c's activation epilogue. tanh_form 1: the tanh approximation. */
+void heed_gelu(const float *x, float *y, long n, int tanh_form);
+
 /* Reads exactly n numeric arguments into v; on failure throws a TypeError naming `op` and returns 0. */
 int heed_args(napi_env env, napi_callback_info info, size_t n, double *v, const char *op);
 /* The float pointer at byte address `addr`, checking that `count` floats fit (NULL + thrown RangeError otherwise). */

@@ -24,11 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
-#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define HOT
-#endif
+#define HOT HEED_HOT
 
 /* Work below PAR_MIN cost units runs on one thread. A unit is about one element of a
    reduction or LayerNorm (~0.2 ns on one AVX2 core); softmax and GELU elements cost ~4 units.
@@ -254,10 +250,7 @@ HOT static void gelu_in_place(float *y, long n, int tanh_form) {
   else for (long i = 0; i < n; i++) y[i] = gelu_erf1(y[i]);
 }
 
-/* GELU of n floats from x into y (y == x: in place; otherwise disjoint) on the calling thread:
-   the addon's one vectorised GELU, for other kernel files' epilogues too (gemm.c's activation,
-   once native.h declares it). */
-void heed_gelu(const float *x, float *y, long n, int tanh_form);
+/* GELU of n floats (native.h). */
 void heed_gelu(const float *x, float *y, long n, int tanh_form) {
   if (x == y) gelu_in_place(y, n, tanh_form);
   else gelu_range(x, y, 0, n, tanh_form);

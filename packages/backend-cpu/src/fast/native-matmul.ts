@@ -8,9 +8,23 @@ import { HeapBuffer, heapSource, type HeapSource } from './buffer.js';
 import { bindHeap, type NativeProvider } from './native.js';
 import type { FastRuntime } from './runtime.js';
 
-/** Epilogue codes of {@link NativeKernels.matmul}: what is added to the product, then the activation. */
+/**
+ * Epilogue codes of {@link NativeKernels.matmul}: what is added to the product before the activation.
+ *
+ * @example
+ * ```ts
+ * kernels.matmul(1, m, n, k, a, 0, k, 1, b, 0, n, 1, c, MATMUL_EPILOGUE.bias, biasAddr, MATMUL_ACTIVATION.none);
+ * ```
+ */
 export const MATMUL_EPILOGUE = { none: 0, bias: 1, matrix: 2 } as const;
-/** Activation codes of {@link NativeKernels.matmul}. */
+/**
+ * Activation codes of {@link NativeKernels.matmul}, applied after the epilogue.
+ *
+ * @example
+ * ```ts
+ * kernels.matmul(1, m, n, k, a, 0, k, 1, b, 0, n, 1, c, MATMUL_EPILOGUE.none, 0, MATMUL_ACTIVATION.relu);
+ * ```
+ */
 export const MATMUL_ACTIVATION = { none: 0, relu: 1, gelu: 2, geluTanh: 3 } as const;
 
 /**
