@@ -200,6 +200,21 @@ describe('compile on the fast CPU kernels', () => {
     expect(step.stats).toMatchObject({ traces: 2, replays: 6 });
   });
 
+  it('continues Adam\'s step count across signatures that share the parameters (bias corrections per holder)', () => {
+    const eager = adamModel(), comp = adamModel();
+    const step = compile((x: Tensor, y: Tensor) => adamStepOf(comp, x, y));
+    const rows = [3, 3, 3, 5, 5, 5, 3, 5, 5, 3, 3, 5, 3];
+    rows.forEach((r, i) => {
+      const [x, y] = batch(i, r);
+      const le = adamStepOf(eager, x, y), lc = step(x, y);
+      expect(lc.dataSync()[0]).toBeCloseTo(le.dataSync()[0], 6);
+      le.dispose(); lc.dispose(); x.dispose(); y.dispose();
+    });
+    const [ve, vc] = [values(eager), values(comp)];
+    ve.forEach((row, i) => row.forEach((v, j) => expect(vc[i][j]).toBeCloseTo(v, 6)));
+    expect(step.stats).toMatchObject({ traces: 2, replays: 7 });
+  });
+
   it('feeds a returned tensor back in as the next argument (a recurrent state the caller carries)', () => {
     const step = compile((h: Tensor, x: Tensor) => h.mul(0.5).add(x));
     const x = tensor([1, 2]);
