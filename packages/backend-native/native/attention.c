@@ -38,11 +38,12 @@
 #define ATTN_PARALLEL_MACS (1L << 21)
 #endif
 
-/* e^x for float x, vectorisable: 2^n * p(r) with n = round(x log2 e), r = x - n ln 2 (Cody-Waite), p a degree-7 fit; 0 below -87.3. */
+/* e^x for float x, vectorisable: 2^n * p(r) with n = round(x log2 e), r = x - n ln 2 (Cody-Waite), p a degree-7 fit; 0 below -87.3, NaN for NaN. */
 static inline float exp_poly(float x) {
   const float lo = -87.33654f, hi = 88.f;
   float c = x < lo ? lo : x;
   c = c > hi ? hi : c;
+  c = c == c ? c : 0.f; /* NaN: keep the int conversion below defined; NaN is returned at the end */
   const float t = c * 1.44269504088896341f;
   const float n = (t + 12582912.f) - 12582912.f; /* round to nearest */
   float r = c - n * 0.693359375f;
@@ -57,7 +58,7 @@ static inline float exp_poly(float x) {
   union { int32_t i; float f; } s;
   s.i = ((int32_t)n + 127) << 23;
   const float y = p * s.f;
-  return x < lo ? 0.f : y;
+  return x < lo ? 0.f : x == x ? y : x;
 }
 
 typedef struct {
