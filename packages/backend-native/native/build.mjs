@@ -3,8 +3,9 @@
 // Builds heed_native.node (the native CPU kernels) with node-gyp when a C compiler is present and
 // the addon is missing or older than its sources; `--force` rebuilds, `--if-possible` exits 0
 // with a message when no compiler is installed (the package then uses its prebuilt binary, or
-// Heed keeps its WASM kernels). `--prebuild` also copies the result to prebuilds/<platform>-<arch>/.
+// Heed keeps its WASM kernels). `--prebuild` also copies the result (stripped) to prebuilds/<platform>-<arch>/.
 // OpenBLAS is not needed to build: the addon loads it at run time.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
       const dir = join(here, '..', 'prebuilds', `${process.platform}-${process.arch}`);
       mkdirSync(dir, { recursive: true });
       copyFileSync(built, join(dir, 'heed_native.node'));
+      if (onPath('strip')) execFileSync('strip', ['--strip-unneeded', join(dir, 'heed_native.node')]);
       console.log(`heed_native: copied to ${dir}`);
     }
   } catch (e) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Finds and loads heed_native.node (a local build first, then the prebuilt binary for this
-// platform) and, through it, OpenBLAS (dlopen: HEED_OPENBLAS alone when set, else the OpenMP
+// Finds and loads heed_native.node (HEED_NATIVE_ADDON alone when set, else a local build, then
+// the prebuilt binary for this platform) and, through it, OpenBLAS (dlopen: HEED_OPENBLAS alone when set, else the OpenMP
 // build, then the system's libopenblas). Every failure is a HeedError that says what to install or build.
 // Invariant: the addon and the library are loaded once per process; later calls reuse them.
 import { HeedError } from '@heed/core';
@@ -45,6 +45,8 @@ let cached: { addon: NativeAddon; library: NativeLibrary } | null = null;
 
 function addonCandidates(): string[] {
   const root = join(here, '..');
+  const env = process.env.HEED_NATIVE_ADDON;
+  if (env) return [env]; // an explicit choice (e.g. the prebuilt binary in a test)
   return [
     join(root, 'native', 'build', 'Release', 'heed_native.node'),
     join(root, 'prebuilds', `${platform}-${arch}`, 'heed_native.node'),
