@@ -5,8 +5,9 @@
 // the consumers reading it through a row broadcast (epilogue) share one row loop. Results are
 // bitwise the eager reference kernels' (the row loop folds in doubles in row-major order, like
 // reduce.ts), also when a backend without `elementwise` runs the programs op by op; the fast
-// path (generated WASM SIMD row loops, f32 folds) is close. Also: common subexpressions are computed once; flush() runs same-shape buffers
-// (a multi-tensor optimizer step) as one program.
+// path (generated WASM SIMD row loops, f32 folds) is close. Also: a producer read through a
+// permuted view fuses as strided reads; common subexpressions are computed once; flush() and
+// on-demand realization run same-shape held buffers (a multi-tensor optimizer step) as one program.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as heed from '@heed/core';
 import { LazyBackend, type Backend, type Tensor } from '@heed/core';
@@ -125,6 +126,29 @@ describe('lazy execution: reductions fuse with their prologue and epilogue', () 
     const eager = await run('rl-eager-ref');
     expect(await run('rl-lazy-ref')).toEqual(eager);
     expect(await run('rl-lazy-fast')).toEqual(eager); // the WASM row loop: f32x4.max propagates NaN too
+  });
+});
+
+describe('lazy execution: a producer read through a permuted view', () => {
+  it('computes a freed producer at the permuted positions (no separate copy), bitwise equal', async () => {
+    const run = async (backend: string) => {
+      const x = heed.tensor(values(24, 61), { shape: [6, 4], backend });
+      const b = heed.tensor(values(4, 62), { shape: [4], backend });
+      await heed.flush(backend);
+      const lazy = heed.findBackend(backend);
+      if (lazy instanceof LazyBackend) lazy.resetStats();
+      // heads-like: (x + b) as [2, 3, 4], permuted to [4, 2, 3], made contiguous, then scaled
+      const y = heed.tidy(() => x.add(b).exp().reshape([2, 3, 4]).permute([2, 0, 1]).contiguous().mul(2).softmax(-1));
+      const out = Array.from(await y.data());
+      const programs = lazy instanceof LazyBackend ? lazy.stats().programs : 0;
+      for (const t of [x, b, y]) t.dispose();
+      return { out, programs };
+    };
+    const eager = await run('rl-eager-ref');
+    const lazy = await run('rl-lazy-ref');
+    expect(lazy.programs).toBe(1);
+    expect(lazy.out).toEqual(eager.out);
+    expect((await run('rl-lazy-unfused')).out).toEqual(eager.out);
   });
 });
 

@@ -10,6 +10,9 @@
 //   elementwise node of the row shape (size-1 dims aside) read by a 'full' node through a
 //   row broadcast (strides 0 over the k trailing dims: epilogue fusion), or read by a row node
 //   as a whole (a keepdim reshape).
+// - 'full' through a permuted view (e.g. attention heads made contiguous for a matmul): a
+//   producer read only there and never written out is computed at the permuted positions,
+//   its inputs read through the composed strides (`composeView`), so no copy kernel runs.
 // Any other edge makes the producer a kernel input, computed first (`first`). Invariants:
 // - every fused node that is still alive, or read by a pending node outside the program, is
 //   an output, so nothing is computed twice; a 'full' output is element-level in the program
@@ -37,6 +40,8 @@ export interface Plan {
   /** Pending buffers to fuse (roots included), in dependency order. */
   readonly fused: readonly LazyBuffer[];
   readonly place: ReadonlyMap<LazyBuffer, Place>;
+  /** Nodes computed at permuted positions: a view of the frame's shape over the node's contiguous buffer. */
+  readonly xform: ReadonlyMap<LazyBuffer, Strides>;
   /** Pending non-fill buffers that cannot be fused: computed before this program. */
   readonly first: readonly LazyBuffer[];
   /** Operand slots of fused nodes that read each fused buffer. */
@@ -77,6 +82,13 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
   const fused: LazyBuffer[] = [];
   const first = new Set<LazyBuffer>();
   const internal = new Map<LazyBuffer, number>();
+  const xform = new Map<LazyBuffer, Strides>();
+  /** Whether `t` (a view of the frame's shape over producer o's buffer) can be o's positions: o is read once, here, never written out, and t's steps stay inside o's dims. */
+  const permutable = (t: Strides | null, o: LazyBuffer): t is Strides => {
+    const p = o.pending;
+    if (t === null || p === null || p.kind === 'fill' || p.kind === 'reduce' || !o.freed || o.uses !== 1 || place.has(o)) return false;
+    return composeView(t, o.shape, { data: o, dtype: o.dtype, shape: o.shape, strides: contiguousStrides(o.shape), offset: 0 }) !== null;
+  };
 
   const edge = (v: StridedView, o: LazyBuffer, readerPlace: Place, readerShape: readonly number[]): Place | null => {
     const f = frameOf(o);
@@ -120,10 +132,21 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
     const p = b.pending as Pending;
     const readerPlace: Place = p.kind === 'reduce' ? 'full' : pl;
     const readerShape = p.kind === 'reduce' ? p.x.shape : b.shape;
+    const mine = xform.get(b);
     for (const v of operands(p)) {
       const o = v.data as LazyBuffer;
       if (o.pending === null || o.pending.kind === 'fill') continue;
-      const to = edge(v, o, readerPlace, readerShape);
+      let to: Place | null;
+      if (mine !== undefined) {
+        // b runs at permuted positions: its producers can only follow it there
+        const t = composeView(mine, b.shape, v);
+        to = permutable(t, o) ? 'full' : null;
+        if (t !== null && to !== null) xform.set(o, t);
+      } else {
+        to = edge(v, o, readerPlace, readerShape);
+        const t: Strides = v;
+        if (to === null && readerPlace === 'full' && sameShape(readerShape, X) && permutable(t, o)) { xform.set(o, t); to = 'full'; }
+      }
       if (to === null) { first.add(o); continue; }
       internal.set(o, (internal.get(o) ?? 0) + 1);
       visit(o, to);
@@ -141,7 +164,7 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
     if (!roots.includes(b) && place.get(b) === 'full' && !sameShape(b.shape, X) && escapes(b, internal)) first.add(b);
   }
   X = X.slice();
-  return { roots, fused, place, first: [...first], internalUses: internal, shape: X, reduceAxes: k };
+  return { roots, fused, place, xform, first: [...first], internalUses: internal, shape: X, reduceAxes: k };
 }
 
 /** Whether pending elementwise nodes lead from `b` to a pending reduction (a few levels deep). */
@@ -175,7 +198,7 @@ export function buildProgram(plan: Plan) {
   const index = new Map<LazyBuffer, number>();
   const constants = new Map<string, number>();
   const leafIndex = new Map<string, number>();
-  const operand = (v: StridedView, readerPlace: Place): number => {
+  const operand = (v: StridedView, readerPlace: Place, reader: LazyBuffer): number => {
     const o = v.data as LazyBuffer;
     const fusedAt = index.get(o);
     if (fusedAt !== undefined && o.pending !== null && o.pending.kind !== 'fill') return fusedAt;
@@ -189,7 +212,8 @@ export function buildProgram(plan: Plan) {
       return at;
     }
     // read by a broadcast-fused node: its size-1 dims become 0 strides; by a row node: a row view
-    const leaf = readerPlace === 'full' ? toShape(v, X) : rowView(v, rowShape);
+    const t = plan.xform.get(reader);
+    const leaf = t !== undefined ? composeView(t, reader.shape, v) as StridedView : readerPlace === 'full' ? toShape(v, X) : rowView(v, rowShape);
     const key = `${readerPlace}|${o.id}|${leaf.strides.join(',')}|${leaf.offset}`;
     let at = leafIndex.get(key);
     if (at === undefined) {
@@ -205,12 +229,12 @@ export function buildProgram(plan: Plan) {
     let e: ElementwiseExpr;
     switch (p.kind) {
       case 'fill': e = { op: 'const', value: p.value, dtype: b.dtype }; break;
-      case 'copy': index.set(b, operand(p.x, pl)); continue;
-      case 'reduce': e = { op: 'reduce', fn: p.fn, x: operand(p.x, 'full'), dtype: b.dtype }; break;
-      case 'unary': e = { op: 'unary', fn: p.fn, x: operand(p.x, pl), dtype: b.dtype }; break;
-      case 'binary': e = { op: 'binary', fn: p.fn, a: operand(p.a, pl), b: operand(p.b, pl), dtype: b.dtype }; break;
-      case 'where': e = { op: 'where', cond: operand(p.cond, pl), a: operand(p.a, pl), b: operand(p.b, pl), dtype: b.dtype }; break;
-      case 'cast': e = { op: 'cast', x: operand(p.x, pl), dtype: b.dtype }; break;
+      case 'copy': index.set(b, operand(p.x, pl, b)); continue;
+      case 'reduce': e = { op: 'reduce', fn: p.fn, x: operand(p.x, 'full', b), dtype: b.dtype }; break;
+      case 'unary': e = { op: 'unary', fn: p.fn, x: operand(p.x, pl, b), dtype: b.dtype }; break;
+      case 'binary': e = { op: 'binary', fn: p.fn, a: operand(p.a, pl, b), b: operand(p.b, pl, b), dtype: b.dtype }; break;
+      case 'where': e = { op: 'where', cond: operand(p.cond, pl, b), a: operand(p.a, pl, b), b: operand(p.b, pl, b), dtype: b.dtype }; break;
+      case 'cast': e = { op: 'cast', x: operand(p.x, pl, b), dtype: b.dtype }; break;
     }
     index.set(b, exprs.push(e) - 1);
   }
@@ -270,6 +294,40 @@ function rowBroadcast(v: StridedView, X: readonly number[], k: number, oShape: r
 function inferRowAxes(v: StridedView, X: readonly number[], oShape: readonly number[]): number {
   for (let k = 1; k <= X.length; k++) if (rowBroadcast(v, X, k, oShape)) return k;
   return 0;
+}
+
+/** The strides part of a view: how a frame's index reaches a buffer. */
+type Strides = { readonly shape: readonly number[]; readonly strides: readonly number[]; readonly offset: number };
+
+/**
+ * `t` (a view of the frame's shape over a contiguous buffer of shape `S`) followed by `w` (a view
+ * of shape S): the composite view of the frame's shape over w's buffer; null when a step of t
+ * carries across S's dims (then no strides express it).
+ */
+function composeView(t: Strides, S: readonly number[], w: StridedView): StridedView | null {
+  const cs = contiguousStrides(S);
+  const idx0 = S.map(() => 0);
+  let rem = t.offset;
+  for (let d = 0; d < S.length; d++) {
+    if (S[d] === 1) continue;
+    idx0[d] = Math.floor(rem / cs[d]);
+    rem -= idx0[d] * cs[d];
+  }
+  if (rem !== 0) return null;
+  const span = S.map(() => 0);
+  const strides: number[] = [];
+  for (let e = 0; e < t.shape.length; e++) {
+    const n = t.shape[e], st = t.strides[e];
+    if (n === 1 || st === 0) { strides.push(0); continue; }
+    let d = -1;
+    for (let q = 0; q < S.length && d < 0; q++) if (S[q] !== 1 && st >= cs[q] && st % cs[q] === 0 && st < cs[q] * S[q]) d = q;
+    if (d < 0) return null;
+    span[d] += (n - 1) * (st / cs[d]);
+    strides.push((st / cs[d]) * w.strides[d]);
+  }
+  if (S.some((size, d) => idx0[d] + span[d] > size - 1 && size > 0)) return null;
+  const offset = S.reduce((o, _, d) => o + idx0[d] * w.strides[d], w.offset);
+  return { ...w, shape: t.shape, strides, offset };
 }
 
 /** `v` (a view of its reader's shape, which is `shape` or broadcasts to it) as a view of `shape`. */
