@@ -17,7 +17,7 @@
 //   HEED_CPU_PROGRAM_SPLIT=<elements> overrides it in Node, for bench/cpu_program_threads.mjs);
 // - when the pool fails (a worker died) the whole call runs again on the caller, after the job
 //   drained, so no output is left half written.
-import { programLevels, type ElementwiseProgram } from '@heed/core';
+import { programLevels, type ElementwiseExpr, type ElementwiseProgram } from '@heed/core';
 import { envFlag } from './index.js';
 import { blockSize } from './layout.js';
 import type { FastRuntime } from './runtime.js';
@@ -50,8 +50,10 @@ type ProgramCall = (...args: number[]) => void;
 /** How a program input advances inside a run: contiguous (by one element) or broadcast (not at all). */
 type RunLayout = 'contiguous' | 'scalar';
 
-/** Expression kinds whose value at an index depends only on their operands at that index (not reductions, not row inputs). */
-const ELEMENTWISE_EXPRS = new Set(['input', 'const', 'unary', 'binary', 'where', 'cast']);
+/** Per expression kind: whether its value at an index depends only on its operands at that index (not a reduction, not a row input). */
+const AT_INDEX: { readonly [K in ElementwiseExpr['op']]: boolean } = {
+  input: true, const: true, unary: true, binary: true, where: true, cast: true, rowInput: false, reduce: false,
+};
 
 /**
  * Whether a program's calls may be cut into independent row/column blocks (every expression is
@@ -63,7 +65,7 @@ const ELEMENTWISE_EXPRS = new Set(['input', 'const', 'unary', 'binary', 'where',
  * ```
  */
 export function splittable(program: ElementwiseProgram): boolean {
-  return program.exprs.every((e) => ELEMENTWISE_EXPRS.has(e.op));
+  return program.exprs.every((e) => AT_INDEX[e.op]);
 }
 
 let parallelCalls = 0;
