@@ -30,7 +30,7 @@ typedef struct {
 /* One range of n elements (pointers already at its start). restrict: an output is either disjoint
    from every input or the same address (in place), and each element is read before it is written
    at the same index, so the vector code stays exact. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEED_HOT
 static void adam_range(const adam_job *j, const float *restrict p, const float *restrict g, const float *restrict m,
                        const float *restrict v, float *restrict po, float *restrict mo, float *restrict vo, long n) {
   const float lr = j->lr, b1 = j->b1, b2 = j->b2, eps = j->eps, c1 = j->c1, c2 = j->c2;

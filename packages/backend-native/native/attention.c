@@ -22,7 +22,9 @@
 
 /* Lets GCC if-convert the selects of the exp and mask loops into vector blends on AVX2 (without
    it, a possibly-trapping compare keeps them scalar); no value changes: nothing reads FP flags. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
 
 /* Query rows per tile (as attention-train.ts). */
 #define TILE 64
@@ -72,7 +74,7 @@ typedef struct {
 } attn_job;
 
 /* Scales and masks one score row in place (keys >= visible become -Infinity) and returns its maximum. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEED_HOT
 static float mask_row(const attn_job *j, float *a, long n, long visible, const float *mrow) {
   const float scale = j->scale;
   if (mrow == NULL) {
@@ -96,7 +98,7 @@ static float mask_row(const attn_job *j, float *a, long n, long visible, const f
 }
 
 /* a[s] = exp(a[s] - max) for s < n; returns their sum (fixed lanes). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEED_HOT
 static float exp_row(float *a, long n, float max) {
   float acc[LANES] = { 0 };
   long s = 0;
@@ -108,13 +110,13 @@ static float exp_row(float *a, long n, float max) {
   return sum;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEED_HOT
 static void scale_row(float *a, long n, float f) {
   for (long s = 0; s < n; s++) a[s] *= f;
 }
 
 /* p = exp(a - lse) into a, dS = p (dp - dl) scale into dp. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEED_HOT
 static void grad_row(float *a, float *dp, long n, float lse, float dl, float scale) {
   for (long s = 0; s < n; s++) {
     const float p = exp_poly(a[s] - lse);
