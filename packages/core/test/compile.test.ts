@@ -215,6 +215,26 @@ describe('compile on the fast CPU kernels', () => {
     expect(step.stats).toMatchObject({ traces: 2, replays: 7 });
   });
 
+  it('replays from a parameter assigned outside the step (a loaded checkpoint), even while a view of its old value is alive', () => {
+    const eager = model(), comp = model();
+    const step = compile((x: Tensor, y: Tensor) => sgdStep(comp, x, y));
+    const loaded = Array.from({ length: 32 }, (_, i) => Math.cos(i) * 0.2);
+    let oldView: Tensor | null = null;
+    for (let i = 0; i < 9; i++) {
+      if (i === 5) {
+        oldView = comp.w1.reshape([32]); // keeps the replaced storage alive
+        for (const m of [eager, comp]) noGrad(() => m.w1.assign(tensor(loaded, { shape: [4, 8] })));
+      }
+      const [x, y] = batch(i);
+      const le = sgdStep(eager, x, y), lc = step(x, y);
+      expect(Array.from(lc.dataSync())).toEqual(Array.from(le.dataSync()));
+      le.dispose(); lc.dispose(); x.dispose(); y.dispose();
+    }
+    expect(values(comp)).toEqual(values(eager));
+    expect(step.stats).toMatchObject({ traces: 1, replays: 6 });
+    oldView!.dispose();
+  });
+
   it('feeds a returned tensor back in as the next argument (a recurrent state the caller carries)', () => {
     const step = compile((h: Tensor, x: Tensor) => h.mul(0.5).add(x));
     const x = tensor([1, 2]);

@@ -96,6 +96,8 @@ interface Entry {
   argsA: DataId[];
   schedule: Schedule | null;
   holders: Map<number, Storage> | null;
+  /** A tensor that held each holder when it was bound: where that state lives if it moved. */
+  holderTensors: Map<number, WeakRef<Tensor>> | null;
   replays: number;
 }
 
@@ -208,6 +210,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     e.w = e.a = null;
     e.schedule = null;
     e.holders = null;
+    e.holderTensors = null;
   };
   const restart = (e: Entry): void => {
     drop(e);
@@ -232,17 +235,22 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const slotOf = new Map<DataId, number>();
     for (const [slot, data] of s.aliveAtEnd) if (!s.resultSlots.has(slot)) slotOf.set(data, slot);
     const holders = new Map<number, Storage>();
+    const tensorsOf = new Map<number, WeakRef<Tensor>>();
     for (const t of [...b.births, ...b.readTensors]) {
       const st = t.storage;
       const inner = st.freed ? null : innerData(st.data);
       if (inner === null) continue;
       const slot = slotOf.get(inner);
-      if (slot !== undefined) { holders.set(slot, st); noteBuffer(st); }
+      if (slot === undefined) continue;
+      holders.set(slot, st);
+      noteBuffer(st);
+      if (!t.isDisposed) tensorsOf.set(slot, new WeakRef(t));
     }
     for (const slot of slotOf.values()) if (!holders.has(slot)) return false;
     for (const slot of s.carried) if (!holders.has(slot)) return false; // e.g. state the step also returns
     finalizeFrees(s, new Set(holders.keys()));
     e.holders = holders;
+    e.holderTensors = tensorsOf;
     for (const c of s.calls) {
       const h = c.rule?.kind === 'adam' && c.rule.step !== null ? holders.get(c.outs[0]) : undefined;
       if (h !== undefined && c.rule?.kind === 'adam' && c.rule.step !== null) adamSteps.set(h, c.rule.step);
@@ -265,12 +273,18 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     }));
   };
 
-  /** Replaces holders that eager calls of other signatures freed by their successors; false if state was lost. */
+  /**
+   * Moves holders to where their state lives now: the current Storage of the tensor that held
+   * it (a parameter assigned outside the step, e.g. a loaded checkpoint), or the successor an
+   * eager call of another signature left. False if some state was lost (the entry starts over).
+   */
   const refresh = (e: Entry): boolean => {
     const s = e.schedule!, holders = e.holders!;
     let dropped = false;
     for (const [slot, h0] of holders) {
       let h = h0;
+      const t = e.holderTensors?.get(slot)?.deref();
+      if (t !== undefined && !t.isDisposed && t.storage !== h && !t.storage.freed && t.isContiguous) h = t.storage;
       for (let n = 0; h.freed && n < 64; n++) {
         const next = successor.get(lastBuffer(h));
         if (next === undefined) break;
@@ -295,7 +309,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       cache.delete(key);
       cache.set(key, e); // most recently used last
     } else {
-      e = { phase: 'warmup', warmups: 0, attempts: 0, w: null, a: null, argsA: [], schedule: null, holders: null, replays: 0 };
+      e = { phase: 'warmup', warmups: 0, attempts: 0, w: null, a: null, argsA: [], schedule: null, holders: null, holderTensors: null, replays: 0 };
       cache.set(key, e);
       if (cache.size > maxTraces) {
         const [oldKey, old] = cache.entries().next().value as [string, Entry];
