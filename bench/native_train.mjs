@@ -13,7 +13,7 @@
 // scaledDotProductAttention (causal, B2 H8 D64, forward + backward()) on the native backend three
 // ways: the native fused pair, the JS tiled pair (what the backend runs today) and the
 // decomposition (native matmul + softmax), from L = S = 64 up: where fusing starts to pay.
-// usage: npx turbo run build --filter=@heed/backend-native... && node bench/native_train.mjs [--threads=2] [--only=adam|attention] [--long=0] [--threshold [--addon=path]] [--crossover]
+// usage: npx turbo run build --filter=@heed/backend-native... && node bench/native_train.mjs [--threads=2] [--only=adam|attention] [--long=0] [--threshold [--addon=path]] [--crossover [--lengths=64,128,...]]
 import { createRequire } from 'node:module';
 import { CpuBackend } from '@heed/backend-cpu';
 import { nativeProvider } from '@heed/backend-native';
@@ -190,7 +190,7 @@ async function crossover() {
   const B = 2, H = 8, D = 64;
   console.log(`\n| training step B${B} H${H} D${D} causal, L = S | native fused ms | JS tiled fused ms | decomposition ms | decomposition / native |`);
   console.log('|---|---|---|---|---|');
-  for (const L of [64, 128, 256, 512, 1024]) {
+  for (const L of arg('lengths', '64,128,256,512,1024').split(',').map(Number)) {
     const gen = new heed.Generator(L);
     const [q, k, v] = [0, 1, 2].map(() => heed.randn([B, H, L, D], { generator: gen }));
     const stepMs = () => {
