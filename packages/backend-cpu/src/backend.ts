@@ -67,7 +67,7 @@ export interface CpuBackendOptions {
   /**
    * The fused training attention (`attentionForward`/`attentionBackward`) runs when a head has
    * at least this many scores (L x S); below it the kernels decline and core's decomposition,
-   * which is faster on short sequences, runs (default 2^17, about L = S = 362; 0 = always fuse).
+   * which is faster on short sequences, runs (default 2^17, about L = S = 362, or 0 with `native` kernels, whose fused pair wins from L = 64; 0 = always fuse).
    */
   readonly fuseTrainingAttentionFrom?: number;
 }
@@ -159,7 +159,8 @@ export class CpuBackend implements Backend {
       free: (id: DataId) => this.free(id),
       emit: (a: Float32Array): DataId => (rt !== null && fastUpload(rt, a, 'float32')) || wrap(a, 'float32'),
     };
-    const fuseFrom = options.fuseTrainingAttentionFrom ?? FUSE_TRAINING_ATTENTION_FROM;
+    // The native pair beats the decomposition from L = 64 up (bench/native_train.mjs --crossover); the JS pair only from 2^17.
+    const fuseFrom = options.fuseTrainingAttentionFrom ?? (options.native ? 0 : FUSE_TRAINING_ATTENTION_FROM);
     this.attentionForward = (q, k, v, mask, scale, causal) => {
       this.#live('attentionForward');
       if (q.shape[q.shape.length - 2] * k.shape[k.shape.length - 2] < fuseFrom) return null; // short: the decomposition is faster
