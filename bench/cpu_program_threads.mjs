@@ -3,7 +3,9 @@
 // ms per call of relu(x * a + b) and of a 3-output exp/tanh/sigmoid program at sizes 4K-4M,
 // through CpuBackend.elementwise directly (what the lazy layer calls). Sets the pool's split
 // threshold to 0 (HEED_CPU_PROGRAM_SPLIT=0) so every size runs as a pool job on the threaded
-// backend: the crossover is where PARALLEL_PROGRAM_ELEMENTS (fast/program-jobs.ts) belongs.
+// backend: the crossover is where PARALLEL_PROGRAM_UNITS (fast/program-jobs.ts) belongs (divide
+// by the program's programCost: relu(x*a+b) here is 3.5 units per element, exp,tanh,sigmoid 52).
+// On a shared machine run it at real-time priority (chrt -f 10) so the pool gets its cores.
 // usage: node bench/cpu_program_threads.mjs [--threads=2] [--reps=15] [--min=4096] [--max=4194304] [--program=relu|exp]
 // One `RESULT {json}` line per size and program.
 process.env.HEED_CPU_PROGRAM_SPLIT ??= '0';

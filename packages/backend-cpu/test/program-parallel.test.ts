@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { programLevels, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 import { acquireFastRuntime } from '../src/fast/index.js';
-import { PARALLEL_PROGRAM_ELEMENTS, blockPlan, parallelProgramCalls } from '../src/fast/program-jobs.js';
+import { PARALLEL_PROGRAM_UNITS, blockPlan, parallelProgramCalls, programCost } from '../src/fast/program-jobs.js';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
 import { wasmRowProgramRuns } from '../src/fast/codegen-wasm-rows.js';
 import { CHROMIUM, bundlePage, runPage } from '../../../scripts/test-support/browser.js';
@@ -187,8 +187,15 @@ describe('generated programs on the worker pool', () => {
   });
 
   it('calls under the threshold stay on the calling thread', () => {
-    sameOnOneAndTwo(reluCase(1, PARALLEL_PROGRAM_ELEMENTS - 16), false);
-    sameOnOneAndTwo(reluCase(8, PARALLEL_PROGRAM_ELEMENTS / 8), true);
+    const relu = reluCase(1, 1);
+    // x read, mul, add, relu, one output; a is read along the run, b is one value per run
+    expect(programCost(relu.program, ['contiguous', 'contiguous', 'scalar'])).toBe(4.5);
+    expect(programCost(mathCase(1).program, ['contiguous'])).toBe(52);
+    expect(programCost(softmaxCase(1, 1).program, ['contiguous', 'scalar'])).toBe(21.5); // x 1, max, sub, exp 16, sum, div 2, one element output 1
+    const from = Math.ceil(PARALLEL_PROGRAM_UNITS / 4.5 / 8) * 8;
+    sameOnOneAndTwo(reluCase(1, from - 16), false);
+    sameOnOneAndTwo(reluCase(8, from / 8), true);
+    sameOnOneAndTwo(mathCase(Math.ceil(PARALLEL_PROGRAM_UNITS / 52)), true); // expensive programs split sooner
   });
 });
 

@@ -195,7 +195,7 @@ export function wasmRowProgram(program: ElementwiseProgram, key: string, layouts
   if (module === null) return null;
   let run = new WebAssembly.Instance(module, { env: { memory, ...vmath } }).exports.run as WasmProgram;
   const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
-  if (rt !== undefined && rt.maxThreads > 1) run = threadedRowProgram(rt, module, run, program, layouts.length);
+  if (rt !== undefined && rt.maxThreads > 1) run = threadedRowProgram(rt, module, run, program, layouts);
   if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
   byMemory.set(fullKey, run);
   runs++;

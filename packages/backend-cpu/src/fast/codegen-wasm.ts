@@ -264,7 +264,7 @@ export function wasmProgram(program: ElementwiseProgram, key: string, layouts: r
   const instance = new WebAssembly.Instance(module, { env: { memory, ...vmath } });
   let run = instance.exports.run as WasmProgram;
   const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
-  if (rt !== undefined && rt.maxThreads > 1 && splittable(program)) run = threadedProgram(rt, module, run, program.outputs.length, layouts);
+  if (rt !== undefined && rt.maxThreads > 1 && splittable(program)) run = threadedProgram(rt, module, run, program, layouts);
   if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
   byMemory.set(fullKey, run);
   runs++;

@@ -13,33 +13,68 @@
 // - elementwise programs (each output element depends on the inputs at the same index) are
 //   split by rows or columns, programs with reductions by rows only (a row's folds run on one
 //   thread in their usual order), so no result depends on the split;
-// - calls under PARALLEL_PROGRAM_ELEMENTS stay on the caller (a job costs a few microseconds;
-//   HEED_CPU_PROGRAM_SPLIT=<elements> overrides it in Node, for bench/cpu_program_threads.mjs);
+// - calls whose estimated work (elements x programCost) is under PARALLEL_PROGRAM_UNITS stay on
+//   the caller: a job costs ~15 us, so a cheap relu(x * a + b) pays off from ~100K elements, an
+//   exp/tanh/sigmoid program from a few thousand (HEED_CPU_PROGRAM_SPLIT=<units> overrides the
+//   threshold in Node, for bench/cpu_program_threads.mjs);
 // - when the pool fails (a worker died) the whole call runs again on the caller, after the job
 //   drained, so no output is left half written.
-import { programLevels, type ElementwiseExpr, type ElementwiseProgram } from '@heed/core';
+import { programLevels, type BinaryOp, type ElementwiseExpr, type ElementwiseProgram, type UnaryOp } from '@heed/core';
 import { envFlag } from './index.js';
 import { blockSize } from './layout.js';
 import type { FastRuntime } from './runtime.js';
 
 /**
- * Elements (n * rows) from which a generated program call is split over the worker pool.
- * Measured with bench/cpu_program_threads.mjs on 2 cores: below ~64K elements a job's
- * hand-off costs more than the second thread saves.
+ * Work (elements x {@link programCost}) from which a generated program call is split over the
+ * worker pool. Measured with bench/cpu_program_threads.mjs on 2 cores (at real-time priority,
+ * the machine being shared): relu(x * a + b), 3.5 units per element, was 0.74x at 64K elements
+ * and 1.17x at 128K on the pool; exp/tanh/sigmoid with three outputs (52 units) 1.5x already at
+ * 16K. 3 * 2^17 units: relu from 112K elements, that program from 7.6K.
  *
  * @example
  * ```ts
- * const parallel = n * rows >= PARALLEL_PROGRAM_ELEMENTS;
+ * const parallel = n * rows * programCost(program) >= PARALLEL_PROGRAM_UNITS;
  * ```
  */
-export const PARALLEL_PROGRAM_ELEMENTS = 1 << 16;
+export const PARALLEL_PROGRAM_UNITS = 3 << 17;
+
+/** Cost units per element of the ops that are not one cheap f32x4 instruction (the rest count 0.5). */
+const HEAVY_OPS: Readonly<Partial<Record<UnaryOp | BinaryOp, number>>> = { exp: 16, tanh: 16, sigmoid: 16, sqrt: 4, div: 2 };
+
+/**
+ * Estimated work per element of a program, in units of about one streamed float (~0.13 ns on
+ * the machine of PARALLEL_PROGRAM_UNITS): 1 per element input read (inputs laid out 'scalar',
+ * one value per run, count 0) and per element output written, HEAVY_OPS for
+ * exp/tanh/sigmoid/sqrt/div, 0.5 for any other op or fold.
+ *
+ * @example
+ * ```ts
+ * programCost(reluXaPlusB, ['contiguous', 'scalar', 'scalar']); // 3.5: x read, mul, add, relu, one output
+ * ```
+ */
+export function programCost(program: ElementwiseProgram, layouts: readonly RunLayout[]): number {
+  const { row } = programLevels(program);
+  let units = 0;
+  program.exprs.forEach((e, k) => {
+    if (row[k] && e.op !== 'reduce') return; // once per row, not per element
+    switch (e.op) {
+      case 'input': units += layouts[e.input] === 'scalar' ? 0 : 1; break;
+      case 'unary': units += HEAVY_OPS[e.fn] ?? 0.5; break;
+      case 'binary': units += HEAVY_OPS[e.fn] ?? 0.5; break;
+      case 'reduce': case 'where': units += 0.5; break;
+      case 'const': case 'rowInput': case 'cast': break;
+    }
+  });
+  for (const o of program.outputs) if (!row[o]) units += 1;
+  return units;
+}
 
 let splitFrom: number | undefined;
-/** PARALLEL_PROGRAM_ELEMENTS, or the HEED_CPU_PROGRAM_SPLIT override (read once). */
+/** PARALLEL_PROGRAM_UNITS, or the HEED_CPU_PROGRAM_SPLIT override (read once). */
 function splitThreshold(): number {
   if (splitFrom === undefined) {
     const env = Number(envFlag('HEED_CPU_PROGRAM_SPLIT') ?? NaN);
-    splitFrom = Number.isFinite(env) && env >= 0 ? env : PARALLEL_PROGRAM_ELEMENTS;
+    splitFrom = Number.isFinite(env) && env >= 0 ? env : PARALLEL_PROGRAM_UNITS;
   }
   return splitFrom;
 }
@@ -100,7 +135,7 @@ export function blockPlan(n: number, rows: number, threads: number, columns = tr
 
 /**
  * How a generated program's call arguments describe its work (one source for both
- * generators): which argument is the run length n and which the row count; per output whether
+ * generators): its cost per element ({@link programCost}); which argument is the run length n and which the row count; per output whether
  * it holds one value per row (a reduction) or n; the number of inputs; per input whether it may
  * be split by columns ('contiguous' advances 4 bytes per element, 'scalar' not at all) —
  * `columns` is null when the program reduces over a row, so a row is never cut. After `n`,
@@ -109,11 +144,12 @@ export function blockPlan(n: number, rows: number, threads: number, columns = tr
  *
  * @example
  * ```ts
- * const elementwise: CallShape = { nArg: 0, rowsArg: 1, rowOutputs: [false], inputs: 2, columns: ['contiguous', 'scalar'] };
- * const softmaxRows: CallShape = { nArg: 1, rowsArg: 0, rowOutputs: [false, true], inputs: 1, columns: null };
+ * const elementwise: CallShape = { cost: 4, nArg: 0, rowsArg: 1, rowOutputs: [false], inputs: 2, columns: ['contiguous', 'scalar'] };
+ * const softmaxRows: CallShape = { cost: 21.5, nArg: 1, rowsArg: 0, rowOutputs: [false, true], inputs: 1, columns: null };
  * ```
  */
 export interface CallShape {
+  readonly cost: number;
   readonly nArg: 0 | 1;
   readonly rowsArg: 0 | 1;
   readonly rowOutputs: readonly boolean[];
@@ -127,17 +163,17 @@ export interface CallShape {
  *
  * @example
  * ```ts
- * const run = threadedCall(rt, module, instance.exports.run as ProgramCall, { nArg: 0, rowsArg: 1, rowOutputs: [false], inputs: 1, columns: ['contiguous'] });
+ * const run = threadedCall(rt, module, instance.exports.run as ProgramCall, { cost: 2, nArg: 0, rowsArg: 1, rowOutputs: [false], inputs: 1, columns: ['contiguous'] });
  * run(n, rows, outPtr, xPtr, xRowStride);
  * ```
  */
 export function threadedCall(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, shape: CallShape): ProgramCall {
-  const { nArg, rowsArg, rowOutputs, inputs, columns } = shape;
+  const { cost, nArg, rowsArg, rowOutputs, inputs, columns } = shape;
   const nOut = rowOutputs.length;
   let id = -1;
   return (...args: number[]): void => {
     const n = args[nArg], rows = args[rowsArg];
-    const threads = n * rows >= splitThreshold() ? rt.threads : 1;
+    const threads = n * rows * cost >= splitThreshold() ? rt.threads : 1;
     const [rowsPer, colsPer] = blockPlan(n, rows, threads, columns !== null);
     const perRow = colsPer === 0 ? 0 : Math.ceil(n / colsPer);
     const nblocks = colsPer === 0 ? Math.ceil(rows / rowsPer) : rows * perRow;
@@ -195,12 +231,13 @@ export function threadedCall(rt: FastRuntime, module: WebAssembly.Module, run: P
  *
  * @example
  * ```ts
- * const run = threadedProgram(rt, module, instance.exports.run as ProgramCall, 1, ['contiguous', 'scalar']);
+ * const run = threadedProgram(rt, module, instance.exports.run as ProgramCall, program, ['contiguous', 'scalar']);
  * run(n, rows, outPtr, xPtr, xRowStride, aPtr, 0);
  * ```
  */
-export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, nOut: number, layouts: readonly RunLayout[]): ProgramCall {
-  return threadedCall(rt, module, run, { nArg: 0, rowsArg: 1, rowOutputs: new Array<boolean>(nOut).fill(false), inputs: layouts.length, columns: layouts });
+export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, program: ElementwiseProgram, layouts: readonly RunLayout[]): ProgramCall {
+  const nOut = program.outputs.length;
+  return threadedCall(rt, module, run, { cost: programCost(program, layouts), nArg: 0, rowsArg: 1, rowOutputs: new Array<boolean>(nOut).fill(false), inputs: layouts.length, columns: layouts });
 }
 
 /**
@@ -210,10 +247,12 @@ export function threadedProgram(rt: FastRuntime, module: WebAssembly.Module, run
  *
  * @example
  * ```ts
- * const run = threadedRowProgram(rt, module, instance.exports.run as ProgramCall, program, layouts.length);
+ * const run = threadedRowProgram(rt, module, instance.exports.run as ProgramCall, program, layouts);
  * ```
  */
-export function threadedRowProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, program: ElementwiseProgram, inputs: number): ProgramCall {
+export function threadedRowProgram(rt: FastRuntime, module: WebAssembly.Module, run: ProgramCall, program: ElementwiseProgram, layouts: readonly RunLayout[]): ProgramCall {
   const { row } = programLevels(program);
-  return threadedCall(rt, module, run, { nArg: 1, rowsArg: 0, rowOutputs: program.outputs.map((o) => row[o]), columns: null, inputs });
+  return threadedCall(rt, module, run, {
+    cost: programCost(program, layouts), nArg: 1, rowsArg: 0, rowOutputs: program.outputs.map((o) => row[o]), inputs: layouts.length, columns: null,
+  });
 }
