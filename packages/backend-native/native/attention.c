@@ -15,6 +15,7 @@
 // query tiles in order on one thread), or with fewer heads than threads in two passes (dq by
 // query tile, dk/dv by key block) that add the same blocks in the same order.
 #include "native.h"
+#include "vmath.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -40,28 +41,6 @@
 #define ATTN_PARALLEL_MACS (1L << 21)
 #endif
 
-/* e^x for float x, vectorisable: 2^n * p(r) with n = round(x log2 e), r = x - n ln 2 (Cody-Waite), p a degree-7 fit; 0 below -87.3, NaN for NaN. */
-static inline float exp_poly(float x) {
-  const float lo = -87.33654f, hi = 88.f;
-  float c = x < lo ? lo : x;
-  c = c > hi ? hi : c;
-  c = c == c ? c : 0.f; /* NaN: keep the int conversion below defined; NaN is returned at the end */
-  const float t = c * 1.44269504088896341f;
-  const float n = (t + 12582912.f) - 12582912.f; /* round to nearest */
-  float r = c - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.f;
-  union { int32_t i; float f; } s;
-  s.i = ((int32_t)n + 127) << 23;
-  const float y = p * s.f;
-  return x < lo ? 0.f : x == x ? y : x;
-}
 
 typedef struct {
   long B, H, L, S, D, Dv;
@@ -103,10 +82,10 @@ static float exp_row(float *a, long n, float max) {
   float acc[LANES] = { 0 };
   long s = 0;
   for (; s + LANES <= n; s += LANES)
-    for (int i = 0; i < LANES; i++) { const float p = exp_poly(a[s + i] - max); a[s + i] = p; acc[i] += p; }
+    for (int i = 0; i < LANES; i++) { const float p = v_exp(a[s + i] - max); a[s + i] = p; acc[i] += p; }
   float sum = 0.f;
   for (int i = 0; i < LANES; i++) sum += acc[i];
-  for (; s < n; s++) { const float p = exp_poly(a[s] - max); a[s] = p; sum += p; }
+  for (; s < n; s++) { const float p = v_exp(a[s] - max); a[s] = p; sum += p; }
   return sum;
 }
 
@@ -119,7 +98,7 @@ static void scale_row(float *a, long n, float f) {
 HEED_HOT
 static void grad_row(float *a, float *dp, long n, float lse, float dl, float scale) {
   for (long s = 0; s < n; s++) {
-    const float p = exp_poly(a[s] - lse);
+    const float p = v_exp(a[s] - lse);
     a[s] = p;
     dp[s] = (p * (dp[s] - dl)) * scale;
   }
