@@ -21,7 +21,7 @@ import type { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { flushLazy, innerData, lastBuffer, noteBuffer } from './buffers.js';
 import { probe, record, recordingNow, type Recording } from './record.js';
-import { ReplayDeclined, adamSteps, releaseConstants, replaySchedule } from './replay.js';
+import { ReplayDeclined, releaseConstants, replaySchedule } from './replay.js';
 import { buildSchedule, describeSchedule, finalizeFrees, type Schedule } from './schedule.js';
 
 /**
@@ -251,10 +251,6 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     finalizeFrees(s, new Set(holders.keys()));
     e.holders = holders;
     e.holderTensors = tensorsOf;
-    for (const c of s.calls) {
-      const h = c.rule?.kind === 'adam' && c.rule.step !== null ? holders.get(c.outs[0]) : undefined;
-      if (h !== undefined && c.rule?.kind === 'adam' && c.rule.step !== null) adamSteps.set(h, c.rule.step);
-    }
     return true;
   };
 

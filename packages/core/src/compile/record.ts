@@ -10,14 +10,16 @@
 // - a buffer id freed and handed out again is a new value (ids are versioned by production);
 // - pending lazy work of the arguments' and the default backend is computed before recording
 //   starts, so only the step's own work is recorded;
+// - eager adam calls get their bias corrections from compile()'s step count (adam-steps.ts);
 // - host reads (read/readSync) while recording throw a HeedError naming compile and the fix;
 // - the hooks (recorder, Tensor.prototype.stridedView, FinalizationRegistry.prototype.register)
 //   are installed only for the extent of one recording and always restored.
 import type { Backend, DataId, StridedView } from '../backend.js';
 import { HeedError } from '../errors.js';
-import { runKernel, setKernelRecorder, type FusedKernelName, type KernelName } from '../kernel-dispatch.js';
+import { onKernel, runKernel, setKernelRecorder, type FusedKernelName, type KernelName } from '../kernel-dispatch.js';
 import { LazyBackend } from '../lazy/lazy-backend.js';
 import type { Storage } from '../storage.js';
+import { correctAdamArgs, noteAdamResult } from './adam-steps.js';
 import { flushLazy, innerData } from './buffers.js';
 import { Tensor } from '../tensor.js';
 
@@ -123,17 +125,27 @@ function hostReadError(kernel: string): HeedError {
  * ```
  */
 export function probe<T>(fn: () => T): T {
-  const previous = setKernelRecorder((_b, kernel) => { if (HOST_READS.has(kernel)) throw hostReadError(kernel); });
+  const previous = setKernelRecorder((_b, kernel, args, result) => {
+    if (HOST_READS.has(kernel)) throw hostReadError(kernel);
+    if (kernel === 'adam') noteAdamResult(args, result);
+  });
+  const stopCorrecting = onKernel(correctAdam);
   depth++;
   try {
     return fn();
   } finally {
     depth--;
+    stopCorrecting();
     setKernelRecorder(previous);
   }
 }
 
 let depth = 0;
+
+/** Eager adam calls of a compiled function continue compile()'s step count (see adam-steps.ts). */
+const correctAdam = (_b: Backend, kernel: string, args: readonly unknown[]): void => {
+  if (kernel === 'adam') correctAdamArgs(args as unknown[]);
+};
 
 /**
  * @internal Whether a compile() warm-up or recording is running now (a nested compiled function
@@ -175,6 +187,7 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     if (HOST_READS.has(kernel)) throw hostReadError(kernel);
     if (backend instanceof LazyBackend) { lazyBackends.add(backend); return; } // its calls to the inner backend are the real ones
     if (kernel === 'free') { live.delete(args[0] as DataId); return; }
+    if (kernel === 'adam') noteAdamResult(args, result);
     if (NOT_RECORDED.has(kernel)) return;
     const refs: BufferRef[] = [];
     forEachView(args, (view) => {
@@ -201,6 +214,7 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     register.call(this, target, held, token);
   };
   const previous = setKernelRecorder(recorder);
+  const stopCorrecting = onKernel(correctAdam);
   depth++;
   try {
     const result = fn();
@@ -221,6 +235,7 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     return { calls, live, births, readers, readTensors, lazyBackends, result, resultShape };
   } finally {
     depth--;
+    stopCorrecting();
     setKernelRecorder(previous);
     proto.stridedView = stridedView;
     registry.register = register;

@@ -14,6 +14,7 @@ import { defaultGenerator } from '../random.js';
 import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { HeedError } from '../errors.js';
+import { nextAdamStep, noteAdamStep } from './adam-steps.js';
 import { donate, flushLazy, innerData, wrapData } from './buffers.js';
 import { ruleArgs, type ResultTemplate, type Schedule, type ScheduledCall } from './schedule.js';
 
@@ -49,25 +50,11 @@ export interface ReplayBindings {
   readonly holders: ReadonlyMap<number, Storage>;
 }
 
-/**
- * @internal The Adam step count of the parameter held by each Storage, as of the last compiled
- * call that updated it: replays of any signature that share the holder continue from it.
- *
- * @example
- * ```ts
- * adamSteps.set(paramStorage, 5);
- * ```
- */
-export const adamSteps = new WeakMap<Storage, number>();
-
-function adamStepFor(call: ScheduledCall, bound: ReplayBindings, r: number, steps: Map<Storage, number>): number {
+/** Adam's step for an adam call on this replay: one after its param buffer's, else B's step + r. */
+function adamStepFor(call: ScheduledCall, vals: readonly DataId[], r: number): number {
   const rule = call.rule;
   if (rule === null || rule.kind !== 'adam' || rule.step === null) return 0;
-  const holder = bound.holders.get(call.outs[0]);
-  const previous = holder === undefined ? undefined : adamSteps.get(holder);
-  const t = previous === undefined ? rule.step + r : previous + 1;
-  if (holder !== undefined) steps.set(holder, t);
-  return t;
+  return nextAdamStep(vals[call.views[0].slot]) ?? rule.step + r;
 }
 
 function callArgs(call: ScheduledCall, host: readonly unknown[], vals: readonly DataId[]): unknown[] {
@@ -151,14 +138,15 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
   for (const [slot, d] of schedule.constants) vals[slot] = d;
   const generator = defaultGenerator();
   const { seed, offset } = generator;
-  const steps = new Map<Storage, number>();
   let done = 0;
   try {
     for (; done < calls.length; done++) {
       const call = calls[done];
       if (call.constant) continue;
-      const host = call.rule === null ? call.args : ruleArgs(call, r, generator, adamStepFor(call, bound, r, steps));
+      const t = adamStepFor(call, vals, r);
+      const host = call.rule === null ? call.args : ruleArgs(call, r, generator, t);
       const out = invoke(call.backend, call.kernel, callArgs(call, host, vals));
+      if (t !== 0) noteAdamStep((out as DataId[])[0], t);
       if (call.outs.length === 1 && !Array.isArray(out)) vals[call.outs[0]] = out as DataId;
       else (out as DataId[]).forEach((d, o) => { vals[call.outs[o]] = d; });
       for (const slot of call.freeAfter) runKernel(call.backend, 'free', vals[slot]);
@@ -173,6 +161,5 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
     throw e;
   }
   for (const [slot, holder] of bound.holders) donate(holder, vals[slot]);
-  for (const [holder, t] of steps) adamSteps.set(holder, t);
   return buildResult(schedule.result, vals, new Map());
 }

@@ -15,6 +15,7 @@ import type { DType } from '../dtype.js';
 import type { FusedKernelName, KernelName } from '../kernel-dispatch.js';
 import type { Storage } from '../storage.js';
 import type { Tensor } from '../tensor.js';
+import { adamStepOf, biasCorrection } from './adam-steps.js';
 import { innerData } from './buffers.js';
 import { forEachView, isView, type BufferRef, type Recording } from './record.js';
 
@@ -159,20 +160,6 @@ function same(a: unknown, b: unknown): boolean {
 /** Host arguments with view operands blanked (they are compared as layouts and refs). */
 function hostArgs(args: readonly unknown[]): unknown[] {
   return args.map((a) => (isView(a) ? null : Array.isArray(a) ? a.map((e) => (isView(e) ? null : e)) : a));
-}
-
-const biasCorrection = (beta: number, t: number): number => 1 / (1 - beta ** t);
-
-/** The Adam step t whose bias corrections (as adamStep computes them) are `s`; null when saturated (c1 = c2 = 1). */
-function adamStepOf(s: AdamScalars): number | 'saturated' | undefined {
-  if (s.c1 === 1 && s.c2 === 1) return 'saturated';
-  const estimate = s.c2 !== 1 ? Math.log(1 - 1 / s.c2) / Math.log(s.beta2) : Math.log(1 - 1 / s.c1) / Math.log(s.beta1);
-  if (!Number.isFinite(estimate)) return undefined;
-  const t0 = Math.round(estimate);
-  for (let t = Math.max(1, t0 - 3); t <= t0 + 3; t++) {
-    if (biasCorrection(s.beta1, t) === s.c1 && biasCorrection(s.beta2, t) === s.c2) return t;
-  }
-  return undefined;
 }
 
 /**
