@@ -7,13 +7,15 @@
 // - pipelines are cached by the generated source (the runtime's cache), which depends only on
 //   the program's structure and the inputs' rank/contiguity, never on shapes or data;
 // - constants are read from the metadata words, never inlined (no constant folding of x * 0);
-// - a program with reductions (reduceAxes > 0) runs one invocation per row: per pass a loop
-//   over the row's inner elements (core's programLevels), folding in f32 (so close to, not
-//   bitwise equal to, the CPU's double accumulation); row-level values are function-scope vars;
+// - a program with reductions (reduceAxes > 0) runs one workgroup per row: per pass (core's
+//   programLevels) each invocation folds a strided share of the row's inner elements, then a
+//   shared-memory tree combines the shares (f32: close to, not bitwise equal to, the CPU's
+//   double accumulation) and every invocation reads the row value; barriers stay in uniform
+//   control flow (the row index is the workgroup's);
 // - a program needing more storage bindings or metadata words than the device / runtime
 //   allow, or with no inputs, is declined (null): the lazy layer then runs it op by op.
 import { programLevels, type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
-import { ELEMS_PER_GROUP, mapMain } from './kernels.js';
+import { ELEMS_PER_GROUP, mapMain, WG } from './kernels.js';
 import { metaWords, offsetsWgsl, planViews } from './layout.js';
 import type { OpKit } from './fused-ops.js';
 import { META_WORDS } from './runtime.js';
@@ -87,10 +89,10 @@ const FOLD_STEP = {
 } as const;
 
 /**
- * The WGSL of a program with reductions: `elem(r)` runs row r (every input is a view of the
+ * The WGSL of a program with reductions: workgroup r runs row r (every input is a view of the
  * program's shape here, row inputs broadcast over the inner dims, so the same offsets apply);
- * md word `innerWord` holds the row length. Null when an op has no WGSL form or a reduction is
- * not float32.
+ * md[0] is the row count, md word `innerWord` the row length. Null when an op has no WGSL form
+ * or a reduction is not float32.
  */
 function generateRows(program: ElementwiseProgram, inputs: readonly DType[], rank: number, contiguous: readonly boolean[]): string | null {
   const { exprs, outputs } = program;
@@ -100,6 +102,7 @@ function generateRows(program: ElementwiseProgram, inputs: readonly DType[], ran
   let word = innerWord + 1;
   const decls: string[] = [];
   const lines: string[] = ['let inner = md[' + innerWord + '];', 'let i = r * inner;', offsetsWgsl(rank, contiguous)];
+  const combined: string[] = []; // per fold: share -> tree -> row value
   const values: string[] = []; // WGSL per expr, computed up front (constants take their words in order)
   for (let k = 0; k < exprs.length; k++) {
     const v = exprWgsl(exprs, k, () => word++, decls);
@@ -124,15 +127,28 @@ function generateRows(program: ElementwiseProgram, inputs: readonly DType[], ran
     for (const f of folds) want((exprs[f] as { x: number }).x);
     for (const w of writes) want(outputs[w]);
     for (const f of folds) lines.push(`var a${f}: f32 = ${FOLD_INIT[(exprs[f] as { fn: keyof typeof FOLD_INIT }).fn]};`);
+    combined.length = 0;
+    for (const f of folds) {
+      const step = FOLD_STEP[(exprs[f] as { fn: keyof typeof FOLD_STEP }).fn];
+      combined.push(`part[lid] = a${f};\n  workgroupBarrier();`,
+        `for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {\n    if (lid < s) { var q = part[lid]; let o = part[lid + s]; ${step('q', 'o')} part[lid] = q; }\n    workgroupBarrier();\n  }`,
+        `a${f} = part[0];\n  workgroupBarrier();`);
+    }
     const body: string[] = [];
     for (const x of [...need].sort((a, b) => a - b)) body.push(`let v${x}: ${T(x)} = ${values[x]};`);
     for (const f of folds) { const e = exprs[f] as { fn: keyof typeof FOLD_STEP; x: number }; body.push(FOLD_STEP[e.fn](`a${f}`, `v${e.x}`)); }
     for (const w of writes) body.push(`out${w}[i] = v${outputs[w]};`);
-    lines.push(`for (var t = 0u; t < inner; t = t + 1u) {\n    let i = r * inner + t;\n    ${offsetsWgsl(rank, contiguous)}\n    ${body.join('\n    ')}\n  }`);
+    lines.push(`for (var t = lid; t < inner; t = t + ${WG}u) {\n    let i = r * inner + t;\n    ${offsetsWgsl(rank, contiguous)}\n    ${body.join('\n    ')}\n  }`, ...combined);
   }
-  outputs.forEach((o, j) => { if (row[o]) lines.push(`out${j}[r] = v${o};`); });
+  const rowWrites = outputs.flatMap((o, j) => (row[o] ? [`out${j}[r] = v${o};`] : []));
+  if (rowWrites.length > 0) lines.push(`if (lid == 0u) {\n    ${rowWrites.join('\n    ')}\n  }`);
   return `${MATH_WGSL}\n${decls.join('\n')}\n${bindingsWgsl(program, inputs)}
-fn elem(r: u32) {\n  ${lines.join('\n  ')}\n}\n${mapMain()}`;
+var<workgroup> part: array<f32, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let r = wg.x + wg.y * nwg.x;
+  if (r >= md[0]) { return; }
+  ${lines.join('\n  ')}
+}\n`;
 }
 
 /**
@@ -170,7 +186,8 @@ export function runProgram(kit: OpKit, program: ElementwiseProgram, inputs: read
     const work = levels === null ? plan.size : meta[0];
     if (work > 0) {
       const buffers = [...outs.map((o) => o.buffer), ...inputs.map((v) => kit.data(v.data, op).buffer)];
-      kit.runtime.dispatch(op, code, buffers, meta, kit.runtime.grid(Math.ceil(work / ELEMS_PER_GROUP), op), undefined, outs.length);
+      const groups = levels === null ? Math.ceil(work / ELEMS_PER_GROUP) : work; // a workgroup per row
+      kit.runtime.dispatch(op, code, buffers, meta, kit.runtime.grid(groups, op), undefined, outs.length);
     }
   } catch (e) {
     for (const o of outs) kit.free(o);
