@@ -7,9 +7,9 @@
 // - pipelines are cached by the generated source (the runtime's cache), which depends only on
 //   the program's structure and the inputs' rank/contiguity, never on shapes or data;
 // - constants are read from the metadata words, never inlined (no constant folding of x * 0);
-// - a program with reductions (reduceAxes > 0) runs one workgroup per row: per pass (core's
-//   programLevels) each invocation folds a strided share of the row's inner elements, then a
-//   shared-memory tree combines the shares (f32: close to, not bitwise equal to, the CPU's
+// - a program with reductions (reduceAxes > 0) runs one invocation per short row, one
+//   workgroup per long row: per pass (core's programLevels) each invocation folds a (strided
+//   share of the) row's inner elements, then a shared-memory tree combines the shares (f32: close to, not bitwise equal to, the CPU's
 //   double accumulation) and every invocation reads the row value; barriers stay in uniform
 //   control flow (the row index is the workgroup's);
 // - a program needing more storage bindings or metadata words than the device / runtime
@@ -80,6 +80,9 @@ function generate(program: ElementwiseProgram, inputs: readonly DType[], rank: n
 fn elem(i: u32) {\n  ${offsetsWgsl(rank, contiguous)}\n  ${lines.join('\n  ')}\n}\n${mapMain()}`;
 }
 
+/** Rows longer than this are folded by a workgroup each (shared-memory tree), shorter ones by one invocation each. */
+const SHARED_ROWS_FROM = 1024;
+
 const FOLD_INIT = { sum: '0.0', prod: '1.0', max: '-infF()', min: 'infF()' } as const;
 const FOLD_STEP = {
   sum: (a: string, x: string) => `${a} = ${a} + ${x};`,
@@ -89,12 +92,12 @@ const FOLD_STEP = {
 } as const;
 
 /**
- * The WGSL of a program with reductions: workgroup r runs row r (every input is a view of the
- * program's shape here, row inputs broadcast over the inner dims, so the same offsets apply);
+ * The WGSL of a program with reductions: row r runs in workgroup r (`shared`) or in one
+ * invocation, `elem(r)` under mapMain (every input is a view of the program's shape here, row inputs broadcast over the inner dims, so the same offsets apply);
  * md[0] is the row count, md word `innerWord` the row length. Null when an op has no WGSL form
  * or a reduction is not float32.
  */
-function generateRows(program: ElementwiseProgram, inputs: readonly DType[], rank: number, contiguous: readonly boolean[]): string | null {
+function generateRows(program: ElementwiseProgram, inputs: readonly DType[], rank: number, contiguous: readonly boolean[], shared: boolean): string | null {
   const { exprs, outputs } = program;
   const { row, pass, passes } = programLevels(program);
   if (exprs.some((e) => e.op === 'reduce' && e.dtype !== 'float32')) return null;
@@ -128,7 +131,7 @@ function generateRows(program: ElementwiseProgram, inputs: readonly DType[], ran
     for (const w of writes) want(outputs[w]);
     for (const f of folds) lines.push(`var a${f}: f32 = ${FOLD_INIT[(exprs[f] as { fn: keyof typeof FOLD_INIT }).fn]};`);
     combined.length = 0;
-    for (const f of folds) {
+    for (const f of shared ? folds : []) {
       const step = FOLD_STEP[(exprs[f] as { fn: keyof typeof FOLD_STEP }).fn];
       combined.push(`part[lid] = a${f};\n  workgroupBarrier();`,
         `for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {\n    if (lid < s) { var q = part[lid]; let o = part[lid + s]; ${step('q', 'o')} part[lid] = q; }\n    workgroupBarrier();\n  }`,
@@ -138,9 +141,13 @@ function generateRows(program: ElementwiseProgram, inputs: readonly DType[], ran
     for (const x of [...need].sort((a, b) => a - b)) body.push(`let v${x}: ${T(x)} = ${values[x]};`);
     for (const f of folds) { const e = exprs[f] as { fn: keyof typeof FOLD_STEP; x: number }; body.push(FOLD_STEP[e.fn](`a${f}`, `v${e.x}`)); }
     for (const w of writes) body.push(`out${w}[i] = v${outputs[w]};`);
-    lines.push(`for (var t = lid; t < inner; t = t + ${WG}u) {\n    let i = r * inner + t;\n    ${offsetsWgsl(rank, contiguous)}\n    ${body.join('\n    ')}\n  }`, ...combined);
+    lines.push(`for (var t = ${shared ? 'lid' : '0u'}; t < inner; t = t + ${shared ? WG : 1}u) {\n    let i = r * inner + t;\n    ${offsetsWgsl(rank, contiguous)}\n    ${body.join('\n    ')}\n  }`, ...combined);
   }
   const rowWrites = outputs.flatMap((o, j) => (row[o] ? [`out${j}[r] = v${o};`] : []));
+  if (!shared) {
+    lines.push(...rowWrites);
+    return `${MATH_WGSL}\n${decls.join('\n')}\n${bindingsWgsl(program, inputs)}\nfn elem(r: u32) {\n  ${lines.join('\n  ')}\n}\n${mapMain()}`;
+  }
   if (rowWrites.length > 0) lines.push(`if (lid == 0u) {\n    ${rowWrites.join('\n    ')}\n  }`);
   return `${MATH_WGSL}\n${decls.join('\n')}\n${bindingsWgsl(program, inputs)}
 var<workgroup> part: array<f32, ${WG}>;
@@ -173,7 +180,9 @@ export function runProgram(kit: OpKit, program: ElementwiseProgram, inputs: read
   const views = inputs.map((v, j) => (rowInput.has(j) ? { ...v, shape: program.shape, strides: [...v.strides, ...new Array<number>(k).fill(0)] } : v));
   const plan = planViews(op, views);
   const dtypes = inputs.map((v) => v.dtype);
-  const code = folds ? generateRows(program, dtypes, plan.shape.length, plan.contiguous) : generate(program, dtypes, plan.shape.length, plan.contiguous);
+  // short rows: one invocation per row (no barriers: they are costly on SwiftShader); long rows: a workgroup per row
+  const shared = levels !== null && levels.inner > SHARED_ROWS_FROM;
+  const code = folds ? generateRows(program, dtypes, plan.shape.length, plan.contiguous, shared) : generate(program, dtypes, plan.shape.length, plan.contiguous);
   if (code === null) return null;
   const constants = program.exprs.flatMap((e) => (e.op === 'const' ? [constantWord(e.value, e.dtype)] : []));
   const meta = metaWords(plan, levels !== null ? [levels.inner, ...constants] : constants);
@@ -186,7 +195,7 @@ export function runProgram(kit: OpKit, program: ElementwiseProgram, inputs: read
     const work = levels === null ? plan.size : meta[0];
     if (work > 0) {
       const buffers = [...outs.map((o) => o.buffer), ...inputs.map((v) => kit.data(v.data, op).buffer)];
-      const groups = levels === null ? Math.ceil(work / ELEMS_PER_GROUP) : work; // a workgroup per row
+      const groups = shared ? work : Math.ceil(work / ELEMS_PER_GROUP); // a workgroup per row, or 4 rows per invocation
       kit.runtime.dispatch(op, code, buffers, meta, kit.runtime.grid(groups, op), undefined, outs.length);
     }
   } catch (e) {

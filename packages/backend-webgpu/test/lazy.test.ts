@@ -105,13 +105,14 @@ suite(`lazy execution on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`
     ['layerNorm', (x, w, b) => heed.layerNorm(x, [x.shape[x.rank - 1]], w, b, 1e-5)],
     ['softmax over a permuted view', (x) => heed.softmax(x.transpose(0, 1), -1)],
   ];
-  for (const [name, f] of decompositions) {
-    it(`runs the ${name} decomposition as one dispatch, close to eager`, async () => {
-      const values = seeded(6 * 37, 11, -4, 4);
+  // rows of 37: one invocation per row; rows of 1500: a workgroup per row (shared-memory folds)
+  for (const [name, f] of decompositions) for (const n of [37, 1500]) {
+    it(`runs the ${name} decomposition as one dispatch, close to eager (rows of ${n})`, async () => {
+      const values = seeded(6 * n, 11, -4, 4);
       const run = async (backend: string) => {
-        const x = heed.tensor(values, { shape: [6, 37], backend });
-        const w = heed.tensor(values.slice(0, 37), { shape: [37], backend });
-        const b = heed.tensor(values.slice(37, 74), { shape: [37], backend });
+        const x = heed.tensor(values, { shape: [6, n], backend });
+        const w = heed.tensor(values.slice(0, n), { shape: [n], backend });
+        const b = heed.tensor(values.slice(n, 2 * n), { shape: [n], backend });
         const y = heed.tidy(() => f(x, w, b));
         const out = Array.from(await y.data());
         for (const t of [x, w, b, y]) t.dispose();
