@@ -4,7 +4,7 @@
 # is sometimes lent, with no Node.js on it). Unpacks bench/.gpu/ (made here by bench/gpu-pack.sh
 # and carried), then in under 4 minutes reports: fp32 matmul 1024-8192 GFLOP/s on WebGPU (and the
 # CPU at 1024-2048 for scale), the transformer-layer training step of the peers' spec at its size
-# and at 8x width, eager (compiled: not yet built, issue #13), and the distributed benchmarks when
+# and at 8x width, eager and compiled (`--compile`: core's compile() replaying the step), and the distributed benchmarks when
 # bench/gpu-distributed.sh exists. Every figure is a `RESULT {json}` line, also written to
 # $OUT/gpu-results.txt (or bench/results/gpu.txt without $OUT).
 # usage (device): bash bench/gpu.sh          (local smoke test: GPU_SMOKE=1 bash bench/gpu.sh)
@@ -54,8 +54,8 @@ for w in $widths; do
   d="${w%%:*}" f="${w##*:}"
   for b in webgpu cpu; do
     [ "$b" = cpu ] && [ "$d" != 128 ] && continue   # 8x width on 16 CPU cores exceeds the budget
-    SPEC_D="$d" SPEC_F="$f" run "train step D=$d F=$f $b eager" 50 "$NODE" bench/train_heed.mjs --backend="$b" --adam=step
-    echo "RESULT {\"op\":\"train\",\"backend\":\"$b\",\"D\":$d,\"mode\":\"compiled\",\"status\":\"n/a: compile() is not built yet (issue #13)\"}" | tee -a "$results"
+    SPEC_D="$d" SPEC_F="$f" run "train step D=$d F=$f $b eager" 40 "$NODE" bench/train_heed.mjs --backend="$b" --adam=step
+    SPEC_D="$d" SPEC_F="$f" run "train step D=$d F=$f $b compiled" 40 "$NODE" bench/train_heed.mjs --backend="$b" --adam=step --compile
   done
 done
 [ -f bench/gpu-distributed.sh ] && run "distributed" 90 env NODE="$NODE" GPU_SMOKE="$smoke" bash bench/gpu-distributed.sh
