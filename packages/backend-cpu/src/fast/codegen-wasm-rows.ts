@@ -21,7 +21,14 @@ import {
 import { threadedRowProgram } from './program-jobs.js';
 import { FastRuntime } from './runtime.js';
 
-/** Whether the row generator can run `program` (float32 throughout, supported ops only). */
+/**
+ * Whether the row generator can run `program` (float32 throughout, supported ops only).
+ *
+ * @example
+ * ```ts
+ * if (wasmRowsSupports(program)) run = wasmRowProgram(program, key, layouts, memory, shared, pages, vmath);
+ * ```
+ */
 export function wasmRowsSupports(program: ElementwiseProgram): boolean {
   return program.exprs.every((e) => e.dtype === 'float32' && (
     e.op === 'input' || e.op === 'rowInput' || e.op === 'const' || e.op === 'cast' || e.op === 'reduce'

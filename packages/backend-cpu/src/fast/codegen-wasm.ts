@@ -18,13 +18,54 @@ import { FastRuntime } from './runtime.js';
 /** How a program input is read: a contiguous run, or one element broadcast to every lane. */
 export type InputLayout = 'contiguous' | 'scalar';
 
-/** Whether code works on f32x4 lanes or on one f32. */
+/**
+ * Whether code works on f32x4 lanes or on one f32.
+ *
+ * @example
+ * ```ts
+ * const mode: Vec = 'vector';
+ * ```
+ */
 export type Vec = 'vector' | 'scalar';
 
+/**
+ * Unary ops the wasm generators emit (others fall back to generated JavaScript).
+ *
+ * @example
+ * ```ts
+ * UNARY_OPS.has('exp'); // true
+ * ```
+ */
 export const UNARY_OPS = new Set(['neg', 'abs', 'sqrt', 'square', 'relu', 'exp', 'tanh', 'sigmoid']);
-/** The imported vector functions (function indices 0..2 of every generated module). */
+
+/**
+ * The imported vector functions (function indices 0..2 of every generated module).
+ *
+ * @example
+ * ```ts
+ * VMATH[0]; // 'vexp4'
+ * ```
+ */
 export const VMATH = ['vexp4', 'vtanh4', 'vsigmoid4'] as const;
+
+/**
+ * Function index of each imported vector-math op in every generated module.
+ *
+ * @example
+ * ```ts
+ * code.push(OP.call, VMATH_INDEX.exp);
+ * ```
+ */
 export const VMATH_INDEX: Record<string, number> = { exp: 0, tanh: 1, sigmoid: 2 };
+
+/**
+ * Binary ops the wasm generators emit.
+ *
+ * @example
+ * ```ts
+ * BINARY_OPS.has('div'); // true
+ * ```
+ */
 export const BINARY_OPS = new Set(['add', 'sub', 'mul', 'div', 'minimum', 'maximum']);
 
 /** Whether the wasm generator can run `program` (float32 throughout, supported ops only). */
@@ -35,6 +76,14 @@ export function wasmSupports(program: ElementwiseProgram): boolean {
 }
 
 // ---- a minimal binary encoder ----
+/**
+ * Unsigned LEB128 bytes of `n` (wasm's integer encoding).
+ *
+ * @example
+ * ```ts
+ * uleb(300); // [0xac, 0x02]
+ * ```
+ */
 export const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
@@ -45,6 +94,14 @@ export const uleb = (n: number): number[] => {
   } while (n !== 0);
   return out;
 };
+/**
+ * Signed LEB128 bytes of `n`.
+ *
+ * @example
+ * ```ts
+ * sleb(-4); // [0x7c]
+ * ```
+ */
 export const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {
@@ -54,21 +111,77 @@ export const sleb = (n: number): number[] => {
     out.push(b | 0x80);
   }
 };
+/**
+ * A wasm module section: id, byte length, body.
+ *
+ * @example
+ * ```ts
+ * section(3, vec([[0]])); // one function of type 0
+ * ```
+ */
 export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+/**
+ * A wasm vector: count, then the items' bytes.
+ *
+ * @example
+ * ```ts
+ * vec([[0x7f], [0x7d]]); // [2, 0x7f, 0x7d]
+ * ```
+ */
 export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+/**
+ * A wasm name (length-prefixed ASCII).
+ *
+ * @example
+ * ```ts
+ * name('run'); // [3, 114, 117, 110]
+ * ```
+ */
 export const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
+/**
+ * The core wasm opcodes the generators emit.
+ *
+ * @example
+ * ```ts
+ * code.push(OP.localGet, 0, OP.f32Load, 2, 0);
+ * ```
+ */
 export const OP = {
   block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b, call: 0x10, select: 0x1b,
   localGet: 0x20, localSet: 0x21, i32Const: 0x41, f32Const: 0x43,
   f32Load: 0x2a, f32Store: 0x38, i32GeU: 0x4f, i32Add: 0x6a, i32And: 0x71, i32Shl: 0x74, f32Lt: 0x5d,
   f32Abs: 0x8b, f32Neg: 0x8c, f32Sqrt: 0x91, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Min: 0x96, f32Max: 0x97,
 } as const;
+/**
+ * The SIMD (0xfd-prefixed) opcodes the generators emit; use with {@link simd}.
+ *
+ * @example
+ * ```ts
+ * code.push(...simd(SIMD.add));
+ * ```
+ */
 export const SIMD = {
   load: 0x00, load32Splat: 0x09, store: 0x0b, const: 0x0c, splat: 0x13, extractLane: 0x1f, bitselect: 0x52, f32x4Lt: 0x43,
   abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9,
 } as const;
+/**
+ * The bytes of SIMD opcode `op`.
+ *
+ * @example
+ * ```ts
+ * simd(SIMD.mul); // [0xfd, 0xe6, 0x01]
+ * ```
+ */
 export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+/**
+ * A load/store memory argument: alignment exponent, offset 0.
+ *
+ * @example
+ * ```ts
+ * code.push(OP.f32Load, ...memarg(2));
+ * ```
+ */
 export const memarg = (align: number): number[] => [align, 0];
 
 const SIMD_BINARY: Record<string, number> = { add: SIMD.add, sub: SIMD.sub, mul: SIMD.mul, div: SIMD.div, minimum: SIMD.min, maximum: SIMD.max };

@@ -51,7 +51,14 @@ export interface Plan {
   readonly reduceAxes: number;
 }
 
-/** Options of {@link planProgram}: a forced row frame for a row-shaped root, or no row edges at all. */
+/**
+ * Options of {@link planProgram}: a forced row frame for a row-shaped root, or no row edges at all.
+ *
+ * @example
+ * ```ts
+ * planProgram([b], { noRow: true });
+ * ```
+ */
 export interface PlanOptions {
   readonly frame?: { readonly shape: readonly number[]; readonly k: number };
   readonly noRow?: boolean;
@@ -73,7 +80,7 @@ const frameOf = (b: LazyBuffer): { shape: readonly number[]; k: number } | null 
 export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions = {}): Plan {
   const root0 = roots[0];
   const rootFrame = frameOf(root0);
-  let X: readonly number[] = options.frame?.shape ?? rootFrame?.shape ?? root0.shape;
+  const X: readonly number[] = (options.frame?.shape ?? rootFrame?.shape ?? root0.shape).slice();
   let k = options.frame?.k ?? rootFrame?.k ?? 0;
   const rootPlace: Place = options.frame !== undefined || rootFrame !== null ? 'row' : 'full';
   const rowShape = (): readonly number[] => X.slice(0, X.length - k);
@@ -163,7 +170,6 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
   for (const b of fused) {
     if (!roots.includes(b) && place.get(b) === 'full' && !sameShape(b.shape, X) && escapes(b, internal)) first.add(b);
   }
-  X = X.slice();
   return { roots, fused, place, xform, first: [...first], internalUses: internal, shape: X, reduceAxes: k };
 }
 
