@@ -63,6 +63,9 @@ TRAIN="node $HERE/train_heed.mjs"
   echo "heed-cpu-lazy.elementwise | 300 | 0 | $OPS --backend=cpu --lazy --op=elementwise"
   echo "heed-cpu-lazy.softmax    | 300 | 0 | $OPS --backend=cpu --lazy --op=softmax"
   echo "train.heed-cpu-lazy      | 600 | 0 | $TRAIN --backend=cpu --lazy"
+  # Compiled steps (core's compile(): the step's kernel schedule replayed, buffers donated).
+  echo "train.heed-cpu-compile   | 600 | 0 | $TRAIN --backend=cpu --compile"
+  echo "train.heed-cpu-lazy-compile | 600 | 0 | $TRAIN --backend=cpu --lazy --compile"
   # The native CPU path (@heed/backend-native: OpenBLAS + OpenMP kernels on the same heap),
   # when its addon is built and OpenBLAS is installed.
   if [ -f "$REPO/packages/backend-native/dist/index.js" ] && [ "${HEED_NATIVE:-1}" != 0 ]; then
@@ -70,6 +73,7 @@ TRAIN="node $HERE/train_heed.mjs"
     echo "heed-cpu-native.softmax  | 300 | 0 | $OPS --backend=cpu --native --op=softmax"
     echo "train.heed-cpu-native    | 600 | 0 | $TRAIN --backend=cpu --native"
     echo "train.heed-cpu-native-lazy | 600 | 0 | $TRAIN --backend=cpu --native --lazy"
+    echo "train.heed-cpu-native-lazy-compile | 600 | 0 | $TRAIN --backend=cpu --native --lazy --compile"
   fi
   # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
   # these force the plain-SIMD build (mul + add) for comparison.
@@ -86,6 +90,7 @@ TRAIN="node $HERE/train_heed.mjs"
     echo "heed-webgpu-lazy.elementwise | 300 | 1 | $OPS --backend=webgpu --lazy --op=elementwise"
     echo "heed-webgpu-lazy.softmax | 300 | 1 | $OPS --backend=webgpu --lazy --op=softmax"
     echo "train.heed-webgpu-lazy   | 900 | 1 | $TRAIN --backend=webgpu --lazy"
+    echo "train.heed-webgpu-lazy-compile | 900 | 1 | $TRAIN --backend=webgpu --lazy --compile"
   fi
 } > "$WORK/extra-configs.txt"
 
