@@ -5,9 +5,11 @@
 // corrections are computed in float64 from it; moments are float32 tensors owned by the
 // optimizer (state keys `step`, `expAvg`, `expAvgSq`, and `maxExpAvgSq` with AMSGrad).
 // Without AMSGrad the moments and parameter are updated by core's `adamStep`, which uses the
-// backend's fused one-pass kernel when it has one (the CPU fast path does).
+// backend's fused one-pass kernel when it has one (the CPU fast path does). A capturable step
+// (`step(scalars)`, for compile) takes lr/bias corrections as 0-d tensors and runs primitives
+// in adamStep's reference order (`p - m / (sqrt(v) / bc2Sqrt + eps) * stepSize`), AMSGrad too.
 import { adamStep, zerosLike, type Tensor } from '@heed/core';
-import { checkRange, Optimizer, type BaseHyperParams, type OptimizerOptions, type ParamGroupSpec } from './optimizer.js';
+import { checkRange, Optimizer, type BaseHyperParams, type CapturedStep, type OptimizerOptions, type ParamGroupSpec } from './optimizer.js';
 import type { ParamSource } from './params.js';
 
 /**
@@ -66,17 +68,18 @@ function validateAdam(name: string, h: AdamHyperParams): void {
 }
 
 /** The shared Adam moment update; `decoupled` selects AdamW's weight decay. */
-function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number, decoupled: boolean): { param: Tensor; state: AdamState } {
+function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number, decoupled: boolean, captured?: CapturedStep): { param: Tensor; state: AdamState } {
   const [beta1, beta2] = h.betas;
-  const step = (state?.step ?? 0) + 1;
+  const step = captured?.step ?? (state?.step ?? 0) + 1;
   let g = h.maximize ? grad.neg() : grad;
   let param = p;
   if (weightDecay !== 0) {
-    if (decoupled) param = p.mul(1 - h.lr * weightDecay);
+    if (decoupled) param = captured ? p.mul(captured.scalars.decay) : p.mul(1 - h.lr * weightDecay);
     else g = g.add(p.mul(weightDecay));
   }
   const m0 = state?.expAvg ?? zerosLike(p);
   const v0 = state?.expAvgSq ?? zerosLike(p);
+  if (captured) return capturedAdam(param, g, m0, v0, h, state, step, captured);
   if (!h.amsgrad) {
     const r = adamStep(param, g, m0, v0, { lr: h.lr, beta1, beta2, eps: h.eps, step });
     return { param: r.param, state: { step, expAvg: r.expAvg, expAvgSq: r.expAvgSq } };
@@ -92,6 +95,25 @@ function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamStat
   const next: AdamState = { step, expAvg, expAvgSq, maxExpAvgSq: second };
   const denom = second.sqrt().div(biasCorrection2Sqrt).add(h.eps);
   return { param: param.sub(expAvg.div(denom).mul(stepSize)), state: next };
+}
+
+/** A capturable Adam/AMSGrad update: every per-step number comes from `captured.scalars`. */
+function capturedAdam(param: Tensor, g: Tensor, m0: Tensor, v0: Tensor, h: AdamHyperParams, state: AdamState | undefined, step: number, captured: CapturedStep): { param: Tensor; state: AdamState } {
+  const [beta1, beta2] = h.betas;
+  const expAvg = m0.mul(beta1).add(g.mul(1 - beta1));
+  const expAvgSq = v0.mul(beta2).add(g.square().mul(1 - beta2));
+  const previousMax = state?.maxExpAvgSq;
+  const second = !h.amsgrad ? expAvgSq : previousMax === undefined || typeof previousMax === 'number' ? expAvgSq : previousMax.maximum(expAvgSq);
+  const denom = second.sqrt().div(captured.scalars.bc2Sqrt).add(h.eps);
+  const next: AdamState = h.amsgrad ? { step, expAvg, expAvgSq, maxExpAvgSq: second } : { step, expAvg, expAvgSq };
+  return { param: param.sub(expAvg.div(denom).mul(captured.scalars.stepSize)), state: next };
+}
+
+/** Adam's per-step host numbers at step t: `stepSize = lr / (1 - beta1^t)`, `bc2Sqrt`, AdamW's `decay`. */
+function adamHostScalars(h: AdamHyperParams, t: number, decoupled: boolean): Record<string, number> {
+  const out: Record<string, number> = { stepSize: h.lr / (1 - h.betas[0] ** t), bc2Sqrt: Math.sqrt(1 - h.betas[1] ** t) };
+  if (decoupled) out.decay = 1 - h.lr * h.weightDecay;
+  return out;
 }
 
 const ADAM_DEFAULTS = { lr: 1e-3, betas: [0.9, 0.999] as const, eps: 1e-8, amsgrad: false, maximize: false };
@@ -118,8 +140,12 @@ export class Adam extends Optimizer<AdamHyperParams, AdamState> {
     validateAdam('Adam', h);
   }
 
-  protected update(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number): { param: Tensor; state: AdamState } {
-    return adamUpdate(p, grad, h, state, weightDecay, false);
+  protected update(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number, captured?: CapturedStep): { param: Tensor; state: AdamState } {
+    return adamUpdate(p, grad, h, state, weightDecay, false, captured);
+  }
+
+  protected override stepHostScalars(h: AdamHyperParams, t: number): Record<string, number> {
+    return adamHostScalars(h, t, false);
   }
 }
 
@@ -143,7 +169,11 @@ export class AdamW extends Optimizer<AdamHyperParams, AdamState> {
     validateAdam('AdamW', h);
   }
 
-  protected update(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number): { param: Tensor; state: AdamState } {
-    return adamUpdate(p, grad, h, state, weightDecay, true);
+  protected update(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamState | undefined, weightDecay: number, captured?: CapturedStep): { param: Tensor; state: AdamState } {
+    return adamUpdate(p, grad, h, state, weightDecay, true, captured);
+  }
+
+  protected override stepHostScalars(h: AdamHyperParams, t: number): Record<string, number> {
+    return adamHostScalars(h, t, true);
   }
 }

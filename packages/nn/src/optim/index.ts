@@ -5,7 +5,7 @@
 export { type HasNamedParameters, type ParamSource, decayMatricesOnly, excludeFromDecay } from './params.js';
 export {
   Optimizer, type BaseHyperParams, type ParamGroup, type ParamGroupSpec, type OptimizerOptions, type OptimizerStateDict,
-  type OptimStateValue, type HyperValue,
+  type OptimStateValue, type HyperValue, type StepScalars, type GroupStepScalars, type CapturedStep, disposeStepScalars,
 } from './optimizer.js';
 export { SGD, type SgdHyperParams, type SgdOptions, type SgdState } from './sgd.js';
 export { Adam, AdamW, type AdamHyperParams, type AdamOptions, type AdamState } from './adam.js';

@@ -5,7 +5,11 @@
 // Invariants: updates run under noGrad inside one tidy per parameter and land via
 // `param.assign`; state tensors are owned by the optimizer (kept out of every scope) and the
 // previous ones are disposed when replaced, so a step leaks nothing; `loadStateDict` copies.
-import { HeedError, fmtShape, keep, noGrad, tidy, zerosLike, type Tensor } from '@heed/core';
+// Capturable steps (for `compile`): `stepScalars()`, called outside the compiled function before
+// every step, advances the host step counters and returns the per-step host numbers (lr, bias
+// corrections) as 0-d tensors; `step(scalars)` inside reads only those tensors, so a replay uses
+// the current lr and the host counters match the steps taken, replayed or not.
+import { HeedError, fmtShape, keep, noGrad, scalar, tidy, zerosLike, type Tensor } from '@heed/core';
 import { isParamSource, namedParams, type NamedParam, type ParamSource } from './params.js';
 
 /**
@@ -90,6 +94,43 @@ export interface OptimizerStateDict {
 }
 
 /**
+ * One param group's per-step host numbers as 0-d float32 tensors (which keys depends on the
+ * optimizer: `lr` for SGD; `stepSize`, `bc2Sqrt` and AdamW's `decay` for Adam/AdamW).
+ *
+ * @example
+ * ```ts
+ * const s: GroupStepScalars = optimizer.stepScalars()[0];
+ * ```
+ */
+export type GroupStepScalars = Readonly<Record<string, Tensor>>;
+
+/**
+ * What {@link Optimizer.stepScalars} returns: one {@link GroupStepScalars} per param group. Pass
+ * it as an argument of a compiled step and on to `optimizer.step(scalars)`; dispose it after.
+ *
+ * @example
+ * ```ts
+ * const step = compile((x: Tensor, s: StepScalars) => { loss(x).backward(); opt.step(s); opt.zeroGrad(); });
+ * const s = opt.stepScalars();
+ * step(x, s);
+ * disposeStepScalars(s);
+ * ```
+ */
+export type StepScalars = readonly GroupStepScalars[];
+
+/**
+ * Disposes the tensors of a {@link StepScalars}.
+ *
+ * @example
+ * ```ts
+ * disposeStepScalars(opt.stepScalars());
+ * ```
+ */
+export function disposeStepScalars(scalars: StepScalars): void {
+  for (const group of scalars) for (const t of Object.values(group)) t.dispose();
+}
+
+/**
  * Options shared by optimizer constructors (besides hyperparameters).
  *
  * @example
@@ -122,6 +163,8 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
   /** Default hyperparameters for groups that do not set them. */
   readonly defaults: Readonly<H>;
   private readonly state = new Map<Tensor, S>();
+  /** Per group: the step `stepScalars()` announced and `step(scalars)` has not taken yet. */
+  private pendingSteps: number[] | null = null;
 
   protected constructor(name: string, params: ParamSource | readonly ParamGroupSpec<H>[], defaults: H, options: OptimizerOptions = {}) {
     this.defaults = { ...defaults };
@@ -158,7 +201,15 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
    * noGrad inside a tidy; `weightDecay` is the group's value, or 0 where the mask exempts it.
    * Returning `undefined` state means the parameter keeps no state (e.g. SGD without momentum).
    */
-  protected abstract update(param: Tensor, grad: Tensor, hyper: H, state: S | undefined, weightDecay: number): { param: Tensor; state: S | undefined };
+  protected abstract update(param: Tensor, grad: Tensor, hyper: H, state: S | undefined, weightDecay: number, captured?: CapturedStep): { param: Tensor; state: S | undefined };
+
+  /**
+   * The host numbers of a group's update at step `step` (1-based) that a capturable step reads as
+   * tensors (see {@link Optimizer.stepScalars}); computed in float64, stored as float32.
+   */
+  protected stepHostScalars(_hyper: H, _step: number): Record<string, number> {
+    throw new HeedError(`${this.constructor.name}.stepScalars`, 'this optimizer has no capturable step; implement stepHostScalars and read the scalars in update, or call step() without scalars.');
+  }
 
   /**
    * Every parameter, in order (across groups).
@@ -181,15 +232,23 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
    * optimizer.step();
    * ```
    */
-  step(): void {
+  step(scalars?: StepScalars): void {
+    const pending = this.pendingSteps;
+    if (scalars !== undefined) {
+      if (pending === null || scalars.length !== this.paramGroups.length) {
+        throw new HeedError(`${this.constructor.name}.step`, `got step scalars for ${scalars.length} groups but ${pending === null ? 'stepScalars() was not called before this step' : `the optimizer has ${this.paramGroups.length}`}; call optimizer.stepScalars() (outside the compiled function) before every step.`);
+      }
+      this.pendingSteps = null;
+    }
     noGrad(() => {
-      for (const group of this.paramGroups) {
+      for (const [g, group] of this.paramGroups.entries()) {
+        const captured = scalars === undefined || pending === null ? undefined : { scalars: scalars[g], step: pending[g] };
         group.params.forEach((p, i) => {
           const grad = p.grad;
           if (grad === null) return;
           const previous = this.state.get(p);
           const next = tidy(() => {
-            const r = this.update(p, grad, group, previous, group.decay[i] ? group.weightDecay : 0);
+            const r = this.update(p, grad, group, previous, group.decay[i] ? group.weightDecay : 0, captured);
             p.assign(r.param);
             return r.state;
           });
@@ -197,6 +256,45 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
         });
       }
     });
+  }
+
+  /**
+   * Starts a capturable step (PyTorch's `capturable=True`): advances every parameter's host step
+   * counter (`stateDict().state[i].step`) and returns this step's host numbers (lr from the param
+   * groups, Adam's bias corrections) as 0-d tensors on the parameters' backend. Call it outside a
+   * compiled function before every step and pass the result to `step(scalars)` inside it (as an
+   * argument), so replays use the current (scheduled) lr and the counters stay right. The
+   * parameters of a group must be at the same step (they are when every step updates them all).
+   *
+   * @example
+   * ```ts
+   * const train = compile((x: Tensor, s: StepScalars) => { lossOf(x).backward(); opt.step(s); opt.zeroGrad(); });
+   * const s = opt.stepScalars();
+   * train(x, s);
+   * disposeStepScalars(s);
+   * scheduler.step();
+   * ```
+   */
+  stepScalars(): StepScalars {
+    const op = `${this.constructor.name}.stepScalars`;
+    const steps = this.paramGroups.map((group, g) => {
+      const counts = new Set(group.params.map((p) => { const s = this.state.get(p)?.step; return typeof s === 'number' ? s : 0; }));
+      if (counts.size > 1) {
+        throw new HeedError(op, `the parameters of param group ${g} are at different steps (${[...counts].join(', ')}); a capturable step updates a whole group: use step() without scalars.`);
+      }
+      return [...counts][0] + 1;
+    });
+    const out = this.paramGroups.map((group, g) => {
+      const backend = group.params[0].backend;
+      for (const p of group.params) {
+        const s = this.state.get(p);
+        if (s && typeof s.step === 'number') (s as Record<string, OptimStateValue>).step = steps[g];
+      }
+      const host = this.stepHostScalars(group, steps[g]);
+      return Object.fromEntries(Object.entries(host).map(([k, v]) => [k, keep(scalar(v, { backend: backend.name, dtype: 'float32' }))]));
+    });
+    this.pendingSteps = steps;
+    return out;
   }
 
   /**
@@ -323,6 +421,20 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
     for (const s of this.state.values()) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
     this.state.clear();
   }
+}
+
+/**
+ * @internal What a capturable step hands {@link Optimizer.update}: the group's step scalars and
+ * the step number (1-based) the new state records.
+ *
+ * @example
+ * ```ts
+ * const c: CapturedStep = { scalars: { lr: scalar(0.1) }, step: 1 };
+ * ```
+ */
+export interface CapturedStep {
+  readonly scalars: GroupStepScalars;
+  readonly step: number;
 }
 
 function toGroupSpecs<H extends BaseHyperParams>(name: string, params: ParamSource | readonly ParamGroupSpec<H>[]): ParamGroupSpec<H>[] {

@@ -4,7 +4,7 @@
 // Invariant: the momentum buffer is created on a parameter's first step as a copy of the
 // (decayed) gradient, and updated as `buf = momentum * buf + (1 - dampening) * g` afterwards.
 import { HeedError, type Tensor } from '@heed/core';
-import { checkRange, Optimizer, type BaseHyperParams, type OptimizerOptions, type ParamGroupSpec } from './optimizer.js';
+import { checkRange, Optimizer, type BaseHyperParams, type CapturedStep, type OptimizerOptions, type ParamGroupSpec } from './optimizer.js';
 import type { ParamSource } from './params.js';
 
 /**
@@ -80,12 +80,17 @@ export class SGD extends Optimizer<SgdHyperParams, SgdState> {
     }
   }
 
-  protected update(p: Tensor, grad: Tensor, h: SgdHyperParams, state: SgdState | undefined, weightDecay: number): { param: Tensor; state: SgdState | undefined } {
+  protected update(p: Tensor, grad: Tensor, h: SgdHyperParams, state: SgdState | undefined, weightDecay: number, captured?: CapturedStep): { param: Tensor; state: SgdState | undefined } {
+    const lr = captured ? captured.scalars.lr : h.lr;
     let g = h.maximize ? grad.neg() : grad;
     if (weightDecay !== 0) g = g.add(p.mul(weightDecay));
-    if (h.momentum === 0) return { param: p.sub(g.mul(h.lr)), state: undefined };
+    if (h.momentum === 0) return { param: p.sub(g.mul(lr)), state: undefined };
     const buf = state ? state.momentumBuffer.mul(h.momentum).add(g.mul(1 - h.dampening)) : g.clone();
     const direction = h.nesterov ? g.add(buf.mul(h.momentum)) : buf;
-    return { param: p.sub(direction.mul(h.lr)), state: { momentumBuffer: buf } };
+    return { param: p.sub(direction.mul(lr)), state: { momentumBuffer: buf } };
+  }
+
+  protected override stepHostScalars(h: SgdHyperParams, _step: number): Record<string, number> {
+    return { lr: h.lr };
   }
 }
