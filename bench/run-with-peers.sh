@@ -73,6 +73,7 @@ TRAIN="node $HERE/train_heed.mjs"
     echo "heed-cpu-native.softmax  | 300 | 0 | $OPS --backend=cpu --native --op=softmax"
     echo "train.heed-cpu-native    | 600 | 0 | $TRAIN --backend=cpu --native"
     echo "train.heed-cpu-native-lazy | 600 | 0 | $TRAIN --backend=cpu --native --lazy"
+    echo "train.heed-cpu-native-compile | 600 | 0 | $TRAIN --backend=cpu --native --compile"
     echo "train.heed-cpu-native-lazy-compile | 600 | 0 | $TRAIN --backend=cpu --native --lazy --compile"
   fi
   # The default CPU build is relaxed SIMD (FMA; enabled by the backend itself on Node 20);
