@@ -24,7 +24,9 @@ export {
   ProgressMeter, lineProgress, formatProgress,
   type ProgressSnapshot, type ProgressReporter, type StepInfo,
 } from './progress.js';
-export { trainLoop, isDue, type TrainLoopOptions, type TrainLoopResult, type BatchLoss, type LossPoint } from './loop.js';
+export {
+  trainLoop, isDue, type TrainLoopOptions, type TrainLoopResult, type BatchLoss, type LossPoint, type CompiledBatch, type CompiledTrainStep, type TrainLoopOptimizer,
+} from './loop.js';
 export {
   serializeTrainingCheckpoint, readTrainingCheckpointInfo, restoreTrainingCheckpoint, attachGenerator,
   type TrainingState, type TrainingSettings, type TrainingOptimizer, type TrainingScheduler, type TrainingCheckpointExtra, type RestoredTraining, type MakeOptimizer,

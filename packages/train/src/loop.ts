@@ -8,8 +8,12 @@
 // loss, the batch and the gradients are disposed); history rows are `{ step, loss, series }`
 // and only grow; resuming at `startStep` runs steps startStep+1..endStep; a stop requested by
 // `shouldStop` happens between steps, never inside one.
-import { HeedError, type Tensor } from '@heed/core';
-import { clipGradNorm, type Module } from '@heed/nn';
+// With `compiled`, loss + backward + clipping + the optimizer's capturable step + zeroGrad run
+// as one `compile()`d function of the batch's tensors and the optimizer's step scalars
+// (`stepScalars()`, taken before each step, so a scheduled lr replays); the batch is built
+// outside it and the scheduler steps after it, as in the eager loop.
+import { HeedError, compile, type CompileOptions, type CompileStats, type CompiledFunction, type Tensor } from '@heed/core';
+import { clipGradNorm, disposeStepScalars, type Module, type StepScalars } from '@heed/nn';
 import { ProgressMeter, type ProgressReporter, type ProgressSnapshot } from './progress.js';
 
 /**
@@ -42,6 +46,59 @@ export interface BatchLoss {
 }
 
 /**
+ * One step's batch for a compiled step: the tensors passed to {@link CompiledTrainStep.loss}
+ * (the compiled function's arguments; their shapes and dtypes pick its trace), the tokens it
+ * covers and a cleanup.
+ *
+ * @example
+ * ```ts
+ * const b: CompiledBatch = { inputs: [src, tgt], tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
+ * ```
+ */
+export interface CompiledBatch {
+  inputs: Tensor[];
+  tokens: number;
+  dispose?: () => void;
+}
+
+/**
+ * A training step for {@link trainLoop} to compile (`compile()` from `@heed/core`): `batch`
+ * builds the tensors outside the compiled function; `loss` (inside it) must not read values
+ * back to the host. The optimizer must have `stepScalars()` (every `@heed/nn` optimizer does).
+ *
+ * @example
+ * ```ts
+ * const compiled: CompiledTrainStep = {
+ *   batch: () => { const { src, tgt } = makeBatch(); return { inputs: [src, tgt], tokens: src.size + tgt.size }; },
+ *   loss: (src, tgt) => model.loss(src, tgt),
+ * };
+ * ```
+ */
+export interface CompiledTrainStep {
+  /** Builds the batch of `step` (or a Promise of it). */
+  batch: (step: number) => CompiledBatch | Promise<CompiledBatch>;
+  /** The loss of the batch's tensors (runs inside the compiled step). */
+  loss: (...inputs: Tensor[]) => Tensor;
+  /** Options of `compile` (default: `{ onNotCompiled: 'warn' }`). */
+  options?: CompileOptions;
+}
+
+/**
+ * The optimizer {@link trainLoop} steps: `step` then `zeroGrad` after each backward; a compiled
+ * step also needs `stepScalars()` (see `Optimizer.stepScalars` in `@heed/nn`).
+ *
+ * @example
+ * ```ts
+ * const o: TrainLoopOptimizer = new AdamW(model, { lr: 1e-3 });
+ * ```
+ */
+export interface TrainLoopOptimizer {
+  step(scalars?: StepScalars): void;
+  zeroGrad(): void;
+  stepScalars?(): StepScalars;
+}
+
+/**
  * Options of {@link trainLoop}.
  *
  * @example
@@ -53,7 +110,7 @@ export interface TrainLoopOptions {
   /** The model (set to training mode before every step). */
   model: Module;
   /** Any optimizer (`step` then `zeroGrad` after each backward). */
-  optimizer: { step(): void; zeroGrad(): void };
+  optimizer: TrainLoopOptimizer;
   /** A learning-rate schedule stepped once per step. */
   scheduler?: { step(): void };
   /** The step already done (0, or the checkpoint's step when resuming). */
@@ -62,8 +119,10 @@ export interface TrainLoopOptions {
   endStep: number;
   /** Loss history; the loop appends `{ step, loss, series: 'train' }` after each step. */
   history: LossPoint[];
-  /** Builds the batch of `step` and returns its loss (or a Promise of it, e.g. awaiting a DataLoader's next batch). */
-  batchLoss: (step: number) => BatchLoss | Promise<BatchLoss>;
+  /** Builds the batch of `step` and returns its loss (or a Promise of it, e.g. awaiting a DataLoader's next batch). Needed unless `compiled` is given. */
+  batchLoss?: (step: number) => BatchLoss | Promise<BatchLoss>;
+  /** Run each step as one compiled function instead (see {@link CompiledTrainStep}); `batchLoss` and `afterBackward` are then not used / not allowed. */
+  compiled?: CompiledTrainStep;
   /**
    * Awaited right after `backward()`, before clipping: data-parallel training passes
    * `() => ddp.finishGradSync()` so every rank clips and steps on the all-reduced gradients.
@@ -110,6 +169,8 @@ export interface TrainLoopResult {
   lastStep: number;
   /** True when `shouldStop` ended the loop before `endStep`. */
   stopped: boolean;
+  /** What the compiled step did (traces, replays, why a signature stayed eager), with `compiled`. */
+  compileStats?: CompileStats;
 }
 
 /**
@@ -139,6 +200,7 @@ export function isDue(step: number, every: number | undefined, endStep: number, 
  * ```
  */
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const runStep = o.compiled ? compiledRunner(o, o.compiled) : eagerRunner(o);
   const meter = o.meter ?? new ProgressMeter({ total: o.endStep, start: o.startStep });
   const log = (line: string) => o.progress?.log(line);
   let lastLoss = NaN;
@@ -154,28 +216,17 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       }
       const t0 = performance.now();
       o.model.train();
-      const batch = await o.batchLoss(step);
-      try {
-        batch.loss.backward();
-        await o.afterBackward?.(step);
-        clipGradNorm(o.model, o.clipNorm ?? 1).dispose();
-        o.optimizer.step();
-        o.optimizer.zeroGrad();
-        o.scheduler?.step();
-        lastLoss = (await batch.loss.data())[0];
-        if (o.reduceLoss) lastLoss = await o.reduceLoss(lastLoss, step);
-      } finally {
-        batch.loss.dispose();
-        batch.dispose?.();
-      }
+      const r = await runStep.run(step);
+      lastLoss = r.loss;
+      if (o.reduceLoss) lastLoss = await o.reduceLoss(lastLoss, step);
       if (!Number.isFinite(lastLoss)) {
         throw new HeedError('trainLoop', `the loss became ${lastLoss} at step ${step}; lower the learning rate (or check the data).`);
       }
       trainSeconds += (performance.now() - t0) / 1000;
-      tokens += batch.tokens;
+      tokens += r.tokens;
       lastStep = step;
       o.history.push({ step, loss: lastLoss, series: 'train' });
-      const snapshot = meter.update(step, { loss: lastLoss, tokens: batch.tokens });
+      const snapshot = meter.update(step, { loss: lastLoss, tokens: r.tokens });
       o.progress?.update(snapshot);
       if (o.onEval && isDue(step, o.evalEvery, o.endStep, Boolean(o.evalEvery))) await o.onEval(step, log);
       if (o.onCheckpoint && isDue(step, o.checkpointEvery, o.endStep)) await o.onCheckpoint(step);
@@ -184,5 +235,76 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   } finally {
     o.progress?.stop();
   }
-  return { seconds: trainSeconds, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0, lastLoss, lastStep, stopped };
+  const result: TrainLoopResult = { seconds: trainSeconds, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0, lastLoss, lastStep, stopped };
+  if (runStep.stats) result.compileStats = { ...runStep.stats, notCompiled: [...runStep.stats.notCompiled] };
+  return result;
+}
+
+interface StepRunner {
+  /** Runs one step (model already in training mode): its loss value and tokens. */
+  run(step: number): Promise<{ loss: number; tokens: number }>;
+  readonly stats?: Readonly<CompileStats>;
+}
+
+function eagerRunner(o: TrainLoopOptions): StepRunner {
+  const batchLoss = o.batchLoss;
+  if (!batchLoss) throw new HeedError('trainLoop', 'needs batchLoss (or compiled: { batch, loss }) to build each step.');
+  return {
+    async run(step) {
+      const batch = await batchLoss(step);
+      try {
+        batch.loss.backward();
+        await o.afterBackward?.(step);
+        clipGradNorm(o.model, o.clipNorm ?? 1).dispose();
+        o.optimizer.step();
+        o.optimizer.zeroGrad();
+        o.scheduler?.step();
+        return { loss: (await batch.loss.data())[0], tokens: batch.tokens };
+      } finally {
+        batch.loss.dispose();
+        batch.dispose?.();
+      }
+    },
+  };
+}
+
+function compiledRunner(o: TrainLoopOptions, c: CompiledTrainStep): StepRunner {
+  const opt = o.optimizer;
+  const stepScalars = opt.stepScalars?.bind(opt);
+  if (!stepScalars) throw new HeedError('trainLoop', 'a compiled step needs an optimizer with stepScalars() (every @heed/nn optimizer has it); pass one, or use batchLoss.');
+  if (o.afterBackward) throw new HeedError('trainLoop', 'afterBackward cannot run inside a compiled step (it is awaited between backward and the update); drop compiled, or the hook.');
+  const clipNorm = o.clipNorm ?? 1;
+  const fn: CompiledFunction<[Tensor[], StepScalars], Tensor> = compile((inputs: Tensor[], scalars: StepScalars) => {
+    const loss = c.loss(...inputs);
+    loss.backward();
+    clipGradNorm(o.model, clipNorm).dispose();
+    opt.step(scalars);
+    opt.zeroGrad();
+    const value = loss.detach();
+    loss.dispose();
+    return value;
+  }, { onNotCompiled: 'warn', ...c.options });
+  return {
+    get stats() { return fn.stats; },
+    async run(step) {
+      const batch = await c.batch(step);
+      try {
+        const scalars = stepScalars();
+        let loss: Tensor;
+        try {
+          loss = fn(batch.inputs, scalars);
+        } finally {
+          disposeStepScalars(scalars);
+        }
+        try {
+          o.scheduler?.step();
+          return { loss: (await loss.data())[0], tokens: batch.tokens };
+        } finally {
+          loss.dispose();
+        }
+      } finally {
+        batch.dispose?.();
+      }
+    },
+  };
 }
