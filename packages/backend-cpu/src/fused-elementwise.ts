@@ -225,8 +225,11 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
   const n = size === 0 ? 0 : c.shape.length === 0 ? 1 : c.shape[c.shape.length - 1];
   const runs = n === 0 ? 0 : size / n;
   const innerStrides = c.strides.slice(1);
-  if (rt !== null && rowCount > 0 && runs === 1 && o.shape.length <= 1) {
-    const done = runWasmRows(rt, program, inputs, rowCount, n, o.strides.map((st) => st[0] ?? 0), innerStrides.map((st) => st[0] ?? 0), isRowInput);
+  if (rt !== null && rowCount > 0 && n > 0 && c.shape.length <= 2 && o.shape.length <= 1) {
+    // one wasm call: rows of `runs` runs of n elements, one stride per input between rows and between runs
+    const last = (st: readonly number[]) => (st.length === 0 ? 0 : st[st.length - 1]);
+    const run = (st: readonly number[]) => (st.length === 2 ? st[0] : 0);
+    const done = runWasmRows(rt, program, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput);
     if (done !== null) return done;
   }
   const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
@@ -244,8 +247,8 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
   return ids;
 }
 
-/** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, one inner run per row), or null where it does not apply. */
-function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], rows: number, n: number, rowStrides: readonly number[], innerStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
+/** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, rows of `runs` runs of n), or null where it does not apply. */
+function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   const layouts: InputLayout[] = [];
   for (let j = 0; j < inputs.length; j++) {
@@ -261,7 +264,7 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: reado
   const sources: HeapSource[] = [];
   try {
     for (const o of program.outputs) {
-      const b = HeapBuffer.alloc(heap, row[o] ? rows : rows * n);
+      const b = HeapBuffer.alloc(heap, row[o] ? rows : rows * runs * n);
       if (b === null) return null;
       outs.push(b);
     }
@@ -270,8 +273,8 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: reado
       if (src === null) return null;
       sources.push(src);
     }
-    const args: number[] = [rows, n, ...outs.map((b) => b.ptr)];
-    sources.forEach((src, j) => args.push(src.ptr + inputs[j].offset * 4, rowStrides[j] * 4));
+    const args: number[] = [rows, n, runs, ...outs.map((b) => b.ptr)];
+    sources.forEach((src, j) => args.push(src.ptr + inputs[j].offset * 4, rowStrides[j] * 4, (isRowInput[j] ? 0 : runStrides[j]) * 4));
     args.push(...constantsOf(program));
     run(...args);
     const done = outs.slice();

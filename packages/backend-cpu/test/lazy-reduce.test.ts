@@ -59,6 +59,8 @@ const CASES: readonly Case[] = [
   ['layerNorm (weight, bias)', 1, (x, w, b) => heed.layerNorm(x, [x.shape[x.rank - 1]], w, b, 1e-5)],
   ['variance, keepdim', 1, (x) => heed.variance(x, { axis: -1, keepdim: true })],
   ['mean over every axis, then broadcast back', 1, (x) => x.sub(x.mean())],
+  // a bias broadcast keeps the inner dims apart: each row is several runs
+  ['sum over every axis of a bias add', 1, (x, w) => x.add(w).square().sum()],
   // logSoftmax, then the weighted total over [N, C] (a reduction of another frame)
   ['crossEntropy, probability targets', 2, (x, _w, _b, t) => crossEntropy(x, t)],
 ];

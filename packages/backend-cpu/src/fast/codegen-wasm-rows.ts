@@ -7,8 +7,9 @@
 // - the ops are codegen-wasm.ts's (emitOp: one source), float32 throughout; folds are f32
 //   lane-wise, so results are close to (not bitwise equal to) the double-accumulating
 //   reference kernels, like the fast path's own reduce kernels; max/min propagate NaN;
-// - element inputs are 'contiguous' (inner stride 1) or 'scalar' (inner stride 0) over one
-//   coalesced inner dim; every input has one byte stride between rows;
+// - element inputs are 'contiguous' (inner stride 1) or 'scalar' (inner stride 0) over the
+//   last coalesced inner dim (n); a row is `runs` such runs, each input with one byte stride
+//   between runs and one between rows;
 // - modules are cached by program structure and layouts; instances by memory; on a heap with a
 //   worker pool, large calls are split into row blocks run by the caller and the workers
 //   (program-jobs.ts; a row's folds stay on one thread, so the results do not change).
@@ -38,13 +39,15 @@ export function wasmRowsSupports(program: ElementwiseProgram): boolean {
 type Fold = 'sum' | 'prod' | 'max' | 'min';
 const F32_FOLD: Record<Fold, number> = { sum: OP.f32Add, prod: OP.f32Mul, max: OP.f32Max, min: OP.f32Min };
 const SIMD_FOLD: Record<Fold, number> = { sum: SIMD.add, prod: SIMD.mul, max: SIMD.max, min: SIMD.min };
+const I32_MUL = 0x6c;
 const f32Bytes = (v: number): number[] => Array.from(new Uint8Array(new Float32Array([v]).buffer));
 const FOLD_INIT: Record<Fold, number> = { sum: 0, prod: 1, max: -Infinity, min: Infinity };
 
 /**
- * The function body. Params: 0 = rows, 1 = n, one byte pointer per output, per input its byte
- * pointer and byte stride between rows, one f32 per constant. Locals: i, end, r; per expr a
- * v128, an f32 and an f32 tail accumulator; per input a v128 splat.
+ * The function body. Params: 0 = rows, 1 = n, 2 = runs, one byte pointer per output, per input
+ * its byte pointer, byte stride between rows and between runs, one f32 per constant. Locals:
+ * i, end, r, q (run), per expr a v128, an f32 and an f32 tail accumulator; per input a v128
+ * splat and its run pointer; per output its run pointer.
  */
 function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): number[] {
   const { exprs, outputs } = program;
@@ -53,23 +56,25 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
   const nIn = layouts.length;
   const E = exprs.length;
   const constParam = new Map<number, number>();
-  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 2 + nOut + 2 * nIn + constParam.size); });
-  const P = 2 + nOut + 2 * nIn + constParam.size;
-  const iL = P, endL = P + 1, rL = P + 2;
-  const vL = (k: number) => P + 3 + k;
-  const sL = (k: number) => P + 3 + E + k;
-  const tL = (k: number) => P + 3 + 2 * E + k;
-  const splatL = (j: number) => P + 3 + 3 * E + j;
-  const outPtr = (j: number) => 2 + j;
-  const inPtr = (j: number) => 2 + nOut + 2 * j;
-  const inStride = (j: number) => 3 + nOut + 2 * j;
+  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 3 + nOut + 3 * nIn + constParam.size); });
+  const P = 3 + nOut + 3 * nIn + constParam.size;
+  const iL = P, endL = P + 1, rL = P + 2, qL = P + 3;
+  const vL = (k: number) => P + 4 + k;
+  const sL = (k: number) => P + 4 + E + k;
+  const tL = (k: number) => P + 4 + 2 * E + k;
+  const splatL = (j: number) => P + 4 + 3 * E + j;
+  const runIn = (j: number) => P + 4 + 3 * E + nIn + j;
+  const runOut = (j: number) => P + 4 + 3 * E + 2 * nIn + j;
+  const outPtr = (j: number) => 3 + j;
+  const inPtr = (j: number) => 3 + nOut + 3 * j;
+  const inStride = (j: number) => 4 + nOut + 3 * j;
+  const runStride = (j: number) => 5 + nOut + 3 * j;
   const get = (l: number): number[] => [OP.localGet, ...uleb(l)];
   const set = (l: number): number[] => [OP.localSet, ...uleb(l)];
   const code: number[] = [];
-  const locals = [[3, 0x7f], [E, 0x7b], [2 * E, 0x7d], [nIn, 0x7b]].filter(([n]) => n > 0);
+  const locals = [[4, 0x7f], [E, 0x7b], [2 * E, 0x7d], [nIn, 0x7b], [nIn + nOut, 0x7f]].filter(([n]) => n > 0);
   code.push(...get(1), OP.i32Const, ...sleb(-4), OP.i32And, OP.i32Const, 2, OP.i32Shl, ...set(endL));
   code.push(OP.block, 0x40, OP.loop, 0x40, ...get(rL), ...get(0), OP.i32GeU, OP.brIf, 1);
-  layouts.forEach((l, j) => { if (l === 'scalar') code.push(...get(inPtr(j)), ...simd(SIMD.load32Splat), ...memarg(2), ...set(splatL(j))); });
   for (let p = 0; p <= passes; p++) {
     // this pass's row-level values: scalars, and their splats for the vector sweeps
     exprs.forEach((e, k) => {
@@ -114,8 +119,8 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
         const e = exprs[x];
         if (e.op === 'input') {
           const j = e.input;
-          if (layouts[j] === 'scalar') code.push(...(mode === 'vector' ? get(splatL(j)) : [...get(inPtr(j)), OP.f32Load, ...memarg(2)]));
-          else code.push(...get(inPtr(j)), ...get(iL), OP.i32Add, ...(mode === 'vector' ? [...simd(SIMD.load), ...memarg(0)] : [OP.f32Load, ...memarg(2)]));
+          if (layouts[j] === 'scalar') code.push(...(mode === 'vector' ? get(splatL(j)) : [...get(runIn(j)), OP.f32Load, ...memarg(2)]));
+          else code.push(...get(runIn(j)), ...get(iL), OP.i32Add, ...(mode === 'vector' ? [...simd(SIMD.load), ...memarg(0)] : [OP.f32Load, ...memarg(2)]));
         } else emitOp(code, e, (y) => get(mode === 'vector' ? vL(y) : sL(y)), mode);
         code.push(...set(mode === 'vector' ? vL(x) : sL(x)));
       }
@@ -125,19 +130,28 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
         else code.push(...get(tL(f)), ...get(sL(x)), F32_FOLD[fn], ...set(tL(f)));
       }
       for (const w of writes) {
-        code.push(...get(outPtr(w)), ...get(iL), OP.i32Add, ...get(mode === 'vector' ? vL(outputs[w]) : sL(outputs[w])));
+        code.push(...get(runOut(w)), ...get(iL), OP.i32Add, ...get(mode === 'vector' ? vL(outputs[w]) : sL(outputs[w])));
         code.push(...(mode === 'vector' ? [...simd(SIMD.store), ...memarg(0)] : [OP.f32Store, ...memarg(2)]));
       }
       code.push(...get(iL), OP.i32Const, ...sleb(mode === 'vector' ? 16 : 4), OP.i32Add, ...set(iL), OP.br, 0, OP.end, OP.end);
     };
+    // for (q = 0; q < runs; q++): splat this run's broadcast inputs, sweep its n elements, step the run pointers
+    code.push(OP.i32Const, 0, ...set(qL));
+    for (let j = 0; j < nIn; j++) code.push(...get(inPtr(j)), ...set(runIn(j)));
+    for (const w of writes) code.push(...get(outPtr(w)), ...set(runOut(w)));
+    code.push(OP.block, 0x40, OP.loop, 0x40, ...get(qL), ...get(2), OP.i32GeU, OP.brIf, 1);
+    layouts.forEach((l, j) => { if (l === 'scalar') code.push(...get(runIn(j)), ...simd(SIMD.load32Splat), ...memarg(2), ...set(splatL(j))); });
     code.push(OP.i32Const, 0, ...set(iL));
     sweep('vector');
     sweep('scalar');
+    for (let j = 0; j < nIn; j++) code.push(...get(runIn(j)), ...get(runStride(j)), OP.i32Add, ...set(runIn(j)));
+    for (const w of writes) code.push(...get(runOut(w)), ...get(1), OP.i32Const, 2, OP.i32Shl, OP.i32Add, ...set(runOut(w)));
+    code.push(...get(qL), OP.i32Const, 1, OP.i32Add, ...set(qL), OP.br, 0, OP.end, OP.end);
   }
   outputs.forEach((o, j) => { if (row[o]) code.push(...get(outPtr(j)), ...get(sL(o)), OP.f32Store, ...memarg(2)); });
-  // advance: element outputs by a row (n floats), row outputs by one float, inputs by their row strides
+  // advance: element outputs by a row (runs * n floats), row outputs by one float, inputs by their row strides
   outputs.forEach((o, j) => {
-    code.push(...get(outPtr(j)), ...(row[o] ? [OP.i32Const, 4] : [...get(1), OP.i32Const, 2, OP.i32Shl]), OP.i32Add, ...set(outPtr(j)));
+    code.push(...get(outPtr(j)), ...(row[o] ? [OP.i32Const, 4] : [...get(1), ...get(2), I32_MUL, OP.i32Const, 2, OP.i32Shl]), OP.i32Add, ...set(outPtr(j)));
   });
   for (let j = 0; j < nIn; j++) code.push(...get(inPtr(j)), ...get(inStride(j)), OP.i32Add, ...set(inPtr(j)));
   code.push(...get(rL), OP.i32Const, 1, OP.i32Add, ...set(rL), OP.br, 0, OP.end, OP.end, OP.end);
@@ -146,7 +160,7 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
 }
 
 function moduleBytes(program: ElementwiseProgram, layouts: readonly InputLayout[], sharedMemory: boolean, maxPages: number): Uint8Array<ArrayBuffer> {
-  const ints = 2 + program.outputs.length + 2 * layouts.length;
+  const ints = 3 + program.outputs.length + 3 * layouts.length;
   const consts = program.exprs.filter((e) => e.op === 'const').length;
   const paramTypes = [...new Array<number[]>(ints).fill([0x7f]), ...new Array<number[]>(consts).fill([0x7d])];
   const type = section(1, vec([[0x60, ...vec(paramTypes), 0], [0x60, 1, 0x7b, 1, 0x7b]]));
@@ -175,13 +189,13 @@ export function wasmRowProgramRuns(): number {
 }
 
 /**
- * The wasm function `run(rows, n, ...outPtrs, ...(inPtr, inRowStrideBytes), ...constants)`
+ * The wasm function `run(rows, n, runs, ...outPtrs, ...(inPtr, rowStrideBytes, runStrideBytes), ...constants)`
  * running a program with reductions on `memory`; null when the generator does not apply.
  *
  * @example
  * ```ts
  * const run = wasmRowProgram(program, key, ['contiguous'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
- * run?.(rows, n, outPtr, xPtr, n * 4);
+ * run?.(rows, n, 1, outPtr, xPtr, n * 4, 0);
  * ```
  */
 export function wasmRowProgram(program: ElementwiseProgram, key: string, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
