@@ -12,7 +12,7 @@
 // Run `node examples/translate-numbers/train.mjs --help` for the options.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getBackend, noGrad, tidy } from '@heed/core';
+import { bucketLength, getBackend, noGrad, tidy } from '@heed/core';
 import { DistributedDataParallel, saveFile } from '@heed/nn';
 import { padBatch, saveModel } from '@heed/models';
 import {
@@ -51,6 +51,7 @@ const parseArgs = (argv) => parseTrainingArgs({
     .option('--ranks <n>', 'data-parallel ranks as worker threads, each with its own CPU backend; each global batch is split across them ' +
       '(under `mpirun -np N` the ranks come from mpirun)', parsePositiveInt, 1)
     .option('--accumulate <k>', 'micro-batches per rank and step (gradient accumulation: the first k-1 backward passes run under DDP noSync)', parsePositiveInt, 1)
+    .option('--bucket', 'pad every batch to a bucket length (16, 24, 32, 48 or 64 tokens; --compile does: a few shapes, one trace each)', false)
     .option('--grad-dump <dir>', 'write the all-reduced gradients of every step to <dir>/step-<n>.safetensors (equivalence checks)'),
 });
 
@@ -86,7 +87,10 @@ async function trainRank(opts, group) {
   // Every rank draws the same global batches (same data RNG); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
   const streamStart = generator.offset;
-  const ddp = await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
+  if (opts.compile && (worldSize > 1 || opts.accumulate > 1)) {
+    throw new Error(`--compile runs one rank with --accumulate 1 (got ${worldSize} rank(s), --accumulate ${opts.accumulate}); the gradient all-reduce is awaited inside the step.`);
+  }
+  const ddp = opts.compile ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const { train, heldOut } = splitNumbers({ maxNumber: settings.maxNumber, heldOut: settings.heldOut, seed: settings.seed });
   const endStep = resolveEndStep(opts, settings);
   const micro = opts.accumulate;
@@ -114,7 +118,7 @@ async function trainRank(opts, group) {
     const [from, to] = rankSlice(items.length, rank, worldSize);
     const parts = Array.from({ length: micro }, (_, i) => items.slice(...rankSlice(to - from, i, micro).map((j) => from + j)));
     const counts = parts.map((part) => part.reduce((n, e) => n + encodeTarget(tokenizer, e).length - 1, 0));
-    const batches = parts.map((part) => encodeBatch(tokenizer, part));
+    const batches = parts.map((part) => (opts.bucket ? encodeBucketed(part) : encodeBatch(tokenizer, part)));
     const padded = batches.reduce((n, { src, tgt }) => n + src.size + tgt.size, 0);
     // The global target-token count normalises the loss; the global padded size is the step's tokens (for tokens/s).
     const [globalTokens, globalPadded] = await allReduceNumbers(group, [counts.reduce((a, b) => a + b, 0), padded]);
@@ -136,19 +140,36 @@ async function trainRank(opts, group) {
     return { loss: lossOf(micro - 1), tokens: globalPadded, dispose: () => disposeBatch(micro - 1) };
   }
 
+  async function afterBackward(step) {
+    await ddp.finishGradSync();
+    await syncStreamOffsets(group, generator);
+    if (lead && opts.gradDump) {
+      await ensureDir(opts.gradDump);
+      await saveFile(join(opts.gradDump, `step-${step}.safetensors`), new Map(model.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad])));
+    }
+  }
+
+  // --bucket / --compile: padded to a bucket length (the padding is masked: same loss up to float rounding).
+  const LENGTH_BUCKETS = [16, 24, 32, 48, 64];
+  const padBucketed = (seqs) => padBatch(seqs, tokenizer.padId, bucketLength(Math.max(...seqs.map((q) => q.length)), LENGTH_BUCKETS));
+  const encodeBucketed = (items) => ({ src: padBucketed(items.map(encodeSource)), tgt: padBucketed(items.map((e) => encodeTarget(tokenizer, e))) });
+
+  // --compile: one rank, one micro-batch; the batch is built outside the compiled step and
+  // `model.loss` (forward, backward, clipping, AdamW's capturable step) replays per batch shape.
+  const compiled = !opts.compile ? undefined : {
+    batch: (step) => {
+      failIfAsked(rank, step, startStep);
+      const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
+      const { src, tgt } = encodeBucketed(items);
+      return { inputs: [src, tgt], tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
+    },
+    loss: (src, tgt) => model.loss(src, tgt),
+  };
+
   const result = await trainLoop({
     model, optimizer, scheduler, startStep, endStep, history,
     progress: terminalProgress({ total: endStep, start: startStep, label: 'translate', quiet: opts.quiet || !lead }),
-    batchLoss,
-    afterBackward: async (step) => {
-      await ddp.finishGradSync();
-      await syncStreamOffsets(group, generator);
-      if (lead && opts.gradDump) {
-        await ensureDir(opts.gradDump);
-        await saveFile(join(opts.gradDump, `step-${step}.safetensors`), new Map(model.namedParameters().filter(([, p]) => p.grad).map(([k, p]) => [k, p.grad])));
-      }
-    },
-    reduceLoss: async (value) => (await allReduceNumbers(group, [earlierLoss + value]))[0],
+    ...(compiled ? { compiled } : { batchLoss, afterBackward, reduceLoss: async (value) => (await allReduceNumbers(group, [earlierLoss + value]))[0] }),
     evalEvery: opts.evalEvery,
     onEval: !lead ? undefined : async (step, log) => {
       model.eval();
@@ -167,7 +188,7 @@ async function trainRank(opts, group) {
   own.splice(3 * rank, 3, generator.seed, streamStart, generator.offset);
   const flat = await allReduceNumbers(group, own);
   const dropoutStreams = Array.from({ length: worldSize }, (_, r) => ({ seed: flat[3 * r], startOffset: flat[3 * r + 1], endOffset: flat[3 * r + 2] }));
-  ddp.dispose();
+  ddp?.dispose();
   if (!lead) return;
 
   // Exact-match accuracy on held-out numbers, every direction (greedy), and beam search on a subset.
@@ -228,11 +249,16 @@ async function trainRank(opts, group) {
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     heldOutGreedy: { correct: greedy.correct, total: greedy.total, accuracy: greedy.accuracy },
     heldOutBeam: { beamSize: opts.beamSize, correct: beam.correct, total: beam.total, accuracy: beam.accuracy, greedyCorrectOnSameSubset: greedyOnBeamSubset },
+    stepsPerSecond: (endStep - startStep) / result.seconds, compiled: result.compileStats ?? null,
     evalSeconds, files: { checkpoint: ckptPath, model: modelPath, lossCurve: lossPath, attention: attnPath },
   };
   await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 
-  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s), final loss ${result.lastLoss.toFixed(4)}`);
+  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${((endStep - startStep) / result.seconds).toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final loss ${result.lastLoss.toFixed(4)}`);
+  if (result.compileStats) {
+    const c = result.compileStats;
+    console.log(`compiled step: ${c.replays} of ${endStep - startStep} steps replayed, ${c.traces} traces (${c.cached} cached, ${c.evictions} evicted)${c.notCompiled.length ? `; eager: ${c.notCompiled.join('; ')}` : ''}`);
+  }
   console.log(`held-out exact match (greedy): ${pct(greedy.accuracy)} (${greedy.correct}/${greedy.total} translations of ${heldOut.length} unseen numbers)`);
   console.log(`held-out exact match (beam ${opts.beamSize}): ${pct(beam.accuracy)} (${beam.correct}/${beam.total} random held-out translations; greedy on the same: ${greedyOnBeamSubset}/${beam.total})`);
   for (const e of items.slice(0, 4)) {

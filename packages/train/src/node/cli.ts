@@ -152,7 +152,8 @@ export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
     .option('--stop-at <step>', 'stop after this step (checkpoint saved) as if interrupted; --resume continues to --steps', parsePositiveInt)
     .option('--checkpoint-every <n>', 'steps between checkpoints (and at the end)', parsePositiveInt, defaults.checkpointEvery as number)
     .option('--eval-every <n>', 'steps between validation evaluations', parsePositiveInt, defaults.evalEvery as number)
-    .option('--quiet', 'no progress bar or per-step output', false);
+    .option('--quiet', 'no progress bar or per-step output', false)
+    .option('--compile', 'run each training step as one compiled, replayed function (compile() in @heed/core; one rank, --accumulate 1)', false);
   for (const [preset, { description: text, values }] of Object.entries(presets)) {
     const list = Object.entries(values).map(([k, v]) => `${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${String(v)}`).join(', ');
     program.option(`--${preset}`, `${text} (${list})`, false);
