@@ -6,8 +6,8 @@
 // bitwise the eager reference kernels' (the row loop folds in doubles in row-major order, like
 // reduce.ts), also when a backend without `elementwise` runs the programs op by op; the fast
 // path (generated WASM SIMD row loops, f32 folds) is close. Also: a producer read through a
-// permuted view fuses as strided reads; common subexpressions are computed once; flush() and
-// on-demand realization run same-shape held buffers (a multi-tensor optimizer step) as one program.
+// permuted view fuses as strided reads; common subexpressions are computed once; a buffer a
+// kernel needs is computed with the held same-shape buffers (a multi-tensor optimizer step).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as heed from '@heed/core';
 import { LazyBackend, type Backend, type Tensor } from '@heed/core';
@@ -154,7 +154,7 @@ describe('lazy execution: a producer read through a permuted view', () => {
   });
 });
 
-describe('lazy execution: common subexpressions and multi-buffer flush', () => {
+describe('lazy execution: common subexpressions and same-shape buffers computed together', () => {
   it('computes a repeated subexpression once (same op, operands, constants) and reuses it', async () => {
     const x = heed.tensor(values(64, 13), { shape: [8, 8], backend: 'rl-lazy-ref' });
     await heed.flush('rl-lazy-ref');
@@ -172,21 +172,6 @@ describe('lazy execution: common subexpressions and multi-buffer flush', () => {
     });
     expect(got).toEqual(want);
     x.dispose(); y.dispose();
-  });
-
-  it('flush() runs every pending buffer of one shape (an optimizer step over same-shape parameters) as one program', async () => {
-    const ps = [0, 1, 2].map((k) => heed.tensor(values(32, 20 + k), { shape: [4, 8], backend: 'rl-lazy-ref' }));
-    const gs = [0, 1, 2].map((k) => heed.tensor(values(32, 30 + k), { shape: [4, 8], backend: 'rl-lazy-ref' }));
-    await heed.flush('rl-lazy-ref');
-    lazyRef.resetStats();
-    const next = ps.map((p, k) => heed.tidy(() => p.sub(gs[k].mul(0.1))));
-    await heed.flush('rl-lazy-ref');
-    expect(lazyRef.stats().programs).toBe(1);
-    for (let k = 0; k < 3; k++) {
-      const p = await ps[k].data(), g = await gs[k].data();
-      expect(Array.from(await next[k].data())).toEqual(Array.from(p, (v, i) => Math.fround(v - Math.fround(g[i] * Math.fround(0.1)))));
-    }
-    for (const t of [...ps, ...gs, ...next]) t.dispose();
   });
 
   it('computes the held, unread same-shape buffers with the one a kernel needs (the next step reads every updated parameter)', async () => {

@@ -148,19 +148,13 @@ export class LazyBackend implements Backend {
   }
 
   /**
-   * Computes every pending buffer that is still alive, then flushes the inner backend. Alive
-   * elementwise buffers of one shape run as one program (e.g. a whole optimizer step's updates
-   * of same-shape parameters: multi-tensor fusion).
+   * Computes every pending buffer that is still alive, in recording order, each with the
+   * pending graph behind it, then flushes the inner backend. (Grouping same-shape buffers or
+   * another order would save programs, but makes the schedule depend on what earlier steps
+   * left pending, which compile()'s two traces must not see differ.)
    */
   flush(): void {
-    const groups = new Map<string, LazyBuffer[]>();
-    for (const b of this.live) {
-      if (b.pending === null || b.freed) continue;
-      const key = b.pending.kind === 'reduce' ? `r${b.id}` : b.shape.join(',');
-      const g = groups.get(key);
-      if (g === undefined) groups.set(key, [b]); else g.push(b);
-    }
-    for (const g of groups.values()) this.realizeAll(g, new Set());
+    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realizeAll([b], new Set());
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
