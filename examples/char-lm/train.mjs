@@ -104,7 +104,8 @@ async function trainRank(opts, group) {
   const ctx = settings.context;
   // Every rank draws the same global batches (same data RNG); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
-  const ddp = await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
+  if (opts.compile && worldSize > 1) throw new Error(`--compile runs one rank (got ${worldSize}); the gradient all-reduce is awaited inside the step.`);
+  const ddp = opts.compile ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const endStep = resolveEndStep(opts, settings);
   if (settings.batchSize < worldSize) throw new Error(`the batch size ${settings.batchSize} is smaller than the ${worldSize} ranks; every rank needs a window.`);
   log(`char-lm on '${backend}': ${lines.length} corpus lines (${train.length} train, ${val.length} validation), ` +
@@ -138,9 +139,16 @@ async function trainRank(opts, group) {
 
   // A rank's rows of the global batch; its loss is their token sum over the global token count
   // (every window has `ctx` targets), so the summed gradients (and all-reduced losses) are the global mean's.
-  const result = await trainLoop({
-    model, optimizer, scheduler, startStep, endStep, history,
-    progress: terminalProgress({ total: endStep, start: startStep, label: 'char-lm', quiet: opts.quiet || !lead }),
+  // --compile (one rank): every batch is [batchSize, ctx + 1], so one trace replays every step.
+  const compiled = !opts.compile ? undefined : {
+    batch: (step) => {
+      failIfAsked(rank, step, startStep);
+      const batch = windows(trainIds, Array.from({ length: settings.batchSize }, () => rng.int(trainIds.length - ctx - 1)));
+      return { inputs: [batch], tokens: batch.shape[0] * ctx, dispose: () => batch.dispose() };
+    },
+    loss: (batch) => model.loss(batch),
+  };
+  const eagerStep = {
     batchLoss: async (step) => {
       failIfAsked(rank, step, startStep);
       const starts = Array.from({ length: settings.batchSize }, () => rng.int(trainIds.length - ctx - 1));
@@ -156,6 +164,11 @@ async function trainRank(opts, group) {
       await syncStreamOffsets(group, generator);
     },
     reduceLoss: async (value) => (await allReduceNumbers(group, [value]))[0],
+  };
+  const result = await trainLoop({
+    model, optimizer, scheduler, startStep, endStep, history,
+    progress: terminalProgress({ total: endStep, start: startStep, label: 'char-lm', quiet: opts.quiet || !lead }),
+    ...(compiled ? { compiled } : eagerStep),
     evalEvery: opts.evalEvery,
     onEval: !lead ? undefined : async (step, log) => {
       const v = await validationLoss();
@@ -165,7 +178,7 @@ async function trainRank(opts, group) {
     checkpointEvery: opts.checkpointEvery,
     onCheckpoint: !lead ? undefined : (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
   });
-  ddp.dispose();
+  ddp?.dispose();
   if (!lead) return;
 
   const valLoss = history.filter((h) => h.series === 'validation').at(-1)?.loss ?? (await validationLoss());
@@ -201,6 +214,7 @@ async function trainRank(opts, group) {
     example: 'char-lm', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize, context: ctx,
     parameters: model.numParameters(), trainTokens: trainIds.length, validationTokens: valIds.length,
     ranks: worldSize, transport: group.backend, dropout: settings.dropout,
+    stepsPerSecond: (endStep - startStep) / result.seconds, compiled: result.compileStats ?? null,
     trainSeconds: result.seconds, tokensPerSecond: result.tokensPerSecond, samplesPerSecond: (endStep - startStep) * settings.batchSize / result.seconds,
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     validationLoss: valLoss, bitsPerChar, uniformLoss: Math.log(tokenizer.vocabSize), samples,
@@ -208,7 +222,11 @@ async function trainRank(opts, group) {
   };
   await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 
-  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
+  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${((endStep - startStep) / result.seconds).toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
+  if (result.compileStats) {
+    const c = result.compileStats;
+    console.log(`compiled step: ${c.replays} of ${endStep - startStep} steps replayed, ${c.traces} trace(s)${c.notCompiled.length ? `; eager: ${c.notCompiled.join('; ')}` : ''}`);
+  }
   console.log(`validation loss ${valLoss.toFixed(4)} nats/token = ${bitsPerChar.toFixed(3)} bits/char (uniform guess: ${Math.log(tokenizer.vocabSize).toFixed(3)} nats)`);
   console.log('samples (temperature', opts.temperature, 'top-k', `${opts.topK}):`);
   for (const s of samples) console.log(`  ${JSON.stringify(s)}`);
