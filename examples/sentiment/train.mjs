@@ -14,7 +14,7 @@
 // rank 0 alone prints and writes the files.
 // Run `node examples/sentiment/train.mjs --help` for the options.
 import { fileURLToPath } from 'node:url';
-import { Generator, getBackend, noGrad, tensor, tidy } from '@heed/core';
+import { Generator, getBackend, noGrad, padToBucket, tensor, tidy } from '@heed/core';
 import { AdamW, CosineAnnealingLR, DistributedDataParallel, decayMatricesOnly } from '@heed/nn';
 import { BpeTokenizer, TransformerClassifier, padBatch, saveModel } from '@heed/models';
 import {
@@ -92,7 +92,8 @@ async function trainRank(opts, group) {
   }
   // Every rank draws the same global batches (same shuffle seed); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
-  const ddp = await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
+  if (opts.compile && worldSize > 1) throw new Error(`--compile runs one rank (got ${worldSize}); the gradient all-reduce is awaited inside the step.`);
+  const ddp = opts.compile ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const endStep = resolveEndStep(opts, settings);
   if (settings.batchSize < worldSize) throw new Error(`the batch size ${settings.batchSize} is smaller than the ${worldSize} ranks; every rank needs a sentence.`);
   log(`sentiment on '${backend}': ${train.length} training / ${test.length} test sentences, BPE vocab ${tokenizer.vocabSize}, ` +
@@ -133,9 +134,21 @@ async function trainRank(opts, group) {
 
   // A rank's loss is the cross-entropy sum over its sentences divided by the global count, so the
   // summed gradients (and the all-reduced losses) are the global batch mean's.
-  const result = await trainLoop({
-    model, optimizer, scheduler, startStep, endStep, history,
-    progress: terminalProgress({ total: endStep, start: startStep, label: 'sentiment', quiet: opts.quiet || !lead }),
+  // --compile (one rank): every batch padded to the longest training sentence (masked by the
+  // padding id: same loss up to float rounding), so one trace replays every step.
+  const fixedLength = Math.max(...trainItems.map((item) => item.inputIds.length));
+  const compiled = !opts.compile ? undefined : {
+    batch: async (step) => {
+      failIfAsked(rank, step, startStep);
+      const batch = await nextBatch();
+      const ids = padToBucket(batch.inputIds, 1, [fixedLength], tokenizer.padId);
+      const labels = batch.labels;
+      const dispose = () => { if (ids !== batch.inputIds) ids.dispose(); disposeBatch(batch); };
+      return { inputs: [ids, labels], tokens: batch.inputIds.size, dispose };
+    },
+    loss: (ids, labels) => model.loss(ids, labels),
+  };
+  const eagerStep = {
     batchLoss: async (step) => {
       failIfAsked(rank, step, startStep);
       const batch = await nextBatch(); // { inputIds, attentionMask, labels }: this rank's slice, ours to dispose
@@ -151,6 +164,11 @@ async function trainRank(opts, group) {
       await syncStreamOffsets(group, generator);
     },
     reduceLoss: async (value) => (await allReduceNumbers(group, [value]))[0],
+  };
+  const result = await trainLoop({
+    model, optimizer, scheduler, startStep, endStep, history,
+    progress: terminalProgress({ total: endStep, start: startStep, label: 'sentiment', quiet: opts.quiet || !lead }),
+    ...(compiled ? { compiled } : eagerStep),
     evalEvery: opts.evalEvery,
     onEval: !lead ? undefined : async (step, log) => {
       model.eval();
@@ -165,7 +183,7 @@ async function trainRank(opts, group) {
     onCheckpoint: !lead ? undefined : (step) => saveTrainingCheckpoint(ckptPath, { model, optimizer, scheduler, step, tokenizer, rng, generator, history, settings }),
   });
   await batches.return(); // disposes the batch prefetched for a step that will not run
-  ddp.dispose();
+  ddp?.dispose();
   if (!lead) {
     testIds.dispose();
     testLabels.dispose();
@@ -208,6 +226,7 @@ async function trainRank(opts, group) {
   const summary = {
     example: 'sentiment', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize, trainSize: train.length, testSize: test.length,
     ranks: worldSize, transport: group.backend, dropout: settings.dropout,
+    stepsPerSecond: (endStep - startStep) / result.seconds, compiled: result.compileStats ?? null,
     trainSeconds: result.seconds, tokensPerSecond: result.tokensPerSecond, samplesPerSecond: (endStep - startStep) * settings.batchSize / result.seconds,
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     accuracy: Object.fromEntries(rows.map(([name, r]) => [name, r])),
@@ -217,7 +236,11 @@ async function trainRank(opts, group) {
   testIds.dispose();
   testLabels.dispose();
 
-  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
+  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${((endStep - startStep) / result.seconds).toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
+  if (result.compileStats) {
+    const c = result.compileStats;
+    console.log(`compiled step: ${c.replays} of ${endStep - startStep} steps replayed, ${c.traces} trace(s)${c.notCompiled.length ? `; eager: ${c.notCompiled.join('; ')}` : ''}`);
+  }
   console.log(`test accuracy on ${test.length} unseen sentences:\n  ${table.join('\n  ')}`);
   console.log(`"${probeText}": P(positive) = ${probeProba[1].toFixed(3)}`);
   console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${files.summary}`);
