@@ -23,7 +23,7 @@ if (missing.length > 0) console.warn(`[examples] skipping the per-rank dropout t
 const SCRIPT = join(root, 'examples', 'translate-numbers', 'train.mjs');
 const SEED = 5;
 const P = 0.1;
-const BASE = ['--quick', '--steps', '2', '--dropout', String(P), '--seed', String(SEED), '--ranks', '2', '--eval-limit', '2', '--quiet', '--force'];
+const BASE = ['--cpu', 'wasm', '--quick', '--steps', '2', '--dropout', String(P), '--seed', String(SEED), '--ranks', '2', '--eval-limit', '2', '--quiet', '--force'];
 
 function trainOk(args: string[]): void {
   const r = spawnSync(process.execPath, [SCRIPT, ...BASE, ...args], {

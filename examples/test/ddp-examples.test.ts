@@ -22,8 +22,8 @@ if (missing.length > 0) console.warn(`[examples] skipping the sentiment/char-lm 
 type Example = 'sentiment' | 'char-lm';
 /** Each example's quick run of 4 steps (char-lm: short sampling and validation, dropout 0 is its default). */
 const BASE: Record<Example, string[]> = {
-  sentiment: ['--quick', '--steps', '4', '--quiet', '--force'],
-  'char-lm': ['--quick', '--steps', '4', '--sample-length', '4', '--val-windows', '4', '--quiet', '--force'],
+  sentiment: ['--cpu', 'wasm', '--quick', '--steps', '4', '--quiet', '--force'],
+  'char-lm': ['--cpu', 'wasm', '--quick', '--steps', '4', '--sample-length', '4', '--val-windows', '4', '--quiet', '--force'],
 };
 
 /** Runs an example (or, with `mpiRanks`, `mpirun -np mpiRanks` of it). */

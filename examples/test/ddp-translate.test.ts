@@ -6,7 +6,9 @@
 // summary.json final loss within 1e-4 relative, and the final parameters within 1e-4 (see
 // expectWeightsNear); so does `mpirun -np 2` of the script (the MPI transport; skipped with a
 // message where the binding is not built). A rank that throws makes the run exit 1 with a
-// HeedError (SpawnError) naming it. Skipped when the packages are not built.
+// HeedError (SpawnError) naming it. Skipped when the packages are not built. Every run pins
+// `--cpu wasm`: worker-thread ranks use the WASM kernels, and a native `--ranks 1` would differ by
+// its kernels' rounding, not by data parallelism.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +26,7 @@ const missing = needed.filter((p) => !existsSync(p));
 if (missing.length > 0) console.warn(`[examples] skipping the data-parallel tests: the packages are not built (missing ${missing.join(', ')}).`);
 const run = describe.skipIf(missing.length > 0);
 
-const BASE = ['--quick', '--steps', '4', '--dropout', '0', '--eval-limit', '2', '--quiet', '--force'];
+const BASE = ['--cpu', 'wasm', '--quick', '--steps', '4', '--dropout', '0', '--eval-limit', '2', '--quiet', '--force'];
 
 const SCRIPT = join(root, 'examples', 'translate-numbers', 'train.mjs');
 

@@ -11,10 +11,22 @@ import { arch, platform } from 'node:process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The functions of heed_native.node beyond the kernels. */
+/**
+ * heed_native.node's exports: the kernels plus loading and thread control.
+ *
+ * @example
+ * ```ts
+ * const { addon } = loadAddon();
+ * addon.setThreads(2);
+ * addon.threads(); // 2
+ * ```
+ */
 export interface NativeAddon extends NativeKernels {
+  /** dlopens the first OpenBLAS of `paths` that loads (throws listing every failure). */
   load(paths: readonly string[]): { config: string; core: string; parallel: string };
+  /** Sets the OpenMP team size and OpenBLAS's threads. */
   setThreads(n: number): void;
+  /** The thread count last set. */
   threads(): number;
 }
 
@@ -37,7 +49,14 @@ export interface NativeLibrary {
   readonly parallel: string;
 }
 
-/** The apt command that installs what the native path needs at run time. */
+/**
+ * What to install for the native path's run-time library, as the errors say it.
+ *
+ * @example
+ * ```ts
+ * console.log(`install OpenBLAS: ${NATIVE_INSTALL_HINT}`);
+ * ```
+ */
 export const NATIVE_INSTALL_HINT = 'apt-get install libopenblas0-openmp (Debian/Ubuntu; or libopenblas0), brew install openblas (macOS)';
 
 const here = dirname(fileURLToPath(import.meta.url));
