@@ -225,7 +225,9 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
   const n = size === 0 ? 0 : c.shape.length === 0 ? 1 : c.shape[c.shape.length - 1];
   const runs = n === 0 ? 0 : size / n;
   const innerStrides = c.strides.slice(1);
-  if (rt !== null && rowCount > 0 && n > 0 && c.shape.length <= 2 && o.shape.length <= 1) {
+  // several runs per row only for one row or row outputs only (the worker pool's row split assumes rows of n)
+  const elementOut = outputs.some((k) => !row[k]);
+  if (rt !== null && rowCount > 0 && n > 0 && (c.shape.length <= 1 || (c.shape.length === 2 && (rowCount === 1 || !elementOut))) && o.shape.length <= 1) {
     // one wasm call: rows of `runs` runs of n elements, one stride per input between rows and between runs
     const last = (st: readonly number[]) => (st.length === 0 ? 0 : st[st.length - 1]);
     const run = (st: readonly number[]) => (st.length === 2 ? st[0] : 0);
@@ -273,9 +275,9 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: reado
       if (src === null) return null;
       sources.push(src);
     }
-    const args: number[] = [rows, n, runs, ...outs.map((b) => b.ptr)];
-    sources.forEach((src, j) => args.push(src.ptr + inputs[j].offset * 4, rowStrides[j] * 4, (isRowInput[j] ? 0 : runStrides[j]) * 4));
-    args.push(...constantsOf(program));
+    const args: number[] = [rows, n, ...outs.map((b) => b.ptr)];
+    sources.forEach((src, j) => args.push(src.ptr + inputs[j].offset * 4, rowStrides[j] * 4));
+    args.push(...constantsOf(program), runs, ...inputs.map((_, j) => (isRowInput[j] ? 0 : runStrides[j]) * 4));
     run(...args);
     const done = outs.slice();
     outs.length = 0;

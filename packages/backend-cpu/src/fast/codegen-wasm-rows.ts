@@ -44,8 +44,9 @@ const f32Bytes = (v: number): number[] => Array.from(new Uint8Array(new Float32A
 const FOLD_INIT: Record<Fold, number> = { sum: 0, prod: 1, max: -Infinity, min: Infinity };
 
 /**
- * The function body. Params: 0 = rows, 1 = n, 2 = runs, one byte pointer per output, per input
- * its byte pointer, byte stride between rows and between runs, one f32 per constant. Locals:
+ * The function body. Params: 0 = rows, 1 = n, one byte pointer per output, per input its byte
+ * pointer and byte stride between rows, one f32 per constant, then runs and per input its byte
+ * stride between runs. Locals:
  * i, end, r, q (run), per expr a v128, an f32 and an f32 tail accumulator; per input a v128
  * splat and its run pointer; per output its run pointer.
  */
@@ -56,8 +57,10 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
   const nIn = layouts.length;
   const E = exprs.length;
   const constParam = new Map<number, number>();
-  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 3 + nOut + 3 * nIn + constParam.size); });
-  const P = 3 + nOut + 3 * nIn + constParam.size;
+  exprs.forEach((e, k) => { if (e.op === 'const') constParam.set(k, 2 + nOut + 2 * nIn + constParam.size); });
+  // the run count and strides come last, so program-jobs.ts's row split sees the plain layout
+  const runsP = 2 + nOut + 2 * nIn + constParam.size;
+  const P = runsP + 1 + nIn;
   const iL = P, endL = P + 1, rL = P + 2, qL = P + 3;
   const vL = (k: number) => P + 4 + k;
   const sL = (k: number) => P + 4 + E + k;
@@ -65,10 +68,10 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
   const splatL = (j: number) => P + 4 + 3 * E + j;
   const runIn = (j: number) => P + 4 + 3 * E + nIn + j;
   const runOut = (j: number) => P + 4 + 3 * E + 2 * nIn + j;
-  const outPtr = (j: number) => 3 + j;
-  const inPtr = (j: number) => 3 + nOut + 3 * j;
-  const inStride = (j: number) => 4 + nOut + 3 * j;
-  const runStride = (j: number) => 5 + nOut + 3 * j;
+  const outPtr = (j: number) => 2 + j;
+  const inPtr = (j: number) => 2 + nOut + 2 * j;
+  const inStride = (j: number) => 3 + nOut + 2 * j;
+  const runStride = (j: number) => runsP + 1 + j;
   const get = (l: number): number[] => [OP.localGet, ...uleb(l)];
   const set = (l: number): number[] => [OP.localSet, ...uleb(l)];
   const code: number[] = [];
@@ -139,7 +142,7 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
     code.push(OP.i32Const, 0, ...set(qL));
     for (let j = 0; j < nIn; j++) code.push(...get(inPtr(j)), ...set(runIn(j)));
     for (const w of writes) code.push(...get(outPtr(w)), ...set(runOut(w)));
-    code.push(OP.block, 0x40, OP.loop, 0x40, ...get(qL), ...get(2), OP.i32GeU, OP.brIf, 1);
+    code.push(OP.block, 0x40, OP.loop, 0x40, ...get(qL), ...get(runsP), OP.i32GeU, OP.brIf, 1);
     layouts.forEach((l, j) => { if (l === 'scalar') code.push(...get(runIn(j)), ...simd(SIMD.load32Splat), ...memarg(2), ...set(splatL(j))); });
     code.push(OP.i32Const, 0, ...set(iL));
     sweep('vector');
@@ -151,7 +154,7 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
   outputs.forEach((o, j) => { if (row[o]) code.push(...get(outPtr(j)), ...get(sL(o)), OP.f32Store, ...memarg(2)); });
   // advance: element outputs by a row (runs * n floats), row outputs by one float, inputs by their row strides
   outputs.forEach((o, j) => {
-    code.push(...get(outPtr(j)), ...(row[o] ? [OP.i32Const, 4] : [...get(1), ...get(2), I32_MUL, OP.i32Const, 2, OP.i32Shl]), OP.i32Add, ...set(outPtr(j)));
+    code.push(...get(outPtr(j)), ...(row[o] ? [OP.i32Const, 4] : [...get(1), ...get(runsP), I32_MUL, OP.i32Const, 2, OP.i32Shl]), OP.i32Add, ...set(outPtr(j)));
   });
   for (let j = 0; j < nIn; j++) code.push(...get(inPtr(j)), ...get(inStride(j)), OP.i32Add, ...set(inPtr(j)));
   code.push(...get(rL), OP.i32Const, 1, OP.i32Add, ...set(rL), OP.br, 0, OP.end, OP.end, OP.end);
@@ -160,9 +163,9 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
 }
 
 function moduleBytes(program: ElementwiseProgram, layouts: readonly InputLayout[], sharedMemory: boolean, maxPages: number): Uint8Array<ArrayBuffer> {
-  const ints = 3 + program.outputs.length + 3 * layouts.length;
+  const ints = 2 + program.outputs.length + 2 * layouts.length;
   const consts = program.exprs.filter((e) => e.op === 'const').length;
-  const paramTypes = [...new Array<number[]>(ints).fill([0x7f]), ...new Array<number[]>(consts).fill([0x7d])];
+  const paramTypes = [...new Array<number[]>(ints).fill([0x7f]), ...new Array<number[]>(consts).fill([0x7d]), ...new Array<number[]>(1 + layouts.length).fill([0x7f])];
   const type = section(1, vec([[0x60, ...vec(paramTypes), 0], [0x60, 1, 0x7b, 1, 0x7b]]));
   const limits = sharedMemory ? [0x03, ...uleb(1), ...uleb(maxPages)] : [0x00, ...uleb(1)];
   const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits], ...VMATH.map((f) => [...name('env'), ...name(f), 0x00, 1])]));
@@ -189,13 +192,13 @@ export function wasmRowProgramRuns(): number {
 }
 
 /**
- * The wasm function `run(rows, n, runs, ...outPtrs, ...(inPtr, rowStrideBytes, runStrideBytes), ...constants)`
+ * The wasm function `run(rows, n, ...outPtrs, ...(inPtr, rowStrideBytes), ...constants, runs, ...runStrideBytes)`
  * running a program with reductions on `memory`; null when the generator does not apply.
  *
  * @example
  * ```ts
  * const run = wasmRowProgram(program, key, ['contiguous'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
- * run?.(rows, n, 1, outPtr, xPtr, n * 4, 0);
+ * run?.(rows, n, outPtr, xPtr, n * 4, 1, 0);
  * ```
  */
 export function wasmRowProgram(program: ElementwiseProgram, key: string, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
