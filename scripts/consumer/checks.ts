@@ -19,6 +19,7 @@ export const NODE_ONLY_ENTRIES: Readonly<Record<string, string>> = {
   '@heed/backend-conformance/cases': 'part of the Node-only conformance suite',
   '@heed/train/node': 'the Node entry of @heed/train (files, progress bars, command line)',
   '@heed/distributed/node': 'the Node entry of @heed/distributed (the worker_threads launcher, the MPI binding)',
+  '@heed/backend-native': 'the native CPU path for Node: loads a Node-API addon (heed_native.node) and OpenBLAS',
 };
 
 /** Whether `pkg` is a Node built-in module (`node:fs`, `fs`). */

@@ -424,8 +424,8 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
 }
 
 /**
- * @internal What a capturable step hands {@link Optimizer.update}: the group's step scalars and
- * the step number (1-based) the new state records.
+ * What a capturable step hands an optimizer's `update` (for subclasses that implement one):
+ * the group's step scalars and the step number (1-based) the new state records.
  *
  * @example
  * ```ts
@@ -433,7 +433,9 @@ export abstract class Optimizer<H extends BaseHyperParams, S extends Record<stri
  * ```
  */
 export interface CapturedStep {
+  /** This step's scalars of the parameter's group (0-d tensors; see `stepScalars()`). */
   readonly scalars: GroupStepScalars;
+  /** The step number (1-based) the updated state records. */
   readonly step: number;
 }
 
