@@ -11,7 +11,7 @@
 // - inputs are walked by one shared odometer over the coalesced shape; outputs are contiguous;
 // - where `new Function` is unavailable (a CSP without 'unsafe-eval') the kernel declines.
 import {
-  allocArray, coalesceDims, contiguousStrides, programKey, programLevels, sizeOf,
+  allocArray, coalesceDims, contiguousStrides, programKey, programLevels, programSweeps, sizeOf,
   type BinaryOp, type DataId, type DType, type ElementwiseProgram, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
@@ -139,7 +139,9 @@ const REDUCE_STEP = {
  */
 function generateRows(program: ElementwiseProgram): string | null {
   const { exprs, outputs } = program;
-  const { row, pass, passes } = programLevels(program);
+  const levels = programLevels(program);
+  const { row, pass, passes } = levels;
+  const sweeps = programSweeps(program, levels);
   if (exprs.some((e) => e.op === 'reduce' && e.dtype !== 'float32')) return null;
   const nIn = exprs.filter((e) => e.op === 'input' || e.op === 'rowInput').length;
   const top: string[] = [];
@@ -159,26 +161,15 @@ function generateRows(program: ElementwiseProgram): string | null {
   for (let p = 0; p <= passes; p++) {
     exprs.forEach((e, k) => { if (row[k] && e.op !== 'const' && pass[k] === p) lines.push(`  const v${k} = ${rowExpr(k)};`); });
     if (p === passes) break;
-    const folds = exprs.flatMap((e, k) => (e.op === 'reduce' && pass[e.x] === p ? [k] : []));
-    const writes = outputs.flatMap((o, i) => (!row[o] && pass[o] === p ? [i] : []));
-    if (folds.length === 0 && writes.length === 0) continue;
-    // the element-level exprs this sweep needs (recomputed if an earlier sweep had them too)
-    const need = new Set<number>();
-    const want = (x: number): void => {
-      if (row[x] || need.has(x)) return;
-      need.add(x);
-      const e = exprs[x];
-      if (e.op === 'unary' || e.op === 'cast') want(e.x);
-      else if (e.op === 'binary') { want(e.a); want(e.b); } else if (e.op === 'where') { want(e.cond); want(e.a); want(e.b); }
-    };
-    for (const f of folds) want((exprs[f] as { x: number }).x);
-    for (const w of writes) want(outputs[w]);
+    const sweep = sweeps[p];
+    if (sweep === null) continue;
+    const { folds, writes, need } = sweep;
     for (const f of folds) lines.push(`  let a${f} = ${REDUCE_INIT[(exprs[f] as { fn: keyof typeof REDUCE_INIT }).fn]};`);
-    const reads = [...need].flatMap((x) => { const e = exprs[x]; return e.op === 'input' ? [e.input] : []; });
+    const reads = need.flatMap((x) => { const e = exprs[x]; return e.op === 'input' ? [e.input] : []; });
     lines.push(`  for (let q = 0, o = r * inner_; q < runs; q++) {`);
     lines.push(`    ${reads.map((i) => `let p${i} = b${i} + Q${i}[q];`).join(' ')}`);
     lines.push(`    for (let j = 0; j < n; j++, o++${reads.map((i) => `, p${i} += s${i}`).join('')}) {`);
-    for (const x of [...need].sort((a, b) => a - b)) {
+    for (const x of need) {
       const e = exprs[x];
       lines.push(`      const v${x} = ${e.op === 'input' ? `I${e.input}[p${e.input}]` : exprJs(exprs, x, '') as string};`);
     }

@@ -14,7 +14,7 @@
 //   control flow (the row index is the workgroup's);
 // - a program needing more storage bindings or metadata words than the device / runtime
 //   allow, or with no inputs, is declined (null): the lazy layer then runs it op by op.
-import { programLevels, type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
+import { programLevels, programSweeps, type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
 import { ELEMS_PER_GROUP, mapMain, WG } from './kernels.js';
 import { metaWords, offsetsWgsl, planViews } from './layout.js';
 import type { OpKit } from './fused-ops.js';
@@ -99,7 +99,9 @@ const FOLD_STEP = {
  */
 function generateRows(program: ElementwiseProgram, inputs: readonly DType[], rank: number, contiguous: readonly boolean[], shared: boolean): string | null {
   const { exprs, outputs } = program;
-  const { row, pass, passes } = programLevels(program);
+  const levels = programLevels(program);
+  const { row, pass, passes } = levels;
+  const sweeps = programSweeps(program, levels);
   if (exprs.some((e) => e.op === 'reduce' && e.dtype !== 'float32')) return null;
   const innerWord = 2 + rank + inputs.length * (rank + 1);
   let word = innerWord + 1;
@@ -116,19 +118,9 @@ function generateRows(program: ElementwiseProgram, inputs: readonly DType[], ran
   for (let p = 0; p <= passes; p++) {
     exprs.forEach((e, k) => { if (row[k] && pass[k] === p) lines.push(`let v${k}: ${T(k)} = ${values[k]};`); });
     if (p === passes) break;
-    const folds = exprs.flatMap((e, k) => (e.op === 'reduce' && pass[e.x] === p ? [k] : []));
-    const writes = outputs.flatMap((o, j) => (!row[o] && pass[o] === p ? [j] : []));
-    if (folds.length === 0 && writes.length === 0) continue;
-    const need = new Set<number>();
-    const want = (x: number): void => {
-      if (row[x] || need.has(x)) return;
-      need.add(x);
-      const e = exprs[x];
-      if (e.op === 'unary' || e.op === 'cast') want(e.x);
-      else if (e.op === 'binary') { want(e.a); want(e.b); } else if (e.op === 'where') { want(e.cond); want(e.a); want(e.b); }
-    };
-    for (const f of folds) want((exprs[f] as { x: number }).x);
-    for (const w of writes) want(outputs[w]);
+    const sweep = sweeps[p];
+    if (sweep === null) continue;
+    const { folds, writes, need } = sweep;
     for (const f of folds) lines.push(`var a${f}: f32 = ${FOLD_INIT[(exprs[f] as { fn: keyof typeof FOLD_INIT }).fn]};`);
     combined.length = 0;
     for (const f of shared ? folds : []) {
@@ -138,7 +130,7 @@ function generateRows(program: ElementwiseProgram, inputs: readonly DType[], ran
         `a${f} = part[0];\n  workgroupBarrier();`);
     }
     const body: string[] = [];
-    for (const x of [...need].sort((a, b) => a - b)) body.push(`let v${x}: ${T(x)} = ${values[x]};`);
+    for (const x of need) body.push(`let v${x}: ${T(x)} = ${values[x]};`);
     for (const f of folds) { const e = exprs[f] as { fn: keyof typeof FOLD_STEP; x: number }; body.push(FOLD_STEP[e.fn](`a${f}`, `v${e.x}`)); }
     for (const w of writes) body.push(`out${w}[i] = v${outputs[w]};`);
     lines.push(`for (var t = ${shared ? 'lid' : '0u'}; t < inner; t = t + ${shared ? WG : 1}u) {\n    let i = r * inner + t;\n    ${offsetsWgsl(rank, contiguous)}\n    ${body.join('\n    ')}\n  }`, ...combined);

@@ -14,7 +14,7 @@
 //   worker pool, large calls are split into row blocks run by the caller and the workers
 //   (program-jobs.ts; a row's folds stay on one thread, so the results do not change).
 import type { ElementwiseProgram } from '@heed/core';
-import { programLevels } from '@heed/core';
+import { programLevels, programSweeps } from '@heed/core';
 import {
   BINARY_OPS, emitOp, memarg, name, OP, section, simd, SIMD, sleb, uleb, UNARY_OPS, vec, VMATH,
   type InputLayout, type VectorMath, type WasmProgram,
@@ -52,7 +52,9 @@ const FOLD_INIT: Record<Fold, number> = { sum: 0, prod: 1, max: -Infinity, min: 
  */
 function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): number[] {
   const { exprs, outputs } = program;
-  const { row, pass, passes } = programLevels(program);
+  const levels = programLevels(program);
+  const { row, pass, passes } = levels;
+  const sweeps = programSweeps(program, levels);
   const nOut = outputs.length;
   const nIn = layouts.length;
   const E = exprs.length;
@@ -96,25 +98,14 @@ function body(program: ElementwiseProgram, layouts: readonly InputLayout[]): num
       code.push(...set(sL(k)), ...get(sL(k)), ...simd(SIMD.splat), ...set(vL(k)));
     });
     if (p === passes) break;
-    const folds = exprs.flatMap((e, k) => (e.op === 'reduce' && pass[e.x] === p ? [k] : []));
-    const writes = outputs.flatMap((o, j) => (!row[o] && pass[o] === p ? [j] : []));
-    if (folds.length === 0 && writes.length === 0) continue;
-    const need = new Set<number>();
-    const want = (x: number): void => {
-      if (row[x] || need.has(x)) return;
-      need.add(x);
-      const e = exprs[x];
-      if (e.op === 'unary' || e.op === 'cast') want(e.x);
-      else if (e.op === 'binary') { want(e.a); want(e.b); }
-    };
+    const plan = sweeps[p];
+    if (plan === null) continue;
+    const { folds, writes, need: sorted } = plan;
     const foldOf = (f: number) => exprs[f] as { fn: Fold; x: number };
-    for (const f of folds) want(foldOf(f).x);
-    for (const w of writes) want(outputs[w]);
     for (const f of folds) {
       const init = f32Bytes(FOLD_INIT[foldOf(f).fn]);
       code.push(OP.f32Const, ...init, ...set(tL(f)), OP.f32Const, ...init, ...simd(SIMD.splat), ...set(vL(f)));
     }
-    const sorted = [...need].sort((a, b) => a - b);
     const sweep = (mode: 'vector' | 'scalar'): void => {
       const limit = mode === 'vector' ? get(endL) : [...get(1), OP.i32Const, 2, OP.i32Shl];
       code.push(OP.block, 0x40, OP.loop, 0x40, ...get(iL), ...limit, OP.i32GeU, OP.brIf, 1);

@@ -123,6 +123,59 @@ export function programLevels(program: ElementwiseProgram): { row: boolean[]; pa
 }
 
 /**
+ * One element sweep of a row program (see {@link programSweeps}).
+ *
+ * @example
+ * ```ts
+ * const { folds, writes, need } = programSweeps(program)[0]!;
+ * ```
+ */
+export interface ProgramSweep {
+  /** The `reduce` exprs this sweep folds. */
+  readonly folds: readonly number[];
+  /** Indices into `outputs` of the element-level outputs this sweep writes. */
+  readonly writes: readonly number[];
+  /** The element-level exprs the sweep computes, in expr (dependency) order; one an earlier sweep had is recomputed. */
+  readonly need: readonly number[];
+}
+
+/**
+ * The element sweeps over each row that {@link programLevels}'s `passes` counts: for sweep p,
+ * what it folds, writes and computes, or null when it does neither fold nor write. One source
+ * for every backend's row codegen.
+ *
+ * @example
+ * ```ts
+ * programSweeps(program).forEach((sweep, p) => { if (sweep) emitSweep(p, sweep); });
+ * ```
+ */
+export function programSweeps(program: ElementwiseProgram, levels = programLevels(program)): (ProgramSweep | null)[] {
+  const { exprs, outputs } = program;
+  const { row, pass, passes } = levels;
+  const sweeps: (ProgramSweep | null)[] = [];
+  for (let p = 0; p < passes; p++) {
+    const folds = exprs.flatMap((e, k) => (e.op === 'reduce' && pass[e.x] === p ? [k] : []));
+    const writes = outputs.flatMap((o, j) => (!row[o] && pass[o] === p ? [j] : []));
+    if (folds.length === 0 && writes.length === 0) {
+      sweeps.push(null);
+      continue;
+    }
+    const need = new Set<number>();
+    const want = (x: number): void => {
+      if (row[x] || need.has(x)) return;
+      need.add(x);
+      const e = exprs[x];
+      if (e.op === 'unary' || e.op === 'cast') want(e.x);
+      else if (e.op === 'binary') { want(e.a); want(e.b); } else if (e.op === 'where') { want(e.cond); want(e.a); want(e.b); }
+    };
+    for (const f of folds) want((exprs[f] as { x: number }).x);
+    for (const w of writes) want(outputs[w]);
+    sweeps.push({ folds, writes, need: [...need].sort((a, b) => a - b) });
+  }
+  return sweeps;
+}
+
+/**
  * A string that identifies a program's structure (not its shape, data or constant values):
  * backends key their compiled-kernel caches by it and pass constants at run time, so a training
  * step's kernels are generated once even when scalars (learning rates, bias corrections) change.
