@@ -29,44 +29,24 @@ typedef struct {
 
 /* One range of n elements (pointers already at its start). restrict: an output is either disjoint
    from every input or the same address (in place), and each element is read before it is written
-   at the same index, so the vector code stays exact. */
+   at the same index, so the vector code stays exact. One loop serves Adam, its L2 decay and AdamW:
+   `keep` is 1 - lr wd for AdamW (else 1, an exact no-op factor) and `l2` is wd for Adam's L2 decay
+   (else 0, and the loop-invariant test leaves the gradient untouched: no 0 * inf). */
 HEED_HOT
 static void adam_range(const adam_job *j, const float *restrict p, const float *restrict g, const float *restrict m,
                        const float *restrict v, float *restrict po, float *restrict mo, float *restrict vo, long n) {
   const float lr = j->lr, b1 = j->b1, b2 = j->b2, eps = j->eps, c1 = j->c1, c2 = j->c2;
   const float nb1 = 1.f - b1, nb2 = 1.f - b2;
-  if (j->wd == 0.f) {
-    for (long e = 0; e < n; e++) {
-      const float gs = g[e];
-      const float ms = m[e] * b1 + gs * nb1;
-      const float vs = v[e] * b2 + (gs * gs) * nb2;
-      const float ps = p[e] - ((ms * c1) * lr) / (sqrtf(vs * c2) + eps);
-      mo[e] = ms;
-      vo[e] = vs;
-      po[e] = ps;
-    }
-  } else if (j->decoupled) {
-    const float keep = 1.f - lr * j->wd;
-    for (long e = 0; e < n; e++) {
-      const float gs = g[e];
-      const float ms = m[e] * b1 + gs * nb1;
-      const float vs = v[e] * b2 + (gs * gs) * nb2;
-      const float ps = p[e] * keep - ((ms * c1) * lr) / (sqrtf(vs * c2) + eps);
-      mo[e] = ms;
-      vo[e] = vs;
-      po[e] = ps;
-    }
-  } else {
-    const float wd = j->wd;
-    for (long e = 0; e < n; e++) {
-      const float gs = g[e] + wd * p[e];
-      const float ms = m[e] * b1 + gs * nb1;
-      const float vs = v[e] * b2 + (gs * gs) * nb2;
-      const float ps = p[e] - ((ms * c1) * lr) / (sqrtf(vs * c2) + eps);
-      mo[e] = ms;
-      vo[e] = vs;
-      po[e] = ps;
-    }
+  const float keep = j->decoupled ? 1.f - lr * j->wd : 1.f;
+  const float l2 = j->decoupled ? 0.f : j->wd;
+  for (long e = 0; e < n; e++) {
+    const float gs = l2 != 0.f ? g[e] + l2 * p[e] : g[e];
+    const float ms = m[e] * b1 + gs * nb1;
+    const float vs = v[e] * b2 + (gs * gs) * nb2;
+    const float ps = p[e] * keep - ((ms * c1) * lr) / (sqrtf(vs * c2) + eps);
+    mo[e] = ms;
+    vo[e] = vs;
+    po[e] = ps;
   }
 }
 
