@@ -16,22 +16,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '@heed/backend-cpu';
 import { createNativeCpuBackend } from '@heed/backend-native';
+import { randomFloats as random } from '../packages/backend-native/test/random-data.mjs';
 
 const arg = (name, fallback) => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
   return hit === undefined ? fallback : hit.slice(name.length + 3);
 };
 const threads = Number(arg('threads', '2'));
-
-function random(n, seed, scale = 1) {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 31 - 1) * scale;
-  }
-  return out;
-}
 
 const dense = (shape) => shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
 const view = (be, raw, shape) => ({ data: be.upload(raw, 'float32'), dtype: 'float32', shape, strides: dense(shape), offset: 0 });

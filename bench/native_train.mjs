@@ -17,6 +17,7 @@
 import { createRequire } from 'node:module';
 import { CpuBackend } from '@heed/backend-cpu';
 import { nativeProvider } from '@heed/backend-native';
+import { randomFloats as random } from '../packages/backend-native/test/random-data.mjs';
 
 const dist = (path) => new URL(`../packages/backend-cpu/dist/${path}`, import.meta.url).href;
 const { nativeAdam, nativeAttentionForward, nativeAttentionBackward } = await import(dist('fast/native-train.js'));
@@ -30,16 +31,6 @@ const arg = (name, fallback) => {
 const threads = Number(arg('threads', '2'));
 const only = arg('only', 'all');
 const long = arg('long', '1') !== '0';
-
-function random(n, seed, scale = 1) {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 31 - 1) * scale;
-  }
-  return out;
-}
 
 const dense = (shape) => shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
 const view = (be, raw, shape) => ({ data: be.upload(raw, 'float32'), dtype: 'float32', shape, strides: dense(shape), offset: 0 });

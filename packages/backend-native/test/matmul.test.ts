@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { DataId, StridedView } from '@heed/core';
 import { CpuBackend, MATMUL_ACTIVATION, MATMUL_EPILOGUE, type NativeKernels } from '@heed/backend-cpu';
 import { loadAddon } from '@heed/backend-native';
+import { randomFloats as random } from './random-data.mjs';
 
 const { addon } = loadAddon();
 addon.setThreads(2);
@@ -18,16 +19,6 @@ const counted: NativeKernels = {
   matmul: (...args) => { calls++; const ok = addon.matmul(...args); if (ok) ran++; return ok; },
 };
 const cpu = new CpuBackend({ threads: 2, native: { name: 'counted OpenBLAS', kernels: counted } });
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 interface Operand { view: StridedView; raw: Float32Array }
 type Layout = 'rows' | 'cols' | 'strided';

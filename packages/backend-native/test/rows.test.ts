@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { DataId, ReduceOp, StridedView } from '@heed/core';
 import { CpuBackend, type NativeKernels } from '@heed/backend-cpu';
 import { loadAddon } from '@heed/backend-native';
+import { randomFloats as random } from './random-data.mjs';
 
 const { addon } = loadAddon();
 addon.setThreads(2);
@@ -27,16 +28,6 @@ const counted: NativeKernels = {
 const nat = new CpuBackend({ threads: 2, native: { name: 'counted rows', kernels: counted } });
 const wasm = new CpuBackend({ fast: true, threads: 1 });
 const ref = new CpuBackend({ fast: false });
-
-function random(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 31 - 1) * scale;
-  }
-  return out;
-}
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const dense = (shape: readonly number[]) => shape.map((_, d) => size(shape.slice(d + 1)));
