@@ -3,25 +3,14 @@
 // eager step's losses and parameters bit for bit on the reference kernels, retraces per shape,
 // evicts least recently used traces, advances the random stream per replay like eager, leaks
 // nothing over 1,000 replays, and rejects what it cannot trace with a HeedError naming compile.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import './setup.js';
 import {
-  HeedError, LazyBackend, adamStep, bucketLength, compile, padToBucket, getBackend, manualSeed, memory, noGrad, rand, registerBackend, removeBackend, setBackend,
-  tensor, tidy, valueAndGrad, zeros, type Backend, type Tensor,
+  HeedError, LazyBackend, adamStep, bucketLength, compile, padToBucket, manualSeed, memory, noGrad, rand,
+  tensor, tidy, valueAndGrad, zeros, type Tensor,
 } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
-
-/** `be` registered under `name` (its methods bound to the real instance). */
-function named(be: CpuBackend, name: string): Backend {
-  const w = Object.create(be) as Backend;
-  const source = be as unknown as Record<string, unknown>;
-  for (const key of Object.getOwnPropertyNames(CpuBackend.prototype)) {
-    const f = source[key];
-    if (key !== 'constructor' && typeof f === 'function') Object.defineProperty(w, key, { value: f.bind(be) });
-  }
-  Object.defineProperty(w, 'name', { value: name });
-  return w;
-}
+import { compareSteps, expectRowsClose, referenceCpu, useBackendDuring } from './compile-support.js';
 
 interface Model { w1: Tensor; b1: Tensor; w2: Tensor; bufs: Tensor[] }
 
@@ -80,30 +69,14 @@ const adamModel = (): Model & { v: Tensor[]; t: number } => {
 function twin<M>(make: () => M, stepFn: (m: M, x: Tensor, y: Tensor) => Tensor, steps: number) {
   const eager = make(), comp = make();
   const compiled = compile((x: Tensor, y: Tensor) => stepFn(comp, x, y), { onNotCompiled: 'silent' });
-  const losses: { eager: number[]; compiled: number[] } = { eager: [], compiled: [] };
-  for (let i = 0; i < steps; i++) {
-    const [x, y] = batch(i);
-    const le = stepFn(eager, x, y), lc = compiled(x, y);
-    losses.eager.push(le.dataSync()[0]);
-    losses.compiled.push(lc.dataSync()[0]);
-    le.dispose(); lc.dispose(); x.dispose(); y.dispose();
-  }
+  const losses = compareSteps(steps, (i) => batch(i), (x, y) => stepFn(eager, x, y), compiled);
   return { eager, comp, compiled, losses };
 }
 
 const values = (m: Model): number[][] => [m.w1, m.b1, m.w2, ...m.bufs].map((t) => Array.from(t.dataSync()));
 
 describe('compile on the reference kernels', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = getBackend().name;
-    registerBackend({ name: 'cpu-reference', priority: 0, create: () => named(new CpuBackend({ fast: false }), 'cpu-reference') });
-    await setBackend('cpu-reference');
-  });
-  afterAll(async () => {
-    await setBackend(previous);
-    removeBackend('cpu-reference');
-  });
+  useBackendDuring('cpu-reference', () => referenceCpu('cpu-reference'));
 
   it('replays an SGD-momentum step bit for bit like eager', () => {
     const eager = model(), comp = model();
@@ -120,16 +93,7 @@ describe('compile on the reference kernels', () => {
 });
 
 describe('compile on the reference kernels: what is not replayed', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = getBackend().name;
-    registerBackend({ name: 'cpu-reference-2', priority: 0, create: () => named(new CpuBackend({ fast: false }), 'cpu-reference-2') });
-    await setBackend('cpu-reference-2');
-  });
-  afterAll(async () => {
-    await setBackend(previous);
-    removeBackend('cpu-reference-2');
-  });
+  useBackendDuring('cpu-reference-2', () => referenceCpu('cpu-reference-2'));
 
   it("runs Adam eagerly where its bias corrections are host scalars of primitive ops (no fused adam), with the reason", () => {
     const { eager, comp, compiled, losses } = twin(adamModel, adamStepOf, 6);
@@ -145,8 +109,7 @@ describe('compile on the fast CPU kernels', () => {
     const { eager, comp, compiled, losses } = twin(adamModel, adamStepOf, 10);
     expect(compiled.stats).toMatchObject({ traces: 1, replays: 7 });
     losses.compiled.forEach((l, i) => expect(l).toBeCloseTo(losses.eager[i], 6));
-    const [ve, vc] = [values(eager), values(comp)];
-    ve.forEach((row, i) => row.forEach((v, j) => expect(vc[i][j]).toBeCloseTo(v, 6)));
+    expectRowsClose(values(comp), values(eager), 6);
     expect(losses.compiled[9]).toBeLessThan(losses.compiled[0]);
   });
 
@@ -204,14 +167,9 @@ describe('compile on the fast CPU kernels', () => {
     const eager = adamModel(), comp = adamModel();
     const step = compile((x: Tensor, y: Tensor) => adamStepOf(comp, x, y));
     const rows = [3, 3, 3, 5, 5, 5, 3, 5, 5, 3, 3, 5, 3];
-    rows.forEach((r, i) => {
-      const [x, y] = batch(i, r);
-      const le = adamStepOf(eager, x, y), lc = step(x, y);
-      expect(lc.dataSync()[0]).toBeCloseTo(le.dataSync()[0], 6);
-      le.dispose(); lc.dispose(); x.dispose(); y.dispose();
-    });
-    const [ve, vc] = [values(eager), values(comp)];
-    ve.forEach((row, i) => row.forEach((v, j) => expect(vc[i][j]).toBeCloseTo(v, 6)));
+    const losses = compareSteps(rows.length, (i) => batch(i, rows[i]), (x, y) => adamStepOf(eager, x, y), step);
+    losses.compiled.forEach((l, i) => expect(l).toBeCloseTo(losses.eager[i], 6));
+    expectRowsClose(values(comp), values(eager), 6);
     expect(step.stats).toMatchObject({ traces: 2, replays: 7 });
   });
 
@@ -268,16 +226,7 @@ describe('compile on the fast CPU kernels', () => {
 });
 
 describe('compile over lazy execution (the fused schedule of the inner backend is replayed)', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = getBackend().name;
-    registerBackend({ name: 'lazy-reference', priority: 0, create: () => new LazyBackend(new CpuBackend({ fast: false }), { name: 'lazy-reference' }) });
-    await setBackend('lazy-reference');
-  });
-  afterAll(async () => {
-    await setBackend(previous);
-    removeBackend('lazy-reference');
-  });
+  useBackendDuring('lazy-reference', () => new LazyBackend(new CpuBackend({ fast: false }), { name: 'lazy-reference' }));
 
   it('replays an SGD-momentum step with dropout bit for bit like the lazy eager step, and leaks nothing', () => {
     const run = (compiled: boolean) => {

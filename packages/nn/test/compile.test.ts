@@ -3,27 +3,14 @@
 // eager on the reference kernels; an MLP and a transformer encoder layer (dropout on) with Adam
 // replay like eager on the fast CPU path (the optimizers' state tensors, which eager steps
 // replace, are updated in place by donation); 1,000 compiled Adam steps leak nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  compile, getBackend, manualSeed, memory, registerBackend, removeBackend, setBackend, tensor, type Backend, type Tensor,
-} from '@heed/core';
-import { CpuBackend, cpuBackend } from '@heed/backend-cpu';
+import { describe, expect, it } from 'vitest';
+import { compile, manualSeed, memory, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
+import { cpuBackend } from '@heed/backend-cpu';
+import { compareSteps, expectRowsClose, referenceCpu, useBackendDuring } from '../../core/test/compile-support.js';
 import { Adam, Linear, ReLU, SGD, Sequential, TransformerEncoderLayer, mseLoss, type Module, type Optimizer } from '../src/index.js';
 
 registerBackend(cpuBackend);
 await setBackend('cpu');
-
-/** `be` registered under `name` (its methods bound to the real instance). */
-function named(be: CpuBackend, name: string): Backend {
-  const w = Object.create(be) as Backend;
-  const source = be as unknown as Record<string, unknown>;
-  for (const key of Object.getOwnPropertyNames(CpuBackend.prototype)) {
-    const f = source[key];
-    if (key !== 'constructor' && typeof f === 'function') Object.defineProperty(w, key, { value: f.bind(be) });
-  }
-  Object.defineProperty(w, 'name', { value: name });
-  return w;
-}
 
 interface Net { model: Module & { forward(x: Tensor): Tensor }; opt: Optimizer<never, never> }
 type StepFn = (x: Tensor, y: Tensor) => Tensor;
@@ -55,18 +42,7 @@ function twin(make: () => Net, steps: number, shape: number[], out: number[]) {
   manualSeed(7);
   const comp = make();
   const compiled = compile(trainStep(comp));
-  const eagerStep = trainStep(eager);
-  const losses = { eager: [] as number[], compiled: [] as number[] };
-  for (let i = 0; i < steps; i++) {
-    const [x, y] = data(i, shape, out);
-    manualSeed(100 + i);
-    const le = eagerStep(x, y);
-    manualSeed(100 + i);
-    const lc = compiled(x, y);
-    losses.eager.push(le.dataSync()[0]);
-    losses.compiled.push(lc.dataSync()[0]);
-    le.dispose(); lc.dispose(); x.dispose(); y.dispose();
-  }
+  const losses = compareSteps(steps, (i) => data(i, shape, out), trainStep(eager), compiled, (i) => 100 + i);
   const params = (n: Net) => n.model.parameters().map((p) => Array.from(p.dataSync()));
   return { losses, compiled, eagerParams: params(eager), compiledParams: params(comp) };
 }
@@ -78,16 +54,7 @@ const mlp = (optim: 'sgd' | 'adam') => (): Net => {
 };
 
 describe('compile with nn optimizers on the reference kernels', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = getBackend().name;
-    registerBackend({ name: 'nn-cpu-reference', priority: 0, create: () => named(new CpuBackend({ fast: false }), 'nn-cpu-reference') });
-    await setBackend('nn-cpu-reference');
-  });
-  afterAll(async () => {
-    await setBackend(previous);
-    removeBackend('nn-cpu-reference');
-  });
+  useBackendDuring('nn-cpu-reference', () => referenceCpu('nn-cpu-reference'));
 
   it('an MLP step with SGD (momentum) gives the eager losses and parameters bit for bit', () => {
     const r = twin(mlp('sgd'), 10, [5, 6], [5, 2]);
@@ -98,13 +65,11 @@ describe('compile with nn optimizers on the reference kernels', () => {
 });
 
 describe('compile with nn optimizers on the fast CPU path', () => {
-  const close = (got: number[][], want: number[][], digits: number) => got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i][j], digits)));
-
   it('an MLP step with Adam replays like eager (moments donated in place, bias corrections per step)', () => {
     const r = twin(mlp('adam'), 12, [5, 6], [5, 2]);
     expect(r.compiled.stats).toMatchObject({ traces: 1, replays: 9, notCompiled: [] });
     r.losses.compiled.forEach((l, i) => expect(l).toBeCloseTo(r.losses.eager[i], 6));
-    close(r.compiledParams, r.eagerParams, 6);
+    expectRowsClose(r.compiledParams, r.eagerParams, 6);
     expect(r.losses.compiled[11]).toBeLessThan(r.losses.compiled[0]);
   });
 
@@ -116,7 +81,7 @@ describe('compile with nn optimizers on the fast CPU path', () => {
     const r = twin(make, 8, [2, 5, 16], [2, 5, 16]);
     expect(r.compiled.stats).toMatchObject({ traces: 1, replays: 5, notCompiled: [] });
     r.losses.compiled.forEach((l, i) => expect(l).toBeCloseTo(r.losses.eager[i], 5));
-    close(r.compiledParams, r.eagerParams, 5);
+    expectRowsClose(r.compiledParams, r.eagerParams, 5);
   });
 
   it('a new input shape after replays (a bucket seen late) continues Adam from the replayed step, like eager', () => {
@@ -126,13 +91,9 @@ describe('compile with nn optimizers on the fast CPU path', () => {
     const comp = mlp('adam')();
     const step = compile(trainStep(comp)), eagerStep = trainStep(eager);
     const rows = [5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 5, 7, 5];
-    rows.forEach((r, i) => {
-      const [x, y] = data(i, [r, 6], [r, 2]);
-      const le = eagerStep(x, y), lc = step(x, y);
-      expect(lc.dataSync()[0]).toBeCloseTo(le.dataSync()[0], 6);
-      le.dispose(); lc.dispose(); x.dispose(); y.dispose();
-    });
-    close(comp.model.parameters().map((p) => Array.from(p.dataSync())), eager.model.parameters().map((p) => Array.from(p.dataSync())), 6);
+    const losses = compareSteps(rows.length, (i) => data(i, [rows[i], 6], [rows[i], 2]), eagerStep, step);
+    losses.compiled.forEach((l, i) => expect(l).toBeCloseTo(losses.eager[i], 6));
+    expectRowsClose(comp.model.parameters().map((p) => Array.from(p.dataSync())), eager.model.parameters().map((p) => Array.from(p.dataSync())), 6);
     expect(step.stats).toMatchObject({ traces: 2, replays: 8 });
   });
 

@@ -5,9 +5,10 @@
 // losses and parameters (capturable and plain `step()`) bit for bit on the reference kernels,
 // plain eager `step()`'s within float32 rounding on the fast path (fused adam kernel); the host step counter (`stateDict().state[i].step`) counts
 // replayed steps, so a saved and reloaded optimizer continues like an uninterrupted one.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, getBackend, manualSeed, registerBackend, removeBackend, setBackend, tensor, type Backend, type Tensor } from '@heed/core';
-import { CpuBackend, cpuBackend } from '@heed/backend-cpu';
+import { describe, expect, it } from 'vitest';
+import { compile, manualSeed, registerBackend, setBackend, tensor, type Tensor } from '@heed/core';
+import { cpuBackend } from '@heed/backend-cpu';
+import { expectRowsClose, referenceCpu, useBackendDuring } from '../../core/test/compile-support.js';
 import {
   Adam, AdamW, CosineAnnealingLR, Linear, ReLU, SGD, Sequential, disposeStepScalars, mseLoss, type Module, type StepScalars,
 } from '../src/index.js';
@@ -17,18 +18,6 @@ await setBackend('cpu');
 
 type Opt = SGD | Adam | AdamW;
 interface Net { model: Module & { forward(x: Tensor): Tensor }; opt: Opt; sched: CosineAnnealingLR }
-
-/** `be` registered under `name` (its methods bound to the real instance). */
-function named(be: CpuBackend, name: string): Backend {
-  const w = Object.create(be) as Backend;
-  const source = be as unknown as Record<string, unknown>;
-  for (const key of Object.getOwnPropertyNames(CpuBackend.prototype)) {
-    const f = source[key];
-    if (key !== 'constructor' && typeof f === 'function') Object.defineProperty(w, key, { value: f.bind(be) });
-  }
-  Object.defineProperty(w, 'name', { value: name });
-  return w;
-}
 
 const OPTIMIZERS = {
   sgd: (m: Module) => new SGD(m, { lr: 0.05, momentum: 0.9 }),
@@ -89,20 +78,10 @@ function run(net: Net, mode: Mode, rows: readonly number[], offset = 0) {
 }
 
 const params = (n: Net) => n.model.parameters().map((p) => Array.from(p.dataSync()));
-const close = (got: number[][], want: number[][], digits: number) => got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i][j], digits)));
 const ROWS = Array.from({ length: 12 }, () => 5);
 
 describe('capturable steps on the reference kernels', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = getBackend().name;
-    registerBackend({ name: 'nn-cpu-reference-cap', priority: 0, create: () => named(new CpuBackend({ fast: false }), 'nn-cpu-reference-cap') });
-    await setBackend('nn-cpu-reference-cap');
-  });
-  afterAll(async () => {
-    await setBackend(previous);
-    removeBackend('nn-cpu-reference-cap');
-  });
+  useBackendDuring('nn-cpu-reference-cap', () => referenceCpu('nn-cpu-reference-cap'));
 
   for (const optim of Object.keys(OPTIMIZERS) as OptName[]) {
     it(`${optim} with a warmup + cosine schedule replays, bit for bit like the eager capturable step`, () => {
@@ -136,7 +115,7 @@ describe('capturable steps on the fast CPU path', () => {
       const c = run(comp, 'compiled', ROWS), p = run(plain, 'plain', ROWS);
       expect(c.compiled!.stats).toMatchObject({ traces: 1, replays: ROWS.length - 3, notCompiled: [] });
       c.losses.forEach((l, i) => expect(l).toBeCloseTo(p.losses[i], 5));
-      close(params(comp), params(plain), 5);
+      expectRowsClose(params(comp), params(plain), 5);
     }
   });
 
@@ -155,7 +134,7 @@ describe('capturable steps on the fast CPU path', () => {
     const rest = run(resumed, 'compiled', ROWS.slice(0, 5), 9);
     const w = run(whole, 'plain', [...first, ...ROWS.slice(0, 5)]);
     rest.losses.forEach((l, i) => expect(l).toBeCloseTo(w.losses[9 + i], 5));
-    close(params(resumed), params(whole), 5);
+    expectRowsClose(params(resumed), params(whole), 5);
     expect(Object.values(resumed.opt.stateDict().state).map((s) => s.step)).toEqual(resumed.model.parameters().map(() => 14));
   });
 
@@ -166,7 +145,7 @@ describe('capturable steps on the fast CPU path', () => {
     expect(c.compiled!.stats).toMatchObject({ traces: 2, notCompiled: [] });
     expect(c.compiled!.stats.replays).toBe(rows.length - 6);
     c.losses.forEach((l, i) => expect(l).toBeCloseTo(p.losses[i], 5));
-    close(params(comp), params(plain), 5);
+    expectRowsClose(params(comp), params(plain), 5);
     expect(Object.values(comp.opt.stateDict().state).map((s) => s.step)).toEqual(comp.model.parameters().map(() => rows.length));
   });
 
