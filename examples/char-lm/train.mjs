@@ -17,13 +17,14 @@ import { Generator, getBackend, noGrad, tensor, tidy } from '@heed/core';
 import { AdamW, CosineAnnealingLR, DistributedDataParallel, decayMatricesOnly } from '@heed/nn';
 import { BpeTokenizer, CharTokenizer, GPT, saveModel } from '@heed/models';
 import {
-  Rng, TRAINED_STEPS_KEY, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  Rng, TRAINED_STEPS_KEY, attachGenerator, chooseStepMode, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
   resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
 import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
 
 const parseArgs = (argv) => parseTrainingArgs({
   argv,
+  compiledSteps: true,
   name: 'char-lm',
   description: 'Train a small GPT on the multilingual corpus in examples/char-lm/corpus.txt; report validation loss and sample text.',
   outDir: fileURLToPath(new URL('../out/char-lm/', import.meta.url)),
@@ -104,14 +105,23 @@ async function trainRank(opts, group) {
   const ctx = settings.context;
   // Every rank draws the same global batches (same data RNG); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
-  if (opts.compile && worldSize > 1) throw new Error(`--compile runs one rank (got ${worldSize}); the gradient all-reduce is awaited inside the step.`);
-  const ddp = opts.compile ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
+  // Compiled steps (the default): every batch is [batchSize, ctx + 1], so one trace replays every step.
+  const stepMode = chooseStepMode({
+    compile: opts.compile,
+    blockers: [
+      { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
+      { when: settings.dropout > 0 && !opts.explicit.has('compile'), reason: `dropout ${settings.dropout}: a replay does not advance the dropout generator's host counter, so a checkpoint would not resume exactly (--compile forces compiled steps)` },
+    ],
+    detail: 'one trace: fixed windows',
+  });
+  const ddp = stepMode.compiled ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const endStep = resolveEndStep(opts, settings);
   if (settings.batchSize < worldSize) throw new Error(`the batch size ${settings.batchSize} is smaller than the ${worldSize} ranks; every rank needs a window.`);
   log(`char-lm on '${backend}': ${lines.length} corpus lines (${train.length} train, ${val.length} validation), ` +
     `${trainIds.length.toLocaleString('en')} training tokens, ${tokenizer.constructor.name} vocab ${tokenizer.vocabSize}, ` +
     `${model.numParameters().toLocaleString('en')} parameters, context ${ctx}; steps ${startStep + 1}..${endStep}` +
     (worldSize > 1 ? `; ${worldSize} rank(s) (${group.backend}) per global batch of ${settings.batchSize}` : ''));
+  log(stepMode.line);
   if (lead) await guardRunOutput(opts, endStep);
 
   /** `[rows, ctx + 1]` windows starting at the given offsets of `ids`. */
@@ -139,8 +149,8 @@ async function trainRank(opts, group) {
 
   // A rank's rows of the global batch; its loss is their token sum over the global token count
   // (every window has `ctx` targets), so the summed gradients (and all-reduced losses) are the global mean's.
-  // --compile (one rank): every batch is [batchSize, ctx + 1], so one trace replays every step.
-  const compiled = !opts.compile ? undefined : {
+  // Compiled steps (one rank): every batch is [batchSize, ctx + 1], so one trace replays every step.
+  const compiled = !stepMode.compiled ? undefined : {
     batch: (step) => {
       failIfAsked(rank, step, startStep);
       const batch = windows(trainIds, Array.from({ length: settings.batchSize }, () => rng.int(trainIds.length - ctx - 1)));

@@ -18,7 +18,7 @@ import { Generator, getBackend, noGrad, padToBucket, tensor, tidy } from '@heed/
 import { AdamW, CosineAnnealingLR, DistributedDataParallel, decayMatricesOnly } from '@heed/nn';
 import { BpeTokenizer, TransformerClassifier, padBatch, saveModel } from '@heed/models';
 import {
-  DataLoader, Rng, TRAINED_STEPS_KEY, disposeBatch, padCollate, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  DataLoader, Rng, TRAINED_STEPS_KEY, chooseStepMode, disposeBatch, padCollate, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
   resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
 import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
@@ -27,6 +27,7 @@ import { accuracyOf, afinnBaseline, bagOfWordsBaseline, majorityBaseline } from 
 
 const parseArgs = (argv) => parseTrainingArgs({
   argv,
+  compiledSteps: true,
   name: 'sentiment',
   description: 'Train a transformer sentiment classifier on AFINN-built review sentences; compare with majority, AFINN-sum and bag-of-words baselines.',
   outDir: fileURLToPath(new URL('../out/sentiment/', import.meta.url)),
@@ -92,13 +93,22 @@ async function trainRank(opts, group) {
   }
   // Every rank draws the same global batches (same shuffle seed); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
-  if (opts.compile && worldSize > 1) throw new Error(`--compile runs one rank (got ${worldSize}); the gradient all-reduce is awaited inside the step.`);
-  const ddp = opts.compile ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
+  // Compiled steps (the default): batches padded to two lengths, two traces.
+  const stepMode = chooseStepMode({
+    compile: opts.compile,
+    blockers: [
+      { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
+      { when: settings.dropout > 0 && !opts.explicit.has('compile'), reason: `dropout ${settings.dropout}: a replay does not advance the dropout generator's host counter, so a checkpoint would not resume exactly (--compile forces compiled steps)` },
+    ],
+    detail: 'two traces: batches padded to 4/5 of the longest training sentence or to it',
+  });
+  const ddp = stepMode.compiled ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const endStep = resolveEndStep(opts, settings);
   if (settings.batchSize < worldSize) throw new Error(`the batch size ${settings.batchSize} is smaller than the ${worldSize} ranks; every rank needs a sentence.`);
   log(`sentiment on '${backend}': ${train.length} training / ${test.length} test sentences, BPE vocab ${tokenizer.vocabSize}, ` +
     `${model.numParameters().toLocaleString('en')} parameters, ${settings.pooling} pooling; steps ${startStep + 1}..${endStep}` +
     (worldSize > 1 ? `; ${worldSize} rank(s) (${group.backend}) per global batch of ${settings.batchSize}` : ''));
+  log(stepMode.line);
   if (lead) await guardRunOutput(opts, endStep);
 
   const encode = (texts) => padBatch(texts.map((t) => tokenizer.encode(t)), tokenizer.padId);
@@ -134,14 +144,16 @@ async function trainRank(opts, group) {
 
   // A rank's loss is the cross-entropy sum over its sentences divided by the global count, so the
   // summed gradients (and the all-reduced losses) are the global batch mean's.
-  // --compile (one rank): every batch padded to the longest training sentence (masked by the
-  // padding id: same loss up to float rounding), so one trace replays every step.
-  const fixedLength = Math.max(...trainItems.map((item) => item.inputIds.length));
-  const compiled = !opts.compile ? undefined : {
+  // Compiled steps (one rank): every batch padded (masked by the padding id: same loss up to float
+  // rounding) to one of two lengths, 4/5 of the longest training sentence (most batches: ~7% more
+  // tokens than their own longest) or the longest, so two traces replay every step.
+  const longest = Math.max(...trainItems.map((item) => item.inputIds.length));
+  const lengthBuckets = [...new Set([Math.ceil(longest * 0.8), longest])];
+  const compiled = !stepMode.compiled ? undefined : {
     batch: async (step) => {
       failIfAsked(rank, step, startStep);
       const batch = await nextBatch();
-      const ids = padToBucket(batch.inputIds, 1, [fixedLength], tokenizer.padId);
+      const ids = padToBucket(batch.inputIds, 1, lengthBuckets, tokenizer.padId);
       const labels = batch.labels;
       const dispose = () => { if (ids !== batch.inputIds) ids.dispose(); disposeBatch(batch); };
       return { inputs: [ids, labels], tokens: batch.inputIds.size, dispose };

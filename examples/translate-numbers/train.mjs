@@ -16,11 +16,11 @@ import { bucketLength, getBackend, noGrad, tidy } from '@heed/core';
 import { DistributedDataParallel, saveFile } from '@heed/nn';
 import { padBatch, saveModel } from '@heed/models';
 import {
-  Rng, TRAINED_STEPS_KEY, ensureDir, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
+  Rng, TRAINED_STEPS_KEY, chooseStepMode, ensureDir, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
   resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
 import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
-import { DIRECTIONS, LANGUAGES, sampleExample, sourceText, splitNumbers, targetText } from './data.mjs';
+import { CODES, DIRECTIONS, LANGUAGES, sampleExample, sourceText, splitNumbers, targetText } from './data.mjs';
 import { createRun, encodeBatch, encodeSource as encodeSourceWith, encodeTarget, makeOptimizer } from './task.mjs';
 
 const parseProbability = (v) => {
@@ -31,6 +31,7 @@ const parseProbability = (v) => {
 
 const parseArgs = (argv) => parseTrainingArgs({
   argv,
+  compiledSteps: true,
   name: 'translate-numbers',
   description: 'Train a seq2seq transformer to translate numbers in words between id, de, pt, it and es; report held-out exact match.',
   outDir: fileURLToPath(new URL('../out/translate-numbers/', import.meta.url)),
@@ -51,7 +52,7 @@ const parseArgs = (argv) => parseTrainingArgs({
     .option('--ranks <n>', 'data-parallel ranks as worker threads, each with its own CPU backend; each global batch is split across them ' +
       '(under `mpirun -np N` the ranks come from mpirun)', parsePositiveInt, 1)
     .option('--accumulate <k>', 'micro-batches per rank and step (gradient accumulation: the first k-1 backward passes run under DDP noSync)', parsePositiveInt, 1)
-    .option('--bucket', 'pad every batch to a bucket length (16, 24, 32, 48 or 64 tokens; --compile does: a few shapes, one trace each)', false)
+    .option('--bucket', 'eager steps: pad every batch to a bucket length (16, 24, 32, 48 or 64 tokens); compiled steps pad to the longest training example (one shape, one trace)', false)
     .option('--grad-dump <dir>', 'write the all-reduced gradients of every step to <dir>/step-<n>.safetensors (equivalence checks)'),
 });
 
@@ -87,11 +88,20 @@ async function trainRank(opts, group) {
   // Every rank draws the same global batches (same data RNG); dropout streams differ per rank.
   generator.seed = rankSeed(generator.seed, rank);
   const streamStart = generator.offset;
-  if (opts.compile && (worldSize > 1 || opts.accumulate > 1)) {
-    throw new Error(`--compile runs one rank with --accumulate 1 (got ${worldSize} rank(s), --accumulate ${opts.accumulate}); the gradient all-reduce is awaited inside the step.`);
-  }
-  const ddp = opts.compile ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const { train, heldOut } = splitNumbers({ maxNumber: settings.maxNumber, heldOut: settings.heldOut, seed: settings.seed });
+  // Compiled steps (the default) pad every batch to the longest training source and target: one
+  // batch shape, so one trace replays every step (the padding is masked: the eager loss up to float rounding).
+  const stepMode = chooseStepMode({
+    compile: opts.compile,
+    blockers: [
+      { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
+      { when: opts.accumulate > 1, reason: `--accumulate ${opts.accumulate}: the micro-batches' backward passes run outside one step` },
+      { when: Boolean(opts.gradDump), reason: '--grad-dump reads the gradients between backward and the update' },
+      { when: settings.dropout > 0 && !opts.explicit.has('compile'), reason: `dropout ${settings.dropout}: a replay does not advance the dropout generator's host counter, so a checkpoint would not resume exactly (--compile forces compiled steps)` },
+    ],
+    detail: 'one trace: batches padded to the longest training example',
+  });
+  const ddp = stepMode.compiled ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
   const endStep = resolveEndStep(opts, settings);
   const micro = opts.accumulate;
   if (settings.batchSize < worldSize * micro) {
@@ -100,6 +110,7 @@ async function trainRank(opts, group) {
   log(`translate-numbers on '${backend}': numbers 0..${settings.maxNumber - 1}, ${train.length} for training, ${heldOut.length} held out ` +
     `(x ${DIRECTIONS.length} directions); BPE vocab ${tokenizer.vocabSize}; ${model.numParameters().toLocaleString('en')} parameters; steps ${startStep + 1}..${endStep}` +
     (worldSize > 1 || micro > 1 ? `; ${worldSize} rank(s) (${group.backend}) x ${micro} micro-batch(es) per global batch of ${settings.batchSize}` : ''));
+  log(stepMode.line);
   if (lead) await guardRunOutput(opts, endStep);
 
   const encodeSource = (e) => encodeSourceWith(tokenizer, e);
@@ -149,18 +160,36 @@ async function trainRank(opts, group) {
     }
   }
 
-  // --bucket / --compile: padded to a bucket length (the padding is masked: same loss up to float rounding).
+  // --bucket (eager): padded to a bucket length (the padding is masked: same loss up to float rounding).
   const LENGTH_BUCKETS = [16, 24, 32, 48, 64];
   const padBucketed = (seqs) => padBatch(seqs, tokenizer.padId, bucketLength(Math.max(...seqs.map((q) => q.length)), LENGTH_BUCKETS));
   const encodeBucketed = (items) => ({ src: padBucketed(items.map(encodeSource)), tgt: padBucketed(items.map((e) => encodeTarget(tokenizer, e))) });
 
-  // --compile: one rank, one micro-batch; the batch is built outside the compiled step and
-  // `model.loss` (forward, backward, clipping, AdamW's capturable step) replays per batch shape.
-  const compiled = !opts.compile ? undefined : {
+  // Compiled steps: every batch padded to the longest training source and target, found once (a
+  // source's length does not depend on its target language: each language tag is one special token).
+  function longestExample() {
+    let src = 0; let tgt = 0;
+    for (const n of train) {
+      for (const code of CODES) {
+        src = Math.max(src, encodeSource({ n, from: code, to: CODES.find((c) => c !== code) }).length);
+        tgt = Math.max(tgt, encodeTarget(tokenizer, { n, to: code }).length);
+      }
+    }
+    return { src, tgt };
+  }
+  const longest = stepMode.compiled ? longestExample() : null;
+  const encodeLongest = (items) => ({
+    src: padBatch(items.map(encodeSource), tokenizer.padId, longest.src),
+    tgt: padBatch(items.map((e) => encodeTarget(tokenizer, e)), tokenizer.padId, longest.tgt),
+  });
+
+  // Compiled steps: one rank, one micro-batch; the batch is built outside the compiled step and
+  // `model.loss` (forward, backward, clipping, AdamW's capturable step) replays on one batch shape.
+  const compiled = !stepMode.compiled ? undefined : {
     batch: (step) => {
       failIfAsked(rank, step, startStep);
       const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
-      const { src, tgt } = encodeBucketed(items);
+      const { src, tgt } = encodeLongest(items);
       return { inputs: [src, tgt], tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
     },
     loss: (src, tgt) => model.loss(src, tgt),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The command line of a training script (commander): backend and CPU path, steps, quick check mode, batch
 // size, learning rate, seed, output folder, resume, stop-at, checkpoint/eval cadence, quiet,
-// force. Each script adds its own options and passes its defaults (normal, `--quick`, and
+// force, and (scripts with `compiledSteps`) `--compile` / `--no-compile`. Each script adds its
+// own options and passes its defaults (normal, `--quick`, and
 // optional named presets such as `--large`); helpers turn failures into `error: ...` + exit 2.
 // Invariants: an option the user typed always wins; otherwise `--quick` defaults beat preset
 // values, which beat the normal defaults; `--help` lists every option with its default; unless
@@ -81,6 +82,8 @@ export interface TrainingArgs {
   quiet: boolean;
   /** Overwrite a model trained for more steps (see {@link guardRunOutput}). */
   force: boolean;
+  /** Compiled training steps (`--compile`, the default of scripts with `compiledSteps`; `--no-compile` turns them off). */
+  compile?: boolean;
   /** The options the user typed. */
   explicit: ReadonlySet<string>;
   /** The script's own options. */
@@ -118,6 +121,8 @@ export interface TrainingArgsOptions {
   quickDefaults: Record<string, unknown>;
   presets?: Record<string, TrainingPreset>;
   extra?: (program: Command) => void;
+  /** The script runs compiled training steps by default: adds `--compile` (on) and `--no-compile` (see `chooseStepMode`). */
+  compiledSteps?: boolean;
   /** Default process.argv. */
   argv?: readonly string[];
 }
@@ -152,8 +157,13 @@ export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
     .option('--stop-at <step>', 'stop after this step (checkpoint saved) as if interrupted; --resume continues to --steps', parsePositiveInt)
     .option('--checkpoint-every <n>', 'steps between checkpoints (and at the end)', parsePositiveInt, defaults.checkpointEvery as number)
     .option('--eval-every <n>', 'steps between validation evaluations', parsePositiveInt, defaults.evalEvery as number)
-    .option('--quiet', 'no progress bar or per-step output', false)
-    .option('--compile', 'run each training step as one compiled, replayed function (compile() in @heed/core; one rank, --accumulate 1)', false);
+    .option('--quiet', 'no progress bar or per-step output', false);
+  if (o.compiledSteps) {
+    program
+      .option('--compile', 'run each training step as one compiled, replayed function (compile() in @heed/core; the default; ' +
+        'steps stay eager, with the reason printed, where the script cannot compile them, e.g. on several ranks)', true)
+      .option('--no-compile', 'run eager training steps (op by op, as written)');
+  }
   for (const [preset, { description: text, values }] of Object.entries(presets)) {
     const list = Object.entries(values).map(([k, v]) => `${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${String(v)}`).join(', ');
     program.option(`--${preset}`, `${text} (${list})`, false);

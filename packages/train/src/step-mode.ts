@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// How a training script runs its steps: compiled (one `compile()`d, replayed function per
+// batch shape, see `trainLoop({ compiled })`) or eager, and the one startup line that says so.
+// Invariants: a step is compiled only when it was asked for and no blocker applies; the first
+// blocker that applies is the reason printed; the line always starts with `step: `.
+
+/**
+ * Why a compiled step cannot run (`when` true) and the reason printed for the eager fallback.
+ *
+ * @example
+ * ```ts
+ * const b: StepModeBlocker = { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` };
+ * ```
+ */
+export interface StepModeBlocker {
+  when: boolean;
+  reason: string;
+}
+
+/**
+ * What {@link chooseStepMode} decided: `compiled`, and the startup line (`step: compiled (...)`
+ * or `step: eager (...)`).
+ *
+ * @example
+ * ```ts
+ * const { compiled, line }: StepMode = chooseStepMode({ compile: true, blockers: [] });
+ * ```
+ */
+export interface StepMode {
+  compiled: boolean;
+  line: string;
+}
+
+/**
+ * Options of {@link chooseStepMode}.
+ *
+ * @example
+ * ```ts
+ * const o: StepModeOptions = { compile: opts.compile, blockers: [{ when: opts.ranks > 1, reason: 'data-parallel ranks' }], detail: 'one trace' };
+ * ```
+ */
+export interface StepModeOptions {
+  /** Whether compiled steps were asked for (the scripts' `--compile`, on by default; `--no-compile` turns it off). */
+  compile: boolean;
+  /** Conditions under which the step stays eager; the first that applies is printed. */
+  blockers: readonly StepModeBlocker[];
+  /** What the compiled step does with the batches' shapes (printed in the line, e.g. `one trace, batches padded to 14/11 tokens`). */
+  detail?: string;
+  /** The trace cache size (`compile`'s `maxTraces`; default 8). */
+  maxTraces?: number;
+}
+
+/**
+ * Decides whether the training steps run compiled, with the startup line that says which and
+ * why: `step: compiled (<detail>; trace cache 8; --no-compile for eager steps)`,
+ * `step: eager (--no-compile)` or `step: eager (<blocker's reason>)`.
+ *
+ * @example
+ * ```ts
+ * const mode = chooseStepMode({ compile: true, blockers: [{ when: false, reason: '2 ranks' }], detail: 'one trace' });
+ * mode.compiled; // true
+ * mode.line; // 'step: compiled (one trace; trace cache 8; --no-compile for eager steps)'
+ * chooseStepMode({ compile: true, blockers: [{ when: true, reason: '2 ranks' }] }).line; // 'step: eager (2 ranks)'
+ * ```
+ */
+export function chooseStepMode(o: StepModeOptions): StepMode {
+  if (!o.compile) return { compiled: false, line: 'step: eager (--no-compile)' };
+  const blocker = o.blockers.find((b) => b.when);
+  if (blocker) return { compiled: false, line: `step: eager (${blocker.reason})` };
+  const parts = [...(o.detail ? [o.detail] : []), `trace cache ${o.maxTraces ?? 8}`, '--no-compile for eager steps'];
+  return { compiled: true, line: `step: compiled (${parts.join('; ')})` };
+}
