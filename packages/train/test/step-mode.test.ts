@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// Step mode of a training script: `parseTrainingArgs({ compiledSteps: true })` turns compiled
+// steps on by default, `--no-compile` off, and records a typed `--compile`; scripts without
+// compiledSteps have no such option. `chooseStepMode` compiles only when asked and no blocker
+// applies, and its startup line names the mode and (for eager steps) the first blocker's reason.
+import { describe, expect, it } from 'vitest';
+import { chooseStepMode, parseTrainingArgs } from '../src/node/index.js';
+
+const base = {
+  name: 'demo', description: 'a demo', outDir: '/tmp/out/demo/',
+  defaults: { steps: 600, batchSize: 64, lr: 3e-3, checkpointEvery: 200, evalEvery: 100 },
+  quickDefaults: { steps: 40 },
+};
+const argv = (...args: string[]) => ['node', 'train.mjs', ...args];
+
+describe('--compile / --no-compile', () => {
+  it('defaults to compiled steps in scripts with compiledSteps; --no-compile turns them off; a typed --compile is explicit', () => {
+    const on = parseTrainingArgs({ ...base, compiledSteps: true, argv: argv('--quick') });
+    expect(on.compile).toBe(true);
+    expect(on.explicit.has('compile')).toBe(false);
+    expect(parseTrainingArgs({ ...base, compiledSteps: true, argv: argv('--no-compile') }).compile).toBe(false);
+    const typed = parseTrainingArgs({ ...base, compiledSteps: true, argv: argv('--compile') });
+    expect(typed.compile).toBe(true);
+    expect(typed.explicit.has('compile')).toBe(true);
+    expect(parseTrainingArgs({ ...base, argv: argv() }).compile).toBeUndefined();
+  });
+});
+
+describe('chooseStepMode', () => {
+  it('compiles when asked and unblocked, printing the detail and the cache size', () => {
+    expect(chooseStepMode({ compile: true, blockers: [{ when: false, reason: 'never' }], detail: 'one trace: fixed windows' })).toEqual({
+      compiled: true, line: 'step: compiled (one trace: fixed windows; trace cache 8; --no-compile for eager steps)',
+    });
+    expect(chooseStepMode({ compile: true, blockers: [], maxTraces: 3 }).line).toBe('step: compiled (trace cache 3; --no-compile for eager steps)');
+  });
+
+  it('runs eager steps with --no-compile, or with the first blocker that applies', () => {
+    expect(chooseStepMode({ compile: false, blockers: [{ when: true, reason: '2 ranks' }] })).toEqual({ compiled: false, line: 'step: eager (--no-compile)' });
+    const blocked = chooseStepMode({ compile: true, blockers: [{ when: false, reason: 'a' }, { when: true, reason: '2 ranks' }, { when: true, reason: 'dropout' }] });
+    expect(blocked).toEqual({ compiled: false, line: 'step: eager (2 ranks)' });
+  });
+});
