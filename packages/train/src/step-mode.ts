@@ -42,6 +42,8 @@ export interface StepMode {
 export interface StepModeOptions {
   /** Whether compiled steps were asked for (the scripts' `--compile`, on by default; `--no-compile` turns it off). */
   compile: boolean;
+  /** Why the step is eager when `compile` is false (default `'--no-compile'`; an opt-in script: e.g. `'the default here; --compile for compiled steps'`). */
+  off?: string;
   /** Conditions under which the step stays eager; the first that applies is printed. */
   blockers: readonly StepModeBlocker[];
   /** What the compiled step does with the batches' shapes (printed in the line, e.g. `one trace, batches padded to 14/11 tokens`). */
@@ -53,7 +55,7 @@ export interface StepModeOptions {
 /**
  * Decides whether the training steps run compiled, with the startup line that says which and
  * why: `step: compiled (<detail>; trace cache 8; --no-compile for eager steps)`,
- * `step: eager (--no-compile)` or `step: eager (<blocker's reason>)`.
+ * `step: eager (--no-compile)` (or `off`'s reason) or `step: eager (<blocker's reason>)`.
  *
  * @example
  * ```ts
@@ -64,7 +66,7 @@ export interface StepModeOptions {
  * ```
  */
 export function chooseStepMode(o: StepModeOptions): StepMode {
-  if (!o.compile) return { compiled: false, line: 'step: eager (--no-compile)' };
+  if (!o.compile) return { compiled: false, line: `step: eager (${o.off ?? '--no-compile'})` };
   const blocker = o.blockers.find((b) => b.when);
   if (blocker) return { compiled: false, line: `step: eager (${blocker.reason})` };
   const parts = [...(o.detail ? [o.detail] : []), `trace cache ${o.maxTraces ?? 8}`, '--no-compile for eager steps'];

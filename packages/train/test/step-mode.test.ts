@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Step mode of a training script: `parseTrainingArgs({ compiledSteps: true })` turns compiled
-// steps on by default, `--no-compile` off, and records a typed `--compile`; scripts without
+// steps on by default (`'opt-in'`: off), `--no-compile` off, and records a typed `--compile`; scripts without
 // compiledSteps have no such option. `chooseStepMode` compiles only when asked and no blocker
 // applies, and its startup line names the mode and (for eager steps) the first blocker's reason.
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,12 @@ describe('--compile / --no-compile', () => {
     expect(typed.compile).toBe(true);
     expect(typed.explicit.has('compile')).toBe(true);
     expect(parseTrainingArgs({ ...base, argv: argv() }).compile).toBeUndefined();
+  });
+
+  it("keeps compiled steps off by default in an 'opt-in' script, on with a typed --compile", () => {
+    expect(parseTrainingArgs({ ...base, compiledSteps: 'opt-in', argv: argv() }).compile).toBe(false);
+    expect(parseTrainingArgs({ ...base, compiledSteps: 'opt-in', argv: argv('--compile') }).compile).toBe(true);
+    expect(chooseStepMode({ compile: false, off: 'the default here; --compile for compiled steps', blockers: [] }).line).toBe('step: eager (the default here; --compile for compiled steps)');
   });
 });
 

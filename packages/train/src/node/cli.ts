@@ -82,7 +82,7 @@ export interface TrainingArgs {
   quiet: boolean;
   /** Overwrite a model trained for more steps (see {@link guardRunOutput}). */
   force: boolean;
-  /** Compiled training steps (`--compile`, the default of scripts with `compiledSteps`; `--no-compile` turns them off). */
+  /** Compiled training steps (`--compile`, the default of scripts with `compiledSteps: true`; `--no-compile` turns them off). */
   compile?: boolean;
   /** The options the user typed. */
   explicit: ReadonlySet<string>;
@@ -121,8 +121,8 @@ export interface TrainingArgsOptions {
   quickDefaults: Record<string, unknown>;
   presets?: Record<string, TrainingPreset>;
   extra?: (program: Command) => void;
-  /** The script runs compiled training steps by default: adds `--compile` (on) and `--no-compile` (see `chooseStepMode`). */
-  compiledSteps?: boolean;
+  /** The script can run compiled training steps: adds `--compile` (on by default; off with `'opt-in'`) and `--no-compile` (see `chooseStepMode`). */
+  compiledSteps?: boolean | 'opt-in';
   /** Default process.argv. */
   argv?: readonly string[];
 }
@@ -159,9 +159,11 @@ export function parseTrainingArgs(o: TrainingArgsOptions): TrainingArgs {
     .option('--eval-every <n>', 'steps between validation evaluations', parsePositiveInt, defaults.evalEvery as number)
     .option('--quiet', 'no progress bar or per-step output', false);
   if (o.compiledSteps) {
+    const optIn = o.compiledSteps === 'opt-in';
     program
-      .option('--compile', 'run each training step as one compiled, replayed function (compile() in @heed/core; the default; ' +
-        'steps stay eager, with the reason printed, where the script cannot compile them, e.g. on several ranks)', true)
+      .option('--compile', 'run each training step as one compiled, replayed function (compile() in @heed/core; ' +
+        `${optIn ? 'off by default in this script: no clear speed-up measured' : 'the default'}; ` +
+        'steps stay eager, with the reason printed, where the script cannot compile them, e.g. on several ranks)', !optIn)
       .option('--no-compile', 'run eager training steps (op by op, as written)');
   }
   for (const [preset, { description: text, values }] of Object.entries(presets)) {
