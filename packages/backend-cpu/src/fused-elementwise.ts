@@ -221,7 +221,7 @@ function fusedRows(program: ElementwiseProgram, key: number, inputs: readonly St
     // one wasm call: rows of `runs` runs of n elements, one stride per input between rows and between runs
     const last = (st: readonly number[]) => (st.length === 0 ? 0 : st[st.length - 1]);
     const run = (st: readonly number[]) => (st.length === 2 ? st[0] : 0);
-    const done = runWasmRows(rt, program, key, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput);
+    const done = runWasmRows(rt, program, key, row, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput);
     if (done !== null) return done;
   }
   const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
@@ -240,7 +240,7 @@ function fusedRows(program: ElementwiseProgram, key: number, inputs: readonly St
 }
 
 /** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, rows of `runs` runs of n), or null where it does not apply. */
-function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
+function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, row: readonly boolean[], inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   const layouts: InputLayout[] = [];
   for (let j = 0; j < inputs.length; j++) {
@@ -251,7 +251,6 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, 
   const heap = rt.heap;
   const run = wasmRowProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
-  const { row } = programLevels(program);
   const outs: HeapBuffer[] = [];
   const sources: HeapSource[] = [];
   try {
