@@ -239,25 +239,32 @@ function structureHash(program: ElementwiseProgram): number {
 function sameStructure(p: ElementwiseProgram, q: ElementwiseProgram): boolean {
   if (p.exprs.length !== q.exprs.length || p.outputs.length !== q.outputs.length || (p.reduceAxes ?? 0) !== (q.reduceAxes ?? 0)) return false;
   for (let j = 0; j < p.outputs.length; j++) if (p.outputs[j] !== q.outputs[j]) return false;
-  for (let k = 0; k < p.exprs.length; k++) {
-    const a = p.exprs[k] as unknown as Readonly<Record<string, unknown>>, b = q.exprs[k] as unknown as Readonly<Record<string, unknown>>;
-    if (a.op !== b.op) return false;
-    for (const f in a) if (f !== 'value' && a[f] !== b[f]) return false;
-  }
+  for (let k = 0; k < p.exprs.length; k++) if (!sameExprStructure(p.exprs[k], q.exprs[k])) return false;
   return true;
+}
+
+function sameExprStructure(a: ElementwiseExpr, b: ElementwiseExpr): boolean {
+  if (a.op !== b.op || a.dtype !== b.dtype) return false;
+  switch (a.op) {
+    case 'input': case 'rowInput': return a.input === (b as typeof a).input;
+    case 'reduce': case 'unary': { const c = b as typeof a; return a.fn === c.fn && a.x === c.x; }
+    case 'binary': { const c = b as typeof a; return a.fn === c.fn && a.a === c.a && a.b === c.b; }
+    case 'where': { const c = b as typeof a; return a.cond === c.cond && a.a === c.a && a.b === c.b; }
+    case 'cast': return a.x === (b as typeof a).x;
+    case 'const': return true; // values are run-time arguments, not structure
+  }
 }
 
 /** Interned structures: per hash, the first program of each structure and its id. */
 const structures = new Map<number, { readonly program: ElementwiseProgram; readonly id: number }[]>();
-const ids = new WeakMap<ElementwiseProgram, number>();
 let structureCount = 0;
 
 /**
  * A small integer naming a program's structure, equal for two programs exactly when their
  * {@link programKey}s are: the same cache key without building a string (a hash of the exprs,
  * then a field-by-field check against the structure first seen under that hash). The lazy
- * layer builds a fresh program object for each run, so backends call this per run: it
- * allocates nothing once the structure is known.
+ * layer builds a fresh program object for each run, so backends call this once per run (it
+ * is O(exprs) and allocates nothing once the structure is known).
  *
  * @example
  * ```ts
@@ -265,15 +272,12 @@ let structureCount = 0;
  * ```
  */
 export function programId(program: ElementwiseProgram): number {
-  const known = ids.get(program);
-  if (known !== undefined) return known;
   const h = structureHash(program);
   let bucket = structures.get(h);
   let id = -1;
   if (bucket === undefined) structures.set(h, (bucket = []));
   else for (const s of bucket) if (sameStructure(s.program, program)) { id = s.id; break; }
   if (id < 0) bucket.push({ program, id: (id = structureCount++) });
-  ids.set(program, id);
   return id;
 }
 
