@@ -96,7 +96,9 @@ describe('programId: the structure of a program as a number', () => {
 });
 
 describe('cachedWasmProgram: one cache for the elementwise and the row generators', () => {
-  const rt = acquireFastRuntime({ threads: 1 });
+  const maybe = acquireFastRuntime({ threads: 1 });
+  if (maybe === null) throw new Error('the fast path (WebAssembly SIMD) is not available here');
+  const rt = maybe;
   const heap = rt.heap;
   const relu: ElementwiseProgram = {
     shape: [64],
