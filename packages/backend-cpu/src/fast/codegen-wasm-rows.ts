@@ -18,7 +18,7 @@ import type { ElementwiseProgram } from '@heed/core';
 import { programLevels, programSweeps } from '@heed/core';
 import {
   BINARY_OPS, cachedWasmProgram, emitOp, memarg, name, OP, programModuleKey, section, simd, SIMD, sleb, uleb, UNARY_OPS, vec, VMATH, WasmProgramCache,
-  type InputLayout, type VectorMath, type WasmProgram,
+  type InputLayout, type ProgramGenerator, type VectorMath, type WasmProgram,
 } from './codegen-wasm.js';
 import { threadedRowProgram } from './program-jobs.js';
 
@@ -166,6 +166,12 @@ function moduleBytes(program: ElementwiseProgram, layouts: readonly InputLayout[
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
 }
 
+/** The row generator; its programs' calls split over the pool by rows. */
+const ROWS: ProgramGenerator = {
+  supports: wasmRowsSupports,
+  bytes: moduleBytes,
+  threaded: (program, layouts) => (rt, module, run) => threadedRowProgram(rt, module, run, program, layouts),
+};
 const programs = new WasmProgramCache();
 let runs = 0;
 
@@ -193,11 +199,7 @@ export function wasmRowProgramRuns(): number {
  * ```
  */
 export function wasmRowProgram(program: ElementwiseProgram, id: number, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
-  const run = cachedWasmProgram(programs, programModuleKey(id, layouts, sharedMemory), memory, sharedMemory, vmath, {
-    supports: () => wasmRowsSupports(program),
-    bytes: () => moduleBytes(program, layouts, sharedMemory, maxPages),
-    threaded: (rt, module, r) => threadedRowProgram(rt, module, r, program, layouts),
-  });
+  const run = cachedWasmProgram(programs, programModuleKey(id, layouts, sharedMemory), ROWS, program, layouts, memory, sharedMemory, maxPages, vmath);
   if (run !== null) runs++;
   return run;
 }

@@ -363,40 +363,41 @@ export function programModuleKey(id: number, layouts: readonly InputLayout[], sh
 }
 
 /**
- * How {@link cachedWasmProgram} makes a program's function on a cache miss: whether the
- * generator applies, the module bytes, and the worker-pool wrapper (null: never split).
+ * How {@link cachedWasmProgram} makes a program's function on a cache miss (one static object
+ * per generator, so a hit allocates nothing): whether the generator applies, the module bytes,
+ * and the worker-pool wrapper (null: this program's calls are never split).
  *
  * @example
  * ```ts
- * const make: ProgramMaker = { supports: () => wasmSupports(p), bytes: () => wasmModuleBytes(p, layouts, shared, pages), threaded: null };
+ * const NEVER_SPLIT: ProgramGenerator = { supports: wasmSupports, bytes: wasmModuleBytes, threaded: () => null };
  * ```
  */
-export interface ProgramMaker {
-  readonly supports: () => boolean;
-  readonly bytes: () => Uint8Array<ArrayBuffer>;
-  readonly threaded: ((rt: FastRuntime, module: WebAssembly.Module, run: WasmProgram) => WasmProgram) | null;
+export interface ProgramGenerator {
+  readonly supports: (program: ElementwiseProgram) => boolean;
+  readonly bytes: (program: ElementwiseProgram, layouts: readonly InputLayout[], sharedMemory: boolean, maxPages: number) => Uint8Array<ArrayBuffer>;
+  readonly threaded: (program: ElementwiseProgram, layouts: readonly InputLayout[]) => ((rt: FastRuntime, module: WebAssembly.Module, run: WasmProgram) => WasmProgram) | null;
 }
 
 /**
- * The function of the program cached under `key` in `cache` for `memory`, compiling and
- * instantiating it (with the fast kernels' vector math imported, wrapped for the worker pool
- * when the memory is shared and the runtime has workers) on the first call; null when the
- * generator does not apply. One source for both generators (codegen-wasm-rows.ts too). A hit
- * costs two map lookups.
+ * The function of `program` (inputs read as `layouts`) cached under `key` in `cache` for
+ * `memory`, compiling and instantiating it with `gen` (the fast kernels' vector math imported,
+ * wrapped for the worker pool when the memory is shared and the runtime has workers) on the
+ * first call; null when the generator does not apply or compiling fails. One source for both
+ * generators (codegen-wasm-rows.ts too). A hit costs two map lookups.
  *
  * @example
  * ```ts
- * const run = cachedWasmProgram(cache, programModuleKey(id, layouts, heap.shared), heap.memory, heap.shared, rt.kernels, make);
+ * const run = cachedWasmProgram(cache, programModuleKey(id, layouts, heap.shared), gen, program, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
  * ```
  */
-export function cachedWasmProgram(cache: WasmProgramCache, key: string, memory: WebAssembly.Memory, sharedMemory: boolean, vmath: VectorMath, make: ProgramMaker): WasmProgram | null {
+export function cachedWasmProgram(cache: WasmProgramCache, key: string, gen: ProgramGenerator, program: ElementwiseProgram, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
   let byMemory = cache.instances.get(memory);
   const cached = byMemory?.get(key);
   if (cached !== undefined) return cached;
   let module = cache.modules.get(key);
   if (module === undefined) {
     try {
-      module = make.supports() ? new WebAssembly.Module(make.bytes()) : null;
+      module = gen.supports(program) ? new WebAssembly.Module(gen.bytes(program, layouts, sharedMemory, maxPages)) : null;
     } catch {
       module = null;
     }
@@ -405,11 +406,19 @@ export function cachedWasmProgram(cache: WasmProgramCache, key: string, memory: 
   if (module === null) return null;
   let run = new WebAssembly.Instance(module, { env: { memory, ...vmath } }).exports.run as WasmProgram;
   const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
-  if (rt !== undefined && rt.maxThreads > 1 && make.threaded !== null) run = make.threaded(rt, module, run);
+  const threaded = rt !== undefined && rt.maxThreads > 1 ? gen.threaded(program, layouts) : null;
+  if (rt !== undefined && threaded !== null) run = threaded(rt, module, run);
   if (byMemory === undefined) cache.instances.set(memory, (byMemory = new Map()));
   byMemory.set(key, run);
   return run;
 }
+
+/** The elementwise generator; its programs' calls split over the pool when every expr is elementwise. */
+const ELEMENTWISE: ProgramGenerator = {
+  supports: wasmSupports,
+  bytes: wasmModuleBytes,
+  threaded: (program, layouts) => (splittable(program) ? (rt, module, run) => threadedProgram(rt, module, run, program, layouts) : null),
+};
 
 const programs = new WasmProgramCache();
 let runs = 0;
@@ -438,11 +447,7 @@ export function wasmProgramRuns(): number {
  * ```
  */
 export function wasmProgram(program: ElementwiseProgram, id: number, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
-  const run = cachedWasmProgram(programs, programModuleKey(id, layouts, sharedMemory), memory, sharedMemory, vmath, {
-    supports: () => wasmSupports(program),
-    bytes: () => wasmModuleBytes(program, layouts, sharedMemory, maxPages),
-    threaded: splittable(program) ? (rt, module, r) => threadedProgram(rt, module, r, program, layouts) : null,
-  });
+  const run = cachedWasmProgram(programs, programModuleKey(id, layouts, sharedMemory), ELEMENTWISE, program, layouts, memory, sharedMemory, maxPages, vmath);
   if (run !== null) runs++;
   return run;
 }
