@@ -11,7 +11,7 @@
 // - inputs are walked by one shared odometer over the coalesced shape; outputs are contiguous;
 // - where `new Function` is unavailable (a CSP without 'unsafe-eval') the kernel declines.
 import {
-  allocArray, coalesceDims, contiguousStrides, programKey, programLevels, programSweeps, sizeOf,
+  allocArray, coalesceDims, contiguousStrides, programId, programLevels, programSweeps, sizeOf,
   type BinaryOp, type DataId, type DType, type ElementwiseProgram, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
@@ -182,15 +182,14 @@ function generateRows(program: ElementwiseProgram): string | null {
   return `${top.join('\n')}\nconst inner_ = n * runs;\n${lines.join('\n')}`;
 }
 
-const rowCache = new Map<string, RowKernel | null>();
+const rowCache = new Map<number, RowKernel | null>();
 
 /**
  * Runs a program with reductions (reduceAxes > 0) as one generated row loop: new contiguous
  * buffers per output (the program's shape for element-level outputs, its row shape for
  * row-level ones). Null when code generation is unavailable or declines.
  */
-function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null): DataId[] | null {
-  const key = keyOf(program);
+function fusedRows(program: ElementwiseProgram, key: number, inputs: readonly StridedView[], rt: FastRuntime | null): DataId[] | null {
   let kernel = rowCache.get(key);
   if (kernel === undefined) {
     const code = generateRows(program);
@@ -222,7 +221,7 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
     // one wasm call: rows of `runs` runs of n elements, one stride per input between rows and between runs
     const last = (st: readonly number[]) => (st.length === 0 ? 0 : st[st.length - 1]);
     const run = (st: readonly number[]) => (st.length === 2 ? st[0] : 0);
-    const done = runWasmRows(rt, program, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput);
+    const done = runWasmRows(rt, program, key, row, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput);
     if (done !== null) return done;
   }
   const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
@@ -241,7 +240,7 @@ function fusedRows(program: ElementwiseProgram, inputs: readonly StridedView[], 
 }
 
 /** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, rows of `runs` runs of n), or null where it does not apply. */
-function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
+function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, row: readonly boolean[], inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   const layouts: InputLayout[] = [];
   for (let j = 0; j < inputs.length; j++) {
@@ -250,9 +249,8 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: reado
     else return null;
   }
   const heap = rt.heap;
-  const run = wasmRowProgram(program, keyOf(program), layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+  const run = wasmRowProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
-  const { row } = programLevels(program);
   const outs: HeapBuffer[] = [];
   const sources: HeapSource[] = [];
   try {
@@ -279,16 +277,9 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, inputs: reado
   }
 }
 
-const cache = new Map<string, Kernel | null>();
-const keys = new WeakMap<ElementwiseProgram, string>();
-function keyOf(program: ElementwiseProgram): string {
-  let k = keys.get(program);
-  if (k === undefined) keys.set(program, (k = programKey(program)));
-  return k;
-}
+const cache = new Map<number, Kernel | null>();
 
-function compile(program: ElementwiseProgram): Kernel | null {
-  const key = keyOf(program);
+function compile(program: ElementwiseProgram, key: number): Kernel | null {
   let k = cache.get(key);
   if (k === undefined) {
     try {
@@ -304,7 +295,12 @@ function compile(program: ElementwiseProgram): Kernel | null {
 
 /** The constants' values in program order, as stored in their dtypes. */
 function constantsOf(program: ElementwiseProgram): Float64Array {
-  return Float64Array.from(program.exprs.flatMap((e) => (e.op === 'const' ? [stored(e.value, e.dtype)] : [])));
+  let n = 0;
+  for (const e of program.exprs) if (e.op === 'const') n++;
+  const values = new Float64Array(n);
+  n = 0;
+  for (const e of program.exprs) if (e.op === 'const') values[n++] = stored(e.value, e.dtype);
+  return values;
 }
 
 /** The program's shape with mergeable dims merged, and each input's strides over it (the output is contiguous). */
@@ -352,13 +348,14 @@ function rowBases(dims: readonly number[], strides: readonly (readonly number[])
  * ```
  */
 export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null = null): DataId[] | null {
-  if ((program.reduceAxes ?? 0) > 0) return fusedRows(program, inputs, rt);
+  const key = programId(program); // the kernel caches' key (the program's structure)
+  if ((program.reduceAxes ?? 0) > 0) return fusedRows(program, key, inputs, rt);
   const size = sizeOf(program.shape);
   if (rt !== null && size > 0) {
-    const done = runWasm(rt, program, inputs, size);
+    const done = runWasm(rt, program, key, inputs, size);
     if (done !== null) return done;
   }
-  const kernel = compile(program);
+  const kernel = compile(program, key);
   if (kernel === null) return null;
   const { shape, exprs, outputs } = program;
   // float32 results go to the fast path's heap when there is one, so its WASM kernels read them in place.
@@ -375,7 +372,7 @@ export function fusedElementwise(program: ElementwiseProgram, inputs: readonly S
 }
 
 /** The program as generated WASM SIMD over the fast heap, or null where it does not apply (see codegen-wasm.ts). */
-function runWasm(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly StridedView[], size: number): DataId[] | null {
+function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inputs: readonly StridedView[], size: number): DataId[] | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   // The coalesced shape is [...outer, mid, n]: one wasm call runs mid rows of n elements (each
   // input's inner stride must be 1, a contiguous run, or 0, one element broadcast over the run;
@@ -393,7 +390,7 @@ function runWasm(rt: FastRuntime, program: ElementwiseProgram, inputs: readonly 
     else return null;
   }
   const heap = rt.heap;
-  const run = wasmProgram(program, keyOf(program), layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+  const run = wasmProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
   const outs: HeapBuffer[] = [];
   const sources: HeapSource[] = [];

@@ -10,17 +10,17 @@
 // - element inputs are 'contiguous' (inner stride 1) or 'scalar' (inner stride 0) over the
 //   last coalesced inner dim (n); a row is `runs` such runs, each input with one byte stride
 //   between runs and one between rows;
-// - modules are cached by program structure and layouts; instances by memory; on a heap with a
-//   worker pool, large calls are split into row blocks run by the caller and the workers
+// - modules are cached by program structure and layouts, instances by memory (codegen-wasm.ts's
+//   cachedWasmProgram, one source with the elementwise generator); on a heap with a worker
+//   pool, large calls are split into row blocks run by the caller and the workers
 //   (program-jobs.ts; a row's folds stay on one thread, so the results do not change).
 import type { ElementwiseProgram } from '@heed/core';
 import { programLevels, programSweeps } from '@heed/core';
 import {
-  BINARY_OPS, emitOp, memarg, name, OP, section, simd, SIMD, sleb, uleb, UNARY_OPS, vec, VMATH,
-  type InputLayout, type VectorMath, type WasmProgram,
+  BINARY_OPS, cachedWasmProgram, emitOp, memarg, name, OP, programModuleKey, section, simd, SIMD, sleb, uleb, UNARY_OPS, vec, VMATH, WasmProgramCache,
+  type InputLayout, type ProgramGenerator, type VectorMath, type WasmProgram,
 } from './codegen-wasm.js';
 import { threadedRowProgram } from './program-jobs.js';
-import { FastRuntime } from './runtime.js';
 
 /**
  * Whether the row generator can run `program` (float32 throughout, supported ops only).
@@ -166,8 +166,13 @@ function moduleBytes(program: ElementwiseProgram, layouts: readonly InputLayout[
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
 }
 
-const modules = new Map<string, WebAssembly.Module | null>();
-const instances = new WeakMap<WebAssembly.Memory, Map<string, WasmProgram>>();
+/** The row generator; its programs' calls split over the pool by rows. */
+const ROWS: ProgramGenerator = {
+  supports: wasmRowsSupports,
+  bytes: moduleBytes,
+  threaded: (program, layouts) => (rt, module, run) => threadedRowProgram(rt, module, run, program, layouts),
+};
+const programs = new WasmProgramCache();
 let runs = 0;
 
 /**
@@ -184,35 +189,17 @@ export function wasmRowProgramRuns(): number {
 
 /**
  * The wasm function `run(rows, n, ...outPtrs, ...(inPtr, rowStrideBytes), ...constants, runs, ...runStrideBytes)`
- * running a program with reductions on `memory`; null when the generator does not apply.
+ * running a program with reductions (structure `id`, core's programId) on `memory`; null when
+ * the generator does not apply.
  *
  * @example
  * ```ts
- * const run = wasmRowProgram(program, key, ['contiguous'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+ * const run = wasmRowProgram(program, programId(program), ['contiguous'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
  * run?.(rows, n, outPtr, xPtr, n * 4, 1, 0);
  * ```
  */
-export function wasmRowProgram(program: ElementwiseProgram, key: string, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
-  if (!wasmRowsSupports(program)) return null;
-  const fullKey = `${key}|${layouts.map((l) => l[0]).join('')}|${sharedMemory ? 's' : 'p'}`;
-  let byMemory = instances.get(memory);
-  const cached = byMemory?.get(fullKey);
-  if (cached !== undefined) { runs++; return cached; }
-  let module = modules.get(fullKey);
-  if (module === undefined) {
-    try {
-      module = new WebAssembly.Module(moduleBytes(program, layouts, sharedMemory, maxPages));
-    } catch {
-      module = null;
-    }
-    modules.set(fullKey, module);
-  }
-  if (module === null) return null;
-  let run = new WebAssembly.Instance(module, { env: { memory, ...vmath } }).exports.run as WasmProgram;
-  const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
-  if (rt !== undefined && rt.maxThreads > 1) run = threadedRowProgram(rt, module, run, program, layouts);
-  if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
-  byMemory.set(fullKey, run);
-  runs++;
+export function wasmRowProgram(program: ElementwiseProgram, id: number, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
+  const run = cachedWasmProgram(programs, programModuleKey(id, layouts, sharedMemory), ROWS, program, layouts, memory, sharedMemory, maxPages, vmath);
+  if (run !== null) runs++;
   return run;
 }

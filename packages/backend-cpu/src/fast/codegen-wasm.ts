@@ -8,7 +8,8 @@
 //   sigmoid call the fast kernels' own f32x4 functions (imported from their module), so they
 //   equal the op-by-op fast kernels. Any other op, dtype or layout makes `wasmProgram` return
 //   null (the caller then uses the generated JavaScript loop);
-// - modules are cached by program structure and input layout; instances by memory;
+// - modules are cached by program structure (core's programId) and input layout, instances by
+//   memory: `cachedWasmProgram`, one source for this and the row generator;
 // - on a heap with a worker pool, large calls of elementwise programs are split into blocks
 //   run by the caller and the workers (program-jobs.ts), with bitwise the same results.
 import type { ElementwiseExpr, ElementwiseProgram } from '@heed/core';
@@ -331,7 +332,95 @@ export type VectorMath = { readonly [F in (typeof VMATH)[number]]: WebAssembly.E
 /** The compiled `run(n, rows, ...outPtrs, ...(inPtr, inRowStrideBytes), ...constants)` of a program, for one memory. */
 export type WasmProgram = (...args: number[]) => void;
 
-const modules = new Map<string, WebAssembly.Module | null>();
+/**
+ * One generator's compiled modules (by program structure, input layouts and memory kind; null:
+ * the generator does not apply or compiling failed) and their instances (per memory, already
+ * wrapped for the worker pool).
+ *
+ * @example
+ * ```ts
+ * const ROWS = new WasmProgramCache();
+ * ```
+ */
+export class WasmProgramCache {
+  readonly modules = new Map<string, WebAssembly.Module | null>();
+  readonly instances = new WeakMap<WebAssembly.Memory, Map<string, WasmProgram>>();
+}
+
+/**
+ * The cache key of a program's module: its structure id (core's programId), one letter per
+ * input layout, and whether the memory is shared.
+ *
+ * @example
+ * ```ts
+ * programModuleKey(3, ['contiguous', 'scalar'], true); // '3|cs|s'
+ * ```
+ */
+export function programModuleKey(id: number, layouts: readonly InputLayout[], sharedMemory: boolean): string {
+  let l = '';
+  for (const x of layouts) l += x === 'contiguous' ? 'c' : 's';
+  return `${id}|${l}|${sharedMemory ? 's' : 'p'}`;
+}
+
+/**
+ * How {@link cachedWasmProgram} makes a program's function on a cache miss (one static object
+ * per generator, so a hit allocates nothing): whether the generator applies, the module bytes,
+ * and the worker-pool wrapper (null: this program's calls are never split).
+ *
+ * @example
+ * ```ts
+ * const NEVER_SPLIT: ProgramGenerator = { supports: wasmSupports, bytes: wasmModuleBytes, threaded: () => null };
+ * ```
+ */
+export interface ProgramGenerator {
+  readonly supports: (program: ElementwiseProgram) => boolean;
+  readonly bytes: (program: ElementwiseProgram, layouts: readonly InputLayout[], sharedMemory: boolean, maxPages: number) => Uint8Array<ArrayBuffer>;
+  readonly threaded: (program: ElementwiseProgram, layouts: readonly InputLayout[]) => ((rt: FastRuntime, module: WebAssembly.Module, run: WasmProgram) => WasmProgram) | null;
+}
+
+/**
+ * The function of `program` (inputs read as `layouts`) cached under `key` in `cache` for
+ * `memory`, compiling and instantiating it with `gen` (the fast kernels' vector math imported,
+ * wrapped for the worker pool when the memory is shared and the runtime has workers) on the
+ * first call; null when the generator does not apply or compiling fails. One source for both
+ * generators (codegen-wasm-rows.ts too). A hit costs two map lookups.
+ *
+ * @example
+ * ```ts
+ * const run = cachedWasmProgram(cache, programModuleKey(id, layouts, heap.shared), gen, program, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+ * ```
+ */
+export function cachedWasmProgram(cache: WasmProgramCache, key: string, gen: ProgramGenerator, program: ElementwiseProgram, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
+  let byMemory = cache.instances.get(memory);
+  const cached = byMemory?.get(key);
+  if (cached !== undefined) return cached;
+  let module = cache.modules.get(key);
+  if (module === undefined) {
+    try {
+      module = gen.supports(program) ? new WebAssembly.Module(gen.bytes(program, layouts, sharedMemory, maxPages)) : null;
+    } catch {
+      module = null;
+    }
+    cache.modules.set(key, module);
+  }
+  if (module === null) return null;
+  let run = new WebAssembly.Instance(module, { env: { memory, ...vmath } }).exports.run as WasmProgram;
+  const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
+  const threaded = rt !== undefined && rt.maxThreads > 1 ? gen.threaded(program, layouts) : null;
+  if (rt !== undefined && threaded !== null) run = threaded(rt, module, run);
+  if (byMemory === undefined) cache.instances.set(memory, (byMemory = new Map()));
+  byMemory.set(key, run);
+  return run;
+}
+
+/** The elementwise generator; its programs' calls split over the pool when every expr is elementwise. */
+const ELEMENTWISE: ProgramGenerator = {
+  supports: wasmSupports,
+  bytes: wasmModuleBytes,
+  threaded: (program, layouts) => (splittable(program) ? (rt, module, run) => threadedProgram(rt, module, run, program, layouts) : null),
+};
+
+const programs = new WasmProgramCache();
 let runs = 0;
 
 /**
@@ -346,40 +435,19 @@ export function wasmProgramRuns(): number {
   return runs;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, Map<string, WasmProgram>>();
-
 /**
- * The wasm function running `program` (inputs read as `layouts`) on `memory`, compiled once per
- * structure; null when the program has ops the generator does not emit or compiling fails.
+ * The wasm function running `program` (structure `id`, core's programId; inputs read as
+ * `layouts`) on `memory`, compiled once per structure; null when the program has ops the
+ * generator does not emit or compiling fails.
  *
  * @example
  * ```ts
- * const run = wasmProgram(program, key, ['contiguous', 'scalar'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+ * const run = wasmProgram(program, programId(program), ['contiguous', 'scalar'], heap.memory, heap.shared, MAX_PAGES, rt.kernels);
  * run?.(n, rows, outPtr, xPtr, xRowStride, aPtr, 0);
  * ```
  */
-export function wasmProgram(program: ElementwiseProgram, key: string, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
-  if (!wasmSupports(program)) return null;
-  const fullKey = `${key}|${layouts.map((l) => l[0]).join('')}|${sharedMemory ? 's' : 'p'}`;
-  let byMemory = instances.get(memory);
-  const cached = byMemory?.get(fullKey);
-  if (cached !== undefined) { runs++; return cached; }
-  let module = modules.get(fullKey);
-  if (module === undefined) {
-    try {
-      module = new WebAssembly.Module(wasmModuleBytes(program, layouts, sharedMemory, maxPages));
-    } catch {
-      module = null;
-    }
-    modules.set(fullKey, module);
-  }
-  if (module === null) return null;
-  const instance = new WebAssembly.Instance(module, { env: { memory, ...vmath } });
-  let run = instance.exports.run as WasmProgram;
-  const rt = sharedMemory ? FastRuntime.owning(memory) : undefined;
-  if (rt !== undefined && rt.maxThreads > 1 && splittable(program)) run = threadedProgram(rt, module, run, program, layouts);
-  if (byMemory === undefined) instances.set(memory, (byMemory = new Map()));
-  byMemory.set(fullKey, run);
-  runs++;
+export function wasmProgram(program: ElementwiseProgram, id: number, layouts: readonly InputLayout[], memory: WebAssembly.Memory, sharedMemory: boolean, maxPages: number, vmath: VectorMath): WasmProgram | null {
+  const run = cachedWasmProgram(programs, programModuleKey(id, layouts, sharedMemory), ELEMENTWISE, program, layouts, memory, sharedMemory, maxPages, vmath);
+  if (run !== null) runs++;
   return run;
 }

@@ -5,8 +5,9 @@
 // end in (sum/prod/max/min of float32 over trailing axes). Invariants:
 // - `uses` counts the operand slots of pending nodes reading the buffer; a buffer is dropped
 //   when core freed it and `uses` is 0;
-// - `cseKey` identifies a pending node by its op, constants and operand views (common
-//   subexpressions: a second identical node becomes an alias of the first).
+// - `sameNode` identifies a pending node by its op, constants and operand views (common
+//   subexpressions: a second identical node becomes an alias of the first); the backend finds
+//   candidates among the pending readers of the node's first operand, so no key is built.
 import type { BinaryOp, DataId, StridedView, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import type { ProgramReduceOp } from './program.js';
@@ -50,8 +51,8 @@ export class LazyBuffer {
   uses = 0;
   /** For a CSE alias (a pending identity copy): the node it copies. */
   aliasOf: LazyBuffer | null = null;
-  /** The node's key in the backend's CSE table while it is pending (null: not in it). */
-  cseKey: string | null = null;
+  /** Whether the node is in the backend's CSE table (under its first operand) while it is pending. */
+  inCse = false;
   constructor(readonly dtype: DType, readonly shape: readonly number[]) {}
 }
 
@@ -73,17 +74,30 @@ export function operands(p: Pending): readonly StridedView[] {
 }
 
 /**
- * The CSE key of a node made by `p` with result `dtype` and `shape`: op, constants and operand
- * views (buffer id, shape, strides, offset). Fills have none (a constant is free in a program).
+ * Whether pending nodes `p` and `q` compute the same values: same kind, same constants and
+ * function, and the same operand views (buffer, shape, strides, offset). Fills never match (a
+ * constant is free in a program). Compares every field generically, so a new Pending kind needs
+ * no case here.
  *
  * @example
  * ```ts
- * const key = cseKey(p, 'float32', [4, 8]);
+ * if (twin.dtype === dtype && sameShape(twin.shape, shape) && sameNode(twin.pending, p)) return alias(twin);
  * ```
  */
-export function cseKey(p: Pending, dtype: DType, shape: readonly number[]): string | null {
-  if (p.kind === 'fill') return null;
-  const view = (v: StridedView): string => `${(v.data as LazyBuffer).id}[${v.shape.join(',')}|${v.strides.join(',')}|${v.offset}]`;
-  const head = p.kind === 'unary' || p.kind === 'binary' ? `${p.kind}:${p.fn}` : p.kind === 'reduce' ? `reduce:${p.fn}:${p.axes}` : p.kind;
-  return `${head}:${dtype}:${shape.join(',')}:${operands(p).map(view).join(' ')}`;
+export function sameNode(p: Pending, q: Pending): boolean {
+  if (p.kind !== q.kind || p.kind === 'fill') return false;
+  const a = p as unknown as Readonly<Record<string, unknown>>, b = q as unknown as Readonly<Record<string, unknown>>;
+  for (const k in a) {
+    const x = a[k], y = b[k];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (!sameView(x as StridedView, y as StridedView)) return false;
+  }
+  return true;
+}
+
+function sameView(v: StridedView, w: StridedView): boolean {
+  if (v.data !== w.data || v.offset !== w.offset || v.shape.length !== w.shape.length) return false;
+  for (let d = 0; d < v.shape.length; d++) if (v.shape[d] !== w.shape[d] || v.strides[d] !== w.strides[d]) return false;
+  return true;
 }

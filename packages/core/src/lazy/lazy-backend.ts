@@ -17,8 +17,8 @@ import type { DType, TypedArray } from '../dtype.js';
 import { HeedError } from '../errors.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 import { PROGRAM_REDUCE_OPS, runProgramByPrimitives, type ElementwiseProgram, type ProgramReduceOp } from './program.js';
-import { cseKey, LazyBuffer, operands, type Pending } from './graph.js';
-import { buildProgram, planProgram, type Plan, type PlanOptions } from './schedule.js';
+import { LazyBuffer, operands, sameNode, type Pending } from './graph.js';
+import { buildProgram, planProgram, sameShape, type Plan, type PlanOptions } from './schedule.js';
 import type { BackendFactory } from '../registry.js';
 import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
 
@@ -68,7 +68,8 @@ export class LazyBackend implements Backend {
   readonly capabilities: BackendCapabilities;
   readSync?: (data: DataId, dtype: DType, size: number) => TypedArray;
   private readonly live = new Set<LazyBuffer>();
-  private readonly cse = new Map<string, LazyBuffer>();
+  /** CSE table: the pending nodes in it, under their first operand. */
+  private readonly cse = new Map<LazyBuffer, LazyBuffer[]>();
   private counts: LazyStats = { recorded: 0, programs: 0, dispatches: 0, skipped: 0, shared: 0 };
   private readonly debug: boolean;
 
@@ -166,33 +167,48 @@ export class LazyBackend implements Backend {
   // ---- internals ----
 
   private record(p: Pending, dtype: DType, shape: readonly number[]): DataId {
-    for (const v of operands(p)) lazy(v.data, p.kind);
-    p = unalias(p);
-    const key = cseKey(p, dtype, shape);
-    const twin = key === null ? undefined : this.cse.get(key);
-    if (twin !== undefined && twin.pending !== null) {
-      this.counts.shared++;
-      const alias = this.node({ kind: 'copy', x: { data: twin, dtype, shape, strides: contiguousStrides(shape), offset: 0 } }, dtype, shape, null);
-      alias.aliasOf = twin;
-      return alias;
+    let ops = operands(p);
+    let aliased = false;
+    for (const v of ops) aliased = lazy(v.data, p.kind).aliasOf !== null || aliased;
+    if (aliased) { p = unalias(p); ops = operands(p); }
+    // CSE: a twin is a pending reader of the same first operand (fills have none and never match)
+    const first = ops.length > 0 ? (ops[0].data as LazyBuffer) : null;
+    const readers = first === null ? undefined : this.cse.get(first);
+    if (readers !== undefined) {
+      for (const twin of readers) {
+        if (twin.pending === null || twin.dtype !== dtype || !sameShape(twin.shape, shape) || !sameNode(twin.pending, p)) continue;
+        this.counts.shared++;
+        const alias = this.node({ kind: 'copy', x: { data: twin, dtype, shape, strides: contiguousStrides(shape), offset: 0 } }, dtype, shape, null);
+        alias.aliasOf = twin;
+        return alias;
+      }
     }
-    return this.node(p, dtype, shape, key);
+    const b = this.node(p, dtype, shape, ops);
+    if (first !== null) {
+      b.inCse = true;
+      if (readers === undefined) this.cse.set(first, [b]);
+      else readers.push(b);
+    }
+    return b;
   }
 
-  private node(p: Pending, dtype: DType, shape: readonly number[], key: string | null): LazyBuffer {
+  private node(p: Pending, dtype: DType, shape: readonly number[], ops: readonly StridedView[] | null): LazyBuffer {
     const b = new LazyBuffer(dtype, shape.slice());
-    for (const v of operands(p)) (v.data as LazyBuffer).uses++;
+    for (const v of ops ?? operands(p)) (v.data as LazyBuffer).uses++;
     b.pending = p;
-    if (key !== null) { b.cseKey = key; this.cse.set(key, b); }
     this.live.add(b);
     this.counts.recorded++;
     return b;
   }
 
-  /** Takes a node that is no longer pending out of the CSE table. */
+  /** Takes a node that is no longer pending (its `pending` still set) out of the CSE table. */
   private settle(b: LazyBuffer): void {
-    if (b.cseKey !== null && this.cse.get(b.cseKey) === b) this.cse.delete(b.cseKey);
-    b.cseKey = null;
+    if (!b.inCse) return;
+    b.inCse = false;
+    const first = operands(b.pending as Pending)[0].data as LazyBuffer;
+    const readers = this.cse.get(first) as LazyBuffer[];
+    if (readers.length === 1) { this.cse.delete(first); return; }
+    readers.splice(readers.indexOf(b), 1);
   }
 
   private ready(inner: DataId, dtype: DType, shape: readonly number[]): LazyBuffer {
@@ -252,8 +268,8 @@ export class LazyBackend implements Backend {
     if (b.freed || p === null || p.kind === 'reduce' || p.kind === 'fill') return [b];
     const group = [b];
     for (const c of this.live) {
-      if (c === b || busy.has(c) || c.freed || c.uses !== 0 || c.pending === null || c.pending.kind === 'reduce' || c.pending.kind === 'fill') continue;
-      if (c.shape.length === b.shape.length && c.shape.every((d, i) => d === b.shape[i])) group.push(c);
+      if (c.freed || c.uses !== 0 || c.pending === null || c === b || c.pending.kind === 'reduce' || c.pending.kind === 'fill') continue;
+      if (sameShape(c.shape, b.shape) && !busy.has(c)) group.push(c);
     }
     return group;
   }

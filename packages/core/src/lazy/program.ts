@@ -202,6 +202,85 @@ export function programKey(program: ElementwiseProgram): string {
   return `${parts.join(';')}->${program.outputs.join(',')}${program.reduceAxes ? `/${program.reduceAxes}` : ''}`;
 }
 
+/** Per expr op: its code in {@link programId}'s hash. */
+const OP_CODE: { readonly [K in ElementwiseExpr['op']]: number } = { input: 1, rowInput: 2, reduce: 3, const: 4, unary: 5, binary: 6, where: 7, cast: 8 };
+/** Per dtype: its code in {@link programId}'s hash. */
+const DTYPE_CODE: { readonly [K in DType]: number } = { float32: 1, int32: 2, bool: 3 };
+/** Codes of the unary/binary/reduce function names met so far. */
+const fnCodes = new Map<string, number>();
+const fnCode = (fn: string): number => {
+  let c = fnCodes.get(fn);
+  if (c === undefined) fnCodes.set(fn, (c = fnCodes.size + 1));
+  return c;
+};
+/** One 32-bit FNV-1a step over a small integer. */
+const mix = (h: number, x: number): number => Math.imul(h ^ x, 0x01000193);
+
+/** The structure hash of a program: what {@link programKey} spells, as a number (collisions are resolved by {@link sameStructure}). */
+function structureHash(program: ElementwiseProgram): number {
+  let h = 0x811c9dc5;
+  for (const e of program.exprs) {
+    h = mix(mix(h, OP_CODE[e.op]), DTYPE_CODE[e.dtype]);
+    switch (e.op) {
+      case 'input': case 'rowInput': h = mix(h, e.input); break;
+      case 'reduce': case 'unary': h = mix(mix(h, fnCode(e.fn)), e.x); break;
+      case 'binary': h = mix(mix(mix(h, fnCode(e.fn)), e.a), e.b); break;
+      case 'where': h = mix(mix(mix(h, e.cond), e.a), e.b); break;
+      case 'cast': h = mix(h, e.x); break;
+      case 'const': break; // values are run-time arguments, not structure
+    }
+  }
+  h = mix(h, 0xffff);
+  for (const o of program.outputs) h = mix(h, o);
+  return mix(h, program.reduceAxes ?? 0);
+}
+
+/** Whether two programs have the same structure: {@link programKey} equal (everything but shape and constant values). */
+function sameStructure(p: ElementwiseProgram, q: ElementwiseProgram): boolean {
+  if (p.exprs.length !== q.exprs.length || p.outputs.length !== q.outputs.length || (p.reduceAxes ?? 0) !== (q.reduceAxes ?? 0)) return false;
+  for (let j = 0; j < p.outputs.length; j++) if (p.outputs[j] !== q.outputs[j]) return false;
+  for (let k = 0; k < p.exprs.length; k++) if (!sameExprStructure(p.exprs[k], q.exprs[k])) return false;
+  return true;
+}
+
+function sameExprStructure(a: ElementwiseExpr, b: ElementwiseExpr): boolean {
+  if (a.op !== b.op || a.dtype !== b.dtype) return false;
+  switch (a.op) {
+    case 'input': case 'rowInput': return a.input === (b as typeof a).input;
+    case 'reduce': case 'unary': { const c = b as typeof a; return a.fn === c.fn && a.x === c.x; }
+    case 'binary': { const c = b as typeof a; return a.fn === c.fn && a.a === c.a && a.b === c.b; }
+    case 'where': { const c = b as typeof a; return a.cond === c.cond && a.a === c.a && a.b === c.b; }
+    case 'cast': return a.x === (b as typeof a).x;
+    case 'const': return true; // values are run-time arguments, not structure
+  }
+}
+
+/** Interned structures: per hash, the first program of each structure and its id. */
+const structures = new Map<number, { readonly program: ElementwiseProgram; readonly id: number }[]>();
+let structureCount = 0;
+
+/**
+ * A small integer naming a program's structure, equal for two programs exactly when their
+ * {@link programKey}s are: the same cache key without building a string (a hash of the exprs,
+ * then a field-by-field check against the structure first seen under that hash). The lazy
+ * layer builds a fresh program object for each run, so backends call this once per run (it
+ * is O(exprs) and allocates nothing once the structure is known).
+ *
+ * @example
+ * ```ts
+ * const kernel = kernels.get(programId(program)) ?? compile(program);
+ * ```
+ */
+export function programId(program: ElementwiseProgram): number {
+  const h = structureHash(program);
+  let bucket = structures.get(h);
+  let id = -1;
+  if (bucket === undefined) structures.set(h, (bucket = []));
+  else for (const s of bucket) if (sameStructure(s.program, program)) { id = s.id; break; }
+  if (id < 0) bucket.push({ program, id: (id = structureCount++) });
+  return id;
+}
+
 /**
  * Runs `program` one primitive per expr (the path for backends without a fused `elementwise`
  * kernel, or when it declines): the same values, op by op, a `reduce` expr as the `reduce`

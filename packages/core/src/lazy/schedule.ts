@@ -202,31 +202,34 @@ export function buildProgram(plan: Plan) {
   const exprs: ElementwiseExpr[] = [];
   const leaves: StridedView[] = [];
   const index = new Map<LazyBuffer, number>();
-  const constants = new Map<string, number>();
-  const leafIndex = new Map<string, number>();
+  /** Expr index of each constant so far (one per value and dtype; -0 apart from 0). */
+  const constants: number[] = [];
+  /** Per leaf (input) so far: its expr index and the place and buffer it was read at. */
+  const leafAt: { readonly at: number; readonly place: Place; readonly o: LazyBuffer }[] = [];
   const operand = (v: StridedView, readerPlace: Place, reader: LazyBuffer): number => {
     const o = v.data as LazyBuffer;
     const fusedAt = index.get(o);
     if (fusedAt !== undefined && o.pending !== null && o.pending.kind !== 'fill') return fusedAt;
     if (o.pending !== null && o.pending.kind === 'fill') {
-      const key = `${Object.is(o.pending.value, -0) ? '-0' : o.pending.value}:${o.dtype}`;
-      let at = constants.get(key);
-      if (at === undefined) {
-        at = exprs.push({ op: 'const', value: o.pending.value, dtype: o.dtype }) - 1;
-        constants.set(key, at);
+      const value = o.pending.value;
+      for (const at of constants) {
+        const c = exprs[at] as { readonly value: number; readonly dtype: string };
+        if (c.dtype === o.dtype && (c.value === value ? c.value !== 0 || Object.is(c.value, value) : c.value !== c.value && value !== value)) return at;
       }
+      const at = exprs.push({ op: 'const', value, dtype: o.dtype }) - 1;
+      constants.push(at);
       return at;
     }
     // read by a broadcast-fused node: its size-1 dims become 0 strides; by a row node: a row view
     const t = plan.xform.get(reader);
     const leaf = t !== undefined ? composeView(t, reader.shape, v) as StridedView : readerPlace === 'full' ? toShape(v, X) : rowView(v, rowShape);
-    const key = `${readerPlace}|${o.id}|${leaf.strides.join(',')}|${leaf.offset}`;
-    let at = leafIndex.get(key);
-    if (at === undefined) {
-      at = exprs.push({ op: readerPlace === 'full' ? 'input' : 'rowInput', input: leaves.length, dtype: leaf.dtype }) - 1;
-      leaves.push(leaf);
-      leafIndex.set(key, at);
+    for (let j = 0; j < leaves.length; j++) {
+      const l = leaves[j], seen = leafAt[j];
+      if (seen.o === o && seen.place === readerPlace && l.offset === leaf.offset && sameShape(l.strides, leaf.strides)) return seen.at; // same numbers
     }
+    const at = exprs.push({ op: readerPlace === 'full' ? 'input' : 'rowInput', input: leaves.length, dtype: leaf.dtype }) - 1;
+    leaves.push(leaf);
+    leafAt.push({ at, place: readerPlace, o });
     return at;
   };
   for (const b of plan.fused) {
@@ -265,11 +268,11 @@ export function buildProgram(plan: Plan) {
  */
 function edgeKind(v: StridedView, o: LazyBuffer): 'identity' | 'expand' | null {
   if (v.offset !== 0 || v.shape.length !== o.shape.length) return null;
-  const c = contiguousStrides(o.shape);
   let expand = false;
-  for (let d = 0; d < c.length; d++) {
+  // walk from the last dim, with c = o's contiguous stride of dim d
+  for (let d = o.shape.length - 1, c = 1; d >= 0; c *= o.shape[d], d--) {
     if (v.shape[d] === o.shape[d]) {
-      if (o.shape[d] !== 1 && v.strides[d] !== c[d]) return null;
+      if (o.shape[d] !== 1 && v.strides[d] !== c) return null;
     } else if (o.shape[d] === 1 && v.strides[d] === 0) expand = true;
     else return null;
   }
@@ -279,8 +282,8 @@ function edgeKind(v: StridedView, o: LazyBuffer): 'identity' | 'expand' | null {
 /** Whether `v` reads all of `o` in its row-major order (any reshape of it: strides contiguous over v's own shape). */
 function readsWhole(v: StridedView, o: LazyBuffer): boolean {
   if (v.offset !== 0 || sizeOf(v.shape) !== sizeOf(o.shape)) return false;
-  const c = contiguousStrides(v.shape);
-  return v.shape.every((d, i) => d === 1 || v.strides[i] === c[i]);
+  for (let d = v.shape.length - 1, c = 1; d >= 0; c *= v.shape[d], d--) if (v.shape[d] !== 1 && v.strides[d] !== c) return false;
+  return true;
 }
 
 /** Whether `v` (of shape X) reads buffer `oShape` (the row shape, size-1 dims aside) as a broadcast over X's k trailing dims. */
@@ -354,6 +357,16 @@ function squeezedEqual(a: readonly number[], b: readonly number[]): boolean {
   return sameShape(a.filter((d) => d !== 1), b.filter((d) => d !== 1));
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+/**
+ * Whether two shapes are equal.
+ *
+ * @example
+ * ```ts
+ * sameShape([2, 3], [2, 3]); // true
+ * ```
+ */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let d = 0; d < a.length; d++) if (a[d] !== b[d]) return false;
+  return true;
 }
