@@ -2,7 +2,7 @@
 // The training step's matmul shapes on WebGPU (SwiftShader here): device milliseconds and
 // GFLOP/s of `matmul` alone, of `matmul` then the bias-add program through `elementwise` (two
 // dispatches, what lazy execution runs without the fused kernel) and of `matmulElementwise`
-// (one dispatch), for plain, A^T and B^T operands. Each case: 3 calls per submit, best of 3.
+// (one dispatch), for plain, A^T and B^T operands. Each case: 3 calls per submit, best of 5.
 // usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json chrt -r 10 node bench/webgpu_matmul_shapes.mjs
 import { createWebGPUBackend } from '@heed/backend-webgpu';
 
@@ -21,7 +21,7 @@ async function time(run) {
   const settle = async (ids) => { await be.read(ids[0], f32, 1); for (const id of ids) be.free(id); };
   await settle(run());
   let best = Infinity;
-  for (let t = 0; t < 3; t++) {
+  for (let t = 0; t < 5; t++) {
     const t0 = performance.now();
     for (let r = 0; r < 2; r++) for (const id of run()) be.free(id);
     await settle(run());

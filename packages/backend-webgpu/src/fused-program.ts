@@ -35,15 +35,16 @@ export function constantWord(value: number, dtype: DType): number {
   return new Uint32Array(new Float32Array([value]).buffer)[0];
 }
 
-/** WGSL reading constant word `word` of the metadata as a `dtype` value. */
-function constantLoad(word: number, dtype: DType): string {
-  return dtype === 'bool' ? `md[${word}]` : `bitcast<${WGSL_TYPE[dtype]}>(md[${word}])`;
+/** WGSL reading constant word `word` of the u32 array `words` (the metadata) as a `dtype` value. */
+function constantLoad(word: number, dtype: DType, words: string): string {
+  return dtype === 'bool' ? `${words}[${word}]` : `bitcast<${WGSL_TYPE[dtype]}>(${words}[${word}])`;
 }
 
 /**
  * WGSL of expr `k` reading earlier exprs as `v<i>` (input `j` as `in<j>[off<j>]`, reductions as
  * `a<k>`: the caller declares them); helper functions go to `decls`, and each constant takes the
- * next metadata word from `word()`. Null when an op has no WGSL form. The one expression emitter
+ * next word from `word()` of the u32 array `words` (the metadata `md` by default). Null when an
+ * op has no WGSL form. The one expression emitter
  * of the fused programs (also the matmul epilogue's, matmul-program.ts).
  *
  * @example
@@ -52,13 +53,13 @@ function constantLoad(word: number, dtype: DType): string {
  * exprWgsl(program.exprs, 2, () => w++, decls); // e.g. 'fx2(v0, v1)'
  * ```
  */
-export function exprWgsl(exprs: ElementwiseProgram['exprs'], k: number, word: () => number, decls: string[]): string | null {
+export function exprWgsl(exprs: ElementwiseProgram['exprs'], k: number, word: () => number, decls: string[], words = 'md'): string | null {
   const e: ElementwiseExpr = exprs[k];
   const dtypeOf = (x: number): DType => exprs[x].dtype;
   switch (e.op) {
     case 'input': case 'rowInput': return `in${e.input}[off${e.input}]`;
     case 'reduce': return `a${k}`;
-    case 'const': return constantLoad(word(), e.dtype);
+    case 'const': return constantLoad(word(), e.dtype, words);
     case 'unary': {
       const u = unaryWgsl(e.fn, dtypeOf(e.x), e.dtype, `fx${k}`);
       if (u === null) return null;

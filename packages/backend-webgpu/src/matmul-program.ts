@@ -10,10 +10,10 @@
 // - the program's other inputs are read at the output's coordinates (batch, row, col) through
 //   their own offsets and strides (broadcast = stride 0), from metadata words after the matmul's;
 //   constants follow them (never inlined), so the source depends only on the structure;
-// - anything outside that shape of problem (reductions, no product slot or more than one,
-//   batch dims that do not merge into one stride, too many bindings or metadata words, an empty
-//   product, an op without a WGSL form) is declined with null: the lazy layer then runs
-//   `matmul` and `elementwise`.
+// - anything outside that shape of problem (reductions, no product slot or more than one, a
+//   program shape other than the product's, batch dims that do not merge into one stride, too
+//   many bindings or metadata words, an empty product, an op without a WGSL form) is declined
+//   with null: the lazy layer then runs `matmul` and `elementwise`.
 import { coalesceDims, type DataId, type DType, type ElementwiseProgram, type StridedView } from '@heed/core';
 import type { OpKit } from './fused-ops.js';
 import { constantWord, exprWgsl } from './fused-program.js';
@@ -57,16 +57,18 @@ function flatten(a: StridedView, b: StridedView, inputs: readonly StridedView[])
 export function matmulProgramKernel(variant: MatmulVariant, program: ElementwiseProgram, slot: number, dtypes: readonly DType[]): string | null {
   const { exprs, outputs } = program;
   const others = dtypes.map((_, j) => j).filter((j) => j !== slot);
-  let word = MATMUL_WORDS + 4 * others.length;
+  // The epilogue's metadata words (input offsets and strides, then constants) are copied once
+  // into the private array `em`: read at constant indices there, they cost no gather per output.
+  let word = 4 * others.length;
   const decls: string[] = [];
   const lines: string[] = [];
   others.forEach((j, n) => {
-    const w = MATMUL_WORDS + 4 * n;
-    lines.push(`let off${j} = md[${w}] + bb * md[${w + 1}] + rr * md[${w + 2}] + cc * md[${w + 3}];`);
+    const w = 4 * n;
+    lines.push(`let off${j} = em[${w}] + bb * em[${w + 1}] + rr * em[${w + 2}] + cc * em[${w + 3}];`);
   });
   for (let k = 0; k < exprs.length; k++) {
     const e = exprs[k];
-    const v = e.op === 'input' && e.input === slot ? 'acc' : exprWgsl(exprs, k, () => word++, decls);
+    const v = e.op === 'input' && e.input === slot ? 'acc' : exprWgsl(exprs, k, () => word++, decls, 'em');
     if (v === null) return null;
     lines.push(`let v${k}: ${WGSL_TYPE[e.dtype]} = ${v};`);
   }
@@ -75,9 +77,12 @@ export function matmulProgramKernel(variant: MatmulVariant, program: Elementwise
   outputs.forEach((o, j) => bind.push(`@group(0) @binding(${1 + j}) var<storage, read_write> out${j}: array<${WGSL_TYPE[exprs[o].dtype]}>;`));
   bind.push(`@group(0) @binding(${1 + outputs.length}) var<storage, read> A: array<f32>;`, `@group(0) @binding(${2 + outputs.length}) var<storage, read> B: array<f32>;`);
   others.forEach((j, n) => bind.push(`@group(0) @binding(${3 + outputs.length + n}) var<storage, read> in${j}: array<${WGSL_TYPE[dtypes[j]]}>;`));
+  const words = Math.max(1, word);
   const head = `${MATH_WGSL}\n${decls.join('\n')}\n${bind.join('\n')}
+var<private> em: array<u32, ${words}>;
 fn epilogue(acc: f32, i: u32, bb: u32, rr: u32, cc: u32) {\n  ${lines.join('\n  ')}\n}`;
-  return matmulKernel(variant, { head, store: (acc, index, bIdx, row, col) => `epilogue(${acc}, ${index}, ${bIdx}, ${row}, ${col});` });
+  const init = Array.from({ length: word }, (_, w) => `em[${w}] = md[${MATMUL_WORDS + w}];`).join(' ');
+  return matmulKernel(variant, { head, init, store: (acc, index, bIdx, row, col) => `epilogue(${acc}, ${index}, ${bIdx}, ${row}, ${col});` });
 }
 
 /** Generated sources by structure (variant, exprs without constant values, outputs, slot, dtypes). */
@@ -111,6 +116,8 @@ export function runMatmulProgram(kit: MatmulProgramKit, a: StridedView, b: Strid
   const maxBindings = kit.runtime.device.limits.maxStorageBuffersPerShaderStage;
   if (program.outputs.length === 0 || 3 + others.length + program.outputs.length > maxBindings) return null;
   kit.views(op, a, b, ...others);
+  const want = [...a.shape.slice(0, -1), b.shape[b.shape.length - 1]];
+  if (program.shape.length !== want.length || program.shape.some((d, i) => d !== want[i])) return null;
   const flat = flatten(a, b, others);
   if (flat === null) return null;
   const { B } = flat;

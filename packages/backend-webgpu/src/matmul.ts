@@ -73,9 +73,11 @@ const grid2 = (tm: number, tn: number, f: (p: number, q: number) => string): str
 
 /**
  * What a matmul kernel does with each finished output instead of storing it: `head` replaces the
- * bindings (md at 0, then A and B must keep those names) and may add module-scope WGSL; `store`
- * is WGSL for the output `acc` at flat index `index` (batch `b`, `row`, `col`), all WGSL u32
- * expressions. Used by the fused matmul + elementwise kernel (matmul-program.ts).
+ * bindings (md at 0, then A and B must keep those names) and may add module-scope WGSL; `init`
+ * runs once at the start of the kernel (e.g. copying metadata words into private memory, where
+ * constant-index reads are cheap on CPU emulation); `store` is WGSL for the output `acc` at flat
+ * index `index` (batch `b`, `row`, `col`), all WGSL u32 expressions. Used by the fused matmul +
+ * elementwise kernel (matmul-program.ts).
  *
  * @example
  * ```ts
@@ -84,6 +86,7 @@ const grid2 = (tm: number, tn: number, f: (p: number, q: number) => string): str
  */
 export interface MatmulEpilogue {
   readonly head: string;
+  readonly init?: string;
   readonly store: (acc: string, index: string, b: string, row: string, col: string) => string;
 }
 
@@ -113,7 +116,7 @@ export function matmulKernel(variant: MatmulVariant, epi: MatmulEpilogue = PLAIN
     return `${epi.head}
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  let M = md[1]; let N = md[2]; let K = md[3];
+  let M = md[1]; let N = md[2]; let K = md[3];${epi.init ? `\n  ${epi.init}` : ''}
   if (i >= md[0] * M * N) { return; }
   let b = i / (M * N); let m = (i / N) % M; let n = i % N;
   var oa = md[4] + b * md[5] + m * md[6]; let sa = md[7];
@@ -124,7 +127,7 @@ export function matmulKernel(variant: MatmulVariant, epi: MatmulEpilogue = PLAIN
 }\n`;
   }
   const { tm, tn, wx, wy } = GEOMETRY[variant];
-  const prologue = `let M = md[1]; let N = md[2]; let K = md[3];
+  const prologue = `let M = md[1]; let N = md[2]; let K = md[3];${epi.init ? `\n  ${epi.init}` : ''}
   let b = md[12] + gid.z;
   let aBase = md[4] + b * md[5]; let aSm = md[6]; let aSk = md[7];
   let bBase = md[8] + b * md[9]; let bSk = md[10]; let bSn = md[11];

@@ -4,7 +4,8 @@
 // float64 JS reference (close). Covers bias broadcast + activation, a residual input and the
 // product itself as an output, transposed, offset and batched views (rank-4 batch merged into
 // one stride), odd sizes at each matmul variant (naive, blocked, tiled), mixed-dtype outputs,
-// and the declines (reductions, no or two product slots, unmergeable batch dims).
+// and the declines (reductions, no or two product slots, a wrong program shape, unmergeable
+// batch dims).
 import { describe, expect, it } from 'vitest';
 import type { DataId, ElementwiseExpr, ElementwiseProgram, StridedView } from '@heed/core';
 import { WebGPUBackend } from '@heed/backend-webgpu';
@@ -118,7 +119,7 @@ describe.skipIf(!device)(`WebGPU matmulElementwise vs matmul then elementwise${s
     });
   }
 
-  it('declines reductions, zero or two product slots and batch dims that do not merge', () => {
+  it('declines reductions, zero or two product slots, a shape other than the product\'s and batch dims that do not merge', () => {
     const M = 8, K = 4, N = 8;
     const a = put(be, seeded(2 * 3 * M * K, 13), f32, [2, 3, M, K]);
     const b = put(be, seeded(2 * 3 * K * N, 14), f32, [2, 3, K, N]);
@@ -129,6 +130,7 @@ describe.skipIf(!device)(`WebGPU matmulElementwise vs matmul then elementwise${s
     const add: ElementwiseProgram = { shape, exprs: [inp(0), inp(1), { op: 'binary', fn: 'add', a: 0, b: 1, dtype: f32 }], outputs: [2] };
     expect(be.matmulElementwise(a, b, add, [x, x])).toBeNull();
     expect(be.matmulElementwise(a, b, add, [null, null])).toBeNull();
+    expect(be.matmulElementwise(a, b, { ...add, shape: [2, 3, M, N + 1] }, [null, x])).toBeNull();
     // b's batch strides [K*N, 0]: broadcast over the inner batch dim only, which does not merge with the outer one
     const bOdd = view(b.data, f32, shape.slice(0, 2).concat([K, N]), [K * N, 0, N, 1]);
     expect(be.matmulElementwise(a, bOdd, add, [null, x])).toBeNull();
