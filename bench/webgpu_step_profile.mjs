@@ -7,8 +7,8 @@
 //     and by matmul shape (with GFLOP/s). Replays reuse the step's (pooled, still alive) buffers,
 //     so values are garbage but the work is the same.
 // usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/webgpu_step_profile.mjs [--lazy] [--compile] [--fused]
-// It runs bench/train_heed.mjs's step by importing nothing from it: the step is rebuilt here from
-// the same model spec (forward, backward, ops-Adam), so the numbers are the harness step's.
+// The step is bench/train_heed.mjs's (same model spec: forward, backward, op-by-op Adam; --fused:
+// the fused LayerNorm/GELU), rebuilt here so the runtime can be instrumented around it.
 import { parseArgs } from '../../shared/peers/lib/common.mjs';
 import { CFG, GELU_C, paramShapes, initParams, makeBatch, adamScalars, PARAM_NAMES } from '../../shared/peers/lib/model_spec.mjs';
 import { setupHeed } from './heed_setup.mjs';
@@ -110,7 +110,6 @@ rt.dispatch = (op, code, buffers, meta, grid, site, writable) => {
 await step(8);
 rt.dispatch = dispatchOrig;
 await heed.flush();
-const hold = []; // keep the step's buffers out of reuse by allocating nothing meanwhile
 async function timeOne(r) {
   let best = Infinity;
   for (let rep = 0; rep < 3; rep++) {
@@ -143,7 +142,6 @@ for (const r of recorded) {
     byMatmul.set(key, m);
   }
 }
-void hold;
 console.log(`device time, each of ${recorded.length} dispatches replayed alone (best of 3, minus ${empty.toFixed(2)} ms empty round trip): ${total.toFixed(0)} ms`);
 for (const [k, e] of [...byOp].sort((a, b) => b[1].ms - a[1].ms)) {
   console.log(`  ${k.padEnd(22)} x${String(e.calls).padStart(4)} ${e.ms.toFixed(1).padStart(8)} ms  (${e.codes.size} shaders)`);
