@@ -30,6 +30,7 @@ import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel as matm
 import { geluExpr } from './fused.js';
 import { memoKernel } from './kernel-cache.js';
 import { runProgram } from './fused-program.js';
+import { runMatmulProgram } from './matmul-program.js';
 
 const { ELEMS_PER_GROUP, WG } = K;
 // Memoised generators: the same arguments give the same string object (see kernel-cache.ts).
@@ -211,6 +212,11 @@ export class WebGPUBackend implements Backend {
   /** A fused elementwise program from lazy execution, as one dispatch (null to decline: see fused-program.ts). */
   elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
     return runProgram(this, program, inputs);
+  }
+
+  /** A matmul with a fused elementwise epilogue from lazy execution, as one matmul dispatch (null to decline: see matmul-program.ts). */
+  matmulElementwise(a: StridedView, b: StridedView, program: ElementwiseProgram, inputs: readonly (StridedView | null)[]): DataId[] | null {
+    return runMatmulProgram(this, a, b, program, inputs);
   }
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId {

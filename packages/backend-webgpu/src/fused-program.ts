@@ -21,26 +21,45 @@ import type { OpKit } from './fused-ops.js';
 import { META_WORDS } from './runtime.js';
 import { binaryWgsl, convert, MATH_WGSL, unaryWgsl, WGSL_TYPE } from './wgsl.js';
 
-/** The 32-bit word a buffer of `dtype` stores for `value` (constants travel in the metadata, so the compiler cannot fold `x * 0`). */
-function constantWord(value: number, dtype: DType): number {
+/**
+ * The 32-bit word a buffer of `dtype` stores for `value` (constants travel in the metadata, so the compiler cannot fold `x * 0`).
+ *
+ * @example
+ * ```ts
+ * constantWord(1, 'float32'); // 0x3f800000
+ * ```
+ */
+export function constantWord(value: number, dtype: DType): number {
   if (dtype === 'bool') return value !== 0 ? 1 : 0;
   if (dtype === 'int32') return (value | 0) >>> 0;
   return new Uint32Array(new Float32Array([value]).buffer)[0];
 }
 
-/** WGSL reading constant word `word` of the metadata as a `dtype` value. */
-function constantLoad(word: number, dtype: DType): string {
-  return dtype === 'bool' ? `md[${word}]` : `bitcast<${WGSL_TYPE[dtype]}>(md[${word}])`;
+/** WGSL reading constant word `word` of the u32 array `words` (the metadata) as a `dtype` value. */
+function constantLoad(word: number, dtype: DType, words: string): string {
+  return dtype === 'bool' ? `${words}[${word}]` : `bitcast<${WGSL_TYPE[dtype]}>(${words}[${word}])`;
 }
 
-/** WGSL of expr `k` reading earlier exprs as `v<i>` (inputs and reductions come from the caller); null when an op has no WGSL form. */
-function exprWgsl(exprs: ElementwiseProgram['exprs'], k: number, word: () => number, decls: string[]): string | null {
+/**
+ * WGSL of expr `k` reading earlier exprs as `v<i>` (input `j` as `in<j>[off<j>]`, reductions as
+ * `a<k>`: the caller declares them); helper functions go to `decls`, and each constant takes the
+ * next word from `word()` of the u32 array `words` (the metadata `md` by default). Null when an
+ * op has no WGSL form. The one expression emitter
+ * of the fused programs (also the matmul epilogue's, matmul-program.ts).
+ *
+ * @example
+ * ```ts
+ * let w = 10; const decls: string[] = [];
+ * exprWgsl(program.exprs, 2, () => w++, decls); // e.g. 'fx2(v0, v1)'
+ * ```
+ */
+export function exprWgsl(exprs: ElementwiseProgram['exprs'], k: number, word: () => number, decls: string[], words = 'md'): string | null {
   const e: ElementwiseExpr = exprs[k];
   const dtypeOf = (x: number): DType => exprs[x].dtype;
   switch (e.op) {
     case 'input': case 'rowInput': return `in${e.input}[off${e.input}]`;
     case 'reduce': return `a${k}`;
-    case 'const': return constantLoad(word(), e.dtype);
+    case 'const': return constantLoad(word(), e.dtype, words);
     case 'unary': {
       const u = unaryWgsl(e.fn, dtypeOf(e.x), e.dtype, `fx${k}`);
       if (u === null) return null;

@@ -71,8 +71,29 @@ const rep = (n: number, f: (i: number) => string, sep = ' '): string => Array.fr
 const grid2 = (tm: number, tn: number, f: (p: number, q: number) => string): string =>
   rep(tm, (p) => rep(tn, (q) => f(p, q)), '\n  ');
 
-function store(tm: number, tn: number): string {
-  return rep(tm, (p) => `if (row + ${p}u < M) {\n    ${rep(tn, (q) => `if (col + ${q}u < N) { outBuf[ob + (row + ${p}u) * N + col + ${q}u] = c${p}_${q}; }`, '\n    ')}\n  }`, '\n  ');
+/**
+ * What a matmul kernel does with each finished output instead of storing it: `head` replaces the
+ * bindings (md at 0, then A and B must keep those names) and may add module-scope WGSL; `init`
+ * runs once at the start of the kernel (e.g. copying metadata words into private memory, where
+ * constant-index reads are cheap on CPU emulation); `store` is WGSL for the output `acc` at flat
+ * index `index` (batch `b`, `row`, `col`), all WGSL u32 expressions. Used by the fused matmul +
+ * elementwise kernel (matmul-program.ts).
+ *
+ * @example
+ * ```ts
+ * const e: MatmulEpilogue = { head, store: (acc, index) => `out0[${index}] = relu(${acc});` };
+ * ```
+ */
+export interface MatmulEpilogue {
+  readonly head: string;
+  readonly init?: string;
+  readonly store: (acc: string, index: string, b: string, row: string, col: string) => string;
+}
+
+const PLAIN: MatmulEpilogue = { head: HEAD, store: (acc, index) => `outBuf[${index}] = ${acc};` };
+
+function store(tm: number, tn: number, epi: MatmulEpilogue): string {
+  return rep(tm, (p) => `if (row + ${p}u < M) {\n    ${rep(tn, (q) => `if (col + ${q}u < N) { ${epi.store(`c${p}_${q}`, `ob + (row + ${p}u) * N + col + ${q}u`, 'b', `row + ${p}u`, `col + ${q}u`)} }`, '\n    ')}\n  }`, '\n  ');
 }
 
 /** Outputs per invocation (rows x cols) and workgroup shape of each variant. */
@@ -83,37 +104,37 @@ const GEOMETRY: { readonly [V in MatmulVariant]: { tm: number; tn: number; wx: n
 };
 
 /**
- * WGSL of a matmul variant.
+ * WGSL of a matmul variant; `epi` changes what is done with each output (default: store it).
  *
  * @example
  * ```ts
  * const code = matmulKernel('blocked');
  * ```
  */
-export function matmulKernel(variant: MatmulVariant): string {
+export function matmulKernel(variant: MatmulVariant, epi: MatmulEpilogue = PLAIN): string {
   if (variant === 'naive') {
-    return `${HEAD}
+    return `${epi.head}
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  let M = md[1]; let N = md[2]; let K = md[3];
+  let M = md[1]; let N = md[2]; let K = md[3];${epi.init ? `\n  ${epi.init}` : ''}
   if (i >= md[0] * M * N) { return; }
   let b = i / (M * N); let m = (i / N) % M; let n = i % N;
   var oa = md[4] + b * md[5] + m * md[6]; let sa = md[7];
   var ob = md[8] + b * md[9] + n * md[11]; let sb = md[10];
   var acc = 0.0;
   for (var k = 0u; k < K; k = k + 1u) { acc = fma(A[oa], B[ob], acc); oa = oa + sa; ob = ob + sb; }
-  outBuf[i] = acc;
+  ${epi.store('acc', 'i', 'b', 'm', 'n')}
 }\n`;
   }
   const { tm, tn, wx, wy } = GEOMETRY[variant];
-  const prologue = `let M = md[1]; let N = md[2]; let K = md[3];
+  const prologue = `let M = md[1]; let N = md[2]; let K = md[3];${epi.init ? `\n  ${epi.init}` : ''}
   let b = md[12] + gid.z;
   let aBase = md[4] + b * md[5]; let aSm = md[6]; let aSk = md[7];
   let bBase = md[8] + b * md[9]; let bSk = md[10]; let bSn = md[11];
   let ob = b * M * N;
   ${grid2(tm, tn, (p, q) => `var c${p}_${q} = 0.0;`)}`;
   if (variant === 'blocked') {
-    return `${HEAD}
+    return `${epi.head}
 @compute @workgroup_size(${wx}, ${wy}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   ${prologue}
   let row = gid.y * ${tm}u; let col = gid.x * ${tn}u;
@@ -125,13 +146,13 @@ export function matmulKernel(variant: MatmulVariant): string {
     ${rep(tn, (q) => `let b${q} = B[ob${q}]; ob${q} = ob${q} + bSk;`)}
     ${grid2(tm, tn, (p, q) => `c${p}_${q} = fma(a${p}, b${q}, c${p}_${q});`)}
   }
-  ${store(tm, tn)}
+  ${store(tm, tn, epi)}
 }\n`;
   }
   // tiled: 64x64 output tile per 16x16 workgroup, K staged 16 at a time through workgroup memory.
   const BM = tm * wy, BN = tn * wx, BK = 16, T = wx * wy;
   const loadsA = (BM * BK) / T, loadsB = (BN * BK) / T;
-  return `${HEAD}
+  return `${epi.head}
 var<workgroup> tA: array<f32, ${BK * BM}>;
 var<workgroup> tB: array<f32, ${BK * BN}>;
 @compute @workgroup_size(${wx}, ${wy}) fn main(@builtin(workgroup_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -152,7 +173,7 @@ var<workgroup> tB: array<f32, ${BK * BN}>;
     workgroupBarrier();
   }
   let row = row0 + lid.y * ${tm}u; let col = col0 + lid.x * ${tn}u;
-  ${store(tm, tn)}
+  ${store(tm, tn, epi)}
 }\n`;
 }
 

@@ -140,6 +140,7 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
   // Core's ops never call `elementwise`; lazy execution does. Its conformance is the whole suite
   // run over LazyBackend(backend) (the backends' conformance-lazy tests), against the same fixtures.
   elementwise: [],
+  matmulElementwise: [],
 };
 
 /** Attention with gradients (the fused training pair): masks, fully masked rows, L != S, odd sizes, broadcast batch. */

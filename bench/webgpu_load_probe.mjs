@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// Where a multiply-add's operand may come from on this WebGPU adapter, and what each source
+// costs (issue #13, SwiftShader): 64 multiply-adds per loop step, 64 x 64 invocations, the
+// operand read from (a) registers, (b) workgroup memory at a constant index, (c) workgroup
+// memory at a computed index, (d) a storage buffer at a constant index, (e) a private array at a
+// constant index, (f) storage at a per-invocation (lane-sequential) index, (g) storage at an
+// index equal across invocations, (h, i) the same two through atomicLoad. GFLOP/s, best of 4.
+// On SwiftShader: registers and private arrays ~10-11, every storage load ~1.5-2.5 (a per-lane
+// gather, also at constant indices, since robustness clamps them), workgroup memory (with the
+// barrier that makes it useful) ~0.5, atomics ~0.3: so a matmul can only win by keeping more
+// operands in registers per load, never by staging through workgroup memory.
+// usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json chrt -r 10 node bench/webgpu_load_probe.mjs
+import { findGpu } from '@heed/backend-webgpu';
+const gpu = await findGpu();
+const adapter = await gpu.requestAdapter();
+const device = await adapter.requestDevice();
+async function timeKernel(code, buffers, groups, reps = 3) {
+  const module = device.createShaderModule({ code });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  const once = async (n) => {
+    const enc = device.createCommandEncoder();
+    for (let r = 0; r < n; r++) { const pass = enc.beginComputePass(); pass.setPipeline(pipeline); pass.setBindGroup(0, bindGroup); pass.dispatchWorkgroups(groups); pass.end(); }
+    device.queue.submit([enc.finish()]); await device.queue.onSubmittedWorkDone();
+  };
+  await once(1);
+  let best = Infinity;
+  for (let t = 0; t < 4; t++) { const t0 = performance.now(); await once(reps); best = Math.min(best, (performance.now() - t0) / reps); }
+  return best;
+}
+const out = device.createBuffer({ size: 1 << 20, usage: 0x80 });
+const src = device.createBuffer({ size: 1 << 22, usage: 0x80 });
+const src2 = device.createBuffer({ size: 1 << 22, usage: 0x80 });
+const rep = (n, f) => Array.from({ length: n }, (_, i) => f(i)).join(' ');
+const ITER = 100;
+const variants = {
+  regs: (i) => `c${i} = fma(x${i % 4}, y, c${i});`,
+  wgconst: (i) => `c${i} = fma(tA[${i}u], y, c${i});`,
+  wgdyn: (i) => `c${i} = fma(tA[(k + ${i}u) & 255u], y, c${i});`,
+  storconst: (i) => `c${i} = fma(X[${i}u], y, c${i});`,
+  privconst: (i) => `c${i} = fma(pa[${i}], y, c${i});`,
+  storSeq: (i) => `c${i} = fma(X[base + ${i * 64}u], y, c${i});`,
+  storUniform: (i) => `c${i} = fma(X[ubase + ${i}u], y, c${i});`,
+  atomicSeq: (i) => `c${i} = fma(bitcast<f32>(atomicLoad(&XA[base + ${i * 64}u])), y, c${i});`,
+  atomicUniform: (i) => `c${i} = fma(bitcast<f32>(atomicLoad(&XA[ubase + ${i}u])), y, c${i});`,
+};
+for (const [name, f] of Object.entries(variants)) {
+  const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> XA: array<atomic<u32>>;
+var<workgroup> tA: array<f32, 256>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  tA[lid] = f32(lid); tA[lid + 64u] = 1.0; tA[lid+128u] = 2.0; tA[lid+192u]=3.0;
+  var pa: array<f32, 16>;
+  ${rep(16, (i) => `pa[${i}] = f32(g.x) + ${i}.0;`)}
+  workgroupBarrier();
+  let x0 = f32(g.x) * 1e-6; let x1 = x0 + 1.0; let x2 = x0 + 2.0; let x3 = x0 + 3.0; let y = 0.999;
+  ${rep(16, (i) => `var c${i} = x0 + ${i}.0;`)}
+  for (var k = 0u; k < ${ITER}u; k++) {
+    let base = lid + (k & 63u) * 1024u; let ubase = (k & 63u) * 16u;
+    ${rep(4, () => rep(16, f))}
+  }
+  if (g.x == 1000000u) { o[1] = X[0] + bitcast<f32>(atomicLoad(&XA[0])); }
+  o[g.x] = ${rep(16, (i) => `c${i}`).replaceAll(' ', ' + ')};
+}`;
+  const ms = await timeKernel(code, [out, src, src2], 64);
+  console.log(`${name}: ${((2 * 64 * ITER * 64 * 64) / ms / 1e6).toFixed(2)} GFLOP/s`);
+}
+process.exit(0);
