@@ -280,6 +280,35 @@ export interface FusedKernels {
    * compiled kernels by {@link programKey}. Or null to decline (the chain then runs op by op).
    */
   elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null;
+  /**
+   * A matmul whose product feeds an elementwise program (the epilogue: bias, activation,
+   * residual add, scaling, casts...). `a`/`b` follow `matmul`'s contract exactly (float32,
+   * [...batch, M, K] and [...batch, K, N], batch already broadcast by core). `program.shape` is
+   * the product's shape [...batch, M, N]; `program.reduceAxes` is 0 or absent. `inputs` are the
+   * program's inputs as for `elementwise`, except that exactly one entry is `null`: that slot is
+   * the product, read element-aligned (identity). The product is written out only where one of
+   * `program.outputs` is an `input` expr of that slot. Returns the program's outputs (NEW
+   * contiguous buffers, in `program.outputs` order) or null to decline (the lazy layer then runs
+   * `matmul` and then `elementwise`). Every value must equal matmul-then-program bit for bit on
+   * the same backend, except that a backend may compute the product in a different summation
+   * order only if its own `matmul` does the same. The lazy layer calls it itself (it is not a
+   * user-visible fused kernel).
+   *
+   * @example
+   * ```ts
+   * // relu(a @ b + bias): input 0 is the product (null), input 1 the bias row broadcast over M
+   * const program: ElementwiseProgram = {
+   *   shape: [1, m, n],
+   *   exprs: [
+   *     { op: 'input', input: 0, dtype: 'float32' }, { op: 'input', input: 1, dtype: 'float32' },
+   *     { op: 'binary', fn: 'add', a: 0, b: 1, dtype: 'float32' }, { op: 'unary', fn: 'relu', x: 2, dtype: 'float32' },
+   *   ],
+   *   outputs: [3],
+   * };
+   * const [y] = backend.matmulElementwise?.(a, b, program, [null, biasRows]) ?? fallback();
+   * ```
+   */
+  matmulElementwise(a: StridedView, b: StridedView, program: ElementwiseProgram, inputs: readonly (StridedView | null)[]): DataId[] | null;
 }
 
 /**
@@ -423,7 +452,7 @@ void _allPrimitivesListed;
  */
 export const FUSED_KERNEL_NAMES = [
   'linear', 'softmax', 'logSoftmax', 'gelu', 'layerNorm', 'attention', 'attentionForward', 'attentionBackward', 'adam', 'argsort', 'topk',
-  'conv2d', 'elementwise',
+  'conv2d', 'elementwise', 'matmulElementwise',
 ] as const satisfies readonly (keyof FusedKernels)[];
 
 // Compile-time proof that FUSED_KERNEL_NAMES lists every fused kernel.
