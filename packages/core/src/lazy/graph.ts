@@ -51,8 +51,6 @@ export class LazyBuffer {
   freed = false;
   /** Number of operand slots of pending nodes that read this buffer. */
   uses = 0;
-  /** How many of `uses` are pending matmuls' (operands never fused: computed before the matmul runs). */
-  matmulUses = 0;
   /** For a CSE alias (a pending identity copy): the node it copies. */
   aliasOf: LazyBuffer | null = null;
   /** The node's key in the backend's CSE table while it is pending (null: not in it). */

@@ -204,7 +204,7 @@ export class LazyBackend implements Backend {
 
   private node(p: Pending, dtype: DType, shape: readonly number[], key: string | null): LazyBuffer {
     const b = new LazyBuffer(dtype, shape.slice());
-    for (const v of operands(p)) { (v.data as LazyBuffer).uses++; if (p.kind === 'matmul') (v.data as LazyBuffer).matmulUses++; }
+    for (const v of operands(p)) (v.data as LazyBuffer).uses++;
     b.pending = p;
     if (key !== null) { b.cseKey = key; this.cse.set(key, b); }
     this.live.add(b);
@@ -239,10 +239,7 @@ export class LazyBackend implements Backend {
 
   /** Releases the operands of a node that stopped being pending. */
   private releaseOperands(p: Pending): void {
-    for (const v of operands(p)) {
-      if (p.kind === 'matmul') (v.data as LazyBuffer).matmulUses--;
-      this.release(v.data as LazyBuffer);
-    }
+    for (const v of operands(p)) this.release(v.data as LazyBuffer);
   }
 
   /** Releases one pending reader of `b`; frees b when core freed it and nothing reads it. */
@@ -274,10 +271,11 @@ export class LazyBackend implements Backend {
   }
 
   /**
-   * `b` and the buffers computed with it: every other alive pending elementwise buffer of its
-   * shape that no pending node but matmuls reads (a result held by a tensor: e.g. the other
-   * parameters of an optimizer step, read by the next step's matmuls), so they share one
-   * program instead of one each.
+   * `b` and the buffers computed with it: every other alive (held by a tensor) pending
+   * elementwise buffer of its shape, e.g. the other parameters of an optimizer step, read by the
+   * next step's still-pending matmuls and bias adds, so they share one program instead of one
+   * each. (One read by a pending node is computed here rather than fused into that reader: it
+   * is alive, so it is written out either way.)
    */
   private siblings(b: LazyBuffer, busy: ReadonlySet<LazyBuffer>): LazyBuffer[] {
     const p = b.pending;
