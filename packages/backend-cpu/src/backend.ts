@@ -11,7 +11,7 @@
 // reads are synchronous (readSync exists) and always return copies; a freed buffer throws on
 // any later use; `dispose` makes every later call fail loudly.
 import {
-  BACKEND_API_VERSION, HeedError, isContiguous, sizeOf, type AdamScalars, type Conv2dParams,
+  BACKEND_API_VERSION, HeedError, isContiguous, runMatmulThenProgram, sizeOf, type AdamScalars, type Conv2dParams,
   type Backend, type BackendCapabilities, type BinaryOp, type DataId, type DType, type RandomKind,
   type ElementwiseProgram, type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
@@ -291,6 +291,21 @@ export class CpuBackend implements Backend {
   elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
     this.#live('elementwise');
     return fusedElementwise(program, inputs, this.#fast);
+  }
+
+  /**
+   * A matmul and the elementwise program reading its product (lazy execution's matmul epilogue):
+   * this backend's own matmul into a new buffer, then the program's generated kernel over it, so
+   * the values are bitwise matmul-then-program's; null without eval (as `elementwise`).
+   */
+  matmulElementwise(a: StridedView, b: StridedView, program: ElementwiseProgram, inputs: readonly (StridedView | null)[]): DataId[] | null {
+    this.#live('matmulElementwise');
+    return runMatmulThenProgram({
+      matmul: (x, y) => this.matmul(x, y),
+      elementwise: (p, vs) => fusedElementwise(p, vs, this.#fast),
+      copy: (v) => this.copy(v),
+      free: (d) => this.free(d),
+    }, a, b, program, inputs);
   }
 
   /** Dtype conversion. */

@@ -295,3 +295,137 @@ describe('lazy execution: random op DAGs agree with eager', () => {
     });
   }
 });
+
+describe('lazy execution: matmul epilogues (matmulElementwise)', () => {
+  /** A lazy backend over the reference kernels whose inner backend is `inner` (registered as `name`). */
+  function lazyOver(name: string, inner: Backend): LazyBackend {
+    const lazy = new LazyBackend(inner, { name });
+    heed.registerBackend({ name, priority: -10, create: () => lazy });
+    return lazy;
+  }
+  const mlp = (backend: string) => {
+    const x = heed.tensor(values(6 * 8, 61), { shape: [6, 8], backend });
+    const w = heed.tensor(values(5 * 8, 62), { shape: [5, 8], backend });
+    const b = heed.tensor(values(5, 63), { shape: [5], backend });
+    const r = heed.tensor(values(6 * 5, 64), { shape: [6, 5], backend });
+    return { x, w, b, r };
+  };
+
+  it('runs Linear + GELU (tanh decomposition) forward as 1 dispatch, bitwise equal to eager', async () => {
+    const run = async (backend: string) => {
+      const { x, w, b, r } = mlp(backend);
+      const y = heed.tidy(() => heed.gelu(heed.linear(x, w, b), 'tanh'));
+      const got = Array.from(await y.data());
+      for (const t of [x, w, b, r, y]) t.dispose();
+      return got;
+    };
+    const want = await run('eager-ref');
+    await heed.flush('lazy-ref');
+    lazyRef.resetStats();
+    const got = await run('lazy-ref');
+    expect(lazyRef.stats().dispatches).toBe(1);
+    expect(lazyRef.stats().programs).toBe(1);
+    expect(got).toEqual(want);
+  });
+
+  it('fuses bias, relu and a residual add into the product, writing the product out while it is held', async () => {
+    const run = async (backend: string) => {
+      const { x, w, b, r } = mlp(backend);
+      const p = x.matmul(w.transpose(0, 1));
+      const y = heed.tidy(() => heed.relu(p.add(b)).add(r));
+      const got = [Array.from(await y.data()), Array.from(await p.data())];
+      for (const t of [x, w, b, r, p, y]) t.dispose();
+      return got;
+    };
+    const want = await run('eager-ref');
+    lazyRef.resetStats();
+    const got = await run('lazy-ref');
+    expect(lazyRef.stats().dispatches).toBe(1);
+    expect(got).toEqual(want);
+  });
+
+  it('runs a matmul feeding a reduction, or read through a permuted view, on its own first', async () => {
+    const run = async (backend: string) => {
+      const a = heed.tensor(values(2 * 3 * 4, 71), { shape: [2, 3, 4], backend });
+      const c = heed.tensor(values(2 * 4 * 6, 72), { shape: [2, 4, 6], backend });
+      const p = a.matmul(c);
+      const s = heed.tidy(() => p.exp().sum({ axis: -1 }));
+      const t = heed.tidy(() => p.permute([0, 2, 1]).mul(2).contiguous());
+      const got = [Array.from(await s.data()), Array.from(await t.data())];
+      for (const u of [a, c, p, s, t]) u.dispose();
+      return got;
+    };
+    const want = await run('eager-ref');
+    lazyRef.resetStats();
+    const got = await run('lazy-ref');
+    expect(got).toEqual(want);
+    expect(lazyRef.stats().dispatches).toBe(3); // the matmul, the reduction program, the permuted program
+  });
+
+  it('runs matmul, then the program, on a backend without matmulElementwise or when it declines: same values', async () => {
+    const without = lazyOver('lazy-no-mme', variant(new CpuBackend({ fast: false }), 'plain', ['matmulElementwise']));
+    const declining = new Proxy(new CpuBackend({ fast: false }), {
+      get(target, key) {
+        if (key === 'matmulElementwise') return () => null;
+        const v: unknown = Reflect.get(target, key);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const declined = lazyOver('lazy-declining-mme', declining);
+    try {
+      const run = async (backend: string) => {
+        const { x, w, b, r } = mlp(backend);
+        const y = heed.tidy(() => heed.relu(heed.linear(x, w, b)).mul(r));
+        const got = Array.from(await y.data());
+        for (const t of [x, w, b, r, y]) t.dispose();
+        return got;
+      };
+      const want = await run('eager-ref');
+      expect(await run('lazy-no-mme')).toEqual(want);
+      expect(without.stats().dispatches).toBe(2);
+      expect(await run('lazy-declining-mme')).toEqual(want);
+      expect(declined.stats().dispatches).toBe(3); // the declined call, the matmul, the program
+    } finally {
+      heed.removeBackend('lazy-no-mme');
+      heed.removeBackend('lazy-declining-mme');
+    }
+  });
+
+  it("records the inner backend's linear as a pending matmul + bias add, so a following activation joins it", async () => {
+    let linearCalls = 0;
+    const withLinear = new Proxy(new CpuBackend({ fast: false }), {
+      get(target, key) {
+        if (key === 'linear') return () => { linearCalls++; return null; };
+        const v: unknown = Reflect.get(target, key);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const lazy = lazyOver('lazy-linear', withLinear);
+    try {
+      const run = async (backend: string) => {
+        const { x, w, b, r } = mlp(backend);
+        const y = heed.tidy(() => heed.sigmoid(heed.linear(x, w, b)));
+        const got = Array.from(await y.data());
+        for (const t of [x, w, b, r, y]) t.dispose();
+        return got;
+      };
+      const want = await run('eager-ref');
+      expect(await run('lazy-linear')).toEqual(want);
+      expect(linearCalls).toBe(0);
+      expect(lazy.stats().dispatches).toBe(1);
+    } finally {
+      heed.removeBackend('lazy-linear');
+    }
+  });
+
+  it('fuses the epilogue on the fast path too, equal to the eager fast kernels', async () => {
+    const run = async (backend: string) => {
+      const { x, w, b, r } = mlp(backend);
+      const y = heed.tidy(() => heed.relu(x.matmul(w.transpose(0, 1)).add(b)).add(r));
+      const got = Array.from(await y.data());
+      for (const t of [x, w, b, r, y]) t.dispose();
+      return got;
+    };
+    expect(await run('lazy-fast')).toEqual(await run('eager-fast'));
+  });
+});

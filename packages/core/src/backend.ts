@@ -291,7 +291,22 @@ export interface FusedKernels {
    * contiguous buffers, in `program.outputs` order) or null to decline (the lazy layer then runs
    * `matmul` and then `elementwise`). Every value must equal matmul-then-program bit for bit on
    * the same backend, except that a backend may compute the product in a different summation
-   * order only if its own `matmul` does the same.
+   * order only if its own `matmul` does the same. The lazy layer calls it itself (it is not a
+   * user-visible fused kernel).
+   *
+   * @example
+   * ```ts
+   * // relu(a @ b + bias): input 0 is the product (null), input 1 the bias row broadcast over M
+   * const program: ElementwiseProgram = {
+   *   shape: [1, m, n],
+   *   exprs: [
+   *     { op: 'input', input: 0, dtype: 'float32' }, { op: 'input', input: 1, dtype: 'float32' },
+   *     { op: 'binary', fn: 'add', a: 0, b: 1, dtype: 'float32' }, { op: 'unary', fn: 'relu', x: 2, dtype: 'float32' },
+   *   ],
+   *   outputs: [3],
+   * };
+   * const [y] = backend.matmulElementwise?.(a, b, program, [null, biasRows]) ?? fallback();
+   * ```
    */
   matmulElementwise(a: StridedView, b: StridedView, program: ElementwiseProgram, inputs: readonly (StridedView | null)[]): DataId[] | null;
 }

@@ -15,7 +15,7 @@ export * from './registry.js';
 export { LazyBackend, lazyBackendFactory, type LazyStats } from './lazy/lazy-backend.js';
 export { onKernel, onKernelTimed, type Kernels, type KernelObserver, type KernelTimer, type KernelName, type FusedKernelName } from './kernel-dispatch.js';
 export { profile, type Profile, type KernelProfile } from './profile.js';
-export { PROGRAM_REDUCE_OPS, programId, programKey, programLevels, programSweeps, runProgramByPrimitives, type ProgramSweep, type ElementwiseExpr, type ElementwiseProgram, type ProgramReduceOp } from './lazy/program.js';
+export { PROGRAM_REDUCE_OPS, programId, programKey, programLevels, programSweeps, runMatmulThenProgram, runProgramByPrimitives, type EpilogueKernels, type ProgramSweep, type ElementwiseExpr, type ElementwiseProgram, type ProgramReduceOp } from './lazy/program.js';
 export { Storage, storageStats, type BackendStats } from './storage.js';
 export {
   type Shape, sizeOf, contiguousStrides, isContiguous, broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import './setup.js';
 import {
-  HeedError, LazyBackend, adamStep, bucketLength, compile, padToBucket, manualSeed, memory, noGrad, rand,
+  HeedError, LazyBackend, adamStep, onKernel, bucketLength, compile, padToBucket, manualSeed, memory, noGrad, rand,
   tensor, tidy, valueAndGrad, zeros, type Tensor,
 } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
@@ -237,14 +237,20 @@ describe('compile over lazy execution (the fused schedule of the inner backend i
       const losses: number[] = [];
       const [x, y] = batch(1);
       let before = memory();
+      let epilogues = 0;
+      const stop = onKernel((_b, kernel) => { if (kernel === 'matmulElementwise') epilogues++; });
       for (let i = 0; i < 40; i++) {
         if (i === 5) before = memory();
+        if (i === 39) epilogues = 0;
         const l = step(x, y);
         losses.push(l.dataSync()[0]);
         l.dispose();
       }
+      stop();
       const after = memory();
       expect([after.numTensors, after.numBuffers]).toEqual([before.numTensors, before.numBuffers]);
+      // x @ w1 + b1 -> relu is one matmulElementwise call, recorded and replayed like any kernel
+      expect(epilogues).toBeGreaterThanOrEqual(1);
       if (compiled) expect((step as ReturnType<typeof compile>).stats.replays).toBe(37);
       x.dispose(); y.dispose();
       return { losses, values: values(m) };

@@ -14,6 +14,7 @@ import { assertTensorClose, ensure, readHost, type HostTensor } from '../assert.
 import { FUSED_NAMES, wrapBackend } from '../backends.js';
 import { Rng, draw, numel, upload, type ValueKind } from '../host.js';
 import type { CaseContext, RunnableCase } from '../types.js';
+import { runMatmulEpilogue } from './matmul-epilogue.js';
 
 type In = { readonly shape: number[]; readonly kind?: ValueKind; readonly values?: number[]; readonly dtype?: 'float32' | 'bool' };
 
@@ -140,6 +141,7 @@ const CHECKS: { readonly [K in keyof FusedKernels]: readonly FusedCheck[] } = {
   // Core's ops never call `elementwise`; lazy execution does. Its conformance is the whole suite
   // run over LazyBackend(backend) (the backends' conformance-lazy tests), against the same fixtures.
   elementwise: [],
+  // Reached by lazy execution only; its own checks call the kernel directly (matmul-epilogue.ts).
   matmulElementwise: [],
 };
 
@@ -229,6 +231,7 @@ function compare(what: string, kernel: keyof FusedKernels, check: FusedCheck, go
 }
 
 async function runFused(kernel: keyof FusedKernels, ctx: CaseContext): Promise<void> {
+  if (kernel === 'matmulElementwise') return runMatmulEpilogue(ctx);
   if (typeof ctx.instance[kernel] !== 'function') ctx.skip(`the backend has no fused ${kernel} kernel`);
   for (const check of CHECKS[kernel]) {
     const { hosts, upstream } = inputsOf(kernel, check);
@@ -266,7 +269,7 @@ async function runDeclined(ctx: CaseContext): Promise<void> {
         Object.defineProperty(declining, 'attentionForward', { value: realForward.bind(ctx.instance), enumerable: true, configurable: true });
       }
       if (kernel === 'attentionBackward' && !realForward) continue;
-      if (CHECKS[kernel].length === 0) continue; // elementwise: reached by lazy execution only
+      if (CHECKS[kernel].length === 0) continue; // elementwise, matmulElementwise: reached by lazy execution only
       for (const check of CHECKS[kernel]) {
         const { hosts, upstream } = inputsOf(kernel, check);
         const got = await runOn(name, hosts, check, upstream);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The lazy layer's pending graph: a LazyBuffer is the DataId core holds; until it is computed
 // it carries the primitive that makes it (`Pending`), whose operands are views of other
-// LazyBuffers. Recorded kinds are the elementwise primitives plus the reductions a program can
-// end in (sum/prod/max/min of float32 over trailing axes). Invariants:
+// LazyBuffers. Recorded kinds are the elementwise primitives, the reductions a program can
+// end in (sum/prod/max/min of float32 over trailing axes) and matmul (whose product a program
+// may read as its epilogue, `FusedKernels.matmulElementwise`). Invariants:
 // - `uses` counts the operand slots of pending nodes reading the buffer; a buffer is dropped
 //   when core freed it and `uses` is 0;
 // - `sameNode` identifies a pending node by its op, constants and operand views (common
@@ -28,7 +29,9 @@ export type Pending =
   | { readonly kind: 'where'; readonly cond: StridedView; readonly a: StridedView; readonly b: StridedView }
   | { readonly kind: 'cast'; readonly x: StridedView }
   /** `fn` over the `axes` trailing dims of `x` (the buffer has x's shape without them). */
-  | { readonly kind: 'reduce'; readonly fn: ProgramReduceOp; readonly x: StridedView; readonly axes: number };
+  | { readonly kind: 'reduce'; readonly fn: ProgramReduceOp; readonly x: StridedView; readonly axes: number }
+  /** `a @ b` as the backend's `matmul` takes it; the buffer holds the product (its shape may drop size-1 dims of it). */
+  | { readonly kind: 'matmul'; readonly a: StridedView; readonly b: StridedView };
 
 let nextId = 0;
 
@@ -68,9 +71,21 @@ export function operands(p: Pending): readonly StridedView[] {
   switch (p.kind) {
     case 'fill': return [];
     case 'copy': case 'unary': case 'cast': case 'reduce': return [p.x];
-    case 'binary': return [p.a, p.b];
+    case 'binary': case 'matmul': return [p.a, p.b];
     case 'where': return [p.cond, p.a, p.b];
   }
+}
+
+/**
+ * The shape of the product a pending matmul's backend call returns: `[...batch, M, N]`.
+ *
+ * @example
+ * ```ts
+ * matmulShape({ kind: 'matmul', a, b }); // [1, 64, 128] for a [1, 64, 32] and b [1, 32, 128]
+ * ```
+ */
+export function matmulShape(p: { readonly a: StridedView; readonly b: StridedView }): number[] {
+  return [...p.a.shape.slice(0, -1), p.b.shape[p.b.shape.length - 1]];
 }
 
 /**

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Lazy execution as a decorator over any backend (like Burn's Fusion<B>): elementwise primitives
-// (fill, copy, unary, binary, where, cast) and float32 reductions over trailing axes are
-// recorded, not run; a value is computed when it is needed — read, used by another kernel
-// (matmul, gather, fused kernels...), or `flush()` — and then the pending graph behind it runs
-// as ONE fused program (the inner backend's optional `elementwise` kernel; op by op when it has
-// none or declines). Which nodes fuse is schedule.ts's job. Invariants:
+// (fill, copy, unary, binary, where, cast), float32 reductions over trailing axes and matmuls
+// (also the `linear` fused kernel, as matmul + bias add) are recorded, not run; a value is
+// computed when it is needed — read, used by another kernel (gather, fused kernels...), or
+// `flush()` — and then the pending graph behind it runs as ONE fused program (the inner
+// backend's optional `elementwise` kernel; op by op when it has none or declines). A program
+// reading a pending matmul's product is its epilogue: one `matmulElementwise` call (matmul,
+// then the program, when the backend has none or declines). Which nodes fuse is schedule.ts's
+// job. Invariants:
 // - a recorded buffer that core frees before it is needed and that nothing pending reads is
 //   never computed; one that is still read by a pending node lives on inside the graph;
 // - every intermediate of a fused program that is still alive (not freed by core, or read by a
@@ -16,9 +19,9 @@ import { FUSED_KERNEL_NAMES, type Backend, type BackendCapabilities, type Binary
 import type { DType, TypedArray } from '../dtype.js';
 import { HeedError } from '../errors.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
-import { PROGRAM_REDUCE_OPS, runProgramByPrimitives, type ElementwiseProgram, type ProgramReduceOp } from './program.js';
-import { LazyBuffer, operands, sameNode, type Pending } from './graph.js';
-import { buildProgram, planProgram, sameShape, type Plan, type PlanOptions } from './schedule.js';
+import { PROGRAM_REDUCE_OPS, runMatmulThenProgram, runProgramByPrimitives, type ElementwiseProgram, type ProgramReduceOp } from './program.js';
+import { LazyBuffer, matmulShape, operands, sameNode, type Pending } from './graph.js';
+import { buildProgram, planProgram, reframe, sameShape, type Plan, type PlanOptions } from './schedule.js';
 import type { BackendFactory } from '../registry.js';
 import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
 
@@ -48,8 +51,8 @@ function lazy(data: DataId, op: string): LazyBuffer {
   return data;
 }
 
-/** The fused kernels forwarded to the inner backend: all but `elementwise`, which the lazy layer calls itself. */
-const FUSED_NAMES = FUSED_KERNEL_NAMES.filter((k): k is Exclude<FusedKernelKey, 'elementwise'> => k !== 'elementwise');
+/** The fused kernels forwarded to the inner backend: all but `elementwise` and `matmulElementwise`, which the lazy layer calls itself. */
+const FUSED_NAMES = FUSED_KERNEL_NAMES.filter((k): k is Exclude<FusedKernelKey, 'elementwise' | 'matmulElementwise'> => k !== 'elementwise' && k !== 'matmulElementwise');
 type FusedKernelKey = (typeof FUSED_KERNEL_NAMES)[number];
 
 /**
@@ -93,6 +96,8 @@ export class LazyBackend implements Backend {
         return Array.isArray(out) ? out.map((d: DataId, i) => this.ready(d, 'float32', tupleShape(k, real, i))) : this.ready(out as DataId, outDtype(k, real), outShape(k, real));
       };
     }
+    // linear as a pending matmul + bias add, so a following activation or residual add joins its epilogue
+    if (inner.linear !== undefined) (this as unknown as { linear: Backend['linear'] }).linear = (x, w, bias) => this.recordLinear(x, w, bias);
   }
 
   /** A copy of the counters since the backend was made (or since `resetStats`). */
@@ -116,8 +121,8 @@ export class LazyBackend implements Backend {
     return this.eager(() => runKernel(this.inner, 'reduce', op, this.view(x), axes, outDtype), outDtype, shape, 'reduce');
   }
   matmul(a: StridedView, b: StridedView): DataId {
-    const batch = a.shape.slice(0, -2);
-    return this.eager(() => runKernel(this.inner, 'matmul', this.view(a), this.view(b)), a.dtype, [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]], 'matmul');
+    for (const v of [a, b]) lazy(v.data, 'matmul');
+    return this.record({ kind: 'matmul', a, b }, a.dtype, matmulShape({ a, b }));
   }
   gather(x: StridedView, axis: number, index: StridedView): DataId {
     return this.eager(() => runKernel(this.inner, 'gather', this.view(x), axis, this.view(index)), x.dtype, index.shape, 'gather');
@@ -149,13 +154,15 @@ export class LazyBackend implements Backend {
   }
 
   /**
-   * Computes every pending buffer that is still alive, in recording order, each with the
-   * pending graph behind it, then flushes the inner backend. (Grouping same-shape buffers or
-   * another order would save programs, but makes the schedule depend on what earlier steps
-   * left pending, which compile()'s two traces must not see differ.)
+   * Computes every pending buffer that is still alive, latest recorded first (a consumer before
+   * the alive buffers it reads, which its program then writes out: an optimizer's parameter
+   * update with its moments, one program instead of three), each with the pending graph behind
+   * it, then flushes the inner backend. (Grouping same-shape buffers would save more, but makes
+   * the schedule depend on what earlier steps left pending, which compile()'s two traces must
+   * not see differ.)
    */
   flush(): void {
-    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realizeAll([b], new Set());
+    for (const b of [...this.live].reverse()) if (b.pending !== null && !b.freed) this.realizeAll([b], new Set());
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
@@ -165,6 +172,22 @@ export class LazyBackend implements Backend {
   }
 
   // ---- internals ----
+
+  /** `x @ weight^T (+ bias)` recorded as a pending matmul (+ a bias row add): the inner `linear`'s values up to its epilogue's rounding. */
+  private recordLinear(x: StridedView, weight: StridedView, bias: StridedView | null): DataId {
+    const [m, k] = x.shape;
+    const n = weight.shape[0];
+    const a: StridedView = { ...x, shape: [1, m, k], strides: [0, x.strides[0], x.strides[1]] };
+    const b: StridedView = { ...weight, shape: [1, k, n], strides: [0, weight.strides[1], weight.strides[0]] };
+    const product = this.matmul(a, b) as LazyBuffer;
+    if (bias === null) return product;
+    const shape = [m, n];
+    const pv: StridedView = { data: product, dtype: 'float32', shape, strides: contiguousStrides(shape), offset: 0 };
+    const row: StridedView = { ...bias, shape, strides: [0, bias.strides[0]] };
+    const out = this.binary('add', pv, row, 'float32');
+    this.free(product);
+    return out;
+  }
 
   private record(p: Pending, dtype: DType, shape: readonly number[]): DataId {
     let ops = operands(p);
@@ -226,8 +249,13 @@ export class LazyBackend implements Backend {
   }
 
   /** `v` with its data computed and replaced by the inner buffer. */
-  private view(v: StridedView): StridedView {
-    return { ...v, data: this.realize(lazy(v.data, 'view')) };
+  private view(v: StridedView, busy: ReadonlySet<LazyBuffer> = new Set()): StridedView {
+    return { ...v, data: this.realize(lazy(v.data, 'view'), busy) };
+  }
+
+  /** Releases the operands of a node that stopped being pending. */
+  private releaseOperands(p: Pending): void {
+    for (const v of operands(p)) this.release(v.data as LazyBuffer);
   }
 
   /** Releases one pending reader of `b`; frees b when core freed it and nothing reads it. */
@@ -247,29 +275,31 @@ export class LazyBackend implements Backend {
       this.settle(b);
       b.pending = null;
       this.counts.skipped++;
-      for (const v of operands(p)) this.release(v.data as LazyBuffer);
+      this.releaseOperands(p);
     }
   }
 
   /** The inner buffer of `b`, running its pending graph as one program if needed. */
-  private realize(b: LazyBuffer): DataId {
-    if (b.pending !== null) this.realizeAll(this.siblings(b, new Set()), new Set());
+  private realize(b: LazyBuffer, busy: ReadonlySet<LazyBuffer> = new Set()): DataId {
+    if (b.pending !== null) this.realizeAll(this.siblings(b, busy), busy);
     if (b.inner === null) throw new HeedError('lazy', 'a buffer was used after it was freed (a disposed tensor?).');
     return b.inner;
   }
 
   /**
-   * `b` and the buffers computed with it: every other alive pending elementwise buffer of its
-   * shape that no pending node reads (a result held by a tensor: e.g. the other parameters of
-   * an optimizer step, needed next), so they share one program instead of one each.
+   * `b` and the buffers computed with it: every other alive (held by a tensor) pending
+   * elementwise buffer of its shape, e.g. the other parameters of an optimizer step, read by the
+   * next step's still-pending matmuls and bias adds, so they share one program instead of one
+   * each. (One read by a pending node is computed here rather than fused into that reader: it
+   * is alive, so it is written out either way.)
    */
   private siblings(b: LazyBuffer, busy: ReadonlySet<LazyBuffer>): LazyBuffer[] {
     const p = b.pending;
-    if (b.freed || p === null || p.kind === 'reduce' || p.kind === 'fill') return [b];
+    if (b.freed || p === null || p.kind === 'reduce' || p.kind === 'fill' || p.kind === 'matmul') return [b];
     const group = [b];
     for (const c of this.live) {
-      if (c.freed || c.uses !== 0 || c.pending === null || c === b || c.pending.kind === 'reduce' || c.pending.kind === 'fill') continue;
-      if (sameShape(c.shape, b.shape) && !busy.has(c)) group.push(c);
+      if (c === b || busy.has(c) || c.freed || c.pending === null || c.pending.kind === 'reduce' || c.pending.kind === 'fill' || c.pending.kind === 'matmul') continue;
+      if (sameShape(c.shape, b.shape)) group.push(c);
     }
     return group;
   }
@@ -284,6 +314,12 @@ export class LazyBackend implements Backend {
     for (;;) {
       const pending = roots.filter((r) => r.pending !== null);
       if (pending.length === 0) return;
+      const products = pending.filter((r) => r.pending?.kind === 'matmul');
+      if (products.length > 0) {
+        // a product needed as it is (read, or by another kernel): the matmul alone
+        for (const m of products) this.runMatmul(m, new Set([...busy, ...pending]));
+        continue;
+      }
       const plan = planProgram(pending, options);
       if (plan.first.length > 0) {
         if (plan.first.some((f) => pending.includes(f))) {
@@ -315,26 +351,77 @@ export class LazyBackend implements Backend {
     }
   }
 
+  /**
+   * Runs pending matmul `m` on its own, its operands computed first (not grouped with `busy`,
+   * the buffers being computed that may read m); a consumer computed meanwhile may have fused it.
+   */
+  private runMatmul(m: LazyBuffer, busy: ReadonlySet<LazyBuffer>): void {
+    const p = m.pending as Extract<Pending, { kind: 'matmul' }>;
+    const a = this.view(p.a, busy), b = this.view(p.b, busy);
+    if (m.pending === null) return;
+    m.inner = runKernel(this.inner, 'matmul', a, b);
+    this.counts.dispatches++;
+    if (this.debug) console.log(`[heed fusion] matmul -> [${m.shape.join(',')}]`);
+    this.settle(m);
+    m.pending = null;
+    this.releaseOperands(p);
+  }
+
+  /**
+   * The outputs of a built plan with a fused matmul: one `matmulElementwise` call, or the matmul
+   * and then the program (absent or declined); null (nothing kept) when the program was
+   * declined and `mayDecline`.
+   */
+  private runEpilogue(m: LazyBuffer, built: ReturnType<typeof buildProgram>, mayDecline: boolean): DataId[] | null {
+    const p = m.pending as Extract<Pending, { kind: 'matmul' }>;
+    const a = this.view(p.a), b = this.view(p.b);
+    const given = built.leaves.map((v, i) => (i === built.product ? null : { ...v, data: (v.data as LazyBuffer).inner as DataId }));
+    const { program, inputs } = reframe(built.program, given, matmulShape(p));
+    if (this.inner.matmulElementwise !== undefined) {
+      const ids = runFusedKernel(this.inner, 'matmulElementwise', a, b, program, inputs);
+      this.counts.dispatches++;
+      if (ids !== null) return ids;
+    }
+    // no epilogue kernel (or declined): the product, then the rest of the program reading it
+    const inner = this.inner;
+    return runMatmulThenProgram({
+      matmul: (x, y) => { this.counts.dispatches++; return runKernel(inner, 'matmul', x, y); },
+      elementwise: (q, vs) => {
+        this.counts.dispatches++;
+        return runFusedKernel(inner, 'elementwise', q, vs) ?? (mayDecline ? null : runProgramByPrimitives(inner, q, vs));
+      },
+      copy: (v) => runKernel(inner, 'copy', v),
+      free: (d) => runKernel(inner, 'free', d),
+    }, a, b, program, inputs);
+  }
+
   /** Runs a built plan; false (nothing done) when the backend declines it and `mayDecline`. */
   private runPlan(plan: Plan, built: ReturnType<typeof buildProgram>, mayDecline: boolean): boolean {
     const { program, leaves, outputs } = built;
-    const inputs = leaves.map((v) => ({ ...v, data: (v.data as LazyBuffer).inner as DataId }));
-    // A lone copy (e.g. a permuted view made contiguous for a matmul) is the backend's own copy kernel.
-    const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
-    let ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs);
-    if (ids === null) {
-      if (mayDecline) return false;
-      ids = runProgramByPrimitives(this.inner, program, inputs);
+    let ids: DataId[] | null;
+    if (plan.matmul !== null) {
+      ids = this.runEpilogue(plan.matmul, built, mayDecline);
+      if (ids === null) return false;
+    } else {
+      const inputs = leaves.map((v) => ({ ...v, data: (v.data as LazyBuffer).inner as DataId }));
+      // A lone copy (e.g. a permuted view made contiguous for a matmul) is the backend's own copy kernel.
+      const lone = program.exprs.length === 1 && program.outputs.length === 1 && program.exprs[0].op === 'input';
+      ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs);
+      if (ids === null) {
+        if (mayDecline) return false;
+        ids = runProgramByPrimitives(this.inner, program, inputs);
+      }
+      this.counts.dispatches++;
     }
     this.counts.programs++;
-    this.counts.dispatches++;
-    if (this.debug) console.log(`[heed fusion] ${describe(program)}`);
-    outputs.forEach((b, i) => { b.inner = ids[i]; });
+    if (this.debug) console.log(`[heed fusion] ${plan.matmul !== null ? 'matmul + ' : ''}${describe(program)}`);
+    const done = ids;
+    outputs.forEach((b, i) => { b.inner = done[i]; });
     for (const n of plan.fused) {
       const p = n.pending as Pending;
       this.settle(n);
       n.pending = null;
-      for (const v of operands(p)) this.release(v.data as LazyBuffer);
+      this.releaseOperands(p);
     }
     for (const n of plan.fused) if (n.inner === null && n.freed && n.uses === 0) this.live.delete(n);
     return true;
@@ -390,7 +477,7 @@ function unalias(p: Pending): Pending {
   switch (p.kind) {
     case 'fill': return p;
     case 'copy': case 'unary': case 'cast': case 'reduce': return { ...p, x: real(p.x) };
-    case 'binary': return { ...p, a: real(p.a), b: real(p.b) };
+    case 'binary': case 'matmul': return { ...p, a: real(p.a), b: real(p.b) };
     case 'where': return { ...p, cond: real(p.cond), a: real(p.a), b: real(p.b) };
   }
 }

@@ -350,3 +350,55 @@ export function runProgramByPrimitives(backend: Backend, program: ElementwisePro
     for (const d of owned) runKernel(backend, 'free', d);
   }
 }
+
+/**
+ * The kernels {@link runMatmulThenProgram} calls: a backend's matmul, fused elementwise (null
+ * to decline), copy and free.
+ *
+ * @example
+ * ```ts
+ * const k: EpilogueKernels = { matmul: (a, b) => be.matmul(a, b), elementwise: (p, i) => be.elementwise(p, i), copy: (v) => be.copy(v), free: (d) => be.free(d) };
+ * ```
+ */
+export interface EpilogueKernels {
+  matmul(a: StridedView, b: StridedView): DataId;
+  elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null;
+  copy(x: StridedView): DataId;
+  free(data: DataId): void;
+}
+
+/**
+ * `matmulElementwise`'s meaning spelled out (the fallback every backend can run): the product
+ * into a new buffer, then the program reading it in its `null` input slot; an output that is
+ * the product itself is that buffer (copied for a second such output), and the product is freed
+ * when no output is. Returns null (nothing kept) when `elementwise` declines.
+ *
+ * @example
+ * ```ts
+ * const ids = runMatmulThenProgram(kernels, a, b, program, [null, biasRows]);
+ * ```
+ */
+export function runMatmulThenProgram(k: EpilogueKernels, a: StridedView, b: StridedView, program: ElementwiseProgram, inputs: readonly (StridedView | null)[]): DataId[] | null {
+  const slot = inputs.indexOf(null);
+  if (slot < 0 || inputs.lastIndexOf(null) !== slot) throw new HeedError('matmulElementwise', `exactly one input slot must be the product (null), got ${inputs.filter((v) => v === null).length}`);
+  const product = k.matmul(a, b);
+  const shape = program.shape;
+  const full = inputs.map((v) => v ?? { data: product, dtype: 'float32' as const, shape, strides: contiguousStrides(shape), offset: 0 });
+  const isProduct = (o: number): boolean => { const e = program.exprs[o]; return e.op === 'input' && e.input === slot; };
+  const rest: ElementwiseProgram = { ...program, outputs: program.outputs.filter((o) => !isProduct(o)) };
+  let restIds: DataId[] | null = [];
+  try {
+    if (rest.outputs.length > 0) restIds = k.elementwise(rest, full);
+  } finally {
+    if (restIds === null || !program.outputs.some(isProduct)) k.free(product);
+  }
+  if (restIds === null) return null;
+  let productUsed = false;
+  let j = 0;
+  return program.outputs.map((o) => {
+    if (!isProduct(o)) return (restIds as DataId[])[j++];
+    if (productUsed) return k.copy(full[slot]);
+    productUsed = true;
+    return product;
+  });
+}

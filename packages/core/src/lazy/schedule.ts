@@ -13,6 +13,10 @@
 // - 'full' through a permuted view (e.g. attention heads made contiguous for a matmul): a
 //   producer read only there and never written out is computed at the permuted positions,
 //   its inputs read through the composed strides (`composeView`), so no copy kernel runs.
+// - 'matmul': a pending matmul read over an identity edge (its whole product, in order, at the
+//   frame's shape up to size-1 dims) by a 'full' node of a one-root program without reductions:
+//   the product is an input slot the backend's `matmulElementwise` fills (its epilogue); at most
+//   one per program, its operands computed first.
 // Any other edge makes the producer a kernel input, computed first (`first`). Invariants:
 // - every fused node that is still alive, or read by a pending node outside the program, is
 //   an output, so nothing is computed twice; a 'full' output is element-level in the program
@@ -20,7 +24,7 @@
 // - a pending fill is a constant through any view.
 import type { StridedView } from '../backend.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
-import { operands, type LazyBuffer, type Pending } from './graph.js';
+import { matmulShape, operands, type LazyBuffer, type Pending } from './graph.js';
 import { programLevels, type ElementwiseExpr, type ElementwiseProgram } from './program.js';
 
 type Place = 'full' | 'row';
@@ -49,6 +53,8 @@ export interface Plan {
   /** The iteration shape and how many of its trailing dims the reductions fold. */
   readonly shape: readonly number[];
   readonly reduceAxes: number;
+  /** The pending matmul whose product the program reads as its epilogue (one of `fused`), or null. */
+  readonly matmul: LazyBuffer | null;
 }
 
 /**
@@ -93,7 +99,7 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
   /** Whether `t` (a view of the frame's shape over producer o's buffer) can be o's positions: o is read once, here, never written out, and t's steps stay inside o's dims. */
   const permutable = (t: Strides | null, o: LazyBuffer): t is Strides => {
     const p = o.pending;
-    if (t === null || p === null || p.kind === 'fill' || p.kind === 'reduce' || !o.freed || o.uses !== 1 || place.has(o)) return false;
+    if (t === null || p === null || p.kind === 'fill' || p.kind === 'reduce' || p.kind === 'matmul' || !o.freed || o.uses !== 1 || place.has(o)) return false;
     return composeView(t, o.shape, { data: o, dtype: o.dtype, shape: o.shape, strides: contiguousStrides(o.shape), offset: 0 }) !== null;
   };
 
@@ -129,6 +135,21 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
     return inferred > 0;
   };
 
+  let matmul: LazyBuffer | null = null;
+  /** Fuses pending matmul `o` read by `v` as the program's product slot, if it can be (else: computed first). */
+  const takeMatmul = (v: StridedView, o: LazyBuffer, readerPlace: Place, readerShape: readonly number[]): void => {
+    const p = o.pending as Extract<Pending, { kind: 'matmul' }>;
+    // a multi-root group (same-shape buffers, e.g. every parameter's optimizer update) is worth more than one product's epilogue
+    const ok = roots.length === 1 && readerPlace === 'full' && sameShape(readerShape, X) && sameShape(v.shape, X) && readsWhole(v, o) && squeezedEqual(X, matmulShape(p));
+    if (!ok || (matmul !== null && matmul !== o)) { first.add(o); return; }
+    internal.set(o, (internal.get(o) ?? 0) + 1);
+    if (matmul === o) return;
+    matmul = o;
+    place.set(o, 'full');
+    for (const w of operands(p)) if ((w.data as LazyBuffer).pending !== null) first.add(w.data as LazyBuffer);
+    fused.push(o);
+  };
+
   const visit = (b: LazyBuffer, pl: Place): void => {
     const had = place.get(b);
     if (had !== undefined) {
@@ -143,6 +164,11 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
     for (const v of operands(p)) {
       const o = v.data as LazyBuffer;
       if (o.pending === null || o.pending.kind === 'fill') continue;
+      if (o.pending.kind === 'matmul') {
+        if (mine === undefined) takeMatmul(v, o, readerPlace, readerShape);
+        else first.add(o);
+        continue;
+      }
       let to: Place | null;
       if (mine !== undefined) {
         // b runs at permuted positions: its producers can only follow it there
@@ -167,10 +193,16 @@ export function planProgram(roots: readonly LazyBuffer[], options: PlanOptions =
   }
   // A 'full' node at a smaller (broadcast) shape is recomputed per element of the program, so
   // it is fused only when nothing else needs its values; otherwise it is computed first.
+  const mm = matmul as LazyBuffer | null; // (assigned in takeMatmul)
   for (const b of fused) {
-    if (!roots.includes(b) && place.get(b) === 'full' && !sameShape(b.shape, X) && escapes(b, internal)) first.add(b);
+    if (!roots.includes(b) && b !== mm && place.get(b) === 'full' && !sameShape(b.shape, X) && escapes(b, internal)) first.add(b);
   }
-  return { roots, fused, place, xform, first: [...first], internalUses: internal, shape: X, reduceAxes: k };
+  // matmulElementwise takes plain elementwise epilogues only: under a reduction the product is computed first
+  if (mm !== null && k > 0) {
+    first.add(mm);
+    return { roots, fused: fused.filter((b) => b !== mm), place, xform, first: [...first], internalUses: internal, shape: X, reduceAxes: k, matmul: null };
+  }
+  return { roots, fused, place, xform, first: [...first], internalUses: internal, shape: X, reduceAxes: k, matmul: mm };
 }
 
 /** Whether pending elementwise nodes lead from `b` to a pending reduction (a few levels deep). */
@@ -187,7 +219,8 @@ function escapes(b: LazyBuffer, internal: ReadonlyMap<LazyBuffer, number>): bool
 
 /**
  * The program of a plan with no `first` left: exprs, the leaf views (its inputs), and the
- * buffers its outputs fill (roots first). `misplaced` lists 'full' outputs whose value turned
+ * buffers its outputs fill (roots first). With a fused matmul, leaf `product` is a placeholder
+ * (a contiguous view of the pending matmul at the frame's shape): the product's slot. `misplaced` lists 'full' outputs whose value turned
  * out row-level (computed only from row values): the caller computes them on their own.
  *
  * @example
@@ -206,6 +239,7 @@ export function buildProgram(plan: Plan) {
   const constants: number[] = [];
   /** Per leaf (input) so far: its expr index and the place and buffer it was read at. */
   const leafAt: { readonly at: number; readonly place: Place; readonly o: LazyBuffer }[] = [];
+  let product = -1;
   const operand = (v: StridedView, readerPlace: Place, reader: LazyBuffer): number => {
     const o = v.data as LazyBuffer;
     const fusedAt = index.get(o);
@@ -238,6 +272,12 @@ export function buildProgram(plan: Plan) {
     let e: ElementwiseExpr;
     switch (p.kind) {
       case 'fill': e = { op: 'const', value: p.value, dtype: b.dtype }; break;
+      case 'matmul':
+        product = leaves.length;
+        leaves.push({ data: b, dtype: b.dtype, shape: X, strides: contiguousStrides(X), offset: 0 });
+        leafAt.push({ at: exprs.length, place: 'full', o: b });
+        e = { op: 'input', input: product, dtype: b.dtype };
+        break;
       case 'copy': index.set(b, operand(p.x, pl, b)); continue;
       case 'reduce': e = { op: 'reduce', fn: p.fn, x: operand(p.x, 'full', b), dtype: b.dtype }; break;
       case 'unary': e = { op: 'unary', fn: p.fn, x: operand(p.x, pl, b), dtype: b.dtype }; break;
@@ -258,7 +298,7 @@ export function buildProgram(plan: Plan) {
     const { row } = programLevels(program);
     outputs.forEach((b, i) => { if (row[program.outputs[i]] !== (plan.place.get(b) === 'row')) misplaced.push(b); });
   }
-  return { program, leaves, outputs, misplaced };
+  return { program, leaves, outputs, misplaced, product };
 }
 
 /**
@@ -343,6 +383,20 @@ function composeView(t: Strides, S: readonly number[], w: StridedView): StridedV
 function toShape(v: StridedView, shape: readonly number[]): StridedView {
   if (sameShape(v.shape, shape)) return v;
   return { ...v, shape, strides: v.strides.map((s, d) => (v.shape[d] === shape[d] ? s : 0)) };
+}
+
+/**
+ * `program` (without reductions) and its input views at `shape`, which equals the program's
+ * shape but for size-1 dims (the product's shape of a fused matmul): same elements, same order.
+ *
+ * @example
+ * ```ts
+ * const { program: p3, inputs: in3 } = reframe(program, inputs, [1, m, n]); // program at [m, n]
+ * ```
+ */
+export function reframe<V extends StridedView | null>(program: ElementwiseProgram, inputs: readonly V[], shape: readonly number[]): { program: ElementwiseProgram; inputs: V[] } {
+  if (sameShape(program.shape, shape)) return { program, inputs: inputs.slice() };
+  return { program: { ...program, shape: shape.slice() }, inputs: inputs.map((v) => (v === null ? v : rowView(v, shape) as V)) };
 }
 
 /** `v` (of a shape equal to `rowShape` but for size-1 dims) as a view of `rowShape`. */
