@@ -3,10 +3,12 @@
 // draws from that Generator and advances its offset exactly as the eager step does, so masks,
 // losses, parameters and the saved offset match eager step for step, also when two traces
 // (batch shapes) alternate and when a run resumes from a saved offset; a Generator made inside
-// the function gives the same numbers on every call, eager or replayed.
+// the function gives the same numbers on every call, eager or replayed; also over lazy execution.
 import { describe, expect, it } from 'vitest';
 import './setup.js';
-import { Generator, compile, defaultGenerator, manualSeed, noGrad, rand, tensor, tidy, valueAndGrad, type Tensor } from '@heed/core';
+import { Generator, LazyBackend, compile, defaultGenerator, manualSeed, noGrad, rand, tensor, tidy, valueAndGrad, type Tensor } from '@heed/core';
+import { CpuBackend } from '@heed/backend-cpu';
+import { useBackendDuring } from './compile-support.js';
 
 interface Net { w1: Tensor; w2: Tensor; gen: Generator }
 
@@ -114,5 +116,19 @@ describe('compile with a private dropout Generator', () => {
     const got = run(comp, () => 6, 7, compiled);
     expect(compiled.stats.replays).toBe(4);
     expect(got).toEqual(want);
+  });
+});
+
+describe('compile with a private dropout Generator over lazy execution', () => {
+  useBackendDuring('lazy-generator', () => new LazyBackend(new CpuBackend({ fast: false }), { name: 'lazy-generator' }));
+
+  it('replays the fused schedule drawing from the Generator like the lazy eager step', () => {
+    const eager = net(new Generator(9)), comp = net(new Generator(9));
+    const want = run(eager, () => 6, 8, (x, y) => step(eager, x, y));
+    const compiled = compile((x: Tensor, y: Tensor) => step(comp, x, y));
+    const got = run(comp, () => 6, 8, compiled);
+    expect(compiled.stats).toMatchObject({ traces: 1, replays: 5, notCompiled: [] });
+    expect(got).toEqual(want);
+    expect(comp.gen.offset).toBe(8 * 6 * 8);
   });
 });
