@@ -110,7 +110,6 @@ async function trainRank(opts, group) {
     compile: opts.compile,
     blockers: [
       { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
-      { when: settings.dropout > 0 && !opts.explicit.has('compile'), reason: `dropout ${settings.dropout}: a replay does not advance the dropout generator's host counter, so a checkpoint would not resume exactly (--compile forces compiled steps)` },
     ],
     detail: 'one trace: fixed windows',
   });

@@ -4,8 +4,9 @@
 // clear speed-up measured), say so in their startup line, and the eager run's per-step quick-run losses equal the compiled run's within
 // the tolerance of the compile tests (toBeCloseTo(.., 5): 5e-6; translate-numbers and sentiment
 // pad compiled batches to fixed lengths, masked). Where a compiled step cannot run (two
-// ranks; dropout unless --compile is typed) the script falls back to eager steps with the reason
-// printed instead of failing.
+// ranks) the script falls back to eager steps with the reason printed instead of failing.
+// Dropout runs compiled: a compiled run with dropout stopped and resumed (new processes, the
+// checkpoint's dropout counter) gives the uninterrupted compiled run's losses bit for bit.
 // Skipped, with a message, when the packages are not built.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -27,10 +28,13 @@ const QUICK: Record<string, string[]> = {
   sentiment: ['--quick', '--steps', String(STEPS), '--eval-every', '100', '--dropout', '0', '--compile'],
 };
 
-interface Summary { trainLosses: number[]; compiled: { replays: number; traces: number; notCompiled: string[] } | null }
+interface Summary {
+  trainLosses: number[];
+  compiled: { replays: number; traces: number; notCompiled: string[] } | null;
+  dropoutStreams?: { seed: number; endOffset: number }[];
+}
 
-function train(example: string, args: string[]): { stdout: string; summary: Summary } {
-  const out = mkdtempSync(join(tmpdir(), `heed-${example}-`));
+function train(example: string, args: string[], out = mkdtempSync(join(tmpdir(), `heed-${example}-`))): { stdout: string; summary: Summary } {
   const r = spawnSync(process.execPath, [join(root, 'examples', example, 'train.mjs'), ...args, '--quiet', '--out', out], {
     cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' },
   });
@@ -54,18 +58,33 @@ describe.skipIf(missing.length > 0)('examples: compiled steps by default, --no-c
     });
   }
 
-  it('sentiment runs eager steps by default and says so; translate-numbers with dropout falls back to eager steps unless --compile is typed', () => {
+  it('sentiment runs eager steps by default and says so', () => {
     const r = train('sentiment', ['--quick', '--steps', '2', '--eval-every', '100']);
     expect(r.stdout).toMatch(/^step: eager \(the default here, no clear speed-up measured; --compile for compiled steps\)$/m);
     expect(r.summary.compiled).toBeNull();
-    const tn = ['--quick', '--steps', '4', '--eval-every', '100', '--eval-limit', '2', '--dropout', '0.1'];
-    const dropout = train('translate-numbers', tn);
-    expect(dropout.stdout).toMatch(/^step: eager \(dropout 0\.1: a replay does not advance the dropout generator's host counter/m);
-    expect(dropout.summary.compiled).toBeNull();
-    const forced = train('translate-numbers', [...tn, '--compile']);
-    expect(forced.stdout).toMatch(/^step: compiled /m);
-    expect(forced.summary.compiled).not.toBeNull();
   });
+
+  // Stopped after `stop` steps and resumed: the resumed process traces again and replays at
+  // least twice, so its replays must draw the dropout masks from the checkpoint's counter on.
+  const RESUMED: Record<string, { args: string[]; stop: number }> = {
+    'translate-numbers': { args: ['--quick', '--steps', '10', '--eval-every', '100', '--eval-limit', '2', '--dropout', '0.1'], stop: 5 },
+    sentiment: { args: ['--quick', '--train-size', '100', '--steps', '16', '--eval-every', '100', '--dropout', '0.1', '--compile'], stop: 6 },
+  };
+  for (const [example, { args, stop }] of Object.entries(RESUMED)) {
+    it(`${example} with dropout 0.1 trains compiled, and a compiled run stopped after step ${stop} and resumed equals the unbroken one`, () => {
+      const whole = train(example, args);
+      expect(whole.stdout).toMatch(/^step: compiled /m);
+      expect(whole.summary.compiled).toMatchObject({ notCompiled: [] });
+      const out = mkdtempSync(join(tmpdir(), `heed-${example}-resumed-`));
+      train(example, [...args, '--stop-at', String(stop)], out);
+      const resumed = train(example, [...args, '--resume'], out);
+      expect(resumed.summary.compiled?.replays).toBeGreaterThanOrEqual(2);
+      expect(resumed.summary.trainLosses).toEqual(whole.summary.trainLosses);
+      // translate-numbers reports its dropout stream: the resumed run ends at the same counter.
+      const ends = (s: Summary) => s.dropoutStreams?.map((d) => [d.seed, d.endOffset]);
+      if (example === 'translate-numbers') expect(ends(resumed.summary)).toEqual(ends(whole.summary));
+    });
+  }
 
   it('char-lm on 2 ranks falls back to eager steps and prints why', () => {
     const r = train('char-lm', ['--quick', '--steps', '2', '--eval-every', '100', '--ranks', '2']);

@@ -97,7 +97,6 @@ async function trainRank(opts, group) {
       { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
       { when: opts.accumulate > 1, reason: `--accumulate ${opts.accumulate}: the micro-batches' backward passes run outside one step` },
       { when: Boolean(opts.gradDump), reason: '--grad-dump reads the gradients between backward and the update' },
-      { when: settings.dropout > 0 && !opts.explicit.has('compile'), reason: `dropout ${settings.dropout}: a replay does not advance the dropout generator's host counter, so a checkpoint would not resume exactly (--compile forces compiled steps)` },
     ],
     detail: 'one trace: batches padded to the longest training example',
   });

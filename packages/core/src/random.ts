@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Seedable random generation. A Generator is (seed, offset): each draw of n values consumes
 // counters [offset, offset + n) of the counter-based stream in random-bits.ts, so the same
-// seed gives the same numbers on every backend.
+// seed gives the same numbers on every backend. Every draw goes through `draw`, which tells a
+// compile() recording (watchDraws) which Generator each 'random' kernel call drew from.
 import { checkBufferLimit } from './backend.js';
 import { HeedError } from './errors.js';
 import { sizeOf } from './shape.js';
@@ -53,6 +54,24 @@ export class Generator {
 }
 
 let globalGenerator = new Generator(0);
+
+let drawWatcher: ((generator: Generator) => void) | null = null;
+
+/**
+ * @internal Calls `watcher` with the Generator of each draw, just before its 'random' kernel
+ * call (compile()'s recorder pairs them); returns the previous watcher to restore.
+ *
+ * @example
+ * ```ts
+ * const previous = watchDraws((g) => drawn.push(g));
+ * try { step(); } finally { watchDraws(previous); }
+ * ```
+ */
+export function watchDraws(watcher: ((generator: Generator) => void) | null): ((generator: Generator) => void) | null {
+  const previous = drawWatcher;
+  drawWatcher = watcher;
+  return previous;
+}
 
 /**
  * Seeds the global generator (like `torch.manual_seed`).
@@ -107,7 +126,9 @@ function draw(op: string, kind: 'uniform' | 'normal', shape: readonly number[], 
   const gen = options?.generator ?? globalGenerator;
   const size = sizeOf(s);
   checkBufferLimit(backend, op, s, 'float32');
-  const data = runKernel(backend, 'random', kind, size, gen.seed, gen.next(size));
+  const offset = gen.next(size);
+  drawWatcher?.(gen);
+  const data = runKernel(backend, 'random', kind, size, gen.seed, offset);
   return finish(fromData(backend, data, s, 'float32'), options);
 }
 

@@ -160,9 +160,11 @@ function keyOf(value: unknown, tensors: Tensor[], path: string): string {
  * eagerly), and later calls replay the schedule without running `fn`'s JavaScript: no op code,
  * autograd tape or validation. Parameters, optimizer moments and kept gradients are updated in
  * place: each replay's new buffer becomes the holder's buffer and the old one is freed, so
- * steady-state replays hold a constant number of buffers. The global random stream advances
- * on every replay exactly as the eager step would advance it (dropout masks differ per step and
- * follow `manualSeed`); Adam's bias corrections follow its step count.
+ * steady-state replays hold a constant number of buffers. The global random stream, and each
+ * `Generator` the step draws from (created outside `fn`), advance on every replay exactly as the
+ * eager step would advance them (dropout masks differ per step, follow `manualSeed`, and a
+ * Generator's `offset` can be saved and restored to resume); Adam's bias corrections follow its
+ * step count.
  *
  * Rules: `fn` must be synchronous and must not read values to the host (`item()`, `data()`,
  * `dataSync()`: a HeedError says so); host values computed inside `fn` (numbers, JS arrays)
@@ -339,7 +341,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         const g = defaultGenerator();
         const start = g.offset;
         const rec = eager(() => record(run, backends()));
-        const generator = { seed: g.seed, start, end: defaultGenerator() === g ? g.offset : start };
+        const kept = defaultGenerator() === g;
+        const generator = { seed: g.seed, start, end: kept ? g.offset : start, ...(kept ? { global: g } : {}) };
         const argsB = argData(tensors);
         const s = buildSchedule(entry.a!, rec, { argsA: entry.argsA, argsB, generator }, (v): v is Tensor => v instanceof Tensor);
         if (typeof s === 'string') {

@@ -11,6 +11,8 @@
 // - pending lazy work of the arguments' and the default backend is computed before recording
 //   starts, so only the step's own work is recorded;
 // - eager adam calls get their bias corrections from compile()'s step count (adam-steps.ts);
+// - each 'random' call notes the Generator it drew from (random.ts's watchDraws tells it just
+//   before the call), so a replay can draw from and advance that same Generator;
 // - host reads (read/readSync) while recording throw a HeedError naming compile and the fix;
 // - the hooks (recorder, Tensor.prototype.stridedView, FinalizationRegistry.prototype.register)
 //   are installed only for the extent of one recording and always restored.
@@ -22,6 +24,7 @@ import type { Storage } from '../storage.js';
 import { correctAdamArgs, noteAdamResult } from './adam-steps.js';
 import { flushLazy, innerData } from './buffers.js';
 import { Tensor } from '../tensor.js';
+import { watchDraws, type Generator } from '../random.js';
 
 /**
  * @internal Where a recorded view operand's buffer came from: a result of an earlier recorded
@@ -51,6 +54,8 @@ export interface RecordedCall {
   readonly args: readonly unknown[];
   readonly refs: readonly BufferRef[];
   readonly outs: readonly DataId[];
+  /** For a 'random' call: the Generator it drew from (undefined when not drawn through random.ts). */
+  readonly generator?: Generator;
 }
 
 /**
@@ -183,6 +188,7 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
   const readTensors = new Set<Tensor>();
   const reads: [DataId, Storage][] = [];
   const lazyBackends = new Set<LazyBackend>();
+  const drawn: Generator[] = [];
   const recorder = (backend: Backend, kernel: KernelName | FusedKernelName, args: readonly unknown[], result: unknown): void => {
     if (HOST_READS.has(kernel)) throw hostReadError(kernel);
     if (backend instanceof LazyBackend) { lazyBackends.add(backend); return; } // its calls to the inner backend are the real ones
@@ -197,7 +203,9 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     const outs = (Array.isArray(result) ? result : [result]) as DataId[];
     const index = calls.length;
     outs.forEach((d, out) => live.set(d, { call: index, out }));
-    calls.push({ backend, kernel, args: args.map(copyArg), refs, outs });
+    const drew = kernel === 'random' ? drawn.shift() : undefined;
+    const generator = drew !== undefined && drew.seed === args[2] ? drew : undefined;
+    calls.push({ backend, kernel, args: args.map(copyArg), refs, outs, ...(generator ? { generator } : {}) });
   };
   const proto = Tensor.prototype as unknown as { stridedView(this: Tensor, op: string): StridedView };
   const stridedView = proto.stridedView;
@@ -214,6 +222,7 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     register.call(this, target, held, token);
   };
   const previous = setKernelRecorder(recorder);
+  const previousWatcher = watchDraws((g) => { drawn.push(g); });
   const stopCorrecting = onKernel(correctAdam);
   depth++;
   try {
@@ -236,6 +245,7 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
   } finally {
     depth--;
     stopCorrecting();
+    watchDraws(previousWatcher);
     setKernelRecorder(previous);
     proto.stridedView = stridedView;
     registry.register = register;

@@ -5,12 +5,13 @@
 // holder (the holder's Storage takes the new buffer, the old one is freed) and wraps the step's
 // return value in new tensors. No op code, autograd or validation runs. Invariants:
 // - nothing observable changes before the last kernel returned: holders are swapped at the end,
-//   so a failed or declined kernel leaves parameters and state as they were (ReplayDeclined);
+//   so a failed or declined kernel leaves parameters and state as they were (ReplayDeclined),
+//   the random streams (global and private Generators) rewound;
 // - every buffer a replay allocates is either freed, donated (its predecessor freed) or owned by
 //   a returned tensor, so steady-state replays hold a constant number of buffers.
 import { FUSED_KERNEL_NAMES, type Backend, type DataId, type StridedView } from '../backend.js';
 import { runFusedKernel, runKernel, type FusedKernelName, type KernelName } from '../kernel-dispatch.js';
-import { defaultGenerator } from '../random.js';
+import { defaultGenerator, type Generator } from '../random.js';
 import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { HeedError } from '../errors.js';
@@ -138,6 +139,8 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
   for (const [slot, d] of schedule.constants) vals[slot] = d;
   const generator = defaultGenerator();
   const { seed, offset } = generator;
+  const privateStreams = new Map<Generator, readonly [number, number]>();
+  for (const c of calls) if (c.rule?.kind === 'random' && typeof c.rule.from === 'object') privateStreams.set(c.rule.from, [c.rule.from.seed, c.rule.from.offset]);
   let done = 0;
   try {
     for (; done < calls.length; done++) {
@@ -158,6 +161,7 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
     for (let i = 0; i < done; i++) if (!calls[i].constant) for (const s of calls[i].outs) if (!freed.has(s)) runKernel(calls[i].backend, 'free', vals[s]);
     generator.seed = seed;
     generator.offset = offset;
+    for (const [g, [s, o]] of privateStreams) { g.seed = s; g.offset = o; }
     throw e;
   }
   for (const [slot, holder] of bound.holders) donate(holder, vals[slot]);

@@ -6,6 +6,9 @@
 // - A and B must agree call for call (backend, kernel, view layouts, where each operand came
 //   from, host arguments); the only host values allowed to differ are those an exhaustive rule
 //   re-derives per replay (SCALAR_RULES: the random stream's counter, Adam's bias corrections);
+// - a random call replays by drawing from the global generator or the same private Generator
+//   it drew from in A and B (advancing it like the eager draw), or with frozen arguments when
+//   A and B drew the same numbers (a Generator made inside the step);
 //   anything else that differs makes the step not compilable (reason given);
 // - slots 0..inputs.length-1 are the replay's inputs, then one slot per recorded result;
 // - which produced slots stay alive after a step (persistent state, donated to their holders)
@@ -15,9 +18,10 @@ import type { DType } from '../dtype.js';
 import type { FusedKernelName, KernelName } from '../kernel-dispatch.js';
 import type { Storage } from '../storage.js';
 import type { Tensor } from '../tensor.js';
+import type { Generator } from '../random.js';
 import { adamStepOf, biasCorrection } from './adam-steps.js';
 import { innerData } from './buffers.js';
-import { forEachView, isView, type BufferRef, type Recording } from './record.js';
+import { forEachView, isView, type BufferRef, type RecordedCall, type Recording } from './record.js';
 
 /**
  * @internal Where a replay input comes from: a tensor argument (flattened index), a tensor the
@@ -57,11 +61,12 @@ export interface ViewTemplate {
  *
  * @example
  * ```ts
- * const rule: ScalarRule = { kind: 'random', global: true, offset: 0, delta: 0 };
+ * const rule: ScalarRule = { kind: 'random', from: 'global' };
  * ```
  */
 export type ScalarRule =
-  | { readonly kind: 'random'; readonly global: boolean; readonly offset: number; readonly delta: number }
+  /** from: the global generator at replay time, a private Generator, or the recorded arguments. */
+  | { readonly kind: 'random'; readonly from: 'global' | 'fixed' | Generator }
   | { readonly kind: 'adam'; readonly step: number | null };
 
 /**
@@ -131,15 +136,15 @@ export interface Schedule {
  *
  * @example
  * ```ts
- * const ctx: ScheduleContext = { argsA, argsB, generator: { seed: 0, start: 0, end: 64 } };
+ * const ctx: ScheduleContext = { argsA, argsB, generator: { seed: 0, start: 0, end: 64, global: defaultGenerator() } };
  * ```
  */
 export interface ScheduleContext {
   /** Buffers of the flattened tensor arguments of A and B. */
   readonly argsA: readonly DataId[];
   readonly argsB: readonly DataId[];
-  /** The global generator's seed and the counters B consumed from it. */
-  readonly generator: { readonly seed: number; readonly start: number; readonly end: number };
+  /** The global generator's seed, the counters B consumed from it, and the object (absent when B replaced it). */
+  readonly generator: { readonly seed: number; readonly start: number; readonly end: number; readonly global?: Generator };
 }
 
 function same(a: unknown, b: unknown): boolean {
@@ -165,7 +170,7 @@ function hostArgs(args: readonly unknown[]): unknown[] {
 /**
  * @internal The host arguments of a call on replay `r` (1 = the first replay after B) under its
  * rule: the random stream's seed and counter (drawn from `generator` when the step used the
- * global stream), or Adam's bias corrections for step `adamStep`.
+ * global stream, else from the step's own Generator), or Adam's bias corrections for step `adamStep`.
  *
  * @example
  * ```ts
@@ -176,9 +181,10 @@ export function ruleArgs(call: ScheduledCall, r: number, generator: { seed: numb
   const rule = call.rule;
   if (rule === null) return call.args;
   if (rule.kind === 'random') {
+    if (rule.from === 'fixed') return call.args;
     const size = call.args[1] as number;
-    if (rule.global) return [call.args[0], size, generator.seed, generator.next(size)];
-    return [call.args[0], size, call.args[2], rule.offset + r * rule.delta];
+    const g = rule.from === 'global' ? generator : rule.from;
+    return [call.args[0], size, g.seed, g.next(size)];
   }
   if (rule.step === null) return call.args;
   const s = call.args[4] as AdamScalars;
@@ -186,17 +192,20 @@ export function ruleArgs(call: ScheduledCall, r: number, generator: { seed: numb
 }
 
 /** Per kernel with host arguments that legitimately change between steps: how to re-derive them. */
-const SCALAR_RULES: { readonly [K in 'random' | 'adam']: (a: readonly unknown[], b: readonly unknown[], ctx: ScheduleContext) => ScalarRule | string } = {
+const SCALAR_RULES: { readonly [K in 'random' | 'adam']: (a: RecordedCall, b: RecordedCall, ctx: ScheduleContext) => ScalarRule | string } = {
   random: (a, b, ctx) => {
-    const [kindA, sizeA, seedA, offA] = a as [string, number, number, number];
-    const [kindB, sizeB, seedB, offB] = b as [string, number, number, number];
+    const [kindA, sizeA, seedA, offA] = a.args as [string, number, number, number];
+    const [kindB, sizeB, seedB, offB] = b.args as [string, number, number, number];
     if (kindA !== kindB || sizeA !== sizeB) return `random draws differ (${kindA} x${sizeA} vs ${kindB} x${sizeB})`;
     const g = ctx.generator;
-    if (seedB === g.seed && offB >= g.start && offB + sizeB <= g.end) return { kind: 'random', global: true, offset: offB, delta: 0 };
-    if (seedA !== seedB) return 'a random draw uses a different generator seed on each call; seed it outside the compiled function';
-    return { kind: 'random', global: false, offset: offB, delta: offB - offA };
+    if (b.generator !== undefined && b.generator === a.generator && b.generator !== g.global) return { kind: 'random', from: b.generator };
+    if (seedB === g.seed && offB >= g.start && offB + sizeB <= g.end) return { kind: 'random', from: 'global' };
+    if (seedA === seedB && offA === offB) return { kind: 'random', from: 'fixed' };
+    return 'a random draw takes different numbers on each call from a generator that is not the same Generator object in both traced ' +
+      'calls; create the Generator once outside the compiled function (or use the global one, seeded with manualSeed)';
   },
-  adam: (a, b) => {
+  adam: (ca, cb) => {
+    const a = ca.args, b = cb.args;
     const sa = a[4] as AdamScalars, sb = b[4] as AdamScalars;
     if (sa.lr !== sb.lr || sa.beta1 !== sb.beta1 || sa.beta2 !== sb.beta2 || sa.eps !== sb.eps) {
       return `adam's lr/betas/eps changed between calls (lr ${sa.lr} -> ${sb.lr}); a compiled step freezes them: pass a changing lr as an argument (it is part of the trace key) or keep it constant`;
@@ -324,7 +333,7 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
     const ca = a.calls[i], cb = b.calls[i];
     let rule: ScalarRule | null = null;
     if (hasRule(cb.kernel)) {
-      const r = SCALAR_RULES[cb.kernel](ca.args, cb.args, ctx);
+      const r = SCALAR_RULES[cb.kernel](ca, cb, ctx);
       if (typeof r === 'string') return `${describeCall(i, cb.kernel)}: ${r}`;
       rule = r;
     }
