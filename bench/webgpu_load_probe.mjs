@@ -9,6 +9,10 @@
 // gather, also at constant indices, since robustness clamps them), workgroup memory (with the
 // barrier that makes it useful) ~0.5, atomics ~0.3: so a matmul can only win by keeping more
 // operands in registers per load, never by staging through workgroup memory.
+// Part 2 times a 4x4 and an 8x8 register block (the blocked matmul's inner step) with its A and B
+// operands from scalar storage, array<vec4<f32>> storage, a uniform buffer, an rgba32float or an
+// r32float texture (textureLoad), or made in registers (the block's ceiling). On SwiftShader
+// none beat scalar storage by more than ~1.3x in any run (bench/README.md, WebGPU section).
 // usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json chrt -r 10 node bench/webgpu_load_probe.mjs
 import { findGpu } from '@heed/backend-webgpu';
 const gpu = await findGpu();
@@ -66,5 +70,68 @@ var<workgroup> tA: array<f32, 256>;
 }`;
   const ms = await timeKernel(code, [out, src, src2], 64);
   console.log(`${name}: ${((2 * 64 * ITER * 64 * 64) / ms / 1e6).toFixed(2)} GFLOP/s`);
+}
+
+// Part 2: a T x T register block (T = 4, 8), as in the blocked matmul: per depth step T A and
+// T B operands (per-invocation addresses) and T*T multiply-adds. Operand sources: none (values
+// made in registers: the block's own ceiling), scalar storage loads (today's kernel),
+// array<vec4<f32>> storage, a uniform array<vec4<f32>> (16 KiB), an rgba32float texture (T/4
+// texels per operand strip) and an r32float texture (T texels), the textures via textureLoad.
+const tex = (format, width) => device.createTexture({ size: [width, 64], format, usage: 0x04 | 0x02 }).createView(); // TEXTURE_BINDING | COPY_DST
+const ubuf = device.createBuffer({ size: 16 * 1024, usage: 0x40 }); // UNIFORM
+const vecSplit = (T) => `${rep(T, (i) => `let a${i} = va${i >> 2}[${i & 3}];`)} ${rep(T, (i) => `let b${i} = vb${i >> 2}[${i & 3}];`)}`;
+const sources = (T) => ({
+  registers: { bind: 'var<storage, read> S: array<f32>;', res: () => ({ buffer: src }),
+    load: `let fk = f32(k) * 1e-3; ${rep(T, (i) => `let a${i} = fk + ${i}.0;`)} ${rep(T, (i) => `let b${i} = fk - ${i}.0;`)}` },
+  storageScalar: { bind: 'var<storage, read> S: array<f32>;', res: () => ({ buffer: src }),
+    load: `let ia = (kk * 64u + lid) * ${T}u; let ib = (kk * 64u + (lid ^ 7u)) * ${T}u + 131072u;
+    ${rep(T, (i) => `let a${i} = S[ia + ${i}u];`)} ${rep(T, (i) => `let b${i} = S[ib + ${i}u];`)}` },
+  storageVec4: { bind: 'var<storage, read> S: array<vec4<f32>>;', res: () => ({ buffer: src }),
+    load: `let ia = (kk * 64u + lid) * ${T / 4}u; let ib = (kk * 64u + (lid ^ 7u)) * ${T / 4}u + 32768u;
+    ${rep(T / 4, (j) => `let va${j} = S[ia + ${j}u]; let vb${j} = S[ib + ${j}u];`)} ${vecSplit(T)}` },
+  uniformVec4: { bind: 'var<uniform> S: array<vec4<f32>, 1024>;', res: () => ({ buffer: ubuf }),
+    load: `let ia = ((kk * 64u + lid) * ${T / 4}u) & 511u; let ib = (((kk * 64u + (lid ^ 7u)) * ${T / 4}u) & 511u) + 512u;
+    ${rep(T / 4, (j) => `let va${j} = S[ia + ${j}u]; let vb${j} = S[ib + ${j}u];`)} ${vecSplit(T)}` },
+  textureRgba32f: { bind: 'var S: texture_2d<f32>;', res: () => tex('rgba32float', 512),
+    load: `let xa = i32(lid * ${T / 4}u); let xb = i32((lid ^ 7u) * ${T / 4}u + 256u); let y = i32(kk);
+    ${rep(T / 4, (j) => `let va${j} = textureLoad(S, vec2<i32>(xa + ${j}, y), 0); let vb${j} = textureLoad(S, vec2<i32>(xb + ${j}, y), 0);`)} ${vecSplit(T)}` },
+  textureR32f: { bind: 'var S: texture_2d<f32>;', res: () => tex('r32float', 1024),
+    load: `let xa = i32(lid * ${T}u); let xb = i32((lid ^ 7u) * ${T}u + 512u); let y = i32(kk);
+    ${rep(T, (i) => `let a${i} = textureLoad(S, vec2<i32>(xa + ${i}, y), 0).x;`)} ${rep(T, (i) => `let b${i} = textureLoad(S, vec2<i32>(xb + ${i}, y), 0).x;`)}` },
+});
+for (const T of [4, 8]) {
+  const U = Math.max(1, 64 / (T * T)); // depth steps per loop iteration: >= 64 multiply-adds each
+  const ITER2 = 16384 / (T * T * U); // 16384 multiply-adds per invocation
+  const decl = rep(T, (p) => rep(T, (q) => `var c${p}_${q} = f32(lid) + ${p * T + q}.0;`));
+  const fmas = rep(T, (p) => rep(T, (q) => `c${p}_${q} = fma(a${p}, b${q}, c${p}_${q});`));
+  const sum = rep(T, (p) => rep(T, (q) => `c${p}_${q}`)).replaceAll(' ', ' + ');
+  for (const [name, s] of Object.entries(sources(T))) {
+    const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@group(0) @binding(1) ${s.bind}
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${decl}
+  for (var k = 0u; k < ${ITER2}u; k++) {
+    ${rep(U, (u) => `{ let kk = (k * ${U}u + ${u}u) & 63u;
+    ${s.load}
+    ${fmas} }`, '\n    ')}
+  }
+  o[g.x] = ${sum};
+  if (g.x == 1000000u) { o[0] = ${name === 'registers' ? 'S[0]' : '0.0'}; }
+}`;
+    const module = device.createShaderModule({ code });
+    const info = await module.getCompilationInfo();
+    if (info.messages.some((m) => m.type === 'error')) { console.log(`${T}x${T} block, ${name}:`, info.messages.map((m) => m.message).join('; ')); continue; }
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }, { binding: 1, resource: s.res() }] });
+    const once = async (n) => {
+      const enc = device.createCommandEncoder();
+      for (let r = 0; r < n; r++) { const pass = enc.beginComputePass(); pass.setPipeline(pipeline); pass.setBindGroup(0, bindGroup); pass.dispatchWorkgroups(64); pass.end(); }
+      device.queue.submit([enc.finish()]); await device.queue.onSubmittedWorkDone();
+    };
+    await once(1);
+    let best = Infinity;
+    for (let t = 0; t < 4; t++) { const t0 = performance.now(); await once(3); best = Math.min(best, (performance.now() - t0) / 3); }
+    console.log(`${T}x${T} block, operands from ${name}: ${((2 * T * T * U * ITER2 * 64 * 64) / best / 1e6).toFixed(2)} GFLOP/s`);
+  }
 }
 process.exit(0);
