@@ -9,7 +9,7 @@ import type { StridedView } from '@heed/core';
 
 /** A stub provider computing `c = a @ b` over the heap with the given element strides (epilogues declined). */
 function stubKernels(declineTransposedA: boolean): NativeKernels {
-  let heap = new Float32Array(0);
+  let heap: Float32Array = new Float32Array(0);
   return {
     bind: (h) => { heap = h; },
     matmul: (batch, m, n, k, a, as0, as1, as2, b, bs0, bs1, bs2, c, epi) => {
