@@ -10,7 +10,10 @@
 // --compile runs the step through core's compile(): traced on its first calls, then its kernel
 // schedule is replayed (the bias corrections c1/c2 of the ops Adam are passed as 0-d tensor
 // arguments, since host numbers are frozen in a trace; --adam=step's are re-derived by compile).
-// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step] [--lazy] [--compile] [--profile]
+// --warmup=N runs N untimed steps first (default 3, the harness's): V8 keeps optimizing the lazy
+// layer's JS on its background threads for well over the default warm-up, so a steady-state
+// comparison of --lazy needs more. --profile also prints where the CPU matmuls ran (native/WASM).
+// usage: node bench/train_heed.mjs [--backend=cpu|webgpu] [--fused] [--adam=ops|step] [--lazy] [--compile] [--profile] [--warmup=N]
 //        CPU debug flags: --threads=N  --reference  --simd=simd|relaxed
 import { parseArgs, emit, rssMB } from '../../shared/peers/lib/common.mjs';
 import { CFG, GELU_C, paramShapes, initParams, makeBatch, adamScalars, PARAM_NAMES } from '../../shared/peers/lib/model_spec.mjs';
@@ -122,7 +125,10 @@ async function step(t) {
   return l;
 }
 
-const r = await trainLoop(step);
+const warmup = args.warmup === undefined ? undefined : Number(args.warmup);
+if (warmup !== undefined && !(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup=${args.warmup}: give a whole number of untimed steps (default 3)`);
+const r = await trainLoop(step, warmup === undefined ? {} : { warmup });
+if (warmup !== undefined) r.warmup_steps = warmup;
 
 /** Kernel dispatches of one more step: what reached the backend (under --lazy, its inner backend). */
 async function dispatchesPerStep() {
@@ -147,6 +153,8 @@ if (args.profile) {
   for (const k of p.kernels.slice(0, 12)) {
     console.error(`  ${k.kernel.padEnd(12)} x${String(k.calls).padStart(4)}  ${k.ms.toFixed(2).padStart(7)} ms  ${(k.bytesRead / 2 ** 20).toFixed(1).padStart(6)} MiB read`);
   }
+  const routes = (backend.inner ?? backend).fastInfo?.()?.matmuls;
+  if (routes) console.error(`CPU matmul calls so far: ${routes.native} native, ${routes.wasm} WASM GEMM`);
 }
 if (compiled) {
   const s = compiled.stats;

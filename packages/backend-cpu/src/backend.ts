@@ -80,7 +80,7 @@ const FUSE_TRAINING_ATTENTION_FROM = 2 ** 17;
  *
  * @example
  * ```ts
- * new CpuBackend().fastInfo(); // { flavor: 'simd', threads: 2, heap: { ... } } or null
+ * new CpuBackend().fastInfo(); // { flavor: 'simd', threads: 2, heap: { ... }, native: null, matmuls: { native: 0, wasm: 3 } } or null
  * ```
  */
 export interface CpuFastInfo {
@@ -93,6 +93,12 @@ export interface CpuFastInfo {
   readonly heap: FastHeapStats;
   /** The native kernel provider in use (e.g. 'OpenBLAS 0.3.21 Zen, openmp, 2 threads'), or null. */
   readonly native: string | null;
+  /**
+   * Where this backend's float32 `matmul` calls ran so far (also those inside `matmulElementwise`):
+   * on the native provider, or on the WASM GEMM (no provider, or the provider declined the
+   * layout). Lets a benchmark or test check that no operand layout silently falls off native.
+   */
+  readonly matmuls: { readonly native: number; readonly wasm: number };
 }
 
 /**
@@ -144,6 +150,7 @@ export class CpuBackend implements Backend {
   #disposed = false;
   readonly #fast: FastRuntime | null;
   readonly #native: NativeProvider | null;
+  readonly #matmuls = { native: 0, wasm: 0 };
 
   constructor(options: CpuBackendOptions = {}) {
     const fast = options.fast ?? envFlag('HEED_CPU_FAST') !== '0';
@@ -190,7 +197,7 @@ export class CpuBackend implements Backend {
   fastInfo(): CpuFastInfo | null {
     const rt = this.#fast;
     if (rt === null) return null;
-    return { flavor: rt.flavor, threads: rt.threads, shared: rt.heap.shared, heap: rt.heap.stats(), native: this.#native?.name ?? null };
+    return { flavor: rt.flavor, threads: rt.threads, shared: rt.heap.shared, heap: rt.heap.stats(), native: this.#native?.name ?? null, matmuls: { ...this.#matmuls } };
   }
 
   /** New buffers [param, m, v] from the one-pass WASM kernel (inputs unchanged), or null to decline. */
@@ -284,7 +291,15 @@ export class CpuBackend implements Backend {
   matmul(a: StridedView, b: StridedView): DataId {
     this.#live('matmul');
     const rt = this.#fast;
-    return (rt && ((this.#native && nativeMatmul(rt, this.#native, a, b)) || fastMatmul(rt, a, b))) || matmulKernel(a, b);
+    if (rt === null) return matmulKernel(a, b);
+    const nat = this.#native && nativeMatmul(rt, this.#native, a, b);
+    if (nat) {
+      this.#matmuls.native++;
+      return nat;
+    }
+    const wasm = fastMatmul(rt, a, b);
+    if (wasm) this.#matmuls.wasm++;
+    return wasm || matmulKernel(a, b);
   }
 
   /** A fused elementwise program from lazy execution, as one generated loop (null without eval). */

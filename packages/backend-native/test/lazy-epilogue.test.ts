@@ -2,14 +2,19 @@
 // Lazy execution over the native CPU backend: a matmul and its elementwise epilogue (bias add,
 // relu, residual add; a tanh GELU after linear) are one matmulElementwise call (the native GEMM,
 // then the generated WASM program over the product), bitwise equal to the eager native backend
-// running matmul and the elementwise ops one by one.
+// running matmul and the elementwise ops one by one. Also: the operand layouts a lazy training
+// step hands the inner backend (transposed weights, A^T B weight gradients, permuted heads) all
+// run on the native GEMM (fastInfo().matmuls), none on the WASM one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LazyBackend, gelu, linear, registerBackend, relu, removeBackend, tensor, tidy, type Tensor } from '@heed/core';
+import { LazyBackend, gelu, linear, registerBackend, relu, removeBackend, softmax, tensor, tidy, valueAndGrad, type Tensor } from '@heed/core';
 import { createNativeCpuBackend } from '@heed/backend-native';
+import type { CpuBackend } from '@heed/backend-cpu';
 
 let lazy: LazyBackend;
+let inner: CpuBackend;
+let eager: CpuBackend;
 beforeAll(() => {
-  const eager = createNativeCpuBackend();
+  eager = createNativeCpuBackend();
   const renamed = new Proxy(eager, {
     get(target, key) {
       if (key === 'name') return 'native-eager-mme';
@@ -18,7 +23,8 @@ beforeAll(() => {
     },
   });
   registerBackend({ name: 'native-eager-mme', priority: -10, create: () => renamed });
-  lazy = new LazyBackend(createNativeCpuBackend(), { name: 'native-lazy-mme' });
+  inner = createNativeCpuBackend();
+  lazy = new LazyBackend(inner, { name: 'native-lazy-mme' });
   registerBackend({ name: 'native-lazy-mme', priority: -10, create: () => lazy });
 });
 afterAll(() => {
@@ -67,5 +73,45 @@ describe('lazy matmul epilogues on the native CPU backend', () => {
     lazy.resetStats();
     await run('native-lazy-mme', (x, w, b) => gelu(linear(x, w, b), 'tanh'));
     expect(lazy.stats().dispatches).toBe(2);
+  });
+});
+
+describe('lazy training-step layouts on the native CPU backend', () => {
+  /** Loss and gradients of a one-head attention + MLP block (the bench step's matmul layouts: x @ w^T, q @ k^T, A^T B gradients). */
+  async function step(backend: string): Promise<number[][]> {
+    const [B, T, D] = [2, 16, 24];
+    const x = tensor(values(B * T * D, 5), { shape: [B, T, D], backend });
+    const wq = tensor(values(D * D, 6), { shape: [D, D], backend });
+    const wk = tensor(values(D * D, 7), { shape: [D, D], backend });
+    const w1 = tensor(values(D * D, 8), { shape: [D, D], backend });
+    const b1 = tensor(values(D, 9), { shape: [D], backend });
+    const f = valueAndGrad((xs: Tensor, q: Tensor, k: Tensor, w: Tensor, b: Tensor) => {
+      const qs = xs.matmul(q), ks = xs.matmul(k.transpose(0, 1));
+      const a = softmax(qs.matmul(ks.transpose(-1, -2)).mul(1 / Math.sqrt(D)), -1);
+      const h = a.matmul(xs).reshape([B * T, D]);
+      return relu(h.matmul(w).add(b)).square().mean();
+    });
+    const out = tidy(() => { const { value, grads } = f(x, wq, wk, w1, b1); return [value, ...grads]; });
+    const got = await Promise.all(out.map(async (t) => Array.from(await t.data())));
+    for (const t of [x, wq, wk, w1, b1, ...out]) t.dispose();
+    return got;
+  }
+
+  it('runs every matmul of forward and backward natively, equal to eager up to reduction order', async () => {
+    const want = await step('native-eager-mme');
+    const before = inner.fastInfo()?.matmuls ?? { native: 0, wasm: 0 };
+    const got = await step('native-lazy-mme');
+    const after = inner.fastInfo()?.matmuls ?? { native: 0, wasm: 0 };
+    // lazy runs mean/sum and softmax's folds as generated row programs, eager as native row
+    // kernels: the same sums in another order, so float32 rounding differs in the last bits
+    expect(got.map((g) => g.length)).toEqual(want.map((w) => w.length));
+    got.forEach((g, i) => {
+      const scale = Math.max(...want[i].map(Math.abs));
+      g.forEach((v, j) => expect(Math.abs(v - want[i][j])).toBeLessThanOrEqual(1e-5 * scale));
+    });
+    expect(after.wasm - before.wasm).toBe(0);
+    // 5 forward products (qs, ks, scores, a @ xs, h @ w) and their operand gradients reach the GEMM
+    expect(after.native - before.native).toBeGreaterThanOrEqual(10);
+    expect(eager.fastInfo()?.matmuls.wasm).toBe(0);
   });
 });
