@@ -154,15 +154,13 @@ export class LazyBackend implements Backend {
   }
 
   /**
-   * Computes every pending buffer that is still alive, latest recorded first (a consumer before
-   * the alive buffers it reads, which its program then writes out: an optimizer's parameter
-   * update with its moments, one program instead of three), each with the pending graph behind
-   * it, then flushes the inner backend. (Grouping same-shape buffers would save more, but makes
-   * the schedule depend on what earlier steps left pending, which compile()'s two traces must
-   * not see differ.)
+   * Computes every pending buffer that is still alive, in recording order, each with the
+   * pending graph behind it, then flushes the inner backend. (Grouping same-shape buffers or
+   * another order would save programs, but makes the schedule depend on what earlier steps
+   * left pending, which compile()'s two traces must not see differ.)
    */
   flush(): void {
-    for (const b of [...this.live].reverse()) if (b.pending !== null && !b.freed) this.realizeAll([b], new Set());
+    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realizeAll([b], new Set());
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
