@@ -121,7 +121,6 @@ export class LazyBackend implements Backend {
     return this.eager(() => runKernel(this.inner, 'reduce', op, this.view(x), axes, outDtype), outDtype, shape, 'reduce');
   }
   matmul(a: StridedView, b: StridedView): DataId {
-    for (const v of [a, b]) lazy(v.data, 'matmul');
     return this.record({ kind: 'matmul', a, b }, a.dtype, matmulShape({ a, b }));
   }
   gather(x: StridedView, axis: number, index: StridedView): DataId {
@@ -251,8 +250,11 @@ export class LazyBackend implements Backend {
     return { ...v, data: this.realize(lazy(v.data, 'view'), busy) };
   }
 
-  /** Releases the operands of a node that stopped being pending. */
-  private releaseOperands(p: Pending): void {
+  /** Marks pending `b` computed or dropped: out of the CSE table, no longer pending, its operands released. */
+  private retire(b: LazyBuffer): void {
+    const p = b.pending as Pending;
+    this.settle(b);
+    b.pending = null;
     for (const v of operands(p)) this.release(v.data as LazyBuffer);
   }
 
@@ -268,12 +270,9 @@ export class LazyBackend implements Backend {
       runKernel(this.inner, 'free', b.inner);
       b.inner = null;
     }
-    const p = b.pending;
-    if (p !== null) {
-      this.settle(b);
-      b.pending = null;
+    if (b.pending !== null) {
+      this.retire(b);
       this.counts.skipped++;
-      this.releaseOperands(p);
     }
   }
 
@@ -360,9 +359,7 @@ export class LazyBackend implements Backend {
     m.inner = runKernel(this.inner, 'matmul', a, b);
     this.counts.dispatches++;
     if (this.debug) console.log(`[heed fusion] matmul -> [${m.shape.join(',')}]`);
-    this.settle(m);
-    m.pending = null;
-    this.releaseOperands(p);
+    this.retire(m);
   }
 
   /**
@@ -415,12 +412,7 @@ export class LazyBackend implements Backend {
     if (this.debug) console.log(`[heed fusion] ${plan.matmul !== null ? 'matmul + ' : ''}${describe(program)}`);
     const done = ids;
     outputs.forEach((b, i) => { b.inner = done[i]; });
-    for (const n of plan.fused) {
-      const p = n.pending as Pending;
-      this.settle(n);
-      n.pending = null;
-      this.releaseOperands(p);
-    }
+    for (const n of plan.fused) this.retire(n);
     for (const n of plan.fused) if (n.inner === null && n.freed && n.uses === 0) this.live.delete(n);
     return true;
   }

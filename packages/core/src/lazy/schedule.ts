@@ -23,7 +23,7 @@
 //   and a 'row' output row-level (else the plan asks for it to be computed on its own);
 // - a pending fill is a constant through any view.
 import type { StridedView } from '../backend.js';
-import { contiguousStrides, sizeOf } from '../shape.js';
+import { contiguousStrides, isContiguous, sizeOf } from '../shape.js';
 import { matmulShape, operands, type LazyBuffer, type Pending } from './graph.js';
 import { programLevels, type ElementwiseExpr, type ElementwiseProgram } from './program.js';
 
@@ -248,7 +248,7 @@ export function buildProgram(plan: Plan) {
       const value = o.pending.value;
       for (const at of constants) {
         const c = exprs[at] as { readonly value: number; readonly dtype: string };
-        if (c.dtype === o.dtype && (c.value === value ? c.value !== 0 || Object.is(c.value, value) : c.value !== c.value && value !== value)) return at;
+        if (c.dtype === o.dtype && Object.is(c.value, value)) return at; // NaN matches NaN, -0 not 0
       }
       const at = exprs.push({ op: 'const', value, dtype: o.dtype }) - 1;
       constants.push(at);
@@ -321,9 +321,7 @@ function edgeKind(v: StridedView, o: LazyBuffer): 'identity' | 'expand' | null {
 
 /** Whether `v` reads all of `o` in its row-major order (any reshape of it: strides contiguous over v's own shape). */
 function readsWhole(v: StridedView, o: LazyBuffer): boolean {
-  if (v.offset !== 0 || sizeOf(v.shape) !== sizeOf(o.shape)) return false;
-  for (let d = v.shape.length - 1, c = 1; d >= 0; c *= v.shape[d], d--) if (v.shape[d] !== 1 && v.strides[d] !== c) return false;
-  return true;
+  return v.offset === 0 && sizeOf(v.shape) === sizeOf(o.shape) && isContiguous(v.shape, v.strides);
 }
 
 /** Whether `v` (of shape X) reads buffer `oShape` (the row shape, size-1 dims aside) as a broadcast over X's k trailing dims. */
