@@ -14,7 +14,7 @@
 //   program shape other than the product's, batch dims that do not merge into one stride, too
 //   many bindings or metadata words, an empty product, an op without a WGSL form) is declined
 //   with null: the lazy layer then runs `matmul` and `elementwise`.
-import { coalesceDims, type DataId, type DType, type ElementwiseProgram, type StridedView } from '@heed/core';
+import { coalesceDims, programId, type DataId, type DType, type ElementwiseProgram, type StridedView } from '@heed/core';
 import type { OpKit } from './fused-ops.js';
 import { constantWord, exprWgsl } from './fused-program.js';
 import { matmulGrids, matmulKernel, type MatmulVariant } from './matmul.js';
@@ -85,12 +85,11 @@ fn epilogue(acc: f32, i: u32, bb: u32, rr: u32, cc: u32) {\n  ${lines.join('\n  
   return matmulKernel(variant, { head, init, store: (acc, index, bIdx, row, col) => `epilogue(${acc}, ${index}, ${bIdx}, ${row}, ${col});` });
 }
 
-/** Generated sources by structure (variant, exprs without constant values, outputs, slot, dtypes). */
+/** Generated sources by structure (variant, the program's structure id from core, slot, dtypes). */
 const sources = new Map<string, string | null>();
 
 function cachedKernel(variant: MatmulVariant, program: ElementwiseProgram, slot: number, dtypes: readonly DType[]): string | null {
-  const shape = program.exprs.map((e) => (e.op === 'const' ? `c:${e.dtype}` : JSON.stringify(e)));
-  const key = `${variant}|${shape.join(';')}|${program.outputs.join(',')}|${slot}|${dtypes.join(',')}`;
+  const key = `${variant}|${programId(program)}|${slot}|${dtypes.join(',')}`;
   if (!sources.has(key)) sources.set(key, matmulProgramKernel(variant, program, slot, dtypes));
   return sources.get(key) ?? null;
 }
