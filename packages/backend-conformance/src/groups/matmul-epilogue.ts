@@ -6,7 +6,7 @@
 // declines). Checks: bias row + relu, batched with a residual and a scale (product written out
 // too), broadcast batch (stride 0), transposed operand views, a tanh chain with a cast to int32.
 // A call that declines (null) is accepted (the lazy layer falls back) but noted by no output.
-import { runProgramByPrimitives, type Backend, type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
+import { contiguousStrides, runProgramByPrimitives, type Backend, type DataId, type DType, type ElementwiseExpr, type ElementwiseProgram, type StridedView } from '@heed/core';
 import { ensure } from '../assert.js';
 import { Rng } from '../host.js';
 import type { CaseContext } from '../types.js';
@@ -45,13 +45,6 @@ const CHECKS: readonly EpilogueCheck[] = [
   },
 ];
 
-function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]; }
-  return s;
-}
-
 function upload(backend: Backend, n: number, rng: Rng, owned: DataId[]): DataId {
   const id = backend.upload(Float32Array.from({ length: n }, () => rng.normal()), f32);
   owned.push(id);
@@ -76,7 +69,7 @@ function setUp(backend: Backend, check: EpilogueCheck, owned: DataId[]) {
   for (const kind of check.extra) {
     inputs.push(kind === 'row'
       ? { data: upload(backend, N, rng, owned), dtype: f32, shape, strides: [0, 0, 1], offset: 0 }
-      : { data: upload(backend, B * M * N, rng, owned), dtype: f32, shape, strides: contiguous(shape), offset: 0 });
+      : { data: upload(backend, B * M * N, rng, owned), dtype: f32, shape, strides: contiguousStrides(shape), offset: 0 });
   }
   const program: ElementwiseProgram = { shape, exprs: check.exprs, outputs: check.outputs };
   return { a, b, program, inputs, shape };
@@ -112,7 +105,7 @@ export async function runMatmulEpilogue(ctx: CaseContext): Promise<void> {
       ran++;
       const product = backend.matmul(a, b);
       owned.push(product);
-      const full = inputs.map((v) => v ?? { data: product, dtype: f32, shape, strides: contiguous(shape), offset: 0 });
+      const full = inputs.map((v) => v ?? { data: product, dtype: f32, shape, strides: contiguousStrides(shape), offset: 0 });
       const want = backend.elementwise?.(program, full) ?? runProgramByPrimitives(backend, program, full);
       owned.push(...want);
       const [g, w] = [await readAll(backend, got, program), await readAll(backend, want, program)];
