@@ -11,7 +11,7 @@
 //   a returned tensor, so steady-state replays hold a constant number of buffers.
 import { FUSED_KERNEL_NAMES, type Backend, type DataId, type StridedView } from '../backend.js';
 import { runFusedKernel, runKernel, type FusedKernelName, type KernelName } from '../kernel-dispatch.js';
-import { defaultGenerator, type Generator } from '../random.js';
+import { defaultGenerator } from '../random.js';
 import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import { HeedError } from '../errors.js';
@@ -139,8 +139,7 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
   for (const [slot, d] of schedule.constants) vals[slot] = d;
   const generator = defaultGenerator();
   const { seed, offset } = generator;
-  const privateStreams = new Map<Generator, readonly [number, number]>();
-  for (const c of calls) if (c.rule?.kind === 'random' && typeof c.rule.from === 'object') privateStreams.set(c.rule.from, [c.rule.from.seed, c.rule.from.offset]);
+  const privateStreams = schedule.generators.map((g) => [g, g.seed, g.offset] as const);
   let done = 0;
   try {
     for (; done < calls.length; done++) {
@@ -161,7 +160,7 @@ export function replaySchedule(schedule: Schedule, bound: ReplayBindings, r: num
     for (let i = 0; i < done; i++) if (!calls[i].constant) for (const s of calls[i].outs) if (!freed.has(s)) runKernel(calls[i].backend, 'free', vals[s]);
     generator.seed = seed;
     generator.offset = offset;
-    for (const [g, [s, o]] of privateStreams) { g.seed = s; g.offset = o; }
+    for (const [g, s, o] of privateStreams) { g.seed = s; g.offset = o; }
     throw e;
   }
   for (const [slot, holder] of bound.holders) donate(holder, vals[slot]);

@@ -127,6 +127,8 @@ export interface Schedule {
   readonly carried: ReadonlySet<number>;
   /** Lazy backends to flush before a replay. */
   readonly lazyBackends: readonly Backend[];
+  /** The private generators (not the global stream) its random calls draw from; a failed replay rewinds them. */
+  readonly generators: readonly Generator[];
   /** The buffers of the constant calls' slots, made on the first replay (null: not made yet). */
   constants: Map<number, DataId> | null;
 }
@@ -351,7 +353,9 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
   if (a.resultShape !== b.resultShape) return 'the two traced calls return different structures';
   const resultSlots = new Set<number>();
   collectResultSlots(result, resultSlots);
-  return { inputs, calls, slots: next, aliveAtEnd, result, resultSlots, carried, lazyBackends: [...b.lazyBackends], constants: null };
+  const generators = new Set<Generator>();
+  for (const c of calls) if (c.rule?.kind === 'random' && typeof c.rule.from === 'object') generators.add(c.rule.from);
+  return { inputs, calls, slots: next, aliveAtEnd, result, resultSlots, carried, lazyBackends: [...b.lazyBackends], generators: [...generators], constants: null };
 }
 
 /** Kernels that read no buffer and make the same values every time (when their host arguments are frozen). */
