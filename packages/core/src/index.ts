@@ -58,5 +58,5 @@ export * from './ops/pool.js';
 export * from './ops/move.js';
 export * from './ops/optim.js';
 export * from './random.js';
-export { compile, type CompileOptions, type CompileStats, type CompiledFunction } from './compile/compile.js';
+export { DEFAULT_MAX_TRACES, compile, type CompileOptions, type CompileStats, type CompiledFunction } from './compile/compile.js';
 export { bucketLength, padToBucket } from './compile/bucket.js';

@@ -3,6 +3,7 @@
 // batch shape, see `trainLoop({ compiled })`) or eager, and the one startup line that says so.
 // Invariants: a step is compiled only when it was asked for and no blocker applies; the first
 // blocker that applies is the reason printed; the line always starts with `step: `.
+import { DEFAULT_MAX_TRACES } from '@heed/core';
 
 /**
  * Why a compiled step cannot run (`when` true) and the reason printed for the eager fallback.
@@ -48,7 +49,7 @@ export interface StepModeOptions {
   blockers: readonly StepModeBlocker[];
   /** What the compiled step does with the batches' shapes (printed in the line, e.g. `one trace, batches padded to 14/11 tokens`). */
   detail?: string;
-  /** The trace cache size (`compile`'s `maxTraces`; default 8). */
+  /** The trace cache size (`compile`'s `maxTraces`; default `DEFAULT_MAX_TRACES`). */
   maxTraces?: number;
 }
 
@@ -69,6 +70,6 @@ export function chooseStepMode(o: StepModeOptions): StepMode {
   if (!o.compile) return { compiled: false, line: `step: eager (${o.off ?? '--no-compile'})` };
   const blocker = o.blockers.find((b) => b.when);
   if (blocker) return { compiled: false, line: `step: eager (${blocker.reason})` };
-  const parts = [...(o.detail ? [o.detail] : []), `trace cache ${o.maxTraces ?? 8}`, '--no-compile for eager steps'];
+  const parts = [...(o.detail ? [o.detail] : []), `trace cache ${o.maxTraces ?? DEFAULT_MAX_TRACES}`, '--no-compile for eager steps'];
   return { compiled: true, line: `step: compiled (${parts.join('; ')})` };
 }

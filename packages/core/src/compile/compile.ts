@@ -25,6 +25,16 @@ import { ReplayDeclined, releaseConstants, replaySchedule } from './replay.js';
 import { buildSchedule, describeSchedule, finalizeFrees, type Schedule } from './schedule.js';
 
 /**
+ * How many signatures {@link compile} keeps traced when `maxTraces` is not given.
+ *
+ * @example
+ * ```ts
+ * console.log(`trace cache ${options.maxTraces ?? DEFAULT_MAX_TRACES}`);
+ * ```
+ */
+export const DEFAULT_MAX_TRACES = 8;
+
+/**
  * Options of {@link compile}.
  *
  * @example
@@ -33,7 +43,7 @@ import { buildSchedule, describeSchedule, finalizeFrees, type Schedule } from '.
  * ```
  */
 export interface CompileOptions {
-  /** Signatures (input shapes...) kept traced, least recently used evicted first (default 8). */
+  /** Signatures (input shapes...) kept traced, least recently used evicted first (default {@link DEFAULT_MAX_TRACES}, 8). */
   readonly maxTraces?: number;
   /** Eager calls per signature before tracing (default 1: optimizers create their state then). */
   readonly warmup?: number;
@@ -193,7 +203,7 @@ function keyOf(value: unknown, tensors: Tensor[], path: string): string {
  */
 export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: CompileOptions = {}): CompiledFunction<A, R> {
   if (typeof fn !== 'function') throw new HeedError('compile', `expected a function, got ${describeValue(fn)}.`);
-  const maxTraces = options.maxTraces ?? 8;
+  const maxTraces = options.maxTraces ?? DEFAULT_MAX_TRACES;
   const warmup = options.warmup ?? 1;
   const maxAttempts = options.maxAttempts ?? 3;
   const onNotCompiled = options.onNotCompiled ?? 'warn';
