@@ -17,6 +17,7 @@ export { chooseMatmulVariant, MATMUL_VARIANTS, type MatmulVariant, type MatmulDe
 export { sizeClass, type WebGPUDebug } from './runtime.js';
 export { MAX_RANK } from './layout.js';
 
+
 /**
  * Options of {@link createWebGPUBackend}.
  *
@@ -31,16 +32,48 @@ export interface WebGPUBackendOptions {
   device?: GPUDevice;
   /** Use this adapter. */
   adapter?: GPUAdapter;
-  /** Use this GPU object, e.g. `create([])` of the npm `webgpu` package. Keep it referenced. */
+  /** Use this GPU object, e.g. `create(dawnFlags())` of the npm `webgpu` package. Keep it referenced. */
   gpu?: GPU;
   /** Debug switches: print shaders, force a matmul variant. */
   debug?: WebGPUDebug;
   /** Registry name of the backend (default 'webgpu'). */
   name?: string;
+  /**
+   * Node only, when Heed creates the Dawn instance itself (no `device`, `adapter` or `gpu`
+   * given): keep Dawn's shader robustness (bounds clamps on every storage access). Default
+   * false, see {@link dawnFlags}; HEED_WEBGPU_ROBUSTNESS=1 turns it on for the whole process.
+   * Browsers always keep robustness.
+   */
+  robustness?: boolean;
 }
 
-/** Dawn's GPU instance must stay referenced while its devices live. */
-let dawnGpu: Promise<GPU> | null = null;
+/**
+ * The flags Heed passes to Dawn's `create(flags)` (npm `webgpu`) for the instance it creates in
+ * Node. Without `robustness`, the `disable_robustness` device toggle: Dawn then stops wrapping
+ * every storage-buffer index in a clamp, which on SwiftShader (CPU emulation) also removes a
+ * per-lane bounds check from every load and makes matmul ~1.8x faster. Heed's kernels do not
+ * rely on Dawn's clamps: every kernel bounds its own accesses (outputs guarded by their size,
+ * matmul and tiled loads clamped to the last row/column, gathered indices clamped and reported
+ * as HeedErrors, see index-errors.ts), and views are validated against their buffers before
+ * anything is recorded. Native Dawn users such as Chrome's Skia Graphite and ONNX Runtime's
+ * WebGPU execution provider turn robustness off the same way. HEED_WEBGPU_ROBUSTNESS=1 (or
+ * `robustness: true`) keeps it, e.g. to rule it out while debugging a new kernel.
+ *
+ * @example
+ * ```ts
+ * import { create, globals } from 'webgpu';
+ * Object.assign(globalThis, globals);
+ * const gpu = create(dawnFlags()); // ['enable-dawn-features=disable_robustness']
+ * ```
+ */
+export function dawnFlags(options: { robustness?: boolean } = {}): string[] {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.HEED_WEBGPU_ROBUSTNESS;
+  const robust = options.robustness ?? (env !== undefined && env !== '' && env !== '0');
+  return robust ? [] : ['enable-dawn-features=disable_robustness'];
+}
+
+/** Dawn's GPU instances (one per flag set) must stay referenced while their devices live. */
+const dawnGpus = new Map<string, Promise<GPU>>();
 
 /** The npm package of Dawn for Node; a variable, so that bundlers do not resolve it. */
 const DAWN_PACKAGE: string = 'webgpu';
@@ -61,7 +94,8 @@ function isNotInstalled(e: unknown): boolean {
  * The WebGPU entry point: `navigator.gpu` when present (browsers, Deno), else Dawn through a
  * dynamic import of the optional peer dependency `webgpu` (Node), whose globals
  * (GPUBufferUsage, ...) are installed once. Throws a HeedError naming `npm install webgpu`
- * when neither is there.
+ * when neither is there. Dawn is created with {@link dawnFlags}`(options)`: robustness off unless
+ * asked for.
  *
  * @example
  * ```ts
@@ -69,21 +103,27 @@ function isNotInstalled(e: unknown): boolean {
  * const adapter = await gpu.requestAdapter();
  * ```
  */
-export async function findGpu(): Promise<GPU> {
+export async function findGpu(options: { robustness?: boolean } = {}): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
-  // One Dawn instance for the module's life, also when calls overlap: a second instance would
-  // leave the first unreferenced, and Dawn tears its devices down when it is collected.
-  dawnGpu ??= loadDawn();
+  // One Dawn instance per flag set for the module's life, also when calls overlap: a second
+  // instance would leave the first unreferenced, and Dawn tears its devices down when it is collected.
+  const flags = dawnFlags(options);
+  const key = flags.join(' ');
+  let gpu = dawnGpus.get(key);
+  if (!gpu) {
+    gpu = loadDawn(flags);
+    dawnGpus.set(key, gpu);
+  }
   try {
-    return await dawnGpu;
+    return await gpu;
   } catch (e) {
-    dawnGpu = null; // not installed: a later call (after `npm install webgpu`) may try again
+    dawnGpus.delete(key); // not installed: a later call (after `npm install webgpu`) may try again
     throw e;
   }
 }
 
-async function loadDawn(): Promise<GPU> {
+async function loadDawn(flags: string[]): Promise<GPU> {
   const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
   let dawn: DawnModule;
   try {
@@ -98,7 +138,7 @@ async function loadDawn(): Promise<GPU> {
       `optional peer dependency of @heed/backend-webgpu) ${why}. Run \`npm install ${DAWN_PACKAGE}\`, or use the CPU backend.`);
   }
   Object.assign(globalThis, dawn.globals);
-  return dawn.create([]);
+  return dawn.create(flags);
 }
 
 /**
@@ -109,7 +149,7 @@ async function loadDawn(): Promise<GPU> {
  * ```ts
  * import { create, globals } from 'webgpu';
  * Object.assign(globalThis, globals);
- * const gpu = create([]);
+ * const gpu = create(dawnFlags()); // what Heed itself would create: robustness off
  * const backend = await createWebGPUBackend({ gpu });
  * registerBackend({ name: 'webgpu', priority: 2, async: true, create: () => backend });
  * await setBackend('webgpu');
@@ -119,7 +159,7 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
   let device = options.device;
   let info: GPUAdapterInfo | undefined;
   if (!device) {
-    const adapter = options.adapter ?? (await (options.gpu ?? (await findGpu())).requestAdapter());
+    const adapter = options.adapter ?? (await (options.gpu ?? (await findGpu({ robustness: options.robustness }))).requestAdapter());
     if (!adapter) {
       throw new HeedError('createWebGPUBackend', 'requestAdapter() returned null. In Node without a GPU, install Debian chromium and ' +
         'libvulkan1 and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (SwiftShader).');
@@ -138,7 +178,7 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
   }
   const backend = new WebGPUBackend(device, options.debug, options.name ?? 'webgpu', info);
   // Keep the GPU object alive as long as the backend (Dawn tears devices down on GC).
-  (backend as { gpuInstance?: unknown }).gpuInstance = options.gpu ?? dawnGpu;
+  (backend as { gpuInstance?: unknown }).gpuInstance = options.gpu ?? dawnGpus.get(dawnFlags(options).join(' '));
   return backend;
 }
 

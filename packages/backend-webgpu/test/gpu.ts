@@ -4,7 +4,7 @@
 // build strided views on a backend and compare read-backs with reference values.
 import { expect } from 'vitest';
 import type { DType, DataId, StridedView } from '@heed/core';
-import type { WebGPUBackend } from '@heed/backend-webgpu';
+import { dawnFlags, type WebGPUBackend } from '@heed/backend-webgpu';
 
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg-runtime';
@@ -21,7 +21,7 @@ export async function testDevice(): Promise<GPUDevice | null> {
     mkdirSync(process.env.XDG_RUNTIME_DIR!, { recursive: true });
     const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
     Object.assign(globalThis, dawn.globals);
-    gpuInstance = dawn.create([]);
+    gpuInstance = dawn.create(dawnFlags()); // as Heed's own Dawn instance: robustness off unless HEED_WEBGPU_ROBUSTNESS=1
     const adapter = await gpuInstance.requestAdapter();
     if (!adapter) {
       skipReason = 'requestAdapter() returned null (no GPU; install Debian chromium + libvulkan1 for SwiftShader, VK_ICD_FILENAMES)';
