@@ -16,7 +16,7 @@ import {
   type ElementwiseProgram, type ReduceOp, type StridedView, type TypedArray, type UnaryOp,
 } from '@heed/core';
 import { binaryKernel, castKernel, unaryKernel, whereKernel } from './elementwise.js';
-import { fusedElementwise } from './fused-elementwise.js';
+import { canGenerateJs, fusedElementwise } from './fused-elementwise.js';
 import { concatKernel, copyKernel, gatherKernel, indexSelectKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
 import { randomKernel } from './random.js';
@@ -311,10 +311,12 @@ export class CpuBackend implements Backend {
   /**
    * A matmul and the elementwise program reading its product (lazy execution's matmul epilogue):
    * this backend's own matmul into a new buffer, then the program's generated kernel over it, so
-   * the values are bitwise matmul-then-program's; null without eval (as `elementwise`).
+   * the values are bitwise matmul-then-program's; null without eval (as `elementwise`), decided
+   * before the matmul runs, so the lazy layer's fallback does not compute the product twice.
    */
   matmulElementwise(a: StridedView, b: StridedView, program: ElementwiseProgram, inputs: readonly (StridedView | null)[]): DataId[] | null {
     this.#live('matmulElementwise');
+    if (!canGenerateJs()) return null;
     return runMatmulThenProgram({
       matmul: (x, y) => this.matmul(x, y),
       elementwise: (p, vs) => fusedElementwise(p, vs, this.#fast),

@@ -277,6 +277,24 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, 
   }
 }
 
+/**
+ * Whether this realm lets code be generated with `new Function` (a Content-Security-Policy
+ * without 'unsafe-eval' does not; then every JS kernel here declines). Asked afresh each time:
+ * V8 caches the compiled empty body, so a call costs about a microsecond.
+ *
+ * @example
+ * ```ts
+ * if (!canGenerateJs()) return null; // decline before doing work the fallback would repeat
+ * ```
+ */
+export function canGenerateJs(): boolean {
+  try {
+    return typeof new Function('') === 'function';
+  } catch {
+    return false;
+  }
+}
+
 const cache = new Map<number, Kernel | null>();
 
 function compile(program: ElementwiseProgram, key: number): Kernel | null {

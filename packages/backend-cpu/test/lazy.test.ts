@@ -4,11 +4,12 @@
 // random op DAGs (views, broadcasts, reductions, matmuls, gradients) give bitwise the values of
 // eager execution on the reference kernels (the generated loop rounds every step like the
 // op-by-op kernels). A backend without `elementwise` runs the same programs op by op.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as heed from '@heed/core';
 import { LazyBackend, profile, type Backend, type Tensor } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
+import { canGenerateJs } from '../src/fused-elementwise.js';
 
 /** `b` seen through a proxy that renames it and hides some of its kernels. */
 function variant(b: Backend, name: string, hide: readonly string[] = []): Backend {
@@ -389,6 +390,33 @@ describe('lazy execution: matmul epilogues (matmulElementwise)', () => {
       heed.removeBackend('lazy-no-mme');
       heed.removeBackend('lazy-declining-mme');
     }
+  });
+
+  it('declines matmulElementwise before running the matmul where code cannot be generated (CSP without unsafe-eval)', async () => {
+    const be = new CpuBackend({ fast: false });
+    const matmul = vi.spyOn(be, 'matmul'); // also sees matmulElementwise's own this.matmul calls
+    const lazy = lazyOver('lazy-no-eval', be);
+    const RealFunction = globalThis.Function;
+    try {
+      const run = async (backend: string) => {
+        const { x, w, b, r } = mlp(backend);
+        const y = heed.tidy(() => heed.relu(heed.linear(x, w, b)).mul(r));
+        const got = Array.from(await y.data());
+        for (const t of [x, w, b, r, y]) t.dispose();
+        return got;
+      };
+      const want = await run('eager-ref');
+      vi.stubGlobal('Function', function NoEval() { throw new EvalError('Refused to evaluate a string as JavaScript (CSP)'); });
+      expect(canGenerateJs()).toBe(false);
+      lazy.resetStats();
+      expect(await run('lazy-no-eval')).toEqual(want);
+      expect(matmul).toHaveBeenCalledTimes(1); // the declined epilogue call ran no matmul of its own
+    } finally {
+      vi.unstubAllGlobals();
+      heed.removeBackend('lazy-no-eval');
+    }
+    expect(globalThis.Function).toBe(RealFunction);
+    expect(canGenerateJs()).toBe(true);
   });
 
   it("records the inner backend's linear as a pending matmul + bias add, so a following activation joins it", async () => {
