@@ -305,7 +305,7 @@ export class CpuBackend implements Backend {
   /** A fused elementwise program from lazy execution, as one generated loop (null without eval). */
   elementwise(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] | null {
     this.#live('elementwise');
-    return fusedElementwise(program, inputs, this.#fast);
+    return fusedElementwise(program, inputs, this.#fast, this.#native?.kernels ?? null);
   }
 
   /**
@@ -319,7 +319,7 @@ export class CpuBackend implements Backend {
     if (!canGenerateJs()) return null;
     return runMatmulThenProgram({
       matmul: (x, y) => this.matmul(x, y),
-      elementwise: (p, vs) => fusedElementwise(p, vs, this.#fast),
+      elementwise: (p, vs) => fusedElementwise(p, vs, this.#fast, this.#native?.kernels ?? null),
       copy: (v) => this.copy(v),
       free: (d) => this.free(d),
     }, a, b, program, inputs);

@@ -17,7 +17,9 @@ import {
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, wrap } from './storage.js';
 import { HeapBuffer, heapSourceOf, type HeapSource } from './fast/buffer.js';
-import { wasmProgram, type InputLayout } from './fast/codegen-wasm.js';
+import { wasmProgram, wasmSupports, type InputLayout } from './fast/codegen-wasm.js';
+import type { NativeKernels } from './fast/native.js';
+import { nativeProgram } from './fast/native-program.js';
 import { wasmRowProgram } from './fast/codegen-wasm-rows.js';
 import type { FastRuntime } from './fast/runtime.js';
 import { MAX_PAGES } from './fast/heap.js';
@@ -365,12 +367,12 @@ function rowBases(dims: readonly number[], strides: readonly (readonly number[])
  * const [out] = fusedElementwise(program, [x, a, b]) ?? runProgramByPrimitives(backend, program, [x, a, b]);
  * ```
  */
-export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null = null): DataId[] | null {
+export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null = null, native: NativeKernels | null = null): DataId[] | null {
   const key = programId(program); // the kernel caches' key (the program's structure)
   if ((program.reduceAxes ?? 0) > 0) return fusedRows(program, key, inputs, rt);
   const size = sizeOf(program.shape);
   if (rt !== null && size > 0) {
-    const done = runWasm(rt, program, key, inputs, size);
+    const done = runWasm(rt, program, key, inputs, size, native);
     if (done !== null) return done;
   }
   const kernel = compile(program, key);
@@ -389,8 +391,12 @@ export function fusedElementwise(program: ElementwiseProgram, inputs: readonly S
   return ids;
 }
 
-/** The program as generated WASM SIMD over the fast heap, or null where it does not apply (see codegen-wasm.ts). */
-function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inputs: readonly StridedView[], size: number): DataId[] | null {
+/**
+ * The program as generated WASM SIMD over the fast heap — or, with a native provider that has
+ * the interpreter, as its bytecode there (same call, see native-program.ts) — or null where
+ * neither applies (see codegen-wasm.ts).
+ */
+function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inputs: readonly StridedView[], size: number, native: NativeKernels | null): DataId[] | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   // The coalesced shape is [...outer, mid, n]: one wasm call runs mid rows of n elements (each
   // input's inner stride must be 1, a contiguous run, or 0, one element broadcast over the run;
@@ -408,7 +414,8 @@ function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inpu
     else return null;
   }
   const heap = rt.heap;
-  const run = wasmProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
+  const run = (native !== null && wasmSupports(program) ? nativeProgram(rt, native, program, key, layouts) : null)
+    ?? wasmProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
   const outs: HeapBuffer[] = [];
   const sources: HeapSource[] = [];

@@ -154,6 +154,7 @@ static napi_value init(napi_env env, napi_value exports) {
   heed_register_rows(env, exports);
   heed_register_adam(env, exports);
   heed_register_attention(env, exports);
+  heed_register_program(env, exports);
   return exports;
 }
 

@@ -26,10 +26,10 @@ typedef void (*heed_sgemm_fn)(int order, int transA, int transB, int m, int n, i
 extern heed_sgemm_fn heed_sgemm;
 enum { HEED_ROW_MAJOR = 101, HEED_NO_TRANS = 111, HEED_TRANS = 112 };
 
-/* Marks a hot loop function: GCC compiles AVX-512, AVX2 and generic variants and picks one at
+/* Marks a hot loop function: GCC compiles AVX-512, AVX2 (+FMA: x86-64-v3) and generic variants and picks one at
    load time, so one prebuilt x86-64 binary runs the best code the CPU has (plain C, no intrinsics). */
 #if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
-#define HEED_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define HEED_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HEED_HOT
 #endif
@@ -52,5 +52,6 @@ void heed_register_gemm(napi_env env, napi_value exports);
 void heed_register_rows(napi_env env, napi_value exports);
 void heed_register_adam(napi_env env, napi_value exports);
 void heed_register_attention(napi_env env, napi_value exports);
+void heed_register_program(napi_env env, napi_value exports);
 
 #endif

@@ -45,6 +45,13 @@ export interface NativeKernels {
   adam?(param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number, size: number,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, c1: number, c2: number): boolean;
   /**
+   * A fused elementwise program of lazy execution (float32, no reductions) on the native
+   * interpreter: `code` its bytecode (native-program.ts's encodeProgram), `args` the generated
+   * WASM program's arguments (n, rows, output addresses, input address + row stride in bytes
+   * pairs, constants). False: the interpreter refuses the bytecode (nothing written).
+   */
+  program?(code: Int32Array, args: Float64Array): boolean;
+  /**
    * Fused attention forward (attention-train.ts's semantics): q [B, H, L, D], k [B, H, S, D],
    * v [B, H, S, Dv] contiguous; the additive float mask at element `mask + 4 * (b ms0 + h ms1 +
    * l ms2 + s ms3)` bytes, or mask = -1 for none; causal 1 hides keys s > l. Writes out
