@@ -128,7 +128,7 @@ async function trainRank(opts, group) {
     const [from, to] = rankSlice(items.length, rank, worldSize);
     const parts = Array.from({ length: micro }, (_, i) => items.slice(...rankSlice(to - from, i, micro).map((j) => from + j)));
     const counts = parts.map((part) => part.reduce((n, e) => n + encodeTarget(tokenizer, e).length - 1, 0));
-    const batches = parts.map((part) => (opts.bucket ? encodeBucketed(part) : encodeBatch(tokenizer, part)));
+    const batches = parts.map((part) => encodeBatch(tokenizer, part, opts.bucket ? bucketPadLength : undefined));
     const padded = batches.reduce((n, { src, tgt }) => n + src.size + tgt.size, 0);
     // The global target-token count normalises the loss; the global padded size is the step's tokens (for tokens/s).
     const [globalTokens, globalPadded] = await allReduceNumbers(group, [counts.reduce((a, b) => a + b, 0), padded]);
@@ -161,8 +161,7 @@ async function trainRank(opts, group) {
 
   // --bucket (eager): padded to a bucket length (the padding is masked: same loss up to float rounding).
   const LENGTH_BUCKETS = [16, 24, 32, 48, 64];
-  const padBucketed = (seqs) => padBatch(seqs, tokenizer.padId, bucketLength(Math.max(...seqs.map((q) => q.length)), LENGTH_BUCKETS));
-  const encodeBucketed = (items) => ({ src: padBucketed(items.map(encodeSource)), tgt: padBucketed(items.map((e) => encodeTarget(tokenizer, e))) });
+  const bucketPadLength = (longest) => bucketLength(longest, LENGTH_BUCKETS);
 
   // Compiled steps: every batch padded to the longest training source and target, found once (a
   // source's length does not depend on its target language: each language tag is one special token).
@@ -177,10 +176,6 @@ async function trainRank(opts, group) {
     return { src, tgt };
   }
   const longest = stepMode.compiled ? longestExample() : null;
-  const encodeLongest = (items) => ({
-    src: padBatch(items.map(encodeSource), tokenizer.padId, longest.src),
-    tgt: padBatch(items.map((e) => encodeTarget(tokenizer, e)), tokenizer.padId, longest.tgt),
-  });
 
   // Compiled steps: one rank, one micro-batch; the batch is built outside the compiled step and
   // `model.loss` (forward, backward, clipping, AdamW's capturable step) replays on one batch shape.
@@ -188,7 +183,7 @@ async function trainRank(opts, group) {
     batch: (step) => {
       failIfAsked(rank, step, startStep);
       const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
-      const { src, tgt } = encodeLongest(items);
+      const { src, tgt } = encodeBatch(tokenizer, items, longest);
       return { inputs: [src, tgt], tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
     },
     loss: (src, tgt) => model.loss(src, tgt),
