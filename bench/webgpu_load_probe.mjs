@@ -14,25 +14,9 @@
 // r32float texture (textureLoad), or made in registers (the block's ceiling). On SwiftShader
 // none beat scalar storage by more than ~1.3x in any run (bench/README.md, WebGPU section).
 // usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json chrt -r 10 node bench/webgpu_load_probe.mjs
-import { findGpu } from '@heed/backend-webgpu';
-const gpu = await findGpu();
-const adapter = await gpu.requestAdapter();
-const device = await adapter.requestDevice();
-async function timeKernel(code, buffers, groups, reps = 3) {
-  const module = device.createShaderModule({ code });
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  const once = async (n) => {
-    const enc = device.createCommandEncoder();
-    for (let r = 0; r < n; r++) { const pass = enc.beginComputePass(); pass.setPipeline(pipeline); pass.setBindGroup(0, bindGroup); pass.dispatchWorkgroups(groups); pass.end(); }
-    device.queue.submit([enc.finish()]); await device.queue.onSubmittedWorkDone();
-  };
-  await once(1);
-  let best = Infinity;
-  for (let t = 0; t < 4; t++) { const t0 = performance.now(); await once(reps); best = Math.min(best, (performance.now() - t0) / reps); }
-  return best;
-}
+import { openDevice, timeKernel } from './webgpu_timing.mjs';
+
+const { gpu, device } = await openDevice(); // keep `gpu` referenced: Dawn tears the device down when it is collected
 const out = device.createBuffer({ size: 1 << 20, usage: 0x80 });
 const src = device.createBuffer({ size: 1 << 22, usage: 0x80 });
 const src2 = device.createBuffer({ size: 1 << 22, usage: 0x80 });
@@ -68,7 +52,7 @@ var<workgroup> tA: array<f32, 256>;
   if (g.x == 1000000u) { o[1] = X[0] + bitcast<f32>(atomicLoad(&XA[0])); }
   o[g.x] = ${rep(16, (i) => `c${i}`).replaceAll(' ', ' + ')};
 }`;
-  const ms = await timeKernel(code, [out, src, src2], 64);
+  const ms = await timeKernel(device, code, [out, src, src2], 64);
   console.log(`${name}: ${((2 * 64 * ITER * 64 * 64) / ms / 1e6).toFixed(2)} GFLOP/s`);
 }
 
@@ -118,19 +102,13 @@ for (const T of [4, 8]) {
   o[g.x] = ${sum};
   if (g.x == 1000000u) { o[0] = ${name === 'registers' ? 'S[0]' : '0.0'}; }
 }`;
-    const module = device.createShaderModule({ code });
-    const info = await module.getCompilationInfo();
-    if (info.messages.some((m) => m.type === 'error')) { console.log(`${T}x${T} block, ${name}:`, info.messages.map((m) => m.message).join('; ')); continue; }
-    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }, { binding: 1, resource: s.res() }] });
-    const once = async (n) => {
-      const enc = device.createCommandEncoder();
-      for (let r = 0; r < n; r++) { const pass = enc.beginComputePass(); pass.setPipeline(pipeline); pass.setBindGroup(0, bindGroup); pass.dispatchWorkgroups(64); pass.end(); }
-      device.queue.submit([enc.finish()]); await device.queue.onSubmittedWorkDone();
-    };
-    await once(1);
-    let best = Infinity;
-    for (let t = 0; t < 4; t++) { const t0 = performance.now(); await once(3); best = Math.min(best, (performance.now() - t0) / 3); }
+    let best;
+    try {
+      best = await timeKernel(device, code, [out, s.res()], 64);
+    } catch (e) {
+      console.log(`${T}x${T} block, ${name}:`, e.message);
+      continue;
+    }
     console.log(`${T}x${T} block, operands from ${name}: ${((2 * T * T * U * ITER2 * 64 * 64) / best / 1e6).toFixed(2)} GFLOP/s`);
   }
 }

@@ -6,42 +6,12 @@
 // On SwiftShader (CPU-emulated Vulkan) it shows why the training step cannot get much faster:
 // every load is a per-lane gather and matmul stays near 1.5-2 GFLOP/s whatever the blocking.
 // usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/webgpu_probe.mjs [--info-only]
-import { createWebGPUBackend, findGpu } from '@heed/backend-webgpu';
+import { createWebGPUBackend } from '@heed/backend-webgpu';
+import { openDevice, timeKernel } from './webgpu_timing.mjs';
 
-const gpu = await findGpu(); // keep referenced: Dawn tears the device down when it is collected
-const adapter = await gpu.requestAdapter();
-if (!adapter) throw new Error('no WebGPU adapter (set VK_ICD_FILENAMES for SwiftShader)');
-const device = await adapter.requestDevice();
+const { gpu, adapter, device } = await openDevice(); // keep `gpu` referenced: Dawn tears the device down when it is collected
 console.log(`adapter: ${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description}`);
 if (process.argv.includes('--info-only')) process.exit(0); // bench/gpu.sh: just name the adapter
-
-/** Best-of-4 milliseconds of `reps` dispatches of `code` over `groups` workgroups of 64. */
-async function timeKernel(code, buffers, groups, reps = 3) {
-  const module = device.createShaderModule({ code });
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  const once = async (n) => {
-    const enc = device.createCommandEncoder();
-    for (let r = 0; r < n; r++) {
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(groups);
-      pass.end();
-    }
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
-  await once(1);
-  let best = Infinity;
-  for (let t = 0; t < 4; t++) {
-    const t0 = performance.now();
-    await once(reps);
-    best = Math.min(best, (performance.now() - t0) / reps);
-  }
-  return best;
-}
 
 const STORAGE = 0x80;
 const out = device.createBuffer({ size: 1 << 20, usage: STORAGE });
@@ -57,7 +27,7 @@ for (const unroll of [1, 8]) {
   for (var k = 0u; k < ${1000 / unroll}u; k++) { ${rep(unroll, () => rep(16, (i) => `c${i} = c${i} * y + x;`))} }
   o[g.x] = ${rep(16, (i) => `c${i}`).replaceAll(' ', ' + ')};
 }`;
-  const ms = await timeKernel(code, [out], 64);
+  const ms = await timeKernel(device, code, [out], 64);
   console.log(`ALU loop (unroll ${unroll}): ${((2 * 16 * 1000 * 64 * 64) / ms / 1e6).toFixed(1)} GFLOP/s`);
 }
 
@@ -75,7 +45,7 @@ for (const [name, [type, body]] of Object.entries(loads)) {
   for (var k = 0u; k < 32u; k++) { ${rep(8, (u) => `{ ${body(u)} }`)} }
   o[g.x] = s;
 }`;
-  const ms = await timeKernel(code, [out, src], 64);
+  const ms = await timeKernel(device, code, [out, src], 64);
   console.log(`load (${name}): ${((ms * 1e6) / (4 * 256 * 64 * 64)).toFixed(2)} ns per float per invocation`);
 }
 

@@ -5,7 +5,8 @@
 // world size from the environment), and a plain run is one rank of a 1-rank group, so every
 // mode runs the same training code. Also the per-rank helpers the scripts share: the slice of
 // a global batch a rank trains on, a float64 all-reduce of host numbers, a per-rank dropout seed
-// and keeping the ranks' dropout counters in step, and the tests' fault injection.
+// and keeping the ranks' dropout counters in step, the compiled-step blocker of a multi-rank
+// run, and the tests' fault injection.
 // Invariants: only the script's `main` decides what rank 0 alone does (files, printing); a rank
 // that fails makes the whole run exit 1 with the error naming that rank.
 import { pathToFileURL } from 'node:url';
@@ -125,6 +126,20 @@ export async function syncStreamOffsets(group, generator) {
   const offset = Float64Array.of(generator.offset);
   await group.allReduceBuffer(offset, 'max');
   generator.offset = offset[0];
+}
+
+/**
+ * The step-mode blocker of a run on more than one rank (for @heed/train's `chooseStepMode`):
+ * DistributedDataParallel all-reduces the gradients between backward and the update, which a
+ * compiled step does not leave room for.
+ *
+ * @example
+ * const stepMode = chooseStepMode({ compile: opts.compile, blockers: [ranksBlocker(group.worldSize)] });
+ * @param {number} worldSize
+ * @returns {{ when: boolean, reason: string }}
+ */
+export function ranksBlocker(worldSize) {
+  return { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` };
 }
 
 /**

@@ -18,9 +18,9 @@ import { AdamW, CosineAnnealingLR, DistributedDataParallel, decayMatricesOnly } 
 import { BpeTokenizer, CharTokenizer, GPT, saveModel } from '@heed/models';
 import {
   Rng, TRAINED_STEPS_KEY, attachGenerator, chooseStepMode, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
-  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
+  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, stepReport, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
-import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
+import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, ranksBlocker, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
 
 const parseArgs = (argv) => parseTrainingArgs({
   argv,
@@ -108,9 +108,7 @@ async function trainRank(opts, group) {
   // Compiled steps (the default): every batch is [batchSize, ctx + 1], so one trace replays every step.
   const stepMode = chooseStepMode({
     compile: opts.compile,
-    blockers: [
-      { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
-    ],
+    blockers: [ranksBlocker(worldSize)],
     detail: 'one trace: fixed windows',
   });
   const ddp = stepMode.compiled ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
@@ -219,11 +217,12 @@ async function trainRank(opts, group) {
 
   const modelPath = files.model;
   await saveModel(modelPath, model, { tokenizer, extra: { validationLoss: valLoss, [TRAINED_STEPS_KEY]: endStep } });
+  const report = stepReport(result, endStep - startStep);
   const summary = {
     example: 'char-lm', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize, context: ctx,
     parameters: model.numParameters(), trainTokens: trainIds.length, validationTokens: valIds.length,
     ranks: worldSize, transport: group.backend, dropout: settings.dropout,
-    stepsPerSecond: (endStep - startStep) / result.seconds, compiled: result.compileStats ?? null,
+    stepsPerSecond: report.stepsPerSecond, compiled: result.compileStats ?? null,
     trainSeconds: result.seconds, tokensPerSecond: result.tokensPerSecond, samplesPerSecond: (endStep - startStep) * settings.batchSize / result.seconds,
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     validationLoss: valLoss, bitsPerChar, uniformLoss: Math.log(tokenizer.vocabSize), samples,
@@ -231,11 +230,8 @@ async function trainRank(opts, group) {
   };
   await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 
-  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${((endStep - startStep) / result.seconds).toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
-  if (result.compileStats) {
-    const c = result.compileStats;
-    console.log(`compiled step: ${c.replays} of ${endStep - startStep} steps replayed, ${c.traces} trace(s)${c.notCompiled.length ? `; eager: ${c.notCompiled.join('; ')}` : ''}`);
-  }
+  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${report.stepsPerSecond.toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
+  if (report.compiledLine) console.log(report.compiledLine);
   console.log(`validation loss ${valLoss.toFixed(4)} nats/token = ${bitsPerChar.toFixed(3)} bits/char (uniform guess: ${Math.log(tokenizer.vocabSize).toFixed(3)} nats)`);
   console.log('samples (temperature', opts.temperature, 'top-k', `${opts.topK}):`);
   for (const s of samples) console.log(`  ${JSON.stringify(s)}`);

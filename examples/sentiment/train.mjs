@@ -19,9 +19,9 @@ import { AdamW, CosineAnnealingLR, DistributedDataParallel, decayMatricesOnly } 
 import { BpeTokenizer, TransformerClassifier, padBatch, saveModel } from '@heed/models';
 import {
   DataLoader, Rng, TRAINED_STEPS_KEY, chooseStepMode, disposeBatch, padCollate, attachGenerator, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
-  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
+  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, stepReport, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
-import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
+import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, ranksBlocker, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
 import { KINDS, buildDataset } from './data.mjs';
 import { accuracyOf, afinnBaseline, bagOfWordsBaseline, majorityBaseline } from './baselines.mjs';
 
@@ -97,9 +97,7 @@ async function trainRank(opts, group) {
   const stepMode = chooseStepMode({
     compile: opts.compile,
     off: opts.explicit.has('compile') ? '--no-compile' : 'the default here, no clear speed-up measured; --compile for compiled steps',
-    blockers: [
-      { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
-    ],
+    blockers: [ranksBlocker(worldSize)],
     detail: 'two traces: batches padded to 4/5 of the longest training sentence or to it',
   });
   const ddp = stepMode.compiled ? null : await DistributedDataParallel.create(model, group, { reduceOp: 'sum' });
@@ -235,10 +233,11 @@ async function trainRank(opts, group) {
 
   const modelPath = files.model;
   await saveModel(modelPath, model, { tokenizer, extra: { testAccuracy: rows[0][1].accuracy, [TRAINED_STEPS_KEY]: endStep } });
+  const report = stepReport(result, endStep - startStep);
   const summary = {
     example: 'sentiment', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize, trainSize: train.length, testSize: test.length,
     ranks: worldSize, transport: group.backend, dropout: settings.dropout,
-    stepsPerSecond: (endStep - startStep) / result.seconds, compiled: result.compileStats ?? null,
+    stepsPerSecond: report.stepsPerSecond, compiled: result.compileStats ?? null,
     trainSeconds: result.seconds, tokensPerSecond: result.tokensPerSecond, samplesPerSecond: (endStep - startStep) * settings.batchSize / result.seconds,
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     accuracy: Object.fromEntries(rows.map(([name, r]) => [name, r])),
@@ -248,11 +247,8 @@ async function trainRank(opts, group) {
   testIds.dispose();
   testLabels.dispose();
 
-  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${((endStep - startStep) / result.seconds).toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
-  if (result.compileStats) {
-    const c = result.compileStats;
-    console.log(`compiled step: ${c.replays} of ${endStep - startStep} steps replayed, ${c.traces} trace(s)${c.notCompiled.length ? `; eager: ${c.notCompiled.join('; ')}` : ''}`);
-  }
+  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${report.stepsPerSecond.toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final train loss ${result.lastLoss.toFixed(4)}`);
+  if (report.compiledLine) console.log(report.compiledLine);
   console.log(`test accuracy on ${test.length} unseen sentences:\n  ${table.join('\n  ')}`);
   console.log(`"${probeText}": P(positive) = ${probeProba[1].toFixed(3)}`);
   console.log(`\nwrote:\n  loss curve      ${lossPath}\n  attention map   ${attnPath}\n  checkpoint      ${ckptPath}\n  model+tokenizer ${modelPath}\n  summary         ${files.summary}`);

@@ -79,15 +79,25 @@ export function encodeTarget(tokenizer, e) {
 }
 
 /**
- * Padded source/target tensors of a list of examples.
+ * Padded source/target tensors of a list of examples. Without `padLength` each side is padded to
+ * its longest sequence; with `{ src, tgt }` to those fixed lengths (one batch shape, e.g. for a
+ * compiled step); with a function, to `padLength(longest)` for each side's longest sequence (e.g.
+ * a bucket length).
  *
  * @example
  * const { src, tgt } = encodeBatch(tokenizer, items);
+ * const fixed = encodeBatch(tokenizer, items, { src: 12, tgt: 16 });
+ * const bucketed = encodeBatch(tokenizer, items, (longest) => bucketLength(longest, [16, 24, 32]));
  * @param {import('@heed/models').Tokenizer} tokenizer @param {{ n: number, from: string, to: string }[]} items
+ * @param {{ src: number, tgt: number } | ((longest: number) => number)} [padLength]
  */
-export function encodeBatch(tokenizer, items) {
-  const src = padBatch(items.map((e) => encodeSource(tokenizer, e)), tokenizer.padId);
-  const tgt = padBatch(items.map((e) => encodeTarget(tokenizer, e)), tokenizer.padId);
+export function encodeBatch(tokenizer, items, padLength) {
+  const pad = (seqs, side) => {
+    const length = typeof padLength === 'function' ? padLength(Math.max(...seqs.map((q) => q.length))) : padLength?.[side];
+    return padBatch(seqs, tokenizer.padId, length);
+  };
+  const src = pad(items.map((e) => encodeSource(tokenizer, e)), 'src');
+  const tgt = pad(items.map((e) => encodeTarget(tokenizer, e)), 'tgt');
   return { src, tgt };
 }
 

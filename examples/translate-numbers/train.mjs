@@ -17,9 +17,9 @@ import { DistributedDataParallel, saveFile } from '@heed/nn';
 import { padBatch, saveModel } from '@heed/models';
 import {
   Rng, TRAINED_STEPS_KEY, chooseStepMode, ensureDir, guardRunOutput, heatmapSvg, lossCurveSvg, parsePositiveInt, parseTrainingArgs,
-  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, terminalProgress, trainLoop, writeTextFile,
+  resolveEndStep, resumeTraining, runFiles, saveTrainingCheckpoint, selectBackend, stepReport, terminalProgress, trainLoop, writeTextFile,
 } from '@heed/train/node';
-import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
+import { allReduceNumbers, failIfAsked, rankSeed, rankSlice, ranksBlocker, runDataParallel, syncStreamOffsets } from '../data-parallel.mjs';
 import { CODES, DIRECTIONS, LANGUAGES, sampleExample, sourceText, splitNumbers, targetText } from './data.mjs';
 import { createRun, encodeBatch, encodeSource as encodeSourceWith, encodeTarget, makeOptimizer } from './task.mjs';
 
@@ -94,7 +94,7 @@ async function trainRank(opts, group) {
   const stepMode = chooseStepMode({
     compile: opts.compile,
     blockers: [
-      { when: worldSize > 1, reason: `${worldSize} ranks: the gradient all-reduce runs between backward and the update` },
+      ranksBlocker(worldSize),
       { when: opts.accumulate > 1, reason: `--accumulate ${opts.accumulate}: the micro-batches' backward passes run outside one step` },
       { when: Boolean(opts.gradDump), reason: '--grad-dump reads the gradients between backward and the update' },
     ],
@@ -128,7 +128,7 @@ async function trainRank(opts, group) {
     const [from, to] = rankSlice(items.length, rank, worldSize);
     const parts = Array.from({ length: micro }, (_, i) => items.slice(...rankSlice(to - from, i, micro).map((j) => from + j)));
     const counts = parts.map((part) => part.reduce((n, e) => n + encodeTarget(tokenizer, e).length - 1, 0));
-    const batches = parts.map((part) => (opts.bucket ? encodeBucketed(part) : encodeBatch(tokenizer, part)));
+    const batches = parts.map((part) => encodeBatch(tokenizer, part, opts.bucket ? bucketPadLength : undefined));
     const padded = batches.reduce((n, { src, tgt }) => n + src.size + tgt.size, 0);
     // The global target-token count normalises the loss; the global padded size is the step's tokens (for tokens/s).
     const [globalTokens, globalPadded] = await allReduceNumbers(group, [counts.reduce((a, b) => a + b, 0), padded]);
@@ -161,8 +161,7 @@ async function trainRank(opts, group) {
 
   // --bucket (eager): padded to a bucket length (the padding is masked: same loss up to float rounding).
   const LENGTH_BUCKETS = [16, 24, 32, 48, 64];
-  const padBucketed = (seqs) => padBatch(seqs, tokenizer.padId, bucketLength(Math.max(...seqs.map((q) => q.length)), LENGTH_BUCKETS));
-  const encodeBucketed = (items) => ({ src: padBucketed(items.map(encodeSource)), tgt: padBucketed(items.map((e) => encodeTarget(tokenizer, e))) });
+  const bucketPadLength = (longest) => bucketLength(longest, LENGTH_BUCKETS);
 
   // Compiled steps: every batch padded to the longest training source and target, found once (a
   // source's length does not depend on its target language: each language tag is one special token).
@@ -177,10 +176,6 @@ async function trainRank(opts, group) {
     return { src, tgt };
   }
   const longest = stepMode.compiled ? longestExample() : null;
-  const encodeLongest = (items) => ({
-    src: padBatch(items.map(encodeSource), tokenizer.padId, longest.src),
-    tgt: padBatch(items.map((e) => encodeTarget(tokenizer, e)), tokenizer.padId, longest.tgt),
-  });
 
   // Compiled steps: one rank, one micro-batch; the batch is built outside the compiled step and
   // `model.loss` (forward, backward, clipping, AdamW's capturable step) replays on one batch shape.
@@ -188,7 +183,7 @@ async function trainRank(opts, group) {
     batch: (step) => {
       failIfAsked(rank, step, startStep);
       const items = Array.from({ length: settings.batchSize }, () => sampleExample(train, rng));
-      const { src, tgt } = encodeLongest(items);
+      const { src, tgt } = encodeBatch(tokenizer, items, longest);
       return { inputs: [src, tgt], tokens: src.size + tgt.size, dispose: () => { src.dispose(); tgt.dispose(); } };
     },
     loss: (src, tgt) => model.loss(src, tgt),
@@ -269,6 +264,7 @@ async function trainRank(opts, group) {
   const modelPath = files.model;
   await saveModel(modelPath, model, { tokenizer, extra: { heldOutExactMatch: greedy.accuracy, [TRAINED_STEPS_KEY]: endStep } });
   const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  const report = stepReport(result, endStep - startStep, { cacheCounts: true });
   const summary = {
     example: 'translate-numbers', backend: getBackend().name, steps: endStep, batchSize: settings.batchSize,
     numbers: settings.maxNumber, trainNumbers: train.length, heldOutNumbers: heldOut.length,
@@ -277,16 +273,13 @@ async function trainRank(opts, group) {
     finalTrainLoss: result.lastLoss, trainLosses: history.filter((h) => h.series === 'train').map((h) => h.loss),
     heldOutGreedy: { correct: greedy.correct, total: greedy.total, accuracy: greedy.accuracy },
     heldOutBeam: { beamSize: opts.beamSize, correct: beam.correct, total: beam.total, accuracy: beam.accuracy, greedyCorrectOnSameSubset: greedyOnBeamSubset },
-    stepsPerSecond: (endStep - startStep) / result.seconds, compiled: result.compileStats ?? null,
+    stepsPerSecond: report.stepsPerSecond, compiled: result.compileStats ?? null,
     evalSeconds, files: { checkpoint: ckptPath, model: modelPath, lossCurve: lossPath, attention: attnPath },
   };
   await writeTextFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
 
-  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${((endStep - startStep) / result.seconds).toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final loss ${result.lastLoss.toFixed(4)}`);
-  if (result.compileStats) {
-    const c = result.compileStats;
-    console.log(`compiled step: ${c.replays} of ${endStep - startStep} steps replayed, ${c.traces} traces (${c.cached} cached, ${c.evictions} evicted)${c.notCompiled.length ? `; eager: ${c.notCompiled.join('; ')}` : ''}`);
-  }
+  console.log(`\ntrained ${endStep - startStep} steps in ${result.seconds.toFixed(1)} s (${report.stepsPerSecond.toFixed(2)} steps/s, ${Math.round(result.tokensPerSecond)} tokens/s), final loss ${result.lastLoss.toFixed(4)}`);
+  if (report.compiledLine) console.log(report.compiledLine);
   console.log(`held-out exact match (greedy): ${pct(greedy.accuracy)} (${greedy.correct}/${greedy.total} translations of ${heldOut.length} unseen numbers)`);
   console.log(`held-out exact match (beam ${opts.beamSize}): ${pct(beam.accuracy)} (${beam.correct}/${beam.total} random held-out translations; greedy on the same: ${greedyOnBeamSubset}/${beam.total})`);
   for (const e of items.slice(0, 4)) {

@@ -27,7 +27,9 @@ export {
 export {
   trainLoop, isDue, type TrainLoopOptions, type TrainLoopResult, type BatchLoss, type LossPoint, type CompiledBatch, type CompiledTrainStep, type TrainLoopOptimizer,
 } from './loop.js';
-export { chooseStepMode, type StepMode, type StepModeBlocker, type StepModeOptions } from './step-mode.js';
+export {
+  chooseStepMode, stepReport, type StepMode, type StepModeBlocker, type StepModeOptions, type StepReport, type StepReportOptions,
+} from './step-mode.js';
 export {
   serializeTrainingCheckpoint, readTrainingCheckpointInfo, restoreTrainingCheckpoint, attachGenerator,
   type TrainingState, type TrainingSettings, type TrainingOptimizer, type TrainingScheduler, type TrainingCheckpointExtra, type RestoredTraining, type MakeOptimizer,

@@ -3,8 +3,9 @@
 // steps on by default (`'opt-in'`: off), `--no-compile` off, and records a typed `--compile`; scripts without
 // compiledSteps have no such option. `chooseStepMode` compiles only when asked and no blocker
 // applies, and its startup line names the mode and (for eager steps) the first blocker's reason.
+// `stepReport` gives a finished run's steps/s and, for compiled steps, the replay line.
 import { describe, expect, it } from 'vitest';
-import { chooseStepMode, parseTrainingArgs } from '../src/node/index.js';
+import { chooseStepMode, parseTrainingArgs, stepReport } from '../src/node/index.js';
 
 const base = {
   name: 'demo', description: 'a demo', outDir: '/tmp/out/demo/',
@@ -44,5 +45,21 @@ describe('chooseStepMode', () => {
     expect(chooseStepMode({ compile: false, blockers: [{ when: true, reason: '2 ranks' }] })).toEqual({ compiled: false, line: 'step: eager (--no-compile)' });
     const blocked = chooseStepMode({ compile: true, blockers: [{ when: false, reason: 'a' }, { when: true, reason: '2 ranks' }, { when: true, reason: 'dropout' }] });
     expect(blocked).toEqual({ compiled: false, line: 'step: eager (2 ranks)' });
+  });
+});
+
+describe('stepReport', () => {
+  const stats = { traces: 2, replays: 7, eagerCalls: 3, cached: 1, evictions: 1, notCompiled: [] as string[] };
+
+  it('gives steps per second, and no compiled line for eager steps', () => {
+    expect(stepReport({ seconds: 4 }, 10)).toEqual({ stepsPerSecond: 2.5 });
+  });
+
+  it('says how many compiled steps replayed, with the cache counts when asked and why signatures stayed eager', () => {
+    expect(stepReport({ seconds: 2, compileStats: stats }, 10).compiledLine).toBe('compiled step: 7 of 10 steps replayed, 2 trace(s)');
+    expect(stepReport({ seconds: 2, compileStats: stats }, 10, { cacheCounts: true }).compiledLine)
+      .toBe('compiled step: 7 of 10 steps replayed, 2 traces (1 cached, 1 evicted)');
+    const eager = { ...stats, notCompiled: ['a host read', 'a shape'] };
+    expect(stepReport({ seconds: 2, compileStats: eager }, 10).compiledLine).toBe('compiled step: 7 of 10 steps replayed, 2 trace(s); eager: a host read; a shape');
   });
 });

@@ -103,6 +103,9 @@ export async function runMatmulEpilogue(ctx: CaseContext): Promise<void> {
       owned.push(...got);
       ensure(got.length === program.outputs.length, `matmulElementwise (${check.label}): ${got.length} outputs for ${program.outputs.length} in program.outputs`);
       ran++;
+      // The oracle is spelled out here rather than core's runMatmulThenProgram on purpose: the CPU
+      // backend's matmulElementwise IS runMatmulThenProgram, so that would compare it with itself.
+      // This one runs the whole program (product outputs too) through `elementwise` over the product.
       const product = backend.matmul(a, b);
       owned.push(product);
       const full = inputs.map((v) => v ?? { data: product, dtype: f32, shape, strides: contiguousStrides(shape), offset: 0 });
