@@ -7,7 +7,8 @@
 // B^T) and variant, on Dawn devices with robustness on and off. The library's own 'blocked'
 // and 'tiled' kernels run as baselines.
 // usage: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json chrt -r 10 node bench/webgpu_matmul_sweep.mjs
-//   [--robust=on|off|both] [--shapes=step|big|all|BxMxNxK,...] [--layouts=plain,AT,BT] [--only=REGEX] [--set=quick|wide|final]
+//   [--robust=on|off|both] [--shapes=step|big|all|BxMxNxK,...] [--layouts=plain,AT,BT] [--only=REGEX] [--set=quick|wide|sg|final]
+// --set=final: only the library's 'blocked' and 'subgroup' kernels (before/after figures).
 import { create, globals } from 'webgpu';
 import { matmulKernel } from '../packages/backend-webgpu/dist/matmul.js';
 
@@ -135,8 +136,9 @@ function variant(cfg) {
 const library = (v, tm, tn, wx, wy) => ({ name: `lib:${v}`, code: matmulKernel(v), grid: (B, M, N) => [Math.ceil(N / (tn * wx)), Math.ceil(M / (tm * wy)), B] });
 
 function variantSet(set) {
-  const out = [library('blocked', 8, 8, 8, 8)];
-  if (set !== 'final') out.push(library('tiled', 4, 4, 16, 16));
+  const out = [library('blocked', 8, 8, 8, 8), library('subgroup', 8, 8, 4, 4)];
+  if (set === 'final') return out;
+  out.push(library('tiled', 4, 4, 16, 16));
   const blocks = set === 'wide' ? [[2, 4], [4, 2], [4, 4], [2, 8], [8, 2], [4, 8], [8, 4], [8, 8], [3, 4], [6, 4], [4, 6]] : [[4, 4], [2, 8], [4, 8], [8, 4], [8, 8]];
   const wgs = set === 'wide' ? [[8, 8], [16, 4], [4, 16], [64, 1], [16, 16], [32, 2]] : [[8, 8], [16, 4]];
   const maps = [['block', 'block'], ['block', 'stride']];
