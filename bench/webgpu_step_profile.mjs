@@ -67,7 +67,7 @@ for (const r of recorded) {
   byOp.set(kind, e);
   if (r.op === 'matmul') {
     const [Bm, Mm, Nm, Km] = r.meta;
-    const variant = r.code.includes('var<workgroup>') ? 'tiled' : r.code.includes('c7_7') ? 'blocked' : 'naive';
+    const variant = r.code.includes('var<workgroup>') ? 'tiled' : r.code.includes('subgroupBroadcast') ? 'subgroup' : r.code.includes('c7_7') ? 'blocked' : 'naive';
     const key = `${Bm}x[${Mm}x${Km}]·[${Km}x${Nm}] sA=(${r.meta[6]},${r.meta[7]}) sB=(${r.meta[10]},${r.meta[11]}) ${variant}`;
     const m = byMatmul.get(key) ?? { calls: 0, ms: 0, flop: 2 * Bm * Mm * Nm * Km };
     m.calls++; m.ms += ms;

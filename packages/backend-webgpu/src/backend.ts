@@ -65,6 +65,8 @@ export class WebGPUBackend implements Backend {
   readonly runtime: Runtime;
   /** Whether the adapter is CPU-emulated (SwiftShader and the like); steers the matmul heuristic. */
   readonly software: boolean;
+  /** Whether the device has the 'subgroups' feature with subgroups of exactly 4 lanes (the 'subgroup' matmul kernel's assumption). */
+  readonly subgroups4: boolean;
 
   /** `name` lets one device serve several registry entries (tests, side-by-side setups). */
   constructor(device: GPUDevice, debug: WebGPUDebug = {}, name = 'webgpu', adapterInfo?: GPUAdapterInfo) {
@@ -77,6 +79,8 @@ export class WebGPUBackend implements Backend {
     const info = adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     this.software = /swiftshader|llvmpipe|warp|cpu/i.test(`${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`)
       || (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
+    const lanes = info as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+    this.subgroups4 = device.features.has('subgroups') && lanes?.subgroupMinSize === 4 && lanes.subgroupMaxSize === 4;
     // The largest buffer a kernel can bind (core checks op results against it before dispatch).
     const maxBufferBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.capabilities = { syncRead: false, dtypes: STORED_DTYPES, maxBufferBytes };
@@ -255,7 +259,10 @@ export class WebGPUBackend implements Backend {
     if (forced === 'tiled' && maxInvocations < 256) {
       throw new HeedError('matmul', `the tiled kernel needs 256 invocations per workgroup, but this device allows ${maxInvocations}; use 'blocked'.`);
     }
-    return forced ?? chooseMatmulVariant(B, M, N, K, { software: this.software, maxInvocations });
+    if (forced === 'subgroup' && !this.subgroups4) {
+      throw new HeedError('matmul', "the subgroup kernel needs the 'subgroups' feature with 4-lane subgroups, which this device lacks; use 'blocked'.");
+    }
+    return forced ?? chooseMatmulVariant(B, M, N, K, { software: this.software, maxInvocations, subgroups4: this.subgroups4 });
   }
 
   matmul(a: StridedView, b: StridedView): DataId {

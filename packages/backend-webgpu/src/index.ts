@@ -143,7 +143,8 @@ async function loadDawn(flags: string[]): Promise<GPU> {
 
 /**
  * Creates a WebGPU backend on the given device, or on the first adapter found. The device is
- * requested with the adapter's full storage-buffer and buffer-size limits.
+ * requested with the adapter's full storage-buffer and buffer-size limits, and with the
+ * 'subgroups' feature when the adapter has it (the 'subgroup' matmul kernel of software adapters).
  *
  * @example
  * ```ts
@@ -167,6 +168,8 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
     info = adapter.info;
     const limits = adapter.limits;
     device = await adapter.requestDevice({
+      // subgroups: the 'subgroup' matmul kernel of software adapters (matmul.ts)
+      requiredFeatures: adapter.features.has('subgroups') ? ['subgroups'] : [],
       requiredLimits: {
         maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
         maxBufferSize: limits.maxBufferSize,

@@ -28,7 +28,8 @@ export async function testDevice(): Promise<GPUDevice | null> {
       console.warn(`[webgpu tests] skipped: ${skipReason}`);
       return null;
     }
-    return await adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups'] : [];
+    return await adapter.requestDevice({ requiredFeatures, requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
   } catch (e) {
     skipReason = `no WebGPU: ${e instanceof Error ? e.message : String(e)}`;
     console.warn(`[webgpu tests] skipped: ${skipReason}`);

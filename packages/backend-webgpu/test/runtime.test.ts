@@ -26,19 +26,22 @@ function matmulRef(a: readonly number[], av: StridedView, b: readonly number[], 
 describe.skipIf(!device)(`WebGPU runtime${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it('chooseMatmulVariant: naive for tiny/skinny, tiled on GPUs, blocked on CPU emulation', () => {
+  it('chooseMatmulVariant: naive for tiny/skinny, tiled on GPUs, subgroup or blocked on CPU emulation', () => {
     expect(chooseMatmulVariant(4, 3, 5, 7)).toBe('naive');
     expect(chooseMatmulVariant(1, 512, 4, 512)).toBe('naive');
     expect(chooseMatmulVariant(1, 256, 256, 256)).toBe('tiled');
     expect(chooseMatmulVariant(1, 256, 256, 256, { software: true })).toBe('blocked');
     expect(chooseMatmulVariant(1, 256, 256, 256, { maxInvocations: 128 })).toBe('blocked');
     expect(chooseMatmulVariant(8, 32, 32, 32)).toBe('blocked');
+    expect(chooseMatmulVariant(1, 256, 256, 256, { software: true, subgroups4: true })).toBe('subgroup');
+    expect(chooseMatmulVariant(1, 256, 256, 256, { subgroups4: true })).toBe('tiled');
   });
 
   it('every matmul variant matches a JS triple loop (transposed, offset, batch-broadcast operands)', async () => {
     const [B, M, K, N] = [2, 70, 35, 67];
     for (const variant of MATMUL_VARIANTS) {
       const be = new WebGPUBackend(device!, { forceMatmulVariant: variant });
+      if (variant === 'subgroup' && !be.subgroups4) { be.dispose(); continue; } // needs 4-lane subgroups (SwiftShader)
       const aData = seeded(3 + B * M * K, 1), bData = seeded(K * N, 2);
       const a = put(be, aData, 'float32').data, b = put(be, bData, 'float32').data;
       const cases: [string, StridedView, StridedView][] = [
