@@ -312,6 +312,15 @@ describe('lazy execution: matmul epilogues (matmulElementwise)', () => {
     return { x, w, b, r };
   };
 
+  /** relu(linear(x, w, b)) * r on `backend`, read back. */
+  const reluLinearTimesR = async (backend: string) => {
+    const { x, w, b, r } = mlp(backend);
+    const y = heed.tidy(() => heed.relu(heed.linear(x, w, b)).mul(r));
+    const got = Array.from(await y.data());
+    for (const t of [x, w, b, r, y]) t.dispose();
+    return got;
+  };
+
   it('runs Linear + GELU (tanh decomposition) forward as 1 dispatch, bitwise equal to eager', async () => {
     const run = async (backend: string) => {
       const { x, w, b, r } = mlp(backend);
@@ -374,13 +383,7 @@ describe('lazy execution: matmul epilogues (matmulElementwise)', () => {
     });
     const declined = lazyOver('lazy-declining-mme', declining);
     try {
-      const run = async (backend: string) => {
-        const { x, w, b, r } = mlp(backend);
-        const y = heed.tidy(() => heed.relu(heed.linear(x, w, b)).mul(r));
-        const got = Array.from(await y.data());
-        for (const t of [x, w, b, r, y]) t.dispose();
-        return got;
-      };
+      const run = reluLinearTimesR;
       const want = await run('eager-ref');
       expect(await run('lazy-no-mme')).toEqual(want);
       expect(without.stats().dispatches).toBe(2);
@@ -398,13 +401,7 @@ describe('lazy execution: matmul epilogues (matmulElementwise)', () => {
     const lazy = lazyOver('lazy-no-eval', be);
     const RealFunction = globalThis.Function;
     try {
-      const run = async (backend: string) => {
-        const { x, w, b, r } = mlp(backend);
-        const y = heed.tidy(() => heed.relu(heed.linear(x, w, b)).mul(r));
-        const got = Array.from(await y.data());
-        for (const t of [x, w, b, r, y]) t.dispose();
-        return got;
-      };
+      const run = reluLinearTimesR;
       const want = await run('eager-ref');
       vi.stubGlobal('Function', function NoEval() { throw new EvalError('Refused to evaluate a string as JavaScript (CSP)'); });
       expect(canGenerateJs()).toBe(false);
