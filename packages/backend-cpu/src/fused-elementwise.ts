@@ -17,7 +17,7 @@ import {
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, wrap } from './storage.js';
 import { HeapBuffer, heapSourceOf, type HeapSource } from './fast/buffer.js';
-import { wasmProgram, wasmSupports, type InputLayout } from './fast/codegen-wasm.js';
+import { wasmProgram, type InputLayout } from './fast/codegen-wasm.js';
 import type { NativeKernels } from './fast/native.js';
 import { nativeProgram } from './fast/native-program.js';
 import { wasmRowProgram } from './fast/codegen-wasm-rows.js';
@@ -414,7 +414,7 @@ function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inpu
     else return null;
   }
   const heap = rt.heap;
-  const run = (native !== null && wasmSupports(program) ? nativeProgram(rt, native, program, key, layouts) : null)
+  const run = (native !== null ? nativeProgram(rt, native, program, key, layouts) : null)
     ?? wasmProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
   const outs: HeapBuffer[] = [];

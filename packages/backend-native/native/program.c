@@ -12,8 +12,9 @@
 // the split over threads.
 // Bytecode (int32): [nExprs, nOut, nIn, nConst, flags, outputs[nOut], then 4 words per expr:
 //   kind, fn, a, b]; flags bit 0: the polynomials' multiply-adds fused (vmath.h's `_m` forms,
-//   for WASM kernels built with relaxed SIMD; honoured when the CPU has FMA, as V8 does); kinds: 0 input (a = input, b = 0 contiguous / 1 scalar), 1 const (a =
-//   constant), 2 unary (fn, a), 3 binary (fn, a, b), 4 copy (a: a cast float32 -> float32).
+//   for WASM kernels built with relaxed SIMD; honoured when the CPU has FMA, as V8 does);
+//   kinds: 0 input (a = input, b = 0 contiguous / 1 scalar), 1 const (a = constant),
+//   2 unary (fn, a), 3 binary (fn, a, b), 4 copy (a: a cast float32 -> float32).
 // Arguments (float64): [n, mid, outPtr x nOut, (inPtr, rowStrideBytes) x nIn, const x nConst].
 #include "native.h"
 #include "vmath.h"
@@ -82,18 +83,7 @@ HEED_HOT static void unary(int fn, int fused, const float *restrict x, float *re
   }
 }
 
-HEED_HOT static void binary(int fn, const float *restrict a, const float *restrict b, float *restrict y, long len) {
-  switch (fn) {
-    case B_ADD: for (long i = 0; i < len; i++) y[i] = a[i] + b[i]; break;
-    case B_SUB: for (long i = 0; i < len; i++) y[i] = a[i] - b[i]; break;
-    case B_MUL: for (long i = 0; i < len; i++) y[i] = a[i] * b[i]; break;
-    case B_DIV: for (long i = 0; i < len; i++) y[i] = a[i] / b[i]; break;
-    case B_MIN: for (long i = 0; i < len; i++) y[i] = f_min(a[i], b[i]); break;
-    default: for (long i = 0; i < len; i++) y[i] = f_max(a[i], b[i]); break;
-  }
-}
-
-/* binary with a scalar left (sv) or right (vs) operand: constants and broadcast inputs stay scalars. */
+/* binary over two runs, or with a scalar left (sv) or right (vs) operand: constants and broadcast inputs stay scalars. */
 #define BINARY_LOOPS(A, B) \
   switch (fn) { \
     case B_ADD: for (long i = 0; i < len; i++) y[i] = (A) + (B); break; \
@@ -103,6 +93,7 @@ HEED_HOT static void binary(int fn, const float *restrict a, const float *restri
     case B_MIN: for (long i = 0; i < len; i++) y[i] = f_min((A), (B)); break; \
     default: for (long i = 0; i < len; i++) y[i] = f_max((A), (B)); break; \
   }
+HEED_HOT static void binary(int fn, const float *restrict a, const float *restrict b, float *restrict y, long len) { BINARY_LOOPS(a[i], b[i]) }
 HEED_HOT static void binary_sv(int fn, float a, const float *restrict b, float *restrict y, long len) { BINARY_LOOPS(a, b[i]) }
 HEED_HOT static void binary_vs(int fn, const float *restrict a, float b, float *restrict y, long len) { BINARY_LOOPS(a[i], b) }
 

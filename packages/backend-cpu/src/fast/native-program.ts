@@ -6,9 +6,10 @@
 // pairs, constants), so fused-elementwise.ts calls either the same way. It runs the programs
 // that pay (nativeProgramPays: dominated by exp/tanh/sigmoid, where its 8-16 wide vector math
 // beats the WASM's 4 lanes; plain arithmetic is faster as generated WASM, which keeps values in
-// registers). Elsewhere — no `program` kernel, an op the interpreter lacks — the WASM program runs. Invariants: the same ops and edge cases as the WASM programs (relu
-// keeps NaN and -0; minimum/maximum propagate NaN); bindHeap runs inside each call, after the
-// caller's last heap allocation; the vector math's multiply-adds are fused exactly when the
+// registers). Elsewhere — no `program` kernel, an op the interpreter lacks — the WASM program
+// runs. Invariants: the same ops and edge cases as the WASM programs (relu keeps NaN and -0;
+// minimum/maximum propagate NaN); bindHeap runs inside each call, after the caller's last heap
+// allocation; the vector math's multiply-adds are fused exactly when the
 // WASM kernels' are (their relaxed-SIMD build), so values are bitwise the WASM programs'.
 import { HeedError, type ElementwiseProgram } from '@heed/core';
 import type { InputLayout, WasmProgram } from './codegen-wasm.js';
@@ -101,8 +102,6 @@ export function encodeProgram(program: ElementwiseProgram, layouts: readonly Inp
   return code;
 }
 
-/** Bytecode by program structure and layouts (null: the interpreter does not run it). */
-const encoded = new Map<string, Int32Array | null>();
 /** Runners by provider, runtime, program structure and layouts. */
 const runners = new WeakMap<NativeKernels, WeakMap<FastRuntime, Map<string, WasmProgram | null>>>();
 
@@ -119,7 +118,7 @@ const runners = new WeakMap<NativeKernels, WeakMap<FastRuntime, Map<string, Wasm
  * ```
  */
 export function nativeProgram(rt: FastRuntime, kernels: NativeKernels, program: ElementwiseProgram, id: number, layouts: readonly InputLayout[]): WasmProgram | null {
-  if (kernels.program === undefined || !nativeProgramPays(program)) return null;
+  if (kernels.program === undefined) return null;
   let byRuntime = runners.get(kernels);
   if (byRuntime === undefined) runners.set(kernels, (byRuntime = new WeakMap()));
   let byKey = byRuntime.get(rt);
@@ -128,8 +127,8 @@ export function nativeProgram(rt: FastRuntime, kernels: NativeKernels, program: 
   const key = `${programModuleKey(id, layouts, false)}|${fused ? 'f' : 'u'}`;
   let runner = byKey.get(key);
   if (runner === undefined) {
-    let code = encoded.get(key);
-    if (code === undefined) encoded.set(key, (code = encodeProgram(program, layouts, fused)));
+    // decided once per structure: whether it pays, and whether the interpreter has its ops
+    const code = nativeProgramPays(program) ? encodeProgram(program, layouts, fused) : null;
     runner = code === null ? null : makeRunner(rt, kernels, code, program, layouts.length);
     byKey.set(key, runner);
   }
