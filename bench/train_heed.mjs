@@ -33,24 +33,31 @@ if (warmup !== undefined && !(Number.isInteger(warmup) && warmup >= 0)) throw ne
 const r = await trainLoop(step, warmup === undefined ? {} : { warmup });
 if (warmup !== undefined) r.warmup_steps = warmup;
 
-/** Kernel dispatches of one more step: what reached the backend (under --lazy, its inner backend). */
-async function dispatchesPerStep() {
+/**
+ * Kernel dispatches per step: what reached the backend (under --lazy, its inner backend) over 10
+ * more steps, divided by 10. Under --lazy alone each step's backward and Adam are still pending
+ * when its loss is read and run at the start of the next step (the parameters are read), so the
+ * first counted step computes the previous one's and the last one's are left to the closing
+ * flush, which is not counted: the steady state of a training loop.
+ */
+async function dispatchesPerStep(steps = 10) {
   const NOT_COMPUTE = new Set(['read', 'readSync', 'free', 'upload', 'flush']);
   const lazyBackend = typeof backend.stats === 'function' ? backend : null;
   let eager = 0;
   // a compiled replay calls the computing (inner) backend itself: count what reaches it
   const stop = heed.onKernel((b, kernel) => { if (!NOT_COMPUTE.has(kernel) && b !== lazyBackend) eager++; });
   const before = lazyBackend?.stats().dispatches ?? 0;
-  await step(r.steps + 100);
-  await heed.flush();
+  for (let i = 0; i < steps; i++) await step(r.steps + 100 + i);
+  const n = lazyBackend && !compiled ? lazyBackend.stats().dispatches - before : eager;
   stop();
-  return lazyBackend && !compiled ? lazyBackend.stats().dispatches - before : eager;
+  await heed.flush();
+  return n / steps;
 }
 r.dispatches_per_step = await dispatchesPerStep();
 if (args.profile) {
   // One more step under core's profile(): per-kernel calls and host milliseconds (CPU kernels are
   // synchronous, so host time is their time; on WebGPU it is encoding time only).
-  const p = await heed.profile(() => step(r.steps + 101));
+  const p = await heed.profile(() => step(r.steps + 110));
   const total = p.kernels.reduce((a, k) => a + k.ms, 0);
   console.error(`profile of one step: ${p.ms.toFixed(1)} ms wall, ${total.toFixed(1)} ms in ${p.dispatches} kernel dispatches`);
   for (const k of p.kernels.slice(0, 12)) {

@@ -154,12 +154,11 @@ export class LazyBackend implements Backend {
 
   /**
    * Computes every pending buffer that is still alive, in recording order, each with the
-   * pending graph behind it, then flushes the inner backend. (Grouping same-shape buffers or
-   * another order would save programs, but makes the schedule depend on what earlier steps
-   * left pending, which compile()'s two traces must not see differ.)
+   * pending graph behind it and its same-shape siblings (as when a kernel needs it: an
+   * optimizer step's updates run as one program), then flushes the inner backend.
    */
   flush(): void {
-    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realizeAll([b], new Set());
+    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 

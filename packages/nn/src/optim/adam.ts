@@ -90,11 +90,20 @@ function adamUpdate(p: Tensor, grad: Tensor, h: AdamHyperParams, state: AdamStat
   const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
   const stepSize = h.lr / biasCorrection1;
   // AMSGrad: the denominator uses the running maximum of the second moment.
-  const previousMax = state?.maxExpAvgSq;
-  const second = previousMax === undefined || typeof previousMax === 'number' ? expAvgSq : previousMax.maximum(expAvgSq);
+  const second = previousMaximum(state, p).maximum(expAvgSq);
   const next: AdamState = { step, expAvg, expAvgSq, maxExpAvgSq: second };
   const denom = second.sqrt().div(biasCorrection2Sqrt).add(h.eps);
   return { param: param.sub(expAvg.div(denom).mul(stepSize)), state: next };
+}
+
+/**
+ * AMSGrad's running maximum before this step: zeros on the first step, as in PyTorch, so the
+ * state's `maxExpAvgSq` is always a tensor of its own (never the same tensor as `expAvgSq`,
+ * which would make a compiled step's first trace see one buffer where later steps see two).
+ */
+function previousMaximum(state: AdamState | undefined, p: Tensor): Tensor {
+  const previous = state?.maxExpAvgSq;
+  return previous === undefined || typeof previous === 'number' ? zerosLike(p) : previous;
 }
 
 /** A capturable Adam/AMSGrad update: every per-step number comes from `captured.scalars`. */
@@ -102,8 +111,7 @@ function capturedAdam(param: Tensor, g: Tensor, m0: Tensor, v0: Tensor, h: AdamH
   const [beta1, beta2] = h.betas;
   const expAvg = m0.mul(beta1).add(g.mul(1 - beta1));
   const expAvgSq = v0.mul(beta2).add(g.square().mul(1 - beta2));
-  const previousMax = state?.maxExpAvgSq;
-  const second = !h.amsgrad ? expAvgSq : previousMax === undefined || typeof previousMax === 'number' ? expAvgSq : previousMax.maximum(expAvgSq);
+  const second = !h.amsgrad ? expAvgSq : previousMaximum(state, param).maximum(expAvgSq);
   const denom = second.sqrt().div(captured.scalars.bc2Sqrt).add(h.eps);
   const next: AdamState = h.amsgrad ? { step, expAvg, expAvgSq, maxExpAvgSq: second } : { step, expAvg, expAvgSq };
   return { param: param.sub(expAvg.div(denom).mul(captured.scalars.stepSize)), state: next };
