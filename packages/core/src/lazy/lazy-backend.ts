@@ -83,7 +83,7 @@ export class LazyBackend implements Backend {
     this.debug = options.debug ?? debugFusion();
     if (inner.readSync !== undefined) {
       const readSync = inner.readSync.bind(inner);
-      this.readSync = (data, dtype, size) => readSync(this.realize(lazy(data, 'readSync')), dtype, size);
+      this.readSync = (data, dtype, size) => readSync(this.realizeForRead(lazy(data, 'readSync')), dtype, size);
     }
     for (const k of FUSED_NAMES) {
       if (inner[k] === undefined) continue;
@@ -142,7 +142,7 @@ export class LazyBackend implements Backend {
   }
 
   async read(data: DataId, dtype: DType, size: number): Promise<TypedArray> {
-    return runKernel(this.inner, 'read', this.realize(lazy(data, 'read')), dtype, size);
+    return runKernel(this.inner, 'read', this.realizeForRead(lazy(data, 'read')), dtype, size);
   }
 
   free(data: DataId): void {
@@ -158,7 +158,7 @@ export class LazyBackend implements Backend {
    * optimizer step's updates run as one program), then flushes the inner backend.
    */
   flush(): void {
-    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
+    this.computePending();
     if (this.inner.flush !== undefined) runKernel(this.inner, 'flush');
   }
 
@@ -273,6 +273,23 @@ export class LazyBackend implements Backend {
       this.retire(b);
       this.counts.skipped++;
     }
+  }
+
+  /** Every alive pending buffer, in recording order, each with its same-shape siblings. */
+  private computePending(): void {
+    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
+  }
+
+  /**
+   * The inner buffer of `b` for a read: a read is a sync point, so after `b` the rest of the
+   * alive pending graph runs too (e.g. a training step's backward and optimizer update, pending
+   * when its loss is read; computed now rather than interleaved with the next step's forward,
+   * which would keep both steps' intermediates alive at once).
+   */
+  private realizeForRead(b: LazyBuffer): DataId {
+    const inner = this.realize(b);
+    this.computePending();
+    return inner;
   }
 
   /** The inner buffer of `b`, running its pending graph as one program if needed. */
