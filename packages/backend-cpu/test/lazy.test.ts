@@ -126,6 +126,36 @@ describe('lazy execution: fusion', () => {
     x.dispose(); kept.dispose();
   });
 
+  it('flush() computes same-shape pending buffers together: three independent updates, one program', async () => {
+    const p = [0, 1, 2].map((k) => heed.tensor(values(6, 20 + k), { shape: [2, 3], backend: 'lazy-ref' }));
+    const g = heed.tensor(values(6, 30), { shape: [2, 3], backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const next = p.map((t, k) => t.sub(g.mul(0.1 * (k + 1))));
+    await heed.flush('lazy-ref');
+    expect(lazyRef.stats().programs).toBe(1);
+    const gs = await g.data();
+    for (let k = 0; k < 3; k++) {
+      const ps = await p[k].data();
+      expect(Array.from(await next[k].data())).toEqual(Array.from(ps, (v, i) => Math.fround(v - Math.fround(gs[i] * Math.fround(0.1 * (k + 1))))));
+    }
+    expect(lazyRef.stats().programs).toBe(1); // the reads found them computed
+    for (const t of [...p, g, ...next]) t.dispose();
+  });
+
+  it('a read is a sync point: reading one value also computes the other alive pending buffers', async () => {
+    const x = heed.tensor(values(4, 40), { backend: 'lazy-ref' });
+    const w = heed.tensor(values(8, 41), { shape: [2, 4], backend: 'lazy-ref' });
+    lazyRef.resetStats();
+    const loss = x.square().sum(); // what is read
+    const update = w.mul(0.5).add(1); // alive, pending, other shape: not needed by the read
+    await loss.data();
+    const afterRead = lazyRef.stats().programs;
+    expect(afterRead).toBe(2); // the loss, then the update
+    expect(Array.from(await update.data())).toEqual(Array.from(await w.data(), (v) => Math.fround(Math.fround(v * 0.5) + 1)));
+    expect(lazyRef.stats().programs).toBe(afterRead);
+    for (const t of [x, w, loss, update]) t.dispose();
+  });
+
   it('fuses softmax into few dispatches: elementwise work between the reductions is one program each', async () => {
     const x = heed.tensor(values(64, 6), { shape: [4, 16], backend: 'lazy-ref' });
     lazyRef.resetStats();

@@ -197,6 +197,17 @@ describe('optimizer behaviour', () => {
     expect(Array.from(bB.dataSync())).toEqual(Array.from(a.b.dataSync()));
   });
 
+  it('AMSGrad keeps its running maximum in a tensor of its own from the first step (as PyTorch)', () => {
+    const run = fx.runs.find((r) => r.name === 'adam_amsgrad') as Run;
+    const a = problem();
+    const opt = makeOptimizer(run, a.w, a.b);
+    trainSteps(opt, a, 1);
+    const st = opt.stateDict().state[0];
+    expect(st.maxExpAvgSq).not.toBe(st.expAvgSq);
+    expect(Array.from((st.maxExpAvgSq as Tensor).dataSync())).toEqual(Array.from((st.expAvgSq as Tensor).dataSync()));
+    opt.dispose();
+  });
+
   it('weight decay masks and param groups', () => {
     const w = tensor([[1, 2]], { requiresGrad: true });
     const bias = tensor([1, 2], { requiresGrad: true });
