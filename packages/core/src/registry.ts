@@ -195,7 +195,8 @@ export function getBackend(): Backend {
 /**
  * Runs all work recorded so far on a backend (the current one by default): under lazy execution
  * ({@link LazyBackend}) every pending value still referenced is computed; backends that batch
- * submissions (WebGPU) submit them. Reads (`data()`) flush what they need by themselves.
+ * submissions (WebGPU) submit them. A read (`data()`, `item()`, ...) under lazy execution does
+ * the same after computing the value read: it is a sync point.
  *
  * @example
  * ```ts
