@@ -41,7 +41,7 @@ if (warmup !== undefined) r.warmup_steps = warmup;
  * flush, which is not counted: the steady state of a training loop.
  */
 async function dispatchesPerStep(steps = 10) {
-  const NOT_COMPUTE = new Set(['read', 'readSync', 'free', 'upload', 'flush']);
+  const NOT_COMPUTE = new Set(['read', 'readSync', 'free', 'upload', 'flush', 'savedForBackward']);
   const lazyBackend = typeof backend.stats === 'function' ? backend : null;
   let eager = 0;
   // a compiled replay calls the computing (inner) backend itself: count what reaches it

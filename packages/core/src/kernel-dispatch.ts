@@ -6,14 +6,14 @@ import type { Backend, FusedKernels, Primitives } from './backend.js';
 
 /**
  * The kernels every caller may expect: the primitives, plus `readSync` (callers check
- * `capabilities.syncRead` first) and `flush`.
+ * `capabilities.syncRead` first), `flush` and `savedForBackward` (callers check that they exist).
  *
  * @example
  * ```ts
  * type Upload = Kernels['upload']; // (values, dtype) => DataId
  * ```
  */
-export type Kernels = Primitives & Required<Pick<Backend, 'readSync' | 'flush'>>;
+export type Kernels = Primitives & Required<Pick<Backend, 'readSync' | 'flush' | 'savedForBackward'>>;
 
 /**
  * Names of the kernels `runKernel` dispatches.

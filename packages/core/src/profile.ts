@@ -12,7 +12,7 @@ import { LazyBackend } from './lazy/lazy-backend.js';
 import { flush } from './registry.js';
 
 /** Kernel calls that move or release data rather than compute; not counted as dispatches. */
-const TRANSFERS = new Set<string>(['upload', 'read', 'readSync', 'free', 'flush']);
+const TRANSFERS = new Set<string>(['upload', 'read', 'readSync', 'free', 'flush', 'savedForBackward']);
 
 /**
  * One row of a {@link Profile}: a kernel of one backend.

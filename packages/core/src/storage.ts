@@ -38,6 +38,10 @@ function statsFor(name: string): BackendStats {
  */
 export class Storage {
   private refs = 1;
+  /** How many of `refs` are autograd's saved tensors (retainSaved). */
+  private savedRefs = 0;
+  /** Whether the backend was last told that a saved tensor holds the buffer. */
+  private heldSaved = false;
   /** Incremented by in-place updates (`assign`), so saved tensors can detect staleness. */
   version = 0;
 
@@ -61,6 +65,29 @@ export class Storage {
   retain(): this {
     this.refs++;
     return this;
+  }
+
+  /** Adds a reference held by an autograd saved tensor (dropped with releaseSaved). */
+  retainSaved(): this {
+    this.savedRefs++;
+    this.refs++;
+    this.noteSaved();
+    return this;
+  }
+
+  /** Drops a reference taken with retainSaved. */
+  releaseSaved(): void {
+    if (this.savedRefs > 0) this.savedRefs--;
+    if (this.refs > 1) this.noteSaved();
+    this.release();
+  }
+
+  /** Tells a backend that wants it (`savedForBackward`) whether a saved tensor holds the buffer now. */
+  private noteSaved(): void {
+    const held = this.savedRefs > 0;
+    if (held === this.heldSaved || this.backend.savedForBackward === undefined) return;
+    this.heldSaved = held;
+    runKernel(this.backend, 'savedForBackward', this.data, held);
   }
 
   /** Drops a reference; frees the backend buffer on the last one. */

@@ -81,10 +81,10 @@ export class GradNode {
     if (this.savedReleased) return;
     this.savedReleased = true;
     for (const s of this.saved.inputs) {
-      s?.storage.release();
+      s?.storage.releaseSaved();
       s?.node?.release();
     }
-    this.saved.output?.storage.release();
+    this.saved.output?.storage.releaseSaved();
     this.saved = { inputs: [], output: null };
   }
 }

@@ -67,7 +67,7 @@ export type OpName = keyof OpAttrs;
 
 function save(t: Tensor, withNode: boolean): SavedTensor {
   const node = withNode ? t.node?.retain() ?? null : null;
-  return { storage: t.storage.retain(), shape: t.shape, strides: t.strides, offset: t.offset, node, version: t.storage.version };
+  return { storage: t.storage.retainSaved(), shape: t.shape, strides: t.strides, offset: t.offset, node, version: t.storage.version };
 }
 
 /**

@@ -85,7 +85,7 @@ export interface Recording<T> {
 
 /** Kernels that move data to the host or only submit work: never part of a schedule. */
 const HOST_READS = new Set<string>(['read', 'readSync']);
-const NOT_RECORDED = new Set<string>(['free', 'flush']);
+const NOT_RECORDED = new Set<string>(['free', 'flush', 'savedForBackward']);
 
 /**
  * @internal Whether `v` is a {@link StridedView} (a kernel's view operand).

@@ -145,6 +145,15 @@ export class LazyBackend implements Backend {
     return runKernel(this.inner, 'read', this.realizeForRead(lazy(data, 'read')), dtype, size);
   }
 
+  /**
+   * Core's hint that autograd keeps `data` for a backward (see schedule.ts's rematerialization).
+   * Sticky: the engine releases a node's saved tensors as it starts that node's backward, whose
+   * programs are the ones that should recompute them.
+   */
+  savedForBackward(data: DataId, held: boolean): void {
+    if (held) lazy(data, 'savedForBackward').saved = true;
+  }
+
   free(data: DataId): void {
     const b = lazy(data, 'free');
     if (b.freed) return;
@@ -311,7 +320,7 @@ export class LazyBackend implements Backend {
     if (b.freed || p === null || p.kind === 'reduce' || p.kind === 'fill' || p.kind === 'matmul') return [b];
     const group = [b];
     for (const c of this.live) {
-      if (c === b || busy.has(c) || c.freed || c.pending === null || c.pending.kind === 'reduce' || c.pending.kind === 'fill' || c.pending.kind === 'matmul') continue;
+      if (c === b || busy.has(c) || c.freed || c.recompute || c.pending === null || c.pending.kind === 'reduce' || c.pending.kind === 'fill' || c.pending.kind === 'matmul') continue;
       if (sameShape(c.shape, b.shape)) group.push(c);
     }
     return group;
@@ -324,8 +333,10 @@ export class LazyBackend implements Backend {
    */
   private realizeAll(roots: readonly LazyBuffer[], busy: ReadonlySet<LazyBuffer>): void {
     let options: PlanOptions = {};
+    /** Grouped roots a program left pending to be recomputed where they are read (schedule.ts's `kept`). */
+    const deferred = new Set<LazyBuffer>();
     for (;;) {
-      const pending = roots.filter((r) => r.pending !== null);
+      const pending = roots.filter((r) => r.pending !== null && !deferred.has(r));
       if (pending.length === 0) return;
       const products = pending.filter((r) => r.pending?.kind === 'matmul');
       if (products.length > 0) {
@@ -354,7 +365,10 @@ export class LazyBackend implements Backend {
         for (const m of inner) this.realizeAll([m], new Set([...busy, ...pending]));
         continue;
       }
+      for (const n of built.kept) { deferred.add(n); n.recompute = true; }
       if (!this.runPlan(plan, built, pending.length > 1)) {
+        for (const n of deferred) n.recompute = false;
+        deferred.clear();
         const half = Math.ceil(pending.length / 2);
         this.realizeAll(pending.slice(0, half), busy);
         this.realizeAll(pending.slice(half), busy);
@@ -428,8 +442,8 @@ export class LazyBackend implements Backend {
     if (this.debug) console.log(`[heed fusion] ${plan.matmul !== null ? 'matmul + ' : ''}${describe(program)}`);
     const done = ids;
     outputs.forEach((b, i) => { b.inner = done[i]; });
-    for (const n of plan.fused) this.retire(n);
-    for (const n of plan.fused) if (n.inner === null && n.freed && n.uses === 0) this.live.delete(n);
+    for (const n of plan.fused) if (!built.kept.has(n)) this.retire(n); // kept: still pending, recomputed where read
+    for (const n of plan.fused) if (n.inner === null && n.pending === null && n.freed && n.uses === 0) this.live.delete(n);
     return true;
   }
 }

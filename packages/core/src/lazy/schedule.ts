@@ -22,7 +22,7 @@
 //   an output, so nothing is computed twice; a 'full' output is element-level in the program
 //   and a 'row' output row-level (else the plan asks for it to be computed on its own);
 // - a pending fill is a constant through any view.
-import type { StridedView } from '../backend.js';
+import type { BinaryOp, StridedView, UnaryOp } from '../backend.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../shape.js';
 import { matmulShape, operands, type LazyBuffer, type Pending } from './graph.js';
 import { programLevels, type ElementwiseExpr, type ElementwiseProgram } from './program.js';
@@ -287,9 +287,11 @@ export function buildProgram(plan: Plan) {
     }
     index.set(b, exprs.push(e) - 1);
   }
-  // Outputs: the roots, and every fused buffer still alive or read by pending nodes elsewhere.
-  const outputs: LazyBuffer[] = [...plan.roots];
-  for (const b of plan.fused) if (!plan.roots.includes(b) && escapes(b, plan.internalUses)) outputs.push(b);
+  // Outputs: the roots, and every fused buffer still alive or read by pending nodes elsewhere,
+  // except those left pending to be recomputed where they are read (`kept`).
+  const kept = recomputable(plan);
+  const outputs: LazyBuffer[] = plan.roots.filter((b) => !kept.has(b));
+  for (const b of plan.fused) if (!plan.roots.includes(b) && !kept.has(b) && escapes(b, plan.internalUses)) outputs.push(b);
   const program: ElementwiseProgram = {
     shape: X, exprs, outputs: outputs.map((b) => index.get(b) as number), ...(k > 0 ? { reduceAxes: k } : {}),
   };
@@ -298,7 +300,53 @@ export function buildProgram(plan: Plan) {
     const { row } = programLevels(program);
     outputs.forEach((b, i) => { if (row[program.outputs[i]] !== (plan.place.get(b) === 'row')) misplaced.push(b); });
   }
-  return { program, leaves, outputs, misplaced, product };
+  return { program, leaves, outputs, misplaced, product, kept };
+}
+
+/** At most this many fused nodes are left pending by one program (bounds the recomputation). */
+const MAX_KEPT = 24;
+/** Of which at most this many are transcendental (the costly ones to compute twice). */
+const MAX_KEPT_COSTLY = 2;
+const COSTLY: ReadonlySet<UnaryOp | BinaryOp> = new Set<UnaryOp | BinaryOp>(['exp', 'expm1', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sigmoid', 'erf', 'pow', 'atan2']);
+
+/**
+ * Rematerialization: the fused intermediates of a plan without reductions or permuted nodes
+ * that autograd keeps for a backward (`saved`: a chain's values its backward will read), with
+ * the fused nodes they are computed from that are not outputs. They are not
+ * written out: they stay pending, and the backward's program that reads them recomputes them
+ * from the same inputs, bit for bit, instead of this program writing one buffer per
+ * intermediate and the backward reading each back (tanh-GELU from primitives: 10 outputs -> 1).
+ * One computed from the matmul product slot is written out; past MAX_KEPT / MAX_KEPT_COSTLY
+ * nodes, all are.
+ */
+function recomputable(plan: Plan): ReadonlySet<LazyBuffer> {
+  const none = new Set<LazyBuffer>();
+  if (plan.reduceAxes > 0 || plan.xform.size > 0) return none;
+  const fused = new Set(plan.fused);
+  // candidates: what autograd keeps for a backward, never the first root (the buffer needed
+  // now); an intermediate that escapes, or a grouped root another root is computed from
+  const isCandidate = (b: LazyBuffer): boolean => b.saved && b !== plan.roots[0] && b !== plan.matmul && sameShape(b.shape, plan.shape)
+    && (plan.roots.includes(b) ? (plan.internalUses.get(b) ?? 0) > 0 : escapes(b, plan.internalUses));
+  const wanted = new Set(plan.fused.filter(isCandidate));
+  for (;;) {
+    if (wanted.size === 0) return none;
+    const outputs = new Set<LazyBuffer>();
+    for (const b of plan.fused) if (!wanted.has(b) && (plan.roots.includes(b) || escapes(b, plan.internalUses))) outputs.add(b);
+    const kept = new Set<LazyBuffer>();
+    let costly = 0;
+    const keep = (b: LazyBuffer): boolean => {
+      if (kept.has(b) || outputs.has(b) || !fused.has(b)) return true;
+      const p = b.pending as Pending;
+      if (p.kind === 'reduce' || p.kind === 'matmul') return false;
+      kept.add(b);
+      if ((p.kind === 'unary' || p.kind === 'binary') && COSTLY.has(p.fn)) costly++;
+      return operands(p).every((v) => keep(v.data as LazyBuffer));
+    };
+    // one that cannot be kept (computed from the product slot) is written out; try the rest again
+    const failed = [...wanted].find((b) => !keep(b));
+    if (failed !== undefined) { wanted.delete(failed); continue; }
+    return kept.size <= MAX_KEPT && costly <= MAX_KEPT_COSTLY ? kept : none;
+  }
 }
 
 /**
