@@ -421,11 +421,11 @@ export interface Backend extends Primitives, Partial<FusedKernels> {
   /** Submits any batched work (e.g. a WebGPU command encoder). */
   flush?(): void;
   /**
-   * Told when autograd starts (`held` true) and stops (false) keeping buffer `data` in a saved
-   * tensor for a backward. A lazy backend may then leave such an intermediate uncomputed and
-   * recompute it where the backward reads it. Optional; a hint only, values never depend on it.
+   * Told once, when autograd first keeps buffer `data` in a saved tensor for a backward. A lazy
+   * backend may then leave such an intermediate uncomputed and recompute it where the backward
+   * reads it. Optional; a hint only, values never depend on it.
    */
-  savedForBackward?(data: DataId, held: boolean): void;
+  savedForBackward?(data: DataId): void;
   /** Releases everything the backend holds. */
   dispose?(): void;
 }

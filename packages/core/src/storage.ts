@@ -38,10 +38,8 @@ function statsFor(name: string): BackendStats {
  */
 export class Storage {
   private refs = 1;
-  /** How many of `refs` are autograd's saved tensors (retainSaved). */
-  private savedRefs = 0;
-  /** Whether the backend was last told that a saved tensor holds the buffer. */
-  private heldSaved = false;
+  /** Whether the backend was told (`savedForBackward`) that autograd saved the buffer. */
+  private savedNoted = false;
   /** Incremented by in-place updates (`assign`), so saved tensors can detect staleness. */
   version = 0;
 
@@ -67,27 +65,13 @@ export class Storage {
     return this;
   }
 
-  /** Adds a reference held by an autograd saved tensor (dropped with releaseSaved). */
+  /** Adds a reference held by an autograd saved tensor; the first one is told to a backend that wants it (`savedForBackward`). */
   retainSaved(): this {
-    this.savedRefs++;
-    this.refs++;
-    this.noteSaved();
-    return this;
-  }
-
-  /** Drops a reference taken with retainSaved. */
-  releaseSaved(): void {
-    if (this.savedRefs > 0) this.savedRefs--;
-    if (this.refs > 1) this.noteSaved();
-    this.release();
-  }
-
-  /** Tells a backend that wants it (`savedForBackward`) whether a saved tensor holds the buffer now. */
-  private noteSaved(): void {
-    const held = this.savedRefs > 0;
-    if (held === this.heldSaved || this.backend.savedForBackward === undefined) return;
-    this.heldSaved = held;
-    runKernel(this.backend, 'savedForBackward', this.data, held);
+    if (!this.savedNoted && this.backend.savedForBackward !== undefined) {
+      this.savedNoted = true;
+      runKernel(this.backend, 'savedForBackward', this.data);
+    }
+    return this.retain();
   }
 
   /** Drops a reference; frees the backend buffer on the last one. */

@@ -81,10 +81,10 @@ export class GradNode {
     if (this.savedReleased) return;
     this.savedReleased = true;
     for (const s of this.saved.inputs) {
-      s?.storage.releaseSaved();
+      s?.storage.release();
       s?.node?.release();
     }
-    this.saved.output?.storage.releaseSaved();
+    this.saved.output?.storage.release();
     this.saved = { inputs: [], output: null };
   }
 }

@@ -56,7 +56,7 @@ export class LazyBuffer {
   aliasOf: LazyBuffer | null = null;
   /** Whether the node is in the backend's CSE table (under its first operand) while it is pending. */
   inCse = false;
-  /** Kept by autograd for a backward at some point (core's `savedForBackward` hint): may be recomputed where read rather than written out. */
+  /** Kept by autograd for a backward (core's `savedForBackward` hint; the mark stays): may be recomputed where read rather than written out. */
   saved = false;
   /** Left pending by a program that computed it internally, to be recomputed where it is read (never grouped as a sibling). */
   recompute = false;

@@ -147,11 +147,11 @@ export class LazyBackend implements Backend {
 
   /**
    * Core's hint that autograd keeps `data` for a backward (see schedule.ts's rematerialization).
-   * Sticky: the engine releases a node's saved tensors as it starts that node's backward, whose
-   * programs are the ones that should recompute them.
+   * The mark stays after the engine releases the saved tensors, which it does as that node's
+   * backward starts: its programs are the ones that should recompute the buffer.
    */
-  savedForBackward(data: DataId, held: boolean): void {
-    if (held) lazy(data, 'savedForBackward').saved = true;
+  savedForBackward(data: DataId): void {
+    lazy(data, 'savedForBackward').saved = true;
   }
 
   free(data: DataId): void {
@@ -365,15 +365,13 @@ export class LazyBackend implements Backend {
         for (const m of inner) this.realizeAll([m], new Set([...busy, ...pending]));
         continue;
       }
-      for (const n of built.kept) { deferred.add(n); n.recompute = true; }
       if (!this.runPlan(plan, built, pending.length > 1)) {
-        for (const n of deferred) n.recompute = false;
-        deferred.clear();
         const half = Math.ceil(pending.length / 2);
         this.realizeAll(pending.slice(0, half), busy);
         this.realizeAll(pending.slice(half), busy);
         return;
       }
+      for (const n of built.kept) { deferred.add(n); n.recompute = true; }
       options = {};
     }
   }

@@ -315,7 +315,7 @@ const COSTLY: ReadonlySet<UnaryOp | BinaryOp> = new Set<UnaryOp | BinaryOp>(['ex
  * the fused nodes they are computed from that are not outputs. They are not
  * written out: they stay pending, and the backward's program that reads them recomputes them
  * from the same inputs, bit for bit, instead of this program writing one buffer per
- * intermediate and the backward reading each back (tanh-GELU from primitives: 10 outputs -> 1).
+ * intermediate and the backward reading each back (tanh-GELU from primitives: 10 outputs -> 3).
  * One computed from the matmul product slot is written out; past MAX_KEPT / MAX_KEPT_COSTLY
  * nodes, all are.
  */
