@@ -101,9 +101,24 @@ export interface MatmulEpilogue {
 
 const PLAIN: MatmulEpilogue = { head: HEAD, store: (acc, index) => `outBuf[${index}] = ${acc};` };
 
-/** Stores the tm x tn accumulators of outputs (row + p, col + q * colStep) that lie inside M x N. */
+/**
+ * Stores the tm x tn accumulators of outputs (row + p, col + q * colStep) that lie inside M x N.
+ * The plain store is unrolled; an epilogue runs in a loop over a private copy of the block, so
+ * its code appears once in the kernel instead of tm * tn times (SwiftShader inlines every call:
+ * a GELU epilogue unrolled 64 times made its compiler peak tens of MB higher).
+ */
 function store(tm: number, tn: number, epi: MatmulEpilogue, colStep = 1): string {
   const c = (q: number): string => `col + ${q * colStep}u`;
+  if (epi !== PLAIN && tm * tn > 1) {
+    return `var cs = array<f32, ${tm * tn}>(${rep(tm * tn, (i) => `c${Math.floor(i / tn)}_${i % tn}`, ', ')});
+  for (var p = 0u; p < ${tm}u; p = p + 1u) {
+    if (row + p >= M) { break; }
+    for (var q = 0u; q < ${tn}u; q = q + 1u) {
+      let cq = col + q * ${colStep}u;
+      if (cq < N) { ${epi.store(`cs[p * ${tn}u + q]`, '(ob + (row + p) * N + cq)', 'b', '(row + p)', 'cq')} }
+    }
+  }`;
+  }
   return rep(tm, (p) => `if (row + ${p}u < M) {\n    ${rep(tn, (q) => `if (${c(q)} < N) { ${epi.store(`c${p}_${q}`, `ob + (row + ${p}u) * N + ${c(q)}`, 'b', `row + ${p}u`, c(q))} }`, '\n    ')}\n  }`, '\n  ');
 }
 
