@@ -142,6 +142,45 @@ describe('lazy execution: fusion', () => {
     for (const t of [...p, g, ...next]) t.dispose();
   });
 
+  it('splits one program the backend declines as too big into smaller programs, never op by op', async () => {
+    // a backend whose fused kernel takes at most 6 buffers (like WebGPU's binding limit)
+    const inner = new CpuBackend({ fast: false });
+    const primitives = { count: 0 };
+    const small = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'elementwise') {
+          return (program: { outputs: readonly number[] }, views: readonly unknown[]) =>
+            program.outputs.length + views.length > 6 ? null : inner.elementwise(program as never, views as never);
+        }
+        const v: unknown = Reflect.get(target, key);
+        if (key === 'unary' || key === 'binary') primitives.count++;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const lazy = new LazyBackend(small, { name: 'lazy-small' });
+    heed.registerBackend({ name: 'lazy-small', priority: -10, create: () => lazy });
+    // an Adam update with its bias corrections as tensors: 6 inputs and 3 outputs in one program
+    const adam = async (backend: string) => {
+      const [p, m, v, g] = [0, 1, 2, 3].map((k) => heed.tensor(values(8, 50 + k), { shape: [8], backend }));
+      const [c1, c2] = [1.5, 2.5].map((c) => heed.scalar(c, { backend }));
+      const m2 = m.mul(0.9).add(g.mul(0.1));
+      const v2 = v.mul(0.999).add(g.square().mul(0.001));
+      const p2 = p.sub(m2.mul(c1).mul(0.01).div(v2.mul(c2).sqrt().add(1e-8)));
+      const out = [await p2.data(), await m2.data(), await v2.data()].map((d) => Array.from(d));
+      for (const t of [p, m, v, g, c1, c2, m2, v2, p2]) t.dispose();
+      return out;
+    };
+    try {
+      const want = await adam('eager-ref');
+      primitives.count = 0;
+      expect(await adam('lazy-small')).toEqual(want);
+      expect(primitives.count).toBe(0);
+      expect(lazy.stats().programs).toBeGreaterThanOrEqual(2);
+    } finally {
+      heed.removeBackend('lazy-small');
+    }
+  });
+
   it('a read is a sync point: reading one value also computes the other alive pending buffers', async () => {
     const x = heed.tensor(values(4, 40), { backend: 'lazy-ref' });
     const w = heed.tensor(values(8, 41), { shape: [2, 4], backend: 'lazy-ref' });

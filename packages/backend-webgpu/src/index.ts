@@ -175,7 +175,7 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
         maxBufferSize: limits.maxBufferSize,
         maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
         maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-        maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 10),
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage, // fused programs: more inputs and outputs per kernel
       },
     });
   }

@@ -365,7 +365,15 @@ export class LazyBackend implements Backend {
         for (const m of inner) this.realizeAll([m], new Set([...busy, ...pending]));
         continue;
       }
-      if (!this.runPlan(plan, built, pending.length > 1)) {
+      const split = pending.length === 1 && plan.matmul === null ? splitFirst(plan, built.outputs) : [];
+      if (!this.runPlan(plan, built, pending.length > 1 || split.length > 0)) {
+        if (pending.length === 1) {
+          // one program too big for the backend (e.g. an Adam update with its bias corrections
+          // as tensors, past WebGPU's binding limit): compute part of it first, then plan again
+          const inner = new Set([...busy, ...pending]);
+          for (const m of split) if (m.pending !== null) this.realizeAll([m], inner);
+          continue;
+        }
         const half = Math.ceil(pending.length / 2);
         this.realizeAll(pending.slice(0, half), busy);
         this.realizeAll(pending.slice(half), busy);
@@ -444,6 +452,20 @@ export class LazyBackend implements Backend {
     for (const n of plan.fused) if (n.inner === null && n.pending === null && n.freed && n.uses === 0) this.live.delete(n);
     return true;
   }
+}
+
+/**
+ * What to compute first when the one-root program of `plan` is declined: its other outputs
+ * (each then one input instead of one output and its own inputs), else the root's fused
+ * operands. Empty when neither exists (the root alone: run op by op).
+ */
+function splitFirst(plan: Plan, outputs: readonly LazyBuffer[]): LazyBuffer[] {
+  const others = outputs.filter((b) => !plan.roots.includes(b));
+  if (others.length > 0) return others;
+  const fused = new Set(plan.fused);
+  const root = plan.roots[0];
+  return root.pending === null ? [] : operands(root.pending).map((v) => v.data as LazyBuffer)
+    .filter((o) => fused.has(o) && o.pending !== null && o.pending.kind !== 'fill');
 }
 
 function isView(a: unknown): a is StridedView {
