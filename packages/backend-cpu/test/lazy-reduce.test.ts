@@ -14,6 +14,7 @@ import { LazyBackend, type Backend, type Tensor } from '@heed/core';
 import { crossEntropy } from '@heed/nn';
 import { CpuBackend } from '@heed/backend-cpu';
 import { wasmRowProgramRuns } from '../src/fast/codegen-wasm-rows.js';
+import { randomValues } from './util.js';
 
 const COMPOSITES = ['softmax', 'logSoftmax', 'layerNorm'];
 
@@ -42,14 +43,8 @@ beforeAll(() => {
 });
 afterAll(() => { for (const n of NAMES) heed.removeBackend(n); });
 
-/** A seeded stream of floats in [-3, 3) (xorshift32). */
-function values(n: number, seed: number): number[] {
-  let s = seed | 1;
-  return Array.from({ length: n }, () => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    return ((s >>> 0) / 2 ** 32) * 6 - 3;
-  });
-}
+/** Seeded float32 values in [-3, 3). */
+const values = (n: number, seed: number): number[] => randomValues(n, seed, 3);
 
 type Case = readonly [name: string, programs: number, f: (x: Tensor, w: Tensor, b: Tensor, target: Tensor) => Tensor];
 const CASES: readonly Case[] = [

@@ -10,6 +10,7 @@ import { LazyBackend, profile, type Backend, type Tensor } from '@heed/core';
 import { CpuBackend } from '@heed/backend-cpu';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
 import { canGenerateJs } from '../src/fused-elementwise.js';
+import { randomValues } from './util.js';
 
 /** `b` seen through a proxy that renames it and hides some of its kernels. */
 function variant(b: Backend, name: string, hide: readonly string[] = []): Backend {
@@ -38,14 +39,8 @@ afterAll(() => {
   for (const n of ['eager-ref', 'lazy-ref', 'lazy-unfused', 'lazy-fast', 'eager-fast']) heed.removeBackend(n);
 });
 
-/** A seeded stream of floats in [-2, 2) (xorshift32). */
-function values(n: number, seed: number): number[] {
-  let s = seed | 1;
-  return Array.from({ length: n }, () => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    return ((s >>> 0) / 2 ** 32) * 4 - 2;
-  });
-}
+/** Seeded float32 values in [-2, 2). */
+const values = (n: number, seed: number): number[] => randomValues(n, seed, 2);
 
 describe('lazy execution: fusion', () => {
   it('runs relu(x * a + b) as one program and never computes the freed intermediates', async () => {

@@ -16,6 +16,7 @@ import { acquireFastRuntime } from '../src/fast/index.js';
 import { PARALLEL_PROGRAM_UNITS, blockPlan, parallelProgramCalls, programCost } from '../src/fast/program-jobs.js';
 import { wasmProgramRuns } from '../src/fast/codegen-wasm.js';
 import { wasmRowProgramRuns } from '../src/fast/codegen-wasm-rows.js';
+import { randomValues } from './util.js';
 import { CHROMIUM, bundlePage, runPage } from '../../../scripts/test-support/browser.js';
 
 const one = new CpuBackend({ fast: true, threads: 1 });
@@ -30,16 +31,8 @@ async function workersReady(b: CpuBackend): Promise<void> {
 }
 beforeAll(() => workersReady(two));
 
-/** A seeded stream of float32 values in [-3, 3) (xorshift32). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed | 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 6 - 3;
-  }
-  return out;
-}
+/** Seeded float32 values in [-3, 3). */
+const values = (n: number, seed: number): Float32Array => Float32Array.from(randomValues(n, seed, 3));
 
 /** One input of a case: its data (uploaded contiguous) and the view the program reads. */
 interface CaseInput { readonly data: Float32Array; readonly shape: readonly number[]; readonly strides: readonly number[]; readonly offset?: number }

@@ -66,3 +66,8 @@ export function randomArray(n: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => r());
 }
+
+/** Deterministic float32 values in [-range, range) (randomArray scaled; a power-of-two range keeps them exact). */
+export function randomValues(n: number, seed: number, range: number): number[] {
+  return Array.from(randomArray(n, seed), (v) => v * range);
+}
