@@ -239,7 +239,7 @@ for (const [Bn, M, N, K] of shapesArg(args.shapes)) {
   for (const layout of layouts) {
     const a = operand(Bn, M, K, layout === 'AT', 1), b = operand(Bn, K, N, layout === 'BT', 2);
     const ref = reference(Bn, M, N, K, a, b);
-    const md = Uint32Array.from([Bn, M, N, K, 0, ...a.strides, 0, ...b.strides, 0]);
+    const md = Uint32Array.from([Bn, M, N, K, 0, ...a.strides, 0, ...b.strides, 0, 1, 0, 0]); // matmul.ts md layout (one batch dim)
     const flop = 2 * Bn * M * N * K;
     for (const d of devs) {
       const S = GPUBufferUsage.STORAGE;

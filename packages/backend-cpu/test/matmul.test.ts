@@ -2,7 +2,9 @@
 // Batched matmul against a naive float64 triple loop, on transposed, broadcast (stride-0
 // batch), offset and block-crossing shapes.
 import { describe, it, expect } from 'vitest';
+import * as heed from '@heed/core';
 import type { StridedView } from '@heed/core';
+import { CpuBackend } from '@heed/backend-cpu';
 import { at, cpu, randomArray, read } from './util.js';
 
 interface Layout { transposed: boolean; broadcast: boolean; offset: number }
@@ -89,5 +91,63 @@ describe('matmul', () => {
     const a = operand(1, 2, 3, { transposed: false, broadcast: false, offset: 0 }, 1);
     const b = operand(1, 4, 2, { transposed: false, broadcast: false, offset: 0 }, 2);
     expect(() => cpu.matmul(a.view, b.view)).toThrow(/matmul/);
+  });
+});
+
+describe('core matmul on a backend with two batch dims (capabilities.matmulBatchDims = 2)', () => {
+  it('passes attention heads permuted out of [B, T, H, D] as [B, H, T, D] views, with no copy, and the same values', async () => {
+    const inner = new CpuBackend({ fast: false });
+    const seen: number[][] = [];
+    let copies = 0;
+    // the reference kernels take rank 3: this backend runs a rank-4 product one leading batch at a time
+    const twoBatch = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'name') return 'two-batch';
+        if (key === 'capabilities') return { ...target.capabilities, matmulBatchDims: 2 };
+        if (key === 'copy') return (v: StridedView) => { copies++; return target.copy(v); };
+        if (key === 'matmul') {
+          return (a: StridedView, b: StridedView) => {
+            seen.push([...a.shape]);
+            if (a.shape.length === 3) return target.matmul(a, b);
+            const [B1, B2, M] = a.shape, N = b.shape[3];
+            const out = new Float32Array(B1 * B2 * M * N);
+            for (let i = 0; i < B1; i++) {
+              const part = (v: StridedView): StridedView => ({ ...v, shape: v.shape.slice(1), strides: v.strides.slice(1), offset: v.offset + i * v.strides[0] });
+              out.set(target.readSync(target.matmul(part(a), part(b)), 'float32', B2 * M * N) as Float32Array, i * B2 * M * N);
+            }
+            return target.upload(out, 'float32');
+          };
+        }
+        const v: unknown = Reflect.get(target, key);
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    heed.registerBackend({ name: 'two-batch', priority: -10, create: () => twoBatch });
+    const oneBatch = new CpuBackend({ fast: false });
+    heed.registerBackend({ name: 'one-batch', priority: -10, create: () => new Proxy(oneBatch, {
+      get(target, key) {
+        if (key === 'name') return 'one-batch';
+        const v: unknown = Reflect.get(target, key);
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    }) });
+    try {
+      const scores = async (backend: string) => {
+        const q = heed.tensor(randomArray(2 * 9 * 3 * 5, 11), { shape: [2, 9, 3, 5], backend });
+        const k = heed.tensor(randomArray(2 * 9 * 3 * 5, 12), { shape: [2, 9, 3, 5], backend });
+        const s = heed.matmul(q.permute([0, 2, 1, 3]), k.permute([0, 2, 3, 1])); // [2, 3, 9, 9]
+        const out = Array.from(await s.data());
+        for (const t of [q, k, s]) t.dispose();
+        return out;
+      };
+      const want = await scores('one-batch');
+      copies = 0;
+      expect(await scores('two-batch')).toEqual(want);
+      expect(seen).toEqual([[2, 3, 9, 5]]);
+      expect(copies).toBe(0);
+    } finally {
+      heed.removeBackend('two-batch');
+      heed.removeBackend('one-batch');
+    }
   });
 });

@@ -26,7 +26,7 @@ import {
 import { binaryWgsl, convert, unaryWgsl, WGSL_TYPE } from './wgsl.js';
 import { coalesce, checkRank, metaWords, planViews, vectorize, type Operand } from './layout.js';
 import * as K from './kernels.js';
-import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel as matmulKernelRaw, type MatmulVariant } from './matmul.js';
+import { MATMUL_VARIANTS, chooseMatmulVariant, matmulGrids, matmulKernel as matmulKernelRaw, matmulWords, type MatmulVariant } from './matmul.js';
 import { geluExpr } from './fused.js';
 import { memoKernel } from './kernel-cache.js';
 import { runProgram } from './fused-program.js';
@@ -83,7 +83,7 @@ export class WebGPUBackend implements Backend {
     this.subgroups4 = device.features.has('subgroups') && lanes?.subgroupMinSize === 4 && lanes.subgroupMaxSize === 4;
     // The largest buffer a kernel can bind (core checks op results against it before dispatch).
     const maxBufferBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    this.capabilities = { syncRead: false, dtypes: STORED_DTYPES, maxBufferBytes };
+    this.capabilities = { syncRead: false, dtypes: STORED_DTYPES, maxBufferBytes, matmulBatchDims: 2 };
   }
 
   /** @internal */
@@ -267,11 +267,11 @@ export class WebGPUBackend implements Backend {
 
   matmul(a: StridedView, b: StridedView): DataId {
     this.views('matmul', a, b);
-    const [B, M, K] = a.shape;
-    const N = b.shape[2];
-    if (a.shape.length !== 3 || b.shape.length !== 3 || b.shape[0] !== B || b.shape[1] !== K) {
-      throw new HeedError('matmul', `needs [B, M, K] x [B, K, N] views, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}.`);
+    const mm = matmulWords(a, b);
+    if (mm === null) {
+      throw new HeedError('matmul', `needs [B, M, K] x [B, K, N] (or [B1, B2, M, K] x [B1, B2, K, N]) views, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}.`);
     }
+    const { B, M, N, K, words } = mm;
     if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new HeedError('matmul', `needs float32 operands, got ${a.dtype} and ${b.dtype}.`);
     if (K === 0 || B * M * N === 0) return this.fill(B * M * N, 0, 'float32');
     const variant = this.matmulVariant(B, M, N, K);
@@ -279,8 +279,8 @@ export class WebGPUBackend implements Backend {
       const buffers = [out.buffer, this.data(a.data, 'matmul').buffer, this.data(b.data, 'matmul').buffer];
       const code = matmulKernel(variant);
       for (const [x, y, z, b0] of matmulGrids(variant, B, M, N, this.runtime.limits.maxComputeWorkgroupsPerDimension)) {
-        const meta = Uint32Array.from([B, M, N, K, a.offset, ...a.strides, b.offset, ...b.strides, b0]);
-        this.runtime.dispatch('matmul', code, buffers, meta, [x, y, z]);
+        words[12] = b0;
+        this.runtime.dispatch('matmul', code, buffers, Uint32Array.from(words), [x, y, z]);
       }
     });
   }

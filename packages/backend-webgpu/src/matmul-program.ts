@@ -17,12 +17,9 @@
 import { coalesceDims, programId, type DataId, type DType, type ElementwiseProgram, type StridedView } from '@heed/core';
 import type { OpKit } from './fused-ops.js';
 import { constantWord, exprWgsl } from './fused-program.js';
-import { matmulGrids, matmulKernel, type MatmulVariant } from './matmul.js';
+import { MATMUL_WORDS, matmulGrids, matmulKernel, matmulWords, type MatmulVariant } from './matmul.js';
 import { META_WORDS } from './runtime.js';
 import { MATH_WGSL, WGSL_TYPE } from './wgsl.js';
-
-/** Metadata words of the matmul kernels (md layout in matmul.ts); the epilogue's words follow. */
-const MATMUL_WORDS = 13;
 
 /** What the fused kernel needs from the backend: the kit plus its matmul heuristic. */
 export interface MatmulProgramKit extends OpKit {
@@ -128,7 +125,7 @@ export function runMatmulProgram(kit: MatmulProgramKit, a: StridedView, b: Strid
   const code = cachedKernel(variant, program, slot, dtypes);
   if (code === null) return null;
   const constants = program.exprs.flatMap((e) => (e.op === 'const' ? [constantWord(e.value, e.dtype)] : []));
-  const words = [B, M, N, K, flat.a.offset, ...flat.a.strides, flat.b.offset, ...flat.b.strides, 0];
+  const words = (matmulWords(flat.a, flat.b) as { words: number[] }).words; // the epilogue's words follow
   for (const v of flat.inputs) words.push(v.offset, ...v.strides);
   words.push(...constants);
   if (words.length > META_WORDS) return null;

@@ -11,8 +11,11 @@
 // step's shapes and 1024^3, about 1.15x 'blocked' with Dawn robustness off and 1.4x with it on:
 // bench/webgpu_matmul_sweep.mjs) and 'tiled' (64x64 workgroup tiles staged
 // through workgroup memory, 4x4 outputs per invocation: the classic GPU kernel).
-// md layout: [B, M, N, K, aOff, aS0, aS1, aS2, bOff, bS0, bS1, bS2, batchStart].
+// md layout (matmulWords): [B, M, N, K, aOff, aS0, aS1, aS2, bOff, bS0, bS1, bS2, batchStart,
+// B2, aS0', bS0']: batch index b runs over B = B1 * B2 and reads at (b / B2) * S0 + (b % B2) * S0'
+// (rank-3 views: B2 = 1, S0' = 0).
 // Invariant: every variant accumulates in k order from 0, so results differ only by rounding.
+import type { StridedView } from '@heed/core';
 
 /**
  * Names of the matmul kernels.
@@ -188,8 +191,9 @@ export function matmulKernel(variant: MatmulVariant, epi: MatmulEpilogue = PLAIN
   let M = md[1]; let N = md[2]; let K = md[3];${epi.init ? `\n  ${epi.init}` : ''}
   if (i >= md[0] * M * N) { return; }
   let b = i / (M * N); let m = (i / N) % M; let n = i % N;
-  var oa = md[4] + b * md[5] + m * md[6]; let sa = md[7];
-  var ob = md[8] + b * md[9] + n * md[11]; let sb = md[10];
+  let bq = b / md[13]; let br = b % md[13];
+  var oa = md[4] + bq * md[5] + br * md[14] + m * md[6]; let sa = md[7];
+  var ob = md[8] + bq * md[9] + br * md[15] + n * md[11]; let sb = md[10];
   var acc = 0.0;
   for (var k = 0u; k < K; k = k + 1u) { acc = fma(A[oa], B[ob], acc); oa = oa + sa; ob = ob + sb; }
   ${epi.store('acc', 'i', 'b', 'm', 'n')}
@@ -197,9 +201,9 @@ export function matmulKernel(variant: MatmulVariant, epi: MatmulEpilogue = PLAIN
   }
   const { tm, tn, wx, wy } = GEOMETRY[variant];
   const prologue = `let M = md[1]; let N = md[2]; let K = md[3];${epi.init ? `\n  ${epi.init}` : ''}
-  let b = md[12] + gid.z;
-  let aBase = md[4] + b * md[5]; let aSm = md[6]; let aSk = md[7];
-  let bBase = md[8] + b * md[9]; let bSk = md[10]; let bSn = md[11];
+  let b = md[12] + gid.z; let bq = b / md[13]; let br = b % md[13];
+  let aBase = md[4] + bq * md[5] + br * md[14]; let aSm = md[6]; let aSk = md[7];
+  let bBase = md[8] + bq * md[9] + br * md[15]; let bSk = md[10]; let bSn = md[11];
   let ob = b * M * N;
   ${grid2(tm, tn, (p, q) => `var c${p}_${q} = 0.0;`)}`;
   if (variant === 'subgroup') return subgroupKernel(prologue, epi);
@@ -245,6 +249,32 @@ var<workgroup> tB: array<f32, ${BK * BN}>;
   let row = row0 + lid.y * ${tm}u; let col = col0 + lid.x * ${tn}u;
   ${store(tm, tn, epi)}
 }\n`;
+}
+
+/** Metadata words of the matmul kernels (the md layout above). */
+export const MATMUL_WORDS = 16;
+
+/**
+ * The batch count, shape and metadata words of `a @ b` for rank-3 `[B, M, K] x [B, K, N]` or
+ * rank-4 `[B1, B2, M, K] x [B1, B2, K, N]` views (word 12, the first batch of a dispatch, is 0);
+ * null when the views are neither or do not agree.
+ *
+ * @example
+ * ```ts
+ * const mm = matmulWords(a, b); // { B, M, N, K, words } with words.length === MATMUL_WORDS
+ * ```
+ */
+export function matmulWords(a: StridedView, b: StridedView): { B: number; M: number; N: number; K: number; words: number[] } | null {
+  const r = a.shape.length;
+  if ((r !== 3 && r !== 4) || b.shape.length !== r) return null;
+  const [M, K] = a.shape.slice(r - 2);
+  const [Kb, N] = b.shape.slice(r - 2);
+  if (Kb !== K || a.shape.slice(0, r - 2).some((d, i) => d !== b.shape[i])) return null;
+  const B2 = r === 4 ? a.shape[1] : 1;
+  const B = a.shape[0] * B2;
+  const two = (v: StridedView): number => (r === 4 ? v.strides[1] : 0);
+  const words = [B, M, N, K, a.offset, a.strides[0], a.strides[r - 2], a.strides[r - 1], b.offset, b.strides[0], b.strides[r - 2], b.strides[r - 1], 0, B2, two(a), two(b)];
+  return { B, M, N, K, words };
 }
 
 /**

@@ -37,7 +37,7 @@ describe.skipIf(!device)(`WebGPU runtime${skipReason ? ` (skipped: ${skipReason}
     expect(chooseMatmulVariant(1, 256, 256, 256, { subgroups4: true })).toBe('tiled');
   });
 
-  it('every matmul variant matches a JS triple loop (transposed, offset, batch-broadcast operands)', async () => {
+  it('every matmul variant matches a JS triple loop (transposed, offset, batch-broadcast operands, two batch dims)', async () => {
     const [B, M, K, N] = [2, 70, 35, 67];
     for (const variant of MATMUL_VARIANTS) {
       const be = new WebGPUBackend(device!, { forceMatmulVariant: variant });
@@ -55,6 +55,19 @@ describe.skipIf(!device)(`WebGPU runtime${skipReason ? ` (skipped: ${skipReason}
         expectClose(await get(be, be.matmul(av, bv), 'float32', size), matmulRef(aData, av, bData, bv), `${variant}: ${label}`, 1e-5, 1e-5);
       }
       expect(await get(be, be.matmul(view(a, 'float32', [1, 2, 0]), view(b, 'float32', [1, 0, 3])), 'float32', 6)).toEqual([0, 0, 0, 0, 0, 0]);
+      // two batch dims (capabilities.matmulBatchDims = 2): q k^T over heads permuted out of [B, T, H, D]
+      const [B1, T, H, D] = [2, 9, 3, 5];
+      const qData = seeded(B1 * T * H * D, 3), kData = seeded(B1 * T * H * D, 4);
+      const q = put(be, qData, 'float32').data, k = put(be, kData, 'float32').data;
+      const heads = [T * H * D, D, H * D, 1];
+      const got = await get(be, be.matmul(view(q, 'float32', [B1, H, T, D], heads), view(k, 'float32', [B1, H, D, T], [T * H * D, D, 1, H * D])), 'float32', B1 * H * T * T);
+      const want: number[] = [];
+      for (let bi = 0; bi < B1; bi++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) {
+        let acc = 0;
+        for (let d = 0; d < D; d++) acc += qData[bi * T * H * D + i * H * D + h * D + d] * kData[bi * T * H * D + j * H * D + h * D + d];
+        want.push(acc);
+      }
+      expectClose(got, want, `${variant}: two batch dims`, 1e-5, 1e-5);
       be.dispose();
     }
     expect(() => new WebGPUBackend(device!, { forceMatmulVariant: 'fastest' })).toThrow(HeedError);

@@ -164,7 +164,9 @@ export interface Primitives {
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[], outDtype: DType): DataId;
   /**
    * Batched matrix product of rank-3 views `a: [B, M, K]` and `b: [B, K, N]` (batch broadcast
-   * expressed by stride 0; transposed operands by swapped strides). Result `[B, M, N]`, float32.
+   * expressed by stride 0; transposed operands by swapped strides). Result `[B, M, N]`, float32,
+   * contiguous. A backend whose `capabilities.matmulBatchDims` is 2 also gets rank-4 views
+   * `[B1, B2, M, K]` x `[B1, B2, K, N]` (two batch strides each) and returns `[B1 * B2, M, N]`.
    */
   matmul(a: StridedView, b: StridedView): DataId;
   /** Converts to another dtype (float->int truncates toward zero; to bool: value != 0). */
@@ -375,6 +377,12 @@ export interface BackendCapabilities {
    * `DTYPE_INFO[dtype].bytesPerElement` per element.
    */
   readonly maxBufferBytes?: number;
+  /**
+   * Batch dims `matmul` views may have: 1 (default) or 2. With 2, core passes operands whose
+   * batch dims do not flatten into one stride (attention heads permuted out of `[B, T, H, D]`)
+   * as `[B1, B2, rows, cols]` views instead of copying them first.
+   */
+  readonly matmulBatchDims?: 1 | 2;
 }
 
 /**

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Matrix product with PyTorch semantics: 1-D operands are promoted and squeezed back, batch
-// dimensions broadcast. The backend sees rank-3 strided views, so transposed operands and
-// broadcast batches reach the kernel without copies whenever the layout allows.
-import { checkBufferLimit, type StridedView } from '../backend.js';
+// dimensions broadcast. The backend sees rank-3 strided views (rank 4, two batch dims, where its
+// capabilities.matmulBatchDims is 2), so transposed operands, broadcast batches and permuted
+// attention heads reach the kernel without copies whenever the layout allows.
+import { checkBufferLimit, type DataId, type StridedView } from '../backend.js';
 import { isFloatDType } from '../dtype.js';
 import { HeedError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, sizeOf, viewStrides } from '../shape.js';
+import { coalesceDims } from '../layout.js';
 import type { Tensor } from '../tensor.js';
 import { record } from '../autograd/record.js';
 import { checkNumel } from '../validate.js';
@@ -13,12 +15,34 @@ import { commonBackend, fromData } from './operands.js';
 import { reshape, unsqueeze } from './views.js';
 import { runKernel } from '../kernel-dispatch.js';
 
+/** `t`'s shape broadcast to `batch` (plus its matrix dims) and its strides over that shape. */
+function broadcastLayout(t: Tensor, batch: readonly number[]): { full: number[]; strides: number[] } {
+  const full = [...batch, t.shape[t.rank - 2], t.shape[t.rank - 1]];
+  return { full, strides: broadcastStrides(t.shape, t.strides, full) };
+}
+
+/**
+ * Rank-4 `[B1, B2, rows, cols]` views of both operands when the backend takes two batch dims
+ * and their joint batch layout coalesces to exactly two (attention heads permuted out of
+ * `[B, T, H, D]`: batch strides (T*H*D, D) never merge into one); null otherwise.
+ */
+function twoBatchViews(a: Tensor, b: Tensor, batch: readonly number[], op: string): [StridedView, StridedView] | null {
+  if (a.backend.capabilities.matmulBatchDims !== 2 || batch.length < 2) return null;
+  const la = broadcastLayout(a, batch), lb = broadcastLayout(b, batch);
+  const r = batch.length;
+  const joint = coalesceDims(batch, [la.strides.slice(0, r), lb.strides.slice(0, r)]);
+  if (joint.shape.length !== 2) return null;
+  const view = (t: Tensor, l: { full: number[]; strides: number[] }, k: number): StridedView => ({
+    ...t.stridedView(op), shape: [...joint.shape, ...l.full.slice(r)], strides: [...joint.strides[k], ...l.strides.slice(r)],
+  });
+  return [view(a, la, 0), view(b, lb, 1)];
+}
+
 /** A rank-3 [B, rows, cols] view of `t` broadcast to `batch`, copying only if unavoidable. */
 function batchedView(t: Tensor, batch: readonly number[], op: string): { view: StridedView; free: () => void } {
   const rows = t.shape[t.rank - 2];
   const cols = t.shape[t.rank - 1];
-  const full = [...batch, rows, cols];
-  const strides = broadcastStrides(t.shape, t.strides, full);
+  const { full, strides } = broadcastLayout(t, batch);
   const target = [sizeOf(batch), rows, cols];
   const merged = viewStrides(full, strides, target);
   const base = t.stridedView(op);
@@ -67,11 +91,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   checkBufferLimit(backend, 'matmul', [...batch, m, n], 'float32');
   const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
-  const va = batchedView(a2, batch, 'matmul');
-  const vb = batchedView(b2, batch, 'matmul');
-  const data = runKernel(backend, 'matmul', va.view, vb.view);
-  va.free();
-  vb.free();
+  let data: DataId;
+  const flat = (t: Tensor): boolean => { const l = broadcastLayout(t, batch); return viewStrides(l.full, l.strides, [sizeOf(batch), ...l.full.slice(-2)]) !== null; };
+  const two = flat(a2) && flat(b2) ? null : twoBatchViews(a2, b2, batch, 'matmul');
+  if (two !== null) {
+    data = runKernel(backend, 'matmul', two[0], two[1]);
+  } else {
+    const va = batchedView(a2, batch, 'matmul');
+    const vb = batchedView(b2, batch, 'matmul');
+    data = runKernel(backend, 'matmul', va.view, vb.view);
+    va.free();
+    vb.free();
+  }
   const out = record('matmul', [a2, b2], fromData(backend, data, [...batch, m, n], 'float32'), {});
   let result = out;
   if (a.rank === 1 || b.rank === 1) {
