@@ -51,6 +51,9 @@ const SPECS: Readonly<Record<string, ExpandedSpec>> = {
   'matmul-left': { small: [1, 3], full: [4, 3], f: (x, b) => matmul(x, C(b, [3, 2], 7)) },
   'matmul-right': { small: [3, 1], full: [3, 4], f: (x, b) => matmul(C(b, [2, 3], 8), x) },
   'matmul-batch': { small: [1, 3, 2], full: [5, 3, 2], f: (x, b) => matmul(x, C(b, [2, 2], 9)) },
+  // attention heads permuted out of [B, T, H, D]: batch dims (B, H) that do not flatten into one
+  // stride (rank-4 views on backends with capabilities.matmulBatchDims = 2, a copy elsewhere)
+  'matmul-heads': { small: [2, 1, 3, 5], full: [2, 9, 3, 5], f: (x, b) => matmul(permute(x, [0, 2, 1, 3]), permute(C(b, [2, 9, 3, 5], 11), [0, 2, 3, 1])) },
   gather: { small: [1, 3], full: [4, 3], f: (x, b) => gather(x, 1, ints(b, [4, 2], [0, 2, 1, 1, 2, 0, 0, 0])) },
   indexSelect: { small: [1, 3], full: [4, 3], f: (x, b) => indexSelect(x, 0, ints(b, [3], [3, 0, 0])) },
   'scatterAdd-src': {
