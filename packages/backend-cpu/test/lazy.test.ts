@@ -61,6 +61,18 @@ describe('lazy execution: fusion', () => {
     for (const t of [x, a, b, y]) t.dispose();
   });
 
+  it('counts each primitive call on a backend without elementwise (the same program, op by op)', async () => {
+    const x = heed.tensor(values(12, 1), { shape: [3, 4], backend: 'lazy-unfused' });
+    const a = heed.tensor(values(4, 2), { shape: [4], backend: 'lazy-unfused' });
+    noFusion.resetStats();
+    const y = heed.tidy(() => heed.relu(x.mul(a).add(2)));
+    await y.data();
+    const s = noFusion.stats();
+    expect(s.programs).toBe(1);
+    expect(s.dispatches).toBe(4); // mul, the constant's fill, add, relu
+    for (const t of [x, a, y]) t.dispose();
+  });
+
   it('drops a recorded chain that is freed before it is needed', () => {
     const x = heed.tensor(values(8, 4), { backend: 'lazy-ref' });
     lazyRef.resetStats();

@@ -365,7 +365,7 @@ export class LazyBackend implements Backend {
         for (const m of inner) this.realizeAll([m], new Set([...busy, ...pending]));
         continue;
       }
-      const split = pending.length === 1 && plan.matmul === null ? splitFirst(plan, built.outputs) : [];
+      const split = pending.length === 1 && plan.matmul === null && this.inner.elementwise !== undefined ? splitFirst(plan, built.outputs) : [];
       if (!this.runPlan(plan, built, pending.length > 1 || split.length > 0)) {
         if (pending.length === 1) {
           // one program too big for the backend (e.g. an Adam update with its bias corrections
@@ -418,12 +418,18 @@ export class LazyBackend implements Backend {
     return runMatmulThenProgram({
       matmul: (x, y) => { this.counts.dispatches++; return runKernel(inner, 'matmul', x, y); },
       elementwise: (q, vs) => {
-        this.counts.dispatches++;
-        return runFusedKernel(inner, 'elementwise', q, vs) ?? (mayDecline ? null : runProgramByPrimitives(inner, q, vs));
+        if (inner.elementwise !== undefined) this.counts.dispatches++;
+        return runFusedKernel(inner, 'elementwise', q, vs) ?? (mayDecline ? null : this.byPrimitives(q, vs));
       },
       copy: (v) => runKernel(inner, 'copy', v),
       free: (d) => runKernel(inner, 'free', d),
     }, a, b, program, inputs);
+  }
+
+  /** Runs `program` op by op on the inner backend (no `elementwise`, or declined), counting each primitive call. */
+  private byPrimitives(program: ElementwiseProgram, inputs: readonly StridedView[]): DataId[] {
+    this.counts.dispatches += program.exprs.filter((e) => e.op !== 'input' && e.op !== 'rowInput').length;
+    return runProgramByPrimitives(this.inner, program, inputs);
   }
 
   /** Runs a built plan; false (nothing done) when the backend declines it and `mayDecline`. */
@@ -440,9 +446,9 @@ export class LazyBackend implements Backend {
       ids = lone ? [runKernel(this.inner, 'copy', inputs[0])] : runFusedKernel(this.inner, 'elementwise', program, inputs);
       if (ids === null) {
         if (mayDecline) return false;
-        ids = runProgramByPrimitives(this.inner, program, inputs);
+        ids = this.byPrimitives(program, inputs);
       }
-      this.counts.dispatches++;
+      if (lone || this.inner.elementwise !== undefined) this.counts.dispatches++; // the copy, or the (declined) program call
     }
     this.counts.programs++;
     if (this.debug) console.log(`[heed fusion] ${plan.matmul !== null ? 'matmul + ' : ''}${describe(program)}`);
