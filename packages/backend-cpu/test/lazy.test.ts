@@ -188,6 +188,39 @@ describe('lazy execution: fusion', () => {
     }
   });
 
+  it('computes a long chain with no read every maxPending ops (the size limit), with the same values', async () => {
+    // 5,000 updates and no read: one pending graph that deep overflowed the scheduler's stack
+    const chain = async (backend: string, n: number) => {
+      let x = heed.tensor(values(4, 45), { backend });
+      for (let i = 0; i < n; i++) {
+        const y = x.mul(0.5).add(1);
+        x.dispose();
+        x = y;
+      }
+      const out = Array.from(await x.data());
+      x.dispose();
+      return out;
+    };
+    expect(await chain('lazy-ref', 5000)).toEqual(await chain('eager-ref', 5000));
+    const small = new LazyBackend(new CpuBackend({ fast: false }), { name: 'lazy-small-graph', maxPending: 8 });
+    heed.registerBackend({ name: 'lazy-small-graph', priority: -10, create: () => small });
+    try {
+      const x = heed.tensor(values(4, 46), { backend: 'lazy-small-graph' });
+      small.resetStats();
+      const ys = Array.from({ length: 7 }, () => x.add(x)); // 7 pending ops: under the limit
+      expect(small.stats().programs).toBe(0);
+      const more = Array.from({ length: 3 }, () => x.mul(x)); // the 8th op computes what is alive
+      expect(small.stats().programs).toBeGreaterThan(0);
+      const xs = await x.data();
+      for (const y of ys) expect(Array.from(await y.data())).toEqual(Array.from(xs, (v) => Math.fround(v + v)));
+      for (const y of more) expect(Array.from(await y.data())).toEqual(Array.from(xs, (v) => Math.fround(v * v)));
+      for (const t of [x, ...ys, ...more]) t.dispose();
+    } finally {
+      heed.removeBackend('lazy-small-graph');
+    }
+    expect(() => new LazyBackend(new CpuBackend({ fast: false }), { maxPending: 0 })).toThrow(/maxPending must be a positive whole number/);
+  });
+
   it('a read is a sync point: reading one value also computes the other alive pending buffers', async () => {
     const x = heed.tensor(values(4, 40), { backend: 'lazy-ref' });
     const w = heed.tensor(values(8, 41), { shape: [2, 4], backend: 'lazy-ref' });

@@ -12,7 +12,7 @@ export * from './validate.js';
 export * from './backend.js';
 export * from './random-bits.js';
 export * from './registry.js';
-export { LazyBackend, lazyBackendFactory, type LazyStats } from './lazy/lazy-backend.js';
+export { DEFAULT_MAX_PENDING, LazyBackend, lazyBackendFactory, type LazyOptions, type LazyStats } from './lazy/lazy-backend.js';
 export { onKernel, onKernelTimed, type Kernels, type KernelObserver, type KernelTimer, type KernelName, type FusedKernelName } from './kernel-dispatch.js';
 export { profile, type Profile, type KernelProfile } from './profile.js';
 export { PROGRAM_REDUCE_OPS, programId, programKey, programLevels, programSweeps, runMatmulThenProgram, runProgramByPrimitives, type EpilogueKernels, type ProgramSweep, type ElementwiseExpr, type ElementwiseProgram, type ProgramReduceOp } from './lazy/program.js';

@@ -26,6 +26,38 @@ import type { BackendFactory } from '../registry.js';
 import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
 
 /**
+ * Default {@link LazyOptions.maxPending}: ops recorded without a read before they are computed anyway.
+ *
+ * @example
+ * ```ts
+ * new LazyBackend(new CpuBackend(), { maxPending: 4 * DEFAULT_MAX_PENDING });
+ * ```
+ */
+export const DEFAULT_MAX_PENDING = 1024;
+
+/**
+ * Options of {@link LazyBackend} and {@link lazyBackendFactory}.
+ *
+ * @example
+ * ```ts
+ * const opts: LazyOptions = { name: 'cpu', maxPending: 4096 };
+ * registerBackend(lazyBackendFactory(cpuFactory, opts));
+ * ```
+ */
+export interface LazyOptions {
+  /** The backend's name (default: the inner backend's). */
+  readonly name?: string;
+  /** Print every fused program and kernel (default: `HEED_DEBUG=fusion`). */
+  readonly debug?: boolean;
+  /**
+   * The size limit of the pending graph: once this many recorded ops wait uncomputed (a loop
+   * with no read, no `flush()`), every alive pending buffer is computed, as by `flush()`.
+   * Bounds a program's size and the memory its inputs hold. Default {@link DEFAULT_MAX_PENDING}.
+   */
+  readonly maxPending?: number;
+}
+
+/**
  * Counters of what the lazy layer did, for tests, `HEED_DEBUG=fusion` and benchmarks.
  *
  * @example
@@ -75,12 +107,23 @@ export class LazyBackend implements Backend {
   private readonly cse = new Map<LazyBuffer, LazyBuffer[]>();
   private counts: LazyStats = { recorded: 0, programs: 0, dispatches: 0, skipped: 0, shared: 0 };
   private readonly debug: boolean;
+  /** Recorded nodes not yet computed or dropped (the pending graph's size). */
+  private pendingNodes = 0;
+  /** The size limit: when `pendingNodes` reaches this, the alive pending buffers are computed. */
+  private readonly maxPending: number;
+  private flushAt: number;
 
-  constructor(readonly inner: Backend, options: { name?: string; debug?: boolean } = {}) {
+  constructor(readonly inner: Backend, options: LazyOptions = {}) {
     this.name = options.name ?? inner.name;
     this.apiVersion = inner.apiVersion;
     this.capabilities = inner.capabilities;
     this.debug = options.debug ?? debugFusion();
+    const max = options.maxPending ?? DEFAULT_MAX_PENDING;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new HeedError('LazyBackend', `maxPending must be a positive whole number of recorded ops, got ${max}; the default is ${DEFAULT_MAX_PENDING}.`);
+    }
+    this.maxPending = max;
+    this.flushAt = max;
     if (inner.readSync !== undefined) {
       const readSync = inner.readSync.bind(inner);
       this.readSync = (data, dtype, size) => readSync(this.realizeForRead(lazy(data, 'readSync')), dtype, size);
@@ -217,6 +260,9 @@ export class LazyBackend implements Backend {
       if (readers === undefined) this.cse.set(first, [b]);
       else readers.push(b);
     }
+    // the size limit: a long chain with no read (a loop of updates) is computed every
+    // maxPending ops, so programs and the scheduler's walks stay bounded
+    if (this.pendingNodes >= this.flushAt) this.computePending();
     return b;
   }
 
@@ -226,6 +272,7 @@ export class LazyBackend implements Backend {
     b.pending = p;
     this.live.add(b);
     this.counts.recorded++;
+    this.pendingNodes++;
     return b;
   }
 
@@ -263,6 +310,7 @@ export class LazyBackend implements Backend {
     const p = b.pending as Pending;
     this.settle(b);
     b.pending = null;
+    this.pendingNodes--;
     for (const v of operands(p)) this.release(v.data as LazyBuffer);
   }
 
@@ -287,6 +335,8 @@ export class LazyBackend implements Backend {
   /** Every alive pending buffer, in recording order, each with its same-shape siblings. */
   private computePending(): void {
     for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
+    // what is still pending (nodes kept to be recomputed where read) does not count twice
+    this.flushAt = this.pendingNodes + this.maxPending;
   }
 
   /**
@@ -548,9 +598,9 @@ function debugFusion(): boolean {
  * await setBackend('cpu'); // elementwise chains now run as fused kernels
  * ```
  */
-export function lazyBackendFactory(factory: BackendFactory, options: { name?: string } = {}): BackendFactory {
+export function lazyBackendFactory(factory: BackendFactory, options: LazyOptions = {}): BackendFactory {
   const name = options.name ?? factory.name;
-  const wrap = (b: Backend): Backend => (b instanceof LazyBackend ? b : new LazyBackend(b, { name }));
+  const wrap = (b: Backend): Backend => (b instanceof LazyBackend ? b : new LazyBackend(b, { ...options, name }));
   return {
     name,
     priority: factory.priority,
