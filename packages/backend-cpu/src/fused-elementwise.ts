@@ -16,7 +16,8 @@ import {
 } from '@heed/core';
 import { cPow, erf, intPow, pyMod, roundHalfEven, sigmoid } from './math.js';
 import { arrayOf, wrap } from './storage.js';
-import { HeapBuffer, heapSourceOf, type HeapSource } from './fast/buffer.js';
+import { HeapBuffer } from './fast/buffer.js';
+import { flatRun, keepPrepared, preparedRun, rowsRun, type PreparedRun } from './fast/prepared-program.js';
 import { wasmProgram, type InputLayout } from './fast/codegen-wasm.js';
 import type { NativeKernels } from './fast/native.js';
 import { nativeProgram } from './fast/native-program.js';
@@ -223,8 +224,8 @@ function fusedRows(program: ElementwiseProgram, key: number, inputs: readonly St
     // one wasm call: rows of `runs` runs of n elements, one stride per input between rows and between runs
     const last = (st: readonly number[]) => (st.length === 0 ? 0 : st[st.length - 1]);
     const run = (st: readonly number[]) => (st.length === 2 ? st[0] : 0);
-    const done = runWasmRows(rt, program, key, row, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput);
-    if (done !== null) return done;
+    const done = prepareWasmRows(rt, program, key, row, inputs, rowCount, n, runs, o.strides.map((st) => st[0] ?? 0), innerStrides.map(last), innerStrides.map(run), isRowInput)?.run(inputs);
+    if (done != null) return done;
   }
   const outer = rowBases(o.shape, o.strides, inputs.map((v) => v.offset), rowCount);
   const inner = rowBases(c.shape.slice(0, -1), innerStrides.map((st) => st.slice(0, -1)), inputs.map(() => 0), runs);
@@ -241,8 +242,8 @@ function fusedRows(program: ElementwiseProgram, key: number, inputs: readonly St
   return ids;
 }
 
-/** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, rows of `runs` runs of n), or null where it does not apply. */
-function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, row: readonly boolean[], inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): DataId[] | null {
+/** A program with reductions as generated WASM SIMD over the fast heap (one coalesced row dim, rows of `runs` runs of n), kept (prepared-program.ts) for the next call with this layout; null where it does not apply. */
+function prepareWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, row: readonly boolean[], inputs: readonly StridedView[], rows: number, n: number, runs: number, rowStrides: readonly number[], innerStrides: readonly number[], runStrides: readonly number[], isRowInput: readonly boolean[]): PreparedRun | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   const layouts: InputLayout[] = [];
   for (let j = 0; j < inputs.length; j++) {
@@ -253,30 +254,11 @@ function runWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: number, 
   const heap = rt.heap;
   const run = wasmRowProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
-  const outs: HeapBuffer[] = [];
-  const sources: HeapSource[] = [];
-  try {
-    for (const o of program.outputs) {
-      const b = HeapBuffer.alloc(heap, row[o] ? rows : rows * runs * n);
-      if (b === null) return null;
-      outs.push(b);
-    }
-    for (const v of inputs) {
-      const src = heapSourceOf(heap, v.data, 'elementwise');
-      if (src === null) return null;
-      sources.push(src);
-    }
-    const args: number[] = [rows, n, ...outs.map((b) => b.ptr)];
-    sources.forEach((src, j) => args.push(src.ptr + inputs[j].offset * 4, rowStrides[j] * 4));
-    args.push(...constantsOf(program), runs, ...inputs.map((_, j) => (isRowInput[j] ? 0 : runStrides[j]) * 4));
-    run(...args);
-    const done = outs.slice();
-    outs.length = 0;
-    return done;
-  } finally {
-    for (const b of outs) b.release();
-    for (const src of sources) src.release();
-  }
+  const sizes = program.outputs.map((o) => (row[o] ? rows : rows * runs * n));
+  const template: number[] = [rows, n, ...sizes.map(() => 0)];
+  inputs.forEach((_, j) => template.push(0, rowStrides[j] * 4));
+  template.push(...constantsOf(program), runs, ...inputs.map((_, j) => (isRowInput[j] ? 0 : runStrides[j]) * 4));
+  return keepPrepared(program, rt, inputs, rowsRun(heap, run, sizes, template, inputs.map((v) => v.offset)));
 }
 
 /**
@@ -368,6 +350,11 @@ function rowBases(dims: readonly number[], strides: readonly (readonly number[])
  * ```
  */
 export function fusedElementwise(program: ElementwiseProgram, inputs: readonly StridedView[], rt: FastRuntime | null = null, native: NativeKernels | null = null): DataId[] | null {
+  if (rt !== null) {
+    // a compiled step's replay: the same program object and input layout as last time
+    const done = preparedRun(program, rt, inputs)?.run(inputs);
+    if (done != null) return done;
+  }
   const key = programId(program); // the kernel caches' key (the program's structure)
   if ((program.reduceAxes ?? 0) > 0) return fusedRows(program, key, inputs, rt);
   const size = sizeOf(program.shape);
@@ -397,10 +384,15 @@ export function fusedElementwise(program: ElementwiseProgram, inputs: readonly S
  * neither applies (see codegen-wasm.ts).
  */
 function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inputs: readonly StridedView[], size: number, native: NativeKernels | null): DataId[] | null {
+  return prepareWasm(rt, program, key, inputs, size, native)?.run(inputs) ?? null;
+}
+
+/** runWasm's layout work, kept (prepared-program.ts) for the next call with this layout; null where it does not apply. */
+function prepareWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inputs: readonly StridedView[], size: number, native: NativeKernels | null): PreparedRun | null {
   if (inputs.some((v) => v.dtype !== 'float32')) return null;
   // The coalesced shape is [...outer, mid, n]: one wasm call runs mid rows of n elements (each
   // input's inner stride must be 1, a contiguous run, or 0, one element broadcast over the run;
-  // its mid stride is free); the outer dims, rare after coalescing, are a JS loop of calls.
+  // its mid stride is free); the outer dims, rare after coalescing, are a loop of calls.
   const { dims, strides } = coalesced(program.shape, inputs);
   const rank = dims.length;
   const n = rank === 0 ? 1 : dims[rank - 1];
@@ -417,38 +409,14 @@ function runWasm(rt: FastRuntime, program: ElementwiseProgram, key: number, inpu
   const run = (native !== null ? nativeProgram(rt, native, program, key, layouts) : null)
     ?? wasmProgram(program, key, layouts, heap.memory, heap.shared, MAX_PAGES, rt.kernels);
   if (run === null) return null;
-  const outs: HeapBuffer[] = [];
-  const sources: HeapSource[] = [];
-  try {
-    for (let j = 0; j < program.outputs.length; j++) {
-      const b = HeapBuffer.alloc(heap, size);
-      if (b === null) return null;
-      outs.push(b);
-    }
-    for (const v of inputs) {
-      const src = heapSourceOf(heap, v.data, 'elementwise');
-      if (src === null) return null;
-      sources.push(src);
-    }
-    const outer = rank <= 2 ? [] : dims.slice(0, rank - 2);
-    const bases = rowBases(outer, strides.map((st) => st.slice(0, outer.length)), inputs.map((v) => v.offset), calls);
-    const consts = constantsOf(program);
-    const nOut = outs.length;
-    const args = new Array<number>(2 + nOut + 2 * sources.length + consts.length);
-    args[0] = n;
-    args[1] = mid;
-    sources.forEach((_, j) => { args[3 + nOut + 2 * j] = (rank < 2 ? 0 : strides[j][rank - 2]) * 4; });
-    consts.forEach((c, k) => { args[2 + nOut + 2 * sources.length + k] = c; });
-    for (let c = 0; c < calls; c++) {
-      for (let j = 0; j < nOut; j++) args[2 + j] = outs[j].ptr + c * mid * n * 4;
-      for (let j = 0; j < sources.length; j++) args[2 + nOut + 2 * j] = sources[j].ptr + bases[j][c] * 4;
-      run(...args);
-    }
-    const done = outs.slice();
-    outs.length = 0;
-    return done;
-  } finally {
-    for (const b of outs) b.release();
-    for (const src of sources) src.release();
-  }
+  const outer = rank <= 2 ? [] : dims.slice(0, rank - 2);
+  const bases = rowBases(outer, strides.map((st) => st.slice(0, outer.length)), inputs.map((v) => v.offset), calls);
+  const consts = constantsOf(program);
+  const nOut = program.outputs.length;
+  const template = new Array<number>(2 + nOut + 2 * inputs.length + consts.length).fill(0);
+  template[0] = n;
+  template[1] = mid;
+  for (let j = 0; j < inputs.length; j++) template[3 + nOut + 2 * j] = (rank < 2 ? 0 : strides[j][rank - 2]) * 4;
+  consts.forEach((c, k) => { template[2 + nOut + 2 * inputs.length + k] = c; });
+  return keepPrepared(program, rt, inputs, flatRun(heap, run, size, nOut, template, bases, calls, mid * n));
 }

@@ -367,6 +367,17 @@ export interface EpilogueKernels {
   free(data: DataId): void;
 }
 
+/** Per program and product slot: the program without the outputs that are the product itself (kept, so a backend sees the same object on every call and can keep its prepared run). */
+const restPrograms = new WeakMap<ElementwiseProgram, { readonly slot: number; readonly rest: ElementwiseProgram }>();
+
+function withoutProduct(program: ElementwiseProgram, slot: number, isProduct: (o: number) => boolean): ElementwiseProgram {
+  const kept = restPrograms.get(program);
+  if (kept !== undefined && kept.slot === slot) return kept.rest;
+  const rest = program.outputs.some(isProduct) ? { ...program, outputs: program.outputs.filter((o) => !isProduct(o)) } : program;
+  restPrograms.set(program, { slot, rest });
+  return rest;
+}
+
 /**
  * `matmulElementwise`'s meaning spelled out (the fallback every backend can run): the product
  * into a new buffer, then the program reading it in its `null` input slot; an output that is
@@ -385,7 +396,7 @@ export function runMatmulThenProgram(k: EpilogueKernels, a: StridedView, b: Stri
   const shape = program.shape;
   const full = inputs.map((v) => v ?? { data: product, dtype: 'float32' as const, shape, strides: contiguousStrides(shape), offset: 0 });
   const isProduct = (o: number): boolean => { const e = program.exprs[o]; return e.op === 'input' && e.input === slot; };
-  const rest: ElementwiseProgram = { ...program, outputs: program.outputs.filter((o) => !isProduct(o)) };
+  const rest = withoutProduct(program, slot, isProduct);
   let restIds: DataId[] | null = [];
   try {
     if (rest.outputs.length > 0) restIds = k.elementwise(rest, full);
