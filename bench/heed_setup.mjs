@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Shared setup of the Heed benchmark scripts: parse --backend=cpu|webgpu (plus CPU debug flags
 // --threads=N, --reference, --simd=simd|relaxed, --native = @heed/backend-native's OpenBLAS/OpenMP
-// kernels; --lazy wraps the backend in core's LazyBackend), register and select that backend through
+// kernels; --lazy wraps the backend in core's LazyBackend; WebGPU A/B flag --busy-reads: Dawn's
+// busy tick loop while a read waits, the backend's quietReads off), register and select that backend through
 // Heed's public API, wait until the CPU fast path's worker threads are up (they start
 // asynchronously), and describe the configuration for the RESULT records of the peers harness.
 import { readFileSync } from 'node:fs';
@@ -49,6 +50,8 @@ export async function setupHeed(args) {
   }
   const backend = await heed.setBackend(want);
   const plain = backend.inner ?? backend; // under --lazy, the LazyBackend's inner backend
+  // --busy-reads: Dawn's busy tick loop while a read waits (the backend's quietReads off), for A/B runs
+  if (args['busy-reads'] && plain.runtime) plain.runtime.quietReads = false;
   let info = typeof plain.fastInfo === 'function' ? plain.fastInfo() : null;
   if (info) {
     // workers start in the background: wait (up to 3 s) until all expected threads are ready

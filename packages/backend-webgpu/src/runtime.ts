@@ -16,6 +16,7 @@
 import { HeedError } from '@heed/core';
 import { ERROR_BYTES, IndexChecks, TAG_WORD, toHeedError, type DeviceError, type IndexSite } from './index-errors.js';
 import { PipelineCache } from './pipeline-cache.js';
+import { quietly } from './quiet-wait.js';
 
 // WebGPU flag values (the GPUBufferUsage/GPUMapMode globals may not exist before Dawn loads).
 const STORAGE = 0x80;
@@ -126,6 +127,8 @@ export class Runtime {
   /** Counters for tests and debugging (`live`: buffers acquired and not released). */
   readonly stats = { created: 0, reused: 0, submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0, live: 0 };
   readonly limits: GPUSupportedLimits;
+  /** In Node.js, wait for reads with short sleeps instead of Dawn's busy tick loop (quiet-wait.ts); {@link WebGPUBackendOptions.quietReads}. */
+  quietReads = true;
 
   constructor(readonly device: GPUDevice, readonly debug: WebGPUDebug = {}) {
     this.limits = device.limits;
@@ -372,7 +375,7 @@ export class Runtime {
       this.waitingReads.add(onLost);
     });
     try {
-      await Promise.race([Promise.all([sub.mapped, sub.settled]), lost]);
+      await quietly(Promise.race([Promise.all([sub.mapped, sub.settled]), lost]), this.quietReads);
     } catch (e) {
       staging.destroy();
       this.check(op);
