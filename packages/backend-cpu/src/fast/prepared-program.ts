@@ -100,40 +100,37 @@ export function keepPrepared(program: ElementwiseProgram, rt: FastRuntime, input
   return prepared;
 }
 
-/** Allocates one heap buffer per size and binds every input; null (everything released) when the heap is full. */
-function bind(heap: FastHeap, sizes: readonly number[], inputs: readonly StridedView[]): { outs: HeapBuffer[]; sources: HeapSource[] } | null {
-  const outs: HeapBuffer[] = [];
-  const sources: HeapSource[] = [];
-  const fail = (): null => {
-    for (const b of outs) b.release();
-    for (const s of sources) s.release();
-    return null;
+/**
+ * A prepared run that allocates one heap buffer per size, binds every input (copying it into
+ * the heap when it lives elsewhere) and calls `call`; the outputs are released when it throws,
+ * the input copies always; null (everything released) when the heap is full.
+ */
+function preparedCall(heap: FastHeap, sizes: readonly number[], call: (outs: readonly HeapBuffer[], sources: readonly HeapSource[]) => void): PreparedRun {
+  return {
+    run: (inputs) => {
+      const outs: HeapBuffer[] = [];
+      const sources: HeapSource[] = [];
+      let ok = false;
+      try {
+        for (const size of sizes) {
+          const b = HeapBuffer.alloc(heap, size);
+          if (b === null) return null;
+          outs.push(b);
+        }
+        for (const v of inputs) {
+          const src = heapSourceOf(heap, v.data, 'elementwise');
+          if (src === null) return null;
+          sources.push(src);
+        }
+        call(outs, sources);
+        ok = true;
+        return outs;
+      } finally {
+        if (!ok) for (const b of outs) b.release();
+        for (const src of sources) src.release();
+      }
+    },
   };
-  for (const size of sizes) {
-    const b = HeapBuffer.alloc(heap, size);
-    if (b === null) return fail();
-    outs.push(b);
-  }
-  for (const v of inputs) {
-    const src = heapSourceOf(heap, v.data, 'elementwise');
-    if (src === null) return fail();
-    sources.push(src);
-  }
-  return { outs, sources };
-}
-
-/** Calls `call(outs, sources)`; on a throw releases the outputs; always releases the input copies. */
-function runBound(bound: { outs: HeapBuffer[]; sources: HeapSource[] }, call: (outs: readonly HeapBuffer[], sources: readonly HeapSource[]) => void): DataId[] {
-  const { outs, sources } = bound;
-  let ok = false;
-  try {
-    call(outs, sources);
-    ok = true;
-    return outs;
-  } finally {
-    if (!ok) for (const b of outs) b.release();
-    for (const s of sources) s.release();
-  }
 }
 
 /**
@@ -148,22 +145,15 @@ function runBound(bound: { outs: HeapBuffer[]; sources: HeapSource[] }, call: (o
  * ```
  */
 export function flatRun(heap: FastHeap, runner: WasmProgram, size: number, nOut: number, template: readonly number[], bases: readonly Int32Array[], calls: number, perCall: number): PreparedRun {
-  const sizes = new Array<number>(nOut).fill(size);
   const nIn = bases.length;
-  return {
-    run: (inputs) => {
-      const bound = bind(heap, sizes, inputs);
-      if (bound === null) return null;
-      return runBound(bound, (outs, sources) => {
-        const args = template.slice();
-        for (let c = 0; c < calls; c++) {
-          for (let j = 0; j < nOut; j++) args[2 + j] = outs[j].ptr + c * perCall * 4;
-          for (let j = 0; j < nIn; j++) args[2 + nOut + 2 * j] = sources[j].ptr + bases[j][c] * 4;
-          runner(...args);
-        }
-      });
-    },
-  };
+  return preparedCall(heap, new Array<number>(nOut).fill(size), (outs, sources) => {
+    const args = template.slice();
+    for (let c = 0; c < calls; c++) {
+      for (let j = 0; j < nOut; j++) args[2 + j] = outs[j].ptr + c * perCall * 4;
+      for (let j = 0; j < nIn; j++) args[2 + nOut + 2 * j] = sources[j].ptr + bases[j][c] * 4;
+      runner(...args);
+    }
+  });
 }
 
 /**
@@ -179,16 +169,10 @@ export function flatRun(heap: FastHeap, runner: WasmProgram, size: number, nOut:
  */
 export function rowsRun(heap: FastHeap, runner: WasmProgram, sizes: readonly number[], template: readonly number[], offsets: readonly number[]): PreparedRun {
   const nOut = sizes.length;
-  return {
-    run: (inputs) => {
-      const bound = bind(heap, sizes, inputs);
-      if (bound === null) return null;
-      return runBound(bound, (outs, sources) => {
-        const args = template.slice();
-        for (let j = 0; j < nOut; j++) args[2 + j] = outs[j].ptr;
-        for (let j = 0; j < sources.length; j++) args[2 + nOut + 2 * j] = sources[j].ptr + offsets[j] * 4;
-        runner(...args);
-      });
-    },
-  };
+  return preparedCall(heap, sizes, (outs, sources) => {
+    const args = template.slice();
+    for (let j = 0; j < nOut; j++) args[2 + j] = outs[j].ptr;
+    for (let j = 0; j < sources.length; j++) args[2 + nOut + 2 * j] = sources[j].ptr + offsets[j] * 4;
+    runner(...args);
+  });
 }
