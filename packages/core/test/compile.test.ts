@@ -261,6 +261,46 @@ describe('compile over lazy execution (the fused schedule of the inner backend i
   });
 });
 
+describe('compile drops fused outputs nothing reads (dead-output elimination)', () => {
+  // a tiny size limit makes the lazy layer run programs mid-step, while the step's JavaScript
+  // still holds their intermediates: those are written out, then never read
+  useBackendDuring('lazy-dead-outputs', () => new LazyBackend(new CpuBackend({ fast: false }), { name: 'lazy-dead-outputs', maxPending: 4 }));
+
+  it('a program writing intermediates held while it ran writes only the live ones on replay, with the same values, leaking nothing', () => {
+    const w = tensor(Array.from({ length: 12 }, (_, i) => Math.sin(i)), { shape: [4, 3] });
+    const fn = (x: Tensor): Tensor => tidy(() => {
+      const scaled = x.mul(3);
+      const shifted = scaled.add(1);
+      const e = shifted.exp();
+      const m = e.matmul(w);
+      return m.mul(0.5).sum();
+    });
+    const outputsOf = (f: () => Tensor): { value: number; outputs: number } => {
+      let outputs = 0;
+      const stop = onKernel((_b, kernel, args) => {
+        if (kernel === 'elementwise') outputs += (args[0] as { outputs: readonly number[] }).outputs.length;
+      });
+      const l = f();
+      const value = l.dataSync()[0];
+      stop();
+      l.dispose();
+      return { value, outputs };
+    };
+    const x = tensor(Array.from({ length: 8 }, (_, i) => 0.1 * i), { shape: [2, 4] });
+    const step = compile(fn);
+    const runs = [0, 1, 2, 3, 4].map(() => outputsOf(() => step(x)));
+    expect(step.stats.replays).toBe(2);
+    const eager = outputsOf(() => fn(x));
+    expect(runs.map((r) => r.value)).toEqual(runs.map(() => eager.value));
+    expect(runs[2].outputs).toBeGreaterThan(runs[3].outputs); // the second trace wrote the intermediates
+    expect(runs[4].outputs).toBe(runs[3].outputs);
+    const before = memory();
+    for (let i = 0; i < 5; i++) step(x).dispose();
+    expect(memory().numBuffers).toBe(before.numBuffers);
+    x.dispose(); w.dispose();
+  });
+});
+
 describe('bucketing for compiled steps', () => {
   it('pads lengths up to buckets, so a compiled step traces once per bucket', () => {
     expect([1, 16, 17, 64].map((n) => bucketLength(n, [16, 32, 64]))).toEqual([16, 16, 32, 64]);

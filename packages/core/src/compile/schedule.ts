@@ -14,6 +14,7 @@
 // - which produced slots stay alive after a step (persistent state, donated to their holders)
 //   is settled by `finalizeFrees`, once the caller has found the holders.
 import type { AdamScalars, Backend, DataId } from '../backend.js';
+import type { ElementwiseProgram } from '../lazy/program.js';
 import type { DType } from '../dtype.js';
 import type { FusedKernelName, KernelName } from '../kernel-dispatch.js';
 import type { Storage } from '../storage.js';
@@ -80,10 +81,13 @@ export type ScalarRule =
 export interface ScheduledCall {
   readonly backend: Backend;
   readonly kernel: KernelName | FusedKernelName;
-  readonly args: readonly unknown[];
+  /** Host arguments as replayed: the recorded ones, with a fused program's dead outputs dropped (finalizeFrees). */
+  args: readonly unknown[];
   readonly views: readonly ViewTemplate[];
-  /** Slot of each result. */
-  readonly outs: readonly number[];
+  /** Slot of each result as replayed (the recorded ones less the dropped outputs). */
+  outs: readonly number[];
+  /** The arguments and result slots as recorded. */
+  readonly recorded: { readonly args: readonly unknown[]; readonly outs: readonly number[] };
   readonly rule: ScalarRule | null;
   /** Produced slots whose last use is this call (filled by finalizeFrees). */
   freeAfter: number[];
@@ -346,7 +350,8 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
       const slot = ref.kind === 'produced' ? base[ref.call] + ref.out : inputOf.get(ref.data)!;
       views.push({ slot, dtype: view.dtype, shape: view.shape, strides: view.strides, offset: view.offset, arg, element });
     });
-    calls.push({ backend: cb.backend, kernel: cb.kernel, args: cb.args, views, outs: cb.outs.map((_, o) => base[i] + o), rule, freeAfter: [], constant: false });
+    const outs = cb.outs.map((_, o) => base[i] + o);
+    calls.push({ backend: cb.backend, kernel: cb.kernel, args: cb.args, views, outs, recorded: { args: cb.args, outs }, rule, freeAfter: [], constant: false });
   }
   const result = resultTemplate(b.result, b.live, base, isTensor);
   if (typeof result === 'string') return result;
@@ -361,8 +366,36 @@ export function buildSchedule(a: Recording<unknown>, b: Recording<unknown>, ctx:
 /** Kernels that read no buffer and make the same values every time (when their host arguments are frozen). */
 const CONSTANT_KERNELS = new Set<string>(['fill', 'upload']);
 
+/** Where each fused kernel's program is among its host arguments. */
+const PROGRAM_ARG: Partial<Record<KernelName | FusedKernelName, number>> = { elementwise: 0, matmulElementwise: 2 };
+
 /**
- * @internal Fills each call's `freeAfter` and `constant`: a fill or upload whose result is
+ * Dead-output elimination: a fused program's outputs that no later call reads and the step
+ * does not keep (traced while the user's JavaScript still held them, e.g. an intermediate of a
+ * formula) are dropped from the program the replay runs, so they are never written. The pruned
+ * program is one object for the schedule's life (backends may keep prepared work per program).
+ */
+function pruneDeadOutputs(schedule: Schedule, kept: (slot: number) => boolean): void {
+  const read = new Set<number>();
+  for (const c of schedule.calls) for (const v of c.views) read.add(v.slot);
+  for (const c of schedule.calls) {
+    c.args = c.recorded.args;
+    c.outs = c.recorded.outs;
+    const at = PROGRAM_ARG[c.kernel];
+    if (at === undefined) continue;
+    const live = c.outs.map((o) => read.has(o) || kept(o));
+    if (live.every(Boolean) || !live.some(Boolean)) continue; // nothing to drop, or keep the call whole
+    const program = c.args[at] as ElementwiseProgram;
+    const args = c.args.slice();
+    args[at] = { ...program, outputs: program.outputs.filter((_, j) => live[j]) };
+    c.args = args;
+    c.outs = c.outs.filter((_, j) => live[j]);
+  }
+}
+
+/**
+ * @internal Fills each call's `freeAfter` and `constant`, after dropping fused programs' dead
+ * outputs (see pruneDeadOutputs): a fill or upload whose result is
  * neither a result nor in `persistent` is a constant (made once, kept for the schedule's life);
  * every other produced slot that is neither is freed right after its last use (or its
  * producing call when never read). The caller frees already made constants first.
@@ -373,6 +406,7 @@ const CONSTANT_KERNELS = new Set<string>(['fill', 'upload']);
  * ```
  */
 export function finalizeFrees(schedule: Schedule, persistent: ReadonlySet<number>): void {
+  pruneDeadOutputs(schedule, (slot) => persistent.has(slot) || schedule.resultSlots.has(slot));
   const lastUse = new Map<number, number>();
   schedule.calls.forEach((c, i) => {
     for (const o of c.outs) lastUse.set(o, i);
