@@ -18,7 +18,7 @@ import {
 import { binaryKernel, castKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { canGenerateJs, fusedElementwise } from './fused-elementwise.js';
 import { concatKernel, copyKernel, gatherKernel, indexSelectKernel, scatterAddKernel } from './indexing.js';
-import { matmulKernel } from './matmul.js';
+import { matmulKernel, mergeBatchDims } from './matmul.js';
 import { randomKernel } from './random.js';
 import { reduceKernel } from './reduce.js';
 import { argsortKernel, topkKernel } from './sorting.js';
@@ -38,6 +38,8 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   syncRead: true,
   dtypes: Object.freeze(['float32', 'int32', 'bool'] as const),
 });
+/** With native kernels: rank-4 matmul views (attention heads), which BLAS reads in place; the WASM GEMM takes rank 3, so core's lazy copies (which fuse into programs) stay. */
+const NATIVE_CAPABILITIES: BackendCapabilities = Object.freeze({ ...CAPABILITIES, matmulBatchDims: 2 });
 
 /**
  * Options of {@link CpuBackend}.
@@ -119,8 +121,8 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu';
   /** The contract version this backend implements. */
   readonly apiVersion = BACKEND_API_VERSION;
-  /** Synchronous reads; float32, int32 and bool storage. */
-  readonly capabilities: BackendCapabilities = CAPABILITIES;
+  /** Synchronous reads; float32, int32 and bool storage; with native kernels also rank-4 (two batch dims) matmul views. */
+  readonly capabilities: BackendCapabilities;
   /** Fused `x @ weight^T + bias`, the bias in the GEMM's epilogue (native path only); null (core's matmul + add) where it does not apply. */
   linear?: (x: StridedView, weight: StridedView, bias: StridedView | null) => DataId | null;
   /** Fused softmax over the last axis (fast path only); null (core's fallback) where the WASM kernel does not apply. */
@@ -157,6 +159,7 @@ export class CpuBackend implements Backend {
     this.#fast = fast ? acquireFastRuntime({ threads: options.threads, simd: options.simd }) : null;
     const rt = this.#fast;
     this.#native = options.native ?? null;
+    this.capabilities = this.#native === null ? CAPABILITIES : NATIVE_CAPABILITIES;
     if (this.#native !== null && rt === null) {
       throw new HeedError('CpuBackend', `native kernels (${this.#native.name}) need the WASM fast path, which is off or unavailable here; drop { fast: false } / HEED_CPU_FAST=0, or leave out \`native\`.`);
     }
@@ -287,16 +290,30 @@ export class CpuBackend implements Backend {
     return (rt && ((this.#native && nativeReduce(rt, this.#native, op, x, axes, outDtype)) || fastReduce(rt, op, x, axes, outDtype))) || reduceKernel(op, x, axes, outDtype);
   }
 
-  /** Batched `[B, M, K] @ [B, K, N]` into float32 `[B, M, N]`. */
+  /**
+   * Batched `[B, M, K] @ [B, K, N]` into float32 `[B, M, N]`; also `[B1, B2, M, K] @ [B1, B2, K, N]`
+   * into `[B1 * B2, M, N]` (capabilities.matmulBatchDims is 2 with native kernels), which the
+   * native path reads in place; where it declines, an operand whose batch dims do not merge is
+   * copied first.
+   */
   matmul(a: StridedView, b: StridedView): DataId {
     this.#live('matmul');
     const rt = this.#fast;
-    if (rt === null) return matmulKernel(a, b);
-    const nat = this.#native && nativeMatmul(rt, this.#native, a, b);
+    const nat = rt && this.#native && nativeMatmul(rt, this.#native, a, b);
     if (nat) {
       this.#matmuls.native++;
       return nat;
     }
+    if (a.shape.length === 4) {
+      const [a3, b3] = [mergeBatchDims(a, (v) => this.copy(v)), mergeBatchDims(b, (v) => this.copy(v))];
+      try {
+        return this.matmul(a3.view, b3.view);
+      } finally {
+        a3.free((d) => this.free(d));
+        b3.free((d) => this.free(d));
+      }
+    }
+    if (rt === null) return matmulKernel(a, b);
     const wasm = fastMatmul(rt, a, b);
     if (wasm) this.#matmuls.wasm++;
     return wasm || matmulKernel(a, b);

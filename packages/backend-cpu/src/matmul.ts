@@ -11,8 +11,32 @@
 // pre-copy; A is read with scalar loads (O(M*K*N/NC) of them), so its layout barely matters;
 // accumulation is in float64 and each output element is rounded to float32 once per depth
 // block; the panel (KC*NC doubles = 512 KiB) stays in L2, the two accumulator rows in L1.
-import { HeedError, type DataId, type StridedView } from '@heed/core';
+import { HeedError, coalesceDims, type DataId, type StridedView } from '@heed/core';
 import { arrayOf, wrap, type NumArray } from './storage.js';
+
+/**
+ * A rank-3 `[B1 * B2, rows, cols]` view of a rank-4 matmul operand `[B1, B2, rows, cols]`: the
+ * same buffer when its two batch strides merge into one, else a contiguous `copy` of it (which
+ * `free` then releases).
+ *
+ * @example
+ * ```ts
+ * const a3 = mergeBatchDims(a, (v) => backend.copy(v));
+ * backend.matmul(a3.view, b3.view);
+ * a3.free((d) => backend.free(d));
+ * ```
+ */
+export function mergeBatchDims(x: StridedView, copy: (v: StridedView) => DataId): { view: StridedView; free: (release: (d: DataId) => void) => void } {
+  const [b1, b2, rows, cols] = x.shape;
+  const shape = [b1 * b2, rows, cols];
+  const merged = coalesceDims([b1, b2], [x.strides.slice(0, 2)]);
+  if (merged.shape.length <= 1) {
+    const batchStride = merged.shape.length === 1 ? merged.strides[0][0] : 0;
+    return { view: { ...x, shape, strides: [batchStride, x.strides[2], x.strides[3]] }, free: () => undefined };
+  }
+  const data = copy(x);
+  return { view: { data, dtype: x.dtype, shape, strides: [rows * cols, cols, 1], offset: 0 }, free: (release) => release(data) };
+}
 
 /** Depth (rows of B) per packed panel. */
 const KC = 256;

@@ -4,7 +4,7 @@
 // offsets, degenerate dims) and on ones it must decline (then the WASM kernel runs); a counting
 // provider proves which path ran. Also the epilogue codes (bias, matrix, activations) called on
 // the kernel directly, and out-of-range addresses rejected before any write.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DataId, StridedView } from '@heed/core';
 import { CpuBackend, MATMUL_ACTIVATION, MATMUL_EPILOGUE, type NativeKernels } from '@heed/backend-cpu';
 import { loadAddon } from '@heed/backend-native';
@@ -83,6 +83,43 @@ describe('native matmul', () => {
     expectClose(out, naive(a, b));
   });
 
+  it('reads attention heads permuted out of [B, T, H, D] (two batch dims) in place: one native call, bitwise the copied rank-3 product', () => {
+    const [B, T, H, D] = [3, 10, 4, 6];
+    const q = cpu.upload(random(B * T * H * D, 21), 'float32'), kk = cpu.upload(random(B * T * H * D, 22), 'float32');
+    // q as [B, H, T, D] and k^T as [B, H, D, T], both views of [B, T, H, D] buffers
+    const qv: StridedView = { data: q, dtype: 'float32', shape: [B, H, T, D], strides: [T * H * D, D, H * D, 1], offset: 0 };
+    const kv: StridedView = { data: kk, dtype: 'float32', shape: [B, H, D, T], strides: [T * H * D, D, 1, H * D], offset: 0 };
+    const before = { calls, ran };
+    const copies = vi.spyOn(cpu, 'copy');
+    const out = cpu.matmul(qv, kv);
+    expect(copies).not.toHaveBeenCalled();
+    copies.mockRestore();
+    expect({ calls: calls - before.calls, ran: ran - before.ran }).toEqual({ calls: 1, ran: 1 });
+    const q3 = cpu.copy(qv), k3 = cpu.copy(kv);
+    const want = cpu.matmul({ data: q3, dtype: 'float32', shape: [B * H, T, D], strides: [T * D, D, 1], offset: 0 }, { data: k3, dtype: 'float32', shape: [B * H, D, T], strides: [T * D, T, 1], offset: 0 });
+    expect(Array.from(cpu.readSync(out, 'float32', B * H * T * T))).toEqual(Array.from(cpu.readSync(want, 'float32', B * H * T * T)));
+    for (const id of [q, kk, out, q3, k3, want]) cpu.free(id);
+  });
+
+  it('a rank-4 layout BLAS cannot express (no unit stride) is copied to rank 3 first, then runs natively', () => {
+    const [B1, B2, M, K, N] = [2, 3, 4, 5, 3];
+    const raw = random(B1 * B2 * M * K * 2, 23), rawB = random(B1 * B2 * K * N, 24);
+    // a: heads permuted out of [B1, M, B2, K] with every element two floats apart (no unit stride, batch dims that do not merge); b: contiguous
+    const at = (p1: number, p2: number, i: number, q: number) => p1 * M * B2 * K * 2 + i * B2 * K * 2 + p2 * K * 2 + q * 2;
+    const a: StridedView = { data: cpu.upload(raw, 'float32'), dtype: 'float32', shape: [B1, B2, M, K], strides: [M * B2 * K * 2, K * 2, B2 * K * 2, 2], offset: 0 };
+    const b: StridedView = { data: cpu.upload(rawB, 'float32'), dtype: 'float32', shape: [B1, B2, K, N], strides: [B2 * K * N, K * N, N, 1], offset: 0 };
+    const before = { calls, ran };
+    const out = cpu.matmul(a, b);
+    expect({ calls: calls - before.calls, ran: ran - before.ran }).toEqual({ calls: 2, ran: 1 });
+    const got = cpu.readSync(out, 'float32', B1 * B2 * M * N);
+    for (let p = 0; p < B1 * B2; p++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let q = 0; q < K; q++) s += raw[at(Math.floor(p / B2), p % B2, i, q)] * rawB[p * K * N + q * N + j];
+      expect(got[(p * M + i) * N + j]).toBeCloseTo(s, 5);
+    }
+    for (const id of [a.data, b.data, out]) cpu.free(id);
+  });
+
   it('k = 0 gives zeros', () => {
     const a = operand(1, 3, 0, 'rows', false, 0, 1);
     const b = operand(1, 0, 4, 'rows', false, 0, 2);
@@ -104,8 +141,9 @@ describe('native matmul', () => {
 describe('native matmul epilogues (kernel level)', () => {
   // Addresses come from heap buffers the backend allocated; the kernel writes into `c`.
   const addr = (id: DataId) => (id as unknown as { ptr: number }).ptr;
-  const m = 5, n = 7, k = 6, batch = 2;
-  const A = random(batch * m * k, 1), B = random(k * n, 2), bias = random(n, 3), res = random(batch * m * n, 4);
+  // two batch dims: outer 2 x batch 2 products; A has its own [m, k] per product, B one [k, n] per outer index
+  const m = 5, n = 7, k = 6, batch = 2, outer = 2, total = outer * batch;
+  const A = random(total * m * k, 1), B = random(outer * k * n, 2), bias = random(n, 3), res = random(total * m * n, 4);
   const acts: [keyof typeof MATMUL_ACTIVATION, (x: number) => number][] = [
     ['none', (x) => x], ['relu', (x) => Math.max(0, x)],
     ['gelu', (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))],
@@ -115,14 +153,15 @@ describe('native matmul epilogues (kernel level)', () => {
     for (const [act, f] of acts) {
       it(`epilogue ${epi}, activation ${act}`, () => {
         const ids = [A, B, bias, res].map((v) => cpu.upload(v, 'float32'));
-        const c = cpu.fill(batch * m * n, 0, 'float32');
+        const c = cpu.fill(total * m * n, 0, 'float32');
         cpu.matmul({ data: ids[0], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }, { data: ids[1], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }); // binds the heap
         const e = epi === 'bias' ? addr(ids[2]) : epi === 'matrix' ? addr(ids[3]) : 0;
-        expect(addon.matmul(batch, m, n, k, addr(ids[0]), m * k, k, 1, addr(ids[1]), 0, n, 1, addr(c), MATMUL_EPILOGUE[epi], e, MATMUL_ACTIVATION[act])).toBe(true);
-        const got = cpu.readSync(c, 'float32', batch * m * n);
-        for (let bi = 0; bi < batch; bi++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+        expect(addon.matmul(batch, m, n, k, addr(ids[0]), m * k, k, 1, addr(ids[1]), 0, n, 1, addr(c), MATMUL_EPILOGUE[epi], e, MATMUL_ACTIVATION[act], outer, batch * m * k, k * n)).toBe(true);
+        const got = cpu.readSync(c, 'float32', total * m * n);
+        for (let bi = 0; bi < total; bi++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
           let s = 0;
-          for (let p = 0; p < k; p++) s += A[bi * m * k + i * k + p] * B[p * n + j];
+          const bo = Math.floor(bi / batch) * k * n;
+          for (let p = 0; p < k; p++) s += A[bi * m * k + i * k + p] * B[bo + p * n + j];
           if (epi === 'bias') s += bias[j];
           if (epi === 'matrix') s += res[(bi * m + i) * n + j];
           expect(got[(bi * m + i) * n + j]).toBeCloseTo(f(s), 5);
@@ -132,7 +171,11 @@ describe('native matmul epilogues (kernel level)', () => {
   }
 
   it('rejects an output address outside the heap before writing', () => {
-    expect(() => addon.matmul(1, 2, 2, 2, 0, 0, 2, 1, 0, 0, 2, 1, 2 ** 40, 0, 0, 0)).toThrow(/outside the bound memory/);
+    expect(() => addon.matmul(1, 2, 2, 2, 0, 0, 2, 1, 0, 0, 2, 1, 2 ** 40, 0, 0, 0, 1, 0, 0)).toThrow(/outside the bound memory/);
+  });
+
+  it('rejects an outer stride that reaches outside the heap before writing', () => {
+    expect(() => addon.matmul(1, 2, 2, 2, 0, 0, 2, 1, 0, 0, 2, 1, 0, 0, 0, 0, 2, 2 ** 40, 0)).toThrow(/outside the bound memory/);
   });
 });
 

@@ -13,7 +13,7 @@ import type { FastRuntime } from './runtime.js';
  *
  * @example
  * ```ts
- * kernels.matmul(1, m, n, k, a, 0, k, 1, b, 0, n, 1, c, MATMUL_EPILOGUE.bias, biasAddr, MATMUL_ACTIVATION.none);
+ * kernels.matmul(1, m, n, k, a, 0, k, 1, b, 0, n, 1, c, MATMUL_EPILOGUE.bias, biasAddr, MATMUL_ACTIVATION.none, 1, 0, 0);
  * ```
  */
 export const MATMUL_EPILOGUE = { none: 0, bias: 1, matrix: 2 } as const;
@@ -22,13 +22,16 @@ export const MATMUL_EPILOGUE = { none: 0, bias: 1, matrix: 2 } as const;
  *
  * @example
  * ```ts
- * kernels.matmul(1, m, n, k, a, 0, k, 1, b, 0, n, 1, c, MATMUL_EPILOGUE.none, 0, MATMUL_ACTIVATION.relu);
+ * kernels.matmul(1, m, n, k, a, 0, k, 1, b, 0, n, 1, c, MATMUL_EPILOGUE.none, 0, MATMUL_ACTIVATION.relu, 1, 0, 0);
  * ```
  */
 export const MATMUL_ACTIVATION = { none: 0, relu: 1, gelu: 2, geluTanh: 3 } as const;
 
 /**
- * `[B, M, K] @ [B, K, N]` on the native provider, or null to fall back.
+ * `[B, M, K] @ [B, K, N]` on the native provider, or null to fall back. Also takes rank-4
+ * `[B1, B2, M, K]` x `[B1, B2, K, N]` views (two batch strides each, attention heads permuted out
+ * of `[B, T, H, D]`: see `capabilities.matmulBatchDims`) as one native call of B1 * B2 products,
+ * into a contiguous `[B1 * B2, M, N]`.
  *
  * @example
  * ```ts
@@ -36,12 +39,17 @@ export const MATMUL_ACTIVATION = { none: 0, relu: 1, gelu: 2, geluTanh: 3 } as c
  * ```
  */
 export function nativeMatmul(rt: FastRuntime, native: NativeProvider, a: StridedView, b: StridedView): DataId | null {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3) return null;
-  const [batch, m, k] = a.shape;
-  const n = b.shape[2];
-  if (b.shape[0] !== batch || b.shape[1] !== k || batch * m * n === 0) return null;
-  const out = HeapBuffer.alloc(rt.heap, batch * m * n);
+  const rank = a.shape.length;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || (rank !== 3 && rank !== 4) || b.shape.length !== rank) return null;
+  const outer = rank === 4 ? a.shape[0] : 1;
+  if (rank === 4 && b.shape[0] !== outer) return null;
+  const [batch, m, k] = a.shape.slice(rank - 3);
+  const n = b.shape[rank - 1];
+  if (b.shape[rank - 3] !== batch || b.shape[rank - 2] !== k || outer * batch * m * n === 0) return null;
+  const out = HeapBuffer.alloc(rt.heap, outer * batch * m * n);
   if (out === null) return null;
+  const [as0, as1, as2] = a.strides.slice(rank - 3);
+  const [bs0, bs1, bs2] = b.strides.slice(rank - 3);
   let sa: HeapSource | null = null;
   let sb: HeapSource | null = null;
   let ran = false;
@@ -52,9 +60,10 @@ export function nativeMatmul(rt: FastRuntime, native: NativeProvider, a: Strided
     bindHeap(rt, native.kernels);
     ran = native.kernels.matmul(
       batch, m, n, k,
-      sa.ptr + 4 * a.offset, a.strides[0], a.strides[1], a.strides[2],
-      sb.ptr + 4 * b.offset, b.strides[0], b.strides[1], b.strides[2],
+      sa.ptr + 4 * a.offset, as0, as1, as2,
+      sb.ptr + 4 * b.offset, bs0, bs1, bs2,
       out.ptr, MATMUL_EPILOGUE.none, 0, MATMUL_ACTIVATION.none,
+      outer, rank === 4 ? a.strides[0] : 0, rank === 4 ? b.strides[0] : 0,
     );
     return ran ? out : null;
   } finally {
@@ -95,6 +104,7 @@ export function nativeLinear(rt: FastRuntime, native: NativeProvider, x: Strided
       sx.ptr + 4 * x.offset, 0, x.strides[0], x.strides[1],
       sw.ptr + 4 * weight.offset, 0, weight.strides[1], weight.strides[0], // weight^T: [K, N]
       out.ptr, bias === null ? MATMUL_EPILOGUE.none : MATMUL_EPILOGUE.bias, sb === null || bias === null ? 0 : sb.ptr + 4 * bias.offset, MATMUL_ACTIVATION.none,
+      1, 0, 0,
     );
     return ran ? out : null;
   } finally {

@@ -21,12 +21,14 @@ export interface NativeKernels {
   /** Binds a Float32Array over the whole heap memory (called again after the heap grows). */
   bind(heap: Float32Array): void;
   /**
-   * `c[i] = epilogue(a[i] @ b[i])` for i < batch: a is [m, k] with strides (as1, as2) and batch
-   * stride as0, b likewise [k, n]; c is contiguous [batch, m, n]; epi 0 none, 1 + bias row
-   * vector of n floats at e, 2 + matrix [batch, m, n] at e; act 0 none, 1 relu, 2 gelu, 3 gelu-tanh.
+   * `c[i] = epilogue(a[i] @ b[i])` for i < outer * batch (two batch dims): a is [m, k] with
+   * strides (as1, as2), inner batch stride as0 and outer batch stride ao, b likewise [k, n] (bs0,
+   * bo); c is contiguous [outer * batch, m, n]; epi 0 none, 1 + bias row vector of n floats at e,
+   * 2 + matrix [outer * batch, m, n] at e; act 0 none, 1 relu, 2 gelu, 3 gelu-tanh.
    */
   matmul(batch: number, m: number, n: number, k: number, a: number, as0: number, as1: number, as2: number,
-    b: number, bs0: number, bs1: number, bs2: number, c: number, epi: number, e: number, act: number): boolean;
+    b: number, bs0: number, bs1: number, bs2: number, c: number, epi: number, e: number, act: number,
+    outer: number, ao: number, bo: number): boolean;
   /** Softmax (log = 1: log-softmax) of `rows` contiguous rows of `cols` floats from x into out. */
   softmax?(x: number, out: number, rows: number, cols: number, log: number): boolean;
   /** LayerNorm of contiguous rows; w/b are addresses of `cols` floats or -1 for none. */
