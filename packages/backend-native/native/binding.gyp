@@ -8,7 +8,7 @@
     {
       "target_name": "heed_native",
       "sources": ["heed_native.c", "gemm.c", "rows.c", "adam.c", "attention.c", "program.c"],
-      "cflags": ["-std=gnu11", "-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-std=gnu11", "-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldl", "-lm"],
       "defines": ["_GNU_SOURCE"]
