@@ -305,12 +305,12 @@ export class CpuBackend implements Backend {
       return nat;
     }
     if (a.shape.length === 4) {
-      const [a3, b3] = [mergeBatchDims(a, (v) => this.copy(v)), mergeBatchDims(b, (v) => this.copy(v))];
+      const copy = (v: StridedView): DataId => this.copy(v);
+      const a3 = mergeBatchDims(a, copy), b3 = mergeBatchDims(b, copy);
       try {
         return this.matmul(a3.view, b3.view);
       } finally {
-        a3.free((d) => this.free(d));
-        b3.free((d) => this.free(d));
+        for (const d of [a3.copied, b3.copied]) if (d !== null) this.free(d);
       }
     }
     if (rt === null) return matmulKernel(a, b);

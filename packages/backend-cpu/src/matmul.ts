@@ -16,26 +16,26 @@ import { arrayOf, wrap, type NumArray } from './storage.js';
 
 /**
  * A rank-3 `[B1 * B2, rows, cols]` view of a rank-4 matmul operand `[B1, B2, rows, cols]`: the
- * same buffer when its two batch strides merge into one, else a contiguous `copy` of it (which
- * `free` then releases).
+ * same buffer when its two batch strides merge into one (`copied` null), else a contiguous
+ * `copy` of it (`copied`, which the caller frees after use).
  *
  * @example
  * ```ts
  * const a3 = mergeBatchDims(a, (v) => backend.copy(v));
  * backend.matmul(a3.view, b3.view);
- * a3.free((d) => backend.free(d));
+ * if (a3.copied !== null) backend.free(a3.copied);
  * ```
  */
-export function mergeBatchDims(x: StridedView, copy: (v: StridedView) => DataId): { view: StridedView; free: (release: (d: DataId) => void) => void } {
+export function mergeBatchDims(x: StridedView, copy: (v: StridedView) => DataId): { view: StridedView; copied: DataId | null } {
   const [b1, b2, rows, cols] = x.shape;
   const shape = [b1 * b2, rows, cols];
   const merged = coalesceDims([b1, b2], [x.strides.slice(0, 2)]);
   if (merged.shape.length <= 1) {
     const batchStride = merged.shape.length === 1 ? merged.strides[0][0] : 0;
-    return { view: { ...x, shape, strides: [batchStride, x.strides[2], x.strides[3]] }, free: () => undefined };
+    return { view: { ...x, shape, strides: [batchStride, x.strides[2], x.strides[3]] }, copied: null };
   }
   const data = copy(x);
-  return { view: { data, dtype: x.dtype, shape, strides: [rows * cols, cols, 1], offset: 0 }, free: (release) => release(data) };
+  return { view: { data, dtype: x.dtype, shape, strides: [rows * cols, cols, 1], offset: 0 }, copied: data };
 }
 
 /** Depth (rows of B) per packed panel. */

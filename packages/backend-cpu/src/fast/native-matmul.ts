@@ -41,15 +41,12 @@ export const MATMUL_ACTIVATION = { none: 0, relu: 1, gelu: 2, geluTanh: 3 } as c
 export function nativeMatmul(rt: FastRuntime, native: NativeProvider, a: StridedView, b: StridedView): DataId | null {
   const rank = a.shape.length;
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || (rank !== 3 && rank !== 4) || b.shape.length !== rank) return null;
-  const outer = rank === 4 ? a.shape[0] : 1;
-  if (rank === 4 && b.shape[0] !== outer) return null;
-  const [batch, m, k] = a.shape.slice(rank - 3);
-  const n = b.shape[rank - 1];
-  if (b.shape[rank - 3] !== batch || b.shape[rank - 2] !== k || outer * batch * m * n === 0) return null;
+  const d = rank - 3; // the inner batch dim; rank 4 has an outer one before it
+  const outer = d === 1 ? a.shape[0] : 1;
+  const batch = a.shape[d], m = a.shape[d + 1], k = a.shape[d + 2], n = b.shape[d + 2];
+  if ((d === 1 && b.shape[0] !== outer) || b.shape[d] !== batch || b.shape[d + 1] !== k || outer * batch * m * n === 0) return null;
   const out = HeapBuffer.alloc(rt.heap, outer * batch * m * n);
   if (out === null) return null;
-  const [as0, as1, as2] = a.strides.slice(rank - 3);
-  const [bs0, bs1, bs2] = b.strides.slice(rank - 3);
   let sa: HeapSource | null = null;
   let sb: HeapSource | null = null;
   let ran = false;
@@ -60,10 +57,10 @@ export function nativeMatmul(rt: FastRuntime, native: NativeProvider, a: Strided
     bindHeap(rt, native.kernels);
     ran = native.kernels.matmul(
       batch, m, n, k,
-      sa.ptr + 4 * a.offset, as0, as1, as2,
-      sb.ptr + 4 * b.offset, bs0, bs1, bs2,
+      sa.ptr + 4 * a.offset, a.strides[d], a.strides[d + 1], a.strides[d + 2],
+      sb.ptr + 4 * b.offset, b.strides[d], b.strides[d + 1], b.strides[d + 2],
       out.ptr, MATMUL_EPILOGUE.none, 0, MATMUL_ACTIVATION.none,
-      outer, rank === 4 ? a.strides[0] : 0, rank === 4 ? b.strides[0] : 0,
+      outer, d === 1 ? a.strides[0] : 0, d === 1 ? b.strides[0] : 0,
     );
     return ran ? out : null;
   } finally {
