@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "heed_native",
-      "sources": ["heed_native.c", "gemm.c", "rows.c", "adam.c", "attention.c", "program.c"],
+      "sources": ["heed_native.c", "gemm.c", "small_gemm.c", "rows.c", "adam.c", "attention.c", "program.c"],
       "cflags": ["-std=gnu11", "-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldl", "-lm"],

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { buildAddon, onPath } from '../../../scripts/build-addon.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SOURCES = ['heed_native.c', 'native.h', 'vmath.h', 'gemm.c', 'rows.c', 'adam.c', 'attention.c', 'program.c', 'binding.gyp', 'build.mjs'];
+const SOURCES = ['heed_native.c', 'native.h', 'vmath.h', 'gemm.c', 'small_gemm.c', 'rows.c', 'adam.c', 'attention.c', 'program.c', 'binding.gyp', 'build.mjs'];
 
 /**
  * Builds the addon if needed; returns its path, or null (with `ifPossible`) without a compiler.

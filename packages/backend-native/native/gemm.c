@@ -5,9 +5,10 @@
 // column-major one (second-to-last stride 1) is Trans, anything else is declined (returns false)
 // so the caller falls back to the WASM kernel. Products may have two batch dims (outer x batch,
 // attention heads permuted out of [B, T, H, D]), each with its own strides; C is contiguous
-// [outer * batch, m, n]. Many small
-// products (attention heads) run in parallel over the batch, each GEMM on one thread; large
-// ones run one after another with OpenBLAS's own threads. Results do not depend on the split.
+// [outer * batch, m, n]. Tiny products (at most HEED_SMALL_GEMM_MACS multiply-adds: attention
+// heads) run small_gemm.c's kernel instead of BLAS; many small products run in parallel over the
+// batch, each on one thread; large ones run one after another with OpenBLAS's own threads.
+// Results do not depend on the split.
 #include "native.h"
 #include <omp.h>
 #include <string.h>
@@ -48,6 +49,7 @@ typedef struct {
   const float *a; long as0; int ta, lda;
   const float *b; long bs0; int tb, ldb;
   float *c; int epi; const float *e; int act;
+  int small; long as1, as2, bs1, bs2; /* small: run heed_small_gemm with these strides instead of BLAS */
 } gemm_job;
 
 /* Product i of outer * batch (outer index i / batch, inner i % batch). */
@@ -64,6 +66,9 @@ static void run_one(const gemm_job *j, long i) {
   }
   if (j->k == 0) {
     if (beta == 0.f) memset(c, 0, sizeof(float) * (size_t)(j->m * j->n));
+  } else if (j->small) {
+    heed_small_gemm(j->m, j->n, j->k, j->a + o * j->ao + ib * j->as0, j->as1, j->as2, j->b + o * j->bo + ib * j->bs0,
+                    j->bs1, j->bs2, c, beta != 0.f);
   } else {
     heed_sgemm(HEED_ROW_MAJOR, j->ta, j->tb, (int)j->m, (int)j->n, (int)j->k, 1.f, j->a + o * j->ao + ib * j->as0, j->lda,
                j->b + o * j->bo + ib * j->bs0, j->ldb, beta, c, (int)j->n);
@@ -84,7 +89,8 @@ static napi_value matmul(napi_env env, napi_callback_info info) {
   if (outer < 1 || ao < 0 || bo < 0) return heed_bool(env, 0);
   if (batch < 1 || m < 1 || n < 1 || k < 0 || as0 < 0 || bs0 < 0 || epi < 0 || epi > 2 || act < 0 || act > 3) return heed_bool(env, 0);
   if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return heed_bool(env, 0);
-  gemm_job j = { batch, ao, bo, m, n, k, NULL, as0, 0, 0, NULL, bs0, 0, 0, NULL, epi, NULL, act };
+  gemm_job j = { batch, ao, bo, m, n, k, NULL, as0, 0, 0, NULL, bs0, 0, 0, NULL, epi, NULL, act,
+                 heed_small_gemm_fits(m, n, k), as1, as2, bs1, bs2 };
   if (k > 0 && (!blas_layout(m, k, as1, as2, &j.ta, &j.lda) || !blas_layout(k, n, bs1, bs2, &j.tb, &j.ldb))) return heed_bool(env, 0);
   /* Extents: the last element each operand touches. */
   double aLast = k ? (double)(outer - 1) * ao + (double)(batch - 1) * as0 + (double)(m - 1) * as1 + (double)(k - 1) * as2 + 1 : 0;
@@ -96,7 +102,7 @@ static napi_value matmul(napi_env env, napi_callback_info info) {
   const long total = outer * batch;
   if ((j.c = heed_f32(env, v[12], (double)total * m * n, "matmul")) == NULL) return NULL;
   if (epi != EPI_NONE && (j.e = heed_f32(env, v[14], epi == EPI_BIAS ? (double)n : (double)total * m * n, "matmul")) == NULL) return NULL;
-  if (total > 1 && m * n * k < SMALL_MACS && heed_blas_openmp && heed_threads > 1) {
+  if (total > 1 && heed_threads > 1 && (j.small || (m * n * k < SMALL_MACS && heed_blas_openmp))) {
     #pragma omp parallel for schedule(dynamic, 1) num_threads(heed_threads)
     for (long i = 0; i < total; i++) run_one(&j, i);
   } else {

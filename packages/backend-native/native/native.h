@@ -38,6 +38,16 @@ enum { HEED_ROW_MAJOR = 101, HEED_NO_TRANS = 111, HEED_TRANS = 112 };
    one vectorised GELU, also gemm.c's activation epilogue. tanh_form 1: the tanh approximation. */
 void heed_gelu(const float *x, float *y, long n, int tanh_form);
 
+/* Products of at most this many multiply-adds, whose packed B panel fits HEED_SMALL_GEMM_PANEL floats, run
+   small_gemm.c's kernel instead of BLAS (gemm.c). */
+#define HEED_SMALL_GEMM_MACS (64L * 64 * 64)
+#define HEED_SMALL_GEMM_PANEL 16384
+/* 1 when an m x n x k product takes heed_small_gemm. */
+int heed_small_gemm_fits(long m, long n, long k);
+/* C[m, n] (contiguous; += when accumulate) = A @ B with A[i, p] at a[i * as1 + p * as2] and B[p, j] at
+   b[p * bs1 + j * bs2], on the calling thread (small_gemm.c). */
+void heed_small_gemm(long m, long n, long k, const float *a, long as1, long as2, const float *b, long bs1, long bs2,
+                     float *c, int accumulate);
 /* Reads exactly n numeric arguments into v; on failure throws a TypeError naming `op` and returns 0. */
 int heed_args(napi_env env, napi_callback_info info, size_t n, double *v, const char *op);
 /* The float pointer at byte address `addr`, checking that `count` floats fit (NULL + thrown RangeError otherwise). */

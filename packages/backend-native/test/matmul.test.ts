@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Native batched matmul (OpenBLAS sgemm on the heap in place) against a float64 triple loop, on
-// the layouts BLAS takes directly (row- and column-major operands, stride-0 batch broadcast,
-// offsets, degenerate dims) and on ones it must decline (then the WASM kernel runs); a counting
+// Native batched matmul (OpenBLAS sgemm, or small_gemm.c's kernel for products of at most 64^3
+// multiply-adds, on the heap in place) against a float64 triple loop, on the layouts BLAS takes
+// directly (row- and column-major operands, stride-0 batch broadcast, offsets, degenerate dims;
+// shapes on both sides of the small kernel's limit and off its 6 x 16 tiles and 8 x 8 transposes)
+// and on ones it must decline (then the WASM kernel runs); a counting
 // provider proves which path ran. Also the epilogue codes (bias, matrix, activations) called on
 // the kernel directly, and out-of-range addresses rejected before any write.
 import { describe, expect, it, vi } from 'vitest';
@@ -56,11 +58,15 @@ function expectClose(id: DataId, want: Float64Array, tol = 2e-5): void {
 }
 
 describe('native matmul', () => {
-  const cases: [number, number, number, number][] = [[1, 1, 1, 1], [1, 7, 5, 3], [3, 17, 33, 9], [2, 64, 48, 80], [1, 130, 70, 257], [12, 9, 16, 8]];
+  // [batch, m, n, k]: the small kernel takes all but [1, 130, 70, 257] and [2, 65, 64, 64] (just over its limit)
+  const cases: [number, number, number, number][] = [
+    [1, 1, 1, 1], [1, 7, 5, 3], [3, 17, 33, 9], [2, 64, 48, 80], [1, 130, 70, 257], [12, 9, 16, 8],
+    [5, 13, 23, 19], [3, 6, 16, 8], [4, 64, 64, 64], [2, 65, 64, 64], [2, 1, 40, 24], [3, 64, 64, 32],
+  ];
   for (const [batch, m, n, k] of cases) {
     for (const la of ['rows', 'cols'] as const) {
       for (const lb of ['rows', 'cols'] as const) {
-        it(`[${batch},${m},${k}] (${la}) @ [${batch},${k},${n}] (${lb}) runs on OpenBLAS`, () => {
+        it(`[${batch},${m},${k}] (${la}) @ [${batch},${k},${n}] (${lb}) runs natively`, () => {
           const a = operand(batch, m, k, la, false, 3, 11 + m);
           const b = operand(batch, k, n, lb, batch > 1, 5, 17 + n);
           const before = ran;
@@ -141,32 +147,35 @@ describe('native matmul', () => {
 describe('native matmul epilogues (kernel level)', () => {
   // Addresses come from heap buffers the backend allocated; the kernel writes into `c`.
   const addr = (id: DataId) => (id as unknown as { ptr: number }).ptr;
-  // two batch dims: outer 2 x batch 2 products; A has its own [m, k] per product, B one [k, n] per outer index
-  const m = 5, n = 7, k = 6, batch = 2, outer = 2, total = outer * batch;
-  const A = random(total * m * k, 1), B = random(outer * k * n, 2), bias = random(n, 3), res = random(total * m * n, 4);
+  // two batch dims: outer 2 x batch 2 products; A has its own [m, k] per product, B one [k, n] per outer index.
+  // n = 7 ends in a partial tile of the small kernel, n = 32 has only whole 16-wide tiles.
+  const batch = 2, outer = 2, total = outer * batch;
   const acts: [keyof typeof MATMUL_ACTIVATION, (x: number) => number][] = [
     ['none', (x) => x], ['relu', (x) => Math.max(0, x)],
     ['gelu', (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))],
     ['geluTanh', (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))],
   ];
-  for (const epi of ['none', 'bias', 'matrix'] as const) {
-    for (const [act, f] of acts) {
-      it(`epilogue ${epi}, activation ${act}`, () => {
-        const ids = [A, B, bias, res].map((v) => cpu.upload(v, 'float32'));
-        const c = cpu.fill(total * m * n, 0, 'float32');
-        cpu.matmul({ data: ids[0], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }, { data: ids[1], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }); // binds the heap
-        const e = epi === 'bias' ? addr(ids[2]) : epi === 'matrix' ? addr(ids[3]) : 0;
-        expect(addon.matmul(batch, m, n, k, addr(ids[0]), m * k, k, 1, addr(ids[1]), 0, n, 1, addr(c), MATMUL_EPILOGUE[epi], e, MATMUL_ACTIVATION[act], outer, batch * m * k, k * n)).toBe(true);
-        const got = cpu.readSync(c, 'float32', total * m * n);
-        for (let bi = 0; bi < total; bi++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-          let s = 0;
-          const bo = Math.floor(bi / batch) * k * n;
-          for (let p = 0; p < k; p++) s += A[bi * m * k + i * k + p] * B[bo + p * n + j];
-          if (epi === 'bias') s += bias[j];
-          if (epi === 'matrix') s += res[(bi * m + i) * n + j];
-          expect(got[(bi * m + i) * n + j]).toBeCloseTo(f(s), 5);
-        }
-      });
+  for (const [m, n, k] of [[5, 7, 6], [7, 32, 9]]) {
+    const A = random(total * m * k, 1), B = random(outer * k * n, 2), bias = random(n, 3), res = random(total * m * n, 4);
+    for (const epi of ['none', 'bias', 'matrix'] as const) {
+      for (const [act, f] of acts) {
+        it(`[${m}, ${k}] @ [${k}, ${n}], epilogue ${epi}, activation ${act}`, () => {
+          const ids = [A, B, bias, res].map((v) => cpu.upload(v, 'float32'));
+          const c = cpu.fill(total * m * n, 0, 'float32');
+          cpu.matmul({ data: ids[0], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }, { data: ids[1], dtype: 'float32', shape: [1, 1, 1], strides: [1, 1, 1], offset: 0 }); // binds the heap
+          const e = epi === 'bias' ? addr(ids[2]) : epi === 'matrix' ? addr(ids[3]) : 0;
+          expect(addon.matmul(batch, m, n, k, addr(ids[0]), m * k, k, 1, addr(ids[1]), 0, n, 1, addr(c), MATMUL_EPILOGUE[epi], e, MATMUL_ACTIVATION[act], outer, batch * m * k, k * n)).toBe(true);
+          const got = cpu.readSync(c, 'float32', total * m * n);
+          for (let bi = 0; bi < total; bi++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+            let s = 0;
+            const bo = Math.floor(bi / batch) * k * n;
+            for (let p = 0; p < k; p++) s += A[bi * m * k + i * k + p] * B[bo + p * n + j];
+            if (epi === 'bias') s += bias[j];
+            if (epi === 'matrix') s += res[(bi * m + i) * n + j];
+            expect(got[(bi * m + i) * n + j]).toBeCloseTo(f(s), 5);
+          }
+        });
+      }
     }
   }
 
