@@ -143,7 +143,7 @@ export class Tensor {
       throw new HeedError('requiresGrad_', `only float tensors can require gradients, got ${this.dtype}. Cast with .float() first.`);
     }
     if (flag && !this.node) {
-      this.owned.node = new GradNode('leaf', [], [], null, { inputs: [], output: null }, new WeakRef(this));
+      this.owned.node = new GradNode('leaf', [], [], null, { inputs: [], output: null }, this);
     } else if (!flag && this.node) {
       this.node.release();
       this.owned.node = null;

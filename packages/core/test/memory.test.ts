@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Lifetime: dispose, tidy, keep, scopes, use-after-dispose errors, views sharing storage,
 // graphs keeping saved data alive, and checkLeaks.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expectClose } from './setup.js';
 import { beginScope, checkLeaks, endScope, keep, memory, ones, tensor, tidy, tidyAsync, zeros } from '@heed/core';
@@ -80,5 +82,40 @@ describe('functional gradients and memory', () => {
     result.value.dispose();
     result.grads[0].dispose();
     x.dispose();
+  });
+
+  it('a loop of valueAndGrad that never yields to the event loop retains no tensor objects', () => {
+    // A training loop awaiting reads that resolve at once (the CPU backend's) runs as ONE job;
+    // V8 keeps every WeakRef's target alive until the job ends, so a WeakRef per fresh leaf used
+    // to keep 1 Tensor (with its Storage) per call. Counted in a heap snapshot of a child process.
+    const script = `
+      const core = await import('@heed/core');
+      const { cpuBackend } = await import('@heed/backend-cpu');
+      const v8 = await import('node:v8');
+      core.registerBackend(cpuBackend);
+      await core.setBackend('cpu');
+      const w = core.randn([4, 4]);
+      const f = core.valueAndGrad((a) => a.mul(a).sum());
+      for (let i = 0; i < 2000; i++) {
+        const { value, grads } = f(w);
+        value.dispose();
+        grads.forEach((g) => g.dispose());
+        await Promise.resolve();
+      }
+      globalThis.gc();
+      const file = v8.writeHeapSnapshot();
+      const snap = JSON.parse((await import('node:fs')).readFileSync(file, 'utf8'));
+      (await import('node:fs')).unlinkSync(file);
+      const { node_fields: fields, node_types: [types] } = snap.snapshot.meta;
+      const L = fields.length, t = fields.indexOf('type'), n = fields.indexOf('name');
+      let tensors = 0;
+      for (let i = 0; i < snap.nodes.length; i += L) if (types[snap.nodes[i + t]] === 'object' && snap.strings[snap.nodes[i + n]] === 'Tensor') tensors++;
+      console.log('TENSORS ' + tensors);`;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+      encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 1 << 20,
+    });
+    const tensors = Number(/TENSORS (\d+)/.exec(out)?.[1]);
+    expect(tensors).toBeGreaterThan(0); // w itself
+    expect(tensors).toBeLessThan(50); // the leak kept 2000
   });
 });

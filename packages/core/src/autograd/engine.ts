@@ -101,7 +101,7 @@ export function runBackward(roots: readonly Tensor[], seeds: readonly Tensor[], 
       results.set(node, applyGradHooks(node, g));
       return;
     }
-    const leaf = node.leaf?.deref();
+    const leaf = node.leaf;
     if (targets || !leaf || leaf.isDisposed) {
       g.dispose();
       return;

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The autograd graph: one GradNode per recorded op output (or per leaf that requires grad).
 // Nodes are reference counted by the tensors and downstream nodes that point at them; the
-// last release frees the node's saved tensors. Leaves hold only a WeakRef to their tensor.
+// last release frees the node's saved tensors and lets go of a leaf's tensor. A leaf holds its
+// tensor strongly (as PyTorch's AccumulateGrad does), not through a WeakRef: V8 keeps every
+// WeakRef's target alive until the current job ends, and a training loop that awaits reads
+// which resolve at once (the CPU backend's) runs as one job, so one WeakRef per step (fresh
+// leaves, as valueAndGrad makes) grew the heap without bound.
 import type { DType } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import type { Storage } from '../storage.js';
@@ -22,6 +26,12 @@ export interface SavedTensor {
 export interface InputMeta {
   readonly shape: Shape;
   readonly dtype: DType;
+}
+
+/** What a leaf node accumulates into: its tensor. */
+export interface LeafTarget {
+  accumulateGrad(g: unknown): void;
+  readonly isDisposed: boolean;
 }
 
 /**
@@ -47,15 +57,22 @@ export class GradNode {
     readonly attrs: unknown,
     private saved: { inputs: (SavedTensor | null)[]; output: SavedTensor | null },
     /** The leaf tensor this node accumulates into (null for op nodes). */
-    readonly leaf: WeakRef<{ accumulateGrad(g: unknown): void; readonly isDisposed: boolean }> | null,
+    leaf: LeafTarget | null,
   ) {
     this.seq = GradNode.counter++;
+    this.isLeaf = leaf !== null;
+    this.target = leaf;
     for (const e of edges) e?.retain();
   }
 
   /** Whether this node is a leaf (accumulates into a tensor's `.grad`). */
-  get isLeaf(): boolean {
-    return this.leaf !== null;
+  readonly isLeaf: boolean;
+  /** The leaf's tensor until the node's last release (null for op nodes). */
+  private target: LeafTarget | null;
+
+  /** The tensor this leaf accumulates into; null for an op node, or once the node was released for good. */
+  get leaf(): LeafTarget | null {
+    return this.target;
   }
 
   /** The saved inputs/output; throws if they were released. */
@@ -71,6 +88,7 @@ export class GradNode {
   release(): void {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
+      this.target = null;
       this.releaseSaved();
       for (const e of this.edges) e?.release();
     }
