@@ -8,7 +8,7 @@
 // compiler threads show up as threads busy in steps 4-33 and idle later. Prints one RESULT line.
 // usage: node [v8 flags] bench/train_curve_heed.mjs [--backend=cpu|webgpu] [--native] [--lazy] [--compile] [--fused] [--adam=ops|step] [--steps=N]
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseArgs, emit } from '../../shared/peers/lib/common.mjs';
+import { parseArgs, emit, stats } from '../../shared/peers/lib/common.mjs';
 import { setupHeed } from './heed_setup.mjs';
 import { buildTrainStep, stepFlags } from './train_step_heed.mjs';
 
@@ -37,7 +37,7 @@ for (let i = 0; i < steps; i++) {
 }
 await heed.flush();
 for (let i = 0; i < steps; i += 10) console.log(String(i + 1).padStart(4), times.slice(i, i + 10).map((t) => t.toFixed(1).padStart(6)).join(''));
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs) => stats(xs).median; // the harness's own median (trainLoop's)
 const early = median(times.slice(3, 33));
 const steady = steps > 50 ? median(times.slice(50)) : null;
 console.log(`median of steps 4-33: ${early.toFixed(2)} ms${steady === null ? '' : `; of steps 51-${steps}: ${steady.toFixed(2)} ms`}`);

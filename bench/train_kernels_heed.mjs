@@ -7,7 +7,7 @@
 // expression and output counts and its ops. The rows' sum against the step's own median shows
 // what the replay itself costs. Complements `train_heed.mjs --profile` (totals per kernel name).
 // usage: node bench/train_kernels_heed.mjs [--backend=cpu|webgpu] [--native] [--lazy] [--compile] [--warmup=80] [--steps=30]
-import { parseArgs, emit } from '../../shared/peers/lib/common.mjs';
+import { parseArgs, emit, stats } from '../../shared/peers/lib/common.mjs';
 import { setupHeed } from './heed_setup.mjs';
 import { buildTrainStep, stepFlags } from './train_step_heed.mjs';
 
@@ -61,7 +61,7 @@ for (let s = 0; s < steps; s++) {
 }
 stop();
 await heed.flush();
-const median = (xs) => { const s = [...xs].sort((p, q) => p - q); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs) => stats(xs).median; // the harness's own median (trainLoop's)
 let sum = 0;
 rows.forEach((r, i) => {
   const m = median(r.ms);

@@ -109,14 +109,15 @@ void heed_small_gemm(long m, long n, long k, const float *a, long as1, long as2,
                      float *c, int accumulate) {
   const long np = (n + 15) & ~15L;
   float bp[HEED_SMALL_GEMM_PANEL] __attribute__((aligned(32)));
-  for (long p = 0; p < k; p++) {
-    float *row = bp + p * np;
-    const float *src = b + p * bs1;
-    if (bs2 == 1) memcpy(row, src, sizeof(float) * (size_t)n);
-    else if (bs1 != 1) for (long q = 0; q < n; q++) row[q] = src[q * bs2];
-    for (long q = n; q < np; q++) row[q] = 0.f;
-  }
   if (bs2 != 1 && bs1 == 1) pack_transposed(n, k, b, bs2, bp, np); /* B^T stored row-major */
+  else
+    for (long p = 0; p < k; p++) {
+      const float *src = b + p * bs1;
+      if (bs2 == 1) memcpy(bp + p * np, src, sizeof(float) * (size_t)n);
+      else for (long q = 0; q < n; q++) bp[p * np + q] = src[q * bs2];
+    }
+  for (long p = 0; p < k; p++)
+    for (long q = n; q < np; q++) bp[p * np + q] = 0.f; /* the last tile's columns past n */
   for (long i = 0; i < m; i += MR)
     for (long j = 0; j < n; j += 16) tile(m, n, k, i, j, a, as1, as2, bp, np, c, accumulate);
 }

@@ -92,6 +92,7 @@ describe('functional gradients and memory', () => {
       const core = await import('@heed/core');
       const { cpuBackend } = await import('@heed/backend-cpu');
       const v8 = await import('node:v8');
+      const fs = await import('node:fs');
       core.registerBackend(cpuBackend);
       await core.setBackend('cpu');
       const w = core.randn([4, 4]);
@@ -104,8 +105,8 @@ describe('functional gradients and memory', () => {
       }
       globalThis.gc();
       const file = v8.writeHeapSnapshot();
-      const snap = JSON.parse((await import('node:fs')).readFileSync(file, 'utf8'));
-      (await import('node:fs')).unlinkSync(file);
+      const snap = JSON.parse(fs.readFileSync(file, 'utf8'));
+      fs.unlinkSync(file);
       const { node_fields: fields, node_types: [types] } = snap.snapshot.meta;
       const L = fields.length, t = fields.indexOf('type'), n = fields.indexOf('name');
       let tensors = 0;
