@@ -261,10 +261,14 @@ function prepareWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: numb
   return keepPrepared(program, rt, inputs, rowsRun(heap, run, sizes, template, inputs.map((v) => v.offset)));
 }
 
+/** The last answer of canGenerateJs, for the Function constructor it was asked of. */
+let jsCodegen: { readonly ctor: FunctionConstructor; readonly ok: boolean } | null = null;
+
 /**
  * Whether this realm lets code be generated with `new Function` (a Content-Security-Policy
- * without 'unsafe-eval' does not; then every JS kernel here declines). Asked afresh each time:
- * V8 caches the compiled empty body, so a call costs about a microsecond.
+ * without 'unsafe-eval' does not; then every JS kernel here declines). The answer is kept for
+ * the realm's current `Function` constructor and asked afresh when that changes (a test that
+ * stubs it): compiling even an empty body on every call cost ~60 us per matmul epilogue.
  *
  * @example
  * ```ts
@@ -272,11 +276,16 @@ function prepareWasmRows(rt: FastRuntime, program: ElementwiseProgram, key: numb
  * ```
  */
 export function canGenerateJs(): boolean {
+  const ctor = globalThis.Function;
+  if (jsCodegen !== null && jsCodegen.ctor === ctor) return jsCodegen.ok;
+  let ok: boolean;
   try {
-    return typeof new Function('') === 'function';
+    ok = typeof new Function('') === 'function';
   } catch {
-    return false;
+    ok = false;
   }
+  jsCodegen = { ctor, ok };
+  return ok;
 }
 
 const cache = new Map<number, Kernel | null>();
