@@ -104,41 +104,19 @@ BINARY_RUNS(run_div, OP_DIV)
 BINARY_RUNS(run_min, f_min)
 BINARY_RUNS(run_max, f_max)
 
-static float scalar_unary(int fn, int fused, float v) {
-  switch (fn) {
-    case U_NEG: return -v;
-    case U_ABS: return fabsf(v);
-    case U_SQRT: return sqrtf(v);
-    case U_SQUARE: return v * v;
-    case U_RELU: return v < 0.f ? 0.f : v;
-    case U_EXP: return v_exp_m(v, fused);
-    case U_TANH: return v_tanh_m(v, fused);
-    default: return f_sigmoid(v, fused);
-  }
-}
-static float scalar_binary(int fn, float a, float b) {
-  switch (fn) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_MIN: return f_min(a, b);
-    default: return f_max(a, b);
-  }
-}
-
-/* RUN(f, args): f over the block, as a constant-length loop when the block is whole. */
-#define RUN(f, ...) do { if (whole) f(__VA_ARGS__, BLOCK); else f(__VA_ARGS__, len); } while (0)
+/* RUN(f, args): f over the expr's run, as a constant-length loop when that run is a whole block. */
+#define RUN(f, ...) do { if (full) f(__VA_ARGS__, BLOCK); else f(__VA_ARGS__, count); } while (0)
 #define BINARY_CASE(name) \
-  if (p->scalar[a]) RUN(name##_sv, sval[a], val[b], y); \
-  else if (p->scalar[b]) RUN(name##_vs, val[a], sval[b], y); \
+  if (p->scalar[a]) RUN(name##_sv, *val[a], val[b], y); \
+  else if (p->scalar[b]) RUN(name##_vs, val[a], *val[b], y); \
   else RUN(name##_vv, val[a], val[b], y); \
   break;
 
 /* One block: row r, columns [c0, c0 + len). An expr's value is a scalar (p->scalar[e]: a
-   constant, a broadcast input, or computed from scalars only) or a run of len floats: a
-   contiguous input's own memory, its output's memory (p->direct, whole blocks only), else its
-   scratch row (p->slot: rows are reused once their value is dead). */
+   constant, a broadcast input, or computed from scalars only; sval[e], a run of one float that
+   the same loops compute) or a run of len floats: a contiguous input's own memory, its output's
+   memory (p->direct, whole blocks only), else its scratch row (p->slot: rows are reused once
+   their value is dead). */
 HEED_HOT static void run_block(const program_call *p, float *scratch, long r, long c0, long len) {
   const float *val[MAX_EXPRS];
   float sval[MAX_EXPRS];
@@ -149,16 +127,14 @@ HEED_HOT static void run_block(const program_call *p, float *scratch, long r, lo
     if (kind == K_INPUT) {
       const float *src = p->in[a] + r * p->inRow[a];
       if (b == 0) val[e] = src + c0;
-      else sval[e] = src[0];
+      else { sval[e] = src[0]; val[e] = &sval[e]; }
       continue;
     }
-    if (kind == K_CONST) { sval[e] = p->konst[a]; continue; }
-    if (kind == K_COPY) { val[e] = val[a]; sval[e] = sval[a]; continue; }
-    if (p->scalar[e]) {
-      sval[e] = kind == K_UNARY ? scalar_unary(fn, p->fused, sval[a]) : scalar_binary(fn, sval[a], sval[b]);
-      continue;
-    }
-    float *y = whole && p->direct[e] >= 0 ? p->out[p->direct[e]] + r * p->n + c0 : scratch + (long)p->slot[e] * ROW;
+    if (kind == K_CONST) { sval[e] = p->konst[a]; val[e] = &sval[e]; continue; }
+    if (kind == K_COPY) { val[e] = val[a]; continue; }
+    const int scalar = p->scalar[e], full = whole && !scalar;
+    const long count = scalar ? 1 : len;
+    float *y = scalar ? &sval[e] : full && p->direct[e] >= 0 ? p->out[p->direct[e]] + r * p->n + c0 : scratch + (long)p->slot[e] * ROW;
     val[e] = y;
     if (kind == K_UNARY) {
       const float *x = val[a];
@@ -187,7 +163,7 @@ HEED_HOT static void run_block(const program_call *p, float *scratch, long r, lo
     long e = p->code[HEADER + o];
     if (whole && p->direct[e] == o) continue;
     float *dst = p->out[o] + r * p->n + c0;
-    if (p->scalar[e]) { float v = sval[e]; for (long i = 0; i < len; i++) dst[i] = v; }
+    if (p->scalar[e]) { float v = *val[e]; for (long i = 0; i < len; i++) dst[i] = v; }
     else { const float *v = val[e]; for (long i = 0; i < len; i++) dst[i] = v[i]; }
   }
 }
