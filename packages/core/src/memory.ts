@@ -1,60 +1,40 @@
 // SPDX-License-Identifier: MIT
-// Tensor bookkeeping: every new tensor is registered with the current scope (scope.ts) and
-// with the FinalizationRegistry safety net; `memory()` statistics and the `checkLeaks` test
-// helper. Invariant: `numTensors` counts handles neither disposed nor reclaimed by the GC.
-import type { Storage } from './storage.js';
+// Tensor bookkeeping: every new tensor is given to the current scope (scope.ts, which also
+// decides whether the GC safety net of gc-net.ts watches it); `memory()` statistics and the
+// `checkLeaks` test helper; a hook telling compile's recorder about each new tensor.
+// Invariant: `numTensors` counts handles neither disposed nor reclaimed by the GC.
 import { storageStats } from './storage.js';
 import { HeedError } from './errors.js';
-import { collectTensors, currentScope, type Scoped } from './scope.js';
+import { adoptNew, collectTensors, disown, type Scoped } from './scope.js';
+import { reclaimedCount } from './gc-net.js';
 
-let liveTensors = 0;
-let reclaimedByGC = 0;
-let warnOnGC = false;
+export { setWarnOnGC } from './gc-net.js';
 
-interface Held {
-  storage: Storage;
-  release: () => void;
-}
+/** Handles made and not disposed (those the GC reclaimed are subtracted when read). */
+let tracked = 0;
+let onBirth: ((t: Scoped) => void) | null = null;
 
-const registry = new FinalizationRegistry<Held>((held) => {
-  reclaimedByGC++;
-  liveTensors--;
-  if (warnOnGC) {
-    console.warn(`[heed] a tensor of ${held.storage.size} ${held.storage.dtype} elements was garbage-collected ` +
-      'without dispose(); use tidy(), `using`, or dispose() to free backend memory promptly.');
-  }
-  held.release();
-});
-
-/** @internal Registers a new tensor with the current scope and the GC safety net. */
-export function trackTensor(t: Scoped, held: Held): void {
-  liveTensors++;
-  registry.register(t, held, t);
-  const scope = currentScope();
-  if (scope) {
-    scope.owned.add(t);
-    t.scope = scope;
-  }
+/** @internal Gives a new tensor to the current scope (and the GC safety net when needed). */
+export function trackTensor(t: Scoped): void {
+  tracked++;
+  onBirth?.(t);
+  adoptNew(t);
 }
 
 /** @internal Called by Tensor.dispose(). */
 export function untrackTensor(t: Scoped): void {
-  liveTensors--;
-  registry.unregister(t);
-  t.scope?.owned.delete(t);
-  t.scope = null;
+  tracked--;
+  disown(t);
 }
 
 /**
- * Makes the GC safety net print a warning for each tensor it reclaims (off by default).
- *
- * @example
- * ```ts
- * setWarnOnGC(true);
- * ```
+ * @internal Calls `fn` with every tensor created from now on (`null` stops); returns the
+ * previous watcher, to restore. For compile's recorder, which must know the step's new tensors.
  */
-export function setWarnOnGC(enabled: boolean): void {
-  warnOnGC = enabled;
+export function watchBirths(fn: ((t: Scoped) => void) | null): ((t: Scoped) => void) | null {
+  const previous = onBirth;
+  onBirth = fn;
+  return previous;
 }
 
 /**
@@ -95,7 +75,8 @@ export function memory(): MemoryInfo {
     numBuffers += s.buffers;
     numBytes += s.bytes;
   }
-  return { numTensors: liveTensors, numBuffers, numBytes, byBackend, reclaimedByGC };
+  const reclaimedByGC = reclaimedCount();
+  return { numTensors: tracked - reclaimedByGC, numBuffers, numBytes, byBackend, reclaimedByGC };
 }
 
 /**

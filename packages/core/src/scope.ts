@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Tensor lifetime scopes: `tidy` (sync), `tidyAsync`/`beginScope` (async), `createScope` with
-// `withScope`/`track` (explicit handles), `endScope`, `keep`. memory.ts registers each new
-// tensor with `currentScope()`.
+// `withScope`/`track` (explicit handles), `endScope`, `keep`. memory.ts gives each new tensor
+// to `currentScope()`; every change of a tensor's owner goes through `setOwner`, which also
+// starts or stops the GC safety net's watch of it (gc-net.ts: only tensors that no
+// synchronous scope owns are watched).
 // Where a scope is current: sync scopes (tidy, and beginScope inside one) on a stack that lives
 // for one synchronous extent; async scopes in the async context (AsyncLocalStorage, see
 // async-context.ts), so each chain of async work sees its own scope and concurrent requests
@@ -12,6 +14,7 @@
 import { HeedError } from './errors.js';
 import { asyncSlot } from './async-context.js';
 import { describeValue } from './validate.js';
+import { needsNet, unwatch, watch, type GcHeld } from './gc-net.js';
 
 /**
  * What the scope machinery needs from a tensor (avoids an import cycle with tensor.ts).
@@ -23,6 +26,8 @@ import { describeValue } from './validate.js';
  */
 export interface Scoped {
   /** @internal */ scope: Scope | null;
+  /** @internal What the GC safety net releases if the handle is reclaimed undisposed. */
+  readonly held: GcHeld;
   readonly isDisposed: boolean;
   dispose(): void;
 }
@@ -75,10 +80,7 @@ export class Scope {
     const found = new Set<Scoped>();
     collectTensors(value, found);
     for (const t of found) {
-      if (t.isDisposed) continue;
-      t.scope?.owned.delete(t);
-      t.scope = this;
-      this.owned.add(t);
+      if (!t.isDisposed) setOwner(t, this);
     }
     return value;
   }
@@ -112,6 +114,35 @@ export function currentScope(): Scope | null {
   const slot = contextInUse ? asyncSlot<Scope>() : null;
   const fromContext = slot ? live(slot.get()) : null;
   return fromContext ?? topLive(fallbackStack);
+}
+
+/** @internal Gives new tensor `t` to the current scope; the GC safety net watches it unless that scope is synchronous. */
+export function adoptNew(t: Scoped): void {
+  const scope = currentScope();
+  if (needsNet(scope)) watch(t, t.held);
+  if (scope !== null) {
+    scope.owned.add(t);
+    t.scope = scope;
+  }
+}
+
+/** @internal Moves live tensor `t` to `scope` (null: no scope), starting or stopping the safety net's watch as needed. */
+export function setOwner(t: Scoped, scope: Scope | null): void {
+  const from = t.scope;
+  if (from === scope) return;
+  from?.owned.delete(t);
+  scope?.owned.add(t);
+  t.scope = scope;
+  const was = needsNet(from), now = needsNet(scope);
+  if (now && !was) watch(t, t.held);
+  else if (was && !now) unwatch(t);
+}
+
+/** @internal Takes disposed tensor `t` out of its scope and the safety net. */
+export function disown(t: Scoped): void {
+  if (needsNet(t.scope)) unwatch(t);
+  t.scope?.owned.delete(t);
+  t.scope = null;
 }
 
 /**
@@ -297,8 +328,7 @@ export function endScope(scope?: Scope, keepValue?: unknown): void {
   if (scope.kind === 'global') reclaimAdopted(scope, kept, dest);
   for (const t of [...scope.owned]) {
     if (kept.has(t)) {
-      t.scope = dest;
-      dest?.owned.add(t);
+      setOwner(t, dest);
     } else {
       t.dispose();
     }
@@ -317,9 +347,7 @@ function reclaimAdopted(scope: Scope, kept: Set<Scoped>, dest: Scope | null): vo
   for (const t of kept) {
     const owner = t.scope;
     if (!owner || owner === scope || ancestors.has(owner)) continue;
-    owner.owned.delete(t);
-    t.scope = dest;
-    dest?.owned.add(t);
+    setOwner(t, dest);
   }
 }
 
@@ -428,7 +456,6 @@ export function keep<T extends Scoped>(t: T): T {
   if (t === null || typeof t !== 'object' || !('scope' in t) || !('isDisposed' in t)) {
     throw new HeedError('keep', `expected a Tensor, got ${describeValue(t)}. To keep several, call keep() on each.`);
   }
-  t.scope?.owned.delete(t);
-  t.scope = null;
+  if (!t.isDisposed) setOwner(t, null);
   return t;
 }

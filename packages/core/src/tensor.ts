@@ -10,6 +10,7 @@ import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js'
 import { Storage } from './storage.js';
 import type { Scope } from './scope.js';
 import { trackTensor, untrackTensor } from './memory.js';
+import type { GcHeld } from './gc-net.js';
 import { GradNode } from './autograd/node.js';
 import { formatTensor, type TensorDescription } from './format.js';
 import { shownValues, shownValuesSync } from './print.js';
@@ -19,6 +20,16 @@ import { runKernel } from './kernel-dispatch.js';
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 let nextId = 0;
+
+/** @internal What a tensor handle owns: one reference to its storage and to its autograd node. */
+export class Owned implements GcHeld {
+  constructor(public storage: Storage, public node: GradNode | null) {}
+  /** Drops both references (the GC safety net's release of an undisposed handle). */
+  release(): void {
+    this.storage.release();
+    this.node?.release();
+  }
+}
 
 /**
  * An n-dimensional array on a backend, with reverse-mode autodiff.
@@ -46,8 +57,8 @@ export class Tensor {
   /** Accumulated gradient (set by `backward()` on leaves that require grad). */
   grad: Tensor | null = null;
   /** @internal */ scope: Scope | null = null;
-  /** @internal What this handle owns; shared with the GC safety net, which releases it. */
-  private readonly owned: { storage: Storage; node: GradNode | null };
+  /** @internal What this handle owns; shared with the GC safety net (gc-net.ts), which releases it. */
+  readonly held: Owned;
   private disposed = false;
 
   /** @internal Use the creation ops instead. Takes over one reference to `storage` and `node`. */
@@ -55,18 +66,18 @@ export class Tensor {
     this.shape = shape;
     this.strides = strides;
     this.offset = offset;
-    const owned = (this.owned = { storage, node });
-    trackTensor(this, { storage, release: () => { owned.storage.release(); owned.node?.release(); } });
+    this.held = new Owned(storage, node);
+    trackTensor(this);
   }
 
   /** @internal The reference-counted buffer. */
   get storage(): Storage {
-    return this.owned.storage;
+    return this.held.storage;
   }
 
   /** @internal The autograd node (null when no gradient flows here). */
   get node(): GradNode | null {
-    return this.owned.node;
+    return this.held.node;
   }
 
   /** Element type. */
@@ -143,18 +154,18 @@ export class Tensor {
       throw new HeedError('requiresGrad_', `only float tensors can require gradients, got ${this.dtype}. Cast with .float() first.`);
     }
     if (flag && !this.node) {
-      this.owned.node = new GradNode('leaf', [], [], null, { inputs: [], output: null }, this);
+      this.held.node = new GradNode('leaf', [], [], null, { inputs: [], output: null }, this);
     } else if (!flag && this.node) {
       this.node.release();
-      this.owned.node = null;
+      this.held.node = null;
     }
     return this;
   }
 
   /** @internal Attaches the autograd node recorded for this (fresh) op output. */
   setNode(node: GradNode): void {
-    this.owned.node?.release();
-    this.owned.node = node;
+    this.held.node?.release();
+    this.held.node = node;
   }
 
   /** @internal Adds `g` into `.grad` (called by the backward engine). */
@@ -261,7 +272,7 @@ export class Tensor {
     untrackTensor(this);
     this.storage.release();
     this.node?.release();
-    this.owned.node = null;
+    this.held.node = null;
     this.grad?.dispose();
     this.grad = null;
   }
@@ -302,7 +313,7 @@ export class Tensor {
     const next = value.contiguousStorage('assign');
     next.version = this.storage.version + 1;
     this.storage.release();
-    this.owned.storage = next;
+    this.held.storage = next;
     (this as { strides: readonly number[] }).strides = contiguousStrides(this.shape);
     (this as { offset: number }).offset = 0;
     return this;
@@ -354,7 +365,7 @@ export class Tensor {
   }
 
   private describe(values: ArrayLike<number> | null, note?: string): TensorDescription {
-    const node = this.owned.node;
+    const node = this.held.node;
     return {
       shape: this.shape, dtype: this.dtype, values, note, device: this.storage.backend.name, disposed: this.disposed || this.storage.freed,
       requiresGrad: node !== null, gradFn: node && !node.isLeaf ? node.op : null,

@@ -14,7 +14,7 @@
 // - each 'random' call notes the Generator it drew from (random.ts's watchDraws tells it just
 //   before the call), so a replay can draw from and advance that same Generator;
 // - host reads (read/readSync) while recording throw a HeedError naming compile and the fix;
-// - the hooks (recorder, Tensor.prototype.stridedView, FinalizationRegistry.prototype.register)
+// - the hooks (recorder, Tensor.prototype.stridedView, memory.ts's watchBirths)
 //   are installed only for the extent of one recording and always restored.
 import type { Backend, DataId, StridedView } from '../backend.js';
 import { HeedError } from '../errors.js';
@@ -25,6 +25,7 @@ import { correctAdamArgs, noteAdamResult } from './adam-steps.js';
 import { flushLazy, innerData } from './buffers.js';
 import { Tensor } from '../tensor.js';
 import { watchDraws, type Generator } from '../random.js';
+import { watchBirths } from '../memory.js';
 
 /**
  * @internal Where a recorded view operand's buffer came from: a result of an earlier recorded
@@ -215,12 +216,8 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     reads.push([v.data, this.storage]);
     return v;
   };
-  const registry = FinalizationRegistry.prototype as unknown as { register(this: object, target: object, held: unknown, token?: object): void };
-  const register = registry.register;
-  registry.register = function (this: object, target: object, held: unknown, token?: object): void {
-    if (target instanceof Tensor) births.push(target);
-    register.call(this, target, held, token);
-  };
+  const previousBirths = watchBirths(null); // a recording nested in another tells both
+  watchBirths((t) => { if (t instanceof Tensor) births.push(t); previousBirths?.(t); });
   const previous = setKernelRecorder(recorder);
   const previousWatcher = watchDraws((g) => { drawn.push(g); });
   const stopCorrecting = onKernel(correctAdam);
@@ -248,6 +245,6 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     watchDraws(previousWatcher);
     setKernelRecorder(previous);
     proto.stridedView = stridedView;
-    registry.register = register;
+    watchBirths(previousBirths);
   }
 }
