@@ -8,7 +8,9 @@
 //   when core freed it and `uses` is 0;
 // - `sameNode` identifies a pending node by its op, constants and operand views (common
 //   subexpressions: a second identical node becomes an alias of the first); the backend finds
-//   candidates among the pending readers of the node's first operand, so no key is built.
+//   candidates among the pending readers of the node's first operand, so no key is built;
+// - a LazyBuffer's `shape` is the caller's array, never copied: shapes are immutable (core's
+//   tensors and views never write to one after handing it on).
 import type { BinaryOp, DataId, StridedView, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import type { ProgramReduceOp } from './program.js';
@@ -77,6 +79,24 @@ export function operands(p: Pending): readonly StridedView[] {
     case 'copy': case 'unary': case 'cast': case 'reduce': return [p.x];
     case 'binary': case 'matmul': return [p.a, p.b];
     case 'where': return [p.cond, p.a, p.b];
+  }
+}
+
+/**
+ * The buffer of a pending node's first operand (null for a fill), without building the
+ * operand list: the key of the backend's CSE table.
+ *
+ * @example
+ * ```ts
+ * const first = firstOperand(b.pending); // the LazyBuffer the node is filed under
+ * ```
+ */
+export function firstOperand(p: Pending): DataId | null {
+  switch (p.kind) {
+    case 'fill': return null;
+    case 'copy': case 'unary': case 'cast': case 'reduce': return p.x.data;
+    case 'binary': case 'matmul': return p.a.data;
+    case 'where': return p.cond.data;
   }
 }
 

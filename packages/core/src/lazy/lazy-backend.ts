@@ -20,7 +20,7 @@ import type { DType, TypedArray } from '../dtype.js';
 import { HeedError } from '../errors.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 import { PROGRAM_REDUCE_OPS, runMatmulThenProgram, runProgramByPrimitives, type ElementwiseProgram, type ProgramReduceOp } from './program.js';
-import { LazyBuffer, matmulShape, operands, sameNode, type Pending } from './graph.js';
+import { firstOperand, LazyBuffer, matmulShape, operands, sameNode, type Pending } from './graph.js';
 import { buildProgram, planProgram, reframe, sameShape, type Plan, type PlanOptions } from './schedule.js';
 import type { BackendFactory } from '../registry.js';
 import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
@@ -77,6 +77,9 @@ export interface LazyStats {
   /** Nodes recorded twice (same op, operands, constants) that became aliases of the first (CSE). */
   shared: number;
 }
+
+/** The default `busy` set of realize/view: nothing is being computed (shared, never written). */
+const NOT_BUSY: ReadonlySet<LazyBuffer> = new Set();
 
 function lazy(data: DataId, op: string): LazyBuffer {
   if (!(data instanceof LazyBuffer)) throw new HeedError(op, 'the buffer does not belong to this lazy backend (it was made by another backend); move the tensor with .to() first.');
@@ -267,7 +270,7 @@ export class LazyBackend implements Backend {
   }
 
   private node(p: Pending, dtype: DType, shape: readonly number[], ops: readonly StridedView[] | null): LazyBuffer {
-    const b = new LazyBuffer(dtype, shape.slice());
+    const b = new LazyBuffer(dtype, shape);
     for (const v of ops ?? operands(p)) (v.data as LazyBuffer).uses++;
     b.pending = p;
     this.live.add(b);
@@ -280,14 +283,14 @@ export class LazyBackend implements Backend {
   private settle(b: LazyBuffer): void {
     if (!b.inCse) return;
     b.inCse = false;
-    const first = operands(b.pending as Pending)[0].data as LazyBuffer;
+    const first = firstOperand(b.pending as Pending) as LazyBuffer;
     const readers = this.cse.get(first) as LazyBuffer[];
     if (readers.length === 1) { this.cse.delete(first); return; }
     readers.splice(readers.indexOf(b), 1);
   }
 
   private ready(inner: DataId, dtype: DType, shape: readonly number[]): LazyBuffer {
-    const b = new LazyBuffer(dtype, shape.slice());
+    const b = new LazyBuffer(dtype, shape);
     b.inner = inner;
     this.live.add(b);
     return b;
@@ -301,7 +304,7 @@ export class LazyBackend implements Backend {
   }
 
   /** `v` with its data computed and replaced by the inner buffer. */
-  private view(v: StridedView, busy: ReadonlySet<LazyBuffer> = new Set()): StridedView {
+  private view(v: StridedView, busy: ReadonlySet<LazyBuffer> = NOT_BUSY): StridedView {
     return { ...v, data: this.realize(lazy(v.data, 'view'), busy) };
   }
 
@@ -352,7 +355,7 @@ export class LazyBackend implements Backend {
   }
 
   /** The inner buffer of `b`, running its pending graph as one program if needed. */
-  private realize(b: LazyBuffer, busy: ReadonlySet<LazyBuffer> = new Set()): DataId {
+  private realize(b: LazyBuffer, busy: ReadonlySet<LazyBuffer> = NOT_BUSY): DataId {
     if (b.pending !== null) this.realizeAll(this.siblings(b, busy), busy);
     if (b.inner === null) throw new HeedError('lazy', 'a buffer was used after it was freed (a disposed tensor?).');
     return b.inner;
