@@ -6,8 +6,9 @@
 // within its synchronous extent, disposing or handing it on, so a registration could never fire
 // — and each one costs a WeakCell in V8's old space, garbage that only a full collection frees
 // (in a training loop it was most of the JS heap's growth). scope.ts moves tensors between
-// owners and calls `watch`/`unwatch` on the transitions; memory.ts counts what was reclaimed.
+// owners and calls `watch`/`unwatch` on the transitions; memory.ts reports `reclaimedCount()`.
 // Invariant: a live tensor is watched exactly when `needsNet(its scope)`.
+import type { Scope } from './scope.js';
 
 /**
  * What the safety net frees when the GC reclaims an undisposed tensor: its storage and
@@ -44,7 +45,7 @@ const registry = new FinalizationRegistry<GcHeld>((held) => {
  * needsNet(null); // true
  * ```
  */
-export function needsNet(scope: { readonly kind: string } | null): boolean {
+export function needsNet(scope: Scope | null): boolean {
   return scope === null || scope.kind !== 'sync';
 }
 

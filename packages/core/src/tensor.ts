@@ -270,8 +270,7 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     untrackTensor(this);
-    this.storage.release();
-    this.node?.release();
+    this.held.release();
     this.held.node = null;
     this.grad?.dispose();
     this.grad = null;

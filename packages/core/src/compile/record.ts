@@ -216,8 +216,8 @@ export function record<T>(fn: () => T, before: Iterable<Backend> = []): Recordin
     reads.push([v.data, this.storage]);
     return v;
   };
-  const previousBirths = watchBirths(null); // a recording nested in another tells both
-  watchBirths((t) => { if (t instanceof Tensor) births.push(t); previousBirths?.(t); });
+  // a recording nested in another tells both
+  const previousBirths = watchBirths((t) => { if (t instanceof Tensor) births.push(t); previousBirths?.(t); });
   const previous = setKernelRecorder(recorder);
   const previousWatcher = watchDraws((g) => { drawn.push(g); });
   const stopCorrecting = onKernel(correctAdam);
