@@ -8,7 +8,8 @@
 //   when core freed it and `uses` is 0;
 // - `sameNode` identifies a pending node by its op, constants and operand views (common
 //   subexpressions: a second identical node becomes an alias of the first); the backend finds
-//   candidates among the pending readers of the node's first operand, so no key is built;
+//   candidates among the pending readers of the node's first operand (its `readers`), so no
+//   key is built;
 // - a LazyBuffer's `shape` is the caller's array, never copied: shapes are immutable (core's
 //   tensors and views never write to one after handing it on).
 import type { BinaryOp, DataId, StridedView, UnaryOp } from '../backend.js';
@@ -62,6 +63,16 @@ export class LazyBuffer {
   saved = false;
   /** Left pending by a program that computed it internally, to be recomputed where it is read (never grouped as a sibling). */
   recompute = false;
+  /**
+   * The pending nodes filed under this buffer as their first operand: the backend's CSE
+   * candidates (null when none). Kept here rather than in a backend-wide Map: see live-list.ts
+   * on why a long-lived, churning hash table of graph nodes costs old-space memory.
+   */
+  readers: LazyBuffer[] | null = null;
+  /** Whether the buffer is on the backend's live list, and its neighbours there (live-list.ts). */
+  inLive = false;
+  prevLive: LazyBuffer | null = null;
+  nextLive: LazyBuffer | null = null;
   constructor(readonly dtype: DType, readonly shape: readonly number[]) {}
 }
 

@@ -21,6 +21,7 @@ import { HeedError } from '../errors.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 import { PROGRAM_REDUCE_OPS, runMatmulThenProgram, runProgramByPrimitives, type ElementwiseProgram, type ProgramReduceOp } from './program.js';
 import { firstOperand, LazyBuffer, matmulShape, operands, sameNode, type Pending } from './graph.js';
+import { LiveList } from './live-list.js';
 import { buildProgram, planProgram, reframe, sameShape, type Plan, type PlanOptions } from './schedule.js';
 import type { BackendFactory } from '../registry.js';
 import { runFusedKernel, runKernel } from '../kernel-dispatch.js';
@@ -105,9 +106,8 @@ export class LazyBackend implements Backend {
   readonly apiVersion: number;
   readonly capabilities: BackendCapabilities;
   readSync?: (data: DataId, dtype: DType, size: number) => TypedArray;
-  private readonly live = new Set<LazyBuffer>();
-  /** CSE table: the pending nodes in it, under their first operand. */
-  private readonly cse = new Map<LazyBuffer, LazyBuffer[]>();
+  /** Every buffer not yet dropped, in recording order (a list through the buffers: live-list.ts says why not a Set). */
+  private readonly live = new LiveList();
   private counts: LazyStats = { recorded: 0, programs: 0, dispatches: 0, skipped: 0, shared: 0 };
   private readonly debug: boolean;
   /** Recorded nodes not yet computed or dropped (the pending graph's size). */
@@ -247,8 +247,8 @@ export class LazyBackend implements Backend {
     if (aliased) { p = unalias(p); ops = operands(p); }
     // CSE: a twin is a pending reader of the same first operand (fills have none and never match)
     const first = ops.length > 0 ? (ops[0].data as LazyBuffer) : null;
-    const readers = first === null ? undefined : this.cse.get(first);
-    if (readers !== undefined) {
+    const readers = first === null ? null : first.readers;
+    if (readers !== null) {
       for (const twin of readers) {
         if (twin.pending === null || twin.dtype !== dtype || !sameShape(twin.shape, shape) || !sameNode(twin.pending, p)) continue;
         this.counts.shared++;
@@ -260,7 +260,7 @@ export class LazyBackend implements Backend {
     const b = this.node(p, dtype, shape, ops);
     if (first !== null) {
       b.inCse = true;
-      if (readers === undefined) this.cse.set(first, [b]);
+      if (readers === null) first.readers = [b];
       else readers.push(b);
     }
     // the size limit: a long chain with no read (a loop of updates) is computed every
@@ -279,14 +279,19 @@ export class LazyBackend implements Backend {
     return b;
   }
 
-  /** Takes a node that is no longer pending (its `pending` still set) out of the CSE table. */
+  /**
+   * Takes a node that is no longer pending (its `pending` still set) out of the CSE table (its
+   * first operand's `readers`; their order does not matter, so the last one fills the gap and
+   * the vacated slot is cleared).
+   */
   private settle(b: LazyBuffer): void {
     if (!b.inCse) return;
     b.inCse = false;
     const first = firstOperand(b.pending as Pending) as LazyBuffer;
-    const readers = this.cse.get(first) as LazyBuffer[];
-    if (readers.length === 1) { this.cse.delete(first); return; }
-    readers.splice(readers.indexOf(b), 1);
+    const readers = first.readers as LazyBuffer[];
+    const last = readers.pop() as LazyBuffer;
+    if (last !== b) readers[readers.indexOf(b)] = last;
+    if (readers.length === 0) first.readers = null;
   }
 
   private ready(inner: DataId, dtype: DType, shape: readonly number[]): LazyBuffer {
@@ -337,7 +342,7 @@ export class LazyBackend implements Backend {
 
   /** Every alive pending buffer, in recording order, each with its same-shape siblings. */
   private computePending(): void {
-    for (const b of [...this.live]) if (b.pending !== null && !b.freed) this.realize(b);
+    for (const b of this.live.toArray()) if (b.pending !== null && !b.freed) this.realize(b);
     // what is still pending (nodes kept to be recomputed where read) does not count twice
     this.flushAt = this.pendingNodes + this.maxPending;
   }
@@ -372,7 +377,7 @@ export class LazyBackend implements Backend {
     const p = b.pending;
     if (b.freed || p === null || p.kind === 'reduce' || p.kind === 'fill' || p.kind === 'matmul') return [b];
     const group = [b];
-    for (const c of this.live) {
+    for (let c = this.live.first; c !== null; c = c.nextLive) {
       if (c === b || busy.has(c) || c.freed || c.recompute || c.pending === null || c.pending.kind === 'reduce' || c.pending.kind === 'fill' || c.pending.kind === 'matmul') continue;
       if (sameShape(c.shape, b.shape)) group.push(c);
     }

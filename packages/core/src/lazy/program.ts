@@ -367,13 +367,20 @@ export interface EpilogueKernels {
   free(data: DataId): void;
 }
 
-/** Per program and product slot: the program without the outputs that are the product itself (kept, so a backend sees the same object on every call and can keep its prepared run). */
+/**
+ * Per program and product slot: the program without the outputs that are the product itself
+ * (kept, so a backend sees the same object on every call and can keep its prepared run). Only
+ * programs that have such an output are kept — never an entry whose value is its own key: V8's
+ * young-generation GC keeps a WeakMap key alive that its value refers to, so every program run
+ * would have been promoted to the old generation (freed only by a full collection).
+ */
 const restPrograms = new WeakMap<ElementwiseProgram, { readonly slot: number; readonly rest: ElementwiseProgram }>();
 
 function withoutProduct(program: ElementwiseProgram, slot: number, isProduct: (o: number) => boolean): ElementwiseProgram {
+  if (!program.outputs.some(isProduct)) return program;
   const kept = restPrograms.get(program);
   if (kept !== undefined && kept.slot === slot) return kept.rest;
-  const rest = program.outputs.some(isProduct) ? { ...program, outputs: program.outputs.filter((o) => !isProduct(o)) } : program;
+  const rest = { ...program, outputs: program.outputs.filter((o) => !isProduct(o)) };
   restPrograms.set(program, { slot, rest });
   return rest;
 }
