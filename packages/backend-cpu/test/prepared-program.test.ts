@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Prepared runs of fused programs (src/fast/prepared-program.ts): the same program object called
-// again with the same input layout reuses its prepared run and gives what a fresh program
-// object (no prepared run) gives on the new data; a call with another layout (offset, strides,
+// Prepared runs of fused programs (src/fast/prepared-program.ts): a program object called once
+// keeps no run; called again with the same input layout it reuses its prepared run and gives
+// what a fresh program object (no prepared run) gives on the new data; a call with another layout (offset, strides,
 // shape, dtype) is not served by the kept run and is still right; elementwise programs and
 // programs with reductions, on the WASM heap with and without the worker pool.
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,10 @@ describe.each([1, 2])('prepared fused programs, %i thread(s)', (threads) => {
     const layout = (seed: number): In[] => [{ data: data(R * N + 5, seed), strides: [N, 1], offset: 5 }, { data: data(N, seed + 1), strides: [0, 1], offset: 0 }];
     const first = layout(1);
     run(b, program, first);
+    const probe: StridedView[] = first.map((x) => ({ data: b.upload(x.data, f), dtype: f, shape: program.shape, strides: x.strides, offset: x.offset }));
+    expect(preparedRun(program, rt, probe)).toBeUndefined(); // one call: nothing kept
+    for (const v of probe) b.free(v.data);
+    run(b, program, first);
     const second = layout(7);
     const views: StridedView[] = second.map((x) => ({ data: b.upload(x.data, f), dtype: f, shape: program.shape, strides: x.strides, offset: x.offset }));
     expect(preparedRun(program, rt, views)).toBeDefined();
@@ -72,7 +76,9 @@ describe.each([1, 2])('prepared fused programs, %i thread(s)', (threads) => {
 
   it.each([['elementwise', flat(32, 48)], ['with reductions', rows(32, 48)]] as const)('%s: another offset, strides or shape is not served by the kept run', (_, program) => {
     const [R, N] = program.shape;
-    run(b, program, [{ data: data(R * N, 3), strides: [N, 1], offset: 0 }, { data: data(N, 4), strides: [0, 1], offset: 0 }]);
+    const kept: In[] = [{ data: data(R * N, 3), strides: [N, 1], offset: 0 }, { data: data(N, 4), strides: [0, 1], offset: 0 }];
+    run(b, program, kept);
+    run(b, program, kept);
     // the same data read at an offset: a kept run would read from the old place
     const shifted: In[] = [{ data: data(R * N + 9, 5), strides: [N, 1], offset: 9 }, { data: data(N + 2, 6), strides: [0, 1], offset: 2 }];
     const views: StridedView[] = shifted.map((x) => ({ data: b.upload(x.data, f), dtype: f, shape: program.shape, strides: x.strides, offset: x.offset }));
@@ -89,7 +95,9 @@ describe.each([1, 2])('prepared fused programs, %i thread(s)', (threads) => {
 
   it('a view of another dtype or rank does not match the kept run', () => {
     const program = flat(8, 16);
-    run(b, program, [{ data: data(128, 1), strides: [16, 1], offset: 0 }, { data: data(16, 2), strides: [0, 1], offset: 0 }]);
+    const first: In[] = [{ data: data(128, 1), strides: [16, 1], offset: 0 }, { data: data(16, 2), strides: [0, 1], offset: 0 }];
+    run(b, program, first);
+    run(b, program, first);
     const x = b.upload(data(128, 3), f);
     const a = b.upload(data(16, 4), f);
     const same: StridedView[] = [{ data: x, dtype: f, shape: [8, 16], strides: [16, 1], offset: 0 }, { data: a, dtype: f, shape: [8, 16], strides: [0, 1], offset: 0 }];

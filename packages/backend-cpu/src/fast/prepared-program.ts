@@ -7,7 +7,11 @@
 // keeps it here per program object (the last layout seen), and later calls only allocate the
 // outputs, bind the inputs' heap addresses and call the runner: a few hundred bytecodes instead
 // of thousands, which also leaves V8's optimizing compiler far less to compile in a training
-// loop's first replays. Invariants: a prepared run is used only for the same program object,
+// loop's first replays. A run is kept only from a program object's second call on: the lazy
+// layer without compile builds a fresh program for every run, and keeping each of those (its
+// layout, start offsets, argument template) until the GC found the program dead had V8's
+// young-generation collector copy and then promote them — old-space garbage that only a full
+// collection frees (most of what a long lazy run promoted). Invariants: a prepared run is used only for the same program object,
 // runtime and heap, and inputs of the same dtypes, shapes, strides and offsets (checked on
 // every call, without allocating); the outputs and argument layout are exactly those of the
 // unprepared path (it builds its runs with these same functions).
@@ -42,6 +46,8 @@ interface Entry {
 }
 
 const entries = new WeakMap<ElementwiseProgram, Entry>();
+/** Programs called once so far (no run kept yet); a WeakSet keeps nothing else alive. */
+const calledOnce = new WeakSet<ElementwiseProgram>();
 
 function layoutOf(inputs: readonly StridedView[]): Int32Array {
   let words = 0;
@@ -88,7 +94,8 @@ export function preparedRun(program: ElementwiseProgram, rt: FastRuntime, inputs
 
 /**
  * Keeps `prepared` as the run of `program` for these inputs' layout on `rt` (replacing the one
- * kept for another layout), and returns it.
+ * kept for another layout) when `program` was called before — a program object seen for the
+ * first time is only marked, so one-shot programs keep nothing —, and returns it.
  *
  * @example
  * ```ts
@@ -96,6 +103,10 @@ export function preparedRun(program: ElementwiseProgram, rt: FastRuntime, inputs
  * ```
  */
 export function keepPrepared(program: ElementwiseProgram, rt: FastRuntime, inputs: readonly StridedView[], prepared: PreparedRun): PreparedRun {
+  if (!calledOnce.has(program)) {
+    calledOnce.add(program);
+    return prepared;
+  }
   entries.set(program, { rt, heap: rt.heap, dtypes: inputs.map((v) => v.dtype), layout: layoutOf(inputs), prepared });
   return prepared;
 }
